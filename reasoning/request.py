@@ -1,0 +1,97 @@
+"""What a caller asks for: one generation from one model at one provider.
+
+These are plain frozen dataclasses so the same request can be built by the
+Django app, the `ask` command, the benchmarks and the tests, and inspected
+(`Adapter.prepare`) without sending anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+
+class ReasoningStyle(StrEnum):
+    """How a model shows its reasoning."""
+
+    NATIVE = "native"  # a separate field or block on the wire
+    MARKUP = "markup"  # tags inside the text (`<think>`, `[THINK]`, harmony …), parsed by us
+    HIDDEN = "hidden"  # the provider reasons but only reports a token count
+    NONE = "none"  # no reasoning at all
+
+
+ThinkingMode = Literal["default", "on", "off"]
+EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    kind: str  # openai | anthropic | gemini | ollama | openai-responses | simulator
+    base_url: str = ""
+    api_key: str = field(default="", repr=False)
+    # Provider-specific knobs (extra headers, OpenRouter-style `reasoning` object, …).
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    model_id: str
+    reasoning: ReasoningStyle = ReasoningStyle.NATIVE
+    markup: str | None = None  # parser family when reasoning is MARKUP (see reasoning.parsers)
+    markup_tags: tuple[str, str] | None = None  # overrides the family's tag pair
+    starts_in_reasoning: bool = False  # the chat template already opened the thinking block
+    # How thinking is switched and sized on the wire; see reasoning.controls for the values.
+    thinking_control: str = "none"
+    efforts: tuple[str, ...] = ()  # effort levels this model accepts; empty = no effort control
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stored turn as context. `reasoning` and `replay` are carried so the
+    context builder can decide, per provider, whether anything goes back."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+    reasoning: str = ""
+    replay: Any = None
+    # "kind:model_id" of the model that produced an assistant turn: replay data
+    # (signatures) from another provider or model must never be sent back.
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Thinking:
+    mode: ThinkingMode = "default"
+    effort: str | None = None  # one of EFFORT_LEVELS, or None for the model's default
+    budget_tokens: int | None = None
+    include_reasoning: bool = True  # ask the provider to return reasoning text where it can
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    provider: ProviderConfig
+    model: ModelSpec
+    messages: Sequence[Message]
+    system: str | None = None
+    thinking: Thinking = Thinking()
+    max_tokens: int | None = None
+    temperature: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedRequest:
+    """The exact HTTP request an adapter will send; shown by the context inspector."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    json: Any
+
+    def redacted(self) -> PreparedRequest:
+        secret = {"authorization", "x-api-key", "x-goog-api-key", "api-key"}
+        headers = {k: ("[redacted]" if k.lower() in secret else v) for k, v in self.headers.items()}
+        url = self.url.split("key=")[0] + "key=[redacted]" if "key=" in self.url else self.url
+        return PreparedRequest(self.method, url, headers, self.json)
