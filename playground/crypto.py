@@ -1,0 +1,44 @@
+"""Provider API keys at rest: Fernet with a key that is not SECRET_KEY.
+
+The key comes from FIELD_ENCRYPTION_KEY (or FIELD_ENCRYPTION_KEY_FILE), else it
+is generated once into a private file in the data directory. Several keys may be
+given, comma-separated, newest first, to rotate (MultiFernet).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+from playground.settings import private_secret
+
+
+@cache
+def _fernet() -> MultiFernet:
+    raw = settings.FIELD_ENCRYPTION_KEY or private_secret(
+        settings.FIELD_ENCRYPTION_KEY_PATH, lambda: Fernet.generate_key().decode()
+    )
+    return MultiFernet([Fernet(k.strip().encode()) for k in raw.split(",") if k.strip()])
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode() if plaintext else ""
+
+
+def decrypt(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return _fernet().decrypt(token.encode()).decode()
+    except InvalidToken:
+        # Wrong or rotated-away key: report without ever echoing the token.
+        raise ValueError("stored API key cannot be decrypted with the configured key") from None
+
+
+def mask(plaintext: str) -> str:
+    """What the admin may show: enough to recognise a key, never enough to use it."""
+    if not plaintext:
+        return ""
+    return "••••" + plaintext[-4:] if len(plaintext) >= 12 else "••••"

@@ -1,0 +1,225 @@
+"""Providers and their models (admin-managed), conversations and turns (per user).
+
+A turn keeps reasoning and content apart, with the opaque replay payload some
+providers need back, the parameters it ran with, exactly what was sent (keys
+redacted), token counts with reasoning apart, timings and cost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from playground import crypto
+from reasoning.adapters import PROVIDER_KINDS
+from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
+
+
+class Provider(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    kind = models.CharField(max_length=32, choices=[(k, k) for k in PROVIDER_KINDS])
+    base_url = models.URLField(max_length=300, blank=True)
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def set_api_key(self, plaintext: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(plaintext)
+
+    @property
+    def has_api_key(self) -> bool:
+        return bool(self.api_key_encrypted)
+
+    def masked_api_key(self) -> str:
+        return crypto.mask(crypto.decrypt(self.api_key_encrypted)) if self.has_api_key else ""
+
+    def config(self) -> ProviderConfig:
+        return ProviderConfig(
+            kind=self.kind,
+            base_url=self.base_url,
+            api_key=crypto.decrypt(self.api_key_encrypted),
+            options=self.options or {},
+        )
+
+
+class ModelProfile(models.Model):
+    """One model at one provider, and how it reasons."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
+    model_id = models.CharField(max_length=200, help_text="The id sent to the provider")
+    label = models.CharField(max_length=100, unique=True, help_text="Shown in the UI")
+    reasoning = models.CharField(
+        max_length=16, choices=[(s.value, s.value) for s in ReasoningStyle], default="native"
+    )
+    markup = models.CharField(max_length=32, blank=True, help_text="Markup family, e.g. think")
+    markup_open = models.CharField(max_length=40, blank=True)
+    markup_close = models.CharField(max_length=40, blank=True)
+    starts_in_reasoning = models.BooleanField(default=False)
+    thinking_control = models.CharField(max_length=40, default="none")
+    efforts = models.JSONField(default=list, blank=True, help_text=f"Subset of {EFFORT_LEVELS}")
+    supports_budget = models.BooleanField(default=False)
+    supports_temperature = models.BooleanField(default=True)
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    context_window = models.PositiveIntegerField(null=True, blank=True)
+    # USD per million tokens; reasoning tokens are billed as output.
+    price_input = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    price_output = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "label"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model_id"], name="unique_model_per_provider")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def source(self) -> str:
+        return f"{self.provider.kind}:{self.model_id}"
+
+    @property
+    def supports_thinking_toggle(self) -> bool:
+        return self.thinking_control != "none" or self.provider.kind == "simulator"
+
+    def spec(self) -> ModelSpec:
+        tags = (self.markup_open, self.markup_close) if self.markup_open else None
+        return ModelSpec(
+            model_id=self.model_id,
+            reasoning=ReasoningStyle(self.reasoning),
+            markup=self.markup or None,
+            markup_tags=tags,
+            starts_in_reasoning=self.starts_in_reasoning,
+            thinking_control=self.thinking_control,
+            efforts=tuple(self.efforts or ()),
+            options=self.options or {},
+        )
+
+    def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:
+        if self.price_input is None and self.price_output is None:
+            return None
+        million = Decimal(1_000_000)
+        return (
+            (self.price_input or 0) * (prompt_tokens or 0)
+            + (self.price_output or 0) * (completion_tokens or 0)
+        ) / million
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200, default="New conversation")
+    model = models.ForeignKey(ModelProfile, null=True, blank=True, on_delete=models.SET_NULL)
+    # Per-conversation controls (thinking, effort, budget, max tokens, temperature, system).
+    settings = models.JSONField(default=dict, blank=True)
+    # The last turn of the branch on show; new prompts continue from it.
+    leaf = models.ForeignKey(
+        "Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("conversation", args=[self.pk])
+
+    @property
+    def group_name(self) -> str:
+        return f"conversation-{self.pk}"
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        SYSTEM = "system"
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        STREAMING = "streaming"
+        COMPLETE = "complete"
+        STOPPED = "stopped"
+        INTERRUPTED = "interrupted"
+        ERROR = "error"
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    reasoning = models.TextField(blank=True)
+    replay = models.JSONField(null=True, blank=True)
+    model = models.ForeignKey(ModelProfile, null=True, blank=True, on_delete=models.SET_NULL)
+    model_label = models.CharField(max_length=100, blank=True)  # kept if the model is deleted
+    source = models.CharField(max_length=240, blank=True)  # "kind:model_id" that produced it
+    params = models.JSONField(default=dict, blank=True)
+    sent = models.JSONField(null=True, blank=True)  # the request as sent, keys redacted
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    error = models.JSONField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cached_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    # Milliseconds from the request being sent.
+    first_reasoning_ms = models.PositiveIntegerField(null=True, blank=True)
+    first_content_ms = models.PositiveIntegerField(null=True, blank=True)
+    thinking_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped by every checkpoint: a "streaming" turn whose heartbeat is stale
+    # belongs to a process that died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.role} turn {self.pk}"
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.status == self.Status.STREAMING
+
+    @property
+    def answer_tokens(self) -> int | None:
+        if self.completion_tokens is None:
+            return None
+        return self.completion_tokens - (self.reasoning_tokens or 0)
+
+    @property
+    def answer_tokens_per_second(self) -> float | None:
+        tokens = self.answer_tokens
+        if not tokens or self.duration_ms is None or self.first_content_ms is None:
+            return None
+        seconds = (self.duration_ms - self.first_content_ms) / 1000
+        return tokens / seconds if seconds > 0 else None
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "first_reasoning_ms": self.first_reasoning_ms,
+            "first_content_ms": self.first_content_ms,
+            "thinking_ms": self.thinking_ms,
+            "duration_ms": self.duration_ms,
+        }

@@ -1,0 +1,339 @@
+"""A run drives one generation, apart from any socket.
+
+    adapter events ──> TurnRun.main ──(pending text)──> flusher ──> channel layer group
+                              │                                   "conversation-<id>"
+                              └──────────> checkpointer (≤ 1 write / CHECKPOINT_INTERVAL)
+
+The per-delta path only appends to lists and sets an event: no database call,
+no channel-layer send. The flusher sends the first delta at once and then at
+most one frame per FRAME_INTERVAL; each frame carries the offsets of its text,
+so a watcher that missed frames (a dropped message, a late socket) notices the
+gap and asks the run for the missing text ("run.resume"). The run listens on the
+group "run-<turn id>", so Stop and resume reach it from any worker.
+
+Cancelling the task (Stop) raises inside the adapter's `async with` stream, which
+closes the upstream HTTP request; the partial text is saved as "stopped".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+
+from playground.models import Turn
+from playground.turns import build_request
+from reasoning.adapters import get_adapter
+from reasoning.errors import ProviderError
+from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.request import ChatRequest, PreparedRequest
+
+log = logging.getLogger(__name__)
+
+RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
+_client: httpx.AsyncClient | None = None
+
+
+def http_client() -> httpx.AsyncClient:
+    """One pooled client per process (per event loop), sized for many long streams."""
+    global _client
+    if _client is None or _client.is_closed:
+        _client = httpx.AsyncClient(
+            timeout=httpx.Timeout(
+                settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
+            ),
+            limits=httpx.Limits(
+                max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
+                max_keepalive_connections=100,
+            ),
+        )
+    return _client
+
+
+def run_group(turn_id: int) -> str:
+    return f"run-{turn_id}"
+
+
+@dataclass
+class TurnRun:
+    turn_id: int
+    group: str  # the conversation's group: every socket watching it
+    request: ChatRequest
+    source_prepared: PreparedRequest | None = None
+    layer: BaseChannelLayer | None = None
+    client: httpx.AsyncClient | None = None
+
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    replay: list[Any] = field(default_factory=list)
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    status: str = Turn.Status.STREAMING
+    error: dict[str, Any] | None = None
+    first_reasoning_ms: int | None = None
+    first_content_ms: int | None = None
+    last_reasoning_ms: int | None = None
+
+    _r_len: int = 0
+    _c_len: int = 0
+    _r_sent: int = 0  # offsets up to which frames have been published
+    _c_sent: int = 0
+    _started: float = 0.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _dirty: bool = False
+    task: asyncio.Task[None] | None = None
+    frames_sent: int = 0
+
+    # ---- the per-delta path: keep it to appends and a flag --------------------------
+
+    def _on_reasoning(self, text: str) -> None:
+        if self.first_reasoning_ms is None:
+            self.first_reasoning_ms = self._elapsed_ms()
+        self.last_reasoning_ms = self._elapsed_ms()
+        self.reasoning.append(text)
+        self._r_len += len(text)
+        self._dirty = True
+        self._wake.set()
+
+    def _on_content(self, text: str) -> None:
+        if self.first_content_ms is None:
+            self.first_content_ms = self._elapsed_ms()
+        self.content.append(text)
+        self._c_len += len(text)
+        self._dirty = True
+        self._wake.set()
+
+    def _elapsed_ms(self) -> int:
+        return int((time.monotonic() - self._started) * 1000)
+
+    # ---- the run ---------------------------------------------------------------------
+
+    async def main(self) -> None:
+        self.layer = self.layer or get_channel_layer()
+        self.client = self.client or http_client()
+        self._started = time.monotonic()
+        adapter = get_adapter(self.request.provider.kind)
+        helpers = [
+            asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}"),
+            asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
+            asyncio.create_task(self._listener(), name=f"listen-{self.turn_id}"),
+        ]
+        try:
+            async for event in adapter.stream(self.request, self.client):
+                if isinstance(event, ReasoningDelta):
+                    self._on_reasoning(event.text)
+                elif isinstance(event, ContentDelta):
+                    self._on_content(event.text)
+                elif isinstance(event, Usage):
+                    self.usage = event
+                elif isinstance(event, ReplayData):
+                    self.replay.append(event.payload)
+                elif isinstance(event, Finish):
+                    self.finish_reason = event.reason
+            self.status = Turn.Status.COMPLETE
+        except asyncio.CancelledError:
+            self.status = Turn.Status.STOPPED
+            self.finish_reason = "cancelled"
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        except ProviderError as e:
+            self.status = Turn.Status.ERROR
+            self.error = e.as_dict()
+        except Exception as e:
+            log.exception("run of turn %s failed", self.turn_id)
+            self.status = Turn.Status.ERROR
+            self.error = {"kind": "internal", "message": f"{type(e).__name__}: {e}", "status_code": None}
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            await self._finish()
+
+    async def _finish(self) -> None:
+        try:
+            await self._send_frame()
+            await self._save(final=True)
+        finally:
+            RUNS.pop(self.turn_id, None)
+            assert self.layer is not None
+            await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
+
+    async def _flusher(self) -> None:
+        interval = settings.FRAME_INTERVAL
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._send_frame()
+            await asyncio.sleep(interval)
+
+    async def _send_frame(self) -> None:
+        r_new = self._r_len - self._r_sent
+        c_new = self._c_len - self._c_sent
+        if not (r_new or c_new):
+            return
+        frame = {
+            "type": "turn.frame",
+            "turn": self.turn_id,
+            "r_off": self._r_sent,
+            "r": _tail(self.reasoning, r_new),
+            "c_off": self._c_sent,
+            "c": _tail(self.content, c_new),
+        }
+        self._r_sent, self._c_sent = self._r_len, self._c_len
+        self.frames_sent += 1
+        assert self.layer is not None
+        await self.layer.group_send(self.group, frame)
+
+    async def _checkpointer(self) -> None:
+        # Also the heartbeat: a streaming turn that stops being checkpointed
+        # belongs to a dead process (see turns.mark_interrupted).
+        while True:
+            await asyncio.sleep(settings.CHECKPOINT_INTERVAL)
+            await self._save(final=False)
+
+    async def _listener(self) -> None:
+        assert self.layer is not None
+        channel = await self.layer.new_channel()
+        await self.layer.group_add(run_group(self.turn_id), channel)
+        try:
+            while True:
+                message = await self.layer.receive(channel)
+                if message.get("type") == "run.stop":
+                    self.stop()
+                elif message.get("type") == "run.resume":
+                    await self._resume(message)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.layer.group_discard(run_group(self.turn_id), channel))
+
+    async def _resume(self, message: dict[str, Any]) -> None:
+        """Send one watcher everything from its offsets on (it trims what it has)."""
+        r_off, c_off = int(message.get("r_off", 0)), int(message.get("c_off", 0))
+        frame = {
+            "type": "turn.frame",
+            "turn": self.turn_id,
+            "r_off": r_off,
+            "r": "".join(self.reasoning)[r_off:],
+            "c_off": c_off,
+            "c": "".join(self.content)[c_off:],
+        }
+        assert self.layer is not None
+        await self.layer.send(message["reply_to"], frame)
+
+    def stop(self) -> None:
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def _save(self, *, final: bool) -> None:
+        if not final and not self._dirty:
+            await database_sync_to_async(_heartbeat)(self.turn_id)
+            return
+        self._dirty = False
+        fields: dict[str, Any] = {
+            "reasoning": "".join(self.reasoning),
+            "content": "".join(self.content),
+            "first_reasoning_ms": self.first_reasoning_ms,
+            "first_content_ms": self.first_content_ms,
+            "heartbeat_at": timezone.now(),
+        }
+        if final:
+            fields.update(self._final_fields())
+        await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
+
+    def _final_fields(self) -> dict[str, Any]:
+        u = self.usage or Usage()
+        thinking_end = self.first_content_ms or self.last_reasoning_ms
+        finish = self.finish_reason or ""
+        return {
+            "status": self.status,
+            "error": self.error,
+            "finish_reason": finish,
+            "replay": self.replay or None,
+            "prompt_tokens": u.prompt_tokens,
+            "completion_tokens": u.completion_tokens,
+            "reasoning_tokens": u.reasoning_tokens,
+            "cached_tokens": u.cached_tokens,
+            "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
+            "duration_ms": self._elapsed_ms(),
+        }
+
+
+def _tail(parts: list[str], n: int) -> str:
+    """The last `n` characters of the concatenation of `parts`, touching only the parts needed."""
+    if n == 0:
+        return ""
+    out: list[str] = []
+    for part in reversed(parts):
+        if n <= 0:
+            break
+        if len(part) <= n:
+            out.append(part)
+            n -= len(part)
+        else:
+            out.append(part[-n:])
+            n = 0
+    return "".join(reversed(out))
+
+
+def _heartbeat(turn_id: int) -> None:
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=timezone.now())
+
+
+def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
+    if final:
+        turn = Turn.objects.select_related("model").get(pk=turn_id)
+        if turn.model is not None:
+            fields["cost"] = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+    # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
+    # while this process was paused is not overwritten by a late checkpoint.
+    Turn.objects.filter(pk=turn_id).filter(**({} if final else {"status": Turn.Status.STREAMING})).update(**fields)
+
+
+def _prepare(turn_id: int) -> tuple[TurnRun, str]:
+    turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
+    request = build_request(turn)
+    prepared = get_adapter(request.provider.kind).prepare(request).redacted()
+    Turn.objects.filter(pk=turn_id).update(
+        sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
+    )
+    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request), turn.conversation.group_name
+
+
+async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
+    """Start generating an assistant turn stored in state "streaming"; returns at once."""
+    try:
+        run, _ = await database_sync_to_async(_prepare)(turn_id)
+    except Exception as e:
+        # A request that cannot even be built (bad settings, missing key) ends the
+        # turn with its reason rather than leaving it streaming.
+        log.warning("turn %s could not start: %s", turn_id, e)
+        await database_sync_to_async(_update_turn)(
+            turn_id,
+            {"status": Turn.Status.ERROR, "error": {"kind": "bad_request", "message": str(e), "status_code": None}},
+            True,
+        )
+        raise
+    run.client = client
+    RUNS[turn_id] = run
+    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{turn_id}")
+    return run
+
+
+async def stop_run(turn_id: int) -> None:
+    """Stop a run wherever it lives: here directly, elsewhere through the layer."""
+    if run := RUNS.get(turn_id):
+        run.stop()
+        return
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(run_group(turn_id), {"type": "run.stop"})

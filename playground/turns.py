@@ -1,0 +1,176 @@
+"""The synchronous domain logic of a conversation: branches, new exchanges,
+and the request a turn is generated from. Everything here touches the database
+and is called from views, commands, or `database_sync_to_async` in the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from playground.models import Conversation, ModelProfile, Turn
+from reasoning.request import ChatRequest, Message, Thinking
+
+# Per-turn parameters a user may set, with the type each is coerced to.
+PARAMS: dict[str, type] = {
+    "thinking": str,
+    "effort": str,
+    "budget_tokens": int,
+    "max_tokens": int,
+    "temperature": float,
+    "system": str,
+    "show_reasoning": bool,
+}
+
+
+class BadInput(ValueError):
+    """Input a user can correct; the message is shown to them."""
+
+
+def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
+    """Coerce and check the controls a user sent; unknown or empty ones are dropped."""
+    params: dict[str, Any] = {}
+    for name, kind in PARAMS.items():
+        value = raw.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            if kind is bool:
+                params[name] = value in (True, "1", "true", "on", "yes")
+            else:
+                params[name] = kind(value)
+        except (TypeError, ValueError):
+            raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
+    if params.get("thinking", "default") not in {"default", "on", "off"}:
+        raise BadInput("thinking must be default, on or off")
+    if "effort" in params and params["effort"] != "default":
+        if params["effort"] not in (model.efforts or []):
+            raise BadInput(f"{model.label} does not take effort {params['effort']!r}")
+    elif "effort" in params:
+        del params["effort"]
+    if "max_tokens" in params and not 1 <= params["max_tokens"] <= 1_000_000:
+        raise BadInput("max_tokens must be between 1 and 1,000,000")
+    if "budget_tokens" in params and not 0 <= params["budget_tokens"] <= 1_000_000:
+        raise BadInput("budget_tokens must be between 0 and 1,000,000")
+    if "temperature" in params and not 0 <= params["temperature"] <= 2:
+        raise BadInput("temperature must be between 0 and 2")
+    return params
+
+
+def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
+    """The turns from the root to `leaf` (default: the conversation's leaf), oldest first."""
+    turns = {t.pk: t for t in conversation.turns.select_related("model").all()}
+    if not turns:
+        return []
+    leaf_id = leaf.pk if leaf else conversation.leaf_id
+    if leaf_id not in turns:
+        leaf_id = max(turns.values(), key=lambda t: (t.created_at, t.pk)).pk
+    chain: list[Turn] = []
+    node: Turn | None = turns[leaf_id]
+    while node is not None:
+        chain.append(node)
+        node = turns.get(node.parent_id) if node.parent_id else None
+    chain.reverse()
+    return chain
+
+
+@dataclass(frozen=True)
+class Exchange:
+    user_turn: Turn
+    assistant_turn: Turn
+
+
+def start_exchange(
+    conversation: Conversation,
+    prompt: str,
+    model: ModelProfile,
+    params: dict[str, Any],
+    parent: Turn | None = None,
+) -> Exchange:
+    """Store the user's prompt and an empty assistant turn in state "streaming"."""
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadInput("The prompt is empty.")
+    if not model.enabled or not model.provider.enabled:
+        raise BadInput(f"{model.label} is disabled.")
+    with transaction.atomic():
+        if parent is None:
+            chain = branch(conversation)
+            parent = chain[-1] if chain else None
+        user_turn = Turn.objects.create(
+            conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt
+        )
+        assistant_turn = Turn.objects.create(
+            conversation=conversation,
+            parent=user_turn,
+            role=Turn.Role.ASSISTANT,
+            model=model,
+            model_label=model.label,
+            source=model.source,
+            params=params,
+            status=Turn.Status.STREAMING,
+            heartbeat_at=timezone.now(),
+        )
+        conversation.leaf = assistant_turn
+        conversation.model = model
+        if conversation.title == "New conversation" and not parent:
+            conversation.title = prompt.splitlines()[0][:80]
+        conversation.save(update_fields=["leaf", "model", "title", "updated_at"])
+    return Exchange(user_turn, assistant_turn)
+
+
+def build_request(turn: Turn) -> ChatRequest:
+    """The request that generates `turn` from the branch above it.
+
+    Earlier turns go in with their reasoning and replay data attached; whether
+    any of it is sent is the provider's replay rule, applied in reasoning.context.
+    """
+    model = turn.model
+    if model is None:
+        raise BadInput("The model of this turn no longer exists.")
+    chain = branch(turn.conversation, turn)[:-1]
+    messages = [
+        Message(
+            role=t.role,  # type: ignore[arg-type]
+            content=t.content,
+            reasoning=t.reasoning,
+            replay=t.replay,
+            source=t.source or None,
+        )
+        for t in chain
+        if t.role != Turn.Role.ASSISTANT or t.content or t.replay
+    ]
+    p = turn.params or {}
+    return ChatRequest(
+        provider=model.provider.config(),
+        model=model.spec(),
+        messages=messages,
+        system=p.get("system") or None,
+        thinking=Thinking(
+            mode=p.get("thinking", "default"),
+            effort=p.get("effort"),
+            budget_tokens=p.get("budget_tokens"),
+        ),
+        max_tokens=p.get("max_tokens") or model.max_output_tokens,
+        temperature=p.get("temperature") if model.supports_temperature else None,
+    )
+
+
+STALE_AFTER_SECONDS = 10
+
+
+def mark_interrupted(conversation: Conversation | None = None) -> int:
+    """Turns left "streaming" whose run stopped checkpointing belong to a dead
+    process: keep their text and say so."""
+    stale = timezone.now() - timedelta(seconds=STALE_AFTER_SECONDS)
+    turns = Turn.objects.filter(status=Turn.Status.STREAMING, heartbeat_at__lt=stale)
+    if conversation is not None:
+        turns = turns.filter(conversation=conversation)
+    return turns.update(
+        status=Turn.Status.INTERRUPTED,
+        error={"kind": "interrupted", "message": "The server stopped while this turn was streaming.", "status_code": None},
+    )
