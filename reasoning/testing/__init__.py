@@ -1,0 +1,1 @@
+"""Test doubles that speak our own contracts: a scripted adapter and fake upstream servers."""

@@ -1,0 +1,64 @@
+"""The fixed cast every test can use: an owner, a stranger, an admin, and
+providers backed by the scripted adapter or the offline simulator."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(settings, tmp_path):
+    settings.FIELD_ENCRYPTION_KEY = "7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk="
+    settings.FRAME_INTERVAL = 0.02
+    settings.CHECKPOINT_INTERVAL = 0.2
+    from playground import crypto
+
+    crypto._fernet.cache_clear()
+    yield
+    crypto._fernet.cache_clear()
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create_user("olivia", password="correct horse battery")
+
+
+@pytest.fixture
+def stranger(django_user_model):
+    return django_user_model.objects.create_user("sam", password="another horse battery")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("ada", password="admin horse battery")
+
+
+@pytest.fixture
+def scripted():
+    from reasoning.testing.scripted import scripted
+
+    scripted.reset()
+    yield scripted
+    scripted.reset()
+
+
+@pytest.fixture
+def scripted_model(db):
+    from playground.models import ModelProfile, Provider
+
+    provider = Provider.objects.create(name="scripted", kind="scripted")
+    return ModelProfile.objects.create(
+        provider=provider, model_id="scripted-1", label="Scripted", reasoning="native",
+        efforts=["low", "high"], thinking_control="reasoning_effort",
+    )
+
+
+@pytest.fixture
+def simulator_model(db):
+    from playground.management.commands.bootstrap import seed_simulator
+
+    return seed_simulator().models.get(model_id="simulator")

@@ -1,0 +1,148 @@
+"""The conversation socket, through the routed application."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from playground.asgi import application
+from playground.models import Conversation, Turn
+from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def connect(user, conversation, query=""):
+    from channels.auth import AuthMiddlewareStack  # noqa: F401  (routed app includes it)
+
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/conversations/{conversation.pk}/{query}",
+        headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")],
+    )
+    comm.scope["user"] = user  # what AuthMiddlewareStack would set from the session
+    return comm
+
+
+async def login_communicator(client, user, conversation, query=""):
+    await database_sync_to_async(client.force_login)(user)
+    cookie = client.cookies["sessionid"].value
+    return WebsocketCommunicator(
+        application,
+        f"/ws/conversations/{conversation.pk}/{query}",
+        headers=[
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
+    )
+
+
+async def started_turn(comm):
+    """Wait for the new exchange to be shown; return the assistant turn."""
+    html = await comm.receive_from(timeout=5)
+    assert 'hx-swap-oob="beforeend:#turns"' in html
+    turn_id = int(html.rsplit('data-turn="', 1)[1].split('"', 1)[0])
+    return await database_sync_to_async(Turn.objects.get)(pk=turn_id)
+
+
+async def receive_until_done(comm, turn_id, timeout=5.0):
+    frames = []
+    while True:
+        text = await comm.receive_from(timeout=timeout)
+        frames.append(text)
+        if f'id="turn-{turn_id}"' in text and 'hx-swap-oob="outerHTML"' in text:
+            return frames
+
+
+async def test_it_streams_reasoning_then_content_as_separate_events(client, owner, scripted, scripted_model):
+    scripted.enqueue(
+        [ReasoningDelta("First I think."), ReasoningDelta(" Then more."), ContentDelta("Answer"),
+         ContentDelta(" done."), Usage(5, 9, 4), Finish("stop")],
+        delay=0.05,
+    )  # fmt: skip
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    comm = await login_communicator(client, owner, conv)
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.send_to(text_data=json.dumps({"action": "send", "prompt": "Why?", "model": scripted_model.pk}))
+    turn = await started_turn(comm)
+    frames = await receive_until_done(comm, turn.pk)
+    await comm.disconnect()
+
+    appended = [f for f in frames if "beforeend:#t" in f]
+    kinds = ["r" if f"#t{turn.pk}-r" in f else "c" for f in appended]
+    # All reasoning before any content, and each frame is one block's new text.
+    assert kinds == sorted(kinds, key=lambda k: k == "c")
+    assert "r" in kinds and "c" in kinds
+    text_r = "".join(f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-r" in f)
+    text_c = "".join(f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-c" in f)
+    assert text_r == "First I think. Then more."
+    assert text_c == "Answer done."
+    await database_sync_to_async(turn.refresh_from_db)()
+    assert (turn.reasoning, turn.content, turn.status) == ("First I think. Then more.", "Answer done.", "complete")
+    assert (turn.prompt_tokens, turn.completion_tokens, turn.reasoning_tokens) == (5, 9, 4)
+
+
+async def test_it_closes_a_strangers_socket(client, owner, stranger):
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    comm = await login_communicator(client, stranger, conv)
+    connected, code = await comm.connect()
+    assert not connected or code == 4403
+    if connected:
+        assert (await comm.receive_output())["type"] == "websocket.close"
+
+
+async def test_it_refuses_an_anonymous_socket(owner):
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    comm = WebsocketCommunicator(
+        application, f"/ws/conversations/{conv.pk}/", headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    )
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_it_refuses_a_foreign_origin(client, owner):
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    await database_sync_to_async(client.force_login)(owner)
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/conversations/{conv.pk}/",
+        headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1"),
+                 (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())],
+    )  # fmt: skip
+    connected, _ = await comm.connect()
+    assert not connected
+
+
+async def test_a_late_socket_gets_the_rest_without_gap_or_duplicate(client, owner, scripted, scripted_model):
+    words = [ReasoningDelta(f"r{i} ") for i in range(30)] + [ContentDelta(f"c{i} ") for i in range(30)]
+    scripted.enqueue([*words, Finish("stop")], delay=0.01)
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    first = await login_communicator(client, owner, conv)
+    await first.connect()
+    await first.send_to(text_data=json.dumps({"action": "send", "prompt": "Go", "model": scripted_model.pk}))
+    turn = await started_turn(first)
+    await asyncio.sleep(0.2)  # part of the stream has gone by
+    # A second tab opens the page: it was rendered from the checkpoint.
+    saved = await database_sync_to_async(lambda: Turn.objects.get(pk=turn.pk))()
+    second = await login_communicator(
+        client, owner, conv, f"?resume={turn.pk}:{len(saved.reasoning)}:{len(saved.content)}"
+    )
+    await second.connect()
+    frames = await receive_until_done(second, turn.pk)
+    await first.disconnect()
+    await second.disconnect()
+    appended = [f for f in frames if "beforeend:#t" in f]
+    text_r = saved.reasoning + "".join(
+        f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-r" in f
+    )
+    text_c = saved.content + "".join(
+        f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-c" in f
+    )
+    assert text_r == "".join(f"r{i} " for i in range(30))
+    assert text_c == "".join(f"c{i} " for i in range(30))
