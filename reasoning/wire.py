@@ -10,6 +10,8 @@ are turned into `reasoning` terms.
     iter_sse(response)          Server-Sent Events  -> SSEEvent(event, data)
     iter_ndjson(response)       newline-delimited JSON (Ollama) -> dict
     parse_json_data(text)       json.loads raising BrokenStream
+    drain(events)               read what follows an end marker, briefly, so the
+                                connection goes back to the pool
     raise_for_status(response)  status + provider error body -> ProviderError
     error_from_payload(obj)     an error object found *inside* a 200 stream -> ProviderError
 
@@ -26,11 +28,13 @@ httpx exceptions map as follows (see `translate_httpx_error`):
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import email.utils
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -179,7 +183,7 @@ async def _iter_text(response: httpx.Response) -> AsyncIterator[str]:
         yield tail
 
 
-async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
+async def iter_sse(response: httpx.Response) -> AsyncGenerator[SSEEvent, None]:
     decoder = SSEDecoder()
     async for text in _iter_text(response):
         for event in decoder.feed(text):
@@ -188,7 +192,7 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[SSEEvent]:
         yield event
 
 
-async def iter_ndjson(response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+async def iter_ndjson(response: httpx.Response) -> AsyncGenerator[dict[str, Any], None]:
     """One JSON object per line (Ollama). Blank lines are skipped; a last line
     without a newline is still read."""
     buffer = ""
@@ -202,6 +206,20 @@ async def iter_ndjson(response: httpx.Response) -> AsyncIterator[dict[str, Any]]
                 yield _json_object(line)
     if buffer.strip():
         yield _json_object(buffer)
+
+
+async def drain(events: AsyncIterator[Any], seconds: float = 0.5) -> None:
+    """Read what is left of a body after its end marker (`[DONE]`, a terminal event).
+
+    A response closed before its last byte costs its connection (and the next
+    request a new TCP/TLS handshake), so the tail is read, but only briefly:
+    a server that keeps the body open after the marker is simply cut, and
+    anything that goes wrong here is ignored since the answer is complete.
+    """
+    with contextlib.suppress(TimeoutError, httpx.HTTPError, ProviderError):
+        async with asyncio.timeout(seconds):
+            async for _ in events:
+                pass
 
 
 def _json_object(line: str) -> dict[str, Any]:
