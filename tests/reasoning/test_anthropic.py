@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -309,3 +310,32 @@ async def test_it_replays_signed_blocks_exactly_to_the_same_model_only() -> None
     assert blocks_as_sent_by_the_server[1] == {"type": "redacted_thinking", "data": "EmwKAhgB"}
     assert foreign["messages"][1] == {"role": "assistant", "content": ANSWER}
     assert SIGNATURE not in json.dumps(foreign) and REASONING not in json.dumps(foreign)
+
+
+async def test_it_closes_the_upstream_when_the_consumer_stops_reading() -> None:
+    async with FakeUpstream() as up, httpx.AsyncClient() as client:
+        up.enqueue(Script(chunks=anthropic_sse(REASONING, ANSWER), stall_after=4, stall_for=None))
+        stream = get_adapter("anthropic").stream(ask(up.url), client)
+        first = await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        await up.requests[0].closed(timeout=1.0)
+    assert first == ReasoningDelta(REASONING[:8])
+    assert up.requests[0].closed_by_client
+
+
+async def test_it_closes_the_upstream_when_its_task_is_cancelled() -> None:
+    started = asyncio.Event()
+
+    async def run(client: httpx.AsyncClient, url: str) -> None:
+        async for _event in get_adapter("anthropic").stream(ask(url), client):
+            started.set()
+
+    async with FakeUpstream() as up, httpx.AsyncClient() as client:
+        up.enqueue(Script(chunks=anthropic_sse(REASONING, ANSWER), stall_after=4, stall_for=None))
+        task = asyncio.create_task(run(client, up.url))
+        await asyncio.wait_for(started.wait(), timeout=2.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await up.requests[0].closed(timeout=1.0)
+    assert up.requests[0].closed_by_client

@@ -300,3 +300,14 @@ async def test_it_replays_signed_parts_exactly_to_the_same_model_only() -> None:
     assert REASONING not in json.dumps(same)
     assert foreign["contents"][1] == {"role": "model", "parts": [{"text": ANSWER}]}
     assert SIGNATURE not in json.dumps(foreign)
+
+
+async def test_it_closes_the_upstream_when_the_consumer_stops_reading() -> None:
+    async with FakeUpstream() as up, httpx.AsyncClient() as client:
+        up.enqueue(Script(chunks=gemini_sse(REASONING, ANSWER), stall_after=1, stall_for=None))
+        stream = get_adapter("gemini").stream(ask(up.url), client)
+        first = await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        await up.requests[0].closed(timeout=1.0)
+    assert first == ReasoningDelta(REASONING[:8])
+    assert up.requests[0].closed_by_client

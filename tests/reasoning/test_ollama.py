@@ -226,3 +226,14 @@ async def test_it_replays_nothing_and_sends_no_thinking_back_by_default() -> Non
         {"role": "assistant", "content": ANSWER},
         {"role": "user", "content": "And 18*23?"},
     ]
+
+
+async def test_it_closes_the_upstream_when_the_consumer_stops_reading() -> None:
+    async with FakeUpstream() as up, httpx.AsyncClient() as client:
+        up.enqueue(script(ollama_ndjson(REASONING, ANSWER), stall_after=1, stall_for=None))
+        stream = get_adapter("ollama").stream(ask(up.url), client)
+        first = await anext(stream)
+        await stream.aclose()  # type: ignore[attr-defined]
+        await up.requests[0].closed(timeout=1.0)
+    assert first == ReasoningDelta(REASONING[:8])
+    assert up.requests[0].closed_by_client
