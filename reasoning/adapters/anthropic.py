@@ -114,6 +114,9 @@ class _MessageReader:
 
     def __init__(self) -> None:
         self.blocks: dict[int, dict[str, Any]] = {}
+        # Streamed text kept as pieces per (block index, field) and joined once at the
+        # end: appending to one growing string would make a long answer quadratic.
+        self.pieces: dict[tuple[int, str], list[str]] = {}
         self.usage: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.stopped = False
@@ -159,27 +162,30 @@ class _MessageReader:
         delta = payload.get("delta")
         if not isinstance(delta, dict):
             return []
-        block = self.blocks.setdefault(int(payload.get("index", 0)), {})
+        index = int(payload.get("index", 0))
+        block = self.blocks.setdefault(index, {})
         kind = delta.get("type")
         if kind == "thinking_delta":
             text = str(delta.get("thinking", ""))
             block.setdefault("type", "thinking")
-            block["thinking"] = block.get("thinking", "") + text
+            self.pieces.setdefault((index, "thinking"), []).append(text)
             return [ReasoningDelta(text)] if text else []
         if kind == "text_delta":
             text = str(delta.get("text", ""))
             block.setdefault("type", "text")
-            block["text"] = block.get("text", "") + text
+            self.pieces.setdefault((index, "text"), []).append(text)
             return [ContentDelta(text)] if text else []
         if kind == "signature_delta":
-            block["signature"] = block.get("signature", "") + str(delta.get("signature", ""))
+            self.pieces.setdefault((index, "signature"), []).append(str(delta.get("signature", "")))
         elif kind == "input_json_delta":
-            block["partial_json"] = block.get("partial_json", "") + str(
-                delta.get("partial_json", "")
-            )
+            piece = str(delta.get("partial_json", ""))
+            self.pieces.setdefault((index, "partial_json"), []).append(piece)
         return []
 
     def finish(self) -> list[Event]:
+        for (index, key), pieces in self.pieces.items():
+            block = self.blocks[index]
+            block[key] = str(block.get(key) or "") + "".join(pieces)
         events: list[Event] = []
         content = [self.blocks[i] for i in sorted(self.blocks)]
         if any(block.get("type") in _REPLAYED_BLOCKS for block in content):
