@@ -12,8 +12,8 @@ from reasoning.adapters import get_adapter
 from reasoning.errors import AuthError, BadRequest, BrokenStream, RateLimited, Unavailable
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, Thinking
-from reasoning.testing.formats_native import anthropic_sse
-from reasoning.testing.upstream import FakeUpstream, Script, rechunk
+from reasoning.testing.formats_native import anthropic_sse, gemini_sse, ollama_ndjson
+from reasoning.testing.upstream import FakeUpstream, Script, rechunk, render
 
 REASONING = "Let me compute 17*23: 17*20 = 340, 17*3 = 51, total 391. ünïcode ✓"
 ANSWER = "17 × 23 = **391**."
@@ -339,3 +339,10 @@ async def test_it_closes_the_upstream_when_its_task_is_cancelled() -> None:
             await task
         await up.requests[0].closed(timeout=1.0)
     assert up.requests[0].closed_by_client
+
+
+def test_it_registers_the_native_wire_formats_by_name() -> None:
+    usage = Usage(prompt_tokens=3, completion_tokens=5, reasoning_tokens=2)
+    assert render("anthropic", "r", "a", usage=usage) == anthropic_sse("r", "a", usage=usage)
+    assert render("gemini", "r", "a", usage=usage) == gemini_sse("r", "a", usage=usage)
+    assert render("ollama", "r", "a", usage=usage) == ollama_ndjson("r", "a", usage=usage)
