@@ -181,6 +181,12 @@ def test_it_leaves_providers_that_are_not_in_the_file_alone(tmp_path, simulator_
         (VALID + "  price_output = 0.123456\n", "providers[0].models[0].price_output: must be below 1,000,000 with"),
         (VALID + '  markup_open = "<t>"\n', "providers[0].models[0].markup_open: markup_open and markup_close go"),
         (VALID + "  options = 3\n", "providers[0].models[0].options: must be a table"),
+        (VALID + '  thinking_control = "enable_thinking"\n',
+         "providers[0].models[0].thinking_control: must be one of none, reasoning_effort,"),
+        (VALID + '  thinking_control = "anthropic_budget"\n',
+         "providers[0].models[0].thinking_control: 'anthropic_budget' applies to anthropic providers, not openai"),
+        (VALID + '  thinking_control = "simulator"\n',
+         "providers[0].models[0].thinking_control: 'simulator' applies to simulator providers, not openai"),
         (VALID + "\n  [[providers.models]]\n  id = \"Qwen/Qwen3-8B\"\n  label = \"Other\"\n",
          "providers[0].models[1].id: 'Qwen/Qwen3-8B' is already used by providers[0].models[0]"),
         (VALID + VALID.replace('"local-vllm"', '"other"'),
@@ -412,3 +418,23 @@ def test_it_uses_a_local_cli_user_when_there_is_no_superuser(simulator_model, ow
     assert user.username == "cli" and not user.has_usable_password()
     ask_json("--model", "Offline simulator", "Again")
     assert Conversation.objects.filter(owner=user).count() == 2
+
+
+@pytestmark_ask
+def test_it_exits_1_when_the_provider_cannot_be_reached(owner):
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    provider = Provider.objects.create(name="closed", kind="openai", base_url=f"http://127.0.0.1:{port}/v1")
+    ModelProfile.objects.create(provider=provider, model_id="m", label="Closed port")
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as caught:
+        call_command("ask", "--json", "--model", "Closed port", "--user", "olivia", "Hi", stdout=out)
+
+    assert caught.value.returncode == 1
+    result = json.loads(out.getvalue())
+    assert (result["status"], result["error"]["kind"]) == ("error", "unavailable")
+    assert result["content"] == "" and result["usage"]["completion_tokens"] is None

@@ -26,15 +26,13 @@ from django.db import IntegrityError, transaction
 
 from playground.models import ModelProfile, Provider
 from reasoning.adapters import PROVIDER_KINDS
+from reasoning.controls import CONTROL_KINDS
 from reasoning.parsers import FAMILIES
 from reasoning.request import EFFORT_LEVELS, ReasoningStyle
 
-try:  # the thinking-control vocabulary lives with its mapping in reasoning.controls
-    from reasoning.controls import CONTROL_KINDS
-except ImportError:  # pragma: no cover - before reasoning.controls exists
-    CONTROL_KINDS = {}
-
 REASONING_STYLES = tuple(s.value for s in ReasoningStyle)
+# "simulator": the offline simulator reads the controls itself (see bootstrap).
+THINKING_CONTROLS = (*CONTROL_KINDS, "simulator")
 MAX_TOKENS = 10_000_000
 
 
@@ -130,9 +128,8 @@ def efforts(path: str, value: Any) -> list[str]:
 
 def thinking_control(path: str, value: Any) -> str:
     value = required_text(path, value)
-    known = [*CONTROL_KINDS, "simulator"] if CONTROL_KINDS else None
-    if known is not None and value not in known:
-        raise Invalid(path, f"must be one of {', '.join(known)}")
+    if value not in THINKING_CONTROLS:
+        raise Invalid(path, f"must be one of {', '.join(THINKING_CONTROLS)}")
     return value
 
 
@@ -270,6 +267,8 @@ def check_model(path: str, fields: dict[str, Any], kind: str) -> None:
     if bool(fields["markup_open"]) != bool(fields["markup_close"]):
         raise Invalid(f"{path}.markup_open", "markup_open and markup_close go together")
     control = fields["thinking_control"]
+    if control == "simulator" and kind != "simulator":
+        raise Invalid(f"{path}.thinking_control", f"'simulator' applies to simulator providers, not {kind}")
     kinds = CONTROL_KINDS.get(control)
     if kinds and kind != "simulator" and kind not in kinds:
         raise Invalid(
