@@ -91,9 +91,11 @@ class Server:
     def url(self, path: str = "/") -> str:
         return self.base_url + path
 
-    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run a management command against this server's database."""
-        return manage(self.env, *args, check=check)
+    def manage(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a management command against this server's database (`env`: extra variables)."""
+        return manage({**self.env, **(env or {})}, *args, check=check)
 
     def shell(self, code: str) -> str:
         """Run Python in `manage.py shell` against this server's database; its stdout."""
