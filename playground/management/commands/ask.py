@@ -203,7 +203,8 @@ class Command(BaseCommand):
         turn = Turn.objects.get(pk=turn_id)
         if printer is not None:
             printer.finish(turn)
-            self.stderr.write(self.summary(turn))
+            summary = self.summary(turn)
+            self.stderr.write(f"{DIM}{summary}{RESET}" if self.stderr.isatty() else summary, style_func=str)
         else:
             self.stdout.write(json.dumps(result(turn), ensure_ascii=False))
         if turn.status != Turn.Status.COMPLETE:
@@ -243,4 +244,4 @@ class Command(BaseCommand):
             parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
-        return self.style.HTTP_INFO(" · ".join(parts)) if self.stderr.isatty() else " · ".join(parts)
+        return " · ".join(parts)
