@@ -116,7 +116,7 @@ async def follow(turn_id: int, group: str, printer: Printer | None) -> None:
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(group, channel)
-    # A client of this event loop: the process-wide one belongs to whichever loop made it.
+    # A client that lives and closes with this one-shot event loop.
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT)
     ) as client:
