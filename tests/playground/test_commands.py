@@ -438,3 +438,39 @@ def test_it_exits_1_when_the_provider_cannot_be_reached(owner):
     result = json.loads(out.getvalue())
     assert (result["status"], result["error"]["kind"]) == ("error", "unavailable")
     assert result["content"] == "" and result["usage"]["completion_tokens"] is None
+
+
+@pytest.mark.slow
+def test_it_stops_on_ctrl_c_and_keeps_the_partial_turn(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(DATA_DIR=str(tmp_path), SIMULATOR_TOKENS_PER_SECOND="200", DJANGO_SETTINGS_MODULE="playground.settings")
+
+    def manage(*args: str) -> str:
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    manage("migrate", "-v0")
+    manage("bootstrap")
+    asking = subprocess.Popen(
+        [sys.executable, "manage.py", "ask", "--model", "Offline simulator (long thoughts)", "What is 6*7?"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert asking.stdout.readline() == "Thinking:\n"  # it is streaming the thought now
+    asking.send_signal(signal.SIGINT)
+    _, err = asking.communicate(timeout=30)
+
+    assert asking.returncode == 130
+    assert "Stopped; the text so far is kept." in err
+    stored = manage("shell", "-c", (
+        "from playground.models import Turn; t = Turn.objects.get(role='assistant'); "
+        "print(t.status, t.finish_reason, len(t.reasoning), repr(t.content))"
+    )).splitlines()[-1].split()  # fmt: skip
+    assert stored[:2] == ["stopped", "cancelled"]
+    assert 0 < int(stored[2]) < 12_000 and stored[3] == "''"
