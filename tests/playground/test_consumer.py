@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -137,12 +138,11 @@ async def test_a_late_socket_gets_the_rest_without_gap_or_duplicate(client, owne
     frames = await receive_until_done(second, turn.pk)
     await first.disconnect()
     await second.disconnect()
-    appended = [f for f in frames if "beforeend:#t" in f]
-    text_r = saved.reasoning + "".join(
-        f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-r" in f
-    )
-    text_c = saved.content + "".join(
-        f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-c" in f
-    )
+    # One message may carry both blocks' fragments: take each fragment apart.
+    fragments = [
+        m for f in frames for m in re.findall(r'<div hx-swap-oob="beforeend:#t(\d+)-([rc])">(.*?)</div>', f, re.S)
+    ]
+    text_r = saved.reasoning + "".join(t for pk, b, t in fragments if pk == str(turn.pk) and b == "r")
+    text_c = saved.content + "".join(t for pk, b, t in fragments if pk == str(turn.pk) and b == "c")
     assert text_r == "".join(f"r{i} " for i in range(30))
     assert text_c == "".join(f"c{i} " for i in range(30))
