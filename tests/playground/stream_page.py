@@ -53,16 +53,15 @@ class Page:
             self.apply(await comm.receive_from(timeout=timeout))
 
     async def read_for(self, comm, seconds: float) -> None:
-        """Apply whatever arrives within `seconds`."""
+        """Apply whatever arrives within `seconds`. (A timed-out `receive_from`
+        would cancel the application, so this polls with `receive_nothing`.)"""
         import asyncio
 
         loop = asyncio.get_running_loop()
         end = loop.time() + seconds
-        while (left := end - loop.time()) > 0:
-            try:
-                self.apply(await comm.receive_from(timeout=left))
-            except (TimeoutError, asyncio.TimeoutError):
-                return
+        while loop.time() < end:
+            if not await comm.receive_nothing(timeout=0.01):
+                self.apply(await comm.receive_from())
 
 
 async def started_turn_id(comm, page: Page) -> int:
