@@ -258,7 +258,7 @@ class SlowReader:
 
     @classmethod
     def attach(cls, consumer: ConversationConsumer) -> SlowReader | None:
-        protocol = _daphne_protocol(consumer.base_send)
+        protocol = _daphne_protocol(consumer.base_send) if settings.WS_BACKPRESSURE else None
         if protocol is None:
             return None
         reader = cls(consumer, protocol)

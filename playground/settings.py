@@ -158,7 +158,13 @@ if REDIS_URL := env("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            # REDIS_PREFIX keeps several playgrounds (or test runs) on one Redis apart.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 1000,
+                "expiry": 60,
+                "prefix": env("REDIS_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -196,6 +202,7 @@ STREAM_STALE_AFTER = envfloat("STREAM_STALE_AFTER", 0.0)
 # A browser that has not read its socket's 64 KiB buffer for this long is disconnected
 # (frames are dropped meanwhile, so memory stays bounded either way).
 WS_SLOW_CLIENT_TIMEOUT = envfloat("WS_SLOW_CLIENT_TIMEOUT", 30.0)
+WS_BACKPRESSURE = envbool("WS_BACKPRESSURE", True)  # off only to measure what it saves
 # Reasoning models may think silently for minutes before the first byte.
 UPSTREAM_READ_TIMEOUT = envfloat("UPSTREAM_READ_TIMEOUT", 600.0)
 UPSTREAM_CONNECT_TIMEOUT = envfloat("UPSTREAM_CONNECT_TIMEOUT", 10.0)
