@@ -45,9 +45,10 @@ log = logging.getLogger(__name__)
 class ConversationConsumer(AsyncWebsocketConsumer):
     conversation: Conversation
     delivered: dict[int, list[int]]  # turn id -> [reasoning chars, content chars] this browser has
-    unsynced: set[int]  # followed turns waiting for their first, replacing, resume reply
+    unsynced: dict[int, list[dict[str, Any]]]  # turn -> frames that came before its first, replacing, resume reply
     resuming: set[int]  # turns with a resume request in flight
     dropped: set[int]  # turns whose frames were dropped while the browser was not reading
+    ahead: dict[tuple[int, int], list[tuple[int, str]]]  # (turn, block) -> text beyond a gap
     slow_reader: SlowReader | None = None
     watchdog: asyncio.Task[None] | None = None
 
@@ -61,7 +62,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.conversation = conversation
-        self.delivered, self.unsynced, self.resuming, self.dropped = {}, set(), set(), set()
+        self.delivered, self.unsynced, self.resuming, self.dropped, self.ahead = {}, {}, set(), set(), {}
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
         await self.accept()
         self.slow_reader = SlowReader.attach(self)
@@ -74,7 +75,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.turn_done({"turn": turn_id})
         for turn_id in streaming:
             self.delivered[turn_id] = [0, 0]
-            self.unsynced.add(turn_id)
+            self.unsynced[turn_id] = []
             await self._ask_resume(turn_id)
 
     async def disconnect(self, code: int) -> None:
@@ -127,8 +128,14 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def turn_frame(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
-        if turn_id not in self.delivered or turn_id in self.unsynced:
-            return  # not shown here, already finished, or its resume reply will cover it
+        if turn_id not in self.delivered:
+            return  # not shown here, or already finished
+        if (early := self.unsynced.get(turn_id)) is not None:
+            # Kept until the resume reply: the layer may deliver a frame published
+            # after the reply was made before the reply itself.
+            if len(early) < 1000:
+                early.append(event)
+            return
         await self._forward(turn_id, event)
 
     async def turn_resumed(self, event: dict[str, Any]) -> None:
@@ -143,18 +150,22 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if self._reader_is_slow():
             self.dropped.add(turn_id)
             return
-        self.unsynced.discard(turn_id)
+        early = self.unsynced.pop(turn_id)
         r, c = event["r"], event["c"]
         self.delivered[turn_id] = [event["r_off"] + len(r), event["c_off"] + len(c)]
         await self.send(text_data=_replace_fragment(turn_id, "r", r) + _replace_fragment(turn_id, "c", c))
+        for frame in early:
+            await self._forward(turn_id, frame)
 
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.delivered.pop(turn_id, None) is None:
             return  # frames or a second "done" (watchdog and run) after this are ignored
-        self.unsynced.discard(turn_id)
+        self.unsynced.pop(turn_id, None)
         self.resuming.discard(turn_id)
         self.dropped.discard(turn_id)
+        self.ahead.pop((turn_id, 0), None)
+        self.ahead.pop((turn_id, 1), None)
         try:
             html = await database_sync_to_async(support.render_turn_oob)(turn_id)
         except Turn.DoesNotExist:
@@ -164,22 +175,41 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # ---- helpers -----------------------------------------------------------------------
 
     async def _forward(self, turn_id: int, event: dict[str, Any]) -> None:
-        """Send the part of a frame this browser lacks; on a gap, ask the run for it."""
-        have = self.delivered[turn_id]
+        """Send the part of a frame this browser lacks; on a gap, ask the run for it.
+
+        Text beyond a gap is kept (per block, by offset) and sent as soon as the
+        gap is filled: with a channel layer that does not keep the order of a
+        group message and a direct one (Redis), a frame may overtake the resume
+        reply that precedes it.
+        """
         if self._reader_is_slow():
             self.dropped.add(turn_id)
             return
+        have = self.delivered[turn_id]
         parts = []
+        gap = False
         for i, (off, text) in enumerate(((event["r_off"], event["r"]), (event["c_off"], event["c"]))):
-            if off > have[i]:
-                await self._ask_resume(turn_id)
-                continue
-            new = text[have[i] - off :]
+            waiting = self.ahead.get((turn_id, i))
+            if not waiting and off <= have[i]:  # the usual case: contiguous or overlapping
+                new = text[have[i] - off :]
+            else:
+                waiting = waiting or []
+                if text:
+                    waiting.append((off, text))
+                new, waiting = _join_from(have[i], waiting)
+                if waiting and len(waiting) < 500:
+                    self.ahead[(turn_id, i)] = waiting
+                    gap = True
+                else:
+                    self.ahead.pop((turn_id, i), None)
+                    gap = gap or bool(waiting)
             if new:
                 have[i] += len(new)
                 parts.append(support.append_fragment(turn_id, "r" if i == 0 else "c", new))
         if parts:
             await self.send(text_data="".join(parts))
+        if gap:
+            await self._ask_resume(turn_id)
 
     def _reader_is_slow(self) -> bool:
         return self.slow_reader is not None and self.slow_reader.paused
@@ -321,6 +351,20 @@ def _daphne_protocol(send: Any) -> Any:
             if obj is None or obj is send:
                 return None
     return None
+
+
+def _join_from(have: int, pieces: list[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
+    """The text that continues from offset `have` out of (offset, text) pieces,
+    and the pieces still beyond a gap."""
+    out: list[str] = []
+    left: list[tuple[int, str]] = []
+    for off, text in sorted(pieces):
+        if off > have:
+            left.append((off, text))
+        elif off + len(text) > have:
+            out.append(text[have - off :])
+            have = off + len(text)
+    return "".join(out), [(off, text) for off, text in left if off + len(text) > have]
 
 
 def _replace_fragment(turn_id: int, block: str, text: str) -> str:

@@ -68,7 +68,7 @@ class Deployment:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def setup(self, options: dict[str, Any]) -> dict[str, Any]:
+    def setup(self, options: dict[str, Any], conversations: int = 1) -> dict[str, Any]:
         """Migrate; a user with a session, a "paced" model with `options`, a conversation."""
         self.manage("migrate", "--noinput")
         code = f"""
@@ -84,8 +84,9 @@ session["_auth_user_hash"] = user.get_session_auth_hash()
 session.create()
 provider = Provider.objects.create(name="paced", kind="paced")
 model = ModelProfile.objects.create(provider=provider, model_id="paced", label="Paced", options={options!r})
-conversation = Conversation.objects.create(owner=user)
-print(json.dumps({{"session": session.session_key, "model": model.pk, "conversation": conversation.pk}}))
+convs = [Conversation.objects.create(owner=user).pk for _ in range({conversations})]
+ids = {{"session": session.session_key, "model": model.pk, "conversation": convs[0], "conversations": convs}}
+print(json.dumps(ids))
 """
         return json.loads(self.manage("shell", code=code).strip().splitlines()[-1])
 
@@ -181,6 +182,7 @@ async def open_socket(server: Server, conversation: int, session: str, query: st
         origin=server.url,  # type: ignore[arg-type]
         additional_headers={"Cookie": f"sessionid={session}"},
         max_size=None,
+        max_queue=None,  # a socket the test does not read must still close at once
     )
 
 
