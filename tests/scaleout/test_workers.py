@@ -24,7 +24,7 @@ from tests.scaleout.harness import (
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
-OPTIONS = {"reasoning": 300, "content": 60, "rate": 150}  # about 2.4 s
+OPTIONS = {"reasoning": 700, "content": 60, "rate": 200}  # about 3.8 s
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ async def test_a_socket_joining_on_the_other_worker_mid_stream_has_no_gap_or_dup
     sender = await open_socket(a, conversation, ids["session"])
     await sender.send(json.dumps({"action": "send", "prompt": "Go", "model": ids["model"]}))
     turn_id = turn_of(await asyncio.wait_for(sender.recv(), 5))
-    await asyncio.sleep(0.8)
+    await asyncio.sleep(0.5)
     # A page on worker B, rendered from the checkpoint, then its socket.
     html = await asyncio.to_thread(b.page, conversation, ids["session"])
     assert f'data-turn="{turn_id}" data-status="streaming"' in html
@@ -100,6 +100,7 @@ async def test_a_socket_joining_on_the_other_worker_mid_stream_has_no_gap_or_dup
                 assert full_r.startswith(last[0]) and full_c.startswith(last[1])
     await watcher.close()
     await sender.close()
+    assert any('hx-swap-oob="innerHTML:#t' in m for m in page.messages)  # it joined while streaming
     assert last == (full_r, full_c)
 
 
