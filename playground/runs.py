@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from django.db.models.functions import Now
 from playground.models import Turn
 from playground.turns import build_request
 from reasoning.cot import adapter_for
+from reasoning.wire import make_client
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -45,35 +47,36 @@ from reasoning.request import ChatRequest, PreparedRequest
 log = logging.getLogger(__name__)
 
 RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
-# One pooled client per event loop and timeout settings: an httpx client's
-# connections belong to the loop that opened them.
-_clients: dict[tuple[int, tuple[float, ...]], httpx.AsyncClient] = {}
+# One pooled client per event loop: a client's connections belong to the loop
+# that opened them (tests and the `ask` command each run their own loop). It is
+# made again if the timeout settings change (tests use small ones).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[float, ...], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def http_client() -> httpx.AsyncClient:
-    """The process's pooled client, sized for many long, mostly silent streams.
+    """The pooled client of the running loop, sized for many long, mostly silent streams.
 
     The read timeout applies to each read, so it is both "no first byte within
     the timeout" and "a stall mid-stream longer than the timeout".
     """
     loop = asyncio.get_running_loop()
-    timeouts = (
+    knobs = (
         float(settings.UPSTREAM_READ_TIMEOUT),
         float(settings.UPSTREAM_CONNECT_TIMEOUT),
-        float(getattr(settings, "UPSTREAM_POOL_TIMEOUT", 30.0)),
+        float(settings.UPSTREAM_POOL_TIMEOUT),
         float(settings.UPSTREAM_MAX_CONNECTIONS),
     )
-    key = (id(loop), timeouts)
-    client = _clients.get(key)
-    if client is None or client.is_closed:
-        for old in [k for k in _clients if k[0] != id(loop)]:
-            del _clients[old]  # a finished loop's client; its sockets died with the loop
-        read, connect, pool, max_connections = timeouts
-        client = _clients[key] = httpx.AsyncClient(
-            timeout=httpx.Timeout(connect=connect, read=read, write=30.0, pool=pool),
-            limits=httpx.Limits(max_connections=int(max_connections), max_keepalive_connections=100),
-            follow_redirects=False,
+    known, client = _clients.get(loop, ((), None))
+    if client is None or client.is_closed or known != knobs:
+        client = make_client(
+            read_timeout=knobs[0],
+            connect_timeout=knobs[1],
+            pool_timeout=knobs[2],
+            max_connections=int(knobs[3]),
         )
+        _clients[loop] = (knobs, client)
     return client
 
 
