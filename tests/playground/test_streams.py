@@ -71,6 +71,14 @@ async def wait_for_run_end(turn_id, timeout=10.0):  # noqa: ASYNC109
         await asyncio.sleep(0.01)
 
 
+async def until(condition, timeout=10.0):  # noqa: ASYNC109
+    """Poll rather than sleep a fixed time: the machine may be busy."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
 class GroupWatcher:
     """A raw member of the conversation's group: every message the run publishes."""
 
@@ -102,13 +110,14 @@ class GroupWatcher:
 async def test_it_loses_and_duplicates_nothing_across_a_disconnect_and_reconnect(
     client, owner, scripted, scripted_model
 ):
-    scripted.enqueue([*REASONING, *CONTENT, Usage(3, 80, 40), Finish("stop")], delay=0.01)
+    scripted.enqueue([*REASONING, *CONTENT, Usage(3, 80, 40), Finish("stop")], delay=0.02)
     conv = await new_conversation(owner)
     page = Page()
     first = await socket(client, owner, conv)
     await send_prompt(first, scripted_model)
     turn_id = await started_turn_id(first, page)
-    await page.read_for(first, 0.25)
+    while len(page.text(turn_id, "r")) < 10:
+        page.apply(await first.receive_from(timeout=5))
     seen_before = page.text(turn_id, "r")
     assert 0 < len(seen_before) < len(FULL_R)
     await first.disconnect()  # a network blip: the run goes on without any socket
@@ -141,6 +150,7 @@ async def test_a_reloaded_page_continues_from_the_checkpoint_without_gap_or_dupl
     turn_id = await started_turn_id(first, Page())
     await first.disconnect()  # the tab is closed
     await asyncio.sleep(0.45)  # two checkpoints later the user opens the conversation again
+    await until(lambda: bool(RUNS[turn_id].reasoning) and RUNS[turn_id].saves >= 2)
 
     checkpoint = await saved(turn_id)
     assert checkpoint.status == "streaming" and checkpoint.reasoning  # something was checkpointed
@@ -352,7 +362,8 @@ async def test_stop_gets_through_at_once_and_keeps_the_partial_text(client, owne
     comm = await socket(client, owner, conv)
     await send_prompt(comm, scripted_model)
     turn_id = await started_turn_id(comm, page)
-    await page.read_for(comm, 0.3)
+    while len(page.text(turn_id, "r")) < 20:
+        page.apply(await comm.receive_from(timeout=5))
     clicked = time.monotonic()
     await comm.send_to(text_data=json.dumps({"action": "stop", "turn": str(turn_id)}))
     await page.read_until_done(comm, turn_id)
@@ -370,7 +381,7 @@ async def test_stop_reaches_a_run_through_the_layer_as_from_another_worker(owner
     conv = await new_conversation(owner)
     turn_id = await new_exchange(conv, scripted_model)
     run = await start_run(turn_id)
-    await asyncio.sleep(0.2)
+    await until(lambda: len(run.reasoning) > 2)
     # Another worker has no entry in its RUNS: it can only publish to the run's group.
     await get_channel_layer().group_send(run_group(turn_id), {"type": "run.stop"})
     await asyncio.wait_for(run.task, 1)
@@ -383,7 +394,7 @@ async def test_a_run_cancelled_again_while_finishing_still_saves_and_says_done(o
     turn_id = await new_exchange(conv, scripted_model)
     async with GroupWatcher(conv.group_name) as watcher:
         run = await start_run(turn_id)
-        await asyncio.sleep(0.15)
+        await until(lambda: len(run.reasoning) > 2)
         run.task.cancel()
         for _ in range(5):  # server shutdown, repeated clicks: raw cancels while it saves
             await asyncio.sleep(0)
