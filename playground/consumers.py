@@ -32,12 +32,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils.html import escape
 
 from playground import views_support as support
 from playground.models import Conversation, ModelProfile, Turn
 from playground.runs import run_group, start_run, stop_run
 from playground.turns import BadInput, branch, clean_params, mark_interrupted, stale_after, start_exchange
+from playground.ws_messages import pack, split_turn, text_swaps
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         early = self.unsynced.pop(turn_id)
         r, c = event["r"], event["c"]
         self.delivered[turn_id] = [event["r_off"] + len(r), event["c_off"] + len(c)]
-        await self.send(text_data=_replace_fragment(turn_id, "r", r) + _replace_fragment(turn_id, "c", c))
+        swaps = text_swaps(turn_id, "r", r, replace=True) + text_swaps(turn_id, "c", c, replace=True)
+        await self._send_all(pack(swaps))
         for frame in early:
             await self._forward(turn_id, frame)
 
@@ -170,7 +171,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             html = await database_sync_to_async(support.render_turn_oob)(turn_id)
         except Turn.DoesNotExist:
             return  # deleted with its conversation
-        await self.send(text_data=html)
+        await self._send_all(split_turn(html, turn_id))
 
     # ---- helpers -----------------------------------------------------------------------
 
@@ -205,11 +206,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
                     gap = gap or bool(waiting)
             if new:
                 have[i] += len(new)
-                parts.append(support.append_fragment(turn_id, "r" if i == 0 else "c", new))
+                parts += text_swaps(turn_id, "r" if i == 0 else "c", new)
         if parts:
-            await self.send(text_data="".join(parts))
+            await self._send_all(pack(parts))
         if gap:
             await self._ask_resume(turn_id)
+
+    async def _send_all(self, messages: list[str]) -> None:
+        for message in messages:
+            await self.send(text_data=message)
 
     def _reader_is_slow(self) -> bool:
         return self.slow_reader is not None and self.slow_reader.paused
@@ -365,11 +370,6 @@ def _join_from(have: int, pieces: list[tuple[int, str]]) -> tuple[str, list[tupl
             out.append(text[have - off :])
             have = off + len(text)
     return "".join(out), [(off, text) for off, text in left if off + len(text) > have]
-
-
-def _replace_fragment(turn_id: int, block: str, text: str) -> str:
-    """Set a streaming block's whole text (the first sync of a socket)."""
-    return f'<div hx-swap-oob="innerHTML:#t{turn_id}-{block}">{escape(text)}</div>'
 
 
 def _parse_resume(query: bytes) -> list[tuple[int, int, int]]:

@@ -39,10 +39,10 @@ from django.db.models.functions import Now
 from playground.models import Turn
 from playground.turns import build_request
 from reasoning.cot import adapter_for
-from reasoning.wire import make_client
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
 
