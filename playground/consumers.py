@@ -290,6 +290,7 @@ class SlowReader:
         self.paused = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._catching_up: asyncio.Future[None] | None = None
+        self.previous: Any = None  # the producer registered before us, if any
 
     @classmethod
     def attach(cls, consumer: ConversationConsumer) -> SlowReader | None:
@@ -297,10 +298,17 @@ class SlowReader:
         if protocol is None:
             return None
         reader = cls(consumer, protocol)
+        transport = protocol.transport
         try:
-            protocol.registerProducer(reader, True)
-        except Exception:  # another producer is registered; give up on backpressure here
-            log.debug("no backpressure for %s", consumer.channel_name, exc_info=True)
+            # The HTTP channel that carried the upgrade is still registered as the
+            # transport's producer (it has no more work of its own); we take its
+            # place and pass on stopProducing so its clean-up still runs.
+            reader.previous = getattr(transport, "producer", None)
+            if reader.previous is not None:
+                transport.unregisterProducer()
+            transport.registerProducer(reader, True)
+        except Exception:
+            log.warning("no backpressure for %s", consumer.channel_name, exc_info=True)
             return None
         return reader
 
@@ -308,7 +316,7 @@ class SlowReader:
         self._cancel_timer()
         with contextlib.suppress(Exception):
             if getattr(self.protocol.transport, "producer", None) is self:
-                self.protocol.unregisterProducer()
+                self.protocol.transport.unregisterProducer()
 
     def pauseProducing(self) -> None:  # Twisted's IPushProducer
         self.paused = True
@@ -323,6 +331,9 @@ class SlowReader:
 
     def stopProducing(self) -> None:
         self._cancel_timer()
+        if self.previous is not None:
+            with contextlib.suppress(Exception):
+                self.previous.stopProducing()
 
     def _cancel_timer(self) -> None:
         if self._close_timer is not None:
@@ -335,7 +346,7 @@ class SlowReader:
         log.info("closing a socket whose browser stopped reading (%s)", self.consumer.channel_name)
         self._close_timer = None
         with contextlib.suppress(Exception):
-            self.protocol.unregisterProducer()
+            self.protocol.transport.unregisterProducer()
         with contextlib.suppress(Exception):
             self.protocol.transport.abortConnection()
 

@@ -38,6 +38,9 @@ class Deployment:
     redis_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
     def env(self) -> dict[str, str]:
         env = {
             k: v for k, v in os.environ.items()
