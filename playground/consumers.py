@@ -153,8 +153,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         early = self.unsynced.pop(turn_id)
         r, c = event["r"], event["c"]
         self.delivered[turn_id] = [event["r_off"] + len(r), event["c_off"] + len(c)]
-        swaps = text_swaps(turn_id, "r", r, replace=True) + text_swaps(turn_id, "c", c, replace=True)
-        await self._send_all(pack(swaps))
+        # An empty block is left alone: what the page holds is a prefix of the run's
+        # text, so it is empty too, and a swap into the answer block would tell the
+        # page the answer has started (it folds the thought).
+        swaps = [
+            *(text_swaps(turn_id, "r", r, replace=True) if r else []),
+            *(text_swaps(turn_id, "c", c, replace=True) if c else []),
+        ]
+        if swaps:
+            await self._send_all(pack(swaps))
         for frame in early:
             await self._forward(turn_id, frame)
 
