@@ -519,3 +519,31 @@ def test_join_from_takes_contiguous_text_and_keeps_what_lies_beyond_a_gap():
     assert _join_from(3, [(5, "fg"), (0, "abcde")]) == ("defg", [])
     assert _join_from(3, [(9, "jk"), (2, "cde")]) == ("de", [(9, "jk")])
     assert _join_from(3, [(0, "ab")]) == ("", [])
+
+
+async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
+    client, owner, scripted, scripted_model, monkeypatch, settings
+):
+    settings.STREAM_STALE_AFTER = 1.0  # the watchdog looks every 0.5 s
+    real_layer = get_channel_layer()
+
+    class LayerLosingDone:
+        def __getattr__(self, name):
+            return getattr(real_layer, name)
+
+        async def group_send(self, group, message):
+            if message["type"] != "turn.done":  # a full channel drops it
+                await real_layer.group_send(group, message)
+
+    monkeypatch.setattr(runs, "get_channel_layer", LayerLosingDone)
+    scripted.enqueue([*REASONING[:5], *CONTENT[:5], Finish("stop")], delay=0.01)
+    conv = await new_conversation(owner)
+    page = Page()
+    comm = await socket(client, owner, conv)
+    await send_prompt(comm, scripted_model)
+    turn_id = await started_turn_id(comm, page)
+    started = time.monotonic()
+    await page.read_until_done(comm, turn_id, timeout=5)
+    assert time.monotonic() - started < 3
+    assert page.status[turn_id] == "complete"
+    await comm.disconnect()
