@@ -35,7 +35,7 @@ from django.template.loader import render_to_string
 
 from playground import views_support as support
 from playground.models import Conversation, ModelProfile, Turn
-from playground.runs import run_group, start_run, stop_run
+from playground.runs import run_group, start_run, stop_run, sweep_once
 from playground.turns import BadInput, branch, clean_params, mark_interrupted, stale_after, start_exchange
 from playground.ws_messages import pack, split_turn, text_swaps
 
@@ -66,6 +66,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
         await self.accept()
         self.slow_reader = SlowReader.attach(self)
+        await sweep_once()
         # The page lists the turns it rendered streaming; turns started later (seen by
         # an earlier socket of the same page) are on the branch too.
         shown = [turn_id for turn_id, _, _ in _parse_resume(self.scope.get("query_string", b""))]

@@ -37,7 +37,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.models import Turn
-from playground.turns import build_request
+from playground.turns import build_request, mark_interrupted
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
@@ -372,6 +372,24 @@ def _prepare(turn_id: int) -> TurnRun:
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
 
 
+_swept = False
+
+
+async def sweep_once() -> None:
+    """On a process's first run or socket, mark turns left streaming by dead
+    processes (the same staleness rule as the page load and `bootstrap`), so a
+    restarted worker does not wait for someone to open each conversation."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    try:
+        if n := await database_sync_to_async(mark_interrupted)():
+            log.warning("marked %s turn(s) left streaming by a stopped process as interrupted", n)
+    except Exception:
+        log.warning("sweep of dead turns failed", exc_info=True)
+
+
 async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
     """Start generating an assistant turn stored in state "streaming"; returns at once.
 
@@ -379,6 +397,7 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
     provider kind) the turn ends as an error with its reason and this raises;
     the caller tells the sockets ("turn.done") so none waits for a run that never was.
     """
+    await sweep_once()
     try:
         run = await database_sync_to_async(_prepare)(turn_id)
     except Exception as e:

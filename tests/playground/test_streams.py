@@ -547,3 +547,15 @@ async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
     assert time.monotonic() - started < 3
     assert page.status[turn_id] == "complete"
     await comm.disconnect()
+
+
+async def test_a_process_sweeps_dead_turns_on_its_first_run(owner, scripted, scripted_model, monkeypatch, settings):
+    settings.STREAM_STALE_AFTER = 1.0
+    monkeypatch.setattr(runs, "_swept", False)  # as in a freshly started process
+    conv = await new_conversation(owner)
+    dead = await streaming_turn(conv, scripted_model, "left over", "", heartbeat_age=30)
+    scripted.enqueue([ContentDelta("hi"), Finish("stop")])
+    run = await start_run(await new_exchange(conv, scripted_model))
+    await run.task
+    assert (await saved(dead)).status == "interrupted"
+    assert (await saved(dead)).reasoning == "left over"
