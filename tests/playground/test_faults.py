@@ -216,6 +216,7 @@ async def test_stop_closes_the_upstream_connection_within_a_second(client, owner
         closed_at = await request.closed(timeout=2)
         await page.read_until_done(comm, turn_id)
         await comm.disconnect()
+    print(f"\nStop ({phase}): upstream connection closed {1000 * (closed_at - clicked):.1f} ms after the click")
     assert closed_at - clicked < 1.0
     assert request.closed_by_client
     turn = await saved(turn_id)
