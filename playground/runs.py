@@ -13,6 +13,11 @@ group "run-<turn id>", so Stop and resume reach it from any worker.
 
 Cancelling the task (Stop) raises inside the adapter's `async with` stream, which
 closes the upstream HTTP request; the partial text is saved as "stopped".
+
+The end of a run is always, in this order: the last frame, the final save, then
+"turn.done" to the group. Sockets re-render the turn from the database on
+"turn.done", so the save must come first; a frame that a slow layer delivers
+after "turn.done" is ignored by the sockets (they forget the turn on "turn.done").
 """
 
 from __future__ import annotations
@@ -29,34 +34,49 @@ import httpx
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
-from django.utils import timezone
+from django.db.models.functions import Now
 
 from playground.models import Turn
-from playground.turns import build_request
+from playground.turns import build_request, mark_interrupted
 from reasoning.cot import adapter_for
-from reasoning.wire import make_client
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
 
 RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
 # One pooled client per event loop: a client's connections belong to the loop
-# that opened them (tests and the `ask` command each run their own loop).
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
+# that opened them (tests and the `ask` command each run their own loop). It is
+# made again if the timeout settings change (tests use small ones).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[float, ...], httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def http_client() -> httpx.AsyncClient:
-    """The pooled client of the running loop, sized for many long, silent streams."""
+    """The pooled client of the running loop, sized for many long, mostly silent streams.
+
+    The read timeout applies to each read, so it is both "no first byte within
+    the timeout" and "a stall mid-stream longer than the timeout".
+    """
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None or client.is_closed:
-        client = _clients[loop] = make_client(
-            read_timeout=settings.UPSTREAM_READ_TIMEOUT,
-            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
-            max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
+    knobs = (
+        float(settings.UPSTREAM_READ_TIMEOUT),
+        float(settings.UPSTREAM_CONNECT_TIMEOUT),
+        float(settings.UPSTREAM_POOL_TIMEOUT),
+        float(settings.UPSTREAM_MAX_CONNECTIONS),
+    )
+    known, client = _clients.get(loop, ((), None))
+    if client is None or client.is_closed or known != knobs:
+        client = make_client(
+            read_timeout=knobs[0],
+            connect_timeout=knobs[1],
+            pool_timeout=knobs[2],
+            max_connections=int(knobs[3]),
         )
+        _clients[loop] = (knobs, client)
     return client
 
 
@@ -90,16 +110,20 @@ class TurnRun:
     _c_sent: int = 0
     _started: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _closing: asyncio.Event = field(default_factory=asyncio.Event)
     _dirty: bool = False
+    _finishing: bool = False
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
+    saves: int = 0
 
     # ---- the per-delta path: keep it to appends and a flag --------------------------
 
     def _on_reasoning(self, text: str) -> None:
+        now = self._elapsed_ms()
         if self.first_reasoning_ms is None:
-            self.first_reasoning_ms = self._elapsed_ms()
-        self.last_reasoning_ms = self._elapsed_ms()
+            self.first_reasoning_ms = now
+        self.last_reasoning_ms = now
         self.reasoning.append(text)
         self._r_len += len(text)
         self._dirty = True
@@ -122,30 +146,33 @@ class TurnRun:
         self.layer = self.layer or get_channel_layer()
         self.client = self.client or http_client()
         self._started = time.monotonic()
-        adapter = adapter_for(self.request)
-        helpers = [
-            asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}"),
+        flusher = asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}")
+        others = [
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
             asyncio.create_task(self._listener(), name=f"listen-{self.turn_id}"),
         ]
         try:
-            async for event in adapter.stream(self.request, self.client):
-                if isinstance(event, ReasoningDelta):
-                    self._on_reasoning(event.text)
-                elif isinstance(event, ContentDelta):
-                    self._on_content(event.text)
-                elif isinstance(event, Usage):
-                    self.usage = event
-                elif isinstance(event, ReplayData):
-                    self.replay.append(event.payload)
-                elif isinstance(event, Finish):
-                    self.finish_reason = event.reason
+            adapter = adapter_for(self.request)
+            # aclosing: whatever ends the loop (Stop, an error here), the adapter's
+            # `async with` exits now and closes the upstream request.
+            async with contextlib.aclosing(adapter.stream(self.request, self.client)) as events:
+                async for event in events:
+                    if isinstance(event, ReasoningDelta):
+                        self._on_reasoning(event.text)
+                    elif isinstance(event, ContentDelta):
+                        self._on_content(event.text)
+                    elif isinstance(event, Usage):
+                        self.usage = event
+                    elif isinstance(event, ReplayData):
+                        self.replay.append(event.payload)
+                    elif isinstance(event, Finish):
+                        self.finish_reason = event.reason
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
             self.finish_reason = "cancelled"
-            task = asyncio.current_task()
-            if task is not None:
+            # Stop is an outcome, not a failure: the task goes on to save.
+            if (task := asyncio.current_task()) is not None:
                 task.uncancel()
         except ProviderError as e:
             self.status = Turn.Status.ERROR
@@ -155,19 +182,43 @@ class TurnRun:
             self.status = Turn.Status.ERROR
             self.error = {"kind": "internal", "message": f"{type(e).__name__}: {e}", "status_code": None}
         finally:
-            for helper in helpers:
+            self._finishing = True
+            # The flusher is not cancelled mid-send: it is told to send the last
+            # frame and return, so no published offset is ever lost.
+            self._closing.set()
+            self._wake.set()
+            for helper in others:
                 helper.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-            await self._finish()
+            await self._shielded(self._end(flusher, others))
 
-    async def _finish(self) -> None:
+    async def _shielded(self, work: Any) -> None:
+        """Run the end of a run to completion even if this task is cancelled again
+        (a second Stop, server shutdown): the final save must happen."""
+        inner = asyncio.ensure_future(work)
+        while not inner.done():
+            try:
+                await asyncio.shield(inner)
+            except asyncio.CancelledError:
+                if (task := asyncio.current_task()) is not None:
+                    task.uncancel()
+
+    async def _end(self, flusher: asyncio.Task[None], others: list[asyncio.Task[None]]) -> None:
         try:
-            await self._send_frame()
+            try:
+                await asyncio.wait_for(flusher, timeout=5)
+            except Exception:
+                log.warning("turn %s: last frame not sent", self.turn_id, exc_info=True)
+            await asyncio.gather(*others, return_exceptions=True)
             await self._save(final=True)
+        except Exception:
+            log.exception("turn %s: final save failed", self.turn_id)
         finally:
             RUNS.pop(self.turn_id, None)
             assert self.layer is not None
-            await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
+            try:
+                await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
+            except Exception:
+                log.exception("turn %s: turn.done not sent", self.turn_id)
 
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL
@@ -175,7 +226,12 @@ class TurnRun:
             await self._wake.wait()
             self._wake.clear()
             await self._send_frame()
-            await asyncio.sleep(interval)
+            if self._closing.is_set():
+                return
+            # Coalesce: whatever arrives during the interval goes in the next frame.
+            # Waiting on `_closing` rather than sleeping lets the end come at once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), interval)
 
     async def _send_frame(self) -> None:
         r_new = self._r_len - self._r_sent
@@ -200,7 +256,10 @@ class TurnRun:
         # belongs to a dead process (see turns.mark_interrupted).
         while True:
             await asyncio.sleep(settings.CHECKPOINT_INTERVAL)
-            await self._save(final=False)
+            try:
+                await self._save(final=False)
+            except Exception:  # a busy database delays a checkpoint; it must not end the run
+                log.warning("turn %s: checkpoint failed", self.turn_id, exc_info=True)
 
     async def _listener(self) -> None:
         assert self.layer is not None
@@ -219,9 +278,9 @@ class TurnRun:
 
     async def _resume(self, message: dict[str, Any]) -> None:
         """Send one watcher everything from its offsets on (it trims what it has)."""
-        r_off, c_off = int(message.get("r_off", 0)), int(message.get("c_off", 0))
+        r_off, c_off = max(int(message.get("r_off", 0)), 0), max(int(message.get("c_off", 0)), 0)
         frame = {
-            "type": "turn.frame",
+            "type": "turn.resumed",
             "turn": self.turn_id,
             "r_off": r_off,
             "r": "".join(self.reasoning)[r_off:],
@@ -232,10 +291,12 @@ class TurnRun:
         await self.layer.send(message["reply_to"], frame)
 
     def stop(self) -> None:
-        if self.task is not None and not self.task.done():
+        # Once the run is finishing, a cancel could only interrupt its final save.
+        if self.task is not None and not self.task.done() and not self._finishing:
             self.task.cancel()
 
     async def _save(self, *, final: bool) -> None:
+        self.saves += 1
         if not final and not self._dirty:
             await database_sync_to_async(_heartbeat)(self.turn_id)
             return
@@ -245,7 +306,7 @@ class TurnRun:
             "content": "".join(self.content),
             "first_reasoning_ms": self.first_reasoning_ms,
             "first_content_ms": self.first_content_ms,
-            "heartbeat_at": timezone.now(),
+            "heartbeat_at": Now(),  # the database's clock, shared by all workers
         }
         if final:
             fields.update(self._final_fields())
@@ -287,7 +348,7 @@ def _tail(parts: list[str], n: int) -> str:
 
 
 def _heartbeat(turn_id: int) -> None:
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=timezone.now())
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=Now())
 
 
 def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
@@ -297,26 +358,49 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
             fields["cost"] = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
     # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
     # while this process was paused is not overwritten by a late checkpoint.
+    # The final save does overwrite it: the run did finish, and its outcome is true.
     Turn.objects.filter(pk=turn_id).filter(**({} if final else {"status": Turn.Status.STREAMING})).update(**fields)
 
 
-def _prepare(turn_id: int) -> tuple[TurnRun, str]:
+def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
     prepared = adapter_for(request).prepare(request).redacted()
     Turn.objects.filter(pk=turn_id).update(
         sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
     )
-    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request), turn.conversation.group_name
+    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
+
+
+_swept = False
+
+
+async def sweep_once() -> None:
+    """On a process's first run or socket, mark turns left streaming by dead
+    processes (the same staleness rule as the page load and `bootstrap`), so a
+    restarted worker does not wait for someone to open each conversation."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    try:
+        if n := await database_sync_to_async(mark_interrupted)():
+            log.warning("marked %s turn(s) left streaming by a stopped process as interrupted", n)
+    except Exception:
+        log.warning("sweep of dead turns failed", exc_info=True)
 
 
 async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
-    """Start generating an assistant turn stored in state "streaming"; returns at once."""
+    """Start generating an assistant turn stored in state "streaming"; returns at once.
+
+    If the request cannot even be built (bad settings, a missing key, an unknown
+    provider kind) the turn ends as an error with its reason and this raises;
+    the caller tells the sockets ("turn.done") so none waits for a run that never was.
+    """
+    await sweep_once()
     try:
-        run, _ = await database_sync_to_async(_prepare)(turn_id)
+        run = await database_sync_to_async(_prepare)(turn_id)
     except Exception as e:
-        # A request that cannot even be built (bad settings, missing key) ends the
-        # turn with its reason rather than leaving it streaming.
         log.warning("turn %s could not start: %s", turn_id, e)
         await database_sync_to_async(_update_turn)(
             turn_id,

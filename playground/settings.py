@@ -158,7 +158,13 @@ if REDIS_URL := env("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            # REDIS_PREFIX keeps several playgrounds (or test runs) on one Redis apart.
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": 1000,
+                "expiry": 60,
+                "prefix": env("REDIS_PREFIX", "asgi"),
+            },
         }
     }
 else:
@@ -190,9 +196,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Streaming: how often frames go to the browser and checkpoints to the database.
 FRAME_INTERVAL = envfloat("FRAME_INTERVAL", 0.04)
 CHECKPOINT_INTERVAL = envfloat("CHECKPOINT_INTERVAL", 1.0)
+# A "streaming" turn not checkpointed for this long belongs to a dead process and
+# is marked interrupted (0: max(10 s, 5 checkpoint intervals)); see turns.stale_after.
+STREAM_STALE_AFTER = envfloat("STREAM_STALE_AFTER", 0.0)
+# A browser that has not read its socket's 64 KiB buffer for this long is disconnected
+# (frames are dropped meanwhile, so memory stays bounded either way).
+WS_SLOW_CLIENT_TIMEOUT = envfloat("WS_SLOW_CLIENT_TIMEOUT", 30.0)
+WS_BACKPRESSURE = envbool("WS_BACKPRESSURE", True)  # off only to measure what it saves
 # Reasoning models may think silently for minutes before the first byte.
 UPSTREAM_READ_TIMEOUT = envfloat("UPSTREAM_READ_TIMEOUT", 600.0)
 UPSTREAM_CONNECT_TIMEOUT = envfloat("UPSTREAM_CONNECT_TIMEOUT", 10.0)
+# Waiting for a free pooled connection when UPSTREAM_MAX_CONNECTIONS are all streaming.
+UPSTREAM_POOL_TIMEOUT = envfloat("UPSTREAM_POOL_TIMEOUT", 30.0)
 UPSTREAM_MAX_CONNECTIONS = envint("UPSTREAM_MAX_CONNECTIONS", 1000)
 
 LOGGING = {

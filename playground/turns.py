@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
@@ -160,17 +162,37 @@ def build_request(turn: Turn) -> ChatRequest:
     )
 
 
-STALE_AFTER_SECONDS = 10
+def stale_after() -> float:
+    """Seconds without a checkpoint after which a "streaming" turn is taken for dead.
+
+    A live run, in any worker, bumps `heartbeat_at` every CHECKPOINT_INTERVAL; the
+    margin covers a busy database or a paused process. Too small a value would mark
+    live turns of other workers (their final save still wins, but watchers would
+    have seen "interrupted" for a while).
+    """
+    configured = float(getattr(settings, "STREAM_STALE_AFTER", 0) or 0)
+    return configured or max(10.0, 5 * float(settings.CHECKPOINT_INTERVAL))
 
 
-def mark_interrupted(conversation: Conversation | None = None) -> int:
+def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[int] | None = None) -> int:
     """Turns left "streaming" whose run stopped checkpointing belong to a dead
-    process: keep their text and say so."""
-    stale = timezone.now() - timedelta(seconds=STALE_AFTER_SECONDS)
-    turns = Turn.objects.filter(status=Turn.Status.STREAMING, heartbeat_at__lt=stale)
+    process: keep their text and say so. Safe with several workers: the age is
+    measured on the database's clock, which all workers share, and runs alive in
+    this process are never touched."""
+    from playground.runs import RUNS  # runs imports this module
+
+    turns = Turn.objects.filter(
+        status=Turn.Status.STREAMING, heartbeat_at__lt=Now() - timedelta(seconds=stale_after())
+    ).exclude(pk__in=list(RUNS))
     if conversation is not None:
         turns = turns.filter(conversation=conversation)
+    if turn_ids is not None:
+        turns = turns.filter(pk__in=turn_ids)
     return turns.update(
         status=Turn.Status.INTERRUPTED,
-        error={"kind": "interrupted", "message": "The server stopped while this turn was streaming.", "status_code": None},
+        error={
+            "kind": "interrupted",
+            "message": "The server stopped while this turn was streaming.",
+            "status_code": None,
+        },
     )
