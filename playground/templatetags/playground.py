@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
@@ -20,11 +23,76 @@ def seconds(ms: int | None) -> str:
 
 
 @register.filter
+def secs(ms: int | None) -> str:
+    """Milliseconds as "0.31 s" below ten seconds, "12.4 s" above, "3 min 5 s" past a minute."""
+    if ms is None:
+        return "—"
+    s = ms / 1000
+    if s < 10:
+        return f"{s:.2f} s"
+    if s < 60:
+        return f"{s:.1f} s"
+    return f"{int(s // 60)} min {int(s % 60)} s"
+
+
+@register.filter
+def hides_reasoning(turn: Turn) -> bool:
+    return bool(turn.model and turn.model.reasoning == "hidden")
+
+
+@register.filter
 def thought_label(turn: Turn) -> str:
+    if hides_reasoning(turn) and not turn.reasoning:
+        label = "Reasoning hidden by the provider"
+        if turn.reasoning_tokens:
+            label += f" · {turn.reasoning_tokens:,} tokens"
+        return label
     label = f"Thought for {seconds(turn.thinking_ms)}"
     if turn.reasoning_tokens:
         label += f" · {turn.reasoning_tokens:,} reasoning tokens"
     return label
+
+
+@register.filter
+def epoch_ms(value: Any) -> int:
+    return int(value.timestamp() * 1000) if value else 0
+
+
+@register.filter
+def usd(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    if value == 0:
+        return "$0"
+    if value < Decimal("0.01"):
+        return f"${value:.4f}"
+    return f"${value:,.2f}" if value >= 1 else f"${value:.3f}"
+
+
+@register.filter
+def tokens_per_second(turn: Turn) -> str:
+    rate = turn.answer_tokens_per_second
+    return f"{rate:,.0f} tok/s" if rate else "—"
+
+
+@register.filter
+def params_summary(turn: Turn) -> str:
+    """The controls a turn ran with, in a few words ("thinking on · effort high")."""
+    p = turn.params or {}
+    parts = []
+    if p.get("thinking") in ("on", "off"):
+        parts.append(f"thinking {p['thinking']}")
+    if p.get("effort"):
+        parts.append(f"effort {p['effort']}")
+    if p.get("budget_tokens"):
+        parts.append(f"budget {p['budget_tokens']:,}")
+    if p.get("max_tokens"):
+        parts.append(f"max {p['max_tokens']:,}")
+    if p.get("temperature") is not None:
+        parts.append(f"temp {p['temperature']:g}")
+    if p.get("system"):
+        parts.append("system prompt")
+    return " · ".join(parts)
 
 
 @register.filter
