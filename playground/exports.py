@@ -189,7 +189,9 @@ def parse(data: bytes) -> dict[str, Any]:
                 "source": _text(t.get("source"), f"{where} source", limit=240, nullable=True),
                 "params": _object(t.get("params", {}), f"{where} params"),
                 "status": status,
-                "finish_reason": _text(t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True),
+                "finish_reason": _text(
+                    t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True
+                ),
                 "error": error,
                 "cost": cost,
                 **{k: _count(t.get(k), f"{where} {k}") for k in (*_COUNTS, *_TIMINGS)},
@@ -198,7 +200,13 @@ def parse(data: bytes) -> dict[str, Any]:
     leaf = _count(doc.get("leaf"), '"leaf"')
     if leaf is not None and leaf not in seen:
         raise _fail('"leaf"', f"{leaf} is not a turn")
-    return {"title": title, "settings": settings, "model": doc.get("model"), "leaf": leaf, "turns": turns}
+    return {
+        "title": title,
+        "settings": settings,
+        "model": doc.get("model"),
+        "leaf": leaf,
+        "turns": turns,
+    }
 
 
 def import_conversation(owner: Any, data: bytes) -> Conversation:

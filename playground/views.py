@@ -45,7 +45,9 @@ def _turn_for(request: HttpRequest, pk: int) -> Turn:
 
 
 def _enabled_models() -> list[ModelProfile]:
-    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(
+        ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    )
 
 
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
@@ -81,7 +83,9 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _model_from(data: Any) -> ModelProfile:
     try:
-        return ModelProfile.objects.select_related("provider").get(pk=int(data.get("model") or 0), enabled=True)
+        return ModelProfile.objects.select_related("provider").get(
+            pk=int(data.get("model") or 0), enabled=True
+        )
     except (ValueError, TypeError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
 
@@ -151,7 +155,9 @@ def save_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        model = ModelProfile.objects.select_related("provider").get(pk=pk, enabled=True, provider__enabled=True)
+        model = ModelProfile.objects.select_related("provider").get(
+            pk=pk, enabled=True, provider__enabled=True
+        )
     except ModelProfile.DoesNotExist:
         raise Http404("No such model") from None
     current: dict[str, Any] = {}
@@ -163,7 +169,9 @@ def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
             raise Http404("No such conversation") from None
         current = Conversation.objects.get(pk=conv_id).settings or {}
     return render(
-        request, "chat/_controls.html", {"controls": controls_context(model, current), "conversation_id": conv_id}
+        request,
+        "chat/_controls.html",
+        {"controls": controls_context(model, current), "conversation_id": conv_id},
     )
 
 
@@ -173,7 +181,9 @@ def search(request: HttpRequest) -> HttpResponse:
     mine = Conversation.objects.filter(owner=request.user)
     if q:
         mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
-    return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
+    return render(
+        request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q}
+    )
 
 
 def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:
@@ -279,7 +289,9 @@ def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def export_json(request: HttpRequest, pk: int) -> HttpResponse:
     conv = _conversation_for(request, pk)
-    response = JsonResponse(exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response = JsonResponse(
+        exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False}
+    )
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.json"'
     return response
 

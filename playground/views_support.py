@@ -53,7 +53,12 @@ def totals(conversation: Conversation) -> dict[str, Any]:
         reasoning=Sum("reasoning_tokens"), cost=Sum("cost"), ms=Sum("duration_ms"),
     )  # fmt: skip
     tokens = (agg["prompt"] or 0) + (agg["completion"] or 0)
-    return {"tokens": tokens, "reasoning": agg["reasoning"] or 0, "cost": agg["cost"], "ms": agg["ms"] or 0}
+    return {
+        "tokens": tokens,
+        "reasoning": agg["reasoning"] or 0,
+        "cost": agg["cost"],
+        "ms": agg["ms"] or 0,
+    }
 
 
 def render_turn(turn: Turn, *, oob: str = "") -> str:
@@ -73,7 +78,9 @@ def render_turn_oob(turn_id: int) -> str:
 
 
 def render_new_exchange(user_turn_id: int, turn_id: int) -> str:
-    turns = Turn.objects.select_related("model", "model__provider").filter(pk__in=[user_turn_id, turn_id])
+    turns = Turn.objects.select_related("model", "model__provider").filter(
+        pk__in=[user_turn_id, turn_id]
+    )
     by_id = {t.pk: t for t in turns}
     annotate_siblings(by_id.values())
     inner = render_turn(by_id[user_turn_id]) + render_turn(by_id[turn_id])
@@ -123,9 +130,7 @@ def sent_summary(turn: Turn) -> dict[str, Any]:
     for t in reversed(chain):
         if t.role == Turn.Role.ASSISTANT and t.reasoning.strip():
             probe = t.reasoning.strip()[:60]
-            earlier.append(
-                {"turn": t, "sent": json.dumps(probe, ensure_ascii=False)[1:-1] in text}
-            )
+            earlier.append({"turn": t, "sent": json.dumps(probe, ensure_ascii=False)[1:-1] in text})
     messages = None
     if isinstance(body, dict):
         for key in ("messages", "input", "contents"):
