@@ -22,7 +22,8 @@ def imported_modules(package: str) -> set[str]:
 
 
 def test_reasoning_imports_nothing_from_django_or_channels():
-    bad = {m for m in imported_modules("reasoning") if m.split(".")[0] in {"django", "channels", "daphne", "playground"}}
+    frameworks = {"django", "channels", "daphne", "playground"}
+    bad = {m for m in imported_modules("reasoning") if m.split(".")[0] in frameworks}
     assert bad == set()
 
 

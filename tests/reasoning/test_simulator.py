@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -17,13 +18,21 @@ from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, T
 from reasoning.simulator import Simulator, find_arithmetic
 
 INSTANT = {"tokens_per_second": 0}
+DEFAULT_THINKING = Thinking()
+
+
+@pytest.fixture(autouse=True)
+def no_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A test run may set these to speed demos up; these tests set their own pace.
+    monkeypatch.delenv("SIMULATOR_TOKENS_PER_SECOND", raising=False)
+    monkeypatch.delenv("SIMULATOR_REASONING_TOKENS", raising=False)
 
 
 def ask(
     prompt: str,
     *,
     options: Mapping[str, Any] = INSTANT,
-    thinking: Thinking = Thinking(),
+    thinking: Thinking = DEFAULT_THINKING,
     max_tokens: int | None = None,
     history: tuple[Message, ...] = (),
 ) -> ChatRequest:
@@ -208,9 +217,7 @@ def test_it_prepares_messages_and_thinking_but_never_earlier_reasoning() -> None
         ),
     )
     request = ask("12 + 5", history=history, thinking=Thinking(mode="on", effort="high"))
-    request = ChatRequest(
-        **{**{f: getattr(request, f) for f in request.__slots__}, "system": "Be brief."}
-    )
+    request = dataclasses.replace(request, system="Be brief.")
     prepared = get_adapter("simulator").prepare(request)
     assert prepared.method == "SIM" and prepared.url == "simulator://local"
     assert prepared.json["messages"] == [
