@@ -15,7 +15,7 @@ register = template.Library()
 @register.filter
 def markdown(text: str) -> SafeString:
     # Safe because playground.markdown escapes raw HTML and sanitises the result.
-    return mark_safe(md.render(text))  # noqa: S308
+    return mark_safe(md.render(text))
 
 
 def seconds(ms: int | None) -> str:
@@ -64,9 +64,7 @@ def usd(value: Decimal | None) -> str:
         return "—"
     if value == 0:
         return "$0"
-    if value < Decimal("0.01"):
-        return f"${value:.4f}"
-    return f"${value:,.2f}" if value >= 1 else f"${value:.3f}"
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
 
 @register.filter
