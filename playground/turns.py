@@ -154,6 +154,8 @@ def build_request(turn: Turn) -> ChatRequest:
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
             budget_tokens=p.get("budget_tokens"),
+            # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
+            include_reasoning=p.get("show_reasoning", True) and model.reasoning != "hidden",
         ),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,

@@ -36,16 +36,24 @@ def secs(ms: int | None) -> str:
 
 
 @register.filter
-def hides_reasoning(turn: Turn) -> bool:
-    return bool(turn.model and turn.model.reasoning == "hidden")
+def hides_reasoning(turn: Turn) -> str:
+    """Why this turn has no reasoning text to show: "provider", "setting" or ""."""
+    if turn.model and turn.model.reasoning == "hidden":
+        return "provider"
+    if (turn.params or {}).get("show_reasoning") is False:
+        return "setting"
+    return ""
 
 
 @register.filter
 def thought_label(turn: Turn) -> str:
-    if hides_reasoning(turn) and not turn.reasoning:
-        label = "Reasoning hidden by the provider"
+    hidden = hides_reasoning(turn)
+    if hidden and not turn.reasoning:
+        label = "Reasoning hidden by the provider" if hidden == "provider" else "Reasoning not shown (your setting)"
         if turn.reasoning_tokens:
             label += f" · {turn.reasoning_tokens:,} tokens"
+        if wait := turn.thinking_ms or turn.first_content_ms:
+            label += f" · {seconds(wait)}"
         return label
     label = f"Thought for {seconds(turn.thinking_ms)}"
     if turn.reasoning_tokens:

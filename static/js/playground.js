@@ -46,9 +46,9 @@
     const label = details.querySelector(".thinking-label.live");
     if (label) {
       const s = Math.max(0, (Date.now() - parseFloat(label.dataset.started)) / 1000);
-      label.textContent = turn.hasAttribute("data-hidden-reasoning")
-        ? "Reasoning hidden by the provider · " + s.toFixed(1) + " s"
-        : "Thought for " + s.toFixed(1) + " s";
+      const hidden = turn.dataset.hiddenReasoning;
+      label.textContent = (hidden === "provider" ? "Reasoning hidden by the provider · "
+        : hidden ? "Reasoning not shown · " : "Thought for ") + s.toFixed(1) + " s";
       label.classList.remove("live");
     }
     if (details.open && !details.dataset.userOpened && !keepOpen()) details.open = false;
