@@ -121,3 +121,8 @@ def status_text(turn: Turn) -> str:
             return "Stopped at the token limit."
         return "Ran out of tokens while thinking: no answer was produced."
     return ""
+
+
+@register.filter
+def num(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
