@@ -63,12 +63,28 @@
     pinned = el.scrollHeight - el.scrollTop - el.clientHeight < 160;
   }, { passive: true });
 
-  function followNewest() {
-    if (!pinned || scrollQueued) return;
+  // A thought block scrolls on its own: it follows its newest line unless the
+  // reader scrolled it up (appends do not fire scroll events, so the flag holds).
+  const boxPinned = new WeakMap();
+  const grownBoxes = new Set();
+  document.addEventListener("scroll", function (e) {
+    const el = e.target;
+    if (el.classList && el.classList.contains("reasoning")) {
+      boxPinned.set(el, el.scrollHeight - el.scrollTop - el.clientHeight < 40);
+    }
+  }, { capture: true, passive: true });
+
+  function followNewest(box) {
+    if (box) grownBoxes.add(box);
+    if (scrollQueued) return;
     scrollQueued = true;
     requestAnimationFrame(function () {
       scrollQueued = false;
-      window.scrollTo(0, document.scrollingElement.scrollHeight);
+      grownBoxes.forEach(function (b) {
+        if (boxPinned.get(b) !== false && b.parentElement.open) b.scrollTop = b.scrollHeight;
+      });
+      grownBoxes.clear();
+      if (pinned) window.scrollTo(0, document.scrollingElement.scrollHeight);
     });
   }
 
@@ -87,8 +103,9 @@
 
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     const target = e.detail.target;
-    if (target && target.id && target.id.endsWith("-c") && target.classList.contains("streaming")) {
-      foldOnAnswer(target.closest(".turn"));
+    if (target && target.id && target.classList.contains("streaming")) {
+      if (target.id.endsWith("-c")) foldOnAnswer(target.closest(".turn"));
+      else { followNewest(target); return; }
     }
     followNewest();
   });
