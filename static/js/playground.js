@@ -134,6 +134,10 @@
   // ---- buttons -----------------------------------------------------------------------
 
   document.addEventListener("click", function (e) {
+    // On a phone the conversation list is a drawer: a tap beside it closes it.
+    if (document.body.classList.contains("sidebar-open") && !e.target.closest(".sidebar, [data-toggle-sidebar]")) {
+      document.body.classList.remove("sidebar-open");
+    }
     const t = e.target.closest("button, a");
     if (!t) return;
     if (t.dataset.copy) {
