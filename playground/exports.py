@@ -164,6 +164,8 @@ def parse(data: bytes) -> dict[str, Any]:
         if parent is not None and seen[parent] == role:
             raise _fail(where, f"follows a turn of the same role ({role})")
         status = t.get("status", Turn.Status.COMPLETE)
+        if status == Turn.Status.STREAMING:
+            status = Turn.Status.INTERRUPTED  # exported mid-stream: nothing will finish it here
         if status not in _FINISHED:
             raise _fail(f"{where} status", f"must be one of {', '.join(sorted(_FINISHED))}")
         cost = t.get("cost")

@@ -273,6 +273,14 @@ def test_json_export_imports_back_as_a_new_conversation_with_every_branch(client
     assert imported.leaf_id == turns[2].pk
 
 
+def test_a_turn_exported_mid_stream_is_imported_as_interrupted(client, owner, conversation):
+    client.force_login(owner)
+    doc = exports.to_json(conversation)
+    doc["turns"][1]["status"] = "streaming"
+    conv = exports.import_conversation(owner, json.dumps(doc).encode())
+    assert conv.turns.get(role="assistant").status == "interrupted"
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -281,7 +289,7 @@ def test_json_export_imports_back_as_a_new_conversation_with_every_branch(client
         (lambda d: d["turns"][1].update(parent=99), "turn 2 parent 99 is not an earlier turn"),
         (lambda d: d["turns"][1].update(role="system"), 'turn 2 role must be "user" or "assistant"'),
         (lambda d: d["turns"][1].update(prompt_tokens=-3), "turn 2 prompt_tokens must be a whole number"),
-        (lambda d: d["turns"][1].update(status="streaming"), "turn 2 status must be one of"),
+        (lambda d: d["turns"][1].update(status="thinking hard"), "turn 2 status must be one of"),
         (lambda d: d["turns"][0].update(content=7), "turn 1 content must be a string"),
         (lambda d: d["turns"][1].update(cost="lots"), "turn 2 cost must be a decimal"),
         (lambda d: d.update(turns=[]), '"turns" must be a non-empty list'),
