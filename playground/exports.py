@@ -191,9 +191,7 @@ def parse(data: bytes) -> dict[str, Any]:
                 "source": _text(t.get("source"), f"{where} source", limit=240, nullable=True),
                 "params": _object(t.get("params", {}), f"{where} params"),
                 "status": status,
-                "finish_reason": _text(
-                    t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True
-                ),
+                "finish_reason": _text(t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True),
                 "error": error,
                 "cost": cost,
                 **{k: _count(t.get(k), f"{where} {k}") for k in (*_COUNTS, *_TIMINGS)},

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -45,9 +46,7 @@ def _turn_for(request: HttpRequest, pk: int) -> Turn:
 
 
 def _enabled_models() -> list[ModelProfile]:
-    return list(
-        ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
-    )
+    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
 
 
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
@@ -63,9 +62,7 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
         "controls": controls_context(selected, conversation.settings if conversation else {}),
         "totals": totals(conversation) if conversation else None,
         "turns": turns,
-        "resume": ",".join(
-            f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming
-        ),
+        "resume": ",".join(f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming),
     }
 
 
@@ -83,9 +80,7 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _model_from(data: Any) -> ModelProfile:
     try:
-        return ModelProfile.objects.select_related("provider").get(
-            pk=int(data.get("model") or 0), enabled=True
-        )
+        return ModelProfile.objects.select_related("provider").get(pk=int(data.get("model") or 0), enabled=True)
     except (ValueError, TypeError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
 
@@ -103,10 +98,9 @@ def _new_conversation(request: HttpRequest) -> tuple[Conversation, int]:
 
 
 async def _run(turn_id: int) -> None:
-    try:
+    # A run that cannot start marks its turn as an error with the reason; the page shows it.
+    with contextlib.suppress(Exception):
         await start_run(turn_id)
-    except Exception:
-        pass  # the turn was marked as an error with its reason; the page shows it
 
 
 @require_POST
@@ -155,9 +149,7 @@ def save_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        model = ModelProfile.objects.select_related("provider").get(
-            pk=pk, enabled=True, provider__enabled=True
-        )
+        model = ModelProfile.objects.select_related("provider").get(pk=pk, enabled=True, provider__enabled=True)
     except ModelProfile.DoesNotExist:
         raise Http404("No such model") from None
     current: dict[str, Any] = {}
@@ -181,9 +173,7 @@ def search(request: HttpRequest) -> HttpResponse:
     mine = Conversation.objects.filter(owner=request.user)
     if q:
         mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
-    return render(
-        request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q}
-    )
+    return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
 
 
 def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:
@@ -289,9 +279,7 @@ def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def export_json(request: HttpRequest, pk: int) -> HttpResponse:
     conv = _conversation_for(request, pk)
-    response = JsonResponse(
-        exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False}
-    )
+    response = JsonResponse(exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.json"'
     return response
 

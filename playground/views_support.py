@@ -71,16 +71,12 @@ def render_turn_oob(turn_id: int) -> str:
     turn = Turn.objects.select_related("model", "model__provider", "conversation").get(pk=turn_id)
     html = render_turn(turn, oob="outerHTML")
     # The conversation totals in the header change when a turn finishes.
-    html += render_to_string(
-        "chat/_totals.html", {"totals": totals(turn.conversation), "oob": True}
-    )
+    html += render_to_string("chat/_totals.html", {"totals": totals(turn.conversation), "oob": True})
     return html
 
 
 def render_new_exchange(user_turn_id: int, turn_id: int) -> str:
-    turns = Turn.objects.select_related("model", "model__provider").filter(
-        pk__in=[user_turn_id, turn_id]
-    )
+    turns = Turn.objects.select_related("model", "model__provider").filter(pk__in=[user_turn_id, turn_id])
     by_id = {t.pk: t for t in turns}
     annotate_siblings(by_id.values())
     inner = render_turn(by_id[user_turn_id]) + render_turn(by_id[turn_id])

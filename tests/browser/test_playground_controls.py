@@ -28,7 +28,8 @@ def test_it_shows_only_the_controls_the_chosen_model_supports(logged_in_page, se
         "from playground.models import ModelProfile, Provider\n"
         "p, _ = Provider.objects.get_or_create(name='plain-openai', defaults={'kind': 'openai',"
         " 'base_url': 'http://127.0.0.1:9/v1'})\n"
-        "ModelProfile.objects.update_or_create(provider=p, model_id='plain-chat', defaults={'label': 'Plain chat model',"
+        "ModelProfile.objects.update_or_create(provider=p, model_id='plain-chat',"
+        " defaults={'label': 'Plain chat model',"
         " 'reasoning': 'none', 'supports_temperature': False, 'max_output_tokens': 4096, 'position': 95})\n"
         "ModelProfile.objects.update_or_create(provider=p, model_id='budgeted', defaults={'label': 'Budgeted thinker',"
         " 'reasoning': 'native', 'thinking_control': 'anthropic_thinking', 'supports_budget': True,"
@@ -71,7 +72,13 @@ def test_controls_go_with_each_prompt_and_stay_as_the_conversations_defaults(log
     first = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
     page.wait_for_selector(f'#turn-{first}[data-status="complete"]')
 
-    expected = {"thinking": "on", "effort": "low", "max_tokens": 800, "system": "Answer in one line.", "show_reasoning": True}
+    expected = {
+        "thinking": "on",
+        "effort": "low",
+        "max_tokens": 800,
+        "system": "Answer in one line.",
+        "show_reasoning": True,
+    }
     assert stored(server, f"print(json.dumps(Turn.objects.get(pk={first}).params))") == expected
     assert stored(server, f"print(json.dumps(Conversation.objects.get(pk={conv}).settings))") == expected
     assert page.locator(f"#turn-{first} .params").inner_text() == "thinking on · effort low · max 800 · system prompt"

@@ -48,10 +48,14 @@ def test_rename_and_search_over_titles_and_text(logged_in_page, server):
 
     search = page.get_by_label("Search conversations")
     search.fill("fourteen")
-    page.wait_for_function("() => [...document.querySelectorAll('#conversation-list a')].every(a => /Fourteen/.test(a.textContent))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#conversation-list a')].every(a => /Fourteen/.test(a.textContent))"
+    )
     assert page.locator("#conversation-list a").all_inner_texts() == ["Fourteen threes"]
     search.fill("99+1")  # text of a prompt, not a title word
-    page.wait_for_function("() => [...document.querySelectorAll('#conversation-list a')].every(a => a.textContent.includes('99+1'))")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#conversation-list a')].every(a => a.textContent.includes('99+1'))"
+    )
     search.fill("no-such-words-anywhere")
     page.wait_for_selector("#conversation-list >> text=Nothing matches")
 
@@ -108,7 +112,7 @@ def test_export_markdown_and_json_then_import_and_delete(logged_in_page, server,
 
     with page.expect_download() as md_download:
         page.get_by_role("link", name="Export .md").click()
-    markdown = open(md_download.value.path(), encoding="utf-8").read()
+    markdown = md_download.value.path().read_text(encoding="utf-8")
     assert markdown.startswith("# What is 7*8?")
     assert "**Reasoning** (thought for" in markdown and "**Answer**" in markdown and "56" in markdown
 

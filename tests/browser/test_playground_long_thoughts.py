@@ -25,7 +25,9 @@ new PerformanceObserver((list) => {
 }).observe({type: "longtask", buffered: true});
 window.__rafGaps = [];
 let __last = performance.now();
-requestAnimationFrame(function frame(t) { window.__rafGaps.push(t - __last); __last = t; requestAnimationFrame(frame); });
+requestAnimationFrame(function frame(t) {
+  window.__rafGaps.push(t - __last); __last = t; requestAnimationFrame(frame);
+});
 """
 
 

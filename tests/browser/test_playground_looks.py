@@ -10,10 +10,12 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-UNNAMED_CONTROLS = """() => [...document.querySelectorAll('button, input:not([type=hidden]), select, textarea, a[href]')]
+UNNAMED_CONTROLS = """() => [...document.querySelectorAll(
+    'button, input:not([type=hidden]), select, textarea, a[href]')]
   .filter(el => el.getClientRects().length)
   .filter(el => {
-    const named = (el.getAttribute('aria-label') || '').trim() || (el.labels && [...el.labels].some(l => l.textContent.trim()))
+    const named = (el.getAttribute('aria-label') || '').trim()
+      || (el.labels && [...el.labels].some(l => l.textContent.trim()))
       || (['BUTTON', 'A'].includes(el.tagName) && el.textContent.trim()) || el.closest('label');
     return !named;
   }).map(el => el.outerHTML.slice(0, 120))"""
@@ -49,7 +51,7 @@ def test_every_visible_control_has_a_name(logged_in_page, server):
 
 
 def test_it_fits_a_phone_and_has_a_dark_theme(playwright_driver, server, tmp_path, screenshot):
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in  # noqa: PLC0415
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in
 
     context = playwright_driver.chromium.launch_persistent_context(
         user_data_dir=str(tmp_path / "phone-profile"), executable_path=str(CHROMIUM), headless=True,

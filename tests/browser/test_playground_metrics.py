@@ -39,7 +39,9 @@ def test_metrics_and_totals_are_shown_when_a_turn_ends_and_after_a_reload(logged
         "print(json.dumps([t.prompt_tokens, t.completion_tokens, t.reasoning_tokens, t.first_reasoning_ms,"
         " t.first_content_ms, t.thinking_ms, t.duration_ms, str(t.cost)]))\n"
     )
-    prompt, completion, reasoning, first_r, first_c, thinking, duration, cost = json.loads(out.strip().splitlines()[-1])
+    prompt, completion, reasoning, first_r, first_c, _thinking, duration, cost = json.loads(
+        out.strip().splitlines()[-1]
+    )
     assert reasoning > 0 and first_r is not None and first_c >= first_r and duration >= first_c
     shown = metrics(page, pk)
     assert shown["tokens"] == f"{prompt:,} in · {reasoning:,} reasoning · {completion - reasoning:,} answer"

@@ -96,7 +96,7 @@ def test_it_copies_reasoning_and_answer_and_shows_the_raw_output(logged_in_page,
     page.wait_for_function("() => document.querySelector('.tool.done') !== null")
     assert page.evaluate("navigator.clipboard.readText()") == turn["reasoning"]
     tools.get_by_role("button", name="Copy answer").click()
-    page.wait_for_function(f"t => navigator.clipboard.readText().then(x => x === t)", arg=turn["content"])
+    page.wait_for_function("t => navigator.clipboard.readText().then(x => x === t)", arg=turn["content"])
 
     tools.get_by_role("button", name=f"Raw output of turn {pk}").click()
     dialog = page.locator("dialog.raw[open]")
@@ -132,7 +132,8 @@ def test_hidden_reasoning_is_shown_as_a_silent_wait_and_a_token_count(logged_in_
     pk = new_chat(page, server, "Hidden reasoner", "What is 9*9?")
     label = page.locator(f"#turn-{pk} summary")
     page.wait_for_function(
-        "id => /^Reasoning \\(hidden\\)… [1-9]\\d* s$/.test(document.querySelector(`#turn-${id} summary`).textContent.trim())",
+        "id => /^Reasoning \\(hidden\\)… [1-9]\\d* s$/"
+        ".test(document.querySelector(`#turn-${id} summary`).textContent.trim())",
         arg=pk,
     )
     assert page.locator(f"#t{pk}-r").inner_text() == ""  # nothing to show while it waits

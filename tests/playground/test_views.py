@@ -194,9 +194,7 @@ def test_it_runs_an_edited_prompt_as_a_new_branch_and_returns_to_the_newest_leaf
     client.force_login(owner)
     original_prompt = conversation.leaf.parent
     # A follow-up on the original branch, so switching back has a deeper leaf to find.
-    follow_user, follow_bot = exchange(
-        conversation, "And 17*24?", "408", parent=conversation.leaf, model=scripted_model
-    )
+    _, follow_bot = exchange(conversation, "And 17*24?", "408", parent=conversation.leaf, model=scripted_model)
     response = client.post(
         f"/turns/{original_prompt.pk}/edit", {"prompt": "What is 17*25?", "model": scripted_model.pk, "effort": "low"}
     )
