@@ -209,6 +209,18 @@
     });
   });
 
+  // A refused htmx request (bad control value, a turn that is gone) says why.
+  document.addEventListener("htmx:responseError", function (e) {
+    const notice = document.getElementById("notice");
+    const xhr = e.detail.xhr;
+    if (!notice || !xhr) return;
+    const p = document.createElement("p");
+    p.className = "error";
+    p.setAttribute("role", "alert");
+    p.textContent = xhr.status === 404 ? "Not found: it may have been deleted." : (xhr.responseText || "Request failed.").slice(0, 300);
+    notice.replaceChildren(p);
+  });
+
   // ---- composer ----------------------------------------------------------------------
 
   document.addEventListener("htmx:wsAfterSend", function (e) {

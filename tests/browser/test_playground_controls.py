@@ -101,3 +101,16 @@ def test_controls_go_with_each_prompt_and_stay_as_the_conversations_defaults(log
     second = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
     page.wait_for_selector(f'#turn-{second}[data-status="complete"]')
     assert stored(server, f"print(json.dumps(Turn.objects.get(pk={second}).params))")["effort"] == "high"
+
+
+def test_a_refused_control_value_is_explained(logged_in_page, server):
+    page = logged_in_page
+    page.goto(server.url("/"))
+    page.get_by_label("Model").select_option(label=QUICK)
+    page.get_by_label("Prompt").fill("What is 1+1?")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    page.get_by_role("button", name="Controls").click()
+    page.locator("#controls [name=temperature]").fill("7")  # the server takes 0 to 2
+    page.locator("#controls [name=temperature]").dispatch_event("change")
+    assert "temperature must be between 0 and 2" in page.get_by_role("alert").inner_text()
