@@ -156,6 +156,8 @@ def build_request(turn: Turn) -> ChatRequest:
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
             budget_tokens=p.get("budget_tokens"),
+            # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
+            include_reasoning=p.get("show_reasoning", True) and model.reasoning != "hidden",
         ),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
@@ -196,3 +198,80 @@ def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[in
             "status_code": None,
         },
     )
+
+
+# ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
+
+
+def _streaming_answer(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Turn:
+    """An empty assistant turn under `user_turn`, made the conversation's leaf."""
+    conversation = user_turn.conversation
+    turn = Turn.objects.create(
+        conversation=conversation,
+        parent=user_turn,
+        role=Turn.Role.ASSISTANT,
+        model=model,
+        model_label=model.label,
+        source=model.source,
+        params=params,
+        status=Turn.Status.STREAMING,
+        heartbeat_at=timezone.now(),
+    )
+    conversation.leaf = turn
+    conversation.model = model
+    conversation.save(update_fields=["leaf", "model", "updated_at"])
+    return turn
+
+
+def _check_model(model: ModelProfile) -> None:
+    if not model.enabled or not model.provider.enabled:
+        raise BadInput(f"{model.label} is disabled.")
+
+
+def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Turn:
+    """A new answer to an existing prompt: a sibling of its earlier answers."""
+    if user_turn.role != Turn.Role.USER:
+        raise BadInput("Only a prompt can be answered again.")
+    _check_model(model)
+    with transaction.atomic():
+        return _streaming_answer(user_turn, model, params)
+
+
+def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
+    """An edited prompt run again: a new user turn beside `edited` (same parent),
+    so the original and its answers stay reachable as another branch."""
+    if edited.role != Turn.Role.USER:
+        raise BadInput("Only a prompt can be edited.")
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadInput("The prompt is empty.")
+    _check_model(model)
+    with transaction.atomic():
+        user_turn = Turn.objects.create(
+            conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
+        )
+        return Exchange(user_turn, _streaming_answer(user_turn, model, params))
+
+
+def newest_leaf(turn: Turn) -> Turn:
+    """The newest turn under `turn` (itself included). A turn is always created
+    after its parent, so the newest descendant has no children: it is a leaf."""
+    children: dict[int | None, list[Turn]] = {}
+    for t in turn.conversation.turns.all():
+        children.setdefault(t.parent_id, []).append(t)
+    newest, stack = turn, [turn]
+    while stack:
+        node = stack.pop()
+        if (node.created_at, node.pk) > (newest.created_at, newest.pk):
+            newest = node
+        stack.extend(children.get(node.pk, []))
+    return newest
+
+
+def show_branch(turn: Turn) -> Turn:
+    """Make the branch through `turn` the one on show; returns the new leaf."""
+    leaf = newest_leaf(turn)
+    conversation = turn.conversation
+    conversation.leaf = leaf
+    conversation.save(update_fields=["leaf", "updated_at"])
+    return leaf

@@ -1,37 +1,68 @@
 from __future__ import annotations
 
+import contextlib
+import json
+from typing import Any
+
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground import exports
 from playground.models import Conversation, ModelProfile, Turn
 from playground.runs import start_run
-from playground.turns import BadInput, branch, clean_params, mark_interrupted, start_exchange
+from playground.turns import (
+    BadInput,
+    branch,
+    clean_params,
+    mark_interrupted,
+    show_branch,
+    start_edit,
+    start_exchange,
+    start_regeneration,
+)
+from playground.views_support import annotate_siblings, controls_context, sent_summary, totals
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
     """The user's own conversation, or 404: another user's is indistinguishable from none."""
     try:
-        return Conversation.objects.get(pk=pk, owner=request.user)
+        return Conversation.objects.select_related("model__provider").get(pk=pk, owner=request.user)
     except Conversation.DoesNotExist:
         raise Http404("No such conversation") from None
 
 
+def _turn_for(request: HttpRequest, pk: int) -> Turn:
+    try:
+        return Turn.objects.select_related("conversation", "model__provider").get(
+            pk=pk, conversation__owner=request.user
+        )
+    except Turn.DoesNotExist:
+        raise Http404("No such turn") from None
+
+
+def _enabled_models() -> list[ModelProfile]:
+    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+
+
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
-    models = list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    models = _enabled_models()
     turns = branch(conversation) if conversation else []
+    annotate_siblings(turns)
     selected = (conversation.model if conversation else None) or (models[0] if models else None)
     return {
         "conversation": conversation,
         "conversations": Conversation.objects.filter(owner=request.user)[:100],
         "models": models,
         "selected_model": selected,
+        "controls": controls_context(selected, conversation.settings if conversation else {}),
+        "totals": totals(conversation) if conversation else None,
         "turns": turns,
-        "resume": ",".join(
-            f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming
-        ),
+        "resume": ",".join(f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming),
     }
 
 
@@ -47,21 +78,29 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "chat/page.html", _page_context(request, conv))
 
 
-def _new_conversation(request: HttpRequest) -> tuple[Conversation, int]:
+def _model_from(data: Any) -> ModelProfile:
     try:
-        model = ModelProfile.objects.select_related("provider").get(
-            pk=int(request.POST.get("model") or 0), enabled=True
-        )
-    except (ValueError, ModelProfile.DoesNotExist):
+        return ModelProfile.objects.select_related("provider").get(pk=int(data.get("model") or 0), enabled=True)
+    except (ValueError, TypeError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
+
+
+def _new_conversation(request: HttpRequest) -> tuple[Conversation, int]:
+    model = _model_from(request.POST)
     params = clean_params(request.POST.dict(), model)
-    conv = Conversation.objects.create(owner=request.user, model=model)
+    conv = Conversation.objects.create(owner=request.user, model=model, settings=params)
     try:
         exchange = start_exchange(conv, request.POST.get("prompt", ""), model, params)
     except BadInput:
         conv.delete()
         raise
     return conv, exchange.assistant_turn.pk
+
+
+async def _run(turn_id: int) -> None:
+    # A run that cannot start marks its turn as an error with the reason; the page shows it.
+    with contextlib.suppress(Exception):
+        await start_run(turn_id)
 
 
 @require_POST
@@ -72,10 +111,7 @@ async def new_conversation(request: HttpRequest) -> HttpResponse:
         ctx = await sync_to_async(_page_context)(request, None)
         ctx["error"] = str(e)
         return await sync_to_async(render)(request, "chat/page.html", ctx, status=400)
-    try:
-        await start_run(turn_id)
-    except Exception:
-        pass  # the turn was marked as an error with its reason; the page shows it
+    await _run(turn_id)
     return redirect("conversation", pk=conv.pk)
 
 
@@ -83,6 +119,185 @@ async def new_conversation(request: HttpRequest) -> HttpResponse:
 def delete_conversation(request: HttpRequest, pk: int) -> HttpResponse:
     _conversation_for(request, pk).delete()
     return redirect("chat")
+
+
+@require_POST
+def rename_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    conv = _conversation_for(request, pk)
+    title = " ".join(request.POST.get("title", "").split())[:200]
+    if title:
+        conv.title = title
+        conv.save(update_fields=["title", "updated_at"])
+    return redirect(conv)
+
+
+@require_POST
+def save_settings(request: HttpRequest, pk: int) -> HttpResponse:
+    """The controls as the conversation's defaults (sent again with every prompt)."""
+    conv = _conversation_for(request, pk)
+    try:
+        model = _model_from(request.POST)
+        params = clean_params(request.POST.dict(), model)
+    except BadInput as e:
+        return HttpResponse(str(e), status=400, content_type="text/plain")
+    conv.settings = params
+    conv.model = model
+    conv.save(update_fields=["settings", "model", "updated_at"])
+    return HttpResponse(status=204)
+
+
+@require_GET
+def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        model = ModelProfile.objects.select_related("provider").get(pk=pk, enabled=True, provider__enabled=True)
+    except ModelProfile.DoesNotExist:
+        raise Http404("No such model") from None
+    current: dict[str, Any] = {}
+    conv_id = None
+    if raw := request.GET.get("conversation"):
+        try:
+            conv_id = _conversation_for(request, int(raw)).pk
+        except ValueError:
+            raise Http404("No such conversation") from None
+        current = Conversation.objects.get(pk=conv_id).settings or {}
+    return render(
+        request,
+        "chat/_controls.html",
+        {"controls": controls_context(model, current), "conversation_id": conv_id},
+    )
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()[:200]
+    mine = Conversation.objects.filter(owner=request.user)
+    if q:
+        mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
+    return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
+
+
+def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:
+    """htmx follows HX-Redirect; a plain form follows a 303."""
+    url = conv.get_absolute_url()
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204, headers={"HX-Redirect": url})
+    return redirect(url)
+
+
+def _bad(request: HttpRequest, message: str) -> HttpResponse:
+    if request.headers.get("HX-Request"):
+        return render(request, "chat/_notice.html", {"message": message}, status=200)
+    return HttpResponse(message, status=400, content_type="text/plain")
+
+
+def _regenerate(request: HttpRequest, pk: int) -> tuple[Conversation, int]:
+    turn = _turn_for(request, pk)
+    user_turn = turn if turn.role == Turn.Role.USER else turn.parent
+    if user_turn is None:
+        raise BadInput("This answer has no prompt to answer again.")
+    if request.POST.get("model"):
+        model = _model_from(request.POST)
+        params = clean_params(request.POST.dict(), model)
+    elif turn.model is not None:
+        model, params = turn.model, dict(turn.params or {})
+    else:
+        raise BadInput("The model of this turn no longer exists; choose one.")
+    return turn.conversation, start_regeneration(user_turn, model, params).pk
+
+
+@require_POST
+async def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        conv, turn_id = await sync_to_async(_regenerate)(request, pk)
+    except BadInput as e:
+        return await sync_to_async(_bad)(request, str(e))
+    await _run(turn_id)
+    return _redirect_to(request, conv)
+
+
+def _edit(request: HttpRequest, pk: int) -> tuple[Conversation, int]:
+    turn = _turn_for(request, pk)
+    model = _model_from(request.POST)
+    params = clean_params(request.POST.dict(), model)
+    exchange = start_edit(turn, request.POST.get("prompt", ""), model, params)
+    return turn.conversation, exchange.assistant_turn.pk
+
+
+@require_POST
+async def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        conv, turn_id = await sync_to_async(_edit)(request, pk)
+    except BadInput as e:
+        return await sync_to_async(_bad)(request, str(e))
+    await _run(turn_id)
+    return _redirect_to(request, conv)
+
+
+@require_POST
+def switch_branch(request: HttpRequest, pk: int) -> HttpResponse:
+    turn = _turn_for(request, pk)
+    show_branch(turn)
+    return _redirect_to(request, turn.conversation)
+
+
+@require_GET
+def turn_request(request: HttpRequest, pk: int) -> HttpResponse:
+    """The context inspector: exactly what was sent to the provider for this turn."""
+    turn = _turn_for(request, pk)
+    sent = turn.sent or {}
+    body = sent.get("body")
+    return render(
+        request,
+        "chat/_request.html",
+        {
+            "turn": turn,
+            "sent": sent,
+            "body_json": json.dumps(body, indent=2, ensure_ascii=False) if body is not None else "",
+            "summary": sent_summary(turn),
+        },
+    )
+
+
+@require_GET
+def turn_raw(request: HttpRequest, pk: int) -> HttpResponse:
+    """The model's output as plain text: for the raw view and the copy buttons."""
+    turn = _turn_for(request, pk)
+    part = request.GET.get("part")
+    if part in ("reasoning", "content"):
+        return HttpResponse(getattr(turn, part), content_type="text/plain; charset=utf-8")
+    return render(request, "chat/_raw.html", {"turn": turn})
+
+
+@require_GET
+def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
+    conv = _conversation_for(request, pk)
+    response = HttpResponse(exports.to_markdown(conv), content_type="text/markdown; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.md"'
+    return response
+
+
+@require_GET
+def export_json(request: HttpRequest, pk: int) -> HttpResponse:
+    conv = _conversation_for(request, pk)
+    response = JsonResponse(exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.json"'
+    return response
+
+
+@require_POST
+def import_conversation(request: HttpRequest) -> HttpResponse:
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise BadInput("Choose a JSON file exported from this playground.")
+        if upload.size and upload.size > exports.MAX_BYTES:
+            raise BadInput("Import refused: the file is larger than 10 MB.")
+        conv = exports.import_conversation(request.user, upload.read(exports.MAX_BYTES + 1))
+    except BadInput as e:
+        ctx = _page_context(request, None)
+        ctx["error"] = str(e)
+        return render(request, "chat/page.html", ctx, status=400)
+    return redirect(reverse("conversation", args=[conv.pk]))
 
 
 @login_not_required

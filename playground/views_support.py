@@ -3,10 +3,15 @@ a turn for the page and for a websocket frame."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from playground.models import Turn
+from playground.models import Conversation, ModelProfile, Turn
 
 
 def append_fragment(turn_id: int, block: str, text: str) -> str:
@@ -17,17 +22,115 @@ def append_fragment(turn_id: int, block: str, text: str) -> str:
     return f'<div hx-swap-oob="beforeend:#t{turn_id}-{block}">{escape(text)}</div>'
 
 
+def annotate_siblings(turns: Iterable[Turn]) -> None:
+    """Give each turn its place among its siblings (same parent, same role), for
+    the ‹ 2/3 › branch switcher: `sibling_index` (1-based), `sibling_count`,
+    `prev_sibling` and `next_sibling` (ids or None)."""
+    turns = list(turns)
+    if not turns:
+        return
+    rows = (
+        Turn.objects.filter(conversation_id=turns[0].conversation_id)
+        .order_by("created_at", "pk")
+        .values_list("pk", "parent_id", "role")
+    )
+    groups: dict[tuple[int | None, str], list[int]] = {}
+    for pk, parent_id, role in rows:
+        groups.setdefault((parent_id, role), []).append(pk)
+    for t in turns:
+        ids = groups.get((t.parent_id, t.role), [t.pk])
+        i = ids.index(t.pk) if t.pk in ids else 0
+        t.sibling_index = i + 1  # type: ignore[attr-defined]
+        t.sibling_count = len(ids)  # type: ignore[attr-defined]
+        t.prev_sibling = ids[i - 1] if i > 0 else None  # type: ignore[attr-defined]
+        t.next_sibling = ids[i + 1] if i + 1 < len(ids) else None  # type: ignore[attr-defined]
+
+
+def totals(conversation: Conversation) -> dict[str, Any]:
+    """What the whole conversation (every branch) has cost so far."""
+    agg = conversation.turns.filter(role=Turn.Role.ASSISTANT).aggregate(
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
+        reasoning=Sum("reasoning_tokens"), cost=Sum("cost"), ms=Sum("duration_ms"),
+    )  # fmt: skip
+    tokens = (agg["prompt"] or 0) + (agg["completion"] or 0)
+    return {
+        "tokens": tokens,
+        "reasoning": agg["reasoning"] or 0,
+        "cost": agg["cost"],
+        "ms": agg["ms"] or 0,
+    }
+
+
 def render_turn(turn: Turn, *, oob: str = "") -> str:
+    if not hasattr(turn, "sibling_count"):
+        annotate_siblings([turn])
     return render_to_string("chat/_turn.html", {"turn": turn, "oob": oob})
 
 
 def render_turn_oob(turn_id: int) -> str:
-    turn = Turn.objects.select_related("model", "model__provider").get(pk=turn_id)
-    return render_turn(turn, oob="outerHTML")
+    turn = Turn.objects.select_related("model", "model__provider", "conversation").get(pk=turn_id)
+    html = render_turn(turn, oob="outerHTML")
+    # The conversation totals in the header change when a turn finishes.
+    html += render_to_string("chat/_totals.html", {"totals": totals(turn.conversation), "oob": True})
+    return html
 
 
 def render_new_exchange(user_turn_id: int, turn_id: int) -> str:
     turns = Turn.objects.select_related("model", "model__provider").filter(pk__in=[user_turn_id, turn_id])
     by_id = {t.pk: t for t in turns}
+    annotate_siblings(by_id.values())
     inner = render_turn(by_id[user_turn_id]) + render_turn(by_id[turn_id])
     return f'<div hx-swap-oob="beforeend:#turns">{inner}</div>'
+
+
+def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dict[str, Any]:
+    """Which controls `model` takes, with the values to show (the conversation's
+    defaults where the model accepts them)."""
+    if model is None:
+        return {"model": None}
+    efforts = list(model.efforts or [])
+    effort = current.get("effort")
+    reasoning = model.reasoning
+    return {
+        "model": model,
+        "thinking_toggle": model.supports_thinking_toggle,
+        "thinking": current.get("thinking", "default"),
+        "thinking_choices": [("default", "Default"), ("on", "On"), ("off", "Off")],
+        "efforts": efforts,
+        "effort": effort if effort in efforts else "default",
+        "budget": model.supports_budget,
+        "budget_tokens": current.get("budget_tokens", ""),
+        "show_toggle": reasoning not in ("none", "hidden"),
+        "show_reasoning": current.get("show_reasoning", True),
+        "max_output_tokens": model.max_output_tokens,
+        "max_tokens": current.get("max_tokens", ""),
+        "temperature_control": model.supports_temperature,
+        "temperature": current.get("temperature", ""),
+        "system": current.get("system", ""),
+        "hidden_reasoning": reasoning == "hidden",
+    }
+
+
+def sent_summary(turn: Turn) -> dict[str, Any]:
+    """What the inspector says above the raw request: how many messages went,
+    and for each earlier answer with reasoning whether its reasoning was sent."""
+    sent = turn.sent or {}
+    body = sent.get("body")
+    text = json.dumps(body, ensure_ascii=False) if body is not None else ""
+    earlier: list[dict[str, Any]] = []
+    node = turn.parent
+    chain: list[Turn] = []
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    for t in reversed(chain):
+        if t.role == Turn.Role.ASSISTANT and t.reasoning.strip():
+            probe = t.reasoning.strip()[:60]
+            earlier.append({"turn": t, "sent": json.dumps(probe, ensure_ascii=False)[1:-1] in text})
+    messages = None
+    if isinstance(body, dict):
+        for key in ("messages", "input", "contents"):
+            if isinstance(body.get(key), list):
+                messages = len(body[key])
+                break
+    return {"messages": messages, "earlier": earlier}

@@ -1,0 +1,232 @@
+"""A conversation out as Markdown (the branch on show, for reading) or JSON (every
+branch, for import), and JSON back in as a new conversation.
+
+Import is strict: an unknown key, a wrong type, a dangling parent or an
+over-long text is refused with a message that says where, and nothing is stored.
+Provider replay data and the request as sent are not exported: the first is
+opaque and tied to the provider session, the second is an audit record.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from playground.models import Conversation, ModelProfile, Turn
+from playground.turns import BadInput, branch
+
+FORMAT = "reasoning-playground/conversation"
+VERSION = 1
+MAX_BYTES = 10 * 1024 * 1024
+MAX_TURNS = 5000
+MAX_TEXT = 2_000_000
+
+_COUNTS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
+_TIMINGS = ("first_reasoning_ms", "first_content_ms", "thinking_ms", "duration_ms")
+_TURN_KEYS = {
+    "id", "parent", "role", "content", "reasoning", "model", "source", "params", "status",
+    "finish_reason", "error", "cost", "created_at", *_COUNTS, *_TIMINGS,
+}  # fmt: skip
+_TOP_KEYS = {"format", "version", "title", "exported_at", "model", "settings", "leaf", "turns"}
+_FINISHED = {s.value for s in Turn.Status if s != Turn.Status.STREAMING}
+
+
+def to_json(conversation: Conversation) -> dict[str, Any]:
+    turns = list(conversation.turns.order_by("created_at", "pk"))
+    local = {t.pk: i + 1 for i, t in enumerate(turns)}  # ids that do not leak database keys
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": conversation.title,
+        "exported_at": timezone.now().isoformat(),
+        "model": conversation.model.label if conversation.model else None,
+        "settings": conversation.settings or {},
+        "leaf": local.get(conversation.leaf_id) if conversation.leaf_id else None,
+        "turns": [
+            {
+                "id": local[t.pk],
+                "parent": local.get(t.parent_id) if t.parent_id else None,
+                "role": t.role,
+                "content": t.content,
+                "reasoning": t.reasoning,
+                "model": t.model_label or None,
+                "source": t.source or None,
+                "params": t.params or {},
+                "status": t.status,
+                "finish_reason": t.finish_reason or None,
+                "error": t.error,
+                "cost": str(t.cost) if t.cost is not None else None,
+                "created_at": t.created_at.isoformat(),
+                **{k: getattr(t, k) for k in _COUNTS},
+                **{k: getattr(t, k) for k in _TIMINGS},
+            }
+            for t in turns
+        ],
+    }
+
+
+def _quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in text.splitlines())
+
+
+def to_markdown(conversation: Conversation) -> str:
+    out = [f"# {conversation.title}", ""]
+    for t in branch(conversation):
+        if t.role == Turn.Role.USER:
+            out += ["## User", "", t.content, ""]
+            continue
+        out += [f"## Assistant · {t.model_label or 'unknown model'}", ""]
+        if t.reasoning:
+            seconds = f"{t.thinking_ms / 1000:.1f} s" if t.thinking_ms else "unknown time"
+            tokens = f" · {t.reasoning_tokens:,} tokens" if t.reasoning_tokens else ""
+            out += [f"**Reasoning** (thought for {seconds}{tokens})", "", _quote(t.reasoning), ""]
+        elif t.reasoning_tokens:
+            out += [f"**Reasoning** hidden by the provider · {t.reasoning_tokens:,} tokens", ""]
+        out += ["**Answer**", "", t.content or "_(no answer)_", ""]
+        if t.status != Turn.Status.COMPLETE:
+            out += [f"_Status: {t.status}_", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# ---- import ------------------------------------------------------------------------------
+
+
+def _fail(where: str, problem: str) -> BadInput:
+    return BadInput(f"Import refused: {where} {problem}.")
+
+
+def _text(value: Any, where: str, *, limit: int = MAX_TEXT, nullable: bool = False) -> str:
+    if value is None and nullable:
+        return ""
+    if not isinstance(value, str):
+        raise _fail(where, "must be a string")
+    if len(value) > limit:
+        raise _fail(where, f"is longer than {limit:,} characters")
+    return value
+
+
+def _count(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        raise _fail(where, "must be a whole number ≥ 0 or null")
+    return value
+
+
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(where, "must be an object")
+    return value
+
+
+def parse(data: bytes) -> dict[str, Any]:
+    """Check an export; return it as plain, validated values (nothing stored)."""
+    if len(data) > MAX_BYTES:
+        raise BadInput(f"Import refused: the file is larger than {MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BadInput(f"Import refused: not valid JSON ({e}).") from None
+    doc = _object(doc, "the document")
+    if unknown := set(doc) - _TOP_KEYS:
+        raise _fail("the document", f"has unknown keys: {', '.join(sorted(unknown))}")
+    if doc.get("format") != FORMAT:
+        raise _fail('"format"', f"must be {FORMAT!r}")
+    if doc.get("version") != VERSION:
+        raise _fail('"version"', f"must be {VERSION}")
+    title = _text(doc.get("title"), '"title"', limit=200).strip() or "Imported conversation"
+    settings = _object(doc.get("settings", {}), '"settings"')
+    turns_in = doc.get("turns")
+    if not isinstance(turns_in, list) or not turns_in:
+        raise _fail('"turns"', "must be a non-empty list")
+    if len(turns_in) > MAX_TURNS:
+        raise _fail('"turns"', f"has more than {MAX_TURNS} entries")
+    seen: dict[int, str] = {}
+    turns: list[dict[str, Any]] = []
+    for i, raw in enumerate(turns_in):
+        where = f"turn {i + 1}"
+        t = _object(raw, where)
+        if unknown := set(t) - _TURN_KEYS:
+            raise _fail(where, f"has unknown keys: {', '.join(sorted(unknown))}")
+        tid = _count(t.get("id"), f"{where} id")
+        if tid is None or tid in seen:
+            raise _fail(f"{where} id", "must be a unique whole number")
+        parent = _count(t.get("parent"), f"{where} parent")
+        if parent is not None and parent not in seen:
+            raise _fail(f"{where} parent", f"{parent} is not an earlier turn")
+        role = t.get("role")
+        if role not in (Turn.Role.USER, Turn.Role.ASSISTANT):
+            raise _fail(f"{where} role", 'must be "user" or "assistant"')
+        if parent is not None and seen[parent] == role:
+            raise _fail(where, f"follows a turn of the same role ({role})")
+        status = t.get("status", Turn.Status.COMPLETE)
+        if status == Turn.Status.STREAMING:
+            status = Turn.Status.INTERRUPTED  # exported mid-stream: nothing will finish it here
+        if status not in _FINISHED:
+            raise _fail(f"{where} status", f"must be one of {', '.join(sorted(_FINISHED))}")
+        cost = t.get("cost")
+        if cost is not None:
+            try:
+                cost = Decimal(_text(cost, f"{where} cost", limit=30))
+            except InvalidOperation:
+                raise _fail(f"{where} cost", "must be a decimal number in a string") from None
+            if not cost.is_finite() or cost < 0:
+                raise _fail(f"{where} cost", "must be ≥ 0")
+        error = t.get("error")
+        if error is not None:
+            _object(error, f"{where} error")
+        seen[tid] = role
+        turns.append(
+            {
+                "id": tid,
+                "parent": parent,
+                "role": role,
+                "content": _text(t.get("content", ""), f"{where} content"),
+                "reasoning": _text(t.get("reasoning", ""), f"{where} reasoning", nullable=True),
+                "model_label": _text(t.get("model"), f"{where} model", limit=100, nullable=True),
+                "source": _text(t.get("source"), f"{where} source", limit=240, nullable=True),
+                "params": _object(t.get("params", {}), f"{where} params"),
+                "status": status,
+                "finish_reason": _text(t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True),
+                "error": error,
+                "cost": cost,
+                **{k: _count(t.get(k), f"{where} {k}") for k in (*_COUNTS, *_TIMINGS)},
+            }
+        )
+    leaf = _count(doc.get("leaf"), '"leaf"')
+    if leaf is not None and leaf not in seen:
+        raise _fail('"leaf"', f"{leaf} is not a turn")
+    return {
+        "title": title,
+        "settings": settings,
+        "model": doc.get("model"),
+        "leaf": leaf,
+        "turns": turns,
+    }
+
+
+def import_conversation(owner: Any, data: bytes) -> Conversation:
+    doc = parse(data)
+    models = {m.label: m for m in ModelProfile.objects.select_related("provider")}
+    label = doc["model"] if isinstance(doc["model"], str) else None
+    with transaction.atomic():
+        conv = Conversation.objects.create(
+            owner=owner, title=doc["title"], settings=doc["settings"], model=models.get(label or "")
+        )
+        stored: dict[int, Turn] = {}
+        for t in doc["turns"]:
+            fields = {k: v for k, v in t.items() if k not in ("id", "parent")}
+            stored[t["id"]] = Turn.objects.create(
+                conversation=conv,
+                parent=stored.get(t["parent"]) if t["parent"] is not None else None,
+                model=models.get(t["model_label"]) if t["role"] == Turn.Role.ASSISTANT else None,
+                **fields,
+            )
+        last = stored[doc["turns"][-1]["id"]]
+        conv.leaf = stored[doc["leaf"]] if doc["leaf"] is not None else last
+        conv.save(update_fields=["leaf"])
+    return conv

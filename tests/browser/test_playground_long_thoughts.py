@@ -1,0 +1,109 @@
+"""Issue "playground" part 6, in Chromium: a long thought streams without
+freezing the page. Frames append text nodes to the open block and nothing else;
+the page's element count stays flat while it streams; markdown is rendered once,
+when the turn ends; long tasks stay rare and short.
+
+The full-size run (30k reasoning tokens at 2,000 tokens/s) needs the server to go
+that fast: `BROWSER_SIMULATOR_TOKENS_PER_SECOND=2000 pytest tests/browser/test_playground_long_thoughts.py -s`.
+At the harness's default pace the same test streams ten seconds' worth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+OBSERVE = """
+window.__longTasks = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) window.__longTasks.push(Math.round(e.duration));
+}).observe({type: "longtask", buffered: true});
+window.__rafGaps = [];
+let __last = performance.now();
+requestAnimationFrame(function frame(t) {
+  window.__rafGaps.push(t - __last); __last = t; requestAnimationFrame(frame);
+});
+"""
+
+
+def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server):
+    rate = int(server.env["SIMULATOR_TOKENS_PER_SECOND"])
+    reasoning_tokens = 30_000 if rate >= 2000 else rate * 10
+    server.shell(
+        "from playground.models import ModelProfile, Provider\n"
+        "p = Provider.objects.get(name='offline')\n"
+        "ModelProfile.objects.update_or_create(provider=p, model_id='simulator-marathon', defaults=dict("
+        "label='Simulator marathon', reasoning='markup', markup='think', thinking_control='simulator',"
+        f" efforts=['low', 'medium', 'high'], options={{'reasoning_tokens': {reasoning_tokens},"
+        " 'tokens_per_second': 2000}, position=99))\n"
+    )
+    page = logged_in_page
+    page.add_init_script(OBSERVE)
+    page.goto(server.url("/"))
+    page.get_by_label("Model").select_option(label="Simulator marathon")
+    page.get_by_label("Prompt").fill("Think long about 12*34")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    pk = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    page.evaluate("() => { window.__longTasks = []; window.__rafGaps = []; }")
+    started = time.monotonic()
+
+    # Sample cheaply (no reading of the streamed text): status, text nodes in the block, elements.
+    samples = []
+    while True:
+        status, nodes, elements = page.evaluate(
+            "id => { const r = document.getElementById(`t${id}-r`);"
+            " return [document.getElementById(`turn-${id}`).dataset.status, r.childNodes.length,"
+            " document.getElementsByTagName('*').length]; }",
+            pk,
+        )
+        if status != "streaming":
+            break
+        samples.append((nodes, elements))
+        time.sleep(0.5)
+    seconds = time.monotonic() - started
+    after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    long_tasks, gaps = page.evaluate("() => [window.__longTasks, window.__rafGaps]")
+
+    stored = json.loads(server.shell(
+        f"from playground.models import Turn\nt = Turn.objects.get(pk={pk})\n"
+        "import json\nprint(json.dumps([len(t.reasoning), t.reasoning_tokens]))\n"
+    ).strip().splitlines()[-1])  # fmt: skip
+    chars, tokens = stored
+    nodes = max(n for n, _ in samples)
+    elements = [e for _, e in samples]
+    figures = {
+        "reasoning_tokens": tokens,
+        "stream_seconds": round(seconds, 1),
+        "text_nodes_in_block": nodes,
+        "text_nodes_per_1k_tokens": round(nodes / (tokens / 1000), 1),
+        "elements_while_streaming": [min(elements), max(elements)],
+        "elements_after_markdown": page.evaluate("() => document.getElementsByTagName('*').length"),
+        "long_tasks": len(long_tasks),
+        "longest_task_ms": max(long_tasks, default=0),
+        "max_frame_gap_ms": round(max(gaps, default=0)),
+        "main_thread_busy_s": round(after["TaskDuration"] - before["TaskDuration"], 2),
+        "layout_s": round(after["LayoutDuration"] - before["LayoutDuration"], 2),
+        "script_s": round(after["ScriptDuration"] - before["ScriptDuration"], 2),
+    }
+    print("\nlong-thought figures:", json.dumps(figures))
+
+    assert tokens >= reasoning_tokens * 0.9 and chars >= tokens * 3
+    # One text node per frame at most: frames are ≤ 1 per FRAME_INTERVAL (0.04 s), never one per token.
+    assert nodes <= seconds / 0.04 + 10 and nodes < tokens / 10
+    # Appending text adds no elements: the page does not grow while it streams.
+    assert max(elements) - min(elements) <= 5
+    # Markdown is rendered once, at the end, into the folded block.
+    assert page.locator(f"#t{pk}-r.markdown").count() == 1
+    assert page.locator(f"#turn-{pk} details.thought").evaluate("d => d.open") is False
+    # Nothing close to a freeze; generous bounds, as the CI machine may be busy.
+    assert figures["longest_task_ms"] < 500
+    assert figures["main_thread_busy_s"] < seconds * 0.8
