@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from playground.models import Turn
 from playground.turns import build_request
-from reasoning.adapters import get_adapter
+from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -121,7 +121,7 @@ class TurnRun:
         self.layer = self.layer or get_channel_layer()
         self.client = self.client or http_client()
         self._started = time.monotonic()
-        adapter = get_adapter(self.request.provider.kind)
+        adapter = adapter_for(self.request)
         helpers = [
             asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}"),
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
@@ -302,7 +302,7 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
 def _prepare(turn_id: int) -> tuple[TurnRun, str]:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
-    prepared = get_adapter(request.provider.kind).prepare(request).redacted()
+    prepared = adapter_for(request).prepare(request).redacted()
     Turn.objects.filter(pk=turn_id).update(
         sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
     )
