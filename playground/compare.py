@@ -77,12 +77,8 @@ def entrant_name(model: ModelProfile, params: dict[str, Any]) -> str:
 
 
 def blind_label_for(conversation_id: int) -> str:
-    """"Model B" while the column's comparison is blind and unrevealed, else ""."""
-    column = (
-        ComparisonColumn.objects.filter(conversation_id=conversation_id)
-        .select_related("comparison")
-        .first()
-    )
+    """ "Model B" while the column's comparison is blind and unrevealed, else ""."""
+    column = ComparisonColumn.objects.filter(conversation_id=conversation_id).select_related("comparison").first()
     if column is None or not column.comparison.labels_hidden:
         return ""
     return column.blind_name
@@ -103,7 +99,9 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
 
     A slot with no model is no column. With `same_settings`, column 0's controls
     apply to every column."""
-    models = {m.pk: m for m in ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")}
+    models = {
+        m.pk: m for m in ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    }
     same = data.get("same_settings") in ("on", "1", "true")
     columns = []
     for i in range(MAX_COLUMNS):
@@ -270,7 +268,9 @@ def metrics_context(comparison: Comparison, views: Sequence[ColumnView] | None =
     views = views if views is not None else column_views(comparison)
     n = rounds(views)
     latest = [
-        ColumnMetrics.of(v.column.letter, v.label, v.assistant_turns[n - 1] if len(v.assistant_turns) >= n > 0 else None)
+        ColumnMetrics.of(
+            v.column.letter, v.label, v.assistant_turns[n - 1] if len(v.assistant_turns) >= n > 0 else None
+        )
         for v in views
     ]
     in_progress = any(m.status == "streaming" for m in latest)

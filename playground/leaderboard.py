@@ -141,8 +141,7 @@ def standings(votes: Iterable[Sequence[Game]], *, prior: float = 1.0) -> list[St
         played[g.a] += 1
         played[g.b] += 1
     table = [
-        Standing(name, rating(p), p, wins[name], played[name], votes_by_entrant[name])
-        for name, p in strength.items()
+        Standing(name, rating(p), p, wins[name], played[name], votes_by_entrant[name]) for name, p in strength.items()
     ]
     return sorted(table, key=lambda s: (-s.strength, s.entrant))
 
