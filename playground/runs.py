@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,7 @@ from django.utils import timezone
 from playground.models import Turn
 from playground.turns import build_request
 from reasoning.cot import adapter_for
+from reasoning.wire import make_client
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -40,23 +42,22 @@ from reasoning.request import ChatRequest, PreparedRequest
 log = logging.getLogger(__name__)
 
 RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
-_client: httpx.AsyncClient | None = None
+# One pooled client per event loop: a client's connections belong to the loop
+# that opened them (tests and the `ask` command each run their own loop).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 def http_client() -> httpx.AsyncClient:
-    """One pooled client per process (per event loop), sized for many long streams."""
-    global _client
-    if _client is None or _client.is_closed:
-        _client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
-                max_keepalive_connections=100,
-            ),
+    """The pooled client of the running loop, sized for many long, silent streams."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = make_client(
+            read_timeout=settings.UPSTREAM_READ_TIMEOUT,
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+            max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
         )
-    return _client
+    return client
 
 
 def run_group(turn_id: int) -> str:
