@@ -46,15 +46,12 @@ class Bar:
 
 
 def nice_step(span: float, target_ticks: int = 6) -> float:
-    """A 1/2/5×10^k step giving about `target_ticks` ticks over `span`."""
+    """The 1/2/5×10^k step closest to giving `target_ticks` ticks over `span`."""
     if span <= 0:
         return 1.0
     raw = span / target_ticks
     power = 10 ** math.floor(math.log10(raw))
-    for m in (1, 2, 5, 10):
-        if raw <= m * power:
-            return m * power
-    return 10 * power
+    return min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(raw / step)))
 
 
 def _num(x: float) -> str:

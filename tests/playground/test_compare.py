@@ -41,9 +41,9 @@ def setup_form(models, prompt="Why is the sky blue?", **extra):
     return data
 
 
-async def finish_runs(timeout=5.0):
+async def finish_runs(within=5.0):
     """Wait until every run started in this process has ended."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while RUNS:
             await asyncio.gather(*(r.task for r in list(RUNS.values()) if r.task), return_exceptions=True)
 
@@ -110,11 +110,13 @@ async def test_a_follow_up_continues_each_column_with_its_own_history_and_no_rea
         scripted.enqueue([ReasoningDelta(f"secret thought {letter}"), ContentDelta(f"answer {letter}"), Finish("stop")])
     pk = await create(async_client, owner, setup_form(three_models))
     await finish_runs()
-    response = await async_client.post(f"/compare/{pk}/send", {"prompt": "And at sunset?"}, headers={"HX-Request": "true"})
+    response = await async_client.post(
+        f"/compare/{pk}/send", {"prompt": "And at sunset?"}, headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200 and response["HX-Trigger"] == "compareSent"
     await finish_runs()
 
-    for column, turns in await columns_of(pk):
+    for _, turns in await columns_of(pk):
         assert len(turns) == 2
         first, second = turns
         body = second.sent["body"]
@@ -151,7 +153,7 @@ async def test_stop_all_stops_every_streaming_column(async_client, owner, script
     await asyncio.sleep(0.2)
     response = await async_client.post(f"/compare/{pk}/stop", headers={"HX-Request": "true"})
     assert response.status_code == 204
-    await finish_runs(timeout=2)
+    await finish_runs(within=2)
     for _, turns in await columns_of(pk):
         assert turns[0].status == "stopped"
         assert 0 < len(turns[0].reasoning) < 200
