@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-LABEL_WIDTH = 130
+LABEL_WIDTH = 150
 RIGHT_PAD = 70
 LANE = 22
 GAP = 10
@@ -74,7 +74,7 @@ def timeline_svg(lanes: Sequence[Lane], *, width: int = 760) -> SafeString:
         return LABEL_WIDTH + plot * ms / axis_end
 
     out = [
-        f'<svg class="chart timeline" role="img" viewBox="0 0 {width} {height}" width="100%"'
+        f'<svg class="chart timeline" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
         f' xmlns="http://www.w3.org/2000/svg" aria-labelledby="timeline-title">',
         '<title id="timeline-title">When each column was thinking and answering</title>',
     ]
@@ -137,11 +137,11 @@ def bars_svg(title: str, bars: Sequence[Bar], *, fmt: Callable[[float], str] = _
     """A small horizontal bar chart: one bar per column, parts stacked."""
     totals = [sum(v for v, _ in bar.parts if v is not None) for bar in bars]
     top = max(totals, default=0) or 1
-    label_width = 90
+    label_width = 28  # the bars are labelled with the column letters
     plot = width - label_width - 64
     height = 26 + len(bars) * 24
     out = [
-        f'<svg class="chart bars" role="img" viewBox="0 0 {width} {height}" width="100%"'
+        f'<svg class="chart bars" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}"'
         f' xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
         f'<text class="chart-title" x="0" y="14">{escape(title)}</text>',
     ]

@@ -217,8 +217,10 @@ class ColumnMetrics:
 
     def lane(self) -> charts.Lane:
         note = {"error": "error", "stopped": "stopped", "interrupted": "interrupted"}.get(self.status, "")
+        label = f"{self.letter} · {self.label}"
         return charts.Lane(
-            self.label, self.first_reasoning_ms, self.thinking_ms, self.first_content_ms,
+            label if len(label) <= 22 else label[:21] + "…",
+            self.first_reasoning_ms, self.thinking_ms, self.first_content_ms,
             None if self.status == "streaming" else self.duration_ms, note,
         )  # fmt: skip
 
@@ -289,19 +291,21 @@ def metrics_context(comparison: Comparison, views: Sequence[ColumnView] | None =
     }
     if n:
         ctx["timeline"] = charts.timeline_svg([m.lane() for m in latest])
+        panels = [
+            ("Time to first answer token (s)", [[(_s(m.first_content_ms), "bar")] for m in latest], "{:.2f}"),
+            ("Total time (s)", [[(_s(m.duration_ms), "bar")] for m in latest], "{:.2f}"),
+            ("Tokens: reasoning + answer", [
+                [(m.reasoning_tokens, "thinking"), (m.answer_tokens, "answering")] for m in latest
+            ], "{:,.0f}"),
+            ("Output tokens per second", [[(m.tokens_per_second, "bar")] for m in latest], "{:.0f}"),
+            ("Cost (USD)", [[(float(m.cost) if m.cost is not None else None, "bar")] for m in latest], "${:.4f}"),
+        ]  # fmt: skip
+        # A measure no column reported (cost without prices) gets no chart, only "—" in the table.
         ctx["charts"] = [
-            charts.bars_svg("Time to first answer token (s)", [
-                charts.Bar(m.letter, [(_s(m.first_content_ms), "bar")]) for m in latest
-            ], fmt=lambda v: f"{v:.2f}"),
-            charts.bars_svg("Tokens: reasoning + answer", [
-                charts.Bar(m.letter, [(m.reasoning_tokens, "thinking"), (m.answer_tokens, "answering")]) for m in latest
-            ], fmt=lambda v: f"{v:,.0f}"),
-            charts.bars_svg("Output tokens per second", [
-                charts.Bar(m.letter, [(m.tokens_per_second, "bar")]) for m in latest
-            ], fmt=lambda v: f"{v:.0f}"),
-            charts.bars_svg("Cost (USD)", [
-                charts.Bar(m.letter, [(float(m.cost) if m.cost is not None else None, "bar")]) for m in latest
-            ], fmt=lambda v: f"${v:.4f}"),
+            charts.bars_svg(title, [charts.Bar(m.letter, parts) for m, parts in zip(latest, rows, strict=True)],
+                            fmt=pattern.format)
+            for title, rows, pattern in panels
+            if any(value is not None for parts in rows for value, _ in parts)
         ]  # fmt: skip
     return ctx
 

@@ -265,7 +265,7 @@ async def test_the_page_shows_metrics_charts_and_links_each_column_to_its_chat(
         assert f'ws-connect="/ws/compare/{column.conversation_id}/"' in page
         assert f'id="turn-{turns[0].pk}"' in page
     assert '<svg class="chart timeline"' in page
-    assert page.count('<svg class="chart bars"') == 4
+    assert page.count('<svg class="chart bars"') == 5  # with cost: column B's model has prices
     assert "Which answer is better?" in page and "Both bad" in page
     # Column A reported 50 completion tokens, 20 of them reasoning.
     row = page.split('<tr data-column="A"', 1)[1].split("</tr>", 1)[0]

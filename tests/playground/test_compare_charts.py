@@ -26,14 +26,14 @@ def test_it_draws_thinking_then_answering_on_a_shared_time_axis():
         Lane("A", first_reasoning_ms=500, thinking_end_ms=2000, first_content_ms=2000, end_ms=4000),
         Lane("B", first_content_ms=1000, end_ms=2000),
     ], width=760)  # fmt: skip
-    # Plot from x=130 to x=690 (760 - 70) over an axis that ends at 4 s: 140 px per second.
+    # Plot from x=150 to x=690 (760 - 70) over an axis that ends at 4 s: 135 px per second.
     thinking = rects(svg, "thinking")
     answering = rects(svg, "answering")
-    assert thinking == [{"x": 200, "y": 24, "width": 210, "height": 22}]
-    assert answering[0] == {"x": 410, "y": 24, "width": 280, "height": 22}
-    assert answering[1] == {"x": 270, "y": 56, "width": 140, "height": 22}
+    assert thinking == [{"x": 217.5, "y": 24, "width": 202.5, "height": 22}]
+    assert answering[0] == {"x": 420, "y": 24, "width": 270, "height": 22}
+    assert answering[1] == {"x": 285, "y": 56, "width": 135, "height": 22}
     assert not any(t["y"] == 56 for t in thinking)  # B never thought
-    assert [w["width"] for w in rects(svg, "wait")] == [70, 140]  # to the first token of each
+    assert [w["width"] for w in rects(svg, "wait")] == [67.5, 135]  # to the first token of each
     assert ">4 s</text>" in svg and ">0 s</text>" in svg
 
 
@@ -57,11 +57,11 @@ def test_bars_scale_to_the_largest_total_and_stack_their_parts():
         Bar("B", [(None, "thinking"), (200, "answering")]),
         Bar("C", [(None, "bar")]),
     ], width=360)  # fmt: skip
-    # Plot width 360 - 90 - 64 = 206 px for the largest total (400).
-    assert rects(svg, "thinking") == [{"x": 90, "y": 24, "width": 154.5, "height": 17}]
+    # Plot width 360 - 28 - 64 = 268 px for the largest total (400).
+    assert rects(svg, "thinking") == [{"x": 28, "y": 24, "width": 201, "height": 17}]
     a_answer, b_answer = rects(svg, "answering")
-    assert a_answer["x"] == 244.5 and a_answer["width"] == 51.5
-    assert b_answer["x"] == 90 and b_answer["width"] == 103
+    assert a_answer["x"] == 229 and a_answer["width"] == 67
+    assert b_answer["x"] == 28 and b_answer["width"] == 134
     values = re.findall(r'class="bar-value"[^>]*>([^<]*)<', svg)
     assert values == ["400", "200", "—"]  # C reported nothing
 
