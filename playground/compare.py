@@ -84,6 +84,18 @@ def blind_label_for(conversation_id: int) -> str:
     return column.blind_name
 
 
+def disguise(turns: Sequence[Turn], blind_label: str) -> None:
+    """Make the shared turn partial show "Model B" instead of the model, and not
+    the controls either (efforts can give a model away). In memory only: these
+    instances are rendered and dropped, never saved."""
+    if not blind_label:
+        return
+    for turn in turns:
+        if turn.role == Turn.Role.ASSISTANT:
+            turn.model_label = blind_label
+            turn.params = {}
+
+
 # ---- creating and sending ------------------------------------------------------------------
 
 
@@ -229,7 +241,6 @@ class ColumnMetrics:
 class ColumnView:
     column: ComparisonColumn
     label: str  # what the page shows: the model's label, or "Model B"
-    blind_label: str  # passed to the turn partial: "" when labels are shown
     summary: str
     turns: list[Turn]
     resume: str
@@ -249,11 +260,11 @@ def column_views(comparison: Comparison) -> list[ColumnView]:
     for column in comparison.columns.select_related("conversation", "model"):
         mark_interrupted(column.conversation)
         turns = branch(column.conversation)
+        disguise(turns, column.blind_name if hidden else "")
         label = column.blind_name if hidden else (column.model.label if column.model else column.entrant)
         views.append(ColumnView(
             column=column,
             label=label,
-            blind_label=column.blind_name if hidden else "",
             summary="" if hidden else settings_summary(column.params),
             turns=turns,
             resume=",".join(f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming),
@@ -319,18 +330,17 @@ def _s(ms: int | None) -> float | None:
 
 def render_column_exchange(conversation_id: int, user_turn_id: int, turn_id: int) -> str:
     """The new exchange, appended to this column's own list of turns."""
-    turns = {t.pk: t for t in Turn.objects.select_related("model").filter(pk__in=[user_turn_id, turn_id])}
-    ctx = {"blind_label": blind_label_for(conversation_id)}
-    inner = "".join(render_to_string("chat/_turn.html", {**ctx, "turn": turns[pk]}) for pk in (user_turn_id, turn_id))
+    turns = Turn.objects.select_related("model").in_bulk([user_turn_id, turn_id])
+    disguise(list(turns.values()), blind_label_for(conversation_id))
+    inner = "".join(render_to_string("chat/_turn.html", {"turn": turns[pk]}) for pk in (user_turn_id, turn_id))
     return f'<div hx-swap-oob="beforeend:#turns-{conversation_id}">{inner}</div>'
 
 
 def render_column_done(conversation_id: int, turn_id: int) -> str:
     """The finished turn (markdown rendered once) and the refreshed metrics panel."""
     turn = Turn.objects.select_related("model").get(pk=turn_id)
-    html = render_to_string(
-        "chat/_turn.html", {"turn": turn, "oob": "outerHTML", "blind_label": blind_label_for(conversation_id)}
-    )
+    disguise([turn], blind_label_for(conversation_id))
+    html = render_to_string("chat/_turn.html", {"turn": turn, "oob": "outerHTML"})
     column = ComparisonColumn.objects.filter(conversation_id=conversation_id).select_related("comparison").first()
     if column is not None:
         ctx = metrics_context(column.comparison)

@@ -128,7 +128,7 @@ def test_three_columns_stream_at_once_then_a_follow_up_keeps_each_history(logged
         assert "391" in columns.nth(i).locator(".content").last.inner_text()
     # Metrics, timeline and charts for the round.
     page.wait_for_selector("#compare-metrics svg.timeline")
-    rows = page.locator("table.metrics tbody tr")
+    rows = page.locator("table.metrics-table tbody tr")
     assert rows.count() == 3
     assert page.locator("#compare-metrics svg.timeline rect.thinking title").count() == 3
     # Time to first answer, total time, tokens, tokens/s; no cost chart: the simulator has no prices.
@@ -183,7 +183,7 @@ def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, 
     limited = columns.nth(2).locator(".turn-status.error").inner_text()
     assert limited.startswith("Error (rate_limited, HTTP 429)") and "Rate limit reached" in limited
     assert [t[0]["status"] for t in column_turns(server, pk)] == ["complete", "error", "error", "complete"]
-    pills = page.locator("table.metrics .status-pill.error")
+    pills = page.locator("table.metrics-table .status-pill.error")
     assert pills.count() == 2
     screenshot(page, "compare-failing-column")
 
@@ -261,5 +261,5 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     page.get_by_role("link", name="What is 9*9?").first.click()
     page.wait_for_url(re.compile(rf"/compare/{pk}/$"))
     assert page.locator(".compare-column").count() == 2
-    assert page.locator("table.metrics tbody tr").count() == 2
+    assert page.locator("table.metrics-table tbody tr").count() == 2
     assert "was better" in page.locator(".voted").inner_text()

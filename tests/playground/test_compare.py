@@ -220,6 +220,9 @@ async def test_blind_labels_stay_hidden_on_page_and_sockets_until_the_vote(
         assert not any(name in text for name in names)
         await comm.disconnect()
 
+    # The disguise was for display only: the stored turns keep their model.
+    assert await Turn.objects.filter(role="assistant", model_label__startswith="Model ").acount() == 0
+
     leaderboard = (await async_client.get("/compare/leaderboard/")).content.decode()
     assert "No votes yet" in leaderboard
 
