@@ -276,23 +276,22 @@ def rounds(views: Sequence[ColumnView]) -> int:
     return max((len(v.assistant_turns) for v in views), default=0)
 
 
-def metrics_context(comparison: Comparison, views: Sequence[ColumnView] | None = None) -> dict[str, Any]:
-    """The metrics, charts and vote of the latest round."""
+def metrics_context(
+    comparison: Comparison, views: Sequence[ColumnView] | None = None, round_no: int | None = None
+) -> dict[str, Any]:
+    """The metrics, charts and vote of one round (the n-th prompt), the latest by default."""
     views = views if views is not None else column_views(comparison)
-    n = rounds(views)
-    latest = [
-        ColumnMetrics.of(
-            v.column.letter, v.label, v.assistant_turns[n - 1] if len(v.assistant_turns) >= n > 0 else None
-        )
-        for v in views
-    ]
-    in_progress = any(m.status == "streaming" for m in latest)
-    votes = {v.round: v for v in comparison.votes.select_related("winner")}
-    vote = votes.get(n)
+    latest_round = rounds(views)
+    n = round_no if round_no and 1 <= round_no <= latest_round else latest_round
+    turns = [v.assistant_turns[n - 1] if len(v.assistant_turns) >= n > 0 else None for v in views]
+    metrics = [ColumnMetrics.of(v.column.letter, v.label, t) for v, t in zip(views, turns, strict=True)]
+    in_progress = any(m.status == "streaming" for m in metrics)
+    vote = comparison.votes.filter(round=n).first() if n else None
     ctx: dict[str, Any] = {
         "comparison": comparison,
         "round": n,
-        "metrics": latest,
+        "rounds": range(1, latest_round + 1),
+        "metrics": metrics,
         "in_progress": in_progress,
         "vote": vote,
         "vote_winner": next((v.label for v in views if vote and vote.winner_id == v.column.pk), ""),
@@ -301,19 +300,19 @@ def metrics_context(comparison: Comparison, views: Sequence[ColumnView] | None =
         "two_columns": len(views) == 2,
     }
     if n:
-        ctx["timeline"] = charts.timeline_svg([m.lane() for m in latest])
+        ctx["timeline"] = charts.timeline_svg([m.lane() for m in metrics])
         panels = [
-            ("Time to first answer token (s)", [[(_s(m.first_content_ms), "bar")] for m in latest], "{:.2f}"),
-            ("Total time (s)", [[(_s(m.duration_ms), "bar")] for m in latest], "{:.2f}"),
+            ("Time to first answer token (s)", [[(_s(m.first_content_ms), "bar")] for m in metrics], "{:.2f}"),
+            ("Total time (s)", [[(_s(m.duration_ms), "bar")] for m in metrics], "{:.2f}"),
             ("Tokens: reasoning + answer", [
-                [(m.reasoning_tokens, "thinking"), (m.answer_tokens, "answering")] for m in latest
+                [(m.reasoning_tokens, "thinking"), (m.answer_tokens, "answering")] for m in metrics
             ], "{:,.0f}"),
-            ("Output tokens per second", [[(m.tokens_per_second, "bar")] for m in latest], "{:.0f}"),
-            ("Cost (USD)", [[(float(m.cost) if m.cost is not None else None, "bar")] for m in latest], "${:.4f}"),
+            ("Output tokens per second", [[(m.tokens_per_second, "bar")] for m in metrics], "{:.0f}"),
+            ("Cost (USD)", [[(float(m.cost) if m.cost is not None else None, "bar")] for m in metrics], "${:.4f}"),
         ]  # fmt: skip
         # A measure no column reported (cost without prices) gets no chart, only "—" in the table.
         ctx["charts"] = [
-            charts.bars_svg(title, [charts.Bar(m.letter, parts) for m, parts in zip(latest, rows, strict=True)],
+            charts.bars_svg(title, [charts.Bar(m.letter, parts) for m, parts in zip(metrics, rows, strict=True)],
                             fmt=pattern.format)
             for title, rows, pattern in panels
             if any(value is not None for parts in rows for value, _ in parts)
@@ -409,15 +408,22 @@ async def new_comparison(request: HttpRequest) -> HttpResponse:
 def comparison_detail(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison_for(request, pk)
     views = column_views(comparison)
-    ctx = metrics_context(comparison, views)
+    ctx = metrics_context(comparison, views, _round_param(request))
     ctx["streaming"] = any(v.streaming for v in views)
-    ctx["votes"] = list(comparison.votes.all())
     return render(request, "compare/detail.html", ctx)
 
 
 @require_GET
 def comparison_metrics(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "compare/_metrics.html", metrics_context(_comparison_for(request, pk)))
+    ctx = metrics_context(_comparison_for(request, pk), round_no=_round_param(request))
+    return render(request, "compare/_metrics.html", ctx)
+
+
+def _round_param(request: HttpRequest) -> int | None:
+    try:
+        return int(request.GET.get("round", ""))
+    except ValueError:
+        return None
 
 
 @require_POST
@@ -464,9 +470,15 @@ def _streaming_turns(request: HttpRequest, pk: int) -> list[int]:
 def vote(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison_for(request, pk)
     views = column_views(comparison)
-    n = rounds(views)
+    latest_round = rounds(views)
+    try:
+        n = int(request.POST.get("round") or latest_round)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= latest_round:
+        return HttpResponse("No such round.", status=400)
     choice = request.POST.get("choice", "")
-    if n == 0 or any(v.streaming for v in views):
+    if any(len(v.assistant_turns) >= n and v.assistant_turns[n - 1].is_streaming for v in views):
         return HttpResponse("Wait until every column has answered.", status=409)
     winner = None
     if choice in (Vote.Outcome.TIE, Vote.Outcome.ALL_BAD):

@@ -284,3 +284,25 @@ async def test_comparisons_are_listed_and_deleted_with_their_conversations(async
     assert response.status_code == 302
     assert await Comparison.objects.acount() == 0
     assert await Conversation.objects.acount() == 0
+
+
+async def test_each_round_has_its_own_metrics_and_vote(async_client, owner, scripted, three_models):
+    scripted.enqueue([ReasoningDelta("r1"), ContentDelta("first"), Usage(5, 11, 3), Finish("stop")])
+    pk = await create(async_client, owner, setup_form(three_models[:2]))
+    await finish_runs()
+    scripted.enqueue([ReasoningDelta("r2"), ContentDelta("second"), Usage(9, 23, 7), Finish("stop")])
+    await async_client.post(f"/compare/{pk}/send", {"prompt": "More?"})
+    await finish_runs()
+
+    latest = (await async_client.get(f"/compare/{pk}/metrics")).content.decode()
+    assert "Round 2" in latest and "<td>7</td><td>16</td>" in latest
+    first = (await async_client.get(f"/compare/{pk}/metrics?round=1")).content.decode()
+    assert "Round 1" in first and "<td>3</td><td>8</td>" in first
+    assert 'name="round" value="1"' in first
+
+    await async_client.post(f"/compare/{pk}/vote", {"choice": "A", "round": "1"})
+    await async_client.post(f"/compare/{pk}/vote", {"choice": "all_bad"})
+    votes = [(v.round, v.outcome) async for v in Vote.objects.order_by("round")]
+    assert votes == [(1, "best"), (2, "all_bad")]
+    response = await async_client.post(f"/compare/{pk}/vote", {"choice": "A", "round": "3"})
+    assert response.status_code == 400
