@@ -62,7 +62,7 @@ def _seconds(ms: float) -> str:
     return f"{ms / 1000:.2f} s" if ms < 10_000 else f"{ms / 1000:.1f} s"
 
 
-def timeline_svg(lanes: Sequence[Lane], *, width: int = 760) -> SafeString:
+def timeline_svg(lanes: Sequence[Lane], *, width: int = 960) -> SafeString:
     end = max((lane.end_ms or lane.first_content_ms or lane.first_reasoning_ms or 0 for lane in lanes), default=0)
     end = max(end, 1)
     step = nice_step(end / 1000) * 1000

@@ -263,3 +263,40 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     assert page.locator(".compare-column").count() == 2
     assert page.locator("table.metrics-table tbody tr").count() == 2
     assert "was better" in page.locator(".voted").inner_text()
+
+
+def test_the_setup_form_adds_columns_and_shares_settings(logged_in_page, server, screenshot):
+    page = logged_in_page
+    page.goto(server.url("/compare/new/"))
+    slots = page.locator("fieldset.slot")
+    add = page.get_by_role("button", name="+ Add column")
+    assert [slots.nth(i).is_visible() for i in range(6)] == [True, True, False, False, False, False]
+    for _ in range(4):
+        add.click()
+    assert all(slots.nth(i).is_visible() for i in range(6))
+    assert add.is_hidden()
+    page.get_by_role("button", name="Remove column 6").click()
+    page.get_by_role("button", name="Remove column 5").click()
+    assert slots.nth(5).is_hidden() and slots.nth(4).is_hidden() and add.is_visible()
+
+    page.locator('select[name="col0-model"]').select_option(label=LONG)
+    page.locator('select[name="col1-model"]').select_option(label=QUICK)
+    page.locator('select[name="col2-model"]').select_option(label=LONG)
+    page.locator('select[name="col3-model"]').select_option("")  # an empty slot is no column
+    page.locator('select[name="col0-effort"]').select_option("high")
+    page.locator('select[name="col2-effort"]').select_option("low")
+    page.get_by_label("Prompt").fill("What is 2+2?")
+    screenshot(page, "compare-new")
+
+    page.get_by_label("Same settings for all columns").check()
+    assert slots.nth(1).locator(".controls").is_hidden()
+    assert slots.nth(1).get_by_text("Uses column A's settings.").is_visible()
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_url(re.compile(r"/compare/\d+/$"))
+    pk = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    assert page.locator(".compare-column").count() == 3
+    assert page.locator(".column-head .summary").all_inner_texts() == ["effort high"] * 3
+    assert page.locator(".badge").inner_text() == "Same settings"
+    params = stored(server, f"print(json.dumps([c.params for c in Comparison.objects.get(pk={pk}).columns.all()]))")
+    assert params == [{"thinking": "default", "effort": "high"}] * 3
+    wait_all_done(page, 3)
