@@ -48,6 +48,22 @@
       });
     });
     refresh();
+
+    // Offer only the efforts the chosen model takes (the server checks again).
+    form.querySelectorAll(".slot").forEach(function (slot) {
+      const model = slot.querySelector("select[name$='-model']");
+      const effort = slot.querySelector("select[name$='-effort']");
+      function limit() {
+        const chosen = model.selectedOptions[0];
+        const allowed = chosen && chosen.value ? (chosen.dataset.efforts || "").split(",") : null;
+        effort.querySelectorAll("option").forEach(function (option) {
+          option.disabled = option.value !== "default" && allowed !== null && !allowed.includes(option.value);
+        });
+        if (effort.selectedOptions[0] && effort.selectedOptions[0].disabled) effort.value = "default";
+      }
+      model.addEventListener("change", limit);
+      limit();
+    });
   }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("form.compare-setup").forEach(setupForm);

@@ -283,6 +283,10 @@ def test_the_setup_form_adds_columns_and_shares_settings(logged_in_page, server,
     page.locator('select[name="col1-model"]').select_option(label=QUICK)
     page.locator('select[name="col2-model"]').select_option(label=LONG)
     page.locator('select[name="col3-model"]').select_option("")  # an empty slot is no column
+    # Only the efforts the simulator takes (low, medium, high) can be chosen.
+    efforts = page.locator('select[name="col1-effort"] option')
+    enabled = [o.get_attribute("value") for o in efforts.all() if o.is_enabled()]
+    assert enabled == ["default", "low", "medium", "high"]
     page.locator('select[name="col0-effort"]').select_option("high")
     page.locator('select[name="col2-effort"]').select_option("low")
     page.get_by_label("Prompt").fill("What is 2+2?")
