@@ -258,7 +258,6 @@ def column_views(comparison: Comparison) -> list[ColumnView]:
     hidden = comparison.labels_hidden
     views = []
     for column in comparison.columns.select_related("conversation", "model"):
-        mark_interrupted(column.conversation)
         turns = branch(column.conversation)
         disguise(turns, column.blind_name if hidden else "")
         label = column.blind_name if hidden else (column.model.label if column.model else column.entrant)
@@ -407,6 +406,9 @@ async def new_comparison(request: HttpRequest) -> HttpResponse:
 @require_GET
 def comparison_detail(request: HttpRequest, pk: int) -> HttpResponse:
     comparison = _comparison_for(request, pk)
+    # Turns left streaming by a dead process are shown as interrupted, as in a chat.
+    for conversation in Conversation.objects.filter(comparison_column__comparison=comparison):
+        mark_interrupted(conversation)
     views = column_views(comparison)
     ctx = metrics_context(comparison, views, _round_param(request))
     ctx["streaming"] = any(v.streaming for v in views)

@@ -162,7 +162,17 @@ def test_three_columns_stream_at_once_then_a_follow_up_keeps_each_history(logged
     assert page.locator("article.turn.assistant").count() == 2
 
 
-def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, server, screenshot):
+@pytest.fixture
+def broken_providers(server):
+    """Providers that fail, taken out of every model list again after the test
+    (the server is shared with other tests)."""
+    yield
+    server.shell(
+        "from playground.models import Provider\nProvider.objects.filter(name__in=['refused', 'limited']).delete()"
+    )
+
+
+def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, server, screenshot, broken_providers):
     page = logged_in_page
     add_openai_model(server, "refused", "Refused upstream", f"http://127.0.0.1:{closed_port()}/v1")
     with FakeUpstream() as upstream:

@@ -306,3 +306,21 @@ async def test_each_round_has_its_own_metrics_and_vote(async_client, owner, scri
     assert votes == [(1, "best"), (2, "all_bad")]
     response = await async_client.post(f"/compare/{pk}/vote", {"choice": "A", "round": "3"})
     assert response.status_code == 400
+
+
+async def test_a_strangers_column_socket_is_refused(client, async_client, owner, stranger, scripted, three_models):
+    pk = await create(async_client, owner, setup_form(three_models[:2]))
+    await finish_runs()
+    column, _ = (await columns_of(pk))[0]
+    await database_sync_to_async(client.force_login)(stranger)
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/compare/{column.conversation_id}/",
+        headers=[
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        ],
+    )
+    connected, code = await comm.connect()
+    assert not connected and code == 4403
