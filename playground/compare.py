@@ -71,7 +71,7 @@ def entrant_name(model: ModelProfile, params: dict[str, Any]) -> str:
     """What the leaderboard ranks: one model at one thinking setting.
 
     Temperature and max tokens are left out so they do not split a model's votes."""
-    ranked = {k: params[k] for k in ("thinking", "effort", "budget_tokens") if k in params}
+    ranked: dict[str, Any] = {k: params[k] for k in ("thinking", "effort", "budget_tokens") if k in params}
     summary = settings_summary(ranked)
     return f"{model.label} · {summary}" if summary else model.label
 
@@ -115,7 +115,7 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
         m.pk: m for m in ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
     }
     same = data.get("same_settings") in ("on", "1", "true")
-    columns = []
+    columns: list[tuple[ModelProfile, dict[str, Any]]] = []
     for i in range(MAX_COLUMNS):
         raw_model = data.get(f"col{i}-model")
         if not raw_model:
@@ -130,7 +130,7 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
         try:
             params = clean_params(raw, model)
         except BadInput as e:
-            raise BadInput(f"Column {len(columns) + 1} ({model.label}): {e}") from None
+            raise BadInput(f"Column {i + 1} ({model.label}): {e}") from None
         columns.append((model, params))
     if not MIN_COLUMNS <= len(columns) <= MAX_COLUMNS:
         raise BadInput(f"Choose between {MIN_COLUMNS} and {MAX_COLUMNS} columns (a model for each).")
@@ -174,6 +174,7 @@ def send_to_columns(comparison: Comparison, prompt: str) -> list[Started]:
         for column in comparison.columns.select_related("conversation", "model__provider"):
             if column.model is None:
                 raise BadInput(f"The model of column {column.letter} no longer exists.")
+            mark_interrupted(column.conversation)  # a turn a dead process left "streaming" does not block
             if column.conversation.turns.filter(status=Turn.Status.STREAMING).exists():
                 raise BadInput(f"Column {column.letter} is still answering; wait or stop it first.")
             exchange = start_exchange(column.conversation, prompt, column.model, column.params)
@@ -300,7 +301,7 @@ def metrics_context(
     }
     if n:
         ctx["timeline"] = charts.timeline_svg([m.lane() for m in metrics])
-        panels = [
+        panels: list[tuple[str, list[list[tuple[float | None, str]]], str]] = [
             ("Time to first answer token (s)", [[(_s(m.first_content_ms), "bar")] for m in metrics], "{:.2f}"),
             ("Total time (s)", [[(_s(m.duration_ms), "bar")] for m in metrics], "{:.2f}"),
             ("Tokens: reasoning + answer", [
@@ -376,7 +377,6 @@ def _form_context(request: HttpRequest, data: dict[str, Any] | None = None) -> d
         "slots": slots,
         "efforts": EFFORT_LEVELS,
         "data": data,
-        "comparisons": Comparison.objects.filter(owner=request.user)[:50],
     }
 
 
