@@ -268,6 +268,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
 
     # Reopened from the list, the comparison still shows its columns, metrics and vote.
     page.goto(server.url("/compare/"))
+    screenshot(page, "compare-list")
     page.get_by_role("link", name="What is 9*9?").first.click()
     page.wait_for_url(re.compile(rf"/compare/{pk}/$"))
     assert page.locator(".compare-column").count() == 2

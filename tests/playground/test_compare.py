@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -324,3 +325,27 @@ async def test_a_strangers_column_socket_is_refused(client, async_client, owner,
     )
     connected, code = await comm.connect()
     assert not connected and code == 4403
+
+
+async def test_the_leaderboard_filters_by_voter_and_by_blindness(async_client, owner, stranger, scripted, three_models):
+    sighted = await create(async_client, owner, setup_form(three_models[:2]))
+    await finish_runs()
+    await async_client.post(f"/compare/{sighted}/vote", {"choice": "A"})  # Alpha Sage over Bravo, labels shown
+    blind = await create(async_client, stranger, setup_form(three_models[1:], blind="on"))
+    await finish_runs()
+    columns = await columns_of(blind)
+    charlie = next(c.letter for c, _ in columns if c.entrant == "Charlie Thinker")
+    await async_client.post(f"/compare/{blind}/vote", {"choice": charlie})  # the stranger's blind vote
+
+    def ranked(html):
+        return re.findall(r'<td class="entrant">([^<]+)</td>', html)
+
+    everyone = (await async_client.get("/compare/leaderboard/")).content.decode()
+    assert "2 votes" in everyone and len(ranked(everyone)) == 3
+    mine = (await async_client.get("/compare/leaderboard/?scope=mine")).content.decode()
+    assert ranked(mine) == ["Charlie Thinker", "Bravo Reasoner"]  # the stranger is now logged in
+    only_blind = (await async_client.get("/compare/leaderboard/?votes=blind")).content.decode()
+    assert "1 vote" in only_blind and ranked(only_blind) == ["Charlie Thinker", "Bravo Reasoner"]
+    await async_client.aforce_login(owner)
+    mine = (await async_client.get("/compare/leaderboard/?scope=mine")).content.decode()
+    assert ranked(mine) == ["Alpha Sage", "Bravo Reasoner"]
