@@ -207,6 +207,8 @@ async def test_blind_labels_stay_hidden_on_page_and_sockets_until_the_vote(
     page = (await async_client.get(f"/compare/{pk}/")).content.decode()
     assert "Model A" in page and "Model B" in page
     assert not any(name in page for name in names)
+    listing = (await async_client.get("/compare/")).content.decode()
+    assert "2 hidden models" in listing and not any(name in listing for name in names)
 
     # A follow-up while still blind: what the column sockets send names no model either.
     sockets = [await column_socket(client, owner, c.conversation_id) for c, _ in columns]
