@@ -212,6 +212,8 @@ def test_stop_one_column_then_the_rest(logged_in_page, server):
     page.get_by_role("button", name="Stop all").click()
     wait_all_done(page, 3, timeout=10_000)
     assert [t[0]["status"] for t in column_turns(server, pk)] == ["stopped"] * 3
+    assert page.locator("#compare-notice").inner_text() == ""  # Stop all sent no (empty) prompt
+    assert page.locator("article.turn.user").count() == 3
 
 
 def leaderboard_rows(page) -> list[tuple[str, str, str]]:
