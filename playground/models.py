@@ -223,3 +223,104 @@ class Turn(models.Model):
             "thinking_ms": self.thinking_ms,
             "duration_ms": self.duration_ms,
         }
+
+
+# ---- Comparisons: one prompt over several conversations ------------------------------
+
+COLUMN_LETTERS = "ABCDEF"
+
+
+class Comparison(models.Model):
+    """One prompt sent to 2–6 columns at once; each column is an ordinary,
+    owner-scoped Conversation with its own model and controls.
+
+    In a blind comparison the columns are shuffled and shown as "Model A/B/…"
+    until the owner votes (or reveals); `revealed_at` ends the blindness.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200, default="New comparison")
+    blind = models.BooleanField(default=False)
+    same_settings = models.BooleanField(default=False)
+    revealed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("compare_detail", args=[self.pk])
+
+    @property
+    def labels_hidden(self) -> bool:
+        return self.blind and self.revealed_at is None
+
+
+class ComparisonColumn(models.Model):
+    """The link between a comparison and one of its conversations, in screen order."""
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="columns")
+    conversation = models.OneToOneField(
+        Conversation, on_delete=models.CASCADE, related_name="comparison_column"
+    )
+    position = models.PositiveSmallIntegerField()
+    model = models.ForeignKey(ModelProfile, null=True, on_delete=models.SET_NULL, related_name="+")
+    params = models.JSONField(default=dict, blank=True)
+    # What the leaderboard ranks: the model's label and the controls that change
+    # how it thinks ("Model X · effort high"), kept if the model is deleted.
+    entrant = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "position"], name="unique_column_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.comparison_id}/{self.letter}"
+
+    @property
+    def letter(self) -> str:
+        return COLUMN_LETTERS[self.position]
+
+    @property
+    def blind_name(self) -> str:
+        return f"Model {self.letter}"
+
+
+class Vote(models.Model):
+    """The owner's verdict on one round (the n-th prompt) of a comparison.
+
+    With two columns the choices read "A better / B better / tie / both bad";
+    with more, "best is X / tie / all bad". For ranking, a "best" vote counts as
+    a win of the winner over every other column, a tie or "all bad" as a tie
+    between every pair (leaderboard.pairwise_outcomes).
+    """
+
+    class Outcome(models.TextChoices):
+        BEST = "best"
+        TIE = "tie"
+        ALL_BAD = "all_bad"
+
+    comparison = models.ForeignKey(Comparison, on_delete=models.CASCADE, related_name="votes")
+    round = models.PositiveIntegerField()  # 1-based index of the prompt voted on
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    winner = models.ForeignKey(
+        ComparisonColumn, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Whether the labels were still hidden when the vote was cast.
+    blind = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["round"]
+        constraints = [
+            models.UniqueConstraint(fields=["comparison", "round"], name="one_vote_per_round")
+        ]
+
+    def __str__(self) -> str:
+        return f"vote on {self.comparison_id} round {self.round}: {self.outcome}"

@@ -1,7 +1,9 @@
 from django.urls import path
 
+from playground.compare_consumer import ComparisonColumnConsumer
 from playground.consumers import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<int:pk>/", ConversationConsumer.as_asgi()),
+    path("ws/compare/<int:pk>/", ComparisonColumnConsumer.as_asgi()),
 ]

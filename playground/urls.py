@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from playground import views
 
@@ -21,6 +21,7 @@ urlpatterns = [
     path("turns/<int:pk>/show", views.switch_branch, name="switch_branch"),
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
+    path("compare/", include("playground.compare_urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),
