@@ -1,0 +1,310 @@
+"""OpenAI-compatible Chat Completions ("openai"): OpenAI, DeepSeek, vLLM, SGLang,
+OpenRouter, Groq, Together, Baseten, Friendli, xAI, Mistral, Ollama's /v1 ….
+
+Request: `POST {base_url}/chat/completions` with `stream: true` and
+`stream_options.include_usage: true` (provider option `include_usage: false` for a
+server that rejects it). Messages come from `reasoning.context.build_messages`,
+thinking fields from `reasoning.controls.thinking_params`. The output cap is sent as
+`max_completion_tokens` for models whose thinking control is `reasoning_effort`
+(OpenAI's reasoning models reject `max_tokens`; xAI, Groq and vLLM accept both),
+else as `max_tokens` (DeepSeek and most open servers); the model option
+`max_tokens_field` overrides either.
+
+Reasoning, read once per chunk, first hit wins (spec §12), so servers that send
+the same text in two fields (OpenRouter: `reasoning` and `reasoning_details`) are
+not counted twice:
+
+    delta.reasoning_content → delta.reasoning → delta.reasoning_details[] (`text`, or
+    `summary`; encrypted entries skipped) → delta.content as an array holding
+    `{type: "thinking"}` chunks (Mistral)
+
+`reasoning_details` are also accumulated, merged by index, and given back once as
+`ReplayData({"reasoning_details": [...]})` (OpenRouter wants them back unmodified).
+
+Content: for `ReasoningStyle.MARKUP` models, `delta.content` goes through the family's
+streaming parser (`reasoning.parsers.make_parser`). For `NATIVE` models a server may
+still leave the tags in the text (vLLM without `--reasoning-parser`, Groq's default
+`raw` format, Friendli without `parse_reasoning`): when the answer *starts* with
+`<think>` (after whitespace) and no native reasoning field has been seen, the rest of
+the stream is parsed as `think` markup. A `<think>` later in the answer, or after
+native reasoning, is the model talking about the tag and stays content.
+
+End: `data: [DONE]`. A body that ends without it is accepted only if a
+`finish_reason` was seen (some servers omit `[DONE]`); otherwise it is a
+`BrokenStream`. An `error` object in a data line after HTTP 200 is raised as the
+matching `ProviderError` (`reasoning.wire.error_from_payload`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from typing import Any, Protocol
+
+import httpx
+
+from reasoning.adapters import register
+from reasoning.context import build_messages
+from reasoning.controls import merge_params, thinking_params
+from reasoning.errors import BrokenStream
+from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
+from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
+
+FINISH_REASONS: dict[str, str] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+}
+
+SNIFFED_OPEN_TAG = "<think>"
+
+
+class TextParser(Protocol):
+    """What `reasoning.parsers.make_parser` returns."""
+
+    def feed(self, delta: str) -> list[ReasoningDelta | ContentDelta]: ...
+
+    def close(self) -> list[ReasoningDelta | ContentDelta]: ...
+
+
+def _make_parser(
+    family: str, *, starts_in_reasoning: bool, tags: tuple[str, str] | None
+) -> TextParser:
+    # Imported late: only markup models need it.
+    from reasoning.parsers import make_parser
+
+    parser: TextParser = make_parser(family, starts_in_reasoning=starts_in_reasoning, tags=tags)
+    return parser
+
+
+def usage_from(raw: Mapping[str, Any]) -> Usage:
+    """OpenAI-shaped `usage`, with DeepSeek's `prompt_cache_hit_tokens` as cached tokens."""
+    completion_details = raw.get("completion_tokens_details") or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    cached = prompt_details.get("cached_tokens")
+    if cached is None:
+        cached = raw.get("prompt_cache_hit_tokens")
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens"),
+        completion_tokens=raw.get("completion_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+        cached_tokens=cached,
+    )
+
+
+class ChatStream:
+    """Turns parsed Chat Completions chunks into events; one per request."""
+
+    def __init__(self, request: ChatRequest) -> None:
+        model = request.model
+        self.parser: TextParser | None = None
+        if model.reasoning == ReasoningStyle.MARKUP:
+            self.parser = _make_parser(
+                model.markup or "think",
+                starts_in_reasoning=model.starts_in_reasoning,
+                tags=model.markup_tags,
+            )
+        # NATIVE models: hold the start of the answer until it is clear whether it
+        # opens a <think> block the server failed to parse out.
+        self.sniffing = model.reasoning == ReasoningStyle.NATIVE
+        self.sniffed = ""
+        self.native_seen = False
+        self.details: list[dict[str, Any]] = []
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+
+    def chunk(self, payload: Any) -> list[Event]:
+        if not isinstance(payload, dict):
+            raise BrokenStream(f"expected a JSON object chunk, got {type(payload).__name__}")
+        if payload.get("error"):
+            raise error_from_payload(payload)
+        if isinstance(payload.get("usage"), dict):
+            self.usage = usage_from(payload["usage"])
+        choices = payload.get("choices") or []
+        choice = next((c for c in choices if isinstance(c, dict) and c.get("index", 0) == 0), None)
+        if not isinstance(choice, dict):
+            return []
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") or {}
+        events: list[Event] = []
+        reasoning = self._reasoning(delta)
+        if reasoning:
+            self.native_seen = True
+            if self.sniffing:
+                events += self._end_sniffing(markup=False)
+            events.append(ReasoningDelta(reasoning))
+        content = delta.get("content")
+        if isinstance(content, list):
+            content = "".join(
+                part.get("text") or ""
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "text"
+            )
+        if isinstance(content, str) and content:
+            events += self._content(content)
+        return events
+
+    def _reasoning(self, delta: Mapping[str, Any]) -> str:
+        details = delta.get("reasoning_details")
+        if isinstance(details, list) and details:
+            self._keep_details(details)
+        for key in ("reasoning_content", "reasoning"):
+            value = delta.get(key)
+            if isinstance(value, str) and value:
+                return value
+        if isinstance(details, list):
+            text = "".join(_detail_text(d) for d in details if isinstance(d, dict))
+            if text:
+                return text
+        content = delta.get("content")
+        if isinstance(content, list):
+            return "".join(
+                _thinking_text(part)
+                for part in content
+                if isinstance(part, dict) and part.get("type") == "thinking"
+            )
+        return ""
+
+    def _keep_details(self, details: list[Any]) -> None:
+        for entry in details:
+            if not isinstance(entry, dict):
+                continue
+            index = entry.get("index")
+            same = [
+                kept
+                for kept in self.details
+                if kept.get("type") == entry.get("type")
+                and (kept.get("index") == index if index is not None else kept is self.details[-1])
+            ]
+            if not same:
+                self.details.append(dict(entry))
+                continue
+            kept = same[-1]
+            for key, value in entry.items():
+                if key in ("text", "summary", "data") and isinstance(value, str):
+                    kept[key] = (kept.get(key) or "") + value
+                elif value is not None:
+                    kept[key] = value
+
+    def _content(self, text: str) -> list[Event]:
+        if self.sniffing:
+            self.sniffed += text
+            head = self.sniffed.lstrip()
+            if head.startswith(SNIFFED_OPEN_TAG):
+                return self._end_sniffing(markup=True)
+            if SNIFFED_OPEN_TAG.startswith(head):  # still could be "<thi…", or only whitespace
+                return []
+            return self._end_sniffing(markup=False)
+        if self.parser is not None:
+            return list(self.parser.feed(text))
+        return [ContentDelta(text)]
+
+    def _end_sniffing(self, *, markup: bool) -> list[Event]:
+        self.sniffing = False
+        held, self.sniffed = self.sniffed, ""
+        if markup and not self.native_seen:
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None)
+        if not held:
+            return []
+        return self._content(held)
+
+    def close(self) -> list[Event]:
+        events: list[Event] = []
+        if self.sniffing:
+            events += self._end_sniffing(markup=False)
+        if self.parser is not None:
+            events += self.parser.close()
+        if self.details:
+            events.append(ReplayData({"reasoning_details": self.details}))
+        if self.usage is not None:
+            events.append(self.usage)
+        reason = self.finish_reason
+        events.append(Finish(FINISH_REASONS.get(reason, reason) if reason else None))
+        return events
+
+
+def _detail_text(detail: Mapping[str, Any]) -> str:
+    kind = detail.get("type")
+    if kind == "reasoning.encrypted":
+        return ""
+    value = detail.get("summary") if kind == "reasoning.summary" else detail.get("text")
+    return value if isinstance(value, str) else ""
+
+
+def _thinking_text(part: Mapping[str, Any]) -> str:
+    thinking = part.get("thinking")
+    if isinstance(thinking, str):
+        return thinking
+    if isinstance(thinking, list):
+        return "".join(
+            t.get("text") or "" for t in thinking if isinstance(t, dict) and t.get("type") == "text"
+        )
+    return ""
+
+
+def base_headers(request: ChatRequest) -> dict[str, str]:
+    headers = {"content-type": "application/json", "accept": "text/event-stream"}
+    if request.provider.api_key:
+        headers["authorization"] = f"Bearer {request.provider.api_key}"
+    extra = request.provider.options.get("headers")
+    if isinstance(extra, Mapping):
+        headers.update({str(k): str(v) for k, v in extra.items()})
+    return headers
+
+
+def max_tokens_field(request: ChatRequest) -> str:
+    explicit = request.model.options.get("max_tokens_field")
+    if explicit in ("max_tokens", "max_completion_tokens"):
+        return str(explicit)
+    if request.model.thinking_control == "reasoning_effort":
+        return "max_completion_tokens"
+    return "max_tokens"
+
+
+@register("openai")
+class OpenAICompatAdapter:
+    def prepare(self, request: ChatRequest) -> PreparedRequest:
+        body: dict[str, Any] = {
+            "model": request.model.model_id,
+            "messages": build_messages(request, "openai"),
+            "stream": True,
+        }
+        if request.provider.options.get("include_usage", True):
+            body["stream_options"] = {"include_usage": True}
+        if request.max_tokens is not None:
+            body[max_tokens_field(request)] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        merge_params(body, thinking_params(request))
+        url = request.provider.base_url.rstrip("/") + "/chat/completions"
+        return PreparedRequest("POST", url, base_headers(request), body)
+
+    async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+        prepared = self.prepare(request)
+        reader = ChatStream(request)
+        done = False
+        async with (
+            open_stream(client, prepared) as response,
+            aclosing(iter_sse(response)) as events,
+        ):
+            async for event in events:
+                if event.data == "[DONE]":
+                    done = True
+                    break
+                if not event.data.strip():
+                    continue
+                for item in reader.chunk(parse_json_data(event.data)):
+                    yield item
+            if done:
+                await drain(events)
+        if not done and reader.finish_reason is None:
+            raise BrokenStream("stream ended before its end marker")
+        for item in reader.close():
+            yield item
