@@ -16,7 +16,9 @@ _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "img",
 }  # fmt: skip
-_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}, "th": {"style"}, "td": {"style"}}
+_ATTRIBUTES = {
+    "a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}, "th": {"style"}, "td": {"style"},
+}  # fmt: skip
 
 
 def render(text: str) -> str:

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +33,8 @@ from django.utils import timezone
 
 from playground.models import Turn
 from playground.turns import build_request
-from reasoning.adapters import get_adapter
+from reasoning.cot import adapter_for
+from reasoning.wire import make_client
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -40,23 +42,22 @@ from reasoning.request import ChatRequest, PreparedRequest
 log = logging.getLogger(__name__)
 
 RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
-_client: httpx.AsyncClient | None = None
+# One pooled client per event loop: a client's connections belong to the loop
+# that opened them (tests and the `ask` command each run their own loop).
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = weakref.WeakKeyDictionary()
 
 
 def http_client() -> httpx.AsyncClient:
-    """One pooled client per process (per event loop), sized for many long streams."""
-    global _client
-    if _client is None or _client.is_closed:
-        _client = httpx.AsyncClient(
-            timeout=httpx.Timeout(
-                settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT
-            ),
-            limits=httpx.Limits(
-                max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
-                max_keepalive_connections=100,
-            ),
+    """The pooled client of the running loop, sized for many long, silent streams."""
+    loop = asyncio.get_running_loop()
+    client = _clients.get(loop)
+    if client is None or client.is_closed:
+        client = _clients[loop] = make_client(
+            read_timeout=settings.UPSTREAM_READ_TIMEOUT,
+            connect_timeout=settings.UPSTREAM_CONNECT_TIMEOUT,
+            max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
         )
-    return _client
+    return client
 
 
 def run_group(turn_id: int) -> str:
@@ -121,7 +122,7 @@ class TurnRun:
         self.layer = self.layer or get_channel_layer()
         self.client = self.client or http_client()
         self._started = time.monotonic()
-        adapter = get_adapter(self.request.provider.kind)
+        adapter = adapter_for(self.request)
         helpers = [
             asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}"),
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
@@ -302,7 +303,7 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
 def _prepare(turn_id: int) -> tuple[TurnRun, str]:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
-    prepared = get_adapter(request.provider.kind).prepare(request).redacted()
+    prepared = adapter_for(request).prepare(request).redacted()
     Turn.objects.filter(pk=turn_id).update(
         sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
     )

@@ -1,37 +1,286 @@
-# placeholder: replaced by adapters-native branch (which owns reasoning/controls.py).
-# Only what the OpenAI adapters call, with the same signatures and, for the two
-# controls below, the same results, so their tests pass before and after the merge.
-"""Thinking controls → request fields (placeholder; see the adapters-native branch)."""
+"""One mapping from the UI's thinking controls to each provider's request fields.
+
+The UI has four controls (`reasoning.request.Thinking`): mode (default / on / off),
+effort (none … max), budget tokens, and include reasoning. A model profile says how
+*its* provider spells them in `ModelSpec.thinking_control`; `thinking_params(request)`
+returns the body fields to merge into the request (use `merge_params`, which merges
+nested objects, because Gemini's part lives under `generationConfig`).
+
+Sections (§) refer to /work/shared/spec/providers.md.
+
+Each control, with the provider kinds it applies to ("simulator" may mimic any):
+
+`none` (any kind): nothing is sent; the model's thinking is fixed. Mode on/off is
+    dropped; an effort or a budget is a ValueError.
+`reasoning_effort` (openai; §1 OpenAI, §9 xAI, gpt-oss): effort → `reasoning_effort`.
+    Off → `reasoning_effort:"none"` when the model lists "none" (gpt-5.1), else ValueError
+    (models before gpt-5.1 reject "none", §1). On alone sends nothing.
+`chat_template_kwargs` (openai; §8 vLLM/SGLang, Qwen3, Nemotron):
+    `{"chat_template_kwargs":{"enable_thinking":bool}}`; effort → `reasoning_effort`.
+`chat_template_kwargs_thinking` (openai; §8 DeepSeek-V3.1, Granite, Kimi):
+    `{"chat_template_kwargs":{"thinking":bool}}`; effort → `reasoning_effort`.
+`chat_template_args` (openai; §9 Baseten): `{"chat_template_args":{"enable_thinking":bool}}`;
+    effort → `reasoning_effort`.
+`thinking_type` (openai; §3 DeepSeek, §9 GLM, Kimi): `{"thinking":{"type":"enabled"|"disabled"}}`;
+    effort → `reasoning_effort` (§3, V4 takes high/max).
+`openrouter` (openai; §6): `reasoning:{enabled:true}` for on, `reasoning:{effort:"none"}` for
+    off (ValueError when the model lists efforts without "none": OpenRouter's `mandatory`),
+    `reasoning.effort`, or `reasoning.max_tokens` from budget_tokens (not both: ValueError);
+    include_reasoning=False → `reasoning.exclude:true`.
+`together` (openai; §9 Together): `reasoning:{enabled:bool}`; effort → `reasoning_effort`
+    (GPT-OSS).
+`groq` (openai; §9 Groq): effort → `reasoning_effort`; off → `reasoning_effort:"none"` when
+    listed (Qwen3), else ValueError. Always sends `reasoning_format:"parsed"` ("hidden" when
+    include_reasoning is False), because Groq's default "raw" puts `<think>` in content; a
+    model option `groq_switch: "include_reasoning"` sends `include_reasoning:bool` instead
+    (GPT-OSS, which cannot take both).
+`anthropic_budget` (anthropic; §4 manual mode): `thinking:{type:"enabled",budget_tokens}`
+    plus `max_tokens` (below), or `thinking:{type:"disabled"}`; effort → budget (table below).
+`anthropic_adaptive` (anthropic; §4 adaptive mode): `thinking:{type:"adaptive"}` plus
+    `output_config.effort` (minimal → low, §11); off → `thinking:{type:"disabled"}`, a
+    ValueError when the model option `adaptive_only` is true (Opus 4.7: 400, §4); a budget is
+    a ValueError. For both Anthropic controls include_reasoning=False →
+    `thinking.display:"omitted"` (§4).
+`gemini_budget` (gemini; §5, 2.5 models): `generationConfig.thinkingConfig` with
+    `thinkingBudget` (on alone → -1, dynamic; off → 0, a ValueError when the model option
+    `thinking_always_on` is true, 2.5 Pro) and `includeThoughts` = include_reasoning (false
+    when off); effort → budget (table below); budget_tokens sent as given.
+`gemini_level` (gemini; §5, Gemini 3): `thinkingConfig.thinkingLevel`, xhigh/max → "high"
+    (§6); off is a ValueError (Gemini 3 cannot turn thinking off, §11); a budget is a
+    ValueError (level and budget together are a 400, §5).
+`ollama_think` (ollama; §7): `think:true|false`, effort → `think:"low"|"medium"|"high"|"max"`
+    with minimal → low and xhigh → max (Ollama's own mapping, §7).
+`responses` (openai-responses; §2): `reasoning:{effort, summary:"auto"}`; summary is omitted
+    when include_reasoning is False (no summary text comes back then); off →
+    `reasoning.effort:"none"` when listed, else ValueError.
+
+Rules common to every control:
+
+* An effort must be one of `EFFORT_LEVELS` and one the model lists in `ModelSpec.efforts`;
+  a model with no efforts takes none (ValueError). Effort `"none"` means thinking off,
+  so it contradicts mode "on" (ValueError).
+* Mode "default" with no effort and no budget sends nothing but the include-reasoning
+  knob where one exists: the provider's own default applies.
+* An effort or a budget with mode "default" implies thinking on.
+* Anything the control cannot express raises `ValueError` with the reason, except
+  include_reasoning=False where no knob exists: it is dropped (reasoning still arrives
+  and the caller may hide it), since refusing a request for that would help no one.
+
+Budgets per effort (tokens):
+
+| effort | anthropic_budget (§11, LiteLLM's newer table) | gemini_budget (§5, Google's mapping) |
+|---|---|---|
+| minimal | 1024 (§11, PR #27053) | 512 (§11, LiteLLM docs table; inside every 2.5 range of §5) |
+| low | 1024 | 1024 |
+| medium | 2048 | 8192 |
+| high | 4096 | 24576 |
+| xhigh | 8192 | 24576 (largest budget every 2.5 model accepts, §5 table) |
+| max | 16384 | 24576 (same; 2.5 Pro's 32768 is reachable through budget_tokens) |
+
+Anthropic mode "on" with neither effort nor budget uses the medium budget (2048).
+Anthropic budgets must be ≥ 1024 and < max_tokens (§4): a smaller budget is raised to
+1024; with `request.max_tokens` given, a budget that does not fit is lowered to
+max_tokens - 1 (the user's output cap wins), and max_tokens ≤ 1024 is a ValueError;
+without it, the returned `max_tokens` is max(16000, budget + 4096) so the answer keeps
+room after the thinking. `anthropic_budget` is the one control that returns
+`max_tokens`, because Anthropic requires it and ties it to the budget.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from reasoning.request import ChatRequest
+from reasoning.request import EFFORT_LEVELS, ChatRequest
+
+ANTHROPIC_BUDGETS: dict[str, int] = {
+    "minimal": 1024,
+    "low": 1024,
+    "medium": 2048,
+    "high": 4096,
+    "xhigh": 8192,
+    "max": 16384,
+}
+ANTHROPIC_MIN_BUDGET = 1024
+ANTHROPIC_DEFAULT_BUDGET = ANTHROPIC_BUDGETS["medium"]
+ANTHROPIC_DEFAULT_MAX_TOKENS = 16000
+ANTHROPIC_ANSWER_ROOM = 4096
+
+GEMINI_BUDGETS: dict[str, int] = {
+    "minimal": 512,
+    "low": 1024,
+    "medium": 8192,
+    "high": 24576,
+    "xhigh": 24576,
+    "max": 24576,
+}
+GEMINI_DYNAMIC_BUDGET = -1
+GEMINI_LEVELS: dict[str, str] = {
+    "minimal": "minimal",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+    "max": "high",
+}
+ANTHROPIC_EFFORTS: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "xhigh",
+    "max": "max",
+}
+OLLAMA_LEVELS: dict[str, str] = {
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "max",
+    "max": "max",
+}
+
+# Which provider kinds may carry each control; "simulator" mimics any of them.
+CONTROL_KINDS: dict[str, frozenset[str]] = {
+    "none": frozenset(),  # any kind
+    "reasoning_effort": frozenset({"openai"}),
+    "chat_template_kwargs": frozenset({"openai"}),
+    "chat_template_kwargs_thinking": frozenset({"openai"}),
+    "chat_template_args": frozenset({"openai"}),
+    "thinking_type": frozenset({"openai"}),
+    "openrouter": frozenset({"openai"}),
+    "together": frozenset({"openai"}),
+    "groq": frozenset({"openai"}),
+    "anthropic_budget": frozenset({"anthropic"}),
+    "anthropic_adaptive": frozenset({"anthropic"}),
+    "gemini_budget": frozenset({"gemini"}),
+    "gemini_level": frozenset({"gemini"}),
+    "ollama_think": frozenset({"ollama"}),
+    "responses": frozenset({"openai-responses"}),
+}
+THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROL_KINDS)
+
+
+class _Wanted:
+    """The UI's controls, validated against the model and normalised: effort "none"
+    becomes mode "off", and an effort or budget with mode "default" becomes "on"."""
+
+    __slots__ = ("budget", "effort", "include", "mode", "model_id")
+
+    def __init__(self, request: ChatRequest) -> None:
+        thinking, model = request.thinking, request.model
+        self.model_id = model.model_id
+        effort = thinking.effort
+        mode = thinking.mode
+        if effort is not None:
+            if effort not in EFFORT_LEVELS:
+                raise ValueError(
+                    f"unknown effort {effort!r}; expected one of {', '.join(EFFORT_LEVELS)}"
+                )
+            if not model.efforts:
+                raise ValueError(f"{model.model_id} has no effort control")
+            if effort not in model.efforts:
+                raise ValueError(
+                    f"{model.model_id} does not accept effort {effort!r}; "
+                    f"it accepts {', '.join(model.efforts)}"
+                )
+            if mode == "off" and effort != "none":
+                raise ValueError(f"effort {effort!r} was given but thinking is off")
+            if effort == "none":
+                if mode == "on":
+                    raise ValueError("effort 'none' turns thinking off, but thinking is set on")
+                mode, effort = "off", None
+        budget = thinking.budget_tokens
+        if budget is not None and budget <= 0:
+            raise ValueError(f"budget_tokens must be positive, not {budget}")
+        if mode == "off" and budget is not None:
+            raise ValueError("a thinking budget was given but thinking is off")
+        if mode == "default" and (effort is not None or budget is not None):
+            mode = "on"
+        self.mode = mode
+        self.effort = effort
+        self.budget = budget
+        self.include = thinking.include_reasoning
+
+    def no_budget(self, control: str) -> None:
+        if self.budget is not None:
+            raise ValueError(f"{self.model_id} ({control}) takes no thinking budget")
+
+    def no_effort(self, control: str) -> None:
+        if self.effort is not None:
+            raise ValueError(f"{self.model_id} ({control}) takes no effort")
 
 
 def thinking_params(request: ChatRequest) -> dict[str, Any]:
+    """The body fields that express `request.thinking` for this model and provider.
+
+    Returns a (possibly nested) dict to merge into the request body with
+    `merge_params`; `{}` when nothing needs sending. Raises ValueError for a
+    combination the model cannot express (see the module docstring).
+    """
     control = request.model.thinking_control
-    thinking = request.thinking
-    off = thinking.mode == "off" or thinking.effort == "none"
+    if control not in CONTROL_KINDS:
+        raise ValueError(
+            f"unknown thinking_control {control!r}; expected one of {', '.join(THINKING_CONTROLS)}"
+        )
+    kinds = CONTROL_KINDS[control]
+    kind = request.provider.kind
+    if kinds and kind != "simulator" and kind not in kinds:
+        raise ValueError(f"thinking_control {control!r} does not apply to provider kind {kind!r}")
+    wanted = _Wanted(request)
+    options = request.model.options
+
+    if control == "none":
+        wanted.no_effort(control)
+        wanted.no_budget(control)
+        return {}
     if control == "reasoning_effort":
-        if off:
-            return {"reasoning_effort": "none"}
-        return {"reasoning_effort": thinking.effort} if thinking.effort else {}
-    if control == "responses":
-        if off:
-            return {"reasoning": {"effort": "none"}}
-        reasoning: dict[str, Any] = {}
-        if thinking.effort:
-            reasoning["effort"] = thinking.effort
-        if thinking.include_reasoning:
-            reasoning["summary"] = "auto"
-        return {"reasoning": reasoning} if reasoning else {}
-    return {}
+        wanted.no_budget(control)
+        return _effort_field(wanted, request.model.efforts)
+    if control in ("chat_template_kwargs", "chat_template_kwargs_thinking", "chat_template_args"):
+        wanted.no_budget(control)
+        field = "chat_template_args" if control == "chat_template_args" else "chat_template_kwargs"
+        key = "thinking" if control == "chat_template_kwargs_thinking" else "enable_thinking"
+        return _switch(wanted, {field: {key: wanted.mode == "on"}})
+    if control == "thinking_type":
+        wanted.no_budget(control)
+        kind_of = "enabled" if wanted.mode == "on" else "disabled"
+        return _switch(wanted, {"thinking": {"type": kind_of}})
+    if control == "together":
+        wanted.no_budget(control)
+        return _switch(wanted, {"reasoning": {"enabled": wanted.mode == "on"}})
+    if control == "openrouter":
+        return _openrouter(wanted, request.model.efforts)
+    if control == "groq":
+        wanted.no_budget(control)
+        params = _effort_field(wanted, request.model.efforts)
+        if options.get("groq_switch") == "include_reasoning":
+            params["include_reasoning"] = wanted.include
+        else:
+            # Groq's default is "raw" (<think> tags inside content, §9): ask for the field.
+            params["reasoning_format"] = "parsed" if wanted.include else "hidden"
+        return params
+    if control == "anthropic_budget":
+        return _anthropic_budget(wanted, request.max_tokens)
+    if control == "anthropic_adaptive":
+        return _anthropic_adaptive(wanted, bool(options.get("adaptive_only")))
+    if control == "gemini_budget":
+        return _gemini_budget(wanted, bool(options.get("thinking_always_on")))
+    if control == "gemini_level":
+        return _gemini_level(wanted)
+    if control == "ollama_think":
+        wanted.no_budget(control)
+        if wanted.mode == "default":
+            return {}
+        if wanted.mode == "off":
+            return {"think": False}
+        return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
+    assert control == "responses"
+    return _responses(wanted, request.model.efforts)
 
 
 def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge `params` into `body` in place, descending into nested objects, and return it."""
     for key, value in params.items():
         current = body.get(key)
         if isinstance(value, Mapping) and isinstance(current, dict):
@@ -41,3 +290,140 @@ def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, A
         else:
             body[key] = value
     return body
+
+
+def _off_effort(wanted: _Wanted, efforts: tuple[str, ...], control: str) -> str:
+    if "none" not in efforts:
+        raise ValueError(
+            f"{wanted.model_id} cannot turn thinking off ({control}: effort 'none' not accepted)"
+        )
+    return "none"
+
+
+def _effort_field(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
+    if wanted.mode == "off":
+        return {"reasoning_effort": _off_effort(wanted, efforts, "reasoning_effort")}
+    if wanted.effort is not None:
+        return {"reasoning_effort": wanted.effort}
+    return {}
+
+
+def _switch(wanted: _Wanted, switch: dict[str, Any]) -> dict[str, Any]:
+    """An on/off switch plus an optional `reasoning_effort` next to it."""
+    if wanted.mode == "default":
+        return {}
+    params = dict(switch)
+    if wanted.effort is not None:
+        params["reasoning_effort"] = wanted.effort
+    return params
+
+
+def _openrouter(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
+    reasoning: dict[str, Any] = {}
+    if wanted.mode == "off":
+        if efforts and "none" not in efforts:
+            raise ValueError(f"{wanted.model_id} reasons always on OpenRouter (mandatory)")
+        reasoning["effort"] = "none"
+    elif wanted.mode == "on":
+        if wanted.effort is not None and wanted.budget is not None:
+            raise ValueError("OpenRouter takes an effort or a budget, not both")
+        if wanted.effort is not None:
+            reasoning["effort"] = wanted.effort
+        elif wanted.budget is not None:
+            reasoning["max_tokens"] = wanted.budget
+        else:
+            reasoning["enabled"] = True
+    if not wanted.include and wanted.mode != "off":
+        reasoning["exclude"] = True
+    return {"reasoning": reasoning} if reasoning else {}
+
+
+def _anthropic_display(wanted: _Wanted, thinking: dict[str, Any]) -> dict[str, Any]:
+    if not wanted.include:
+        thinking["display"] = "omitted"
+    return thinking
+
+
+def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]:
+    if wanted.mode == "default":
+        return {}
+    if wanted.mode == "off":
+        return {"thinking": {"type": "disabled"}}
+    if wanted.budget is not None:
+        budget = wanted.budget
+    elif wanted.effort is not None:
+        budget = ANTHROPIC_BUDGETS[wanted.effort]
+    else:
+        budget = ANTHROPIC_DEFAULT_BUDGET
+    budget = max(budget, ANTHROPIC_MIN_BUDGET)
+    if max_tokens is None:
+        max_tokens = max(ANTHROPIC_DEFAULT_MAX_TOKENS, budget + ANTHROPIC_ANSWER_ROOM)
+    elif max_tokens <= ANTHROPIC_MIN_BUDGET:
+        raise ValueError(
+            f"max_tokens {max_tokens} leaves no room for Anthropic's minimum thinking budget "
+            f"of {ANTHROPIC_MIN_BUDGET}"
+        )
+    else:
+        budget = min(budget, max_tokens - 1)
+    thinking = _anthropic_display(wanted, {"type": "enabled", "budget_tokens": budget})
+    return {"max_tokens": max_tokens, "thinking": thinking}
+
+
+def _anthropic_adaptive(wanted: _Wanted, adaptive_only: bool) -> dict[str, Any]:
+    wanted.no_budget("anthropic_adaptive")
+    if wanted.mode == "default":
+        return {}
+    if wanted.mode == "off":
+        if adaptive_only:
+            raise ValueError(f"{wanted.model_id} only supports adaptive thinking; it cannot be off")
+        return {"thinking": {"type": "disabled"}}
+    params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"})}
+    if wanted.effort is not None:
+        params["output_config"] = {"effort": ANTHROPIC_EFFORTS[wanted.effort]}
+    return params
+
+
+def _gemini(config: dict[str, Any]) -> dict[str, Any]:
+    return {"generationConfig": {"thinkingConfig": config}}
+
+
+def _gemini_budget(wanted: _Wanted, always_on: bool) -> dict[str, Any]:
+    if wanted.mode == "off":
+        if always_on:
+            raise ValueError(f"{wanted.model_id} cannot turn thinking off (§5: 2.5 Pro)")
+        return _gemini({"thinkingBudget": 0, "includeThoughts": False})
+    config: dict[str, Any] = {}
+    if wanted.mode == "on":
+        if wanted.budget is not None:
+            config["thinkingBudget"] = wanted.budget
+        elif wanted.effort is not None:
+            config["thinkingBudget"] = GEMINI_BUDGETS[wanted.effort]
+        else:
+            config["thinkingBudget"] = GEMINI_DYNAMIC_BUDGET
+    config["includeThoughts"] = wanted.include
+    return _gemini(config)
+
+
+def _gemini_level(wanted: _Wanted) -> dict[str, Any]:
+    wanted.no_budget("gemini_level")
+    if wanted.mode == "off":
+        raise ValueError(f"{wanted.model_id} cannot turn thinking off; choose its lowest effort")
+    config: dict[str, Any] = {}
+    if wanted.effort is not None:
+        config["thinkingLevel"] = GEMINI_LEVELS[wanted.effort]
+    config["includeThoughts"] = wanted.include
+    return _gemini(config)
+
+
+def _responses(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
+    wanted.no_budget("responses")
+    reasoning: dict[str, Any] = {}
+    if wanted.mode == "off":
+        reasoning["effort"] = _off_effort(wanted, efforts, "responses")
+        return {"reasoning": reasoning}
+    if wanted.effort is not None:
+        reasoning["effort"] = wanted.effort
+    if wanted.include:
+        # Without `summary` no reasoning text comes back at all (§2).
+        reasoning["summary"] = "auto"
+    return {"reasoning": reasoning} if reasoning else {}

@@ -362,6 +362,8 @@ _ERROR_TYPES: dict[str, type[ProviderError]] = {
     "server_error": Unavailable,
     "invalid_api_key": AuthError,
     "model_not_found": NotFound,
+    "invalid_prompt": BadRequest,
+    "context_length_exceeded": BadRequest,
 }
 
 

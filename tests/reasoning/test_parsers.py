@@ -204,10 +204,12 @@ def test_it_starts_harmony_in_analysis_when_told() -> None:
 
 # -- every cut of every marker --------------------------------------------------------
 
+# Every marker of every family (both Granite spellings), with whitespace on both sides,
+# stray and repeated tags.
 TEMPLATES = {
-    family: f"  lead {o} reason  {o} more\n{c}\n\nanswer {c} tail {o}end"
+    family: f"  lead {opens[0]} reason  {opens[-1]} more\n{closes[0]}\n\nanswer {closes[-1]}"
+    f" tail {opens[-1]}x{closes[0]}end"
     for family, (opens, closes) in TAG_PAIRS.items()
-    for o, c in [(opens[-1], closes[-1])]
 }
 
 
@@ -287,6 +289,12 @@ def test_it_streams_exactly_what_split_gives_for_any_cut(
     reasoning, content, events = stream(family, cut(text, positions), starts_in_reasoning)
     assert (reasoning, content) == whole
     assert all(e.text for e in events)
+    # The held-back tail never grows past the longest marker, however it was cut.
+    parser = make_parser(family, starts_in_reasoning=starts_in_reasoning)
+    longest = max(len(m) for m in markers_of(family))
+    for piece in cut(text, positions):
+        parser.feed(piece)
+        assert len(getattr(parser, "_tail", "")) < longest
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,0 +1,217 @@
+"""Anthropic Messages API (`POST {base_url}/v1/messages`, streamed), spec §4.
+
+Stream → events:
+
+    content_block_delta thinking_delta      ReasoningDelta
+    content_block_delta text_delta          ContentDelta
+    signature_delta, redacted_thinking      kept; after message_stop one
+                                            ReplayData({"format": "anthropic",
+                                            "content": [blocks as received]}) when the
+                                            message had thinking or redacted blocks
+    message_start / message_delta usage     Usage (message_delta values are cumulative)
+    message_delta stop_reason               Finish (end_turn → stop, max_tokens → length,
+                                            refusal → content_filter, …)
+    ping                                    ignored
+    error (after HTTP 200)                  the ProviderError its type names
+                                            (overloaded_error → Unavailable, …)
+    the stream ends before message_stop     BrokenStream
+
+Usage: `prompt_tokens` = input_tokens + cache_read_input_tokens +
+cache_creation_input_tokens (Anthropic counts cached input apart; everywhere else the
+prompt count includes it), `cached_tokens` = cache_read_input_tokens,
+`completion_tokens` = output_tokens (thinking included, §4), `reasoning_tokens` =
+output_tokens_details.thinking_tokens when the API reports it, else None: an estimate
+from the visible text would undercount summarised thinking, so none is invented.
+
+`max_tokens` is required: `request.max_tokens`, else 16000, else what the thinking
+budget needs (see reasoning.controls).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from reasoning.adapters import register
+from reasoning.context import build_context
+from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, merge_params, thinking_params
+from reasoning.errors import BadRequest, BrokenStream
+from reasoning.events import (
+    ContentDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    ReplayData,
+    Usage,
+)
+from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.wire import error_from_payload, iter_sse, open_stream, parse_json_data
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+ANTHROPIC_VERSION = "2023-06-01"
+STOP_REASONS: dict[str, str] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "refusal": "content_filter",
+    "tool_use": "tool_calls",
+    "pause_turn": "pause",
+}
+_REPLAYED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+
+
+def messages_url(base_url: str) -> str:
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+@register("anthropic")
+class AnthropicAdapter:
+    def prepare(self, request: ChatRequest) -> PreparedRequest:
+        provider = request.provider
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "anthropic-version": ANTHROPIC_VERSION,
+            **dict(provider.options.get("headers", {})),
+        }
+        if provider.api_key:
+            headers["x-api-key"] = provider.api_key
+        body: dict[str, Any] = {
+            "model": request.model.model_id,
+            "max_tokens": request.max_tokens or ANTHROPIC_DEFAULT_MAX_TOKENS,
+        }
+        body.update(build_context(request, "anthropic"))
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        merge_params(body, thinking_params(request))
+        body["stream"] = True
+        return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
+
+    async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+        try:
+            prepared = self.prepare(request)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        reader = _MessageReader()
+        async with open_stream(client, prepared) as response:
+            async for sse in iter_sse(response):
+                for event in reader.read(sse.event, sse.data):
+                    yield event
+                if reader.stopped:
+                    break
+        if not reader.stopped:
+            raise BrokenStream("the Anthropic stream ended before message_stop")
+        for event in reader.finish():
+            yield event
+
+
+class _MessageReader:
+    """Turns Messages API stream events into reasoning events, keeping the blocks."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[int, dict[str, Any]] = {}
+        # Streamed text kept as pieces per (block index, field) and joined once at the
+        # end: appending to one growing string would make a long answer quadratic.
+        self.pieces: dict[tuple[int, str], list[str]] = {}
+        self.usage: dict[str, Any] = {}
+        self.stop_reason: str | None = None
+        self.stopped = False
+
+    def read(self, name: str | None, data: str) -> list[Event]:
+        payload = parse_json_data(data)
+        if not isinstance(payload, dict):
+            raise BrokenStream(f"unexpected Anthropic event: {data[:200]!r}")
+        kind = payload.get("type", name)
+        if kind == "content_block_delta":
+            return self._delta(payload)
+        if kind == "content_block_start":
+            block = payload.get("content_block")
+            if isinstance(block, dict):
+                self.blocks[int(payload.get("index", len(self.blocks)))] = dict(block)
+                # Blocks normally start empty; text already present is shown all the same.
+                if block.get("type") == "thinking" and block.get("thinking"):
+                    return [ReasoningDelta(str(block["thinking"]))]
+                if block.get("type") == "text" and block.get("text"):
+                    return [ContentDelta(str(block["text"]))]
+            return []
+        if kind == "message_start":
+            message = payload.get("message")
+            if isinstance(message, dict) and isinstance(message.get("usage"), dict):
+                self.usage.update(message["usage"])
+            return []
+        if kind == "message_delta":
+            delta = payload.get("delta")
+            if isinstance(delta, dict) and delta.get("stop_reason"):
+                self.stop_reason = str(delta["stop_reason"])
+            if isinstance(payload.get("usage"), dict):
+                # Cumulative counts: later values replace earlier ones.
+                self.usage.update({k: v for k, v in payload["usage"].items() if v is not None})
+            return []
+        if kind == "message_stop":
+            self.stopped = True
+            return []
+        if kind == "error":
+            raise error_from_payload(payload)
+        return []  # ping, content_block_stop, and event types added later
+
+    def _delta(self, payload: dict[str, Any]) -> list[Event]:
+        delta = payload.get("delta")
+        if not isinstance(delta, dict):
+            return []
+        index = int(payload.get("index", 0))
+        block = self.blocks.setdefault(index, {})
+        kind = delta.get("type")
+        if kind == "thinking_delta":
+            text = str(delta.get("thinking", ""))
+            block.setdefault("type", "thinking")
+            self.pieces.setdefault((index, "thinking"), []).append(text)
+            return [ReasoningDelta(text)] if text else []
+        if kind == "text_delta":
+            text = str(delta.get("text", ""))
+            block.setdefault("type", "text")
+            self.pieces.setdefault((index, "text"), []).append(text)
+            return [ContentDelta(text)] if text else []
+        if kind == "signature_delta":
+            self.pieces.setdefault((index, "signature"), []).append(str(delta.get("signature", "")))
+        elif kind == "input_json_delta":
+            piece = str(delta.get("partial_json", ""))
+            self.pieces.setdefault((index, "partial_json"), []).append(piece)
+        return []
+
+    def finish(self) -> list[Event]:
+        for (index, key), pieces in self.pieces.items():
+            block = self.blocks[index]
+            block[key] = str(block.get(key) or "") + "".join(pieces)
+        events: list[Event] = []
+        content = [self.blocks[i] for i in sorted(self.blocks)]
+        if any(block.get("type") in _REPLAYED_BLOCKS for block in content):
+            events.append(ReplayData({"format": "anthropic", "content": content}))
+        if self.usage:
+            events.append(_usage(self.usage))
+        reason = self.stop_reason
+        events.append(Finish(STOP_REASONS.get(reason, reason) if reason else None))
+        return events
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _usage(raw: dict[str, Any]) -> Usage:
+    parts = [
+        _count(raw.get(key))
+        for key in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    ]
+    known = [p for p in parts if p is not None]
+    details = raw.get("output_tokens_details")
+    thinking = _count(details.get("thinking_tokens")) if isinstance(details, dict) else None
+    return Usage(
+        prompt_tokens=sum(known) if known else None,
+        completion_tokens=_count(raw.get("output_tokens")),
+        reasoning_tokens=thinking,
+        cached_tokens=parts[1],
+    )

@@ -1,0 +1,131 @@
+"""Ollama native chat (`POST {base_url}/api/chat`, NDJSON), spec §7.
+
+One JSON object per line:
+
+    message.thinking                  ReasoningDelta
+    message.content                   ContentDelta; for a MARKUP model (an old Ollama,
+                                      or a model it has no parser for, leaving `<think>`
+                                      in the text) parsed with reasoning.parsers
+    "done": true                      Usage (prompt_eval_count, eval_count; no
+                                      reasoning count exists, so None) and
+                                      Finish(done_reason: stop, length, …)
+    {"error": "..."}                  ProviderError with Ollama's message
+    the stream ends without done      BrokenStream
+
+Thinking is switched with `think` (reasoning.controls, `ollama_think`). `max_tokens`
+and `temperature` go in `options` as `num_predict` and `temperature`. An API key,
+when set (a hosted Ollama or a proxy), is sent as a bearer token.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import httpx
+
+from reasoning.adapters import register
+from reasoning.context import build_context
+from reasoning.controls import merge_params, thinking_params
+from reasoning.errors import BadRequest, BrokenStream
+from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, TextDelta, Usage
+from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
+from reasoning.wire import error_from_payload, iter_ndjson, open_stream
+
+DEFAULT_BASE_URL = "http://localhost:11434"
+
+
+class _Parser(Protocol):
+    def feed(self, delta: str) -> list[TextDelta]: ...
+
+    def close(self) -> list[TextDelta]: ...
+
+
+def chat_url(base_url: str) -> str:
+    base = (base_url or DEFAULT_BASE_URL).rstrip("/")
+    # A base copied from the OpenAI-compatible setup (`…/v1`) or ending in /api.
+    base = base.removesuffix("/v1").removesuffix("/api")
+    return f"{base}/api/chat"
+
+
+@register("ollama")
+class OllamaAdapter:
+    def prepare(self, request: ChatRequest) -> PreparedRequest:
+        provider = request.provider
+        headers = {
+            "content-type": "application/json",
+            "accept": "application/x-ndjson",
+            **dict(provider.options.get("headers", {})),
+        }
+        if provider.api_key:
+            headers["authorization"] = f"Bearer {provider.api_key}"
+        body: dict[str, Any] = {"model": request.model.model_id}
+        body.update(build_context(request, "ollama"))
+        options: dict[str, Any] = {}
+        if request.max_tokens is not None:
+            options["num_predict"] = request.max_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if options:
+            body["options"] = options
+        merge_params(body, thinking_params(request))
+        body["stream"] = True
+        return PreparedRequest("POST", chat_url(provider.base_url), headers, body)
+
+    async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
+        try:
+            prepared = self.prepare(request)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        parser = _markup_parser(request)
+        final: dict[str, Any] | None = None
+        async with open_stream(client, prepared) as response:
+            async for line in iter_ndjson(response):
+                if "error" in line:
+                    raise error_from_payload(line)
+                message = line.get("message")
+                if isinstance(message, dict):
+                    thinking = message.get("thinking")
+                    if isinstance(thinking, str) and thinking:
+                        yield ReasoningDelta(thinking)
+                    content = message.get("content")
+                    if isinstance(content, str) and content:
+                        if parser is None:
+                            yield ContentDelta(content)
+                        else:
+                            for event in parser.feed(content):
+                                yield event
+                if line.get("done") is True:
+                    final = line
+                    break
+        if final is None:
+            raise BrokenStream("the Ollama stream ended without a done line")
+        if parser is not None:
+            for event in parser.close():
+                yield event
+        yield Usage(
+            prompt_tokens=_count(final.get("prompt_eval_count")),
+            completion_tokens=_count(final.get("eval_count")),
+        )
+        reason = final.get("done_reason")
+        # Older Ollama releases end a normal answer with no done_reason at all.
+        yield Finish(reason if isinstance(reason, str) and reason else "stop")
+
+
+def _markup_parser(request: ChatRequest) -> _Parser | None:
+    model = request.model
+    if model.reasoning != ReasoningStyle.MARKUP:
+        return None
+    # Imported here: the parsers module is only needed for markup models.
+    parsers = importlib.import_module("reasoning.parsers")
+    parser: _Parser = parsers.make_parser(
+        model.markup or "think",
+        starts_in_reasoning=model.starts_in_reasoning,
+        tags=model.markup_tags,
+    )
+    return parser
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
