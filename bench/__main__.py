@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -234,12 +235,10 @@ def main() -> None:
         },
         "frame_interval_s": FRAME_INTERVAL,
     }
-    try:
+    with contextlib.suppress(OSError):
         results["commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=harness.ROOT
         ).stdout.strip()
-    except OSError:
-        pass
     if "parsers" in only:
         log("parsers")
         from bench import parsers

@@ -14,9 +14,9 @@ All times are `time.monotonic()`: one clock for every process on the machine.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import base64
-import array
 import contextlib
 import html
 import json

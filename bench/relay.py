@@ -26,8 +26,8 @@ from bench.harness import (
     ms,
     open_sockets,
     pct,
-    prompt,
     proc_cpu_seconds,
+    prompt,
     token_latencies,
 )
 from bench.upstream_proc import TOKEN_CHARS
@@ -56,7 +56,7 @@ async def throughput(server: Server, upstream: Upstream, tokens: int = 30_000) -
     """One long unpaced turn through the relay vs the same stream read by bare httpx."""
     r, c = tokens - 100, 100
     # Direct: a fresh process on the server's core (idle meanwhile) reads the same stream.
-    direct_out = subprocess.run(
+    direct_out = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
         [PY, "-c", DIRECT_CONSUMER, upstream.url, prompt("direct", r, c, 0)],
         cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_pinned(SERVER_CORES),
     )

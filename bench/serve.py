@@ -25,9 +25,9 @@ from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
 
-from django.db.backends import utils as db_utils  # noqa: E402
+from django.db.backends import utils as db_utils
 
-from playground.asgi import application as _app  # noqa: E402
+from playground.asgi import application as _app
 
 LAG_INTERVAL = 0.010
 

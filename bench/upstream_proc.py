@@ -33,7 +33,7 @@ from reasoning.testing.upstream import FakeUpstream, RecordedRequest, Script, op
 TOKEN_CHARS = 4
 _WORDS = (
     "so the user asks x < y then we check each case & compare a/b with [1] first; "
-    "hence 17*23 = 391 wait \"quoted\" okay alternatively n is 0 or 1e6 items"
+    'hence 17*23 = 391 wait "quoted" okay alternatively n is 0 or 1e6 items'
 ).split()
 
 

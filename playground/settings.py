@@ -143,6 +143,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH", str(DATA_DIR / "playground.sqlite3")),
+            # Kept open: every database_sync_to_async call (a run's checkpoint once a
+            # second) would otherwise reconnect and re-run the PRAGMAs (bench/README.md).
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
             # WAL lets the page read while a run checkpoints; IMMEDIATE avoids
             # "database is locked" upgrades from read to write transactions.
             "OPTIONS": {
@@ -163,7 +166,7 @@ if REDIS_URL := env("REDIS_URL"):
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+        "default": {"BACKEND": "playground.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
 AUTH_PASSWORD_VALIDATORS = [
