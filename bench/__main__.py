@@ -103,6 +103,9 @@ async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict
                 if "ttft" in only:
                     log(f"added time to first token: {cfg['ttft_turns']} turns")
                     results["ttft"] = await relay.first_token(server, upstream, cfg["ttft_turns"])
+                    results["ttft_instant_provider"] = await relay.first_token(
+                        server, upstream, cfg["ttft_turns"] // 3, ttfb=0.0
+                    )
                 if "turns" in only:
                     log("a 100-token turn: queries, writes, bytes")
                     results["small_turn"] = await relay.small_turn(server, upstream)

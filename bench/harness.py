@@ -213,8 +213,8 @@ class Server:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-def prompt(tag: str, r: int, c: int, rate: float = 0) -> str:
-    return "bench " + json.dumps({"tag": tag, "r": r, "c": c, "rate": rate})
+def prompt(tag: str, r: int, c: int, rate: float = 0, ttfb: float = 0) -> str:
+    return "bench " + json.dumps({"tag": tag, "r": r, "c": c, "rate": rate, "ttfb": ttfb})
 
 
 @dataclass
@@ -223,6 +223,7 @@ class TurnRecord:
     r_tokens: int
     c_tokens: int
     rate: float
+    ttfb: float = 0.0
     sent_at: float = 0.0
     turn: int | None = None
     frames: list[tuple[float, int, int]] = field(default_factory=list)  # (t, r chars, c chars)
@@ -267,7 +268,7 @@ class Socket:
         record.sent_at = time.monotonic()
         body = {
             "action": "send",
-            "prompt": prompt(record.tag, record.r_tokens, record.c_tokens, record.rate),
+            "prompt": prompt(record.tag, record.r_tokens, record.c_tokens, record.rate, record.ttfb),
             "model": self.server.model,
         }
         await self.ws.send(json.dumps(body))

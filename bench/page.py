@@ -39,14 +39,18 @@ ARGS = [
 
 PROBE = """
 (() => {
-  const b = window.__bench = {longtasks: [], maxGap: 0, gaps: 0, nodes: 0, last: 0, open: false, on: false};
+  const b = window.__bench = {longtasks: [], maxGap: 0, maxGapAt: 0, slowFrames: 0, t0: 0, gaps: 0, nodes: 0, last: 0, open: false, on: false};
   try {
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) if (b.on) b.longtasks.push(e.duration);
+      for (const e of list.getEntries()) if (b.on) b.longtasks.push([e.startTime - b.t0, e.duration]);
     }).observe({type: "longtask", buffered: false});
   } catch (e) { b.noLongtask = String(e); }
   function tick(t) {
-    if (b.on && b.last) { const d = t - b.last; b.gaps++; if (d > b.maxGap) b.maxGap = d; }
+    if (b.on && b.last) {
+      const d = t - b.last; b.gaps++;
+      if (d > b.maxGap) { b.maxGap = d; b.maxGapAt = t - b.t0; }
+      if (d > 50) b.slowFrames++;
+    }
     b.last = t;
     requestAnimationFrame(tick);
   }
@@ -99,7 +103,8 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 record = TurnRecord(f"page-{time.monotonic_ns()}", r, c, rate)
                 received.update(bytes=0, messages=0)
                 await server.stats(reset=True)
-                await page.evaluate("window.__bench.on = true")
+                await page.evaluate("window.__bench.t0 = performance.now(); window.__bench.on = true")
+                t0 = time.monotonic()
                 await sock.turn(record, timeout=tokens / rate * 4 + 60)
                 await page.wait_for_selector(
                     f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=30_000
@@ -120,7 +125,8 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
     await upstream.times([record.tag])
     text_bytes = (r + c) * TOKEN_CHARS
     streaming_s = (record.frames[-1][0] - record.frames[0][0]) if record.frames else 0.0
-    longtasks = probe.get("longtasks", [])
+    longtasks = [d for _, d in probe.get("longtasks", [])]
+    final_at = (record.done_at - t0) * 1000 if record.done_at else None
     return {
         "tokens": r + c,
         "tokens_per_s": rate,
@@ -128,7 +134,11 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "long_tasks": len(longtasks),
         "longest_task_ms": round(max(longtasks, default=0.0), 1),
         "longtask_observer": probe.get("noLongtask") or "ok",
+        "long_task_times_ms": [[round(a), round(d)] for a, d in probe.get("longtasks", [])],
+        "final_render_at_ms": round(final_at) if final_at else None,
         "longest_frame_gap_ms": round(probe.get("maxGap", 0.0), 1),
+        "longest_frame_gap_at_ms": round(probe.get("maxGapAt", 0.0)),
+        "frames_over_50ms": probe.get("slowFrames", 0),
         "animation_frames": probe.get("gaps", 0),
         "nodes_added": probe.get("nodes", 0),
         "nodes_per_1k_tokens": round(probe.get("nodes", 0) / ((r + c) / 1000), 2),

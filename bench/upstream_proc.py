@@ -5,7 +5,7 @@
 It is `reasoning.testing.upstream.FakeUpstream` answering every chat request with
 an OpenAI Chat Completions stream described by the prompt itself:
 
-    "bench {"tag": "ttft-3", "r": 300, "c": 100, "rate": 50}"
+    "bench {"tag": "ttft-3", "r": 300, "c": 100, "rate": 50, "ttfb": 0.05}"
 
 `r`/`c`: reasoning/answer tokens, one token = `TOKEN_CHARS` characters = one SSE
 chunk (the role chunk is merged into the first one, so the first byte of the body
@@ -87,7 +87,11 @@ class TimedUpstream(FakeUpstream):
         spec = spec_of(request)
         self._tag_of[request.index] = str(spec["tag"])
         rate = float(spec.get("rate") or 0) or None
-        return Script(chunks=chunks_for(int(spec.get("r", 0)), int(spec.get("c", 0))), rate=rate)
+        return Script(
+            chunks=chunks_for(int(spec.get("r", 0)), int(spec.get("c", 0))),
+            rate=rate,
+            first_chunk_delay=float(spec.get("ttfb") or 0),
+        )
 
     async def _respond(self, conn: Any, request: RecordedRequest, script: Script) -> bool:
         tag = self._tag_of.pop(request.index, None)
