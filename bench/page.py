@@ -39,7 +39,10 @@ ARGS = [
 
 PROBE = """
 (() => {
-  const b = window.__bench = {longtasks: [], maxGap: 0, maxGapAt: 0, slowFrames: 0, t0: 0, gaps: 0, nodes: 0, last: 0, open: false, on: false};
+  const b = window.__bench = {
+    longtasks: [], maxGap: 0, maxGapAt: 0, slowFrames: 0, t0: 0, gaps: 0, nodes: 0, last: 0,
+    open: false, on: false,
+  };
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) if (b.on) b.longtasks.push([e.startTime - b.t0, e.duration]);

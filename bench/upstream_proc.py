@@ -31,7 +31,7 @@ from reasoning.events import Usage
 from reasoning.testing.upstream import FakeUpstream, RecordedRequest, Script, openai_chat_sse
 
 TOKEN_CHARS = 4
-_WORDS = (
+_WORDS = (  # noqa: SIM905 (a sentence reads better than a list)
     "so the user asks x < y then we check each case & compare a/b with [1] first; "
     'hence 17*23 = 391 wait "quoted" okay alternatively n is 0 or 1e6 items'
 ).split()
