@@ -30,7 +30,7 @@ SECTIONS = ("parsers", "relay", "ttft", "turns", "concurrency", "redis", "stall"
 QUICK: dict[str, Any] = {
     "ttft_turns": 60,
     "concurrency": [50, 200],
-    "redis": [50, 200],
+    "redis": [50],
     "fast": [(4, 500), (1, 2000)],
     "stream_seconds": 6,
     "stall_seconds": 15,

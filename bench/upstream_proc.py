@@ -66,8 +66,10 @@ def spec_of(request: RecordedRequest) -> dict[str, Any]:
     prompt = body.get("messages", [{}])[-1].get("content", "")
     if isinstance(prompt, list):
         prompt = "".join(p.get("text", "") for p in prompt if isinstance(p, dict))
-    _, _, payload = str(prompt).partition(" ")
-    return json.loads(payload)
+    # The last "bench {...}": a context builder may have merged the user turns
+    # left without an answer (a failed turn earlier in a reused conversation).
+    prompt = str(prompt)
+    return dict(json.loads(prompt[prompt.rindex("bench {") + len("bench ") :].strip()))
 
 
 class TimedUpstream(FakeUpstream):

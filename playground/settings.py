@@ -161,7 +161,10 @@ if REDIS_URL := env("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1000, "expiry": 60},
+            # redis-py ≥ 6 times socket reads out after 5 s by default, exactly the
+            # 5 s channels-redis blocks in BZPOPMIN: an idle receive then raises
+            # TimeoutError and kills the consumer (bench/README.md, "Redis").
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "capacity": 1000, "expiry": 60},
         }
     }
 else:
