@@ -182,10 +182,11 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 ok,
             )
             add(
-                f"{label}: {run['streams']}×50 tok/s server CPU µs/chunk; CPU%; RSS MB",
-                f"{run['server_cpu_us_per_chunk']}; {run['server_cpu_pct']}%; {run['server_rss_mb_max']}",
+                f"{label}: {run['streams']}×50 tok/s server CPU µs/chunk mid-stream; CPU%; RSS MB",
+                f"{run['server_cpu_us_per_chunk_steady']} (whole turns: {run['server_cpu_us_per_chunk']}); "
+                f"{run['server_cpu_pct']}%; {run['server_rss_mb_max']}",
                 "≤ 30 µs",
-                run["server_cpu_us_per_chunk"] <= 30,
+                (run["server_cpu_us_per_chunk_steady"] or run["server_cpu_us_per_chunk"]) <= 30,
             )
         n = c["largest_n_holding_p99"]
         add(f"{label}: largest N at 50 tok/s holding p99", n, "≥ 500", n >= 500)

@@ -143,12 +143,14 @@ async def concurrency(
     records = [TurnRecord(f"n{streams}-{rate}-{i}-{time.monotonic_ns()}", r, c, rate) for i in range(streams)]
     await server.stats(reset=True)
     rss: list[float] = []
+    cpu_samples: list[tuple[float, float]] = []  # (time, server CPU seconds)
     cpu0, up_cpu0, bench_cpu0 = server.cpu_seconds(), upstream.cpu_seconds(), time.process_time()
     started = time.monotonic()
 
     async def sample() -> None:
         while True:
             rss.append(server.rss_mb())
+            cpu_samples.append((time.monotonic(), server.cpu_seconds()))
             await asyncio.sleep(0.25)
 
     sampler = asyncio.create_task(sample())
@@ -184,6 +186,7 @@ async def concurrency(
         fps.append(max_frames_per_second(rec))
         chunks += len(w) - 2
     complete = sum(1 for rec in records if rec.done_at is not None and not rec.error)
+    steady = steady_cpu_per_chunk(records, writes, cpu_samples)
     return {
         "streams": streams,
         "tokens_per_s": rate,
@@ -196,12 +199,32 @@ async def concurrency(
         "loop_lag_ms": stats["loop_lag_ms"],
         "server_cpu_pct": round(cpu / wall * 100, 1),
         "server_cpu_us_per_chunk": round(cpu / max(chunks, 1) * 1e6, 1),
+        "server_cpu_us_per_chunk_steady": steady,
         "load_generator_cpu_pct": round((up_cpu + bench_cpu) / wall * 100, 1),
         "server_rss_mb_max": round(max(rss, default=0.0), 1),
         "frames_per_s_per_turn_max": max(fps, default=None),
         "db_writes": stats["writes"],
         "wall_s": round(wall, 2),
     }
+
+
+def steady_cpu_per_chunk(
+    records: list[TurnRecord], writes: dict[str, list[float]], samples: list[tuple[float, float]]
+) -> float | None:
+    """Server CPU per upstream chunk while every stream is mid-flight: no turn is
+    starting or finishing (their database work and final render are per turn, not
+    per chunk), counted from the chunks the provider wrote inside that window."""
+    firsts = [w[1] for w in writes.values() if len(w) > 2]
+    lasts = [w[-2] for w in writes.values() if len(w) > 2]
+    if not firsts or len(firsts) < len(records):
+        return None
+    lo, hi = max(firsts) + 0.5, min(lasts) - 0.5
+    inside = [(t, c) for t, c in samples if lo <= t <= hi]
+    if hi - lo < 1.0 or len(inside) < 2:
+        return None
+    (t0, c0), (t1, c1) = inside[0], inside[-1]
+    chunks = sum(sum(1 for t in w[1:-1] if t0 <= t <= t1) for w in writes.values())
+    return round((c1 - c0) / max(chunks, 1) * 1e6, 1)
 
 
 async def stalled_client(server: Server, upstream: Upstream, seconds: float) -> dict[str, Any]:
