@@ -1,0 +1,285 @@
+"""The browser harness: the real server in a subprocess and Debian's Chromium.
+
+    server            session: `daphne playground.asgi:application` on a free loopback
+                      port, over a fresh DATA_DIR (SQLite, in-memory layer) that was
+                      migrated and bootstrapped, with two known users. `.url(path)`,
+                      `.manage(...)`, `.create_user(...)`, `.log_tail()`.
+    page              a Playwright (sync API) page in /usr/bin/chromium with a fresh
+                      profile (user data dir) per test.
+    logged_in_page    the same, logged in as `server.user` through the real login form.
+    screenshot        `screenshot(page, name)`: PNG into docs/screenshots/ when
+                      SCREENSHOTS=1 (for the README), else into the test's tmp dir.
+
+Browser tests are plain sync functions: Playwright's sync API drives its own event
+loop, which must not be running inside pytest-asyncio's. Tests marked `browser`
+are skipped with a reason when Chromium is missing, except on CI (CI=true), where
+a missing browser is a failure: a green CI run must have driven a real browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Fixed so a failing run can be repeated against its DATA_DIR; never a real key.
+FIELD_ENCRYPTION_KEY = "tTnYl6bEyuSgpnrUQrXqT0Vb4o3b2JfOeYt5gYy6xjQ="
+# Fast enough for a quick suite, slow enough that the thought block visibly streams.
+SIMULATOR_TOKENS_PER_SECOND = os.environ.get("BROWSER_SIMULATOR_TOKENS_PER_SECOND", "400")
+SCREENSHOT_DIR = ROOT / "docs" / "screenshots"
+# Server-side settings that would point the test server at shared services.
+SCRUBBED_ENV = ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "SECRET_KEY", "DEBUG")
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("browser") is None or CHROMIUM.exists():
+        return
+    if on_ci():
+        pytest.fail(f"{CHROMIUM} is missing and CI=true: install it (apt-get install chromium)")
+    pytest.skip(f"browser test needs {CHROMIUM} (apt-get install chromium)")
+
+
+@dataclass
+class Server:
+    """A running daphne process over its own DATA_DIR."""
+
+    base_url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    user: str = "tess"
+    password: str = "tess correct horse battery"
+    admin: str = "ada"
+    admin_password: str = "ada correct horse battery"
+    extra_users: dict[str, str] = field(default_factory=dict)
+
+    def url(self, path: str = "/") -> str:
+        return self.base_url + path
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run a management command against this server's database."""
+        return manage(self.env, *args, check=check)
+
+    def shell(self, code: str) -> str:
+        """Run Python in `manage.py shell` against this server's database; its stdout."""
+        return self.manage("shell", "-c", code).stdout
+
+    def create_user(self, username: str, password: str, *, admin: bool = False) -> None:
+        create_users(self.env, [(username, password, admin)])
+        self.extra_users[username] = password
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def create_users(env: dict[str, str], users: list[tuple[str, str, bool]]) -> None:
+    code = (
+        "from django.contrib.auth import get_user_model\n"
+        "User = get_user_model()\n"
+        f"for name, password, admin in {users!r}:\n"
+        "    user, _ = User.objects.get_or_create(username=name)\n"
+        "    user.set_password(password)\n"
+        "    user.is_staff = user.is_superuser = admin\n"
+        "    user.save()\n"
+    )
+    manage(env, "shell", "-c", code)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"daphne exited with {process.returncode}:\n{log_path.read_text(errors='replace')}"
+            )
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url}/health did not answer within {timeout} s:\n{log_path.read_text(errors='replace')}")
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+    env.update(
+        DATA_DIR=str(data_dir),
+        FIELD_ENCRYPTION_KEY=FIELD_ENCRYPTION_KEY,
+        SIMULATOR_TOKENS_PER_SECOND=SIMULATOR_TOKENS_PER_SECOND,
+        DJANGO_SETTINGS_MODULE="playground.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    data_dir = Path(tempfile.mkdtemp(prefix="playground-browser-"))
+    env = server_env(data_dir)
+    manage(env, "migrate", "--noinput")
+    plain = Server.__dataclass_fields__
+    user, password = plain["user"].default, plain["password"].default
+    admin, admin_password = plain["admin"].default, plain["admin_password"].default
+    # Users first, so bootstrap does not invent an admin with a random password.
+    create_users(env, [(user, password, False), (admin, admin_password, True)])
+    manage(env, "bootstrap")
+    log_path = data_dir / "daphne.log"
+    for _attempt in range(3):  # a free port can be taken between probe and bind
+        port = free_port()
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                 "playground.asgi:application"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_health(base_url, process, log_path)
+            break
+        except RuntimeError:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            if "Address already in use" not in log_path.read_text(errors="replace"):
+                raise
+    else:
+        raise RuntimeError(f"daphne could not bind a port:\n{log_path.read_text(errors='replace')}")
+    running = Server(base_url=base_url, data_dir=data_dir, env=env, process=process, log_path=log_path)
+    try:
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def playwright_driver() -> Iterator[object]:
+    # Module scope: the driver's event loop lives no longer than the browser tests need it.
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture
+def browser_context(playwright_driver, tmp_path: Path) -> Iterator[object]:
+    """A Chromium with a fresh profile: no cookies or cache carried between tests."""
+    context = playwright_driver.chromium.launch_persistent_context(
+        user_data_dir=str(tmp_path / "chromium-profile"),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=CHROMIUM_ARGS,
+        viewport={"width": 1280, "height": 860},
+    )
+    context.set_default_timeout(10_000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context) -> object:
+    pages = browser_context.pages
+    return pages[0] if pages else browser_context.new_page()
+
+
+def log_in(page, server: Server, username: str | None = None, password: str | None = None) -> None:
+    """Log in through the real login form and wait for the chat page."""
+    page.goto(server.url("/login/"))
+    page.get_by_label("Username").fill(username or server.user)
+    page.get_by_label("Password").fill(password or server.password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+
+
+@pytest.fixture
+def logged_in_page(page, server: Server) -> object:
+    log_in(page, server)
+    return page
+
+
+@pytest.fixture
+def admin_page(page, server: Server) -> object:
+    log_in(page, server, server.admin, server.admin_password)
+    return page
+
+
+def screenshot(page, name: str, directory: Path | None = None) -> Path:
+    """Save a PNG of the page: into docs/screenshots/ when SCREENSHOTS=1, for the README."""
+    if os.environ.get("SCREENSHOTS") == "1":
+        directory = SCREENSHOT_DIR
+    elif directory is None:
+        directory = Path(tempfile.gettempdir()) / "playground-screenshots"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+@pytest.fixture(name="screenshot")
+def screenshot_fixture(tmp_path: Path) -> Callable[..., Path]:
+    def take(page, name: str) -> Path:
+        return screenshot(page, name, tmp_path / "screenshots")
+
+    return take
