@@ -143,6 +143,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH", str(DATA_DIR / "playground.sqlite3")),
+            # Kept open: every database_sync_to_async call (a run's checkpoint once a
+            # second) would otherwise reconnect and re-run the PRAGMAs (bench/README.md).
+            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
             # WAL lets the page read while a run checkpoints; IMMEDIATE avoids
             # "database is locked" upgrades from read to write transactions.
             "OPTIONS": {
@@ -159,8 +162,11 @@ if REDIS_URL := env("REDIS_URL"):
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             # REDIS_PREFIX keeps several playgrounds (or test runs) on one Redis apart.
+            # redis-py >= 6 times socket reads out after 5 s by default, exactly the
+            # 5 s channels-redis blocks in BZPOPMIN: an idle receive then raises
+            # TimeoutError and kills the consumer (bench/README.md, "Redis").
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "capacity": 1000,
                 "expiry": 60,
                 "prefix": env("REDIS_PREFIX", "asgi"),
@@ -169,7 +175,7 @@ if REDIS_URL := env("REDIS_URL"):
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+        "default": {"BACKEND": "playground.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
     }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,271 @@
+"""`make bench`: measure the parsers, the relay and the page against DESIGN.md's budget.
+
+    python -m bench                  # quick (about 3 minutes on 2 cores)
+    python -m bench --full           # the long runs (N up to 1000, 60 s stall)
+    python -m bench --only relay,ttft --out /tmp/r.json
+
+Writes bench/results.json and prints a table of each figure beside its budget.
+The server (daphne, temp DATA_DIR) and the fake provider are separate processes,
+pinned to different cores; ratios are taken within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import harness, relay
+
+SECTIONS = ("parsers", "relay", "ttft", "turns", "concurrency", "redis", "stall", "page")
+
+QUICK: dict[str, Any] = {
+    "ttft_turns": 60,
+    "concurrency": [50, 200],
+    "redis": [50],
+    "fast": [(4, 500), (1, 2000)],
+    "stream_seconds": 6,
+    "stall_seconds": 15,
+    "page_tokens": 30_000,
+}
+FULL: dict[str, Any] = {
+    "ttft_turns": 300,
+    "concurrency": [50, 100, 250, 500, 1000],
+    "redis": [50, 100, 250, 500, 1000],
+    "fast": [(10, 500), (4, 2000)],
+    "stream_seconds": 20,
+    "stall_seconds": 60,
+    "page_tokens": 30_000,
+}
+FRAME_INTERVAL = 0.04
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def redis_up() -> bool:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+        return True
+    except Exception:
+        return False
+
+
+async def concurrency_series(
+    server: harness.Server, upstream: harness.Upstream, cfg: dict[str, Any], ns: list[int], fast: bool
+) -> dict[str, Any]:
+    window_ms = FRAME_INTERVAL * 1000 + 20
+    runs = []
+    for n in ns:
+        log(f"  {n} streams at 50 tokens/s")
+        runs.append(await relay.concurrency(server, upstream, n, 50, cfg["stream_seconds"]))
+    holding = [
+        r["streams"]
+        for r in runs
+        if r["complete"] == r["streams"]
+        and r["token_latency_ms"]["p99"] is not None
+        and r["token_latency_ms"]["p99"] <= window_ms
+    ]
+    out: dict[str, Any] = {"at_50_tokens_per_s": runs, "largest_n_holding_p99": max(holding, default=0)}
+    out["p99_limit_ms"] = window_ms
+    if fast:
+        out["fast_streams"] = []
+        for n, rate in cfg["fast"]:
+            log(f"  {n} streams at {rate} tokens/s")
+            out["fast_streams"].append(await relay.concurrency(server, upstream, n, rate, cfg["stream_seconds"]))
+    return out
+
+
+async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict[str, Any]) -> None:
+    upstream = harness.Upstream()
+    try:
+        pool = max(cfg["concurrency"] + [cfg["ttft_turns"]]) + 20
+        wanted_main = only & {"relay", "ttft", "turns", "concurrency", "stall", "page"}
+        if wanted_main:
+            log("starting daphne (in-memory channel layer, SQLite)")
+            server = harness.Server(upstream, conversations=pool)
+            try:
+                if "relay" in only:
+                    log("relay throughput: 30k-token unpaced turn vs bare httpx")
+                    results["relay"] = await relay.throughput(server, upstream)
+                if "ttft" in only:
+                    log(f"added time to first token: {cfg['ttft_turns']} turns")
+                    results["ttft"] = await relay.first_token(server, upstream, cfg["ttft_turns"])
+                    results["ttft_instant_provider"] = await relay.first_token(
+                        server, upstream, cfg["ttft_turns"] // 3, ttfb=0.0
+                    )
+                if "turns" in only:
+                    log("a 100-token turn: queries, writes, bytes")
+                    results["small_turn"] = await relay.small_turn(server, upstream)
+                if "concurrency" in only:
+                    log("concurrency, in-memory layer")
+                    results["concurrency"] = await concurrency_series(
+                        server, upstream, cfg, cfg["concurrency"], fast=True
+                    )
+                if "stall" in only:
+                    log(f"stalled client, {cfg['stall_seconds']} s")
+                    results["stall"] = await relay.stalled_client(server, upstream, cfg["stall_seconds"])
+                if "page" in only:
+                    log("the page in headless Chromium: 30k tokens at 2,000 tokens/s")
+                    from bench import page
+
+                    results["page"] = await page.run(server, upstream, cfg["page_tokens"], 2000)
+            finally:
+                server.close()
+        if "redis" in only:
+            if not redis_up():
+                results["redis"] = {"skipped": f"no Redis at {REDIS_URL}"}
+            else:
+                log("starting daphne with the Redis channel layer")
+                server = harness.Server(upstream, conversations=pool, env={"REDIS_URL": REDIS_URL})
+                try:
+                    results["redis"] = await concurrency_series(
+                        server, upstream, cfg, cfg["redis"], fast=False
+                    )
+                finally:
+                    server.close()
+    finally:
+        upstream.close()
+
+
+def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(figure, measured, budget, holds?) rows for the printed table and the README."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, value: Any, budget: str, ok: bool | None) -> None:
+        rows.append((name, str(value), budget, "-" if ok is None else ("yes" if ok else "NO")))
+
+    if p := results.get("parsers"):
+        by_size = {v["delta_chars"]: v["last_over_first"] for v in p.get("stream", [])}
+        ratio, worst = by_size.get(4), max(by_size.values(), default=None)
+        add("parser last/first 10% cost, 1-token deltas", ratio, "≤ 1.2", ratio is not None and ratio <= 1.2)
+        add("parser last/first 10% cost, worst of 1/4/12 chars", worst, "≤ 1.2", worst is not None and worst <= 1.2)
+    if r := results.get("relay"):
+        cpu = r["server_cpu_us_per_chunk"]
+        add("relay chunks/s ÷ bare httpx (unpaced 30k)", r["relay_over_direct"], "(ratio)", None)
+        add("server CPU µs per chunk, unpaced 30k", cpu, "≤ 30", cpu <= 30)
+        add("ws frames per upstream chunk, unpaced", r["ws_frames_per_chunk"], "(≪ 1)", None)
+    for key, label in (("ttft", "provider prefill 50 ms"), ("ttft_instant_provider", "instant provider")):
+        if t := results.get(key):
+            for block in ("reasoning", "answer"):
+                p50, p99 = t[f"{block}_ms"]["p50"], t[f"{block}_ms"]["p99"]
+                ok = p50 is not None and p99 is not None and p50 <= 5 and p99 <= 25
+                add(f"added TTFT {block} p50 / p99 ms ({label})", f"{p50} / {p99}", "≤ 5 / ≤ 25", ok)
+    if s := results.get("small_turn"):
+        ok = s["db_writes"] <= s["db_writes_budget"]
+        add("DB writes, 100-token turn", s["db_writes"], f"≤ {s['db_writes_budget']}", ok)
+        add("bytes to browser ÷ text, 100-token turn", s["bytes_over_text"], "≤ 3", s["bytes_over_text"] <= 3)
+    for key, label in (("concurrency", "in-memory"), ("redis", "Redis")):
+        c = results.get(key)
+        if not c or "skipped" in c:
+            continue
+        limit = c["p99_limit_ms"]
+        for run in c["at_50_tokens_per_s"]:
+            lat = run["token_latency_ms"]
+            ok = lat["p99"] is not None and lat["p99"] <= limit and run["complete"] == run["streams"]
+            add(
+                f"{label}: {run['streams']}×50 tok/s p50/p99 ms; delivered; complete",
+                f"{lat['p50']} / {lat['p99']}; {run['delivered_over_offered']}; {run['complete']}",
+                f"p99 ≤ {limit:.0f}",
+                ok,
+            )
+            add(
+                f"{label}: {run['streams']}×50 tok/s server CPU µs/chunk mid-stream; CPU%; RSS MB",
+                f"{run['server_cpu_us_per_chunk_steady']} (whole turns: {run['server_cpu_us_per_chunk']}); "
+                f"{run['server_cpu_pct']}%; {run['server_rss_mb_max']}",
+                "≤ 30 µs",
+                (run["server_cpu_us_per_chunk_steady"] or run["server_cpu_us_per_chunk"]) <= 30,
+            )
+        n = c["largest_n_holding_p99"]
+        add(f"{label}: largest N at 50 tok/s holding p99", n, "≥ 500", n >= 500)
+        for run in c.get("fast_streams", []):
+            add(
+                f"{label}: {run['streams']}×{run['tokens_per_s']:.0f} tok/s frames/s per turn (max 1 s window)",
+                run["frames_per_s_per_turn_max"],
+                "≤ 30",
+                (run["frames_per_s_per_turn_max"] or 0) <= 30,
+            )
+    if st := results.get("stall"):
+        add(
+            f"stalled client {st['seconds']} s: server RSS growth MB; turn whole",
+            f"{st['rss_growth_mb']}; {st['turn_whole_after_resume']}",
+            "(bounded)",
+            st["turn_whole_after_resume"] and st["rss_growth_mb"] < 50,
+        )
+    pg = results.get("page")
+    if pg and "skipped" not in pg:
+        tasks = f"{pg['long_tasks']}; {pg['longest_task_ms']}"
+        add("page: long tasks > 50 ms (count; longest ms)", tasks, "(none)", pg["long_tasks"] == 0)
+        gap = pg["longest_frame_gap_ms"]
+        add("page: longest gap between painted frames ms", gap, "(≤ 50)", gap <= 50)
+        add("page: DOM nodes added per 1k tokens", pg["nodes_per_1k_tokens"], "(small)", None)
+        fps = pg["frames_per_s_max"]
+        add("frames/s per turn at 2,000 tok/s (max 1 s window)", fps, "≤ 30", fps <= 30)
+        add("bytes to browser ÷ text, 30k-token turn", pg["bytes_over_text"], "≤ 3", pg["bytes_over_text"] <= 3)
+        ok = pg["db_writes"] <= pg["db_writes_budget"]
+        add("DB writes, 30k-token turn at 2,000 tok/s", pg["db_writes"], f"≤ {pg['db_writes_budget']}", ok)
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    header = ("figure", "measured", "budget", "holds")
+    widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--full", action="store_true", help="the long runs")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
+    parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    args = parser.parse_args()
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    cfg = FULL if args.full else QUICK
+    harness.pin_self()
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "mode": "full" if args.full else "quick",
+        "command": "python -m bench" + (" --full" if args.full else ""),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "server_cores": sorted(harness.SERVER_CORES),
+            "bench_cores": sorted(harness.BENCH_CORES),
+        },
+        "frame_interval_s": FRAME_INTERVAL,
+    }
+    with contextlib.suppress(OSError):
+        results["commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=harness.ROOT
+        ).stdout.strip()
+    if "parsers" in only:
+        log("parsers")
+        from bench import parsers
+
+        results["parsers"] = parsers.run()
+    asyncio.run(run_server_sections(cfg, only, results))
+    results["seconds"] = round(time.monotonic() - started, 1)
+    keys = ("figure", "measured", "budget", "holds")
+    results["summary"] = [dict(zip(keys, row, strict=True)) for row in summary(results)]
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print_table(summary(results))
+    log(f"wrote {args.out} in {results['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The page under a long fast thought, in headless Chromium.
+
+The chat page of one conversation is open in Chromium (logged in with the bench
+session); a bench socket on the same conversation sends the prompt, so the page
+receives exactly the frames any watcher gets: a 30k-token reasoning stream at
+2,000 tokens/s, then a short answer and the final re-render. In the page:
+
+* long tasks (PerformanceObserver "longtask", > 50 ms): count and longest;
+* the longest gap between two animation frames (requestAnimationFrame deltas);
+* DOM nodes added (MutationObserver), per 1,000 tokens;
+* bytes the browser received on its websocket, over the final text.
+
+The bench socket gives frames per second; the server's counters give database
+statements for the turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from typing import Any
+
+from bench.harness import Server, Socket, TurnRecord, Upstream, max_frames_per_second
+from bench.upstream_proc import TOKEN_CHARS
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+PROBE = """
+(() => {
+  const b = window.__bench = {
+    longtasks: [], maxGap: 0, maxGapAt: 0, slowFrames: 0, t0: 0, gaps: 0, nodes: 0, last: 0,
+    open: false, on: false,
+  };
+  try {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if (b.on) b.longtasks.push([e.startTime - b.t0, e.duration]);
+    }).observe({type: "longtask", buffered: false});
+  } catch (e) { b.noLongtask = String(e); }
+  function tick(t) {
+    if (b.on && b.last) {
+      const d = t - b.last; b.gaps++;
+      if (d > b.maxGap) { b.maxGap = d; b.maxGapAt = t - b.t0; }
+      if (d > 50) b.slowFrames++;
+    }
+    b.last = t;
+    requestAnimationFrame(tick);
+  }
+  requestAnimationFrame(tick);
+  new MutationObserver((ms) => {
+    if (!b.on) return;
+    for (const m of ms) b.nodes += m.addedNodes.length;
+  }).observe(document, {childList: true, subtree: true, characterData: false});
+  document.addEventListener("htmx:wsOpen", () => { b.open = true; });
+})();
+"""
+
+
+async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> dict[str, Any]:
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        return {"skipped": "playwright is not installed"}
+    if not shutil.which(CHROMIUM):
+        return {"skipped": f"no Chromium at {CHROMIUM}"}
+    (conversation,) = server.take_conversations(1)
+    profile = tempfile.mkdtemp(prefix="bench-chromium-")
+    received = {"bytes": 0, "messages": 0}
+    try:
+        async with async_playwright() as pw:
+            context = await pw.chromium.launch_persistent_context(
+                profile, executable_path=CHROMIUM, args=ARGS, headless=True,
+                viewport={"width": 1280, "height": 900},
+            )
+            try:
+                await context.add_cookies(
+                    [{"name": "sessionid", "value": server.session, "url": server.url}]
+                )
+                page = context.pages[0] if context.pages else await context.new_page()
+                await page.add_init_script(PROBE)
+
+                def on_socket(ws: Any) -> None:
+                    def on_frame(payload: str | bytes) -> None:
+                        received["messages"] += 1
+                        received["bytes"] += len(payload.encode() if isinstance(payload, str) else payload)
+
+                    ws.on("framereceived", on_frame)
+
+                page.on("websocket", on_socket)
+                await page.goto(f"{server.url}/c/{conversation}/")
+                await page.wait_for_function("window.__bench && window.__bench.open", timeout=15_000)
+                await asyncio.sleep(0.5)  # the socket joined its group
+                sock = await Socket(server, conversation).open()
+                r, c = tokens, 100
+                record = TurnRecord(f"page-{time.monotonic_ns()}", r, c, rate)
+                received.update(bytes=0, messages=0)
+                await server.stats(reset=True)
+                await page.evaluate("window.__bench.t0 = performance.now(); window.__bench.on = true")
+                t0 = time.monotonic()
+                await sock.turn(record, timeout=tokens / rate * 4 + 60)
+                await page.wait_for_selector(
+                    f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=30_000
+                )
+                await asyncio.sleep(0.5)
+                probe = await page.evaluate(
+                    "(() => { const b = window.__bench; b.on = false; return b; })()"
+                )
+                stats = await server.stats()
+                shown = await page.evaluate(
+                    f"document.querySelector('#t{record.turn}-r').textContent.length"
+                )
+                await sock.close()
+            finally:
+                await context.close()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
+    await upstream.times([record.tag])
+    text_bytes = (r + c) * TOKEN_CHARS
+    streaming_s = (record.frames[-1][0] - record.frames[0][0]) if record.frames else 0.0
+    longtasks = [d for _, d in probe.get("longtasks", [])]
+    final_at = (record.done_at - t0) * 1000 if record.done_at else None
+    return {
+        "tokens": r + c,
+        "tokens_per_s": rate,
+        "streaming_s": round(streaming_s, 2),
+        "long_tasks": len(longtasks),
+        "longest_task_ms": round(max(longtasks, default=0.0), 1),
+        "longtask_observer": probe.get("noLongtask") or "ok",
+        "long_task_times_ms": [[round(a), round(d)] for a, d in probe.get("longtasks", [])],
+        "final_render_at_ms": round(final_at) if final_at else None,
+        "longest_frame_gap_ms": round(probe.get("maxGap", 0.0), 1),
+        "longest_frame_gap_at_ms": round(probe.get("maxGapAt", 0.0)),
+        "frames_over_50ms": probe.get("slowFrames", 0),
+        "animation_frames": probe.get("gaps", 0),
+        "nodes_added": probe.get("nodes", 0),
+        "nodes_per_1k_tokens": round(probe.get("nodes", 0) / ((r + c) / 1000), 2),
+        "frames": len(record.frames),
+        "frames_per_s_mean": round(len(record.frames) / streaming_s, 1) if streaming_s else None,
+        "frames_per_s_max": max_frames_per_second(record),
+        "browser_bytes": received["bytes"],
+        "browser_messages": received["messages"],
+        "bytes_over_text": round(received["bytes"] / text_bytes, 3),
+        "reasoning_chars_shown": shown,
+        "reasoning_chars_expected": r * TOKEN_CHARS,
+        "db_queries": stats["queries"],
+        "db_writes": stats["writes"],
+        "db_writes_budget": round(5 + streaming_s, 1),
+    }

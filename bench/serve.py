@@ -1,0 +1,105 @@
+"""The real ASGI application with the bench's meters around it (bench runs only).
+
+    daphne -b 127.0.0.1 -p PORT bench.serve:application
+
+The product code is untouched: this module wraps `playground.asgi.application`
+and adds, for the benchmark's server process only,
+
+* a count of database statements by kind (select / insert / update / delete /
+  other), taken at the cursor, so "queries per turn" is a difference of two
+  readings around one turn;
+* an event-loop lag meter: a task that asks to wake every 10 ms and records how
+  late it woke (the delay every other callback on the loop also suffers);
+* `GET /__bench__/stats` (JSON) and `POST /__bench__/reset` on loopback.
+
+Nothing here is imported by `playground`; `make run` serves the bare application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "playground.settings")
+
+from django.db.backends import utils as db_utils
+
+from playground.asgi import application as _app
+
+LAG_INTERVAL = 0.010
+
+_queries: dict[str, int] = {}
+_lags: list[float] = []
+_lag_task: asyncio.Task[None] | None = None
+
+
+def _count(sql: Any) -> None:
+    verb = str(sql).lstrip().split(None, 1)[0].lower() if sql else "other"
+    kind = verb if verb in {"select", "insert", "update", "delete"} else "other"
+    _queries[kind] = _queries.get(kind, 0) + 1
+
+
+def _install_query_counter() -> None:
+    execute, executemany = db_utils.CursorWrapper.execute, db_utils.CursorWrapper.executemany
+
+    def counted_execute(self: Any, sql: Any, params: Any = None) -> Any:
+        _count(sql)
+        return execute(self, sql, params)
+
+    def counted_executemany(self: Any, sql: Any, param_list: Any) -> Any:
+        _count(sql)
+        return executemany(self, sql, param_list)
+
+    db_utils.CursorWrapper.execute = counted_execute  # type: ignore[method-assign]
+    db_utils.CursorWrapper.executemany = counted_executemany  # type: ignore[method-assign]
+
+
+async def _lag_meter() -> None:
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time()
+        await asyncio.sleep(LAG_INTERVAL)
+        _lags.append(loop.time() - asked - LAG_INTERVAL)
+        if len(_lags) > 200_000:  # a long run: keep the recent half
+            del _lags[:100_000]
+
+
+def _stats() -> dict[str, Any]:
+    lags = sorted(_lags)
+
+    def q(p: float) -> float | None:
+        return round(lags[min(len(lags) - 1, int(p * len(lags)))] * 1000, 3) if lags else None
+
+    return {
+        "queries": dict(_queries),
+        "writes": sum(_queries.get(k, 0) for k in ("insert", "update", "delete")),
+        "loop_lag_ms": {"samples": len(lags), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)},
+        "pid": os.getpid(),
+        "time": time.monotonic(),
+    }
+
+
+async def _respond(send: Any, body: dict[str, Any]) -> None:
+    data = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    global _lag_task
+    if _lag_task is None:
+        _lag_task = asyncio.get_running_loop().create_task(_lag_meter(), name="bench-lag-meter")
+    if scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
+        if scope["path"] == "/__bench__/reset":
+            _queries.clear()
+            _lags.clear()
+        await _respond(send, _stats())
+        return
+    await _app(scope, receive, send)
+
+
+_install_query_counter()
