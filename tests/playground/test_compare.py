@@ -43,10 +43,15 @@ def setup_form(models, prompt="Why is the sky blue?", **extra):
 
 
 async def finish_runs(within=5.0):
-    """Wait until every run started in this process has ended."""
+    """Wait until every run started on this test's loop has ended."""
+    loop = asyncio.get_running_loop()
+
+    def ours():
+        return [r.task for r in list(RUNS.values()) if r.task and r.task.get_loop() is loop]
+
     async with asyncio.timeout(within):
-        while RUNS:
-            await asyncio.gather(*(r.task for r in list(RUNS.values()) if r.task), return_exceptions=True)
+        while tasks := ours():
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @database_sync_to_async
