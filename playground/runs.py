@@ -222,7 +222,7 @@ class TurnRun:
 
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()

@@ -50,7 +50,7 @@ async def started_turn(comm):
     return await database_sync_to_async(Turn.objects.get)(pk=turn_id)
 
 
-async def receive_until_done(comm, turn_id, timeout=5.0):
+async def receive_until_done(comm, turn_id, timeout=5.0):  # noqa: ASYNC109 (the communicator's own timeout)
     frames = []
     while True:
         text = await comm.receive_from(timeout=timeout)
@@ -99,9 +99,8 @@ async def test_it_closes_a_strangers_socket(client, owner, stranger):
 
 async def test_it_refuses_an_anonymous_socket(owner):
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
-    comm = WebsocketCommunicator(
-        application, f"/ws/conversations/{conv.pk}/", headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
-    )
+    headers = [(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1")]
+    comm = WebsocketCommunicator(application, f"/ws/conversations/{conv.pk}/", headers=headers)
     connected, _ = await comm.connect()
     assert not connected
 

@@ -40,7 +40,7 @@ def test_think_format_inlines_the_reasoning_in_tags(conversation):
 
 
 def test_sharegpt_format(conversation):
-    first = list(records([conversation], "sharegpt"))[0]
+    first = next(iter(records([conversation], "sharegpt")))
     assert first["conversations"] == [{"from": "human", "value": "2+2?"}, {"from": "gpt", "value": "4"}]
     assert first["reasoning"] == "2 and 2 is 4"
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 
 from playground import exports
 from playground.models import Conversation, ModelProfile, Provider, Turn
@@ -68,6 +69,14 @@ def test_it_hides_another_users_conversation_turns_and_exports(client, stranger,
     conversation.refresh_from_db()
     assert conversation.title == "Multiplying"
     assert conversation.turns.count() == 2
+
+
+def test_the_chat_page_leads_to_the_compare_screens(client, owner, conversation):
+    client.force_login(owner)
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    for name in ("compare_new", "compare_list", "compare_leaderboard"):
+        assert f'href="{reverse(name)}"' in page
+    assert client.get(reverse("compare_new")).status_code == 200
 
 
 def test_it_asks_anonymous_visitors_to_log_in(client, conversation):
