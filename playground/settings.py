@@ -157,7 +157,23 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-if REDIS_URL := env("REDIS_URL"):
+REDIS_LAYER = env("REDIS_LAYER", "pubsub")
+if REDIS_LAYER not in ("pubsub", "lists"):
+    raise ImproperlyConfigured(f'REDIS_LAYER must be "pubsub" or "lists", not {REDIS_LAYER!r}')
+# Pub/sub by default: Redis pushes each group message to the workers subscribed to it.
+# The list-based layer pops a process's messages one at a time (a Lua script and a
+# BZPOPMIN round trip each, under one lock); at 50 streams of 25 frames/s its backlog
+# grew to ~6 s and frames past its capacity were dropped (bench/README.md, "Redis").
+# Nothing here needs the list layer's queued delivery: a watcher that misses a frame
+# asks the run for the gap, and the consumer's watchdog catches a lost "turn.done".
+if (REDIS_URL := env("REDIS_URL")) and REDIS_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}], "prefix": env("REDIS_PREFIX", "asgi")},
+        }
+    }
+elif REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
