@@ -111,6 +111,7 @@ class TurnRun:
     _started: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _closing: asyncio.Event = field(default_factory=asyncio.Event)
+    _nap_future: asyncio.Future[None] | None = None
     _dirty: bool = False
     _finishing: bool = False
     task: asyncio.Task[None] | None = None
@@ -132,6 +133,9 @@ class TurnRun:
     def _on_content(self, text: str) -> None:
         if self.first_content_ms is None:
             self.first_content_ms = self._elapsed_ms()
+            # The answer starting is news (the page folds the thought): its first
+            # frame goes now, not at the end of the current frame interval.
+            self._end_nap()
         self.content.append(text)
         self._c_len += len(text)
         self._dirty = True
@@ -187,6 +191,7 @@ class TurnRun:
             # frame and return, so no published offset is ever lost.
             self._closing.set()
             self._wake.set()
+            self._end_nap()
             for helper in others:
                 helper.cancel()
             await self._shielded(self._end(flusher, others))
@@ -222,7 +227,7 @@ class TurnRun:
 
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL
-        asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -230,9 +235,24 @@ class TurnRun:
             if self._closing.is_set():
                 return
             # Coalesce: whatever arrives during the interval goes in the next frame.
-            # Waiting on `_closing` rather than sleeping lets the end come at once.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), interval)
+            await self._nap(loop, interval)
+
+    async def _nap(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
+        """Sleep that `_end_nap` cuts short (the run's end, the first answer delta).
+
+        A future and a timer rather than `wait_for` on an event: this runs once per
+        frame per turn, and `wait_for` creates a task each time."""
+        nap = self._nap_future = loop.create_future()
+        timer = loop.call_later(seconds, _wake_up, nap)
+        try:
+            await nap
+        finally:
+            timer.cancel()
+            self._nap_future = None
+
+    def _end_nap(self) -> None:
+        if self._nap_future is not None:
+            _wake_up(self._nap_future)
 
     async def _send_frame(self) -> None:
         r_new = self._r_len - self._r_sent
@@ -329,6 +349,11 @@ class TurnRun:
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
         }
+
+
+def _wake_up(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _tail(parts: list[str], n: int) -> str:

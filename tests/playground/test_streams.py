@@ -253,9 +253,11 @@ async def test_frames_coalesce_deltas_first_at_once_then_one_per_interval(owner,
     # The first delta goes out at once, not after a frame interval ...
     first_delta_at = run._started + run.first_reasoning_ms / 1000
     assert frames[0][0] - first_delta_at < 0.03
-    # ... then at most one frame per interval, whatever the token rate.
-    assert len(frames) <= duration / 0.05 + 2
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames[:-1])]  # the last is the final flush
+    # ... then at most one frame per interval, whatever the token rate, except
+    # that the answer's first frame goes at once too (and the last is the final flush).
+    assert len(frames) <= duration / 0.05 + 3
+    answer_starts = next(i for i, (_, m) in enumerate(frames) if m["c"])
+    gaps = [b[0] - a[0] for i, (a, b) in enumerate(itertools.pairwise(frames[:-1])) if i + 1 != answer_starts]
     assert min(gaps) >= 0.05 * 0.8
     # Offsets chain: each frame starts where the previous ended, and the last ends at the end.
     r_end = c_end = 0
@@ -403,6 +405,22 @@ async def test_a_run_cancelled_again_while_finishing_still_saves_and_says_done(o
     await asyncio.wait_for(asyncio.gather(run.task, return_exceptions=True), 2)
     turn = await saved(turn_id)
     assert turn.status == "stopped" and turn.reasoning and FULL_R.startswith(turn.reasoning)
+
+
+async def test_the_answers_first_frame_does_not_wait_for_the_frame_interval(owner, scripted, scripted_model, settings):
+    # A long interval makes the difference plain: the answer starting is shown at
+    # once (the page folds the thought then), not up to an interval later.
+    settings.FRAME_INTERVAL = 3.0
+    scripted.enqueue([ReasoningDelta("thinking"), ContentDelta("answer"), Finish("stop")], delay=0.2)
+    conv = await new_conversation(owner)
+    turn_id = await new_exchange(conv, scripted_model)
+    async with GroupWatcher(conv.group_name) as watcher:
+        run = await start_run(turn_id)
+        await watcher.until_done(turn_id, timeout=10)
+    frames = [(t, m) for t, m in watcher.messages if m["type"] == "turn.frame"]
+    assert [(m["r"], m["c"]) for _, m in frames] == [("thinking", ""), ("", "answer")]
+    answer_at = run._started + run.first_content_ms / 1000
+    assert frames[1][0] - answer_at < 1.0  # far below the 3 s interval
 
 
 # ---- runs that never start, runs that died ---------------------------------------------
