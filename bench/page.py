@@ -155,5 +155,6 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "reasoning_chars_expected": r * TOKEN_CHARS,
         "db_queries": stats["queries"],
         "db_writes": stats["writes"],
+        "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
     }

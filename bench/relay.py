@@ -91,6 +91,7 @@ async def throughput(server: Server, upstream: Upstream, tokens: int = 30_000) -
         "complete": record.done_at is not None and record.r_len == r * TOKEN_CHARS,
         "db_queries": stats["queries"],
         "db_writes": stats["writes"],
+        "db_writes_by_what": stats.get("writes_by_what"),
         "stream_seconds": round(last_token_at - writes[1], 3) if last_token_at else None,
     }
 
@@ -204,6 +205,7 @@ async def concurrency(
         "server_rss_mb_max": round(max(rss, default=0.0), 1),
         "frames_per_s_per_turn_max": max(fps, default=None),
         "db_writes": stats["writes"],
+        "db_writes_by_what": stats.get("writes_by_what"),
         "wall_s": round(wall, 2),
     }
 
@@ -275,6 +277,7 @@ async def small_turn(server: Server, upstream: Upstream) -> dict[str, Any]:
         "streaming_s": round(streaming_s, 2),
         "db_queries": stats["queries"],
         "db_writes": stats["writes"],
+        "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
         "bytes_to_browser": record.bytes,
         "bytes_over_text": round(record.bytes / text, 2),

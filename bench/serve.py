@@ -36,10 +36,23 @@ _lags: list[float] = []
 _lag_task: asyncio.Task[None] | None = None
 
 
+_writes_by_what: dict[str, int] = {}
+
+
 def _count(sql: Any) -> None:
-    verb = str(sql).lstrip().split(None, 1)[0].lower() if sql else "other"
+    text = str(sql).lstrip() if sql else ""
+    verb = text.split(None, 1)[0].lower() if text else "other"
     kind = verb if verb in {"select", "insert", "update", "delete"} else "other"
     _queries[kind] = _queries.get(kind, 0) + 1
+    if kind in {"insert", "update", "delete"}:
+        # "UPDATE "playground_turn" SET "status" = ..." -> 'update playground_turn status':
+        # enough to tell checkpoints from sweeps and session saves.
+        words = text.replace('"', "").replace("`", "").split()
+        at = {"insert": 2, "update": 1, "delete": 2}[kind]
+        table = words[at] if len(words) > at else "?"
+        column = words[at + 2] if kind == "update" and len(words) > at + 2 else ""
+        what = f"{kind} {table} {column}".strip()
+        _writes_by_what[what] = _writes_by_what.get(what, 0) + 1
 
 
 def _install_query_counter() -> None:
@@ -76,6 +89,7 @@ def _stats() -> dict[str, Any]:
     return {
         "queries": dict(_queries),
         "writes": sum(_queries.get(k, 0) for k in ("insert", "update", "delete")),
+        "writes_by_what": dict(sorted(_writes_by_what.items())),
         "loop_lag_ms": {"samples": len(lags), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)},
         "pid": os.getpid(),
         "time": time.monotonic(),
@@ -96,6 +110,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
+            _writes_by_what.clear()
             _lags.clear()
         await _respond(send, _stats())
         return

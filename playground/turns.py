@@ -190,7 +190,14 @@ def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[in
         turns = turns.filter(conversation=conversation)
     if turn_ids is not None:
         turns = turns.filter(pk__in=turn_ids)
-    return turns.update(
+    # Look before writing: this runs on every page load and every few seconds per
+    # watching socket, and nearly always finds nothing. A read takes no write lock
+    # (SQLite has one for the whole database, which the checkpoints need).
+    stale = list(turns.values_list("pk", flat=True))
+    if not stale:
+        return 0
+    # The update repeats the conditions: a run may have checkpointed meanwhile.
+    return turns.filter(pk__in=stale).update(
         status=Turn.Status.INTERRUPTED,
         error={
             "kind": "interrupted",

@@ -468,8 +468,9 @@ async def test_a_socket_shows_a_dead_run_as_interrupted_once_its_heartbeat_is_st
     assert (turn.status, turn.reasoning) == ("interrupted", "half a thou")
 
 
-async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, scripted_model, settings):
+async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, scripted_model, settings, monkeypatch):
     settings.STREAM_STALE_AFTER = 0.3
+    monkeypatch.setattr(runs, "_swept", True)  # the process's first run would sweep first
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=5)
     scripted.enqueue([ReasoningDelta("x"), Finish("stop")], first_delay=1.0)
@@ -487,6 +488,24 @@ async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, 
     assert marked == 1
     await run.task
     assert (await saved(live)).status == "complete"
+
+
+async def test_a_sweep_that_finds_nothing_stale_writes_nothing(owner, scripted_model, settings):
+    # Page loads and every watching socket's watchdog sweep; with SQLite a write,
+    # even one matching no row, takes the database's single write lock.
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.STREAM_STALE_AFTER = 10
+    conv = await new_conversation(owner)
+    fresh = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=0)
+
+    def sweep():
+        with CaptureQueriesContext(connection) as queries:
+            marked = mark_interrupted(turn_ids=[fresh])
+        return marked, [q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries]
+
+    assert await database_sync_to_async(sweep)() == (0, ["SELECT"])
 
 
 # ---- the consumer's bookkeeping, with the run played by the test ---------------------------
