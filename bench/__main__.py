@@ -219,7 +219,12 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+def print_table(rows: list[tuple[str, str, str, str]], markdown: bool = False) -> None:
+    if markdown:  # the rows of bench/README.md's table
+        print("| figure | measured | budget (DESIGN.md) | holds |\n| --- | --- | --- | --- |")
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+        return
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     header = ("figure", "measured", "budget", "holds")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=True)]
@@ -232,8 +237,13 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="the long runs")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma list of {SECTIONS}")
     parser.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    parser.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    parser.add_argument("--table", metavar="RESULTS", help="only print the table of a results file")
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if args.table:
+        print_table(summary(json.loads(Path(args.table).read_text())), args.markdown)
+        return
     cfg = FULL if args.full else QUICK
     harness.pin_self()
     started = time.monotonic()
@@ -263,7 +273,7 @@ def main() -> None:
     keys = ("figure", "measured", "budget", "holds")
     results["summary"] = [dict(zip(keys, row, strict=True)) for row in summary(results)]
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    print_table(summary(results))
+    print_table(summary(results), args.markdown)
     log(f"wrote {args.out} in {results['seconds']} s")
 
 
