@@ -474,3 +474,17 @@ def test_it_stops_on_ctrl_c_and_keeps_the_partial_turn(tmp_path):
     )).splitlines()[-1].split()  # fmt: skip
     assert stored[:2] == ["stopped", "cancelled"]
     assert 0 < int(stored[2]) < 12_000 and stored[3] == "''"
+
+
+@pytest.mark.django_db
+def test_bootstrap_creates_the_first_user_once_and_says_where_to_log_in(monkeypatch, client):
+    monkeypatch.setenv("PORT", "8123")
+    first, second = io.StringIO(), io.StringIO()
+    call_command("bootstrap", stdout=first)
+    call_command("bootstrap", stdout=second)
+    said = first.getvalue()
+    assert "http://127.0.0.1:8123/login/" in said
+    password = said.split("password:", 1)[1].split()[0]
+    assert client.login(username="admin", password=password)
+    assert "password" not in second.getvalue()  # shown once, never again
+    assert ModelProfile.objects.filter(provider__kind="simulator").exists()

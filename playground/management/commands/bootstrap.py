@@ -3,6 +3,7 @@ turns left streaming by a previous process marked interrupted. Idempotent."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import Any
 
@@ -59,9 +60,10 @@ class Command(BaseCommand):
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
             User.objects.create_superuser("admin", "", password)
+            port = os.environ.get("PORT") or 8000  # `make run` serves on $PORT, 8000 unless set
             self.stdout.write(
                 self.style.SUCCESS(
-                    "\nCreated the first user. Log in at http://127.0.0.1:8000/login/ with\n"
+                    f"\nCreated the first user. Log in at http://127.0.0.1:{port}/login/ with\n"
                     f"    username: admin\n    password: {password}\n"
                     "This is shown once; change it with `python manage.py changepassword admin`.\n"
                 )
