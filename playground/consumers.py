@@ -107,17 +107,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except BadInput as e:
             await self.send(text_data=render_to_string("chat/_notice.html", {"message": str(e)}))
             return
+        user_turn, turn, html = exchange
         await self.channel_layer.group_send(
             self.conversation.group_name,
-            {"type": "turn.started", "user_turn": exchange[0], "turn": exchange[1]},
+            {"type": "turn.started", "user_turn": user_turn, "turn": turn, "html": html},
         )
         try:
-            await start_run(exchange[1])
+            await start_run(turn)
         except Exception:
             # The turn was saved as an error with its reason; every socket re-renders it.
-            await self.channel_layer.group_send(
-                self.conversation.group_name, {"type": "turn.done", "turn": exchange[1]}
-            )
+            await self.channel_layer.group_send(self.conversation.group_name, {"type": "turn.done", "turn": turn})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() in the sync thread before every
@@ -132,7 +131,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     # ---- group messages ----------------------------------------------------------------
 
     async def turn_started(self, event: dict[str, Any]) -> None:
-        html = await database_sync_to_async(support.render_new_exchange)(event["user_turn"], event["turn"])
+        # Rendered once, by the socket that started the exchange, before the run: a
+        # render here (a hop to the sync thread) would hold up the run's first frame,
+        # which queues behind this message (bench: added TTFT, instant provider).
+        html = event.get("html") or await database_sync_to_async(support.render_new_exchange)(
+            event["user_turn"], event["turn"]
+        )
         self.delivered[event["turn"]] = [0, 0]  # the page gets the turn empty: its base is known
         self._start_watchdog()
         await self.send(text_data=html)
@@ -436,11 +440,12 @@ def _finished_or_dead(turn_ids: list[int]) -> list[int]:
     return [pk for pk in turn_ids if pk not in streaming]
 
 
-def _start(conversation: Conversation, data: dict[str, Any]) -> tuple[int, int]:
+def _start(conversation: Conversation, data: dict[str, Any]) -> tuple[int, int, str]:
     conversation.refresh_from_db()
     try:
         model = ModelProfile.objects.select_related("provider").get(pk=int(data.get("model") or 0), enabled=True)
     except (ValueError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
     exchange = start_exchange(conversation, str(data.get("prompt", "")), model, clean_params(data, model))
-    return exchange.user_turn.pk, exchange.assistant_turn.pk
+    user_turn, turn = exchange.user_turn.pk, exchange.assistant_turn.pk
+    return user_turn, turn, support.render_new_exchange(user_turn, turn)

@@ -154,3 +154,28 @@ async def test_a_late_socket_gets_the_rest_without_gap_or_duplicate(client, owne
     # The streamed text as the tab showed it just before the final render.
     assert shown["r"] == "".join(f"r{i} " for i in range(30))
     assert shown["c"] == "".join(f"c{i} " for i in range(30))
+
+
+async def test_a_new_exchange_is_rendered_once_for_every_socket_watching(
+    client, owner, scripted, scripted_model, monkeypatch
+):
+    # Each socket used to render it in the sync thread, and the run's first frame
+    # queued behind that render; the socket that starts it now renders it once.
+    from playground import views_support
+
+    renders = []
+    render = views_support.render_new_exchange
+    monkeypatch.setattr(views_support, "render_new_exchange", lambda *a: renders.append(a) or render(*a))
+    scripted.enqueue([ReasoningDelta("hm"), ContentDelta("ok"), Finish("stop")])
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    sender = await login_communicator(client, owner, conv)
+    watcher = await login_communicator(client, owner, conv)
+    for comm in (sender, watcher):
+        assert (await comm.connect())[0]
+    await sender.send_to(text_data=json.dumps({"action": "send", "prompt": "Go", "model": scripted_model.pk}))
+    turns = [await started_turn(comm) for comm in (sender, watcher)]
+    assert turns[0].pk == turns[1].pk
+    for comm in (sender, watcher):
+        await receive_until_done(comm, turns[0].pk)
+        await comm.disconnect()
+    assert len(renders) == 1
