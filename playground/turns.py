@@ -106,22 +106,9 @@ def start_exchange(
         user_turn = Turn.objects.create(
             conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt
         )
-        assistant_turn = Turn.objects.create(
-            conversation=conversation,
-            parent=user_turn,
-            role=Turn.Role.ASSISTANT,
-            model=model,
-            model_label=model.label,
-            source=model.source,
-            params=params,
-            status=Turn.Status.STREAMING,
-            heartbeat_at=timezone.now(),
-        )
-        conversation.leaf = assistant_turn
-        conversation.model = model
-        if conversation.title == "New conversation" and not parent:
-            conversation.title = prompt.splitlines()[0][:80]
-        conversation.save(update_fields=["leaf", "model", "title", "updated_at"])
+        first = conversation.title == "New conversation" and not parent
+        title = prompt.splitlines()[0][:80] if first else None
+        assistant_turn = _streaming_answer(user_turn, model, params, title=title)
     return Exchange(user_turn, assistant_turn)
 
 
@@ -210,8 +197,11 @@ def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[in
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
 
 
-def _streaming_answer(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Turn:
-    """An empty assistant turn under `user_turn`, made the conversation's leaf."""
+def _streaming_answer(
+    user_turn: Turn, model: ModelProfile, params: dict[str, Any], *, title: str | None = None
+) -> Turn:
+    """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
+    title set, in the same write, when the first prompt names the conversation)."""
     conversation = user_turn.conversation
     turn = Turn.objects.create(
         conversation=conversation,
@@ -226,7 +216,11 @@ def _streaming_answer(user_turn: Turn, model: ModelProfile, params: dict[str, An
     )
     conversation.leaf = turn
     conversation.model = model
-    conversation.save(update_fields=["leaf", "model", "updated_at"])
+    fields = ["leaf", "model", "updated_at"]
+    if title is not None:
+        conversation.title = title
+        fields.append("title")
+    conversation.save(update_fields=fields)
     return turn
 
 
