@@ -134,6 +134,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Rendered once, by the socket that started the exchange, before the run: a
         # render here (a hop to the sync thread) would hold up the run's first frame,
         # which queues behind this message (bench: added TTFT, instant provider).
+        # A comparison announces its columns without HTML (its column sockets render
+        # their own); a chat tab open on a column's conversation renders it here.
         html = event.get("html") or await database_sync_to_async(support.render_new_exchange)(
             event["user_turn"], event["turn"]
         )

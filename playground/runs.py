@@ -110,7 +110,6 @@ class TurnRun:
     _c_sent: int = 0
     _started: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
-    _closing: asyncio.Event = field(default_factory=asyncio.Event)
     _nap_future: asyncio.Future[None] | None = None
     _dirty: bool = False
     _finishing: bool = False
@@ -187,9 +186,8 @@ class TurnRun:
             self.error = {"kind": "internal", "message": f"{type(e).__name__}: {e}", "status_code": None}
         finally:
             self._finishing = True
-            # The flusher is not cancelled mid-send: it is told to send the last
-            # frame and return, so no published offset is ever lost.
-            self._closing.set()
+            # The flusher is not cancelled mid-send: `_finishing` tells it to send
+            # the last frame and return, so no published offset is ever lost.
             self._wake.set()
             self._end_nap()
             for helper in others:
@@ -232,7 +230,10 @@ class TurnRun:
             await self._wake.wait()
             self._wake.clear()
             await self._send_frame()
-            if self._closing.is_set():
+            if self._finishing:
+                # The run may have ended while that frame was being sent, with
+                # deltas still unsent: they go now (a no-op when there are none).
+                await self._send_frame()
                 return
             # Coalesce: whatever arrives during the interval goes in the next frame.
             await self._nap(loop, interval)

@@ -423,6 +423,37 @@ async def test_the_answers_first_frame_does_not_wait_for_the_frame_interval(owne
     assert frames[1][0] - answer_at < 1.0  # far below the 3 s interval
 
 
+async def test_deltas_that_arrive_while_the_last_frame_is_being_sent_are_still_sent(
+    owner, scripted, scripted_model
+):
+    # The run ends while its flusher waits on the layer (Redis busy); what came in
+    # meanwhile must follow in a frame, not only in the final render.
+    scripted.enqueue([ReasoningDelta("first "), *REASONING, *CONTENT, Finish("stop")], delay=0.005)
+    conv = await new_conversation(owner)
+    turn_id = await new_exchange(conv, scripted_model)
+    real, release = get_channel_layer(), asyncio.Event()
+    frames = []
+
+    class SlowFirstFrame:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        async def group_send(self, group, message):
+            if message["type"] == "turn.frame":
+                frames.append(message)
+                if len(frames) == 1:
+                    await release.wait()
+            await real.group_send(group, message)
+
+    run = await start_run(turn_id)
+    run.layer = SlowFirstFrame()  # before the task's first step
+    await until(lambda: run._finishing)
+    release.set()
+    await wait_for_run_end(turn_id)
+    assert "".join(f["r"] for f in frames) == "first " + FULL_R
+    assert "".join(f["c"] for f in frames) == FULL_C
+
+
 # ---- runs that never start, runs that died ---------------------------------------------
 
 
