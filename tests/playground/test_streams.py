@@ -17,9 +17,11 @@ from django.db.backends import utils as db_utils
 from django.utils import timezone
 
 from playground.asgi import application
-from playground.conversations.services import mark_interrupted, start_exchange
+from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
+from playground.streaming import liveness
 from playground.streaming import run as runs
+from playground.streaming.liveness import mark_interrupted
 from playground.streaming.run import RUNS, run_group, start_run
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
@@ -501,7 +503,7 @@ async def test_a_socket_shows_a_dead_run_as_interrupted_once_its_heartbeat_is_st
 
 async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, scripted_model, settings, monkeypatch):
     settings.STREAM_STALE_AFTER = 0.3
-    monkeypatch.setattr(runs, "_swept", True)  # the process's first run would sweep first
+    monkeypatch.setattr(liveness, "_swept", True)  # the process's first run would sweep first
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=5)
     scripted.enqueue([ReasoningDelta("x"), Finish("stop")], first_delay=1.0)
@@ -582,7 +584,7 @@ async def test_frames_that_overtake_the_resume_reply_are_kept_not_lost(client, o
 
 
 def test_join_from_takes_contiguous_text_and_keeps_what_lies_beyond_a_gap():
-    from playground.conversations.consumer import _join_from
+    from playground.streaming.follower import join_from as _join_from
 
     assert _join_from(3, [(5, "fg"), (0, "abcde")]) == ("defg", [])
     assert _join_from(3, [(9, "jk"), (2, "cde")]) == ("de", [(9, "jk")])
@@ -619,7 +621,7 @@ async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
 
 async def test_a_process_sweeps_dead_turns_on_its_first_run(owner, scripted, scripted_model, monkeypatch, settings):
     settings.STREAM_STALE_AFTER = 1.0
-    monkeypatch.setattr(runs, "_swept", False)  # as in a freshly started process
+    monkeypatch.setattr(liveness, "_swept", False)  # as in a freshly started process
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "left over", "", heartbeat_age=30)
     scripted.enqueue([ContentDelta("hi"), Finish("stop")])
