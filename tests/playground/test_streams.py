@@ -583,14 +583,6 @@ async def test_frames_that_overtake_the_resume_reply_are_kept_not_lost(client, o
     await layer.group_discard(run_group(turn_id), run_channel)
 
 
-def test_join_from_takes_contiguous_text_and_keeps_what_lies_beyond_a_gap():
-    from playground.streaming.follower import join_from as _join_from
-
-    assert _join_from(3, [(5, "fg"), (0, "abcde")]) == ("defg", [])
-    assert _join_from(3, [(9, "jk"), (2, "cde")]) == ("de", [(9, "jk")])
-    assert _join_from(3, [(0, "ab")]) == ("", [])
-
-
 async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
     client, owner, scripted, scripted_model, monkeypatch, settings
 ):
