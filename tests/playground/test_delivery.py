@@ -10,35 +10,17 @@ import time
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 
-from playground.asgi import application
 from playground.conversations.services import start_exchange
 from playground.models import Comparison, Conversation, Turn
 from playground.streaming import run as runs
 from playground.streaming.run import RUNS
 from reasoning.events import ContentDelta, Finish, ReasoningDelta
+from tests.playground.stream_page import layer_losing, open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DAPHNE_LIMIT = 1024 * 1024  # autobahn's default maxMessagePayloadSize
-
-
-async def open_socket(client, user, path):
-    await database_sync_to_async(client.force_login)(user)
-    comm = WebsocketCommunicator(
-        application,
-        path,
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
 
 
 async def finish_runs(within=10.0):
@@ -94,17 +76,7 @@ async def test_a_compare_column_whose_turn_done_is_lost_still_learns_its_turn_en
 ):
     settings.STREAM_STALE_AFTER = 1.0  # the watchdog looks every 0.5 s
     pk, conversations = await a_comparison(async_client, owner, two_models)
-    real_layer = get_channel_layer()
-
-    class LayerLosingDone:
-        def __getattr__(self, name):
-            return getattr(real_layer, name)
-
-        async def group_send(self, group, message):
-            if message["type"] != "turn.done":  # a full channel drops it
-                await real_layer.group_send(group, message)
-
-    monkeypatch.setattr(runs, "get_channel_layer", LayerLosingDone)
+    monkeypatch.setattr(runs, "get_channel_layer", layer_losing("turn.done"))  # a full channel drops it
     comm = await open_socket(client, owner, f"/ws/compare/{conversations[0]}/")
     scripted.enqueue([ReasoningDelta("hm"), ContentDelta("ok"), Finish("stop")], delay=0.01)
     await async_client.post(f"/compare/{pk}/send", {"prompt": "Again?"})

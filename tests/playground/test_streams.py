@@ -12,11 +12,9 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.db.backends import utils as db_utils
 from django.utils import timezone
 
-from playground.asgi import application
 from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming import liveness
@@ -26,7 +24,7 @@ from playground.streaming.run import RUNS, run_group, start_run
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import PreparedRequest
-from tests.playground.stream_page import Page, saved, started_turn_id
+from tests.playground.stream_page import Page, layer_losing, open_socket, saved, started_turn_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,19 +35,7 @@ FULL_C = "".join(d.text for d in CONTENT)
 
 
 async def socket(client, user, conversation, query=""):
-    await database_sync_to_async(client.force_login)(user)
-    comm = WebsocketCommunicator(
-        application,
-        f"/ws/conversations/{conversation.pk}/{query}",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
+    return await open_socket(client, user, f"/ws/conversations/{conversation.pk}/{query}")
 
 
 async def send_prompt(comm, model, prompt="Go"):
@@ -587,17 +573,7 @@ async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
     client, owner, scripted, scripted_model, monkeypatch, settings
 ):
     settings.STREAM_STALE_AFTER = 1.0  # the watchdog looks every 0.5 s
-    real_layer = get_channel_layer()
-
-    class LayerLosingDone:
-        def __getattr__(self, name):
-            return getattr(real_layer, name)
-
-        async def group_send(self, group, message):
-            if message["type"] != "turn.done":  # a full channel drops it
-                await real_layer.group_send(group, message)
-
-    monkeypatch.setattr(runs, "get_channel_layer", LayerLosingDone)
+    monkeypatch.setattr(runs, "get_channel_layer", layer_losing("turn.done"))
     scripted.enqueue([*REASONING[:5], *CONTENT[:5], Finish("stop")], delay=0.01)
     conv = await new_conversation(owner)
     page = Page()
