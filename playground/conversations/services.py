@@ -104,7 +104,9 @@ def start_exchange(
     if not prompt:
         raise BadInput("The prompt is empty.")
     check_model(model)
-    with transaction.atomic():
+    # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
+    # a failure here ends that whole transaction anyway.
+    with transaction.atomic(savepoint=False):
         chain = branch(conversation, parent)
         parent = chain[-1] if chain else None
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
@@ -227,7 +229,7 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
     check_model(model)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         chain = branch(user_turn.conversation, user_turn)
         return _streaming_answer(user_turn, model, params, chain, branched=True)
 
@@ -241,7 +243,7 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     if not prompt:
         raise BadInput("The prompt is empty.")
     check_model(model)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt

@@ -209,3 +209,31 @@ def test_ask_ends_a_turn_that_cannot_start_the_same_way(owner, broken_model):
     result = json.loads(out.getvalue())
     assert result["status"] == "error" and result["error"]["kind"] == "bad_request"
     assert "no-such-kind" in result["error"]["message"]
+
+
+def test_a_turn_starts_with_a_bounded_number_of_queries(owner, scripted, scripted_model):
+    """Store and render of a new exchange in a conversation with history: the
+    request is built from the turns in hand and stored with the answer, so the
+    run itself needs no query to start (it was 11 statements before, with the
+    run's own read of the turn, of the branch again, and a write of `sent`)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from playground.conversations.fragments import render_new_exchange
+    from playground.streaming.launch import store
+
+    conversation = Conversation.objects.create(owner=owner, model=scripted_model)
+    first = start_exchange(conversation, "First?", scripted_model, {})
+    Turn.objects.filter(pk=first.assistant_turn.pk).update(status="complete", content="yes")
+    socket_message = {"prompt": "Next?", "model": str(scripted_model.pk), "effort": "high"}
+    with CaptureQueriesContext(connection) as queries:
+        exchange = store(Prompt(owner=owner, model=socket_message["model"], text=socket_message["prompt"],
+                                params=socket_message, conversation=conversation))  # fmt: skip
+        render_new_exchange(exchange.user_turn, exchange.assistant_turn)
+    sql = [q["sql"] for q in queries.captured_queries]
+    data = [s for s in sql if s.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE")]
+    # the model, the conversation again, the branch, two inserts, the leaf, the siblings for the render
+    assert len(data) <= 7, "\n".join(s[:100] for s in sql)
+    assert len(sql) <= len(data) + 2, "\n".join(s[:100] for s in sql)  # one transaction, no savepoint
+    assert exchange.request is not None and exchange.assistant_turn.sent["body"]
+    assert Turn.objects.get(pk=exchange.assistant_turn.pk).sent == exchange.assistant_turn.sent
