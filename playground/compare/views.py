@@ -13,6 +13,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground.accounts.users import signed_in
 from playground.compare import leaderboard
 from playground.compare.metrics import column_views, metrics_context, rounds
 from playground.compare.services import (
@@ -39,7 +40,7 @@ from reasoning.request import EFFORT_LEVELS
 
 def _comparison_for(request: HttpRequest, pk: int) -> Comparison:
     try:
-        return Comparison.objects.get(pk=pk, owner=request.user)
+        return Comparison.objects.get(pk=pk, owner=signed_in(request))
     except Comparison.DoesNotExist:
         raise Http404("No such comparison") from None
 
@@ -69,7 +70,7 @@ def _form_context(request: HttpRequest, data: dict[str, Any] | None = None) -> d
 
 @require_GET
 def comparison_list(request: HttpRequest) -> HttpResponse:
-    comparisons = Comparison.objects.filter(owner=request.user).prefetch_related("columns")[:200]
+    comparisons = Comparison.objects.filter(owner=signed_in(request)).prefetch_related("columns")[:200]
     return render(request, "compare/list.html", {"comparisons": comparisons})
 
 
@@ -222,7 +223,7 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
     votes = Vote.objects.all()
     scope = request.GET.get("scope", "all")
     if scope == "mine":
-        votes = votes.filter(comparison__owner=request.user)
+        votes = votes.filter(comparison__owner=signed_in(request))
     which = request.GET.get("votes", "all")
     if which == "blind":
         votes = votes.filter(blind=True)
