@@ -7,7 +7,7 @@
 
 Usage adds up both calls; the first call's completion tokens are the reasoning
 tokens. Enabled per model with `options.chain_of_thought = true` (see
-`adapter_for`); the wrapped adapter does the wire work, so any provider kind can
+`reasoning.adapters.selection.adapter_for`); the wrapped adapter does the wire work, so any provider kind can
 be wrapped. Replay data of the first call is dropped: it belongs to a private
 exchange the conversation never shows.
 """
@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from reasoning.adapters import Adapter, get_adapter
+from reasoning.adapters import Adapter
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, Usage
 from reasoning.request import ChatRequest, Message, PreparedRequest, Thinking
 
@@ -84,11 +84,3 @@ class ChainOfThought:
         )
         yield Finish(finish)
 
-
-def adapter_for(request: ChatRequest) -> Adapter:
-    """The adapter that serves `request`: its provider's, wrapped in the two-call
-    chain of thought when the model asks for it."""
-    adapter = get_adapter(request.provider.kind)
-    if request.model.options.get("chain_of_thought") and request.thinking.mode != "off":
-        return ChainOfThought(adapter)
-    return adapter

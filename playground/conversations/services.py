@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
-from reasoning.cot import adapter_for
+from reasoning.adapters.selection import adapter_for
 from reasoning.request import ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.

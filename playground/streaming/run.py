@@ -40,7 +40,7 @@ from django.db.models.functions import Now
 from playground.conversations.services import build_request
 from playground.models import Turn
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
-from reasoning.cot import adapter_for
+from reasoning.adapters.selection import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest

@@ -4,7 +4,8 @@ import dataclasses
 
 import httpx
 
-from reasoning.cot import ANSWER_INSTRUCTION, THINK_INSTRUCTION, ChainOfThought, adapter_for
+from reasoning.adapters.selection import adapter_for
+from reasoning.cot import ANSWER_INSTRUCTION, THINK_INSTRUCTION, ChainOfThought
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, ReasoningStyle, Thinking
 from reasoning.testing.scripted import scripted
