@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Prompt, Turn
 from reasoning.request import ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -26,7 +26,10 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
+    "prompt": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
 }
+# What a turn's params keep of its prompt; never taken from the browser.
+PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
 
 
 class BadInput(ValueError):
@@ -47,6 +50,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
                 params[name] = kind(value)
         except (TypeError, ValueError):
             raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
+    if params.get("prompt") == 0:
+        del params["prompt"]  # "no prompt" in a select
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -134,11 +139,14 @@ def build_request(turn: Turn) -> ChatRequest:
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
     ]
     p = turn.params or {}
+    system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
     return ChatRequest(
         provider=model.provider.config(),
         model=model.spec(),
         messages=messages,
-        system=p.get("system") or None,
+        system=system or None,
+        thinking_instructions=p.get("thinking_instructions"),
+        response_schema=p.get("schema"),
         thinking=Thinking(
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
@@ -203,6 +211,10 @@ def _streaming_answer(
     """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
     title set, in the same write, when the first prompt names the conversation)."""
     conversation = user_turn.conversation
+    prompt = prompt_for(conversation.owner, params.get("prompt"))
+    params = {k: v for k, v in params.items() if k not in PROMPT_SNAPSHOT and k != "prompt"}
+    if prompt is not None:
+        params.update(prompt.snapshot())
     turn = Turn.objects.create(
         conversation=conversation,
         parent=user_turn,
@@ -216,12 +228,23 @@ def _streaming_answer(
     )
     conversation.leaf = turn
     conversation.model = model
-    fields = ["leaf", "model", "updated_at"]
+    conversation.prompt = prompt
+    fields = ["leaf", "model", "prompt", "updated_at"]
     if title is not None:
         conversation.title = title
         fields.append("title")
     conversation.save(update_fields=fields)
     return turn
+
+
+def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
+    """The prompt `prompt_id` if `owner` may use it (their own or a built-in one)."""
+    if prompt_id in (None, "", 0):
+        return None
+    prompt = Prompt.available_to(owner).filter(pk=prompt_id).first()
+    if prompt is None:
+        raise BadInput("That prompt does not exist (any more).")
+    return prompt
 
 
 def _check_model(model: ModelProfile) -> None:
