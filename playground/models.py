@@ -163,7 +163,7 @@ class Prompt(models.Model):
 
     def snapshot(self) -> dict[str, Any]:
         """What a turn keeps of its prompt (the prompt may change later)."""
-        snap: dict[str, Any] = {"prompt": self.pk, "prompt_name": self.name}
+        snap: dict[str, Any] = {"prompt_id": self.pk, "prompt_name": self.name}
         if self.system.strip():
             snap["prompt_system"] = self.system
         if self.chain_of_thought:

@@ -26,7 +26,7 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
-    "prompt": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
+    "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
 }
 # What a turn's params keep of its prompt; never taken from the browser.
 PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
@@ -50,8 +50,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
                 params[name] = kind(value)
         except (TypeError, ValueError):
             raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
-    if params.get("prompt") == 0:
-        del params["prompt"]  # "no prompt" in a select
+    if params.get("prompt_id") == 0:
+        del params["prompt_id"]  # "no prompt" in a select
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -211,8 +211,8 @@ def _streaming_answer(
     """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
     title set, in the same write, when the first prompt names the conversation)."""
     conversation = user_turn.conversation
-    prompt = prompt_for(conversation.owner, params.get("prompt"))
-    params = {k: v for k, v in params.items() if k not in PROMPT_SNAPSHOT and k != "prompt"}
+    prompt = prompt_for(conversation.owner, params.get("prompt_id"))
+    params = {k: v for k, v in params.items() if k not in PROMPT_SNAPSHOT and k != "prompt_id"}
     if prompt is not None:
         params.update(prompt.snapshot())
     turn = Turn.objects.create(

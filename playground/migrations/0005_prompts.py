@@ -4,13 +4,11 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from playground.prompts.builtins import BUILTIN_PROMPTS
+from playground.prompts.builtins import BUILTIN_PROMPTS, ensure_builtin_prompts
 
 
 def add_builtin_prompts(apps, schema_editor):
-    Prompt = apps.get_model('playground', 'Prompt')
-    for fields in BUILTIN_PROMPTS:
-        Prompt.objects.update_or_create(owner=None, name=fields['name'], defaults=fields)
+    ensure_builtin_prompts(apps.get_model('playground', 'Prompt'))
 
 
 def remove_builtin_prompts(apps, schema_editor):

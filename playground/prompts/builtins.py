@@ -31,3 +31,11 @@ BUILTIN_PROMPTS: list[dict[str, Any]] = [
         ),
     },
 ]
+
+
+def ensure_builtin_prompts(prompt_model: Any = None) -> None:
+    """Create or reset the built-in prompts (the migration passes its historical model)."""
+    if prompt_model is None:
+        from playground.models import Prompt as prompt_model
+    for fields in BUILTIN_PROMPTS:
+        prompt_model.objects.update_or_create(owner=None, name=fields["name"], defaults=fields)

@@ -29,7 +29,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model
 
 from playground.conversations.services import BadInput, clean_params, start_exchange
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.prompts.answers import structured_answer
 from playground.streaming.run import start_run
 from playground.templatetags.playground import status_text
 from reasoning.request import EFFORT_LEVELS
@@ -86,7 +87,8 @@ class Printer:
 
 
 def result(turn: Turn) -> dict[str, Any]:
-    return {
+    structured = structured_answer(turn)
+    out = {
         "conversation": turn.conversation_id,
         "turn": turn.pk,
         "reasoning": turn.reasoning,
@@ -108,7 +110,11 @@ def result(turn: Turn) -> dict[str, Any]:
             else None
         ),
         "timings": turn.metrics(),
+        "prompt": (turn.params or {}).get("prompt_name"),
     }
+    if structured is not None:
+        out["structured"] = structured.as_dict()
+    return out
 
 
 async def follow(turn_id: int, group: str, printer: Printer | None) -> None:
@@ -152,6 +158,9 @@ class Command(BaseCommand):
         parser.add_argument("--thinking", choices=["on", "off"])
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT", help="a system prompt")
+        parser.add_argument(
+            "--prompt", dest="prompt_name", metavar="NAME", help="a prompt from the library (yours or a shared one)"
+        )
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
         parser.add_argument("--user", metavar="NAME", help="default: the first superuser, else a local 'cli' user")
         parser.add_argument("--json", action="store_true", help="print one JSON object when done")
@@ -164,6 +173,7 @@ class Command(BaseCommand):
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
+            "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
         }
         try:
             params = clean_params(raw, model)
@@ -236,6 +246,15 @@ class Command(BaseCommand):
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model
 
+    def prompt(self, user: Model, name: str) -> Prompt:
+        prompts = Prompt.available_to(user)
+        # The user's own prompt wins over a shared one of the same name.
+        prompt = prompts.filter(name=name, owner=user).first() or prompts.filter(name=name).first()
+        if prompt is None:
+            names = ", ".join(repr(p.name) for p in prompts) or "(none)"
+            raise bad(f"no prompt {name!r}; choose one of: {names}")
+        return prompt
+
     def summary(self, turn: Turn) -> str:
         parts = [f"conversation {turn.conversation_id}, turn {turn.pk}", turn.status]
         if turn.thinking_ms is not None:
@@ -244,4 +263,7 @@ class Command(BaseCommand):
             parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
+        if (structured := structured_answer(turn)) is not None:
+            parts.append("answer matches the schema" if structured.valid else
+                         f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip
         return " · ".join(parts)

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 
 from playground.conversations.services import mark_interrupted
 from playground.models import ModelProfile, Provider
+from playground.prompts.builtins import ensure_builtin_prompts
 
 SIMULATOR_MODELS = [
     {
@@ -56,6 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         seed_simulator()
+        ensure_builtin_prompts()
         User = get_user_model()
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)
