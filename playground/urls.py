@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from playground.accounts import views as accounts
-from playground.conversations import views
+from playground.conversations import dataset_views, views
 from playground.prompts import views as prompts
 
 urlpatterns = [
@@ -28,6 +28,9 @@ urlpatterns = [
     path("prompts/<int:pk>/", prompts.prompts, name="edit_prompt"),
     path("prompts/<int:pk>/delete", prompts.delete_prompt, name="delete_prompt"),
     path("turns/<int:pk>/rate", prompts.rate_turn, name="rate_turn"),
+    path("datasets/", dataset_views.dataset_page, name="dataset"),
+    path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
+    path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("compare/", include("playground.compare.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
