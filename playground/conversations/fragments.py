@@ -107,7 +107,6 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "temperature_control": model.supports_temperature,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
-        "prompt_id": current.get("prompt_id"),
         "hidden_reasoning": reasoning == "hidden",
     }
 
