@@ -158,3 +158,16 @@ def test_a_refused_download_sends_nothing(client, owner, conversation):
     assert client.get("/datasets/preview", args).status_code == 409
     response = client.get("/datasets/export.jsonl", args)
     assert response.status_code == 409 and "has no reasoning" in response.content.decode()
+
+
+def test_each_compare_column_runs_with_its_own_prompt(owner, scripted_model):
+    from playground.compare.services import create_comparison
+
+    mine = Prompt.objects.create(owner=owner, name="Mine", chain_of_thought=True)
+    step = Prompt.objects.get(name="Step by step")
+    data = {"prompt": "2+2?", "col0-model": str(scripted_model.pk), "col0-prompt_id": str(mine.pk),
+            "col1-model": str(scripted_model.pk), "col1-prompt_id": str(step.pk)}  # fmt: skip
+    comparison, started = create_comparison(owner, data)
+    names = [Turn.objects.get(pk=s.turn).params.get("prompt_name") for s in started]
+    assert names == ["Mine", "Step by step"]
+    assert [c.conversation.prompt for c in comparison.columns.all()] == [mine, step]
