@@ -4,6 +4,7 @@ inspector's two calls and the dataset download, through the Django test client."
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -171,3 +172,14 @@ def test_each_compare_column_runs_with_its_own_prompt(owner, scripted_model):
     names = [Turn.objects.get(pk=s.turn).params.get("prompt_name") for s in started]
     assert names == ["Mine", "Step by step"]
     assert [c.conversation.prompt for c in comparison.columns.all()] == [mine, step]
+
+
+def test_regenerate_and_edit_send_the_picked_prompt_along(client, owner, conversation, scripted_model):
+    client.force_login(owner)
+    page = client.get(f"/c/{conversation.pk}/").content.decode()
+    includes = re.findall(r'hx-include="([^"]*)"', page)
+    assert len(includes) >= 3 and all("#prompt-picker" in i for i in includes)
+    step = Prompt.objects.get(name="Step by step")
+    client.post(f"/turns/{conversation.leaf.pk}/regenerate", {"model": scripted_model.pk, "prompt_id": step.pk})
+    newest = Turn.objects.filter(role="assistant").latest("pk")
+    assert newest.params["prompt_name"] == "Step by step"

@@ -265,3 +265,11 @@ def test_ask_refuses_an_unknown_or_another_users_prompt(plain_model, owner, stra
                      stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
     assert caught.value.returncode == 2
     assert "no prompt 'Sams'" in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_it_lists_every_prompt_with_its_owner_and_kind(owner):
+    Prompt.objects.create(owner=owner, name="Mine", schema=SCHEMA)
+    out = run("prompts", "list")
+    assert "Step by step  (chain of thought; everyone)" in out
+    assert "Mine  (plain, JSON schema; olivia)" in out
