@@ -248,9 +248,9 @@ def sft_row(chain: list[Turn], options: ExportOptions) -> dict[str, Any]:
     answer = chain[-1]
     messages = context_messages(chain)
     if options.format == "cot":
-        instructions = (answer.params or {}).get("thinking_instructions") or DEFAULT_THINKING_INSTRUCTIONS
+        instructions = ((answer.params or {}).get("thinking_instructions") or "").strip()
         messages += [
-            {"role": "user", "content": instructions.strip() or DEFAULT_THINKING_INSTRUCTIONS},
+            {"role": "user", "content": instructions or DEFAULT_THINKING_INSTRUCTIONS},
             {"role": "assistant", "content": answer.reasoning},
             {"role": "user", "content": FINAL_ANSWER_PROMPT},
             {"role": "assistant", "content": answer.content},

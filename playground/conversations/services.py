@@ -211,10 +211,17 @@ def _streaming_answer(
     """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
     title set, in the same write, when the first prompt names the conversation)."""
     conversation = user_turn.conversation
-    prompt = prompt_for(conversation.owner, params.get("prompt_id"))
-    params = {k: v for k, v in params.items() if k not in PROMPT_SNAPSHOT and k != "prompt_id"}
-    if prompt is not None:
-        params.update(prompt.snapshot())
+    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
+    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
+    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
+    try:
+        prompt = prompt_for(conversation.owner, params.get("prompt_id"))
+    except BadInput:
+        if "prompt_name" not in kept:
+            raise
+        prompt = None
+    params = {k: v for k, v in params.items() if k not in kept}
+    params.update(prompt.snapshot() if prompt is not None else kept)
     turn = Turn.objects.create(
         conversation=conversation,
         parent=user_turn,

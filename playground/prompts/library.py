@@ -22,9 +22,11 @@ from django.db import transaction
 
 from playground.management.commands.providers import Invalid, Key, check_keys, table, text
 from playground.models import Prompt
+from playground.prompts.builtins import BUILTIN_PROMPTS
 from reasoning.structured import check_schema
 
 MAX_NAME = 100
+BUILTIN_NAMES = frozenset(p["name"] for p in BUILTIN_PROMPTS)
 MAX_SCHEMA_DEPTH = 32  # deeper than any answer shape worth asking for; bounds the validator's recursion
 
 
@@ -135,12 +137,3 @@ def apply(plans: list[PromptPlan]) -> Outcome:
             whose = f" of {prompt.owner.get_username()}" if prompt.owner else " (shared)"
             (outcome.created if is_new else outcome.updated).append(f"prompt {prompt.name!r}{whose}")
     return outcome
-
-
-def _builtin_names() -> frozenset[str]:
-    from playground.prompts.builtins import BUILTIN_PROMPTS
-
-    return frozenset(p["name"] for p in BUILTIN_PROMPTS)
-
-
-BUILTIN_NAMES = _builtin_names()

@@ -183,3 +183,17 @@ def test_regenerate_and_edit_send_the_picked_prompt_along(client, owner, convers
     client.post(f"/turns/{conversation.leaf.pk}/regenerate", {"model": scripted_model.pk, "prompt_id": step.pk})
     newest = Turn.objects.filter(role="assistant").latest("pk")
     assert newest.params["prompt_name"] == "Step by step"
+
+
+def test_an_answer_whose_prompt_was_deleted_regenerates_with_the_copy_it_kept(client, owner, scripted_model):
+    prompt = Prompt.objects.create(owner=owner, name="Gone soon", system="Sys", chain_of_thought=True)
+    conv = Conversation.objects.create(owner=owner)
+    first = start_exchange(conv, "Hi", scripted_model, {"prompt_id": prompt.pk}).assistant_turn
+    first.status = Turn.Status.COMPLETE
+    first.save()
+    prompt.delete()
+    client.force_login(owner)
+    client.post(f"/turns/{first.pk}/regenerate")
+    again = Turn.objects.filter(role="assistant").latest("pk")
+    assert again.pk != first.pk
+    assert (again.params["prompt_name"], again.params["prompt_system"]) == ("Gone soon", "Sys")
