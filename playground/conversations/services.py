@@ -5,6 +5,7 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from reasoning.request import ChatRequest, Message, Thinking
+from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -27,6 +29,7 @@ PARAMS: dict[str, type] = {
     "system": str,
     "show_reasoning": bool,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
+    "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
 # What a turn's params keep of its prompt; never taken from the browser.
 PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
@@ -52,6 +55,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
             raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
     if params.get("prompt_id") == 0:
         del params["prompt_id"]  # "no prompt" in a select
+    if "answer_schema" in params:
+        params["answer_schema"] = _schema(params["answer_schema"])
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -66,6 +71,18 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
     return params
+
+
+def _schema(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text  # already parsed: params stored with a turn
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadInput("The answer schema is not valid JSON.") from None
+    if problems := check_schema(schema):
+        raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
+    return schema
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -146,7 +163,7 @@ def build_request(turn: Turn) -> ChatRequest:
         messages=messages,
         system=system or None,
         thinking_instructions=p.get("thinking_instructions"),
-        response_schema=p.get("schema"),
+        response_schema=answer_schema(p),
         thinking=Thinking(
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
@@ -157,6 +174,11 @@ def build_request(turn: Turn) -> ChatRequest:
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
     )
+
+
+def answer_schema(params: dict[str, Any]) -> Any:
+    """The JSON Schema a turn's answer was asked for: the conversation's own, else its prompt's."""
+    return params.get("answer_schema") or params.get("schema")
 
 
 def stale_after() -> float:

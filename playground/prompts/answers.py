@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from playground.conversations.services import answer_schema
 from playground.models import Turn
 from reasoning.structured import StructuredAnswer, validate
 
@@ -12,7 +13,7 @@ def structured_answer(turn: Turn) -> StructuredAnswer | None:
     Computed from the stored text on demand rather than stored: the text is the
     record, and a check that cannot drift from it needs no migration when the
     validator improves."""
-    schema = (turn.params or {}).get("schema")
+    schema = answer_schema(turn.params or {})
     if schema is None or turn.role != Turn.Role.ASSISTANT or turn.status == Turn.Status.STREAMING:
         return None
     return validate(turn.content, schema)

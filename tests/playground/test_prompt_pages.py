@@ -197,3 +197,22 @@ def test_an_answer_whose_prompt_was_deleted_regenerates_with_the_copy_it_kept(cl
     again = Turn.objects.filter(role="assistant").latest("pk")
     assert again.pk != first.pk
     assert (again.params["prompt_name"], again.params["prompt_system"]) == ("Gone soon", "Sys")
+
+
+def test_a_conversations_own_schema_wins_over_the_prompts(owner, scripted_model):
+    from playground.conversations.services import BadInput, build_request, clean_params
+
+    own = {"type": "object", "required": ["label"]}
+    prompt = Prompt.objects.create(owner=owner, name="Json", schema=SCHEMA)
+    params = clean_params({"answer_schema": json.dumps(own), "prompt_id": str(prompt.pk)}, scripted_model)
+    assert params["answer_schema"] == own
+    conv = Conversation.objects.create(owner=owner)
+    turn = start_exchange(conv, "Hi", scripted_model, params).assistant_turn
+    assert build_request(turn).response_schema == own
+    turn.content, turn.status = '{"answer": 4}', Turn.Status.COMPLETE
+    from playground.prompts.answers import structured_answer
+
+    assert structured_answer(turn).errors == ["'label' is a required property"]
+    for bad in ("{nope", '{"type": "nonsense"}'):
+        with pytest.raises(BadInput, match="answer schema"):
+            clean_params({"answer_schema": bad}, scripted_model)
