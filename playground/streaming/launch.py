@@ -2,7 +2,7 @@
 conversation, regenerate, edit), a comparison, `manage.py ask` and the
 OpenAI-compatible API.
 
-    launched = await launch(Prompt(owner=user, model=model, text="Why?", params={...}))
+    launched = await launch(Question(owner=user, model=model, text="Why?", params={...}))
 
 1. **Validate and store**, in one thread hop and one transaction: the prompt and
    the empty answer, with the request it is generated from built from the turns
@@ -67,7 +67,7 @@ ModelRef = ModelProfile | int | str | None
 
 
 @dataclass(frozen=True)
-class Prompt:
+class Question:
     """A new exchange: `text` answered by `model` at the end of `conversation`'s
     branch; with no conversation, in a new one of `owner`'s (its controls set to
     `params`). `params` are the raw controls; they are checked here
@@ -89,7 +89,7 @@ class Prompt:
         messages: Sequence[Message],
         params: dict[str, Any] | None = None,
         conversation: Conversation | None = None,
-    ) -> Prompt:
+    ) -> Question:
         """The prompt of an OpenAI-style message list (in a new conversation unless
         one is given): the last message (a user's) is the prompt, the ones before
         are its history, and system messages become the `system` control."""
@@ -128,13 +128,13 @@ class Edit:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-Start = Prompt | Regeneration | Edit
+Start = Question | Regeneration | Edit
 
 
 def store(start: Start) -> Exchange:
     """Validate `start` and store its exchange (synchronous: views call it inside
     their own database work, then `launch_stored`)."""
-    if isinstance(start, Prompt):
+    if isinstance(start, Question):
         return _store_prompt(start)
     if isinstance(start, Regeneration):
         prompt = start.turn if start.turn.role == Turn.Role.USER else start.turn.parent
@@ -158,7 +158,7 @@ def _model(ref: ModelRef) -> ModelProfile:
     return model
 
 
-def _store_prompt(start: Prompt) -> Exchange:
+def _store_prompt(start: Question) -> Exchange:
     model = _model(start.model)
     params = clean_params(start.params, model)
     if not start.text.strip():
