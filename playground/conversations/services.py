@@ -126,6 +126,7 @@ def start_exchange(
     if not prompt:
         raise BadInput("The prompt is empty.")
     check_model(model)
+    library_prompt, params = with_prompt(conversation.owner_id, params)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
@@ -134,7 +135,9 @@ def start_exchange(
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        return _streaming_answer(user_turn, model, params, [*chain, user_turn], title=title)
+        return _streaming_answer(
+            user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
+        )
 
 
 def build_request(turn: Turn) -> ChatRequest:
@@ -189,12 +192,32 @@ def answer_schema(params: dict[str, Any]) -> Any:
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
 
 
+def with_prompt(owner: Any, params: dict[str, Any]) -> tuple[Prompt | None, dict[str, Any]]:
+    """The library prompt `params` name and the parameters with its snapshot.
+
+    Resolved before anything is written: a refused prompt stores nothing, and
+    the check raises outside the caller's transaction (it has no savepoint)."""
+    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
+    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
+    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
+    try:
+        prompt = prompt_for(owner, params.get("prompt_id"))
+    except BadInput:
+        if "prompt_name" not in kept:
+            raise
+        prompt = None
+    params = {k: v for k, v in params.items() if k not in kept}
+    params.update(prompt.snapshot() if prompt is not None else kept)
+    return prompt, params
+
+
 def _streaming_answer(
     user_turn: Turn,
     model: ModelProfile,
     params: dict[str, Any],
     chain: list[Turn],
     *,
+    prompt: Prompt | None,
     title: str | None = None,
     branched: bool = False,
 ) -> Exchange:
@@ -206,17 +229,6 @@ def _streaming_answer(
     the turn in its one insert: the run needs no query of its own to start. A
     request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
-    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
-    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
-    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
-    try:
-        prompt = prompt_for(conversation.owner, params.get("prompt_id"))
-    except BadInput:
-        if "prompt_name" not in kept:
-            raise
-        prompt = None
-    params = {k: v for k, v in params.items() if k not in kept}
-    params.update(prompt.snapshot() if prompt is not None else kept)
     request: ChatRequest | None = None
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
@@ -281,9 +293,10 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
     check_model(model)
+    library_prompt, params = with_prompt(user_turn.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         chain = branch(user_turn.conversation, user_turn)
-        return _streaming_answer(user_turn, model, params, chain, branched=True)
+        return _streaming_answer(user_turn, model, params, chain, prompt=library_prompt, branched=True)
 
 
 def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
@@ -295,12 +308,15 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     if not prompt:
         raise BadInput("The prompt is empty.")
     check_model(model)
+    library_prompt, params = with_prompt(edited.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
         )
-        return _streaming_answer(user_turn, model, params, [*above, user_turn], branched=True)
+        return _streaming_answer(
+            user_turn, model, params, [*above, user_turn], prompt=library_prompt, branched=True
+        )
 
 
 def newest_leaf(turn: Turn) -> Turn:
