@@ -38,6 +38,7 @@ from django.db.models.functions import Now
 
 from playground.models import Turn
 from playground.turns import build_request, mark_interrupted
+from reasoning import replay as stored_replay
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
@@ -95,7 +96,7 @@ class TurnRun:
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
-    replay: list[Any] = field(default_factory=list)
+    replay: dict[str, Any] | None = None  # reasoning.replay's one stored shape
     usage: Usage | None = None
     finish_reason: str | None = None
     status: str = Turn.Status.STREAMING
@@ -167,7 +168,7 @@ class TurnRun:
                     elif isinstance(event, Usage):
                         self.usage = event
                     elif isinstance(event, ReplayData):
-                        self.replay.append(event.payload)
+                        self.replay = stored_replay.fold(self.replay, event.payload)
                     elif isinstance(event, Finish):
                         self.finish_reason = event.reason
             self.status = Turn.Status.COMPLETE
@@ -342,7 +343,7 @@ class TurnRun:
             "status": self.status,
             "error": self.error,
             "finish_reason": finish,
-            "replay": self.replay or None,
+            "replay": self.replay,
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "reasoning_tokens": u.reasoning_tokens,

@@ -19,7 +19,7 @@ not counted twice:
     `{type: "thinking"}` chunks (Mistral)
 
 `reasoning_details` are also accumulated, merged by index, and given back once as
-`ReplayData({"reasoning_details": [...]})` (OpenRouter wants them back unmodified).
+`ReplayData({"format": "openai", "reasoning_details": [...]})` (OpenRouter wants them back unmodified).
 
 Content: for `ReasoningStyle.MARKUP` models, `delta.content` goes through the family's
 streaming parser (`reasoning.parsers.make_parser`). For `NATIVE` models a server may
@@ -222,7 +222,7 @@ class ChatStream:
         if self.parser is not None:
             events += self.parser.close()
         if self.details:
-            events.append(ReplayData({"reasoning_details": self.details}))
+            events.append(ReplayData({"format": "openai", "reasoning_details": self.details}))
         if self.usage is not None:
             events.append(self.usage)
         reason = self.finish_reason

@@ -135,7 +135,9 @@ CASES = {
     "openrouter": Case(
         kind="openai",
         model={"model_id": "anthropic/claude-sonnet-4.5", "thinking_control": "openrouter"},
-        stream=lambda n: openai_chat_sse(f"thought {n}", f"answer {n}", field="openrouter", signature=f"sig-{n}", chunk_chars=100),
+        stream=lambda n: openai_chat_sse(
+            f"thought {n}", f"answer {n}", field="openrouter", signature=f"sig-{n}", chunk_chars=100
+        ),
         check=oracle.check_chat_body,
         replayed=_openrouter_replayed,
         params={"thinking": "on"},
