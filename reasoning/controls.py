@@ -45,7 +45,8 @@ Each control, with the provider kinds it applies to ("simulator" may mimic any):
     `thinkingBudget` (on alone → -1, dynamic; off → 0, a ValueError when the model option
     `thinking_always_on` is true, 2.5 Pro) and `includeThoughts` = include_reasoning (false
     when off); effort → budget (table below); budget_tokens sent as given.
-`gemini_level` (gemini; §5, Gemini 3): `thinkingConfig.thinkingLevel`, xhigh/max → "high"
+`gemini_level` (gemini; §5, Gemini 3): `thinkingConfig.thinkingLevel` (upper case, as the
+    SDK writes it), xhigh/max → "HIGH"
     (§6); off is a ValueError (Gemini 3 cannot turn thinking off, §11); a budget is a
     ValueError (level and budget together are a 400, §5).
 `ollama_think` (ollama; §7): `think:true|false`, effort → `think:"low"|"medium"|"high"|"max"`
@@ -115,13 +116,14 @@ GEMINI_BUDGETS: dict[str, int] = {
     "max": 24576,
 }
 GEMINI_DYNAMIC_BUDGET = -1
+# Spelt as google-genai writes its ThinkingLevel enum (the API also takes lower case).
 GEMINI_LEVELS: dict[str, str] = {
-    "minimal": "minimal",
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "xhigh": "high",
-    "max": "high",
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+    "xhigh": "HIGH",
+    "max": "HIGH",
 }
 ANTHROPIC_EFFORTS: dict[str, str] = {
     "minimal": "low",

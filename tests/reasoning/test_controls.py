@@ -200,13 +200,13 @@ TABLE: list[tuple[str, str, str | None, dict[str, Any]]] = [
         "gemini_level",
         "on",
         "minimal",
-        gemini({"thinkingLevel": "minimal", "includeThoughts": True}),
+        gemini({"thinkingLevel": "MINIMAL", "includeThoughts": True}),
     ),
-    ("gemini_level", "on", "low", gemini({"thinkingLevel": "low", "includeThoughts": True})),
-    ("gemini_level", "on", "medium", gemini({"thinkingLevel": "medium", "includeThoughts": True})),
-    ("gemini_level", "on", "high", gemini({"thinkingLevel": "high", "includeThoughts": True})),
-    ("gemini_level", "on", "xhigh", gemini({"thinkingLevel": "high", "includeThoughts": True})),
-    ("gemini_level", "on", "max", gemini({"thinkingLevel": "high", "includeThoughts": True})),
+    ("gemini_level", "on", "low", gemini({"thinkingLevel": "LOW", "includeThoughts": True})),
+    ("gemini_level", "on", "medium", gemini({"thinkingLevel": "MEDIUM", "includeThoughts": True})),
+    ("gemini_level", "on", "high", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
+    ("gemini_level", "on", "xhigh", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
+    ("gemini_level", "on", "max", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
     ("ollama_think", "default", None, {}),
     ("ollama_think", "on", None, {"think": True}),
     ("ollama_think", "off", None, {"think": False}),
@@ -359,7 +359,7 @@ def test_it_refuses_what_the_model_cannot_express(kwargs: dict[str, Any], messag
 
 def test_it_lets_the_simulator_mimic_any_control() -> None:
     assert ask("gemini_level", "on", "low", kind="simulator") == gemini(
-        {"thinkingLevel": "low", "includeThoughts": True}
+        {"thinkingLevel": "LOW", "includeThoughts": True}
     )
 
 
