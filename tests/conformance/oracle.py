@@ -244,7 +244,10 @@ async def read_chat(base_url: str, chunks: list[bytes]) -> SdkReading:
             reasoning_tokens=u.completion_tokens_details.reasoning_tokens
             if u.completion_tokens_details
             else None,
-            cached_tokens=u.prompt_tokens_details.cached_tokens if u.prompt_tokens_details else None,
+            cached_tokens=u.prompt_tokens_details.cached_tokens
+            if u.prompt_tokens_details
+            # DeepSeek's own field (§3), kept by the SDK as an extra of its usage object.
+            else (u.model_extra or {}).get("prompt_cache_hit_tokens"),
         )
     return SdkReading(reasoning, message.content or "", usage, details)
 
@@ -277,7 +280,9 @@ async def read_responses(base_url: str, chunks: list[bytes]) -> SdkReading:
 
 async def read_anthropic(base_url: str, chunks: list[bytes]) -> SdkReading:
     """Messages through `client.messages.stream` and `get_final_message`."""
-    _strict_events(TypeAdapter(RawMessageStreamEvent), sse_payloads(chunks), "anthropic")
+    # `ping` is no message event: the SDK's stream decoder skips it before parsing.
+    events = [p for p in sse_payloads(chunks) if p.get("type") != "ping"]
+    _strict_events(TypeAdapter(RawMessageStreamEvent), events, "anthropic")
     client = anthropic.AsyncAnthropic(base_url=base_url, api_key="sk-oracle", max_retries=0)
     async with client.messages.stream(
         model="m", max_tokens=100, messages=[{"role": "user", "content": "x"}]

@@ -163,7 +163,9 @@ async def _history(kind: Kind, model_id: str) -> list[Message]:
     return messages
 
 
-def _request(kind: Kind, control: str, fields: dict[str, Any], thinking: Thinking, history: list[Message]) -> ChatRequest:
+def _request(
+    kind: Kind, control: str, fields: dict[str, Any], thinking: Thinking, history: list[Message]
+) -> ChatRequest:
     model = ModelSpec("the-model", thinking_control=control, **fields)
     return ChatRequest(
         provider=ProviderConfig(kind.kind, "http://127.0.0.1:9" + kind.path, "sk-test"),
