@@ -15,6 +15,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
+from reasoning.controls import UnsupportedControl, check_controls
 from reasoning.request import ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -60,7 +61,29 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    # Refused here, before anything is stored or sent: a control the model cannot
+    # honour is never silently dropped (the message says why and what would work).
+    try:
+        check_controls(
+            model.provider.kind,
+            model.spec(),
+            thinking_of(params, model),
+            params.get("max_tokens") or model.max_output_tokens,
+        )
+    except UnsupportedControl as e:
+        raise BadInput(f"{model.label}: {e}") from None
     return params
+
+
+def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
+    """The thinking controls of a turn's parameters, as the request carries them."""
+    return Thinking(
+        mode=params.get("thinking", "default"),
+        effort=params.get("effort"),
+        budget_tokens=params.get("budget_tokens"),
+        # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
+        include_reasoning=params.get("show_reasoning", True) and model.reasoning != "hidden",
+    )
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -139,13 +162,7 @@ def build_request(turn: Turn) -> ChatRequest:
         model=model.spec(),
         messages=messages,
         system=p.get("system") or None,
-        thinking=Thinking(
-            mode=p.get("thinking", "default"),
-            effort=p.get("effort"),
-            budget_tokens=p.get("budget_tokens"),
-            # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
-            include_reasoning=p.get("show_reasoning", True) and model.reasoning != "hidden",
-        ),
+        thinking=thinking_of(p, model),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
     )

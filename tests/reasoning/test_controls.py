@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from reasoning.controls import THINKING_CONTROLS, merge_params, thinking_params
+from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, merge_params, thinking_params
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, Thinking
 
 ALL_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -56,8 +56,6 @@ def gemini(config: dict[str, Any]) -> dict[str, Any]:
 # (control, mode, effort, expected body fields)
 TABLE: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("none", "default", None, {}),
-    ("none", "on", None, {}),
-    ("none", "off", None, {}),
     ("reasoning_effort", "default", None, {}),
     ("reasoning_effort", "on", None, {}),
     ("reasoning_effort", "off", None, {"reasoning_effort": "none"}),
@@ -287,8 +285,19 @@ def test_it_sends_budget_tokens_as_given() -> None:
     }
 
 
-def test_it_raises_a_small_anthropic_budget_to_the_minimum() -> None:
-    assert ask("anthropic_budget", budget=100)["thinking"]["budget_tokens"] == 1024
+@pytest.mark.parametrize("budget", [1, 100, 1023])
+def test_it_refuses_an_anthropic_budget_below_the_minimum(budget: int) -> None:
+    with pytest.raises(UnsupportedControl, match="smallest thinking budget is 1024") as refused:
+        ask("anthropic_budget", budget=budget)
+    assert refused.value.parameter == "budget_tokens"
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_a_model_with_no_thinking_switch_refuses_on_and_off_instead_of_dropping_them(mode: str) -> None:
+    with pytest.raises(UnsupportedControl, match=f"thinking {mode} cannot be sent") as refused:
+        ask("none", mode)
+    assert refused.value.parameter == "thinking"
+    assert "thinking_control" in str(refused.value)  # what would work
 
 
 def test_it_grows_max_tokens_for_a_big_budget_when_none_was_given() -> None:
