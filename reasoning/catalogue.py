@@ -171,3 +171,45 @@ def fill(kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "")
     if "options" in suggested:
         filled["options"] = {**suggested["options"], **dict(given.get("options") or {})}
     return filled
+
+
+def controls_table() -> str:
+    """The markdown table in docs/providers.md: every provider kind × thinking control,
+    the kind's default marked, and what each setting sends (computed by
+    `reasoning.controls.thinking_params`, for a model that lists every effort)."""
+    import json
+
+    from reasoning.controls import CONTROL_KINDS, UnsupportedControl, thinking_params
+    from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, ProviderConfig, Thinking
+
+    settings = {
+        "default": Thinking(),
+        "thinking on": Thinking(mode="on"),
+        "thinking off": Thinking(mode="off"),
+        "effort high": Thinking(effort="high"),
+        "budget 4096": Thinking(mode="on", budget_tokens=4096),
+    }
+    lines = [
+        "| kind | thinking_control | " + " | ".join(settings) + " |",
+        "|---|---|" + "---|" * len(settings),
+    ]
+    for kind in ("openai", "openai-responses", "anthropic", "gemini", "ollama", "any"):
+        default = DEFAULT_MECHANISM[kind].thinking_control if kind != "any" else ""
+        controls = [c for c, kinds in CONTROL_KINDS.items() if kind in kinds or (kind == "any" and not kinds)]
+        for control in sorted(controls, key=lambda c: (c != default, c)):
+            model = ModelSpec("m", thinking_control=control, efforts=EFFORT_LEVELS if control != "none" else ())
+            cells = []
+            for thinking in settings.values():
+                request = ChatRequest(ProviderConfig("openai" if kind == "any" else kind), model, (), thinking=thinking)
+                try:
+                    sent = thinking_params(request)
+                    cells.append(f"`{json.dumps(sent, separators=(',', ':'))}`" if sent else "nothing")
+                except UnsupportedControl:
+                    cells.append("refused")
+            name = f"**{control}** (default)" if control == default else control
+            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(controls_table(), end="")
