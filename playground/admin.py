@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 
 from playground.models import Conversation, ModelProfile, Provider, Turn
+from reasoning import catalogue
+from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
+from reasoning.request import ModelSpec
 
 
 class ProviderForm(forms.ModelForm):
@@ -30,8 +35,61 @@ class ProviderForm(forms.ModelForm):
         return provider
 
 
+AUTOMATIC = ""
+CONTROL_CHOICES = [
+    (AUTOMATIC, "automatic (from the model id)"),
+    *[(c, c) for c in (*THINKING_CONTROLS, "simulator")],
+]
+
+
+class ModelProfileForm(forms.ModelForm):
+    """Thinking control "automatic" fills the control, efforts and budget support from
+    the catalogue of model families (efforts given here win); the result, or a control
+    chosen by hand, is checked against the provider's kind before it is saved."""
+
+    thinking_control = forms.ChoiceField(choices=CONTROL_CHOICES, required=False)
+
+    class Meta:
+        model = ModelProfile
+        fields = [
+            "provider", "model_id", "label", "reasoning", "markup", "markup_open", "markup_close",
+            "starts_in_reasoning", "thinking_control", "efforts", "supports_budget", "supports_temperature",
+            "max_output_tokens", "context_window", "price_input", "price_output", "options", "enabled",
+            "position",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        provider = data.get("provider") or getattr(self.instance, "provider", None)
+        model_id = data.get("model_id")
+        if provider is None or not model_id:
+            return data
+        if data.get("thinking_control", AUTOMATIC) == AUTOMATIC:
+            given = {"efforts": data["efforts"]} if data.get("efforts") else {}
+            filled = catalogue.fill(provider.kind, model_id, given, provider.base_url)
+            data["thinking_control"] = filled.get("thinking_control", "none")
+            for name in ("efforts", "supports_budget"):
+                if name in filled:
+                    data[name] = filled[name]
+            if "options" in filled:
+                data["options"] = {**filled["options"], **(data.get("options") or {})}
+        spec = ModelSpec(
+            model_id,
+            thinking_control=data["thinking_control"],
+            efforts=tuple(data.get("efforts") or ()),
+            options=data.get("options") or {},
+        )
+        try:
+            check_profile(provider.kind, spec)
+        except UnsupportedControl as e:
+            field = {"thinking_control": "thinking_control", "efforts": "efforts"}.get(e.parameter)
+            self.add_error(field, str(e))
+        return data
+
+
 class ModelInline(admin.TabularInline):
     model = ModelProfile
+    form = ModelProfileForm
     extra = 0
     fields = ["label", "model_id", "reasoning", "markup", "thinking_control", "efforts", "enabled"]
 
@@ -50,6 +108,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(ModelProfile)
 class ModelProfileAdmin(admin.ModelAdmin):
+    form = ModelProfileForm
     list_display = ["label", "provider", "model_id", "reasoning", "thinking_control", "enabled"]
     list_filter = ["provider", "reasoning", "enabled"]
     search_fields = ["label", "model_id"]
