@@ -1,12 +1,13 @@
 """The stream events every adapter yields.
 
 An adapter turns one request into an async stream of these, in order:
-any number of `ReasoningDelta`, `ContentDelta` and `ReplayData`, then at most
-one `Usage` and exactly one `Finish` (unless it raises a `ProviderError`).
+any number of `ReasoningDelta`, `ContentDelta`, `Reclassified` and `ReplayData`,
+then at most one `Usage` and exactly one `Finish` (unless it raises a `ProviderError`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,14 @@ class ContentDelta:
     """More answer text."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassified:
+    """Everything streamed as answer so far was reasoning: a closing tag came with no
+    opening tag (templates that open `<think>` themselves: DeepSeek-R1, Qwen3, …).
+    Whoever keeps the text moves the whole answer so far to the end of the
+    reasoning; what follows is answer again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,5 +63,22 @@ class Finish:
     reason: str | None
 
 
-Event = ReasoningDelta | ContentDelta | ReplayData | Usage | Finish
+Event = ReasoningDelta | ContentDelta | Reclassified | ReplayData | Usage | Finish
 TextDelta = ReasoningDelta | ContentDelta
+ParsedText = ReasoningDelta | ContentDelta | Reclassified  # what a markup parser yields
+
+
+def fold_text(events: Iterable[object]) -> tuple[str, str]:
+    """(reasoning, content) of a sequence of events, `Reclassified` applied: the one
+    reducer for whole texts (parsers.split, tests, tools)."""
+    reasoning: list[str] = []
+    content: list[str] = []
+    for event in events:
+        if type(event) is ReasoningDelta:
+            reasoning.append(event.text)
+        elif type(event) is ContentDelta:
+            content.append(event.text)
+        elif type(event) is Reclassified:
+            reasoning += content
+            content = []
+    return "".join(reasoning), "".join(content)

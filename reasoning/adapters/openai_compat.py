@@ -27,7 +27,10 @@ still leave the tags in the text (vLLM without `--reasoning-parser`, Groq's defa
 `raw` format, Friendli without `parse_reasoning`): when the answer *starts* with
 `<think>` (after whitespace) and no native reasoning field has been seen, the rest of
 the stream is parsed as `think` markup. A `<think>` later in the answer, or after
-native reasoning, is the model talking about the tag and stays content.
+native reasoning, is the model talking about the tag and stays content. A `</think>`
+with no opening tag and no native reasoning before it (the template opened the block)
+turns the answer so far into reasoning: a `Reclassified` event. With thinking off
+neither happens, and a markup model's `starts_in_reasoning` is ignored.
 
 End: `data: [DONE]`. A body that ends without it is accepted only if a
 `finish_reason` was seen (some servers omit `[DONE]`); otherwise it is a
@@ -47,7 +50,7 @@ from reasoning.adapters import register
 from reasoning.context import build_messages
 from reasoning.controls import merge_params, thinking_params
 from reasoning.errors import BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
@@ -68,19 +71,40 @@ SNIFFED_OPEN_TAG = "<think>"
 class TextParser(Protocol):
     """What `reasoning.parsers.make_parser` returns."""
 
-    def feed(self, delta: str) -> list[ReasoningDelta | ContentDelta]: ...
+    def feed(self, delta: str) -> list[ParsedText]: ...
 
-    def close(self) -> list[ReasoningDelta | ContentDelta]: ...
+    def close(self) -> list[ParsedText]: ...
 
 
 def _make_parser(
-    family: str, *, starts_in_reasoning: bool, tags: tuple[str, str] | None
+    family: str,
+    *,
+    starts_in_reasoning: bool,
+    tags: tuple[str, str] | None,
+    reclassify: bool = False,
+    close_only: bool = False,
 ) -> TextParser:
     # Imported late: only markup models need it.
     from reasoning.parsers import make_parser
 
-    parser: TextParser = make_parser(family, starts_in_reasoning=starts_in_reasoning, tags=tags)
+    parser: TextParser = make_parser(
+        family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
+    )
     return parser
+
+
+def markup_parser(request: ChatRequest) -> TextParser:
+    """The parser of a MARKUP model's text for this request. With thinking off the
+    template opens no block, so the text is never taken for reasoning: no
+    `starts_in_reasoning`, no reclassification at a stray close tag."""
+    model = request.model
+    thinking = request.thinking.mode != "off"
+    return _make_parser(
+        model.markup or "think",
+        starts_in_reasoning=model.starts_in_reasoning and thinking,
+        tags=model.markup_tags,
+        reclassify=thinking,
+    )
 
 
 def usage_from(raw: Mapping[str, Any]) -> Usage:
@@ -103,13 +127,10 @@ class ChatStream:
 
     def __init__(self, request: ChatRequest) -> None:
         model = request.model
+        self.thinking = request.thinking.mode != "off"
         self.parser: TextParser | None = None
         if model.reasoning == ReasoningStyle.MARKUP:
-            self.parser = _make_parser(
-                model.markup or "think",
-                starts_in_reasoning=model.starts_in_reasoning,
-                tags=model.markup_tags,
-            )
+            self.parser = markup_parser(request)
         # NATIVE models: hold the start of the answer until it is clear whether it
         # opens a <think> block the server failed to parse out.
         self.sniffing = model.reasoning == ReasoningStyle.NATIVE
@@ -210,7 +231,12 @@ class ChatStream:
         self.sniffing = False
         held, self.sniffed = self.sniffed, ""
         if markup and not self.native_seen:
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None)
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, reclassify=self.thinking)
+        elif not self.native_seen and self.thinking:
+            # No reasoning field and no opening tag: the template may have opened the
+            # block itself (DeepSeek-R1, Qwen3 on a server without a reasoning parser),
+            # so a `</think>` turns the answer so far into reasoning.
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True)
         if not held:
             return []
         return self._content(held)
