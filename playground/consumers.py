@@ -182,6 +182,27 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         for frame in early:
             await self._forward(turn_id, frame)
 
+    async def turn_reclassified(self, event: dict[str, Any]) -> None:
+        """The answer streamed so far was reasoning (a close tag with no open tag): both
+        blocks are replaced with the run's whole texts, and offsets start from them."""
+        turn_id = event["turn"]
+        if turn_id not in self.delivered:
+            return
+        r, c = event["r"], event["c"]
+        self.ahead.pop((turn_id, 0), None)
+        self.ahead.pop((turn_id, 1), None)
+        if (early := self.unsynced.get(turn_id)) is not None:
+            early.clear()  # frames kept for the resume reply are of the old texts
+        if self._reader_is_slow():
+            # Caught up later by a replacing resume, as for a page that just loaded.
+            self.delivered[turn_id] = [0, 0]
+            self.unsynced[turn_id] = []
+            self.dropped.add(turn_id)
+            return
+        self.delivered[turn_id] = [len(r), len(c)]
+        swaps = [*text_swaps(turn_id, "r", r, replace=True), *text_swaps(turn_id, "c", c, replace=True)]
+        await self._send_all(pack(swaps))
+
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.delivered.pop(turn_id, None) is None:

@@ -41,7 +41,7 @@ from playground.turns import build_request, mark_interrupted
 from reasoning import replay as stored_replay
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
-from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import ContentDelta, Finish, ReasoningDelta, Reclassified, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
@@ -114,6 +114,7 @@ class TurnRun:
     _nap_future: asyncio.Future[None] | None = None
     _dirty: bool = False
     _finishing: bool = False
+    _reclassified: bool = False  # the answer so far became reasoning; the next frame says so
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
@@ -141,6 +142,26 @@ class TurnRun:
         self._dirty = True
         self._wake.set()
 
+    def _on_reclassified(self) -> None:
+        """A close tag with no open tag: the answer so far was reasoning. Rare (once per
+        turn at most), so it may copy the text; the next frame replaces both blocks."""
+        moved = "".join(self.content)
+        if not moved:
+            return
+        self.reasoning.append(moved)
+        self._r_len += len(moved)
+        self.content.clear()
+        self._c_len = 0
+        now = self._elapsed_ms()
+        if self.first_reasoning_ms is None:
+            self.first_reasoning_ms = self.first_content_ms
+        self.last_reasoning_ms = now
+        self.first_content_ms = None  # the answer has not started after all
+        self._reclassified = True
+        self._dirty = True
+        self._wake.set()
+        self._end_nap()
+
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)
 
@@ -167,6 +188,8 @@ class TurnRun:
                         self._on_content(event.text)
                     elif isinstance(event, Usage):
                         self.usage = event
+                    elif isinstance(event, Reclassified):
+                        self._on_reclassified()
                     elif isinstance(event, ReplayData):
                         self.replay = stored_replay.fold(self.replay, event.payload)
                     elif isinstance(event, Finish):
@@ -257,6 +280,20 @@ class TurnRun:
             _wake_up(self._nap_future)
 
     async def _send_frame(self) -> None:
+        if self._reclassified:
+            # Offsets start again: both blocks are replaced with the whole texts.
+            self._reclassified = False
+            frame = {
+                "type": "turn.reclassified",
+                "turn": self.turn_id,
+                "r": "".join(self.reasoning),
+                "c": "".join(self.content),
+            }
+            self._r_sent, self._c_sent = self._r_len, self._c_len
+            self.frames_sent += 1
+            assert self.layer is not None
+            await self.layer.group_send(self.group, frame)
+            return
         r_new = self._r_len - self._r_sent
         c_new = self._c_len - self._c_sent
         if not (r_new or c_new):

@@ -57,6 +57,16 @@ class Printer:
                 continue  # a gap (a dropped frame): the stored text fills it at the end
             self.write(i, text[self.have[i] - off :])
 
+    def reclassified(self, r: str, c: str) -> None:
+        """The answer printed so far was thinking (a close tag with no open tag). A
+        terminal cannot take it back: say so, and go on from the run's new texts."""
+        if self.in_reasoning and self.color:
+            self.emit(RESET)
+        self.emit("\n[the text above was thinking]\n\n")
+        self.in_reasoning = False
+        self.have = [len(r), 0]
+        self.write(1, c)
+
     def write(self, block: int, new: str) -> None:
         if not new:
             return
@@ -129,6 +139,8 @@ async def follow(turn_id: int, group: str, printer: Printer | None) -> None:
                     continue
                 if message["type"] == "turn.frame" and printer is not None:
                     printer.frame(message["r_off"], message["r"], message["c_off"], message["c"])
+                elif message["type"] == "turn.reclassified" and printer is not None:
+                    printer.reclassified(message["r"], message["c"])
                 elif message["type"] == "turn.done":
                     break
             await run.task
