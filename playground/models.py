@@ -206,6 +206,10 @@ class Turn(models.Model):
     def answer_tokens(self) -> int | None:
         if self.completion_tokens is None:
             return None
+        if self.reasoning_tokens is None and self.reasoning:
+            # The provider reasoned but did not say how much (Ollama, older Anthropic):
+            # the completion count holds both, and how it splits is unknown.
+            return None
         return self.completion_tokens - (self.reasoning_tokens or 0)
 
     @property

@@ -371,7 +371,9 @@ def test_it_exits_1_with_the_error_in_json_when_the_provider_fails(scripted, scr
     assert "upstream is down" in str(caught.value)
     result = json.loads(out.getvalue())
     assert result["status"] == "error"
-    assert result["error"] == {"kind": "unavailable", "message": "upstream is down", "status_code": 503}
+    assert result["error"] == {
+        "kind": "unavailable", "message": "upstream is down", "status_code": 503, "retry_after": None
+    }
     assert result["reasoning"] == "Thinking hard."  # the partial text is kept
     assert Turn.objects.get(pk=result["turn"]).status == "error"
 

@@ -113,6 +113,8 @@ def result(turn: Turn) -> dict[str, Any]:
                 "kind": turn.error.get("kind", "unknown"),
                 "message": turn.error.get("message", ""),
                 "status_code": turn.error.get("status_code"),
+                # Seconds the provider asked to wait (a 429's Retry-After), or None.
+                "retry_after": turn.error.get("retry_after"),
             }
             if turn.error
             else None
