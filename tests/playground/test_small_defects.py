@@ -52,3 +52,18 @@ def test_a_turn_without_reasoning_counts_all_its_tokens_as_answer(scripted_model
 def test_a_budget_of_zero_is_refused_at_the_form(scripted_model, budget):
     with pytest.raises(BadInput, match="budget"):
         clean_params({"thinking": "on", "budget_tokens": budget}, scripted_model)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--thinking", "off", "--effort", "high"], "thinking is off"),
+        (["--effort", "none"], "does not take effort 'none'"),
+    ],
+)
+def test_impossible_combinations_exit_2_with_the_simulator_too(simulator_model, admin_user, args, message):
+    with pytest.raises(CommandError) as caught:
+        call_command("ask", "--model", "Offline simulator", *args, "Hi", stdout=io.StringIO(), stderr=io.StringIO())
+    assert caught.value.returncode == 2
+    assert message in str(caught.value)
+    assert not Conversation.objects.exists()
