@@ -142,20 +142,22 @@ class TurnRun:
         self._dirty = True
         self._wake.set()
 
-    def _on_reclassified(self) -> None:
-        """A close tag with no open tag: the answer so far was reasoning. Rare (once per
-        turn at most), so it may copy the text; the next frame replaces both blocks."""
+    def _on_reclassified(self, *, keep: bool = True) -> None:
+        """A close tag with no open tag: the answer so far was reasoning (dropped when
+        reasoning is hidden). Rare (once per turn at most), so it may copy the text;
+        the next frame replaces both blocks."""
         moved = "".join(self.content)
         if not moved:
             return
-        self.reasoning.append(moved)
-        self._r_len += len(moved)
+        if keep:
+            self.reasoning.append(moved)
+            self._r_len += len(moved)
         self.content.clear()
         self._c_len = 0
         now = self._elapsed_ms()
-        if self.first_reasoning_ms is None:
+        if self.first_reasoning_ms is None and keep:
             self.first_reasoning_ms = self.first_content_ms
-        self.last_reasoning_ms = now
+        self.last_reasoning_ms = now if keep else self.last_reasoning_ms
         self.first_content_ms = None  # the answer has not started after all
         self._reclassified = True
         self._dirty = True
@@ -189,7 +191,7 @@ class TurnRun:
                     elif isinstance(event, Usage):
                         self.usage = event
                     elif isinstance(event, Reclassified):
-                        self._on_reclassified()
+                        self._on_reclassified(keep=event.keep)
                     elif isinstance(event, ReplayData):
                         self.replay = stored_replay.fold(self.replay, event.payload)
                     elif isinstance(event, Finish):

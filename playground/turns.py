@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
 from reasoning.controls import UnsupportedControl, check_controls
-from reasoning.request import ChatRequest, Message, Thinking
+from reasoning.request import REASONING_MODES, ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -27,6 +27,7 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
+    "reasoning_mode": str,
 }
 
 
@@ -61,6 +62,13 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
+    if mode not in REASONING_MODES:
+        raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
+    if mode != "separate":
+        params["reasoning_mode"] = mode
+    if mode == "hidden":
+        params["show_reasoning"] = False  # the page says the reasoning was not shown
     # Refused here, before anything is stored or sent: a control the model cannot
     # honour is never silently dropped (the message says why and what would work).
     try:
@@ -83,6 +91,7 @@ def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
         budget_tokens=params.get("budget_tokens"),
         # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
         include_reasoning=params.get("show_reasoning", True) and model.reasoning != "hidden",
+        reasoning_mode=params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate"),
     )
 
 

@@ -369,6 +369,17 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
     return _responses(wanted, request.model.efforts)
 
 
+def extra_body(request: ChatRequest) -> dict[str, Any]:
+    """The model option `extra_body`: vendor fields merged into every request body after
+    everything else (nested objects merged), so knobs such as Friendli's
+    `parse_reasoning`, Baseten's `chat_template_args` or vLLM's `thinking_token_budget`
+    need no code. What it sets wins over what the controls set."""
+    extra = request.model.options.get("extra_body") or {}
+    if not isinstance(extra, Mapping):
+        raise UnsupportedControl("extra_body", f"the model option extra_body must be a table, not {extra!r}")
+    return dict(extra)
+
+
 def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """Merge `params` into `body` in place, descending into nested objects, and return it."""
     for key, value in params.items():

@@ -21,6 +21,7 @@ import httpx
 
 from reasoning.adapters import Adapter, get_adapter
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, Usage
+from reasoning.modes import ReasoningModes
 from reasoning.request import ChatRequest, Message, PreparedRequest, Thinking
 
 THINK_INSTRUCTION = (
@@ -90,5 +91,7 @@ def adapter_for(request: ChatRequest) -> Adapter:
     chain of thought when the model asks for it."""
     adapter = get_adapter(request.provider.kind)
     if request.model.options.get("chain_of_thought") and request.thinking.mode != "off":
-        return ChainOfThought(adapter)
+        adapter = ChainOfThought(adapter)
+    if request.thinking.reasoning_mode != "separate":
+        adapter = ReasoningModes(adapter)
     return adapter

@@ -31,7 +31,9 @@ class Reclassified:
     """Everything streamed as answer so far was reasoning: a closing tag came with no
     opening tag (templates that open `<think>` themselves: DeepSeek-R1, Qwen3, …).
     Whoever keeps the text moves the whole answer so far to the end of the
-    reasoning; what follows is answer again."""
+    reasoning (`keep=False`, reasoning hidden: drops it); what follows is answer."""
+
+    keep: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ def fold_text(events: Iterable[object]) -> tuple[str, str]:
         elif type(event) is ContentDelta:
             content.append(event.text)
         elif type(event) is Reclassified:
-            reasoning += content
+            if event.keep:
+                reasoning += content
             content = []
     return "".join(reasoning), "".join(content)

@@ -27,7 +27,7 @@ import httpx
 
 from reasoning.adapters import register
 from reasoning.context import build_context
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
@@ -70,6 +70,7 @@ class OllamaAdapter:
         if options:
             body["options"] = options
         merge_params(body, thinking_params(request))
+        merge_params(body, extra_body(request))
         body["stream"] = True
         return PreparedRequest("POST", chat_url(provider.base_url), headers, body)
 
@@ -115,7 +116,7 @@ class OllamaAdapter:
 
 def _markup_parser(request: ChatRequest) -> _Parser | None:
     model = request.model
-    if model.reasoning != ReasoningStyle.MARKUP:
+    if model.reasoning != ReasoningStyle.MARKUP or request.thinking.reasoning_mode == "inline":
         return None
     # Imported here: the parsers module is only needed for markup models.
     parsers = importlib.import_module("reasoning.parsers")

@@ -48,7 +48,7 @@ import httpx
 
 from reasoning.adapters import register
 from reasoning.context import build_messages
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
@@ -128,12 +128,13 @@ class ChatStream:
     def __init__(self, request: ChatRequest) -> None:
         model = request.model
         self.thinking = request.thinking.mode != "off"
+        inline = request.thinking.reasoning_mode == "inline"  # the raw text, tags and all
         self.parser: TextParser | None = None
-        if model.reasoning == ReasoningStyle.MARKUP:
+        if model.reasoning == ReasoningStyle.MARKUP and not inline:
             self.parser = markup_parser(request)
         # NATIVE models: hold the start of the answer until it is clear whether it
         # opens a <think> block the server failed to parse out.
-        self.sniffing = model.reasoning == ReasoningStyle.NATIVE
+        self.sniffing = model.reasoning == ReasoningStyle.NATIVE and not inline
         self.sniffed = ""
         self.native_seen = False
         self.details: list[dict[str, Any]] = []
@@ -309,6 +310,7 @@ class OpenAICompatAdapter:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
+        merge_params(body, extra_body(request))
         url = request.provider.base_url.rstrip("/") + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)
 

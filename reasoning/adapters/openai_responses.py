@@ -40,7 +40,7 @@ import httpx
 from reasoning.adapters import register
 from reasoning.adapters.openai_compat import base_headers
 from reasoning.context import build_context
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
@@ -138,6 +138,7 @@ class OpenAIResponsesAdapter:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
+        merge_params(body, extra_body(request))
         url = request.provider.base_url.rstrip("/") + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)
 

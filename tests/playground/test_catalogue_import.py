@@ -139,3 +139,18 @@ def test_ask_exits_2_on_a_control_the_model_cannot_honour_and_sends_nothing(tmp_
     assert caught.value.returncode == 2
     assert message in str(caught.value)
     assert not Conversation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("mode", "reasoning", "content"),
+    [("separate", "r", "a"), ("inline", "", "<think>r</think>a"), ("hidden", "", "a")],
+)
+def test_ask_stores_each_reasoning_mode_and_keeps_the_token_count(tmp_path, admin_user, mode, reasoning, content):
+    from reasoning.events import Usage
+
+    chunks = openai_chat_sse("r", "a", usage=Usage(3, 20, 15))
+    with FakeUpstream(Script(chunks=chunks)) as up:
+        import_file(tmp_path, bare_file("openai", "deepseek-reasoner", up.url + "/v1"))
+        result = ask("--reasoning", mode)
+    assert (result["reasoning"], result["content"]) == (reasoning, content)
+    assert result["usage"]["reasoning_tokens"] == 15

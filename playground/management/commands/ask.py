@@ -164,6 +164,9 @@ class Command(BaseCommand):
             "--effort", metavar="LEVEL", help=f"one of the model's efforts ({', '.join(EFFORT_LEVELS)})"
         )
         parser.add_argument("--thinking", choices=["on", "off"])
+        parser.add_argument(
+            "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
+        )
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT", help="a system prompt")
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
@@ -175,6 +178,7 @@ class Command(BaseCommand):
         model = self.model(options["model"])
         raw = {
             "thinking": options["thinking"],
+            "reasoning_mode": options["reasoning"],
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
