@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import base_url, register
 from reasoning.context import build_messages
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
@@ -311,7 +311,7 @@ class OpenAICompatAdapter:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
         merge_params(body, extra_body(request))
-        url = request.provider.base_url.rstrip("/") + "/chat/completions"
+        url = base_url(request.provider.kind, request.provider.base_url) + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:

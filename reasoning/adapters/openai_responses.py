@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import base_url, register
 from reasoning.adapters.openai_compat import base_headers
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
@@ -139,7 +139,7 @@ class OpenAIResponsesAdapter:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
         merge_params(body, extra_body(request))
-        url = request.provider.base_url.rstrip("/") + "/responses"
+        url = base_url(request.provider.kind, request.provider.base_url) + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:

@@ -55,3 +55,18 @@ def test_the_models_extra_body_is_merged_into_every_request(kind):
     body = get_adapter(kind).prepare(request).json
     assert body["parse_reasoning"] is True
     assert body["chat_template_args"] == {"enable_thinking": True}
+
+
+@pytest.mark.parametrize(
+    ("kind", "url"),
+    [
+        ("openai", "https://api.openai.com/v1/chat/completions"),
+        ("openai-responses", "https://api.openai.com/v1/responses"),
+        ("anthropic", "https://api.anthropic.com/v1/messages"),
+        ("gemini", "https://generativelanguage.googleapis.com/v1beta/models/m:streamGenerateContent?alt=sse"),
+        ("ollama", "http://localhost:11434/api/chat"),
+    ],
+)
+def test_an_empty_base_url_is_the_kinds_public_default(kind, url):
+    request = ChatRequest(provider=ProviderConfig(kind, ""), model=ModelSpec("m"), messages=[Message("user", "hi")])
+    assert get_adapter(kind).prepare(request).url == url
