@@ -2,12 +2,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
+from playground import crypto
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from reasoning import catalogue
 from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
+from reasoning.errors import ProviderError
+from reasoning.model_list import list_models
 from reasoning.request import ModelSpec
 
 
@@ -19,10 +26,25 @@ class ProviderForm(forms.ModelForm):
         help_text="Leave empty to keep the stored key.",
     )
     clear_api_key = forms.BooleanField(required=False, help_text="Remove the stored key.")
+    # A key typed into a form that fails on another field comes back encrypted (never
+    # as text), so the next submit keeps it without the admin typing it again.
+    api_key_kept = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Provider
         fields = ["name", "kind", "base_url", "enabled", "options"]
+
+    def clean_api_key(self) -> str:
+        key: str = self.cleaned_data.get("api_key") or ""
+        if not key and (kept := self.data.get("api_key_kept")):
+            try:
+                key = crypto.decrypt(kept)
+            except ValueError:
+                key = ""
+        if key:
+            self.data = self.data.copy()
+            self.data["api_key_kept"] = crypto.encrypt(key)
+        return key
 
     def save(self, commit: bool = True) -> Provider:
         provider = super().save(commit=False)
@@ -94,12 +116,68 @@ class ModelInline(admin.TabularInline):
     fields = ["label", "model_id", "reasoning", "markup", "thinking_control", "efforts", "enabled"]
 
 
+def _listed_models(provider: Provider) -> list[str]:
+    """The provider's model list, fetched with its stored key from its stored URL."""
+
+    async def fetch() -> list[str]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as client:
+            return await list_models(provider.config(), client)
+
+    return async_to_sync(fetch)()
+
+
+def _problem(provider: Provider, error: Exception) -> str:
+    """The provider's own message, the key blanked out should it echo it."""
+    if isinstance(error, ProviderError):
+        text = f"{error.kind}" + (f", HTTP {error.status_code}" if error.status_code else "") + f": {error.message}"
+    else:
+        text = str(error)
+    try:
+        key = provider.config().api_key
+    except ValueError:
+        key = ""
+    return text.replace(key, "[key]") if key else text
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
     list_display = ["name", "kind", "base_url", "key", "enabled"]
     readonly_fields = ["key"]
     inlines = [ModelInline]
+    actions = ["test_connection", "fetch_models"]
+
+    @admin.action(description="Test connection (stored key, stored URL)")
+    def test_connection(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            try:
+                ids = _listed_models(provider)
+            except (ProviderError, ValueError) as e:
+                self.message_user(request, f"{provider.name}: {_problem(provider, e)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{provider.name}: connected; it lists {len(ids)} models.", messages.SUCCESS)
+
+    @admin.action(description="Fetch models into profiles (catalogue defaults)")
+    def fetch_models(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            try:
+                ids = _listed_models(provider)
+            except (ProviderError, ValueError) as e:
+                self.message_user(request, f"{provider.name}: {_problem(provider, e)}", messages.ERROR)
+                continue
+            known = set(provider.models.values_list("model_id", flat=True))
+            new = [i for i in ids if i not in known]
+            for position, model_id in enumerate(new, start=provider.models.count()):
+                label = model_id[:100]
+                if ModelProfile.objects.filter(label=label).exists():
+                    label = f"{model_id} ({provider.name})"[:100]
+                fields = catalogue.fill(provider.kind, model_id, {}, provider.base_url)
+                ModelProfile.objects.create(
+                    provider=provider, model_id=model_id, label=label, position=position, **fields
+                )
+            self.message_user(
+                request, f"{provider.name}: {len(ids)} models listed, {len(new)} added.", messages.SUCCESS
+            )
 
     @admin.display(description="API key")
     def key(self, obj: Provider) -> str:
