@@ -340,3 +340,37 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"vote on {self.comparison_id} round {self.round}: {self.outcome}"
+
+
+class Preferences(models.Model):
+    """One user's own settings, shown on /settings/.
+
+    One row per user, made on first use (`Preferences.of(user)`), so a feature that
+    adds a setting adds a field with a default and nothing else.
+    """
+
+    class Theme(models.TextChoices):
+        SYSTEM = "system", "Follow the system"
+        LIGHT = "light", "Light"
+        DARK = "dark", "Dark"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    theme = models.CharField(max_length=8, choices=Theme.choices, default=Theme.SYSTEM)
+    # Enter sends and Shift+Enter makes a new line; off swaps them (Ctrl+Enter sends).
+    enter_sends = models.BooleanField(default=True)
+    # The model a new chat starts with; None means the first enabled model.
+    default_model = models.ForeignKey(
+        ModelProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Requests made through the OpenAI-compatible API are kept as conversations.
+    store_api_requests = models.BooleanField(default=True)
+    # Images in model output that point at another host load only when this is on.
+    load_remote_images = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+    @classmethod
+    def of(cls, user: Any) -> Preferences:
+        preferences, _ = cls.objects.get_or_create(user=user)
+        return preferences

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from playground.compare_consumer import ComparisonColumnConsumer
-from playground.consumers import ConversationConsumer
+from playground.compare.consumer import ComparisonColumnConsumer
+from playground.conversations.consumer import ConversationConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<int:pk>/", ConversationConsumer.as_asgi()),

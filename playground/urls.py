@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from playground import views
+from playground.accounts import views as accounts
+from playground.conversations import views
 
 urlpatterns = [
     path("", views.chat, name="chat"),
@@ -21,7 +22,8 @@ urlpatterns = [
     path("turns/<int:pk>/show", views.switch_branch, name="switch_branch"),
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
-    path("compare/", include("playground.compare_urls")),
+    path("settings/", accounts.settings_page, name="settings"),
+    path("compare/", include("playground.compare.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),

@@ -30,7 +30,7 @@ def _forget_runs_of_closed_loops():
     of RUNS. A server's loop lives as long as the server; here the entry would only
     mislead the next test that waits for "every run", so it is dropped."""
     yield
-    from playground.runs import RUNS
+    from playground.streaming.run import RUNS
 
     for turn_id, run in list(RUNS.items()):
         if run.task is None or run.task.done() or run.task.get_loop().is_closed():

@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from playground.asgi import application
 from playground.models import Comparison, Conversation, ModelProfile, Turn, Vote
-from playground.runs import RUNS
+from playground.streaming.run import RUNS
 from reasoning.errors import RateLimited
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from playground.charts import Bar, Lane, bars_svg, nice_step, timeline_svg
+from playground.compare.charts import Bar, Lane, bars_svg, nice_step, timeline_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from playground.leaderboard import Game, bradley_terry, pairwise_outcomes, rating, standings
+from playground.compare.leaderboard import Game, bradley_terry, pairwise_outcomes, rating, standings
 
 
 def games(a: str, b: str, a_wins: int, b_wins: int, draws: int = 0) -> list[Game]:

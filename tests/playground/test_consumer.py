@@ -161,7 +161,7 @@ async def test_a_new_exchange_is_rendered_once_for_every_socket_watching(
 ):
     # Each socket used to render it in the sync thread, and the run's first frame
     # queued behind that render; the socket that starts it now renders it once.
-    from playground import views_support
+    from playground.conversations import fragments as views_support
 
     renders = []
     render = views_support.render_new_exchange

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from playground.datasets import records
+from playground.conversations.datasets import records
 from playground.models import Conversation, Turn
 
 pytestmark = pytest.mark.django_db

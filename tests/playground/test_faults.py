@@ -14,7 +14,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from playground.models import Conversation, ModelProfile, Provider
-from playground.runs import RUNS
+from playground.streaming.run import RUNS
 from reasoning.testing.upstream import FakeUpstream, Script, openai_chat_sse, sse
 from tests.playground.stream_page import Page, saved, started_turn_id
 from tests.playground.test_streams import socket

@@ -29,7 +29,7 @@ def layer_backend(**env_vars: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env_vars", "backend"),
     [
-        ({}, "playground.layers.InMemoryChannelLayer"),
+        ({}, "playground.streaming.layers.InMemoryChannelLayer"),
         ({"REDIS_URL": "redis://127.0.0.1:6379"}, "channels_redis.pubsub.RedisPubSubChannelLayer"),
         ({"REDIS_URL": "redis://127.0.0.1:6379", "REDIS_LAYER": "lists"}, "channels_redis.core.RedisChannelLayer"),
     ],

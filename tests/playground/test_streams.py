@@ -16,11 +16,11 @@ from channels.testing import WebsocketCommunicator
 from django.db.backends import utils as db_utils
 from django.utils import timezone
 
-from playground import runs
 from playground.asgi import application
+from playground.conversations.services import mark_interrupted, start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
-from playground.runs import RUNS, run_group, start_run
-from playground.turns import mark_interrupted, start_exchange
+from playground.streaming import run as runs
+from playground.streaming.run import RUNS, run_group, start_run
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import PreparedRequest
@@ -582,7 +582,7 @@ async def test_frames_that_overtake_the_resume_reply_are_kept_not_lost(client, o
 
 
 def test_join_from_takes_contiguous_text_and_keeps_what_lies_beyond_a_gap():
-    from playground.consumers import _join_from
+    from playground.conversations.consumer import _join_from
 
     assert _join_from(3, [(5, "fg"), (0, "abcde")]) == ("defg", [])
     assert _join_from(3, [(9, "jk"), (2, "cde")]) == ("de", [(9, "jk")])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playground.ws_messages import MESSAGE_BYTES, pack, split_turn, text_swaps
+from playground.streaming.messages import MESSAGE_BYTES, pack, split_turn, text_swaps
 from tests.playground.stream_page import Page
 
 

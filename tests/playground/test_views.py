@@ -11,7 +11,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from playground import exports
+from playground.conversations import exports
 from playground.models import Conversation, ModelProfile, Provider, Turn
 
 pytestmark = pytest.mark.django_db

@@ -28,10 +28,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model
 
+from playground.conversations.services import BadInput, clean_params, start_exchange
 from playground.models import Conversation, ModelProfile, Turn
-from playground.runs import start_run
+from playground.streaming.run import start_run
 from playground.templatetags.playground import status_text
-from playground.turns import BadInput, clean_params, start_exchange
 from reasoning.request import EFFORT_LEVELS
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"

@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from playground.datasets import FORMATS, jsonl
+from playground.conversations.datasets import FORMATS, jsonl
 from playground.models import Conversation
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from playground import compare
+from playground.compare import services as compare
 
 urlpatterns = [
     path("", compare.comparison_list, name="compare_list"),

@@ -29,7 +29,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from playground import charts, leaderboard
+from playground.compare import charts, leaderboard
+from playground.conversations.services import BadInput, branch, clean_params, mark_interrupted, start_exchange
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -39,8 +40,7 @@ from playground.models import (
     Turn,
     Vote,
 )
-from playground.runs import start_run, stop_run
-from playground.turns import BadInput, branch, clean_params, mark_interrupted, start_exchange
+from playground.streaming.run import start_run, stop_run
 from reasoning.request import EFFORT_LEVELS
 
 MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)

@@ -16,8 +16,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from playground.conversations.services import BadInput, branch
 from playground.models import Conversation, ModelProfile, Turn
-from playground.turns import BadInput, branch
 
 FORMAT = "reasoning-playground/conversation"
 VERSION = 1

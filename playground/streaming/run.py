@@ -36,8 +36,8 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
+from playground.conversations.services import build_request, mark_interrupted
 from playground.models import Turn
-from playground.turns import build_request, mark_interrupted
 from reasoning import replay as stored_replay
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError

@@ -194,7 +194,7 @@ def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[in
     process: keep their text and say so. Safe with several workers: the age is
     measured on the database's clock, which all workers share, and runs alive in
     this process are never touched."""
-    from playground.runs import RUNS  # runs imports this module
+    from playground.streaming.run import RUNS  # runs imports this module
 
     turns = Turn.objects.filter(
         status=Turn.Status.STREAMING, heartbeat_at__lt=Now() - timedelta(seconds=stale_after())

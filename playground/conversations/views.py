@@ -12,10 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from playground import exports
-from playground.models import Conversation, ModelProfile, Turn
-from playground.runs import start_run
-from playground.turns import (
+from playground.conversations import exports
+from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
+from playground.conversations.services import (
     BadInput,
     branch,
     clean_params,
@@ -25,7 +24,8 @@ from playground.turns import (
     start_exchange,
     start_regeneration,
 )
-from playground.views_support import annotate_siblings, controls_context, sent_summary, totals
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.run import start_run
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:

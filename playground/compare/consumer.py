@@ -14,8 +14,8 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from playground.compare import render_column_done, render_column_exchange
-from playground.consumers import ConversationConsumer
+from playground.compare.services import render_column_done, render_column_exchange
+from playground.conversations.consumer import ConversationConsumer
 
 
 class ComparisonColumnConsumer(ConversationConsumer):

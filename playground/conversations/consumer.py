@@ -33,11 +33,18 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from playground import views_support as support
+from playground.conversations import fragments
+from playground.conversations.services import (
+    BadInput,
+    branch,
+    clean_params,
+    mark_interrupted,
+    stale_after,
+    start_exchange,
+)
 from playground.models import Conversation, ModelProfile, Turn
-from playground.runs import run_group, start_run, stop_run, sweep_once
-from playground.turns import BadInput, branch, clean_params, mark_interrupted, stale_after, start_exchange
-from playground.ws_messages import pack, split_turn, text_swaps
+from playground.streaming.messages import pack, split_turn, text_swaps
+from playground.streaming.run import run_group, start_run, stop_run, sweep_once
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +143,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # which queues behind this message (bench: added TTFT, instant provider).
         # A comparison announces its columns without HTML (its column sockets render
         # their own); a chat tab open on a column's conversation renders it here.
-        html = event.get("html") or await database_sync_to_async(support.render_new_exchange)(
+        html = event.get("html") or await database_sync_to_async(fragments.render_new_exchange)(
             event["user_turn"], event["turn"]
         )
         self.delivered[event["turn"]] = [0, 0]  # the page gets the turn empty: its base is known
@@ -213,7 +220,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.ahead.pop((turn_id, 0), None)
         self.ahead.pop((turn_id, 1), None)
         try:
-            html = await database_sync_to_async(support.render_turn_oob)(turn_id)
+            html = await database_sync_to_async(fragments.render_turn_oob)(turn_id)
         except Turn.DoesNotExist:
             return  # deleted with its conversation
         await self._send_all(split_turn(html, turn_id))
@@ -471,4 +478,4 @@ def _start(conversation: Conversation, data: dict[str, Any]) -> tuple[int, int, 
         raise BadInput("Choose a model.") from None
     exchange = start_exchange(conversation, str(data.get("prompt", "")), model, clean_params(data, model))
     user_turn, turn = exchange.user_turn.pk, exchange.assistant_turn.pk
-    return user_turn, turn, support.render_new_exchange(user_turn, turn)
+    return user_turn, turn, fragments.render_new_exchange(user_turn, turn)

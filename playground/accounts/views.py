@@ -1,0 +1,41 @@
+"""The user's own settings page (/settings/)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from playground.models import ModelProfile, Preferences
+
+
+class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Preferences
+        fields = ["theme", "enter_sends", "default_model", "store_api_requests", "load_remote_images"]
+        labels = {
+            "enter_sends": "Enter sends (Shift+Enter for a new line); off: Ctrl+Enter sends",
+            "default_model": "Model for a new chat",
+            "store_api_requests": "Keep API requests as conversations (the sidebar's API folder)",
+            "load_remote_images": "Load images from other hosts in model output without a click",
+        }
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["default_model"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+        field.empty_label = "The first enabled model"
+
+
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    preferences = Preferences.of(request.user)
+    form = PreferencesForm(request.POST or None, instance=preferences)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Settings saved.")
+        return redirect("settings")
+    return render(request, "accounts/settings.html", {"form": form, "preferences": preferences})
