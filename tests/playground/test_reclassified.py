@@ -46,3 +46,25 @@ async def test_a_reclassification_moves_the_streamed_answer_into_the_thought_blo
     assert (turn.reasoning, turn.content, turn.status) == ("The user wants 17*23. 340 + 51.", "391", "complete")
     assert turn.first_reasoning_ms is not None
     assert turn.first_content_ms is not None and turn.first_content_ms > turn.first_reasoning_ms
+
+
+async def test_a_control_the_model_cannot_honour_is_refused_in_the_page_before_anything_is_sent(client, owner):
+    from playground.models import ModelProfile, Provider, Turn
+
+    def model():
+        provider = Provider.objects.create(name="own", kind="openai", base_url="http://127.0.0.1:9/v1")
+        return ModelProfile.objects.create(
+            provider=provider, model_id="my-model", label="Mine", thinking_control="none"
+        )
+
+    profile = await database_sync_to_async(model)()
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    comm = await login_communicator(client, owner, conv)
+    assert (await comm.connect())[0]
+    message = {"action": "send", "prompt": "Hi", "model": profile.pk, "thinking": "on"}
+    await comm.send_to(text_data=json.dumps(message))
+    notice = await comm.receive_from(timeout=5)
+    await comm.disconnect()
+    assert "Mine: my-model has no thinking switch" in notice
+    assert "leave thinking at default" in notice  # what would work
+    assert not await database_sync_to_async(Turn.objects.exists)()
