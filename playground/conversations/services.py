@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from reasoning.adapters.selection import adapter_for
-from reasoning.request import ChatRequest, Message, Thinking
+from reasoning.controls import UnsupportedControl, check_controls
+from reasoning.request import REASONING_MODES, ChatRequest, Message, Thinking
 from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -26,6 +27,7 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
+    "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
@@ -68,6 +70,24 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
+    if mode not in REASONING_MODES:
+        raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
+    if mode != "separate":
+        params["reasoning_mode"] = mode
+    if mode == "hidden":
+        params["show_reasoning"] = False  # the page says the reasoning was not shown
+    # Refused here, before anything is stored or sent: a control the model cannot
+    # honour is never silently dropped (the message says why and what would work).
+    try:
+        check_controls(
+            model.provider.kind,
+            model.spec(),
+            thinking_of(params, model),
+            params.get("max_tokens") or model.max_output_tokens,
+        )
+    except UnsupportedControl as e:
+        raise BadInput(f"{model.label}: {e}") from None
     return params
 
 
@@ -81,6 +101,18 @@ def _schema(text: Any) -> Any:
     if problems := check_schema(schema):
         raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
     return schema
+
+
+def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
+    """The thinking controls of a turn's parameters, as the request carries them."""
+    return Thinking(
+        mode=params.get("thinking", "default"),
+        effort=params.get("effort"),
+        budget_tokens=params.get("budget_tokens"),
+        # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
+        include_reasoning=params.get("show_reasoning", True) and model.reasoning != "hidden",
+        reasoning_mode=params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate"),
+    )
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -172,13 +204,7 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         system=system or None,
         thinking_instructions=p.get("thinking_instructions"),
         response_schema=answer_schema(p),
-        thinking=Thinking(
-            mode=p.get("thinking", "default"),
-            effort=p.get("effort"),
-            budget_tokens=p.get("budget_tokens"),
-            # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
-            include_reasoning=p.get("show_reasoning", True) and model.reasoning != "hidden",
-        ),
+        thinking=thinking_of(p, model),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
     )
