@@ -160,7 +160,11 @@ class Server:
         self._next = 0
         self.log = open(self.data_dir / "daphne.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "bench.serve:application"],
+            # The product's launcher (uvloop, the tuned GC) around daphne; `env` may
+            # turn its parts off (bench/__main__.py's "candidates" section).
+            # A loaded machine may take longer than daphne's 5 s for 50 handshakes at once.
+            [PY, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(self.port),
+             "--websocket_connect_timeout", "60", "bench.serve:application"],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
@@ -244,20 +248,34 @@ class Socket:
         self.server = server
         self.conversation = conversation
         self.ws: Any = None
+        self.wire_bytes = 0  # bytes read off the TCP socket after the handshake
 
-    async def open(self, max_queue: int | None = 64) -> Socket:
+    async def open(self, max_queue: int | None = 64, deflate: bool = False) -> Socket:
+        """`deflate`: offer permessage-deflate as browsers do (and count what
+        arrives on the wire); off by default, so the CPU figures are the relay's."""
         url = f"ws://127.0.0.1:{self.server.port}/ws/conversations/{self.conversation}/"
         self.ws = await websockets.connect(
             url,
             additional_headers={"Cookie": f"sessionid={self.server.session}", "Origin": self.server.origin},
             origin=None,
-            compression=None,
+            compression="deflate" if deflate else None,
             max_size=None,
             max_queue=max_queue,
             open_timeout=60,
             ping_interval=None,
         )
+        received = self.ws.data_received
+
+        def counted(data: bytes) -> None:
+            self.wire_bytes += len(data)
+            received(data)
+
+        self.ws.data_received = counted
         return self
+
+    @property
+    def deflated(self) -> bool:
+        return any(type(e).__name__ == "PerMessageDeflate" for e in getattr(self.ws.protocol, "extensions", []))
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -189,3 +189,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def __del__(self) -> None:
+        # A client let go without `aclose()` (its loop ended: a test, `ask`):
+        # close the sockets now rather than have aiohttp warn about them at exit.
+        session = self._session
+        if session is not None and not session.closed:
+            connector = session.connector
+            session.detach()
+            if connector is not None:
+                with contextlib.suppress(Exception):
+                    connector._close()

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from reasoning.errors import (
     AuthError,
@@ -243,7 +244,17 @@ def _json_object(line: str) -> dict[str, Any]:
 
 
 def parse_json_data(data: str) -> Any:
-    """`json.loads` for stream payloads: bad JSON is a broken stream, not a crash."""
+    """`json.loads` for stream payloads: bad JSON is a broken stream, not a crash.
+
+    orjson first: it runs once per streamed chunk and parses about 3× faster.
+    What it refuses and `json` accepts (NaN, Infinity, lone surrogate escapes)
+    goes to `json`, so the result is `json.loads`'s, with one difference: an
+    integer literal past 64 bits comes back as the nearest float (no field an
+    adapter reads holds one; token counts and indexes are far below)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return json.loads(data)
     except ValueError:

@@ -116,6 +116,28 @@ def test_sse_helper_round_trips_multiline_data() -> None:
     assert decode_all([sse("a\nb", event="e").decode()]) == [SSEEvent("e", "a\nb")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"choices": [{"delta": {"reasoning_content": "é 😀 <b>"}}], "usage": null}',
+        '{"a": NaN, "b": Infinity}',  # json reads them; orjson does not
+        '{"s": "\\ud800 lone surrogate"}',
+        '{"n": 18446744073709551615, "m": -9223372036854775808}',  # 64 bits, the most orjson keeps exact
+        '{"x": 1e400, "y": -0.0, "z": 1.5}',
+        '{"dup": 1, "dup": 2}',
+        "  [1, 2, 3]  ",
+    ],
+)
+def test_parse_json_data_reads_what_json_reads(text: str) -> None:
+    import json
+
+    got, want = parse_json_data(text), json.loads(text)
+    assert json.dumps(got) == json.dumps(want)  # NaN != NaN, but they dump alike
+    assert [type(v) for v in (got.values() if isinstance(got, dict) else got)] == [
+        type(v) for v in (want.values() if isinstance(want, dict) else want)
+    ]
+
+
 def test_parse_json_data_raises_broken_stream_with_the_line_truncated() -> None:
     assert parse_json_data('{"a": [1]}') == {"a": [1]}
     with pytest.raises(BrokenStream) as info:
