@@ -279,6 +279,7 @@ async def small_turn(server: Server, upstream: Upstream) -> dict[str, Any]:
         await upstream.times([record.tag])
         if deflate:
             out["deflate_negotiated"] = sock.deflated
+            out["deflate_turn_whole"] = record.done_at is not None and record.r_len + record.c_len == text
             out["wire_bytes_deflate"] = sock.wire_bytes - wire0
             out["wire_bytes_over_text"] = round((sock.wire_bytes - wire0) / text, 2)
             continue
