@@ -477,9 +477,8 @@ async def test_both_backends_send_the_same_request(upstream: FakeUpstream) -> No
     seen = []
     for backend in BACKENDS:
         upstream.enqueue(Script(chunks=[sse("ok")]))
-        async with make_client(backend=backend) as client:
-            async with open_stream(client, prepared(upstream)) as response:
-                assert [e.data async for e in iter_sse(response)] == ["ok"]
+        async with make_client(backend=backend) as client, open_stream(client, prepared(upstream)) as response:
+            assert [e.data async for e in iter_sse(response)] == ["ok"]
         seen.append(upstream.requests[-1])
     by_httpx, by_aiohttp = seen
     assert by_aiohttp.method == by_httpx.method and by_aiohttp.path == by_httpx.path
