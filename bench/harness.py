@@ -131,8 +131,15 @@ class Upstream:
 
 
 class Server:
-    def __init__(self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None,
+        seeded: tuple[Path, dict[str, Any]] | None = None,
+    ) -> None:
+        """`seeded`: a copy of `seed_template()`'s data dir and seed instead of
+        migrating and seeding again (several servers of one section)."""
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-data-"))
+        if seeded is not None:
+            shutil.copytree(seeded[0], self.data_dir, dirs_exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -146,14 +153,7 @@ class Server:
         self.env.pop("DATABASE_URL", None)
         if not (env or {}).get("REDIS_URL"):
             self.env.pop("REDIS_URL", None)
-        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True, "text": True}
-        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
-        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
-        seeded = subprocess.run(  # type: ignore[call-overload]
-            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
-            **run,
-        )
-        seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+        seed = seeded[1] if seeded is not None else self.seed(upstream, conversations)
         self.session: str = seed["session"]
         self.model: int = seed["model"]
         self.conversations: list[int] = seed["conversations"]
@@ -180,6 +180,33 @@ class Server:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise RuntimeError(f"daphne did not start: {self.log_tail()}") from None
                 time.sleep(0.1)
+
+    def seed(self, upstream: Upstream, conversations: int) -> dict[str, Any]:
+        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True, "text": True}
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
+        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
+        out = subprocess.run(  # type: ignore[call-overload]
+            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
+            **run,
+        )
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    @staticmethod
+    def seed_template(upstream: Upstream, conversations: int) -> tuple[Path, dict[str, Any]]:
+        """A migrated, seeded data dir (no server on it) for `Server(seeded=...)`."""
+        data_dir = Path(tempfile.mkdtemp(prefix="bench-seed-"))
+        env = {**os.environ, "DATA_DIR": str(data_dir), "DEBUG": "false", "LOG_LEVEL": "WARNING",
+               "DJANGO_SETTINGS_MODULE": "playground.settings"}
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
+        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
+        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
+        out = subprocess.run(  # type: ignore[call-overload]
+            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
+            **run,
+        )
+        return data_dir, dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
     @property
     def origin(self) -> str:
