@@ -283,11 +283,13 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("bytes to the browser ÷ text, 100-token turn (on the wire, permessage-deflate)", v, "≤ 4",
             v is not None and v <= 4)
     if pe := results.get("peers"):
-        v = pe["playground_over_litellm"]["cpu_per_chunk_paced"]
-        add(f"playground ÷ LiteLLM {pe['litellm_version']} CPU per chunk, paced ({pe['paced_streams']} × 50 tok/s)",
-            v, "≤ 0.25", v is not None and v <= 0.25)
-        add("playground ÷ LiteLLM CPU per chunk, unpaced", pe["playground_over_litellm"]["cpu_per_chunk_unpaced"],
-            "(ratio)", None)
+        from bench import peers
+
+        po = peers.ratios(pe)
+        v = po["cpu_per_chunk_paced"]
+        add(f"playground ÷ LiteLLM {pe['litellm_version']} CPU per chunk, paced ({pe['paced_streams']} × 50 tok/s, "
+            f"{po['paced_figure']})", v, "≤ 0.25", v is not None and v <= 0.25)
+        add("playground ÷ LiteLLM CPU per chunk, unpaced", po["cpu_per_chunk_unpaced"], "(ratio)", None)
     if ca := results.get("candidates"):
         where = "mid-stream" if ca["cpu_figure"] == "steady" else "whole turns"
         for row in ca["rows"]:
