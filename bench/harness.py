@@ -130,6 +130,17 @@ class Upstream:
             self.proc.wait()
 
 
+def _migrate_and_seed(env: dict[str, str], upstream: Upstream, conversations: int) -> dict[str, Any]:
+    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
+    subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
+    subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
+    out = subprocess.run(  # type: ignore[call-overload]
+        [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
+        **run,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 class Server:
     def __init__(
         self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None,
@@ -171,25 +182,10 @@ class Server:
             stderr=subprocess.STDOUT,
             preexec_fn=_pinned(SERVER_CORES),
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.url}/__bench__/stats", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"daphne did not start: {self.log_tail()}") from None
-                time.sleep(0.1)
+        wait_until_up(f"{self.url}/__bench__/stats", self.proc, 30, lambda: f"daphne did not start: {self.log_tail()}")
 
     def seed(self, upstream: Upstream, conversations: int) -> dict[str, Any]:
-        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True, "text": True}
-        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
-        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
-        out = subprocess.run(  # type: ignore[call-overload]
-            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
-            **run,
-        )
-        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+        return _migrate_and_seed(self.env, upstream, conversations)
 
     @staticmethod
     def seed_template(upstream: Upstream, conversations: int) -> tuple[Path, dict[str, Any]]:
@@ -199,14 +195,7 @@ class Server:
                "DJANGO_SETTINGS_MODULE": "playground.settings"}
         env.pop("DATABASE_URL", None)
         env.pop("REDIS_URL", None)
-        run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
-        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
-        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
-        out = subprocess.run(  # type: ignore[call-overload]
-            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
-            **run,
-        )
-        return data_dir, dict(json.loads(out.stdout.strip().splitlines()[-1]))
+        return data_dir, _migrate_and_seed(env, upstream, conversations)
 
     @property
     def origin(self) -> str:
@@ -234,14 +223,32 @@ class Server:
         return (self.data_dir / "daphne.log").read_text()[-2000:]
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[Any], seconds: float, why: Any) -> None:
+    """Poll `url` until it answers 2xx; `why()` is the error if `proc` dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(why()) from None
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def prompt(tag: str, r: int, c: int, rate: float = 0, ttfb: float = 0) -> str:

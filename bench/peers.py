@@ -52,6 +52,8 @@ from bench.harness import (
     proc_cpu_seconds,
     proc_rss_mb,
     prompt,
+    stop,
+    wait_until_up,
 )
 
 LITELLM_VERSION = "1.80.11"  # installs on Python 3.11 here; 2025-12, before the 2026 PyPI incident releases
@@ -114,17 +116,11 @@ class LiteLLMProxy:
             [str(exe), "--config", str(config), "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "1"],
             cwd=self.dir, env=env, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=_pinned(SERVER_CORES),
         )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{self.url}/health/liveliness", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.log.flush()
-                    tail = (self.dir / "litellm.log").read_text()[-2000:]
-                    raise RuntimeError(f"litellm did not start: {tail}") from None
-                time.sleep(0.5)
+        wait_until_up(f"{self.url}/health/liveliness", self.proc, 120, self._failed)
+
+    def _failed(self) -> str:
+        self.log.flush()
+        return f"litellm did not start: {(self.dir / 'litellm.log').read_text()[-2000:]}"
 
     def cpu_seconds(self) -> float:
         return proc_cpu_seconds(self.proc.pid)
@@ -133,12 +129,7 @@ class LiteLLMProxy:
         return proc_rss_mb(self.proc.pid)
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -78,34 +78,28 @@ async def _pace(woke: float) -> float:
     return time.monotonic()
 
 
-async def _read_httpx_like(client: Any, url: str, body: dict[str, Any], paced: bool, count: list[int]) -> None:
+async def _consume(pieces: Any, paced: bool, count: list[int]) -> None:
     from reasoning.wire import SSEDecoder
 
     decoder = SSEDecoder()
+    woke = 0.0
+    async for raw in pieces:
+        for event in decoder.feed(raw.decode()):
+            if event.data != "[DONE]":
+                json.loads(event.data)
+                count[0] += 1
+        if paced:
+            woke = await _pace(woke)
+
+
+async def _read_httpx_like(client: Any, url: str, body: dict[str, Any], paced: bool, count: list[int]) -> None:
     async with client.stream("POST", url, json=body) as response:
-        woke = 0.0
-        async for raw in response.aiter_bytes():
-            for event in decoder.feed(raw.decode()):
-                if event.data != "[DONE]":
-                    json.loads(event.data)
-                    count[0] += 1
-            if paced:
-                woke = await _pace(woke)
+        await _consume(response.aiter_bytes(), paced, count)
 
 
 async def _read_aiohttp(session: Any, url: str, body: dict[str, Any], paced: bool, count: list[int]) -> None:
-    from reasoning.wire import SSEDecoder
-
-    decoder = SSEDecoder()
     async with session.post(url, json=body) as response:
-        woke = 0.0
-        async for raw in response.content.iter_any():
-            for event in decoder.feed(raw.decode()):
-                if event.data != "[DONE]":
-                    json.loads(event.data)
-                    count[0] += 1
-            if paced:
-                woke = await _pace(woke)
+        await _consume(response.content.iter_any(), paced, count)
 
 
 def _body(tag: str, r: int, c: int, rate: float) -> dict[str, Any]:
