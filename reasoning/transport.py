@@ -165,7 +165,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     compress=None,
                     timeout=aiohttp.ClientTimeout(
                         total=None,
-                        connect=None,
+                        # `connect`: DNS, TCP and TLS together, as httpx's connect timeout
+                        # (aiohttp's own pool never waits here: `limit=0`, the slots above).
+                        connect=timeout.get("connect"),
                         sock_connect=timeout.get("connect"),
                         sock_read=timeout.get("read"),
                     ),

@@ -9,6 +9,7 @@ for both."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import socket
 import time
@@ -533,3 +534,31 @@ def test_the_aiohttp_transport_raises_what_httpx_raises_for_each_failure() -> No
         assert type(info.value) is httpx_class, raised
         assert info.value.request is request
         assert type(translate_httpx_error(info.value, mid_stream=True)) is provider_class, raised
+
+
+async def test_a_connection_not_accepted_within_the_connect_timeout_is_a_timeout(backend: str) -> None:
+    # A listening socket that never accepts, its backlog already full: the kernel
+    # drops the next SYN, so connecting hangs until the connect timeout.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        await asyncio.sleep(0.1)
+        request = PreparedRequest("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {}, {})
+        try:
+            async with make_client(connect_timeout=0.3, backend=backend) as client:
+                started = time.monotonic()
+                with pytest.raises(ProviderTimeout, match="timed out connecting"):
+                    async with open_stream(client, request):
+                        pass
+                assert time.monotonic() - started < 3
+        finally:
+            for filler in fillers:
+                filler.close()
