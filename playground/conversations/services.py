@@ -101,8 +101,11 @@ def start_exchange(
         raise BadInput(f"{model.label} is disabled.")
     with transaction.atomic():
         if parent is None:
+            # Locked so two prompts sent at once cannot both continue the same leaf.
+            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
             chain = branch(conversation)
             parent = chain[-1] if chain else None
+            _check_can_continue(conversation, parent)
         user_turn = Turn.objects.create(
             conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt
         )
@@ -110,6 +113,21 @@ def start_exchange(
         title = prompt.splitlines()[0][:80] if first else None
         assistant_turn = _streaming_answer(user_turn, model, params, title=title)
     return Exchange(user_turn, assistant_turn)
+
+
+PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending another prompt."
+
+
+def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
+    """Never two user messages in a row: a prompt continues only a finished answer
+    (a provider would otherwise get the new prompt right after the previous one)."""
+    if leaf is None or leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming:
+        return
+    if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
+        return  # its process is gone: the turn is kept as interrupted and may be continued
+    if leaf.is_streaming:
+        raise BadInput(PROMPT_WHILE_STREAMING)
+    raise BadInput("The last prompt has no answer yet; regenerate it or edit it instead.")
 
 
 def build_request(turn: Turn) -> ChatRequest:
