@@ -115,13 +115,13 @@ def start_exchange(
     return Exchange(user_turn, assistant_turn)
 
 
-PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending another prompt."
+PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."
 
 
 def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
     """Never two user messages in a row: a prompt continues only a finished answer
     (a provider would otherwise get the new prompt right after the previous one)."""
-    if leaf is None or leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming:
+    if leaf is None or (leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming):
         return
     if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
         return  # its process is gone: the turn is kept as interrupted and may be continued
