@@ -24,7 +24,7 @@ from playground.conversations.services import (
     start_exchange,
     start_regeneration,
 )
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.streaming.run import start_run
 
 
@@ -53,8 +53,11 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     models = _enabled_models()
     turns = branch(conversation) if conversation else []
     annotate_siblings(turns)
-    selected = (conversation.model if conversation else None) or (models[0] if models else None)
+    preferences = Preferences.of(request.user)
+    default = next((m for m in models if m.pk == preferences.default_model_id), None)
+    selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
     return {
+        "enter_sends": preferences.enter_sends,
         "conversation": conversation,
         "conversations": Conversation.objects.filter(owner=request.user)[:100],
         "models": models,
