@@ -177,6 +177,8 @@
     } else if (t.hasAttribute("data-copy-code")) {
       const code = t.closest(".code-block").querySelector("code");
       copied(t, Promise.resolve(code.textContent));
+    } else if (t.dataset.copyFrom) {
+      copied(t, Promise.resolve(document.getElementById(t.dataset.copyFrom).value));
     } else if (t.id === "jump-latest") {
       toBottom();
     } else if (t.id === "send" && t.dataset.mode === "stop") {
