@@ -41,20 +41,20 @@ def test_rename_and_search_over_titles_and_text(logged_in_page, server):
     page = logged_in_page
     start(page, server, "What is 14*3?")
     page.get_by_role("button", name="Rename conversation").click()
-    page.get_by_label("New title").fill("Fourteen threes")
-    page.get_by_label("New title").press("Enter")
+    page.get_by_label("New title", exact=True).fill("Fourteen threes")
+    page.get_by_label("New title", exact=True).press("Enter")
     page.wait_for_function("() => document.querySelector('h1').textContent.trim() === 'Fourteen threes'")
     start(page, server, "What is 99+1?")
 
     search = page.get_by_label("Search conversations")
     search.fill("fourteen")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#conversation-list a')].every(a => /Fourteen/.test(a.textContent))"
+        "() => [...document.querySelectorAll('#conversation-list a.conv-link')].every(a => /Fourteen/.test(a.textContent))"
     )
-    assert page.locator("#conversation-list a").all_inner_texts() == ["Fourteen threes"]
+    assert page.locator("#conversation-list .conv-title").all_inner_texts() == ["Fourteen threes"]
     search.fill("99+1")  # text of a prompt, not a title word
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#conversation-list a')].every(a => a.textContent.includes('99+1'))"
+        "() => [...document.querySelectorAll('#conversation-list a.conv-link')].every(a => a.textContent.includes('99+1'))"
     )
     search.fill("no-such-words-anywhere")
     page.wait_for_selector("#conversation-list >> text=Nothing matches")
