@@ -278,3 +278,19 @@ def test_stop_is_the_send_button_and_a_stopped_turn_says_so(logged_in_page, serv
     assert re.fullmatch(r"Thought for [1-9]\d*\.\d s.*\(stopped\)|Thought for 0\.[1-9] s.*\(stopped\)", label), label
     assert page.locator(f"#turn-{pk}").get_by_role("button", name="Copy answer").count() == 0
     assert page.locator("#send").inner_text() == "Send"
+
+
+def test_a_compare_round_throws_no_page_error(logged_in_page, server):
+    """The chat script runs on the compare screen too: a round (two columns, a
+    follow-up) must not trip it."""
+    from tests.browser.test_compare_page import start_comparison, wait_all_done
+
+    page = logged_in_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    start_comparison(page, server, [QUICK, LONG], "What is 17*23?")
+    wait_all_done(page, 2)
+    page.get_by_label("Prompt").fill("And 12*12?")
+    page.get_by_label("Prompt").press("Control+Enter")
+    wait_all_done(page, 4)
+    assert errors == []
