@@ -192,7 +192,8 @@ def pin_conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conv.pinned = request.POST.get("pinned") == "1"
     # Pinning is not activity: the conversation keeps its place among the dates.
     Conversation.objects.filter(pk=conv.pk).update(pinned=conv.pinned)
-    return redirect(request.POST.get("next") if _safe_next(request) else conv.get_absolute_url())
+    back = request.POST.get("next", "")
+    return redirect(back if back and _safe_next(request) else conv.get_absolute_url())
 
 
 def _safe_next(request: HttpRequest) -> bool:
