@@ -382,6 +382,9 @@
     const banner = document.getElementById("connection");
     if (!banner) return;
     const down = socketsDown.size > 0;
+    if (down && !document.body.classList.contains("offline")) {
+      document.querySelectorAll(".thinking-label.live").forEach(function (el) { el.textContent += " · paused"; });
+    }
     document.body.classList.toggle("offline", down);
     if (banner.hidden === !down && !down) return;
     banner.hidden = !down;

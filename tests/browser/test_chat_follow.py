@@ -225,6 +225,7 @@ def test_a_five_turn_conversation_follows_every_stream_without_a_page_error(page
     assert "Connection lost" in page.locator("#connection").inner_text()
     label = page.locator(f"#turn-{sixth} .thinking-label")
     frozen = label.inner_text()
+    assert frozen.endswith("· paused"), frozen
     page.wait_for_timeout(2200)
     assert label.inner_text() == frozen, "the live timer kept ticking while offline"
     relay.restore()
