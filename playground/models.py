@@ -199,6 +199,11 @@ class Conversation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Pinned conversations head the sidebar, whatever their age.
+    pinned = models.BooleanField(default=False)
+    # A read-only link (/s/<token>/) that needs no login; None: not shared.
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    share_reasoning = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-updated_at"]

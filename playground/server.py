@@ -68,7 +68,7 @@ def _accept_deflate(offers: list[Any]) -> Any:
             bits = WS_DEFLATE_WINDOW_BITS
             if offer.request_max_window_bits:  # the client asked for a window at most this big
                 bits = min(bits, max(9, offer.request_max_window_bits))
-            return PerMessageDeflateOfferAccept(
+            return PerMessageDeflateOfferAccept(  # type: ignore[no-untyped-call]
                 offer,
                 # Its messages to us are small: ask it to keep a small window too, when it can.
                 request_max_window_bits=WS_DEFLATE_WINDOW_BITS if offer.accept_max_window_bits else 0,
@@ -89,7 +89,7 @@ def use_ws_deflate() -> None:
             super().__init__(*args, **kwargs)
             self.setProtocolOptions(perMessageCompressionAccept=_accept_deflate)
 
-    daphne.server.WebSocketFactory = DeflatingWebSocketFactory  # type: ignore[misc]
+    daphne.server.WebSocketFactory = DeflatingWebSocketFactory
 
 
 def tune_gc() -> None:

@@ -9,10 +9,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.streaming.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import UnsupportedControl, check_controls
 from reasoning.request import REASONING_MODES, ChatRequest, Message, Thinking
@@ -162,7 +163,13 @@ def start_exchange(
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
+        if parent is None and connection.features.has_select_for_update:
+            # Locked so two prompts sent at once cannot both continue the same leaf
+            # (SQLite's immediate transactions already serialise writers).
+            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
         chain = branch(conversation, parent)
+        if parent is None:
+            _check_can_continue(conversation, chain[-1] if chain else None)
         parent = chain[-1] if chain else None
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
@@ -170,6 +177,21 @@ def start_exchange(
         return _streaming_answer(
             user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
         )
+
+
+PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."
+
+
+def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
+    """Never two user messages in a row: a prompt continues only a finished answer
+    (a provider would otherwise get the new prompt right after the previous one)."""
+    if leaf is None or (leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming):
+        return
+    if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
+        return  # its process is gone: the turn is kept as interrupted and may be continued
+    if leaf.is_streaming:
+        raise BadInput(PROMPT_WHILE_STREAMING)
+    raise BadInput("The last prompt has no answer yet; regenerate it or edit it instead.")
 
 
 def build_request(turn: Turn) -> ChatRequest:
