@@ -24,6 +24,7 @@ urlpatterns = [
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
     path("settings/", accounts.settings_page, name="settings"),
     path("compare/", include("playground.compare.urls")),
+    path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),

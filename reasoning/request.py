@@ -79,6 +79,15 @@ class ChatRequest:
     thinking: Thinking = Thinking()
     max_tokens: int | None = None
     temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()  # sequences that end the answer
+    # OpenAI's `response_format` object; `{"type": "text"}` or None asks for nothing.
+    # Adapters whose provider has no equivalent raise ValueError for anything else.
+    response_format: Mapping[str, Any] | None = None
+
+    @property
+    def wants_structured_output(self) -> bool:
+        return bool(self.response_format) and dict(self.response_format).get("type", "text") != "text"
 
 
 @dataclass(frozen=True, slots=True)

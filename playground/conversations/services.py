@@ -24,9 +24,11 @@ PARAMS: dict[str, type] = {
     "budget_tokens": int,
     "max_tokens": int,
     "temperature": float,
+    "top_p": float,
     "system": str,
     "show_reasoning": bool,
 }
+MAX_STOP_SEQUENCES = 4
 
 
 class BadInput(ValueError):
@@ -60,6 +62,21 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    if "top_p" in params and not 0 <= params["top_p"] <= 1:
+        raise BadInput("top_p must be between 0 and 1")
+    if (stop := raw.get("stop")) not in (None, "", []):
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+            raise BadInput("stop must be a string or a list of strings")
+        if len(stops) > MAX_STOP_SEQUENCES:
+            raise BadInput(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
+        params["stop"] = stops
+    if (response_format := raw.get("response_format")) not in (None, ""):
+        if not isinstance(response_format, dict) or response_format.get("type") not in (
+            "text", "json_object", "json_schema"
+        ):
+            raise BadInput("response_format must be an object of type text, json_object or json_schema")
+        params["response_format"] = response_format
     return params
 
 
@@ -133,7 +150,11 @@ def build_request(turn: Turn) -> ChatRequest:
         for t in chain
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
     ]
-    p = turn.params or {}
+    return chat_request(model, turn.params or {}, messages)
+
+
+def chat_request(model: ModelProfile, p: dict[str, Any], messages: list[Message]) -> ChatRequest:
+    """The request for `model` with the cleaned parameters `p` (see `clean_params`)."""
     return ChatRequest(
         provider=model.provider.config(),
         model=model.spec(),
@@ -148,6 +169,9 @@ def build_request(turn: Turn) -> ChatRequest:
         ),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
+        top_p=p.get("top_p"),
+        stop=tuple(p.get("stop") or ()),
+        response_format=p.get("response_format"),
     )
 
 

@@ -87,6 +87,12 @@ class AnthropicAdapter:
         body.update(build_context(request, "anthropic"))
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.wants_structured_output:
+            raise ValueError("response_format is not supported for Anthropic models")
         merge_params(body, thinking_params(request))
         body["stream"] = True
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)

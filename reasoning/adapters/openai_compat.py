@@ -282,6 +282,12 @@ class OpenAICompatAdapter:
             body[max_tokens_field(request)] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.wants_structured_output:
+            body["response_format"] = dict(request.response_format or {})
         merge_params(body, thinking_params(request))
         url = request.provider.base_url.rstrip("/") + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)

@@ -132,6 +132,12 @@ class OpenAIResponsesAdapter:
             body["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            raise ValueError("stop is not supported by the OpenAI Responses API")
+        if request.wants_structured_output:
+            raise ValueError("response_format is not supported for Responses models")
         merge_params(body, thinking_params(request))
         url = request.provider.base_url.rstrip("/") + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)

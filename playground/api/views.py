@@ -1,0 +1,231 @@
+"""`GET /v1/models` and `POST /v1/chat/completions`: the OpenAI-compatible API.
+
+Bearer tokens only (no session, no CSRF: no cookie is ever looked at). A request
+is a playground turn: stored (`services.store`), started by the one start path
+(`services.launch`), read back through the run's frames (`feed.TurnFeed`).
+
+Streaming: the response head waits for the first text, or the end, or one
+heartbeat interval, whichever is first. So a provider that fails at once (429,
+5xx, a refused parameter) is the HTTP status, and a model that thinks silently
+still gets its head and a `: keep-alive` comment every interval. A failure after
+the head is an `error` object in the stream, then `[DONE]`; the text so far is
+kept in the stored turn. A client that goes away stops the run, which closes the
+upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from playground.api import shapes
+from playground.api.errors import ApiError, from_turn_error
+from playground.api.feed import Done, Idle, Text, TurnFeed, Update
+from playground.api.requests import CompletionRequest, completion_request, parse
+from playground.api.services import forget, launch, store
+from playground.api.tokens import user_for
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.run import RUNS, stop_run
+
+log = logging.getLogger(__name__)
+_forgetting: set[asyncio.Task[None]] = set()
+
+
+def _authenticated(request: HttpRequest) -> Any:
+    user = user_for(request.headers.get("authorization", ""))
+    if user is None:
+        raise ApiError(
+            401, "Invalid, revoked or missing API token (Authorization: Bearer …).",
+            code="invalid_api_key", headers={"www-authenticate": "Bearer"},
+        )  # fmt: skip
+    return user
+
+
+def _enabled_models() -> list[ModelProfile]:
+    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+
+
+def _model(label: str) -> ModelProfile:
+    model = ModelProfile.objects.filter(label=label, enabled=True, provider__enabled=True).select_related("provider")
+    found = model.first()
+    if found is None:
+        raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")
+    return found
+
+
+@csrf_exempt
+@login_not_required
+@require_GET
+def models(request: HttpRequest) -> HttpResponse:
+    try:
+        _authenticated(request)
+    except ApiError as e:
+        return e.response()
+    data = [
+        {
+            "id": m.label,
+            "object": "model",
+            "created": int(m.provider.created_at.timestamp()),
+            "owned_by": m.provider.name,
+        }
+        for m in _enabled_models()
+    ]
+    return JsonResponse({"object": "list", "data": data})
+
+
+def _prepare(request: HttpRequest) -> tuple[CompletionRequest, Conversation, Turn, bool]:
+    user = _authenticated(request)
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    label, body = parse(body)
+    completion = completion_request(body, _model(label))
+    conversation, turn, keep = store(user, completion)
+    return completion, conversation, turn, keep
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    try:
+        completion, conversation, turn, keep = await sync_to_async(_prepare)(request)
+    except ApiError as e:
+        return e.response()
+    feed = TurnFeed(conversation.group_name, turn.pk)
+    await feed.open()
+    try:
+        await launch(turn.pk)
+    except Exception:
+        await feed.close()
+        failed = await sync_to_async(Turn.objects.get)(pk=turn.pk)
+        _end(conversation.pk, keep)
+        return from_turn_error(failed.error).response()
+    headers = {"x-playground-conversation": str(conversation.pk)}
+    if completion.stream:
+        return await _streamed(completion, feed, turn.pk, conversation.pk, keep, headers)
+    try:
+        done = await _wait_done(feed)
+    finally:
+        await _stop_unless_done(feed, turn.pk)
+        _end(conversation.pk, keep)
+    if done.status == Turn.Status.ERROR:
+        return from_turn_error(done.error).response()
+    response = JsonResponse(shapes.completion(done, completion.model.label, completion.reasoning_format))
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+async def _wait_done(feed: TurnFeed) -> Turn:
+    async for update in feed.updates(heartbeat=3600):
+        if isinstance(update, Done):
+            return update.turn
+    raise AssertionError("a feed ends with Done")
+
+
+async def _stop_unless_done(feed: TurnFeed, turn_id: int) -> None:
+    """The caller left (or we are done): stop a run still going, leave the group."""
+    if turn_id in RUNS:
+        await stop_run(turn_id)
+    await feed.close()
+
+
+def _end(conversation_id: int, keep: bool) -> None:
+    """Delete the conversation of an owner who keeps no API requests, once its run has saved."""
+    if keep:
+        return
+    task = asyncio.get_running_loop().create_task(_forget_after_run(conversation_id))
+    _forgetting.add(task)
+    task.add_done_callback(_forgetting.discard)
+
+
+async def _forget_after_run(conversation_id: int) -> None:
+    runs = [run for run in list(RUNS.values()) if run.group == f"conversation-{conversation_id}"]
+    for run in runs:
+        if run.task is not None:
+            await asyncio.wait([run.task])
+    try:
+        await sync_to_async(forget)(conversation_id)
+    except Exception:
+        log.warning("API conversation %s not deleted", conversation_id, exc_info=True)
+
+
+async def _streamed(
+    completion: CompletionRequest,
+    feed: TurnFeed,
+    turn_id: int,
+    conversation_id: int,
+    keep: bool,
+    headers: dict[str, str],
+) -> HttpResponse:
+    heartbeat = float(settings.API_HEARTBEAT_INTERVAL)
+    updates = feed.updates(heartbeat)
+    try:
+        first = await anext(updates)
+    except BaseException:
+        await updates.aclose()
+        await _stop_unless_done(feed, turn_id)
+        _end(conversation_id, keep)
+        raise
+    if isinstance(first, Done) and first.turn.status == Turn.Status.ERROR and not (
+        first.turn.content or first.turn.reasoning
+    ):
+        await feed.close()
+        _end(conversation_id, keep)
+        return from_turn_error(first.turn.error).response()
+    writer = shapes.ChunkWriter(
+        turn_id, completion.model.label, completion.reasoning_format, include_usage=completion.include_usage
+    )
+    body = _sse_body(writer, first, updates, feed, turn_id, conversation_id, keep)
+    response = StreamingHttpResponse(body, content_type="text/event-stream")
+    response["cache-control"] = "no-cache"
+    response["x-accel-buffering"] = "no"  # nginx: pass each chunk on at once
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+async def _sse_body(
+    writer: shapes.ChunkWriter,
+    first: Update,
+    updates: AsyncIterator[Update],
+    feed: TurnFeed,
+    turn_id: int,
+    conversation_id: int,
+    keep: bool,
+) -> AsyncIterator[bytes]:
+    try:
+        yield writer.start()
+        update: Update | None = first
+        while update is not None:
+            if isinstance(update, Text):
+                chunk = writer.reasoning(update.text) if update.block == "reasoning" else writer.content(update.text)
+                if chunk:
+                    yield chunk
+            elif isinstance(update, Idle):
+                yield shapes.HEARTBEAT
+            else:
+                turn = update.turn
+                if turn.status == Turn.Status.ERROR:
+                    yield writer.error(from_turn_error(turn.error).body())
+                else:
+                    yield writer.finish(turn)
+                return
+            update = await anext(updates, None)
+    finally:
+        # Reached on the normal end, and when the client goes away (Django closes
+        # this generator): a run still going is stopped.
+        await _stop_unless_done(feed, turn_id)
+        _end(conversation_id, keep)
