@@ -56,7 +56,9 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     selected = (conversation.model if conversation else None) or (models[0] if models else None)
     return {
         "conversation": conversation,
-        "conversations": Conversation.objects.filter(owner=request.user)[:100],
+        # Requests to the OpenAI-compatible API have a folder of their own.
+        "conversations": Conversation.objects.filter(owner=request.user).exclude(origin="api")[:100],
+        "api_conversations": Conversation.objects.filter(owner=request.user, origin="api")[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),

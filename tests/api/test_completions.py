@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -162,3 +163,24 @@ def test_the_request_is_stored_in_the_owners_api_folder(gateway):
     assert (origin, title, owner) == ("api", "Stored?", "olivia")
     turn = gateway.answer(conversation)
     assert (turn["status"], turn["reasoning"], turn["content"]) == ("complete", THOUGHT, ANSWER)
+
+
+def test_an_owner_who_keeps_no_api_requests_gets_the_answer_and_no_conversation(gateway):
+    gateway.manage(
+        "shell",
+        code="from playground.models import Preferences\n"
+        "from django.contrib.auth import get_user_model\n"
+        "p = Preferences.of(get_user_model().objects.get(username='sam'))\n"
+        "p.store_api_requests = False\n"
+        "p.save()\n",
+    )
+    gateway.upstream.enqueue(Script(chunks=REPLIES["Native"](USAGE)))
+    response = gateway.client(token=gateway.tokens["sam"]).chat.completions.with_raw_response.create(
+        model="Native", messages=[{"role": "user", "content": "Forget me"}]
+    )
+    assert extra(response.parse().choices[0].message, "reasoning_content") == THOUGHT
+    conversation = int(response.headers["x-playground-conversation"])
+    deadline = time.monotonic() + 5
+    while gateway.query("SELECT id FROM playground_conversation WHERE id = ?", conversation):
+        assert time.monotonic() < deadline, "the conversation was kept"
+        time.sleep(0.05)
