@@ -88,7 +88,8 @@ class AnthropicAdapter:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.top_p is not None:
-            body["top_p"] = request.top_p
+            # The Messages API of the 2026 SDK (anthropic 2.x) declares no top_p.
+            raise ValueError("top_p is not supported for Anthropic models")
         if request.stop:
             body["stop_sequences"] = list(request.stop)
         if request.wants_structured_output:

@@ -72,6 +72,7 @@ def test_a_disabled_model_is_a_404(gateway, label):
         ("Claude", {"thinking": {"type": "enabled"}, "max_tokens": 500}, "max_tokens"),
         ("Claude", {"reasoning_effort": "none", "thinking": {"type": "enabled"}}, "thinking.type"),
         ("Gemini", {"response_format": {"type": "json_object"}}, "response_format"),
+        ("Claude", {"top_p": 0.5}, "top_p"),  # the Messages API has none (anthropic 2.x types)
         ("Native", {"temperature": 7}, "temperature"),
         ("Native", {"max_tokens": 10, "max_completion_tokens": 20}, "max_completion_tokens"),
         ("Native", {"n": 2}, "n"),
