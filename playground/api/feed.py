@@ -20,8 +20,10 @@ from playground.streaming.run import run_group
 
 @dataclass(frozen=True)
 class Text:
-    block: str  # "reasoning" or "content"
-    text: str
+    """New text of one frame: reasoning, then answer (either may be empty)."""
+
+    reasoning: str = ""
+    content: str = ""
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,6 @@ class Done:
 
 
 Update = Text | Idle | Done
-BLOCKS = ("reasoning", "content")
 
 
 def _final_turn(turn_id: int) -> Turn:
@@ -76,20 +77,20 @@ class TurnFeed:
             if kind in ("turn.frame", "turn.resumed"):
                 if kind == "turn.resumed":
                     self._resume_asked = False
-                for update in self._new_text(message):
-                    yield update
+                if (text := self._new_text(message)) is not None:
+                    yield text
             elif kind == "turn.done":
                 turn = await database_sync_to_async(_final_turn)(self.turn_id)
                 # What frames did not carry (a gap not yet filled) comes from the store.
-                for i, text in enumerate((turn.reasoning, turn.content)):
-                    if len(text) > self.have[i]:
-                        yield Text(BLOCKS[i], text[self.have[i] :])
-                        self.have[i] = len(text)
+                rest = Text(turn.reasoning[self.have[0] :], turn.content[self.have[1] :])
+                self.have = [len(turn.reasoning), len(turn.content)]
+                if rest.reasoning or rest.content:
+                    yield rest
                 yield Done(turn)
                 return
 
-    def _new_text(self, message: dict[str, Any]) -> list[Text]:
-        out: list[Text] = []
+    def _new_text(self, message: dict[str, Any]) -> Text | None:
+        new_text = ["", ""]
         gap = False
         for i, (off_key, text_key) in enumerate((("r_off", "r"), ("c_off", "c"))):
             offset, text = int(message.get(off_key, 0)), str(message.get(text_key, ""))
@@ -99,15 +100,14 @@ class TurnFeed:
                 gap = True
                 continue
             new = text[self.have[i] - offset :]
-            if new:
-                self.have[i] += len(new)
-                out.append(Text(BLOCKS[i], new))
+            self.have[i] += len(new)
+            new_text[i] = new
         if gap and not self._resume_asked:
             self._resume_asked = True
             ask = asyncio.get_running_loop().create_task(self._ask_resume())
             self._asks.add(ask)
             ask.add_done_callback(self._asks.discard)
-        return out
+        return Text(*new_text) if any(new_text) else None
 
     async def _ask_resume(self) -> None:
         await self.layer.group_send(

@@ -94,7 +94,7 @@ class ChunkWriter:
         return self._chunk({"role": "assistant", "content": ""})
 
     def reasoning(self, text: str) -> bytes:
-        if self.format == "none" or (self.format == "think" and self.answer_started):
+        if not text or self.format == "none" or (self.format == "think" and self.answer_started):
             # Reasoning after the answer began cannot go back inside <think>.
             return b""
         if self.format == "think":
@@ -105,6 +105,8 @@ class ChunkWriter:
         return self._chunk({self.format: text})
 
     def content(self, text: str) -> bytes:
+        if not text:
+            return b""
         self.answer_started = True
         if self.thinking_open:
             self.thinking_open = False

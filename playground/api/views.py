@@ -206,23 +206,26 @@ async def _sse_body(
     conversation_id: int,
     keep: bool,
 ) -> AsyncIterator[bytes]:
+    # The head, the role chunk and the first text leave in one write: with Nagle's
+    # algorithm on (daphne does not turn it off) a second small write would wait
+    # for the client's ACK of the first.
+    pending = writer.start()
     try:
-        yield writer.start()
         update: Update | None = first
         while update is not None:
             if isinstance(update, Text):
-                chunk = writer.reasoning(update.text) if update.block == "reasoning" else writer.content(update.text)
-                if chunk:
-                    yield chunk
+                out = pending + writer.reasoning(update.reasoning) + writer.content(update.content)
             elif isinstance(update, Idle):
-                yield shapes.HEARTBEAT
-            else:
-                turn = update.turn
-                if turn.status == Turn.Status.ERROR:
-                    yield writer.error(from_turn_error(turn.error).body())
-                else:
-                    yield writer.finish(turn)
+                out = pending + shapes.HEARTBEAT
+            elif update.turn.status == Turn.Status.ERROR:
+                yield pending + writer.error(from_turn_error(update.turn.error).body())
                 return
+            else:
+                yield pending + writer.finish(update.turn)
+                return
+            pending = b""
+            if out:
+                yield out
             update = await anext(updates, None)
     finally:
         # Reached on the normal end, and when the client goes away (Django closes
