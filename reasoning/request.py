@@ -87,7 +87,7 @@ class ChatRequest:
 
     @property
     def wants_structured_output(self) -> bool:
-        return bool(self.response_format) and dict(self.response_format).get("type", "text") != "text"
+        return self.response_format is not None and self.response_format.get("type", "text") != "text"
 
 
 @dataclass(frozen=True, slots=True)
