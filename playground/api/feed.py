@@ -7,7 +7,7 @@ for the rest), and the stored turn once "turn.done" says the final save is made.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,7 @@ class TurnFeed:
             await self.layer.group_discard(self.group, self.channel)
             self.channel = ""
 
-    async def updates(self, heartbeat: float) -> AsyncIterator[Update]:
+    async def updates(self, heartbeat: float) -> AsyncGenerator[Update, None]:
         """Text in order, `Idle` after each `heartbeat` seconds of silence, then one `Done`."""
         while True:
             try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -200,7 +200,7 @@ async def _streamed(
 async def _sse_body(
     writer: shapes.ChunkWriter,
     first: Update,
-    updates: AsyncIterator[Update],
+    updates: AsyncGenerator[Update, None],
     feed: TurnFeed,
     turn_id: int,
     conversation_id: int,
@@ -230,5 +230,6 @@ async def _sse_body(
     finally:
         # Reached on the normal end, and when the client goes away (Django closes
         # this generator): a run still going is stopped.
+        await updates.aclose()
         await _stop_unless_done(feed, turn_id)
         _end(conversation_id, keep)

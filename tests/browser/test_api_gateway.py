@@ -63,3 +63,29 @@ def test_a_streaming_api_request_streams_live_in_the_api_folder(logged_in_page, 
     assert not failures, failures
     assert "".join(streamed["reasoning"]) and "".join(streamed["content"])
     assert "".join(streamed["content"]).strip()[:20] in (answer.locator(".content").text_content() or "")
+
+
+def test_a_token_made_on_the_settings_page_works_until_revoked_there(logged_in_page, server):
+    import openai
+
+    page = logged_in_page
+    page.goto(server.url("/settings/"))
+    page.get_by_label("Name of a new token").fill("from the browser")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.get_by_label("Token").input_value()
+    assert secret.startswith("rp-")
+    client = openai.OpenAI(base_url=server.url("/v1"), api_key=secret, max_retries=0, timeout=30)
+    assert "Offline simulator" in {m.id for m in client.models.list()}
+
+    page.get_by_role("link", name="Back to settings").click()
+    row = page.locator("tr", has_text="from the browser")
+    assert secret not in page.content()
+    assert "never" not in (row.text_content() or "")  # its use was recorded
+    row.get_by_role("button", name="Revoke token from the browser").click()
+    page.get_by_text("revoked").first.wait_for()
+    try:
+        client.models.list()
+    except openai.AuthenticationError:
+        pass
+    else:
+        raise AssertionError("a revoked token still worked")
