@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from playground.api.errors import ApiError, bad_parameter
-from playground.conversations.services import BadInput, chat_request, clean_params
-from playground.models import ModelProfile
+from playground.conversations.services import BadInput, clean_params, request_for
+from playground.models import ModelProfile, Turn
 from reasoning.cot import adapter_for
 from reasoning.parsers import split
-from reasoning.request import EFFORT_LEVELS, Message
+from reasoning.request import EFFORT_LEVELS
 
 REASONING_FORMATS = ("reasoning_content", "reasoning", "think", "none")
 # Accepted and without effect on the answer: a caller's end-user id, and n = 1.
@@ -242,7 +242,7 @@ def _checked(raw: dict[str, Any], named: dict[str, str], model: ModelProfile) ->
         probe[control] = raw[control]
         try:
             params = clean_params(probe, model)
-            request = chat_request(model, params, [Message(role="user", content="probe")])
+            request = request_for(model, params, [Turn(role=Turn.Role.USER, content="probe")])
             adapter_for(request).prepare(request)
         except (BadInput, ValueError) as e:
             raise bad_parameter(named[control], str(e)) from None

@@ -1,11 +1,11 @@
-"""Gateway requests as playground conversations, and the one place they start.
+"""Gateway requests as playground conversations, started by the one start path.
 
-`store` writes the request as a conversation in the owner's API folder
-(`Conversation.origin == "api"`): the earlier messages as turns, then the prompt
-and an empty streaming answer through `start_exchange`, like the chat page.
-`launch` starts its run. A caller who turned `store_api_requests` off still gets
-a run (runs are stored turns), and `forget` deletes the conversation once the run
-has saved its end.
+`store` writes the request's earlier messages as a conversation in the owner's
+API folder (`Conversation.origin == "api"`); `launch_request` hands the prompt to
+`playground.streaming.launch` (validation, the exchange, the run, a failed turn
+ended cleanly), like every other entry. An owner who turned `store_api_requests`
+off still gets a run (runs are stored turns); `forget` deletes the conversation
+once the run has saved its end.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from typing import Any
 from django.db import transaction
 
 from playground.api.requests import CompletionRequest
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, Preferences, Turn
-from playground.streaming.run import TurnRun, start_run
+from playground.streaming.launch import Launched, Prompt, launch
 
 API_ORIGIN = "api"
 
 
-def store(user: Any, request: CompletionRequest) -> tuple[Conversation, Turn, bool]:
-    """The conversation, its streaming answer turn, and whether the owner keeps it."""
+def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
+    """The request's conversation with its earlier turns, and whether the owner keeps it."""
     model = request.model
     keep = Preferences.of(user).store_api_requests
     with transaction.atomic():
@@ -42,15 +41,20 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, Turn, bo
                 model=model if answer else None, model_label=model.label if answer else "",
                 source=model.source if answer else "",
             )  # fmt: skip
-        exchange = start_exchange(conversation, request.prompt, model, request.params, parent=parent)
-    return conversation, exchange.assistant_turn, keep
+        if parent is not None:
+            conversation.leaf = parent
+            conversation.save(update_fields=["leaf"])
+    return conversation, keep
 
 
-async def launch(turn_id: int) -> TurnRun:
-    """Start the run of a stored answer turn: the one start path of the gateway.
-
-    Raises when the run cannot start; the turn then holds the error."""
-    return await start_run(turn_id)
+async def launch_request(
+    user: Any, conversation: Conversation, request: CompletionRequest, *, follow: bool
+) -> Launched:
+    """Start the answer to the request's prompt at the end of `conversation`."""
+    prompt = Prompt(
+        owner=user, model=request.model, text=request.prompt, params=request.params, conversation=conversation
+    )
+    return await launch(prompt, follow=follow)
 
 
 def forget(conversation_id: int) -> None:

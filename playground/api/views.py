@@ -1,8 +1,9 @@
 """`GET /v1/models` and `POST /v1/chat/completions`: the OpenAI-compatible API.
 
 Bearer tokens only (no session, no CSRF: no cookie is ever looked at). A request
-is a playground turn: stored (`services.store`), started by the one start path
-(`services.launch`), read back through the run's frames (`feed.TurnFeed`).
+is a playground turn: its history stored (`services.store`), started by the one
+start path (`playground.streaming.launch`), its text read back as every watcher
+reads it (`Launched.deltas()`, through `stream.TurnStream`).
 
 Streaming: the response head waits for the first text, or the end, or one
 heartbeat interval, whichever is first. So a provider that fails at once (429,
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -30,12 +31,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from playground.api import shapes
 from playground.api.errors import ApiError, from_turn_error
-from playground.api.feed import Done, Idle, Text, TurnFeed, Update
 from playground.api.requests import CompletionRequest, completion_request, parse
-from playground.api.services import forget, launch, store
+from playground.api.services import forget, launch_request, store
+from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import user_for
+from playground.conversations.services import BadInput
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.run import RUNS, stop_run
+from playground.streaming.launch import Launched
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
@@ -83,7 +85,7 @@ def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"object": "list", "data": data})
 
 
-def _prepare(request: HttpRequest) -> tuple[CompletionRequest, Conversation, Turn, bool]:
+def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation, bool]:
     user = _authenticated(request)
     try:
         body = json.loads(request.body or b"null")
@@ -91,8 +93,8 @@ def _prepare(request: HttpRequest) -> tuple[CompletionRequest, Conversation, Tur
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     label, body = parse(body)
     completion = completion_request(body, _model(label))
-    conversation, turn, keep = store(user, completion)
-    return completion, conversation, turn, keep
+    conversation, keep = store(user, completion)
+    return user, completion, conversation, keep
 
 
 @csrf_exempt
@@ -100,26 +102,28 @@ def _prepare(request: HttpRequest) -> tuple[CompletionRequest, Conversation, Tur
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     try:
-        completion, conversation, turn, keep = await sync_to_async(_prepare)(request)
+        user, completion, conversation, keep = await sync_to_async(_prepare)(request)
     except ApiError as e:
         return e.response()
-    feed = TurnFeed(conversation.group_name, turn.pk)
-    await feed.open()
     try:
-        await launch(turn.pk)
-    except Exception:
-        await feed.close()
-        failed = await sync_to_async(Turn.objects.get)(pk=turn.pk)
-        _end(conversation.pk, keep)
-        return from_turn_error(failed.error).response()
+        launched = await launch_request(user, conversation, completion, follow=completion.stream)
+    except BadInput as e:
+        await sync_to_async(forget)(conversation.pk)
+        return ApiError(400, str(e), code="invalid_request").response()
+    if launched.failed:
+        _end(launched, keep)
+        return from_turn_error(launched.error).response()
     headers = {"x-playground-conversation": str(conversation.pk)}
     if completion.stream:
-        return await _streamed(completion, feed, turn.pk, conversation.pk, keep, headers)
+        return await _streamed(completion, TurnStream(launched), keep, headers)
     try:
-        done = await _wait_done(feed)
+        done = await launched.outcome()
+    except BaseException:
+        # The caller went away: the run is stopped and keeps what it has.
+        await launched.stop()
+        raise
     finally:
-        await _stop_unless_done(feed, turn.pk)
-        _end(conversation.pk, keep)
+        _end(launched, keep)
     if done.status == Turn.Status.ERROR:
         return from_turn_error(done.error).response()
     response = JsonResponse(shapes.completion(done, completion.model.label, completion.reasoning_format))
@@ -128,68 +132,49 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     return response
 
 
-async def _wait_done(feed: TurnFeed) -> Turn:
-    async for update in feed.updates(heartbeat=3600):
-        if isinstance(update, Done):
-            return update.turn
-    raise AssertionError("a feed ends with Done")
-
-
-async def _stop_unless_done(feed: TurnFeed, turn_id: int) -> None:
-    """The caller left (or we are done): stop a run still going, leave the group."""
-    if turn_id in RUNS:
-        await stop_run(turn_id)
-    await feed.close()
-
-
-def _end(conversation_id: int, keep: bool) -> None:
+def _end(launched: Launched, keep: bool) -> None:
     """Delete the conversation of an owner who keeps no API requests, once its run has saved."""
     if keep:
         return
-    task = asyncio.get_running_loop().create_task(_forget_after_run(conversation_id))
+    task = asyncio.get_running_loop().create_task(_forget_after_run(launched))
     _forgetting.add(task)
     task.add_done_callback(_forgetting.discard)
 
 
-async def _forget_after_run(conversation_id: int) -> None:
-    runs = [run for run in list(RUNS.values()) if run.group == f"conversation-{conversation_id}"]
-    for run in runs:
-        if run.task is not None:
-            await asyncio.wait([run.task])
+async def _forget_after_run(launched: Launched) -> None:
     try:
-        await sync_to_async(forget)(conversation_id)
+        if launched.run is not None and launched.run.task is not None:
+            await asyncio.wait([launched.run.task])
+        await sync_to_async(forget)(launched.conversation_id)
     except Exception:
-        log.warning("API conversation %s not deleted", conversation_id, exc_info=True)
+        log.warning("API conversation %s not deleted", launched.conversation_id, exc_info=True)
 
 
 async def _streamed(
-    completion: CompletionRequest,
-    feed: TurnFeed,
-    turn_id: int,
-    conversation_id: int,
-    keep: bool,
-    headers: dict[str, str],
+    completion: CompletionRequest, stream: TurnStream, keep: bool, headers: dict[str, str]
 ) -> HttpResponse:
     heartbeat = float(settings.API_HEARTBEAT_INTERVAL)
-    updates = feed.updates(heartbeat)
     try:
-        first = await anext(updates)
+        first = await stream.next(heartbeat)
     except BaseException:
-        await updates.aclose()
-        await _stop_unless_done(feed, turn_id)
-        _end(conversation_id, keep)
+        await stream.close()
+        _end(stream.launched, keep)
         raise
-    if isinstance(first, Done) and first.turn.status == Turn.Status.ERROR and not (
-        first.turn.content or first.turn.reasoning
+    if (
+        isinstance(first, Done)
+        and first.turn.status == Turn.Status.ERROR
+        and not (first.turn.content or first.turn.reasoning)
     ):
-        await feed.close()
-        _end(conversation_id, keep)
+        await stream.close()
+        _end(stream.launched, keep)
         return from_turn_error(first.turn.error).response()
     writer = shapes.ChunkWriter(
-        turn_id, completion.model.label, completion.reasoning_format, include_usage=completion.include_usage
+        stream.launched.turn_id, completion.model.label, completion.reasoning_format,
+        include_usage=completion.include_usage,
+    )  # fmt: skip
+    response = StreamingHttpResponse(
+        _sse_body(writer, first, stream, heartbeat, keep), content_type="text/event-stream"
     )
-    body = _sse_body(writer, first, updates, feed, turn_id, conversation_id, keep)
-    response = StreamingHttpResponse(body, content_type="text/event-stream")
     response["cache-control"] = "no-cache"
     response["x-accel-buffering"] = "no"  # nginx: pass each chunk on at once
     for name, value in headers.items():
@@ -198,21 +183,15 @@ async def _streamed(
 
 
 async def _sse_body(
-    writer: shapes.ChunkWriter,
-    first: Update,
-    updates: AsyncGenerator[Update, None],
-    feed: TurnFeed,
-    turn_id: int,
-    conversation_id: int,
-    keep: bool,
+    writer: shapes.ChunkWriter, first: Update, stream: TurnStream, heartbeat: float, keep: bool
 ) -> AsyncIterator[bytes]:
     # The head, the role chunk and the first text leave in one write: with Nagle's
     # algorithm on (daphne does not turn it off) a second small write would wait
     # for the client's ACK of the first.
     pending = writer.start()
     try:
-        update: Update | None = first
-        while update is not None:
+        update = first
+        while True:
             if isinstance(update, Text):
                 out = pending + writer.reasoning(update.reasoning) + writer.content(update.content)
             elif isinstance(update, Idle):
@@ -226,10 +205,9 @@ async def _sse_body(
             pending = b""
             if out:
                 yield out
-            update = await anext(updates, None)
+            update = await stream.next(heartbeat)
     finally:
         # Reached on the normal end, and when the client goes away (Django closes
-        # this generator): a run still going is stopped.
-        await updates.aclose()
-        await _stop_unless_done(feed, turn_id)
-        _end(conversation_id, keep)
+        # this generator): a run still going is stopped, which closes the upstream request.
+        await stream.close()
+        _end(stream.launched, keep)

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -30,7 +29,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.compare import charts, leaderboard
-from playground.conversations.services import BadInput, branch, clean_params, mark_interrupted, start_exchange
+from playground.conversations.fragments import branch_fragments
+from playground.conversations.services import BadInput, Exchange, branch, clean_params, start_exchange
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -40,7 +40,9 @@ from playground.models import (
     Turn,
     Vote,
 )
-from playground.streaming.run import start_run, stop_run
+from playground.streaming.launch import launch_stored
+from playground.streaming.liveness import mark_interrupted
+from playground.streaming.run import stop_run
 from reasoning.request import EFFORT_LEVELS
 
 MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)
@@ -99,13 +101,6 @@ def disguise(turns: Sequence[Turn], blind_label: str) -> None:
 # ---- creating and sending ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Started:
-    group: str
-    user_turn: int
-    turn: int
-
-
 def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, Any]]]:
     """The columns of the setup form: `col<i>-model` and `col<i>-<control>`, i = 0…5.
 
@@ -137,7 +132,7 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
     return columns
 
 
-def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, list[Started]]:
+def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, list[Exchange]]:
     columns = parse_columns(data)
     prompt = str(data.get("prompt", "")).strip()
     if not prompt:
@@ -164,7 +159,7 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
     return comparison, started
 
 
-def send_to_columns(comparison: Comparison, prompt: str) -> list[Started]:
+def send_to_columns(comparison: Comparison, prompt: str) -> list[Exchange]:
     """One new exchange per column, each continuing that column's own branch."""
     prompt = prompt.strip()
     if not prompt:
@@ -177,24 +172,8 @@ def send_to_columns(comparison: Comparison, prompt: str) -> list[Started]:
             mark_interrupted(column.conversation)  # a turn a dead process left "streaming" does not block
             if column.conversation.turns.filter(status=Turn.Status.STREAMING).exists():
                 raise BadInput(f"Column {column.letter} is still answering; wait or stop it first.")
-            exchange = start_exchange(column.conversation, prompt, column.model, column.params)
-            started.append(Started(column.conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk))
+            started.append(start_exchange(column.conversation, prompt, column.model, column.params))
     return started
-
-
-async def launch(started: Sequence[Started]) -> None:
-    """Announce every column's new exchange, then start the runs.
-
-    All announcements go first so every column shows its turn before any
-    frames arrive; a run that cannot start ends its own turn only."""
-    layer = get_channel_layer()
-    for s in started:
-        await layer.group_send(s.group, {"type": "turn.started", "user_turn": s.user_turn, "turn": s.turn})
-    for s in started:
-        try:
-            await start_run(s.turn)
-        except Exception:
-            await layer.group_send(s.group, {"type": "turn.done", "turn": s.turn})
 
 
 # ---- reading a comparison ---------------------------------------------------------------------
@@ -335,6 +314,15 @@ def render_column_exchange(conversation_id: int, user_turn_id: int, turn_id: int
     return f'<div hx-swap-oob="beforeend:#turns-{conversation_id}">{inner}</div>'
 
 
+def render_column_branch(conversation_id: int) -> list[str]:
+    """The column's branch on show, replacing its turns (after an edit or a regeneration)."""
+    turns = branch(Conversation.objects.get(pk=conversation_id))
+    disguise(turns, blind_label_for(conversation_id))
+    return branch_fragments(
+        turns, f"turns-{conversation_id}", lambda turn: render_to_string("chat/_turn.html", {"turn": turn})
+    )
+
+
 def render_column_done(conversation_id: int, turn_id: int) -> str:
     """The finished turn (markdown rendered once) and the refreshed metrics panel."""
     turn = Turn.objects.select_related("model").get(pk=turn_id)
@@ -399,7 +387,8 @@ async def new_comparison(request: HttpRequest) -> HttpResponse:
         ctx = await sync_to_async(_form_context)(request, data)
         ctx["error"] = str(e)
         return await sync_to_async(render)(request, "compare/new.html", ctx, status=400)
-    await launch(started)
+    # Each run starts with its column's turn announced; one that cannot start ends its own turn only.
+    await launch_stored(started)
     return redirect("compare_detail", pk=comparison.pk)
 
 
@@ -435,7 +424,7 @@ async def send_prompt(request: HttpRequest, pk: int) -> HttpResponse:
         started = await sync_to_async(_send)(request, pk)
     except BadInput as e:
         return HttpResponse(render_to_string("compare/_notice.html", {"message": str(e)}))
-    await launch(started)
+    await launch_stored(started)
     if request.headers.get("HX-Request"):
         # The sockets show the new turns; the form clears itself on this event.
         return HttpResponse(
@@ -444,7 +433,7 @@ async def send_prompt(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("compare_detail", pk=pk)
 
 
-def _send(request: HttpRequest, pk: int) -> list[Started]:
+def _send(request: HttpRequest, pk: int) -> list[Exchange]:
     comparison = _comparison_for(request, pk)
     return send_to_columns(comparison, request.POST.get("prompt", ""))
 

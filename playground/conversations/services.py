@@ -6,15 +6,13 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
+from reasoning.cot import adapter_for
 from reasoning.request import ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -99,8 +97,16 @@ def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
 
 @dataclass(frozen=True)
 class Exchange:
+    """A prompt and the empty answer to it, stored; with what to send for the answer.
+
+    `request` is None when it could not be built (a missing key, an unknown
+    provider kind): the answer is then stored as an error saying why, and a
+    launch ends it at once (playground.streaming.launch)."""
+
     user_turn: Turn
     assistant_turn: Turn
+    request: ChatRequest | None = None
+    branched: bool = False  # the branch on show changed above the prompt (an edit, a regeneration)
 
 
 def start_exchange(
@@ -114,31 +120,31 @@ def start_exchange(
     prompt = prompt.strip()
     if not prompt:
         raise BadInput("The prompt is empty.")
-    if not model.enabled or not model.provider.enabled:
-        raise BadInput(f"{model.label} is disabled.")
-    with transaction.atomic():
-        if parent is None:
-            chain = branch(conversation)
-            parent = chain[-1] if chain else None
-        user_turn = Turn.objects.create(
-            conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt
-        )
+    check_model(model)
+    # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
+    # a failure here ends that whole transaction anyway.
+    with transaction.atomic(savepoint=False):
+        chain = branch(conversation, parent)
+        parent = chain[-1] if chain else None
+        user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        assistant_turn = _streaming_answer(user_turn, model, params, title=title)
-    return Exchange(user_turn, assistant_turn)
+        return _streaming_answer(user_turn, model, params, [*chain, user_turn], title=title)
 
 
 def build_request(turn: Turn) -> ChatRequest:
-    """The request that generates `turn` from the branch above it.
+    """The request that generates `turn` from the branch above it."""
+    if turn.model is None:
+        raise BadInput("The model of this turn no longer exists.")
+    return request_for(turn.model, turn.params or {}, branch(turn.conversation, turn)[:-1])
+
+
+def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> ChatRequest:
+    """The request for an answer by `model` with parameters `p` to the turns of `chain`.
 
     Earlier turns go in with their reasoning and replay data attached; whether
     any of it is sent is the provider's replay rule, applied in reasoning.context.
     """
-    model = turn.model
-    if model is None:
-        raise BadInput("The model of this turn no longer exists.")
-    chain = branch(turn.conversation, turn)[:-1]
     messages = [
         Message(
             role=t.role,  # type: ignore[arg-type]
@@ -150,11 +156,6 @@ def build_request(turn: Turn) -> ChatRequest:
         for t in chain
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
     ]
-    return chat_request(model, turn.params or {}, messages)
-
-
-def chat_request(model: ModelProfile, p: dict[str, Any], messages: list[Message]) -> ChatRequest:
-    """The request for `model` with the cleaned parameters `p` (see `clean_params`)."""
     return ChatRequest(
         provider=model.provider.config(),
         model=model.spec(),
@@ -175,58 +176,40 @@ def chat_request(model: ModelProfile, p: dict[str, Any], messages: list[Message]
     )
 
 
-def stale_after() -> float:
-    """Seconds without a checkpoint after which a "streaming" turn is taken for dead.
-
-    A live run, in any worker, bumps `heartbeat_at` every CHECKPOINT_INTERVAL; the
-    margin covers a busy database or a paused process. Too small a value would mark
-    live turns of other workers (their final save still wins, but watchers would
-    have seen "interrupted" for a while).
-    """
-    configured = float(getattr(settings, "STREAM_STALE_AFTER", 0) or 0)
-    return configured or max(10.0, 5 * float(settings.CHECKPOINT_INTERVAL))
-
-
-def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[int] | None = None) -> int:
-    """Turns left "streaming" whose run stopped checkpointing belong to a dead
-    process: keep their text and say so. Safe with several workers: the age is
-    measured on the database's clock, which all workers share, and runs alive in
-    this process are never touched."""
-    from playground.streaming.run import RUNS  # runs imports this module
-
-    turns = Turn.objects.filter(
-        status=Turn.Status.STREAMING, heartbeat_at__lt=Now() - timedelta(seconds=stale_after())
-    ).exclude(pk__in=list(RUNS))
-    if conversation is not None:
-        turns = turns.filter(conversation=conversation)
-    if turn_ids is not None:
-        turns = turns.filter(pk__in=turn_ids)
-    # Look before writing: this runs on every page load and every few seconds per
-    # watching socket, and nearly always finds nothing. A read takes no write lock
-    # (SQLite has one for the whole database, which the checkpoints need).
-    stale = list(turns.values_list("pk", flat=True))
-    if not stale:
-        return 0
-    # The update repeats the conditions: a run may have checkpointed meanwhile.
-    return turns.filter(pk__in=stale).update(
-        status=Turn.Status.INTERRUPTED,
-        error={
-            "kind": "interrupted",
-            "message": "The server stopped while this turn was streaming.",
-            "status_code": None,
-        },
-    )
-
-
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
 
 
 def _streaming_answer(
-    user_turn: Turn, model: ModelProfile, params: dict[str, Any], *, title: str | None = None
-) -> Turn:
-    """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
-    title set, in the same write, when the first prompt names the conversation)."""
+    user_turn: Turn,
+    model: ModelProfile,
+    params: dict[str, Any],
+    chain: list[Turn],
+    *,
+    title: str | None = None,
+    branched: bool = False,
+) -> Exchange:
+    """An empty assistant turn under `user_turn` (the last of `chain`), made the
+    conversation's leaf (and its title set, in the same write, when the first
+    prompt names the conversation).
+
+    The request is built here, from the turns already in hand, and stored with
+    the turn in its one insert: the run needs no query of its own to start. A
+    request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
+    request: ChatRequest | None = None
+    fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
+    try:
+        request = request_for(model, params, chain)
+        prepared = adapter_for(request).prepare(request).redacted()
+        fields["sent"] = {
+            "method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json
+        }  # fmt: skip
+    except Exception as e:
+        request = None
+        fields = {
+            "status": Turn.Status.ERROR,
+            "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
+        }
     turn = Turn.objects.create(
         conversation=conversation,
         parent=user_turn,
@@ -235,31 +218,40 @@ def _streaming_answer(
         model_label=model.label,
         source=model.source,
         params=params,
-        status=Turn.Status.STREAMING,
         heartbeat_at=timezone.now(),
+        **fields,
     )
     conversation.leaf = turn
     conversation.model = model
-    fields = ["leaf", "model", "updated_at"]
+    update = ["leaf", "model", "updated_at"]
     if title is not None:
         conversation.title = title
-        fields.append("title")
-    conversation.save(update_fields=fields)
-    return turn
+        update.append("title")
+    conversation.save(update_fields=update)
+    return Exchange(user_turn, turn, request, branched)
 
 
-def _check_model(model: ModelProfile) -> None:
+def check_model(model: ModelProfile) -> None:
     if not model.enabled or not model.provider.enabled:
         raise BadInput(f"{model.label} is disabled.")
 
 
-def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Turn:
+def model_by_id(raw: Any) -> ModelProfile:
+    """The enabled model a form or a socket message names by id."""
+    try:
+        return ModelProfile.objects.select_related("provider").get(pk=int(raw or 0), enabled=True)
+    except (ValueError, TypeError, ModelProfile.DoesNotExist):
+        raise BadInput("Choose a model.") from None
+
+
+def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Exchange:
     """A new answer to an existing prompt: a sibling of its earlier answers."""
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
-    _check_model(model)
-    with transaction.atomic():
-        return _streaming_answer(user_turn, model, params)
+    check_model(model)
+    with transaction.atomic(savepoint=False):
+        chain = branch(user_turn.conversation, user_turn)
+        return _streaming_answer(user_turn, model, params, chain, branched=True)
 
 
 def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
@@ -270,12 +262,13 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     prompt = prompt.strip()
     if not prompt:
         raise BadInput("The prompt is empty.")
-    _check_model(model)
-    with transaction.atomic():
+    check_model(model)
+    with transaction.atomic(savepoint=False):
+        above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
         )
-        return Exchange(user_turn, _streaming_answer(user_turn, model, params))
+        return _streaming_answer(user_turn, model, params, [*above, user_turn], branched=True)
 
 
 def newest_leaf(turn: Turn) -> Turn:

@@ -36,8 +36,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request, mark_interrupted
+from playground.conversations.services import build_request
 from playground.models import Turn
+from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
@@ -46,7 +47,7 @@ from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
 
-RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
+RUNS: dict[int, TurnRun] = LIVE_RUNS  # turn id -> live run in this process (liveness spares them)
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them (tests and the `ask` command each run their own loop). It is
 # made again if the timeout settings change (tests use small ones).
@@ -113,6 +114,9 @@ class TurnRun:
     _nap_future: asyncio.Future[None] | None = None
     _dirty: bool = False
     _finishing: bool = False
+    # Set while the turn is not yet announced to its watchers: frames wait for it,
+    # so none reaches a socket before the turn it belongs to (see launch.py).
+    held: asyncio.Event | None = None
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
@@ -226,6 +230,8 @@ class TurnRun:
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL
         loop = asyncio.get_running_loop()
+        if self.held is not None:
+            await self.held.wait()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -275,7 +281,7 @@ class TurnRun:
 
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed
-        # belongs to a dead process (see turns.mark_interrupted).
+        # belongs to a dead process (see liveness.mark_interrupted).
         while True:
             await asyncio.sleep(settings.CHECKPOINT_INTERVAL)
             try:
@@ -320,7 +326,7 @@ class TurnRun:
     async def _save(self, *, final: bool) -> None:
         self.saves += 1
         if not final and not self._dirty:
-            await database_sync_to_async(_heartbeat)(self.turn_id)
+            await database_sync_to_async(heartbeat)(self.turn_id)
             return
         self._dirty = False
         fields: dict[str, Any] = {
@@ -374,10 +380,6 @@ def _tail(parts: list[str], n: int) -> str:
     return "".join(reversed(out))
 
 
-def _heartbeat(turn_id: int) -> None:
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=Now())
-
-
 def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     if final:
         turn = Turn.objects.select_related("model").get(pk=turn_id)
@@ -399,24 +401,6 @@ def _prepare(turn_id: int) -> TurnRun:
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
 
 
-_swept = False
-
-
-async def sweep_once() -> None:
-    """On a process's first run or socket, mark turns left streaming by dead
-    processes (the same staleness rule as the page load and `bootstrap`), so a
-    restarted worker does not wait for someone to open each conversation."""
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    try:
-        if n := await database_sync_to_async(mark_interrupted)():
-            log.warning("marked %s turn(s) left streaming by a stopped process as interrupted", n)
-    except Exception:
-        log.warning("sweep of dead turns failed", exc_info=True)
-
-
 async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
     """Start generating an assistant turn stored in state "streaming"; returns at once.
 
@@ -436,8 +420,13 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
         )
         raise
     run.client = client
-    RUNS[turn_id] = run
-    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{turn_id}")
+    return begin(run)
+
+
+def begin(run: TurnRun) -> TurnRun:
+    """Start `run`'s task on the running loop; it is live (in RUNS) from now on."""
+    RUNS[run.turn_id] = run
+    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{run.turn_id}")
     return run
 
 

@@ -1,10 +1,10 @@
 """`manage.py ask --model LABEL PROMPT`: one turn from the terminal, stored like any other.
 
-It runs the browser's machinery: `turns.start_exchange` stores the prompt and an
-empty assistant turn, `runs.start_run` drives the adapter, checkpoints and saves
-the turn. The live text comes the way a browser gets it: this command joins the
-conversation's group on the channel layer and prints the frames (only the new
-text, by their offsets). Thinking is printed dimmed on a terminal, then the answer.
+It starts the turn the way every entry does (playground.streaming.launch): the
+prompt and an empty assistant turn stored, the run driving the adapter,
+checkpointing and saving the turn. The live text comes the way a browser gets it,
+through the conversation's group on the channel layer (`Launched.deltas`: only
+new text, gaps filled). Thinking is printed dimmed on a terminal, then the answer.
 
 `--json` prints one object instead (see `result()`). Exit status: 0 on success,
 1 when the provider failed (the JSON still says how), 2 for bad arguments,
@@ -22,15 +22,14 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Model
 
-from playground.conversations.services import BadInput, clean_params, start_exchange
+from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.run import start_run
+from playground.streaming.launch import Prompt, launch
 from playground.templatetags.playground import status_text
 from reasoning.request import EFFORT_LEVELS
 
@@ -111,33 +110,25 @@ def result(turn: Turn) -> dict[str, Any]:
     }
 
 
-async def follow(turn_id: int, group: str, printer: Printer | None) -> None:
-    """Start the run, print its frames until it is done, and wait for its final save."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
+async def follow(prompt: Prompt, printer: Printer | None) -> int:
+    """Start the turn, print its text as it streams, and wait for its final save;
+    returns the turn's id."""
     # A client that lives and closes with this one-shot event loop.
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT)
     ) as client:
-        run = await start_run(turn_id, client=client)
-        assert run.task is not None
+        launched = await launch(prompt, follow=True, client=client)
         try:
-            while True:
-                message = await layer.receive(channel)
-                if message.get("turn") != turn_id:
-                    continue
-                if message["type"] == "turn.frame" and printer is not None:
-                    printer.frame(message["r_off"], message["r"], message["c_off"], message["c"])
-                elif message["type"] == "turn.done":
-                    break
-            await run.task
+            async for piece in launched.deltas():
+                if printer is not None:
+                    printer.write(0 if piece.block == "r" else 1, piece.text)
+            await launched.outcome()
         except asyncio.CancelledError:  # Ctrl-C: stop the run and let it save what it has
-            run.stop()
-            await asyncio.shield(run.task)
+            if launched.run is not None:
+                launched.run.stop()
+            await launched.outcome()
             raise
-        finally:
-            await layer.group_discard(group, channel)
+        return launched.turn_id
 
 
 class Command(BaseCommand):
@@ -169,37 +160,24 @@ class Command(BaseCommand):
             params = clean_params(raw, model)
         except BadInput as e:
             raise bad(str(e)) from None
+        conversation = None
         if options["conversation"] is not None:
             conversation = Conversation.objects.filter(pk=options["conversation"], owner=user).first()
             if conversation is None:
                 raise bad(f"{user.username} has no conversation {options['conversation']}")
-            created = False
-        else:
-            conversation = Conversation.objects.create(owner=user, model=model)
-            created = True
-        try:
-            exchange = start_exchange(conversation, options["prompt"], model, params)
-        except BadInput as e:
-            if created:
-                conversation.delete()
-            raise bad(str(e)) from None
-
-        turn_id = exchange.assistant_turn.pk
+        prompt = Prompt(owner=user, model=model, text=options["prompt"], params=params, conversation=conversation)
         printer = None
         if not options["json"]:
             printer = Printer(
                 lambda text: self.stdout.write(text, ending=""), self.stdout.flush, color=self.stdout.isatty()
             )
         try:
-            asyncio.run(follow(turn_id, conversation.group_name, printer))
+            turn_id = asyncio.run(follow(prompt, printer))
+        except BadInput as e:
+            raise bad(str(e)) from None
         except KeyboardInterrupt:
             self.stderr.write("\nStopped; the text so far is kept.")
             raise CommandError("interrupted", returncode=130) from None
-        except Exception:
-            # A request that could not be built ends the turn with its reason (start_run);
-            # anything that left the turn streaming is a bug worth its traceback.
-            if Turn.objects.get(pk=turn_id).status == Turn.Status.STREAMING:
-                raise
         turn = Turn.objects.get(pk=turn_id)
         if printer is not None:
             printer.finish(turn)
@@ -229,9 +207,7 @@ class Command(BaseCommand):
     def model(self, label: str) -> ModelProfile:
         model = ModelProfile.objects.select_related("provider").filter(label=label).first()
         if model is None or not model.enabled or not model.provider.enabled:
-            labels = ModelProfile.objects.filter(enabled=True, provider__enabled=True).values_list(
-                "label", flat=True
-            )
+            labels = ModelProfile.objects.filter(enabled=True, provider__enabled=True).values_list("label", flat=True)
             state = "no enabled model" if model is None else "a disabled model"
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model

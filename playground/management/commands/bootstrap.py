@@ -10,8 +10,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from playground.conversations.services import mark_interrupted
 from playground.models import ModelProfile, Provider
+from playground.streaming.liveness import mark_interrupted
 
 SIMULATOR_MODELS = [
     {
