@@ -15,9 +15,12 @@ API parameter → playground control:
     reasoning_format                          how reasoning is returned (not sent on)
     stream, stream_options.include_usage      how the answer is returned
 
-Anything else is a 400 naming it, and so is a value the model cannot honour: the
-parameters are added one at a time to the request the adapter would build, and
-the first one that makes it fail is the one named.
+Parameters clients often send with their default value (`n: 1`, zero penalties,
+`logprobs: false`, `tools: []`, `parallel_tool_calls`) ask for nothing and are
+accepted; with any other value they are refused. Anything else is a 400 naming
+it, and so is a value the model cannot honour: the parameters are added one at a
+time to the request the adapter would build, and the first one that makes it
+fail is the one named.
 
 Reasoning in input assistant messages (`reasoning_content`, `reasoning`, a leading
 `<think>…</think>` in the text) is kept apart as the stored turn's reasoning, where
@@ -27,6 +30,7 @@ model is configured to need it back (`reasoning.context`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +42,18 @@ from reasoning.parsers import split
 from reasoning.request import EFFORT_LEVELS
 
 REASONING_FORMATS = ("reasoning_content", "reasoning", "think", "none")
-# Accepted and without effect on the answer: a caller's end-user id, and n = 1.
-HARMLESS = frozenset({"user", "n"})
+# Accepted and without effect on the answer: a caller's end-user id.
+HARMLESS = frozenset({"user"})
+# Parameters many OpenAI clients send with their default value, which asks for
+# nothing; any other value is refused like an unknown parameter.
+NO_OP_DEFAULTS: dict[str, Callable[[Any], bool]] = {
+    "n": lambda v: v == 1 and not isinstance(v, bool),
+    "frequency_penalty": lambda v: v == 0 and not isinstance(v, bool),
+    "presence_penalty": lambda v: v == 0 and not isinstance(v, bool),
+    "logprobs": lambda v: v is False,
+    "tools": lambda v: v == [],
+    "parallel_tool_calls": lambda v: isinstance(v, bool),  # says nothing without tools
+}
 HANDLED = frozenset(
     {
         "model", "messages", "stream", "stream_options", "reasoning_effort", "chat_template_kwargs",
@@ -77,11 +91,13 @@ def parse(body: Any) -> tuple[str, dict[str, Any]]:
     """The model label and the body, after the checks that need no database."""
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
-    for name in body:
-        if name not in HANDLED and name not in HARMLESS:
+    for name, value in body.items():
+        if name in HANDLED or name in HARMLESS or value is None:
+            continue
+        if name not in NO_OP_DEFAULTS:
             raise bad_parameter(name, f"Unsupported parameter: {name!r}.")
-    if body.get("n") not in (None, 1):
-        raise bad_parameter("n", "Only n = 1 is supported.")
+        if not NO_OP_DEFAULTS[name](value):
+            raise bad_parameter(name, f"{name} is supported only with its default value.")
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise bad_parameter("model", "model must be the label of a model (see GET /v1/models).")

@@ -76,6 +76,8 @@ def test_a_disabled_model_is_a_404(gateway, label):
         ("Native", {"temperature": 7}, "temperature"),
         ("Native", {"max_tokens": 10, "max_completion_tokens": 20}, "max_completion_tokens"),
         ("Native", {"n": 2}, "n"),
+        ("Native", {"frequency_penalty": 0.5}, "frequency_penalty"),
+        ("Native", {"logprobs": True}, "logprobs"),
     ],
 )
 def test_a_parameter_the_model_cannot_honour_is_a_400_naming_it(gateway, label, params, param):

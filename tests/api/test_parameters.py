@@ -89,3 +89,12 @@ def test_sampling_parameters_pass_through(gateway):
     )  # fmt: skip
     assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop"]) == (300, 0.2, 0.9, ["STOP"])
     assert body["response_format"] == {"type": "json_object"}
+
+
+def test_parameters_clients_send_with_their_default_value_are_accepted(gateway):
+    body = sent(
+        gateway, "Native", n=1, frequency_penalty=0, presence_penalty=0.0, logprobs=False, tools=[],
+        parallel_tool_calls=True, user="script-7",
+    )  # fmt: skip
+    for name in ("n", "frequency_penalty", "presence_penalty", "logprobs", "tools", "parallel_tool_calls", "user"):
+        assert name not in body
