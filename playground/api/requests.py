@@ -262,4 +262,8 @@ def _checked(raw: dict[str, Any], named: dict[str, str], model: ModelProfile) ->
             adapter_for(request).prepare(request)
         except (BadInput, ValueError) as e:
             raise bad_parameter(named[control], str(e)) from None
+        except Exception:
+            # Not the caller's doing (an unknown provider kind, an unreadable key):
+            # the start path ends the turn with the reason.
+            break
     return params or clean_params(probe, model)

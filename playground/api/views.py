@@ -17,6 +17,7 @@ upstream request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -111,6 +112,13 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         await sync_to_async(forget)(conversation.pk)
         return ApiError(400, str(e), code="invalid_request").response()
     if launched.failed:
+        if completion.stream:
+            # The "turn.done" of the failure is already on its way: reading to it
+            # takes this request's channel out of the conversation's group.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    async for _ in launched.deltas():
+                        pass
         _end(launched, keep)
         return from_turn_error(launched.error).response()
     headers = {"x-playground-conversation": str(conversation.pk)}

@@ -50,6 +50,9 @@ ModelProfile.objects.create(provider=gemini, model_id="gemini-fake", label="Gemi
 off = Provider.objects.create(name="off", kind="openai", base_url=up + "/v1", enabled=False)
 ModelProfile.objects.create(provider=off, model_id="off-1", label="Switched off")
 ModelProfile.objects.create(provider=native, model_id="paused-1", label="Paused", enabled=False)
+# A key that cannot be decrypted (FIELD_ENCRYPTION_KEY rotated): the request cannot be built.
+broken = Provider.objects.create(name="broken", kind="openai", base_url=up + "/v1", api_key_encrypted="not-a-token")
+ModelProfile.objects.create(provider=broken, model_id="broken-1", label="Broken")
 """
 
 

@@ -163,3 +163,18 @@ def test_the_sdk_raises_on_the_error_object_in_the_stream(gateway):
                 reasoning.append((choice.delta.model_extra or {}).get("reasoning_content") or "")
     assert "".join(reasoning).startswith("Thinking")
 
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_turn_that_cannot_start_is_an_error_response_and_a_stored_error(gateway, stream):
+    seen = len(gateway.upstream.requests)
+    with pytest.raises(openai.APIStatusError) as caught:
+        gateway.client().chat.completions.create(model="Broken", messages=PROMPT, stream=stream)
+    error = error_of(caught.value)
+    assert error["message"] and "Traceback" not in error["message"]
+    assert len(gateway.upstream.requests) == seen
+    [(status,)] = gateway.query(
+        "SELECT t.status FROM playground_turn t JOIN playground_conversation c ON c.id = t.conversation_id"
+        " WHERE c.title = 'Hello?' AND t.model_label = 'Broken' ORDER BY t.id DESC LIMIT 1"
+    )
+    assert status == "error"
