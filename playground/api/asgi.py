@@ -21,10 +21,11 @@ API_PREFIX = "/v1/"
 
 class ApiHandler(ASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        get_response = self._get_response_async if is_async else self._get_response
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        # BaseHandler's own response getters (django-stubs does not declare them).
+        get_response = getattr(self, "_get_response_async" if is_async else "_get_response")
         self._middleware_chain = convert_exception_to_response(get_response)
 
 

@@ -66,7 +66,7 @@ class TurnStream:
         items = [item]
         while not self._queue.empty():
             items.append(self._queue.get_nowait())
-        new = {"r": [], "c": []}
+        new: dict[str, list[str]] = {"r": [], "c": []}
         for item in items:
             if item is _END:
                 self._ended = True

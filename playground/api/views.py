@@ -27,6 +27,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -101,7 +102,7 @@ def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation
 @csrf_exempt
 @login_not_required
 @require_POST
-async def chat_completions(request: HttpRequest) -> HttpResponse:
+async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     try:
         user, completion, conversation, keep = await sync_to_async(_prepare)(request)
     except ApiError as e:
@@ -160,7 +161,7 @@ async def _forget_after_run(launched: Launched) -> None:
 
 async def _streamed(
     completion: CompletionRequest, stream: TurnStream, keep: bool, headers: dict[str, str]
-) -> HttpResponse:
+) -> HttpResponseBase:
     heartbeat = float(settings.API_HEARTBEAT_INTERVAL)
     try:
         first = await stream.next(heartbeat)

@@ -11,7 +11,7 @@ Everything else (delivery, the watchdog, message sizes) is the base class's.
 
 from __future__ import annotations
 
-from playground.compare.services import render_column_branch, render_column_done, render_column_exchange
+from playground.compare.fragments import render_column_branch, render_column_done, render_column_exchange
 from playground.streaming.consumer import StreamingConsumer
 
 

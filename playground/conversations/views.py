@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground.accounts.users import signed_in
 from playground.conversations import exports
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
@@ -22,7 +23,7 @@ from playground.streaming.liveness import mark_interrupted
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
     """The user's own conversation, or 404: another user's is indistinguishable from none."""
     try:
-        return Conversation.objects.select_related("model__provider").get(pk=pk, owner=request.user)
+        return Conversation.objects.select_related("model__provider").get(pk=pk, owner=signed_in(request))
     except Conversation.DoesNotExist:
         raise Http404("No such conversation") from None
 
@@ -30,7 +31,7 @@ def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
 def _turn_for(request: HttpRequest, pk: int) -> Turn:
     try:
         return Turn.objects.select_related("conversation", "model__provider").get(
-            pk=pk, conversation__owner=request.user
+            pk=pk, conversation__owner=signed_in(request)
         )
     except Turn.DoesNotExist:
         raise Http404("No such turn") from None
@@ -48,8 +49,8 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     return {
         "conversation": conversation,
         # Requests to the OpenAI-compatible API have a folder of their own.
-        "conversations": Conversation.objects.filter(owner=request.user).exclude(origin="api")[:100],
-        "api_conversations": Conversation.objects.filter(owner=request.user, origin="api")[:100],
+        "conversations": Conversation.objects.filter(owner=signed_in(request)).exclude(origin="api")[:100],
+        "api_conversations": Conversation.objects.filter(owner=signed_in(request), origin="api")[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
@@ -76,7 +77,7 @@ def _model_from(data: Any) -> ModelProfile:
 
 
 def _new_conversation(request: HttpRequest) -> Exchange:
-    return store(Prompt(owner=request.user, model=request.POST.get("model"), text=request.POST.get("prompt", ""),
+    return store(Prompt(owner=signed_in(request), model=request.POST.get("model"), text=request.POST.get("prompt", ""),
                         params=request.POST.dict()))  # fmt: skip
 
 
@@ -148,7 +149,7 @@ def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
-    mine = Conversation.objects.filter(owner=request.user)
+    mine = Conversation.objects.filter(owner=signed_in(request))
     if q:
         mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
     return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})

@@ -19,6 +19,12 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
+# What the mechanism controls, for this process (the scale-out tests read it):
+# frames not sent to a browser that was not reading, the most bytes Twisted held
+# for one socket after streamed text was written (a turn's final render is once
+# per turn, not part of it), and sockets closed for not reading.
+STATS = {"frames_dropped": 0, "peak_buffered_bytes": 0, "slow_sockets_closed": 0}
+
 
 class SlowReader:
     """A Twisted streaming producer on the socket's transport.
@@ -27,11 +33,14 @@ class SlowReader:
     bufferSize (64 KiB) and resumeProducing once the buffer has drained: exactly
     "the browser is not reading". Under a server other than daphne (or in tests
     with WebsocketCommunicator) there is no transport and frames always go out.
+    With WS_BACKPRESSURE off it only measures (`enforce` False): nothing is
+    dropped and no socket closed, to show what Twisted would otherwise buffer.
     """
 
-    def __init__(self, consumer: Any, protocol: Any) -> None:
+    def __init__(self, consumer: Any, protocol: Any, *, enforce: bool = True) -> None:
         self.consumer = consumer
         self.protocol = protocol
+        self.enforce = enforce
         self.paused = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._catching_up: asyncio.Future[None] | None = None
@@ -39,10 +48,10 @@ class SlowReader:
 
     @classmethod
     def attach(cls, consumer: Any) -> SlowReader | None:
-        protocol = _daphne_protocol(consumer.base_send) if settings.WS_BACKPRESSURE else None
+        protocol = _daphne_protocol(consumer.base_send)
         if protocol is None:
             return None
-        reader = cls(consumer, protocol)
+        reader = cls(consumer, protocol, enforce=bool(settings.WS_BACKPRESSURE))
         transport = protocol.transport
         try:
             # The HTTP channel that carried the upgrade is still registered as the
@@ -63,7 +72,23 @@ class SlowReader:
             if getattr(self.protocol.transport, "producer", None) is self:
                 self.protocol.transport.unregisterProducer()
 
+    def dropped(self) -> None:
+        """A frame was not sent: the browser is not reading."""
+        STATS["frames_dropped"] += 1
+
+    def sent(self) -> None:
+        """After streamed text was written: how much Twisted now holds for this socket."""
+        transport = self.protocol.transport
+        try:
+            held = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        except (AttributeError, TypeError):
+            return
+        if held > STATS["peak_buffered_bytes"]:
+            STATS["peak_buffered_bytes"] = held
+
     def pauseProducing(self) -> None:  # Twisted's IPushProducer
+        if not self.enforce:
+            return
         self.paused = True
         if self._close_timer is None:
             loop = asyncio.get_event_loop()
@@ -89,6 +114,7 @@ class SlowReader:
         # A close frame would queue behind the unread data, so the TCP connection is
         # dropped; the page's socket reconnects and resyncs from the run.
         log.info("closing a socket whose browser stopped reading (%s)", self.consumer.channel_name)
+        STATS["slow_sockets_closed"] += 1
         self._close_timer = None
         with contextlib.suppress(Exception):
             self.protocol.transport.unregisterProducer()

@@ -158,6 +158,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return  # not shown here, or already finished
         if follower.synced and self._reader_is_slow():
             follower.on_dropped()
+            self._note_dropped()
             return
         await self._deliver(event["turn"], follower.on_frame(event))
 
@@ -168,6 +169,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         if self._reader_is_slow():
             follower.on_dropped(reply=True)
+            self._note_dropped()
             return
         await self._deliver(event["turn"], follower.on_resumed(event))
 
@@ -187,6 +189,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if delivery.pieces:
             swaps = [s for p in delivery.pieces for s in text_swaps(turn_id, p.block, p.text, replace=p.replace)]
             await self._send_all(pack(swaps))
+            if self.slow_reader is not None:
+                self.slow_reader.sent()
         if delivery.ask is not None:
             await self._ask_resume(turn_id, delivery.ask)
 
@@ -196,6 +200,10 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     def _reader_is_slow(self) -> bool:
         return self.slow_reader is not None and self.slow_reader.paused
+
+    def _note_dropped(self) -> None:
+        if self.slow_reader is not None:
+            self.slow_reader.dropped()
 
     async def catch_up(self) -> None:
         """The browser reads again: fetch what was dropped meanwhile."""

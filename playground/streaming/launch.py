@@ -35,7 +35,8 @@ from typing import Any
 
 import httpx
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from playground.conversations import fragments
@@ -191,7 +192,7 @@ class Launched:
         from the saved turn. Needs `launch(..., follow=True)`."""
         if self._channel is None:
             raise RuntimeError("launch(..., follow=True) to read the deltas")
-        layer = get_channel_layer()
+        layer = _layer()
         follower = TurnFollower()
         try:
             while True:
@@ -229,7 +230,7 @@ class Launched:
     async def _ask(self, offsets: tuple[int, int] | None) -> None:
         if offsets is not None:
             message = {"type": "run.resume", "reply_to": self._channel, "r_off": offsets[0], "c_off": offsets[1]}
-            await get_channel_layer().group_send(run_group(self.turn_id), message)
+            await _layer().group_send(run_group(self.turn_id), message)
 
     async def outcome(self) -> Turn:
         """The turn as saved once its run has ended."""
@@ -269,7 +270,7 @@ async def launch_stored(
     """Start the runs of exchanges already stored (a comparison stores all its
     columns in one transaction): every run first, then every announcement, so
     each column shows its turn before any frame; a failure ends its own turn only."""
-    layer = get_channel_layer()
+    layer = _layer()
     launched = []
     for exchange in exchanges:
         conversation = exchange.assistant_turn.conversation
@@ -316,7 +317,7 @@ async def _announce(one: Launched, exchange: Exchange, *, render: bool) -> None:
             )
         except Exception:  # each socket renders its own instead
             log.warning("turn %s: the new exchange did not render", one.turn_id, exc_info=True)
-    await get_channel_layer().group_send(one.group, message)
+    await _layer().group_send(one.group, message)
 
 
 async def _abandon(run: TurnRun) -> None:
@@ -329,6 +330,13 @@ async def _abandon(run: TurnRun) -> None:
     run.stop()
     if run.task is not None:
         await asyncio.gather(asyncio.shield(run.task), return_exceptions=True)
+
+
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS names no default layer: runs have no way to their watchers")
+    return layer
 
 
 def _failure(e: Exception) -> dict[str, Any]:
@@ -346,6 +354,6 @@ async def _end_failed(one: Launched, *, saved: bool) -> None:
         except Exception:
             log.exception("turn %s: its failure to start was not saved", one.turn_id)
     try:
-        await get_channel_layer().group_send(one.group, {"type": "turn.done", "turn": one.turn_id})
+        await _layer().group_send(one.group, {"type": "turn.done", "turn": one.turn_id})
     except Exception:
         log.exception("turn %s: turn.done not sent", one.turn_id)

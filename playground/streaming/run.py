@@ -27,8 +27,9 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from channels.db import database_sync_to_async
@@ -41,7 +42,7 @@ from playground.models import Turn
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
-from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
@@ -161,8 +162,10 @@ class TurnRun:
         try:
             adapter = adapter_for(self.request)
             # aclosing: whatever ends the loop (Stop, an error here), the adapter's
-            # `async with` exits now and closes the upstream request.
-            async with contextlib.aclosing(adapter.stream(self.request, self.client)) as events:
+            # `async with` exits now and closes the upstream request. (Adapters are
+            # async generators; their protocol says only AsyncIterator.)
+            stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
+            async with contextlib.aclosing(stream) as events:
                 async for event in events:
                     if isinstance(event, ReasoningDelta):
                         self._on_reasoning(event.text)

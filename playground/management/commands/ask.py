@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Model
 
 from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, ModelProfile, Turn
@@ -188,7 +188,7 @@ class Command(BaseCommand):
         if turn.status != Turn.Status.COMPLETE:
             raise CommandError(status_text(turn) or turn.status, returncode=1)
 
-    def user(self, name: str | None) -> Model:
+    def user(self, name: str | None) -> User:
         User = get_user_model()
         if name is not None:
             user = User.objects.filter(username=name).first()

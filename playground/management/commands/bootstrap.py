@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from playground.models import ModelProfile, Provider
 from playground.streaming.liveness import mark_interrupted
 
-SIMULATOR_MODELS = [
+SIMULATOR_MODELS: list[dict[str, Any]] = [
     {
         "label": "Offline simulator",
         "model_id": "simulator",
