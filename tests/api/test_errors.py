@@ -178,3 +178,17 @@ def test_a_turn_that_cannot_start_is_an_error_response_and_a_stored_error(gatewa
         " WHERE c.title = 'Hello?' AND t.model_label = 'Broken' ORDER BY t.id DESC LIMIT 1"
     )
     assert status == "error"
+
+
+def test_cors_is_off(gateway):
+    preflight = httpx.options(
+        gateway.url + "/v1/chat/completions",
+        headers={"origin": "https://elsewhere.example", "access-control-request-method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+    response = httpx.get(
+        gateway.url + "/v1/models",
+        headers={"origin": "https://elsewhere.example", "authorization": f"Bearer {gateway.tokens['olivia']}"},
+    )
+    assert response.status_code == 200 and "access-control-allow-origin" not in response.headers
+    assert "set-cookie" not in response.headers  # no session, no CSRF cookie: tokens only
