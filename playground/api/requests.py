@@ -165,7 +165,7 @@ def _messages(messages: Any) -> tuple[list[InputTurn], str, str]:
         elif role == "assistant":
             if message.get("tool_calls") or message.get("function_call"):
                 raise bad_parameter(f"{where}.tool_calls", "Tool calls are not supported.")
-            turns.append(_assistant(message, text, where))
+            turns.append(_assistant(message, text))
         else:
             raise bad_parameter(f"{where}.role", f"Unsupported role {role!r}; use system, user or assistant.")
     if not turns or turns[-1].role != "user":
@@ -176,7 +176,7 @@ def _messages(messages: Any) -> tuple[list[InputTurn], str, str]:
     return turns, prompt, "\n\n".join(system)
 
 
-def _assistant(message: dict[str, Any], text: str, where: str) -> InputTurn:
+def _assistant(message: dict[str, Any], text: str) -> InputTurn:
     reasoning_parts = []
     for key in ("reasoning_content", "reasoning"):
         value = message.get(key)

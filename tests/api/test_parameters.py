@@ -98,3 +98,33 @@ def test_parameters_clients_send_with_their_default_value_are_accepted(gateway):
     )  # fmt: skip
     for name in ("n", "frequency_penalty", "presence_penalty", "logprobs", "tools", "parallel_tool_calls", "user"):
         assert name not in body
+
+
+def test_developer_messages_are_the_system_prompt_and_text_parts_are_joined(gateway):
+    messages = [
+        {"role": "developer", "content": "Answer in French."},
+        {"role": "user", "content": [{"type": "text", "text": "Hello, "}, {"type": "text", "text": "world"}]},
+    ]
+    sent_messages = sent(gateway, "Native", messages)["messages"]
+    assert sent_messages == [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "Hello, world"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("messages", "param"),
+    [
+        ([{"role": "tool", "content": "42", "tool_call_id": "x"}, {"role": "user", "content": "?"}],
+         "messages[0].role"),
+        ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}],
+         "messages[0].content[0]"),
+        ([{"role": "user", "content": "   "}], "messages[0].content"),
+    ],
+)  # fmt: skip
+def test_messages_it_cannot_carry_are_a_400_naming_them(gateway, messages, param):
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().chat.completions.create(model="Native", messages=messages)
+    assert caught.value.response.json()["error"]["param"] == param
