@@ -108,11 +108,13 @@ async def first_token(server: Server, upstream: Upstream, turns: int, ttfb: floa
     await sock.turn(TurnRecord("warm-ttft", 4, 4, 0))
     await sock.close()
     records: list[TurnRecord] = []
+    cpu0 = server.cpu_seconds()
     for i, conv in enumerate(server.take_conversations(turns)):
         s = await Socket(server, conv).open()
         tag = f"ttft-{i}-{time.monotonic_ns()}"
         records.append(await s.turn(TurnRecord(tag, 4 + i % 8, 8, 70, ttfb=ttfb)))
         await s.close()
+    cpu = server.cpu_seconds() - cpu0  # a short turn's whole cost: socket, start, ~15 tokens, final render
     writes = await upstream.times([r.tag for r in records] + ["warm-ttft"])
     reasoning, answer, end_to_end = [], [], []
     for rec in records:
@@ -140,6 +142,7 @@ async def first_token(server: Server, upstream: Upstream, turns: int, ttfb: floa
         "reasoning_ms": dist(reasoning),
         "answer_ms": dist(answer),
         "end_to_end_reasoning_ms": dist(end_to_end),
+        "server_cpu_ms_per_turn": round(cpu / max(len(records), 1) * 1000, 2),
     }
 
 

@@ -4,7 +4,8 @@ from django.urls import include, path
 
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
-from playground.conversations import views
+from playground.conversations import dataset_views, views
+from playground.prompts import views as prompts
 
 urlpatterns = [
     path("", views.chat, name="chat"),
@@ -26,6 +27,13 @@ urlpatterns = [
     path("settings/", accounts.settings_page, name="settings"),
     path("settings/tokens/new", api_pages.create, name="api_token_create"),
     path("settings/tokens/<int:pk>/revoke", api_pages.revoke_token, name="api_token_revoke"),
+    path("prompts/", prompts.prompts, name="prompts"),
+    path("prompts/<int:pk>/", prompts.prompts, name="edit_prompt"),
+    path("prompts/<int:pk>/delete", prompts.delete_prompt, name="delete_prompt"),
+    path("turns/<int:pk>/rate", prompts.rate_turn, name="rate_turn"),
+    path("datasets/", dataset_views.dataset_page, name="dataset"),
+    path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
+    path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("compare/", include("playground.compare.urls")),
     path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

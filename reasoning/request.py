@@ -60,6 +60,9 @@ class Message:
     # "kind:model_id" of the model that produced an assistant turn: replay data
     # (signatures) from another provider or model must never be sent back.
     source: str | None = None
+    # Never merged into the message before it, even of the same role: the
+    # chain-of-thought instructions are their own user message (reasoning.cot).
+    apart: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +84,11 @@ class ChatRequest:
     temperature: float | None = None
     top_p: float | None = None
     stop: tuple[str, ...] = ()  # sequences that end the answer
-    # OpenAI's `response_format` object; `{"type": "text"}` or None asks for nothing.
-    # Adapters whose provider has no equivalent raise ValueError for anything else.
-    response_format: Mapping[str, Any] | None = None
-
-    @property
-    def wants_structured_output(self) -> bool:
-        return self.response_format is not None and self.response_format.get("type", "text") != "text"
+    # A chain-of-thought prompt's thinking instructions ("" = the default ones);
+    # None for a plain prompt. Served by reasoning.cot.
+    thinking_instructions: str | None = None
+    # JSON Schema the final answer must match (reasoning.structured).
+    response_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

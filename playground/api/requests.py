@@ -11,7 +11,10 @@ API parameter → playground control:
     thinking: {type: enabled|adaptive|disabled, budget_tokens}
                                               thinking "on" / "off", budget_tokens
     max_tokens, max_completion_tokens         max_tokens (both given: they must agree)
-    temperature, top_p, stop, response_format the same names
+    temperature, top_p, stop                  the same names
+    response_format: json_schema / json_object
+                                              answer_schema (its schema / {"type": "object"}),
+                                              sent the provider's way (reasoning.structured)
     reasoning_format                          how reasoning is returned (not sent on)
     stream, stream_options.include_usage      how the answer is returned
 
@@ -30,6 +33,7 @@ model is configured to need it back (`reasoning.context`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +41,7 @@ from typing import Any
 from playground.api.errors import ApiError, bad_parameter
 from playground.conversations.services import BadInput, clean_params, request_for
 from playground.models import ModelProfile, Turn
-from reasoning.cot import adapter_for
+from reasoning.adapters.selection import adapter_for
 from reasoning.parsers import split
 from reasoning.request import EFFORT_LEVELS
 
@@ -63,7 +67,7 @@ HANDLED = frozenset(
 )  # fmt: skip
 # The order parameters are tried in when naming the one a model cannot honour.
 PROBE_ORDER = (
-    "thinking", "effort", "budget_tokens", "max_tokens", "temperature", "top_p", "stop", "response_format",
+    "thinking", "effort", "budget_tokens", "max_tokens", "temperature", "top_p", "stop", "answer_schema",
 )  # fmt: skip
 
 
@@ -241,10 +245,26 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
         raise bad_parameter(param, f"{model.label} cannot switch thinking on or off ({param}).")
     if body.get("temperature") is not None and not model.supports_temperature:
         raise bad_parameter("temperature", f"{model.label} does not take a temperature.")
-    for param in ("stop", "response_format"):
-        if (value := body.get(param)) is not None:
-            put(param, value, param)
+    if (stop := body.get("stop")) is not None:
+        put("stop", stop, "stop")
+    if (response_format := body.get("response_format")) is not None and (schema := _schema_of(response_format)):
+        put("answer_schema", schema, "response_format")
     return raw, named
+
+
+def _schema_of(response_format: Any) -> str | None:
+    """The answer schema (JSON text, checked by clean_params) a response_format asks for."""
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return json.dumps({"type": "object"})
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if isinstance(spec, dict) and isinstance(spec.get("schema"), dict):
+            return json.dumps(spec["schema"])
+        raise bad_parameter("response_format", "response_format.json_schema.schema must be a JSON Schema object.")
+    raise bad_parameter("response_format", "response_format.type must be text, json_object or json_schema.")
 
 
 def _checked(raw: dict[str, Any], named: dict[str, str], model: ModelProfile) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from playground.api.requests import CompletionRequest
 from playground.models import Conversation, Preferences, Turn
-from playground.streaming.launch import Launched, Prompt, launch
+from playground.streaming.launch import Launched, Question, launch
 
 API_ORIGIN = "api"
 
@@ -51,7 +51,7 @@ async def launch_request(
     user: Any, conversation: Conversation, request: CompletionRequest, *, follow: bool
 ) -> Launched:
     """Start the answer to the request's prompt at the end of `conversation`."""
-    prompt = Prompt(
+    prompt = Question(
         owner=user, model=request.model, text=request.prompt, params=request.params, conversation=conversation
     )
     return await launch(prompt, follow=follow)

@@ -35,7 +35,7 @@ from playground.streaming.liveness import mark_interrupted
 
 MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)
 # The per-column controls of the setup form; "system" is shared by all columns.
-CONTROLS = ("thinking", "effort", "budget_tokens", "temperature", "max_tokens")
+CONTROLS = ("thinking", "effort", "budget_tokens", "temperature", "max_tokens", "prompt_id")
 
 # ---- names -------------------------------------------------------------------------------
 

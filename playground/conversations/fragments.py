@@ -129,6 +129,7 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "temperature_control": model.supports_temperature,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
+        "answer_schema": json.dumps(current["answer_schema"], indent=2) if current.get("answer_schema") else "",
         "hidden_reasoning": reasoning == "hidden",
     }
 

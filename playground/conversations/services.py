@@ -5,15 +5,17 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from playground.models import Conversation, ModelProfile, Turn
-from reasoning.cot import adapter_for
+from playground.models import Conversation, ModelProfile, Prompt, Turn
+from reasoning.adapters.selection import adapter_for
 from reasoning.request import ChatRequest, Message, Thinking
+from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -25,8 +27,12 @@ PARAMS: dict[str, type] = {
     "top_p": float,
     "system": str,
     "show_reasoning": bool,
+    "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
+    "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
 MAX_STOP_SEQUENCES = 4
+# What a turn's params keep of its prompt; never taken from the browser.
+PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
 
 
 class BadInput(ValueError):
@@ -47,6 +53,10 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
                 params[name] = kind(value)
         except (TypeError, ValueError):
             raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
+    if params.get("prompt_id") == 0:
+        del params["prompt_id"]  # "no prompt" in a select
+    if "answer_schema" in params:
+        params["answer_schema"] = _schema(params["answer_schema"])
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -69,13 +79,19 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         if len(stops) > MAX_STOP_SEQUENCES:
             raise BadInput(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
         params["stop"] = stops
-    if (response_format := raw.get("response_format")) not in (None, ""):
-        if not isinstance(response_format, dict) or response_format.get("type") not in (
-            "text", "json_object", "json_schema"
-        ):
-            raise BadInput("response_format must be an object of type text, json_object or json_schema")
-        params["response_format"] = response_format
     return params
+
+
+def _schema(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text  # already parsed: params stored with a turn
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadInput("The answer schema is not valid JSON.") from None
+    if problems := check_schema(schema):
+        raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
+    return schema
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -156,11 +172,14 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         for t in chain
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
     ]
+    system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
     return ChatRequest(
         provider=model.provider.config(),
         model=model.spec(),
         messages=messages,
-        system=p.get("system") or None,
+        system=system or None,
+        thinking_instructions=p.get("thinking_instructions"),
+        response_schema=answer_schema(p),
         thinking=Thinking(
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
@@ -172,8 +191,12 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         temperature=p.get("temperature") if model.supports_temperature else None,
         top_p=p.get("top_p"),
         stop=tuple(p.get("stop") or ()),
-        response_format=p.get("response_format"),
     )
+
+
+def answer_schema(params: dict[str, Any]) -> Any:
+    """The JSON Schema a turn's answer was asked for: the conversation's own, else its prompt's."""
+    return params.get("answer_schema") or params.get("schema")
 
 
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
@@ -196,6 +219,17 @@ def _streaming_answer(
     the turn in its one insert: the run needs no query of its own to start. A
     request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
+    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
+    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
+    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
+    try:
+        prompt = prompt_for(conversation.owner, params.get("prompt_id"))
+    except BadInput:
+        if "prompt_name" not in kept:
+            raise
+        prompt = None
+    params = {k: v for k, v in params.items() if k not in kept}
+    params.update(prompt.snapshot() if prompt is not None else kept)
     request: ChatRequest | None = None
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
@@ -223,12 +257,23 @@ def _streaming_answer(
     )
     conversation.leaf = turn
     conversation.model = model
-    update = ["leaf", "model", "updated_at"]
+    conversation.prompt = prompt
+    update = ["leaf", "model", "prompt", "updated_at"]
     if title is not None:
         conversation.title = title
         update.append("title")
     conversation.save(update_fields=update)
     return Exchange(user_turn, turn, request, branched)
+
+
+def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
+    """The prompt `prompt_id` if `owner` may use it (their own or a built-in one)."""
+    if prompt_id in (None, "", 0):
+        return None
+    prompt = Prompt.available_to(owner).filter(pk=prompt_id).first()
+    if prompt is None:
+        raise BadInput("That prompt does not exist (any more).")
+    return prompt
 
 
 def check_model(model: ModelProfile) -> None:

@@ -16,7 +16,7 @@ from playground.conversations import exports
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.launch import Edit, Prompt, Regeneration, launch_stored, store
+from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
 from playground.streaming.liveness import mark_interrupted
 
 
@@ -77,7 +77,7 @@ def _model_from(data: Any) -> ModelProfile:
 
 
 def _new_conversation(request: HttpRequest) -> Exchange:
-    return store(Prompt(owner=signed_in(request), model=request.POST.get("model"), text=request.POST.get("prompt", ""),
+    return store(Question(owner=signed_in(request), model=request.POST.get("model"), text=request.POST.get("prompt", ""),
                         params=request.POST.dict()))  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from playground.conversations.services import BadInput, branch
 from playground.models import Conversation, Turn
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import Delivery, TurnFollower
-from playground.streaming.launch import Prompt, launch
+from playground.streaming.launch import Question, launch
 from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
 from playground.streaming.messages import pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
@@ -114,7 +114,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             await self._send_prompt(data)
 
     async def _send_prompt(self, data: dict[str, Any]) -> None:
-        prompt = Prompt(
+        prompt = Question(
             owner=self.scope["user"], model=data.get("model"), text=str(data.get("prompt", "")),
             params=data, conversation=self.conversation,
         )  # fmt: skip

@@ -2,7 +2,7 @@
 conversation, regenerate, edit), a comparison, `manage.py ask` and the
 OpenAI-compatible API.
 
-    launched = await launch(Prompt(owner=user, model=model, text="Why?", params={...}))
+    launched = await launch(Question(owner=user, model=model, text="Why?", params={...}))
 
 1. **Validate and store**, in one thread hop and one transaction: the prompt and
    the empty answer, with the request it is generated from built from the turns
@@ -43,6 +43,7 @@ from playground.conversations import fragments
 from playground.conversations.services import (
     BadInput,
     Exchange,
+    branch,
     check_model,
     clean_params,
     model_by_id,
@@ -66,12 +67,12 @@ ModelRef = ModelProfile | int | str | None
 
 
 @dataclass(frozen=True)
-class Prompt:
+class Question:
     """A new exchange: `text` answered by `model` at the end of `conversation`'s
     branch; with no conversation, in a new one of `owner`'s (its controls set to
     `params`). `params` are the raw controls; they are checked here
-    (conversations.services.PARAMS). `history` (a new conversation only) is
-    stored first, as earlier turns: the API's messages before the last prompt."""
+    (conversations.services.PARAMS). `history` is stored first, as earlier turns
+    at the end of the branch: the API's messages before the last prompt."""
 
     owner: Any
     model: ModelRef
@@ -82,19 +83,29 @@ class Prompt:
 
     @classmethod
     def from_messages(
-        cls, owner: Any, model: ModelRef, messages: Sequence[Message], params: dict[str, Any] | None = None
-    ) -> Prompt:
-        """The prompt of an OpenAI-style message list, in a new conversation: the
-        last message (a user's) is the prompt, the ones before are its history,
-        and system messages become the `system` control."""
+        cls,
+        owner: Any,
+        model: ModelRef,
+        messages: Sequence[Message],
+        params: dict[str, Any] | None = None,
+        conversation: Conversation | None = None,
+    ) -> Question:
+        """The prompt of an OpenAI-style message list (in a new conversation unless
+        one is given): the last message (a user's) is the prompt, the ones before
+        are its history, and system messages become the `system` control."""
         params = dict(params or {})
         system = "\n\n".join(m.content for m in messages if m.role == "system")
         if system and not params.get("system"):
             params["system"] = system
         rest = [m for m in messages if m.role != "system"]
+        if odd := next((m.role for m in rest if m.role not in ("user", "assistant")), None):
+            raise BadInput(f"Messages of role {odd!r} are not supported.")
         if not rest or rest[-1].role != "user":
             raise BadInput("The last message must be the user's.")
-        return cls(owner=owner, model=model, text=rest[-1].content, params=params, history=tuple(rest[:-1]))
+        return cls(
+            owner=owner, model=model, text=rest[-1].content, params=params, conversation=conversation,
+            history=tuple(rest[:-1]),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -117,13 +128,13 @@ class Edit:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-Start = Prompt | Regeneration | Edit
+Start = Question | Regeneration | Edit
 
 
 def store(start: Start) -> Exchange:
     """Validate `start` and store its exchange (synchronous: views call it inside
     their own database work, then `launch_stored`)."""
-    if isinstance(start, Prompt):
+    if isinstance(start, Question):
         return _store_prompt(start)
     if isinstance(start, Regeneration):
         prompt = start.turn if start.turn.role == Turn.Role.USER else start.turn.parent
@@ -147,7 +158,7 @@ def _model(ref: ModelRef) -> ModelProfile:
     return model
 
 
-def _store_prompt(start: Prompt) -> Exchange:
+def _store_prompt(start: Question) -> Exchange:
     model = _model(start.model)
     params = clean_params(start.params, model)
     if not start.text.strip():
@@ -161,12 +172,15 @@ def _store_prompt(start: Prompt) -> Exchange:
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
         parent = None
+        if start.history and start.conversation is not None:
+            above = branch(conversation)
+            parent = above[-1] if above else None
         for message in start.history:
             parent = Turn.objects.create(
                 conversation=conversation, parent=parent, role=message.role, content=message.content,
                 status=Turn.Status.COMPLETE,
             )  # fmt: skip
-        return start_exchange(conversation, start.text, model, params, parent=parent)
+        return start_exchange(conversation, start.text, model, params, parent=parent if start.history else None)
 
 
 # ---- starting what is stored ----------------------------------------------------------------

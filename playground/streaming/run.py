@@ -40,9 +40,9 @@ from django.db.models.functions import Now
 from playground.conversations.services import build_request
 from playground.models import Turn
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
-from reasoning.cot import adapter_for
+from reasoning.adapters.selection import adapter_for
 from reasoning.errors import ProviderError
-from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
@@ -98,6 +98,7 @@ class TurnRun:
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     replay: list[Any] = field(default_factory=list)
+    calls: list[CallDone] = field(default_factory=list)  # a chain of thought's two calls
     usage: Usage | None = None
     finish_reason: str | None = None
     status: str = Turn.Status.STREAMING
@@ -177,6 +178,8 @@ class TurnRun:
                         self.replay.append(event.payload)
                     elif isinstance(event, Finish):
                         self.finish_reason = event.reason
+                    elif isinstance(event, CallDone):
+                        self.calls.append(event)
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
@@ -358,7 +361,30 @@ class TurnRun:
             "cached_tokens": u.cached_tokens,
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
+            **({"sent": sent_with_calls(self.calls)} if self.calls else {}),
         }
+
+
+def _sent(prepared: PreparedRequest) -> dict[str, Any]:
+    return {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
+
+
+def sent_with_calls(calls: list[CallDone]) -> dict[str, Any]:
+    """`Turn.sent` of a multi-call turn: the first call as for any turn, and under
+    "calls" every call with its step and its own token counts."""
+    steps = [
+        {
+            "step": call.step,
+            **_sent(call.request),
+            "usage": {
+                "prompt_tokens": call.usage.prompt_tokens,
+                "completion_tokens": call.usage.completion_tokens,
+                "reasoning_tokens": call.usage.reasoning_tokens,
+            },
+        }
+        for call in calls
+    ]
+    return {**_sent(calls[0].request), "calls": steps}
 
 
 def _wake_up(future: asyncio.Future[None]) -> None:
@@ -398,9 +424,7 @@ def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
     prepared = adapter_for(request).prepare(request).redacted()
-    Turn.objects.filter(pk=turn_id).update(
-        sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
-    )
+    Turn.objects.filter(pk=turn_id).update(sent=_sent(prepared))
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
 
 

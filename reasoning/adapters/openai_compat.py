@@ -49,6 +49,7 @@ from reasoning.controls import merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
+from reasoning.structured import schema_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
 FINISH_REASONS: dict[str, str] = {
@@ -286,9 +287,8 @@ class OpenAICompatAdapter:
             body["top_p"] = request.top_p
         if request.stop:
             body["stop"] = list(request.stop)
-        if request.wants_structured_output:
-            body["response_format"] = dict(request.response_format or {})
         merge_params(body, thinking_params(request))
+        merge_params(body, schema_params(request))
         url = request.provider.base_url.rstrip("/") + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)
 

@@ -71,7 +71,9 @@ def test_a_disabled_model_is_a_404(gateway, label):
         ("Native", {"thinking": {"type": "enabled", "budget_tokens": 2000}}, "thinking.budget_tokens"),
         ("Claude", {"thinking": {"type": "enabled"}, "max_tokens": 500}, "max_tokens"),
         ("Claude", {"reasoning_effort": "none", "thinking": {"type": "enabled"}}, "thinking.type"),
-        ("Gemini", {"response_format": {"type": "json_object"}}, "response_format"),
+        ("Gemini", {"response_format": {"type": "json_schema", "json_schema": {"schema": {"type": 7}}}},
+         "response_format"),  # not a JSON Schema
+        ("Gemini", {"response_format": {"type": "grammar"}}, "response_format"),
         ("Claude", {"top_p": 0.5}, "top_p"),  # the Messages API has none (anthropic 2.x types)
         ("Native", {"temperature": 7}, "temperature"),
         ("Native", {"max_tokens": 10, "max_completion_tokens": 20}, "max_completion_tokens"),

@@ -83,12 +83,22 @@ def test_gemini_effort_becomes_a_thinking_budget(gateway):
 
 
 def test_sampling_parameters_pass_through(gateway):
-    body = sent(
-        gateway, "Native", max_completion_tokens=300, temperature=0.2, top_p=0.9, stop="STOP",
-        response_format={"type": "json_object"},
-    )  # fmt: skip
+    body = sent(gateway, "Native", max_completion_tokens=300, temperature=0.2, top_p=0.9, stop="STOP")
     assert (body["max_tokens"], body["temperature"], body["top_p"], body["stop"]) == (300, 0.2, 0.9, ["STOP"])
-    assert body["response_format"] == {"type": "json_object"}
+
+
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
+
+
+def test_response_format_becomes_the_answer_schema_sent_the_providers_way(gateway):
+    json_schema = {"type": "json_schema", "json_schema": {"name": "sum", "schema": SCHEMA}}
+    native = sent(gateway, "Native", response_format=json_schema)["response_format"]
+    assert native["type"] == "json_schema" and native["json_schema"]["schema"] == SCHEMA
+    gemini = sent(gateway, "Gemini", response_format=json_schema)["generationConfig"]
+    assert (gemini["responseMimeType"], gemini["responseJsonSchema"]) == ("application/json", SCHEMA)
+    claude = sent(gateway, "Claude", response_format={"type": "json_object"})["output_config"]
+    assert claude["format"] == {"type": "json_schema", "schema": {"type": "object"}}
+    assert "response_format" not in sent(gateway, "Native", response_format={"type": "text"})
 
 
 def test_parameters_clients_send_with_their_default_value_are_accepted(gateway):

@@ -18,7 +18,7 @@ from django.core.management import CommandError, call_command
 from playground.conversations.services import BadInput, start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming import launch as launching
-from playground.streaming.launch import Prompt, launch
+from playground.streaming.launch import Question, launch
 from playground.streaming.run import RUNS
 from reasoning.events import ContentDelta, Finish, ReasoningDelta
 from reasoning.request import Message
@@ -121,7 +121,7 @@ async def via_comparison(client, async_client, owner, model, good_model):
 async def via_messages(client, async_client, owner, model, good_model):
     messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
                 Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Prompt.from_messages(owner, model, messages), follow=True)
+    launched = await launch(Question.from_messages(owner, model, messages), follow=True)
     assert launched.failed
     assert [p async for p in launched.deltas()] == []
 
@@ -166,7 +166,7 @@ async def test_an_announcement_that_cannot_be_sent_ends_the_turn_too(owner, scri
 
     monkeypatch.setattr(launching, "get_channel_layer", Layer)
     scripted.enqueue([ReasoningDelta("x")] * 50, delay=0.02)
-    launched = await launch(Prompt(owner=owner, model=scripted_model, text="Why?"))
+    launched = await launch(Question(owner=owner, model=scripted_model, text="Why?"))
     assert launched.failed
     turn = await Turn.objects.aget(pk=launched.turn_id)
     assert turn.status == "error" and "the layer is down" in turn.error["message"]
@@ -175,9 +175,9 @@ async def test_an_announcement_that_cannot_be_sent_ends_the_turn_too(owner, scri
 
 async def test_bad_input_stores_nothing(owner, scripted_model):
     for prompt in [
-        Prompt(owner=owner, model=scripted_model, text="   "),
-        Prompt(owner=owner, model=scripted_model, text="Hi", params={"effort": "max"}),
-        Prompt(owner=owner, model=None, text="Hi"),
+        Question(owner=owner, model=scripted_model, text="   "),
+        Question(owner=owner, model=scripted_model, text="Hi", params={"effort": "max"}),
+        Question(owner=owner, model=None, text="Hi"),
     ]:
         with pytest.raises(BadInput):
             await launch(prompt)
@@ -189,7 +189,7 @@ async def test_a_message_list_is_stored_as_a_conversation_and_its_deltas_read_in
                       Finish("stop")], delay=0.01)  # fmt: skip
     messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
                 Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Prompt.from_messages(owner, scripted_model, messages), follow=True)
+    launched = await launch(Question.from_messages(owner, scripted_model, messages), follow=True)
     pieces = [(p.block, p.text) async for p in launched.deltas()]
     turn = await launched.outcome()
     assert "".join(t for b, t in pieces if b == "r") == "Think more."
@@ -227,7 +227,7 @@ def test_a_turn_starts_with_a_bounded_number_of_queries(owner, scripted, scripte
     Turn.objects.filter(pk=first.assistant_turn.pk).update(status="complete", content="yes")
     socket_message = {"prompt": "Next?", "model": str(scripted_model.pk), "effort": "high"}
     with CaptureQueriesContext(connection) as queries:
-        exchange = store(Prompt(owner=owner, model=socket_message["model"], text=socket_message["prompt"],
+        exchange = store(Question(owner=owner, model=socket_message["model"], text=socket_message["prompt"],
                                 params=socket_message, conversation=conversation))  # fmt: skip
         render_new_exchange(exchange.user_turn, exchange.assistant_turn)
     sql = [q["sql"] for q in queries.captured_queries]

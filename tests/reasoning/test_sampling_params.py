@@ -1,4 +1,4 @@
-"""top_p, stop and response_format in each provider's request, checked against the
+"""top_p and stop in each provider's request, checked against the
 official SDKs' request types (not our own idea of the field names)."""
 
 from __future__ import annotations
@@ -32,14 +32,10 @@ def declared(typed_dict: type) -> set[str]:
 def test_openai_chat_takes_them_as_the_sdk_spells_them():
     from openai.types.chat import completion_create_params
 
-    sent = body("openai", top_p=0.5, stop=("END",), response_format={"type": "json_object"})
-    assert {"top_p", "stop", "response_format"} <= declared(completion_create_params.CompletionCreateParamsBase)
+    sent = body("openai", top_p=0.5, stop=("END",))
+    assert {"top_p", "stop"} <= declared(completion_create_params.CompletionCreateParamsBase)
     checked = TypeAdapter(completion_create_params.CompletionCreateParamsStreaming).validate_python(sent)
-    assert (checked["top_p"], checked["stop"], checked["response_format"]) == (0.5, ["END"], {"type": "json_object"})
-
-
-def test_a_text_response_format_sends_nothing():
-    assert "response_format" not in body("openai", response_format={"type": "text"})
+    assert (checked["top_p"], checked["stop"]) == (0.5, ["END"])
 
 
 def test_anthropic_takes_stop_sequences_and_refuses_top_p():
@@ -67,12 +63,6 @@ def test_ollama_takes_them_in_its_options():
 
     options = Options.model_validate(body("ollama", top_p=0.5, stop=("END",))["options"])
     assert (options.top_p, options.stop) == (0.5, ["END"])
-
-
-@pytest.mark.parametrize("kind", ["anthropic", "gemini", "ollama", "openai-responses"])
-def test_a_structured_format_a_provider_has_no_mapping_for_is_refused(kind):
-    with pytest.raises(ValueError, match="response_format"):
-        body(kind, response_format={"type": "json_object"})
 
 
 def test_the_responses_api_has_no_stop_and_says_so():

@@ -28,8 +28,9 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from playground.conversations.services import BadInput, clean_params
-from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.launch import Prompt, launch
+from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.prompts.answers import structured_answer
+from playground.streaming.launch import Question, launch
 from playground.templatetags.playground import status_text
 from reasoning.request import EFFORT_LEVELS
 
@@ -85,7 +86,8 @@ class Printer:
 
 
 def result(turn: Turn) -> dict[str, Any]:
-    return {
+    structured = structured_answer(turn)
+    out = {
         "conversation": turn.conversation_id,
         "turn": turn.pk,
         "reasoning": turn.reasoning,
@@ -107,10 +109,14 @@ def result(turn: Turn) -> dict[str, Any]:
             else None
         ),
         "timings": turn.metrics(),
+        "prompt": (turn.params or {}).get("prompt_name"),
     }
+    if structured is not None:
+        out["structured"] = structured.as_dict()
+    return out
 
 
-async def follow(prompt: Prompt, printer: Printer | None) -> int:
+async def follow(prompt: Question, printer: Printer | None) -> int:
     """Start the turn, print its text as it streams, and wait for its final save;
     returns the turn's id."""
     # A client that lives and closes with this one-shot event loop.
@@ -146,6 +152,9 @@ class Command(BaseCommand):
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
         parser.add_argument("--user", metavar="NAME", help="default: the first superuser, else a local 'cli' user")
         parser.add_argument("--json", action="store_true", help="print one JSON object when done")
+        parser.add_argument(
+            "--prompt", dest="prompt_name", metavar="NAME", help="a prompt from the library (yours or a shared one)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = self.user(options["user"])
@@ -155,6 +164,7 @@ class Command(BaseCommand):
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
+            "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
         }
         try:
             params = clean_params(raw, model)
@@ -165,7 +175,7 @@ class Command(BaseCommand):
             conversation = Conversation.objects.filter(pk=options["conversation"], owner=user).first()
             if conversation is None:
                 raise bad(f"{user.username} has no conversation {options['conversation']}")
-        prompt = Prompt(owner=user, model=model, text=options["prompt"], params=params, conversation=conversation)
+        prompt = Question(owner=user, model=model, text=options["prompt"], params=params, conversation=conversation)
         printer = None
         if not options["json"]:
             printer = Printer(
@@ -212,6 +222,15 @@ class Command(BaseCommand):
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model
 
+    def prompt(self, user: User, name: str) -> Prompt:
+        prompts = Prompt.available_to(user)
+        # The user's own prompt wins over a shared one of the same name.
+        prompt = prompts.filter(name=name, owner=user).first() or prompts.filter(name=name).first()
+        if prompt is None:
+            names = ", ".join(repr(p.name) for p in prompts) or "(none)"
+            raise bad(f"no prompt {name!r}; choose one of: {names}")
+        return prompt
+
     def summary(self, turn: Turn) -> str:
         parts = [f"conversation {turn.conversation_id}, turn {turn.pk}", turn.status]
         if turn.thinking_ms is not None:
@@ -220,4 +239,7 @@ class Command(BaseCommand):
             parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
+        if (structured := structured_answer(turn)) is not None:
+            parts.append("answer matches the schema" if structured.valid else
+                         f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip
         return " · ".join(parts)
