@@ -83,7 +83,8 @@ class CompletionRequest:
     model: ModelProfile
     history: list[InputTurn]
     prompt: str
-    params: dict[str, Any]
+    params: dict[str, Any]  # cleaned: the conversation's controls, as the chat page keeps them
+    raw: dict[str, Any]  # as given: what the start path checks (and cleans) again
     stream: bool = False
     include_usage: bool = False
     reasoning_format: str = "reasoning_content"
@@ -130,7 +131,7 @@ def completion_request(body: dict[str, Any], model: ModelProfile) -> CompletionR
     if reasoning_format not in REASONING_FORMATS:
         raise bad_parameter("reasoning_format", f"reasoning_format must be one of {', '.join(REASONING_FORMATS)}.")
     return CompletionRequest(
-        model=model, history=history, prompt=prompt, params=params, stream=stream,
+        model=model, history=history, prompt=prompt, params=params, raw=raw, stream=stream,
         include_usage=include_usage, reasoning_format=reasoning_format, named=named,
     )  # fmt: skip
 

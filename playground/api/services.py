@@ -52,7 +52,7 @@ async def launch_request(
 ) -> Launched:
     """Start the answer to the request's prompt at the end of `conversation`."""
     prompt = Question(
-        owner=user, model=request.model, text=request.prompt, params=request.params, conversation=conversation
+        owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation
     )
     return await launch(prompt, follow=follow)
 
