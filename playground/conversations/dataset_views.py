@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict, Stre
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from playground.accounts.users import signed_in
 from playground.conversations.datasets import (
     ANSWER_STYLES,
     FORMATS,
@@ -60,7 +61,7 @@ def parse(request: HttpRequest) -> tuple[DatasetFilter, ExportOptions]:
     q = request.GET
     comparisons = _ints(q, "comparison")
     flt = DatasetFilter(
-        owner=request.user,
+        owner=signed_in(request),
         models=[v for v in q.getlist("model") if v],
         prompts=[v for v in q.getlist("prompt") if v],
         since=_date(q, "since"),
@@ -85,13 +86,13 @@ def parse(request: HttpRequest) -> tuple[DatasetFilter, ExportOptions]:
 
 @require_GET
 def dataset_page(request: HttpRequest) -> HttpResponse:
-    mine = Turn.objects.filter(conversation__owner=request.user, role=Turn.Role.ASSISTANT)
+    mine = Turn.objects.filter(conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)
     return render(request, "datasets/page.html", {
         "formats": FORMATS, "reasoning_fields": REASONING_FIELDS, "answer_styles": ANSWER_STYLES,
         "ratings": RATINGS, "verdicts": VERDICTS,
         "models": sorted(set(mine.exclude(model_label="").values_list("model_label", flat=True))),
         "prompts": Prompt.available_to(request.user),
-        "comparisons": Comparison.objects.filter(owner=request.user, votes__isnull=False).distinct()[:200],
+        "comparisons": Comparison.objects.filter(owner=signed_in(request), votes__isnull=False).distinct()[:200],
     })  # fmt: skip
 
 
@@ -112,7 +113,7 @@ def dataset_preview(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def dataset_export(request: HttpRequest) -> HttpResponse:
+def dataset_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     try:
         flt, options = parse(request)
     except BadFilter as e:

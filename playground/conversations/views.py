@@ -77,8 +77,13 @@ def _model_from(data: Any) -> ModelProfile:
 
 
 def _new_conversation(request: HttpRequest) -> Exchange:
-    return store(Question(owner=signed_in(request), model=request.POST.get("model"), text=request.POST.get("prompt", ""),
-                        params=request.POST.dict()))  # fmt: skip
+    question = Question(
+        owner=signed_in(request),
+        model=request.POST.get("model"),
+        text=request.POST.get("prompt", ""),
+        params=request.POST.dict(),
+    )
+    return store(question)
 
 
 @require_POST

@@ -31,12 +31,12 @@ MAX_SCHEMA_DEPTH = 32  # deeper than any answer shape worth asking for; bounds t
 
 
 def name(path: str, value: Any) -> str:
-    value = text(path, value).strip()
-    if not value:
+    stripped = str(text(path, value)).strip()
+    if not stripped:
         raise Invalid(path, "must not be empty")
-    if len(value) > MAX_NAME:
+    if len(stripped) > MAX_NAME:
         raise Invalid(path, f"must be at most {MAX_NAME} characters")
-    return value
+    return stripped
 
 
 def depth(value: Any, limit: int) -> int:
@@ -108,10 +108,10 @@ def plan(document: dict[str, Any]) -> list[PromptPlan]:
         fields["chain_of_thought"] = "thinking_instructions" in raw
         fields["thinking_instructions"] = raw.get("thinking_instructions", "").strip()
         owner = fields["owner"]
-        key = (owner.pk if owner else None, fields["name"])
-        if key in seen:
-            raise Invalid(f"{path}.name", f"{fields['name']!r} is already used by {seen[key]}")
-        seen[key] = path
+        owner_key = (owner.pk if owner else None, fields["name"])
+        if owner_key in seen:
+            raise Invalid(f"{path}.name", f"{fields['name']!r} is already used by {seen[owner_key]}")
+        seen[owner_key] = path
         if owner is None and fields["name"] in BUILTIN_NAMES:
             raise Invalid(f"{path}.name", f"{fields['name']!r} is a built-in prompt; give it a user or another name")
         plans.append(PromptPlan(path, fields))

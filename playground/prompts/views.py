@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from playground.accounts.users import signed_in
 from playground.models import Prompt, Rating, Turn
 from reasoning.structured import check_schema
 
@@ -41,7 +42,7 @@ class PromptForm(forms.ModelForm):
             self.initial["schema_text"] = json.dumps(self.instance.schema, indent=2)
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name = str(self.cleaned_data["name"]).strip()
         taken = Prompt.objects.filter(owner=self.owner, name=name).exclude(pk=self.instance.pk)
         if taken.exists():
             raise forms.ValidationError("You already have a prompt with this name.")
@@ -65,12 +66,12 @@ class PromptForm(forms.ModelForm):
         prompt.schema = self.cleaned_data["schema_text"]
         if commit:
             prompt.save()
-        return prompt
+        return prompt  # type: ignore[no-any-return]
 
 
 def _own_prompt(request: HttpRequest, pk: int) -> Prompt:
     try:
-        return Prompt.objects.get(pk=pk, owner=request.user)
+        return Prompt.objects.get(pk=pk, owner=signed_in(request))
     except Prompt.DoesNotExist:
         raise Http404("No such prompt") from None
 
@@ -79,7 +80,7 @@ def _own_prompt(request: HttpRequest, pk: int) -> Prompt:
 def prompts(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """The library: every prompt the user may pick, and a form for a new one or for editing one."""
     prompt = _own_prompt(request, pk) if pk is not None else None
-    form = PromptForm(request.POST or None, instance=prompt, owner=request.user)
+    form = PromptForm(request.POST or None, instance=prompt, owner=signed_in(request))
     if request.method == "POST" and form.is_valid():
         form.save()
         return redirect("prompts")
@@ -98,7 +99,7 @@ def delete_prompt(request: HttpRequest, pk: int) -> HttpResponse:
 def rate_turn(request: HttpRequest, pk: int) -> HttpResponse:
     """Thumbs up (1), down (-1) or cleared (0), with an optional note; returns the rating form."""
     try:
-        turn = Turn.objects.get(pk=pk, conversation__owner=request.user, role=Turn.Role.ASSISTANT)
+        turn = Turn.objects.get(pk=pk, conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)
     except Turn.DoesNotExist:
         raise Http404("No such answer") from None
     value = request.POST.get("value", "")

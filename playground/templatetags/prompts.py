@@ -36,7 +36,7 @@ def structured(turn: Turn) -> dict[str, Any] | None:
 def rating_of(turn: Turn) -> Any:
     try:
         return turn.rating
-    except Turn.rating.RelatedObjectDoesNotExist:  # type: ignore[attr-defined]
+    except Turn.rating.RelatedObjectDoesNotExist:
         return None
 
 
