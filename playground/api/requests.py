@@ -240,10 +240,6 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise bad_parameter(param, f"{param} must be a number.")
             put(param, value, param)
-    # A model whose thinking is fixed would silently ignore the switch.
-    if "thinking" in raw and not model.supports_thinking_toggle:
-        param = named["thinking"]
-        raise bad_parameter(param, f"{model.label} cannot switch thinking on or off ({param}).")
     if body.get("temperature") is not None and not model.supports_temperature:
         raise bad_parameter("temperature", f"{model.label} does not take a temperature.")
     if (stop := body.get("stop")) is not None:
