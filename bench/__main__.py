@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import harness, relay
+from bench import gateway, harness, relay
 
-SECTIONS = ("parsers", "relay", "ttft", "turns", "cost", "concurrency", "redis", "stall", "page")
+SECTIONS = ("parsers", "relay", "ttft", "turns", "cost", "concurrency", "redis", "stall", "page", "gateway")
 # Opt-in sections (not run by default): `--only candidates`, `--only readers`, `--peers`.
 EXTRA_SECTIONS = ("candidates", "readers")
 
@@ -135,7 +135,7 @@ async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict
     upstream = harness.Upstream()
     try:
         pool = max([*cfg["concurrency"], cfg["ttft_turns"], 200]) + 40
-        wanted_main = only & {"relay", "ttft", "turns", "cost", "concurrency", "stall", "page"}
+        wanted_main = only & {"relay", "ttft", "turns", "cost", "concurrency", "stall", "page", "gateway"}
         if wanted_main:
             log("starting daphne (in-memory channel layer, SQLite)")
             server = harness.Server(upstream, conversations=pool)
@@ -164,6 +164,12 @@ async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict
                 if "stall" in only:
                     log(f"stalled client, {cfg['stall_seconds']} s")
                     results["stall"] = await relay.stalled_client(server, upstream, cfg["stall_seconds"])
+                if "gateway" in only:
+                    log("the OpenAI-compatible API vs reading the fake provider directly")
+                    results["gateway"] = {
+                        "first_token": await gateway.first_token(server, upstream, cfg["ttft_turns"] // 2),
+                        "cpu": await gateway.cpu_per_chunk(server, upstream),
+                    }
                 if "page" in only:
                     log("the page in headless Chromium: 30k tokens at 2,000 tokens/s")
                     from bench import page
@@ -316,6 +322,21 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 p50, p99 = t[f"{block}_ms"]["p50"], t[f"{block}_ms"]["p99"]
                 ok = p50 is not None and p99 is not None and p50 <= 3 and p99 <= 25
                 add(f"added TTFT {block} p50 / p99 ms ({label})", f"{p50} / {p99}", "≤ 3 / ≤ 25", ok)
+    if g := results.get("gateway"):
+        ft, cpu = g["first_token"], g["cpu"]
+        add(
+            "API: TTFT p50 ms gateway / direct (added)",
+            f"{ft['gateway_ms']['p50']} / {ft['direct_ms']['p50']} (+{ft['added_p50_ms']})",
+            "(≤ +3)",
+            ft["added_p50_ms"] is not None and ft["added_p50_ms"] <= 3,
+        )
+        add(
+            "API: CPU µs per upstream chunk, gateway server / bare httpx reader",
+            f"{cpu['gateway_server_cpu_us_per_chunk']} / {cpu['direct_reader_cpu_us_per_chunk']}"
+            f" ({cpu['gateway_over_direct']}×)",
+            "(≤ 1.0× relay budget)",
+            None,
+        )
     if s := results.get("small_turn"):
         ok = s["db_writes"] <= s["db_writes_budget"]
         add("DB writes, 100-token turn", s["db_writes"], f"≤ {s['db_writes_budget']}", ok)

@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
+from playground.api.asgi import with_api  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -19,7 +20,8 @@ application = ProtocolTypeRouter(
         # Static files are served in-process, outside the Django middleware chain
         # (a local playground has no front proxy by default; behind one, let it serve
         # STATIC_ROOT after `collectstatic`).
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # The OpenAI-compatible API (/v1/) skips the page middleware (playground.api.asgi).
+        "http": with_api(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -246,6 +246,11 @@ UPSTREAM_MAX_CONNECTIONS = envint("UPSTREAM_MAX_CONNECTIONS", 1000)
 UPSTREAM_HTTP = env("UPSTREAM_HTTP", "aiohttp")
 if UPSTREAM_HTTP not in ("aiohttp", "httpx"):
     raise ImproperlyConfigured(f'UPSTREAM_HTTP must be "aiohttp" or "httpx", not {UPSTREAM_HTTP!r}')
+# The OpenAI-compatible API (/v1/): a streamed answer waits at most this long for its
+# first text before the response head goes out (a failure within it is the HTTP
+# status), then sends an SSE comment after each such silence so proxies keep the
+# connection.
+API_HEARTBEAT_INTERVAL = envfloat("API_HEARTBEAT_INTERVAL", 10.0)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from playground.accounts import views as accounts
+from playground.api import pages as api_pages
 from playground.conversations import dataset_views, views
 from playground.prompts import views as prompts
 
@@ -27,6 +28,8 @@ urlpatterns = [
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
     path("settings/", accounts.settings_page, name="settings"),
+    path("settings/tokens/new", api_pages.create, name="api_token_create"),
+    path("settings/tokens/<int:pk>/revoke", api_pages.revoke_token, name="api_token_revoke"),
     path("prompts/", prompts.prompts, name="prompts"),
     path("prompts/<int:pk>/", prompts.prompts, name="edit_prompt"),
     path("prompts/<int:pk>/delete", prompts.delete_prompt, name="delete_prompt"),
@@ -36,6 +39,7 @@ urlpatterns = [
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("settings/theme", accounts.set_theme, name="set_theme"),
     path("compare/", include("playground.compare.urls")),
+    path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),

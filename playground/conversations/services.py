@@ -26,12 +26,14 @@ PARAMS: dict[str, type] = {
     "budget_tokens": int,
     "max_tokens": int,
     "temperature": float,
+    "top_p": float,
     "system": str,
     "show_reasoning": bool,
     "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
+MAX_STOP_SEQUENCES = 4
 # What a turn's params keep of its prompt; never taken from the browser.
 PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
 
@@ -71,6 +73,15 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    if "top_p" in params and not 0 <= params["top_p"] <= 1:
+        raise BadInput("top_p must be between 0 and 1")
+    if (stop := raw.get("stop")) not in (None, "", []):
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+            raise BadInput("stop must be a string or a list of strings")
+        if len(stops) > MAX_STOP_SEQUENCES:
+            raise BadInput(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
+        params["stop"] = stops
     mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
     if mode not in REASONING_MODES:
         raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
@@ -229,6 +240,8 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         thinking=thinking_of(p, model),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
+        top_p=p.get("top_p"),
+        stop=tuple(p.get("stop") or ()),
     )
 
 

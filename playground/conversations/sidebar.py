@@ -37,7 +37,9 @@ def grouped(owner: Any, now: Any = None) -> list[Group]:
         ("Previous 30 days", today - timedelta(days=30)),
     ]
     groups = [Group("Pinned"), *(Group(title) for title, _ in bounds), Group("Older")]
-    for conv in Conversation.objects.filter(owner=owner).order_by("-pinned", "-updated_at")[:LIST_LIMIT]:
+    # API requests have a folder of their own (the page's api_conversations).
+    mine = Conversation.objects.filter(owner=owner).exclude(origin="api")
+    for conv in mine.order_by("-pinned", "-updated_at")[:LIST_LIMIT]:
         if conv.pinned:
             groups[0].conversations.append(conv)
             continue

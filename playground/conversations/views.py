@@ -54,6 +54,8 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
         "theme_choices": [("system", "System"), ("light", "Light"), ("dark", "Dark")],
         "conversation": conversation,
         "groups": sidebar.grouped(signed_in(request)),
+        # Requests to the OpenAI-compatible API have a folder of their own.
+        "api_conversations": Conversation.objects.filter(owner=signed_in(request), origin="api")[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),

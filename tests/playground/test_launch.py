@@ -256,7 +256,7 @@ async def test_no_frame_reaches_the_group_before_the_turn_is_announced(owner, sc
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(conversation.group_name, channel)
-    prompt = Prompt(owner=owner, model=scripted_model, text="Go", conversation=conversation)
+    prompt = Question(owner=owner, model=scripted_model, text="Go", conversation=conversation)
     launched = await launch(prompt, render=True)
     kinds = []
     async with asyncio.timeout(5):
