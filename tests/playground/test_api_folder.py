@@ -15,7 +15,7 @@ def test_api_conversations_are_listed_in_the_api_folder_only(client, owner, stra
     Conversation.objects.create(owner=stranger, title="Someone else's script", origin="api")
     client.force_login(owner)
     response = client.get("/")
-    assert [c.title for c in response.context["conversations"]] == ["From the page"]
+    assert [c.title for g in response.context["groups"] for c in g.conversations] == ["From the page"]
     assert list(response.context["api_conversations"]) == [mine]
     page = response.content.decode()
     assert 'class="api-folder"' in page and "Someone else" not in page
