@@ -19,6 +19,8 @@ from playground.conversations.consumer import ConversationConsumer
 
 
 class ComparisonColumnConsumer(ConversationConsumer):
+    serves_hidden_columns = True  # it disguises every turn it renders
+
     async def turn_started(self, event: dict[str, Any]) -> None:
         html = await database_sync_to_async(render_column_exchange)(
             self.conversation.pk, event["user_turn"], event["turn"]

@@ -294,7 +294,7 @@ def metrics_context(
         "metrics": metrics,
         "in_progress": in_progress,
         "vote": vote,
-        "vote_winner": next((v.label for v in views if vote and vote.winner_id == v.column.pk), ""),
+        "vote_winner": next((v for v in views if vote and vote.winner_id == v.column.pk), None),
         "can_vote": n > 0 and not in_progress and vote is None,
         "columns": views,
         "two_columns": len(views) == 2,

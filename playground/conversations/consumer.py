@@ -33,6 +33,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from playground.compare import blind
 from playground.conversations import fragments
 from playground.conversations.services import (
     BadInput,
@@ -50,6 +51,8 @@ log = logging.getLogger(__name__)
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
+    # The chat socket renders model labels: a blind column is watched through its column socket.
+    serves_hidden_columns = False
     conversation: Conversation
     delivered: dict[int, list[int]]  # turn id -> [reasoning chars, content chars] this browser has
     unsynced: dict[int, list[dict[str, Any]]]  # turn -> frames that came before its first, replacing, resume reply
@@ -295,7 +298,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _conversation(self, user: Any, pk: int) -> Conversation | None:
-        return Conversation.objects.filter(owner=user, pk=pk).first()
+        conversation = Conversation.objects.filter(owner=user, pk=pk).first()
+        if conversation is not None and not self.serves_hidden_columns and blind.hidden_column(pk):
+            return None
+        return conversation
 
     @database_sync_to_async
     def _own_turn(self, turn_id: Any) -> int | None:

@@ -6,12 +6,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground.compare import blind
 from playground.conversations import exports
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import (
@@ -56,7 +58,7 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     selected = (conversation.model if conversation else None) or (models[0] if models else None)
     return {
         "conversation": conversation,
-        "conversations": Conversation.objects.filter(owner=request.user)[:100],
+        "conversations": blind.sidebar_items(request.user, Conversation.objects.filter(owner=request.user)),
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
@@ -74,6 +76,8 @@ def chat(request: HttpRequest) -> HttpResponse:
 @require_GET
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conv = _conversation_for(request, pk)
+    if column := blind.hidden_column(conv.pk):
+        return redirect(column.comparison)  # as a chat it would name the model before the vote
     mark_interrupted(conv)
     return render(request, "chat/page.html", _page_context(request, conv))
 
@@ -173,7 +177,8 @@ def search(request: HttpRequest) -> HttpResponse:
     mine = Conversation.objects.filter(owner=request.user)
     if q:
         mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
-    return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
+    items = blind.sidebar_items(request.user, mine, q)
+    return render(request, "chat/_conversation_list.html", {"conversations": items, "query": q})
 
 
 def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:
@@ -244,6 +249,9 @@ def switch_branch(request: HttpRequest, pk: int) -> HttpResponse:
 def turn_request(request: HttpRequest, pk: int) -> HttpResponse:
     """The context inspector: exactly what was sent to the provider for this turn."""
     turn = _turn_for(request, pk)
+    if blind.hidden_column(turn.conversation_id):
+        # The URL and body name the provider and model: nothing to show before the vote.
+        return render(request, "chat/_request.html", {"turn": turn, "sent": {}, "blind": True})
     sent = turn.sent or {}
     body = sent.get("body")
     return render(
@@ -265,12 +273,22 @@ def turn_raw(request: HttpRequest, pk: int) -> HttpResponse:
     part = request.GET.get("part")
     if part in ("reasoning", "content"):
         return HttpResponse(getattr(turn, part), content_type="text/plain; charset=utf-8")
+    if column := blind.hidden_column(turn.conversation_id):
+        turn.model_label = column.blind_name  # rendered, never saved
     return render(request, "chat/_raw.html", {"turn": turn})
+
+
+def _exportable(request: HttpRequest, pk: int) -> Conversation:
+    """An export names the model on every turn: a blind column has none before the vote."""
+    conv = _conversation_for(request, pk)
+    if blind.hidden_column(conv.pk):
+        raise PermissionDenied("Vote or reveal the models first")
+    return conv
 
 
 @require_GET
 def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
-    conv = _conversation_for(request, pk)
+    conv = _exportable(request, pk)
     response = HttpResponse(exports.to_markdown(conv), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.md"'
     return response
@@ -278,7 +296,7 @@ def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def export_json(request: HttpRequest, pk: int) -> HttpResponse:
-    conv = _conversation_for(request, pk)
+    conv = _exportable(request, pk)
     response = JsonResponse(exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.json"'
     return response

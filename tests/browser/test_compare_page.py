@@ -251,7 +251,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     labels = page.locator(".column-label").all_inner_texts()
     assert sorted(labels) == sorted([QUICK, LONG])
     winner = labels[1]
-    assert page.locator(".voted").inner_text() == f"Your vote: {winner} was better (voted blind)."
+    assert page.locator(".voted").inner_text() == f"Your vote: column B ({winner}) was better (voted blind)."
     assert page.locator(".badge").first.inner_text() == "Blind · revealed"
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",

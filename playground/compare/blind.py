@@ -1,0 +1,47 @@
+"""What a blind comparison keeps from the chat side until the vote.
+
+A column of a comparison is an ordinary conversation, so every chat route
+(`/c/<id>/`, its exports, a turn's Raw and Request views, the chat socket) could
+name its model. While the comparison's labels are hidden those routes either
+send the reader to the comparison or show the column's blind name.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Max, Q, QuerySet
+
+from playground.models import Comparison, ComparisonColumn, Conversation
+
+
+def hidden_column(conversation_id: int) -> ComparisonColumn | None:
+    """The column this conversation is, while its comparison still hides the models."""
+    column = (
+        ComparisonColumn.objects.filter(conversation_id=conversation_id, comparison__blind=True,
+                                        comparison__revealed_at__isnull=True)
+        .select_related("comparison")
+        .first()
+    )  # fmt: skip
+    return column
+
+
+def chats_only(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
+    """The conversations the chat list shows: a comparison's columns are one comparison item, not chats."""
+    return conversations.filter(comparison_column__isnull=True)
+
+
+def sidebar_comparisons(owner: object, query: str = "") -> QuerySet[Comparison]:
+    """The owner's comparisons as sidebar items, `updated_at` being their newest column's."""
+    comparisons = Comparison.objects.filter(owner=owner)
+    if query:
+        comparisons = comparisons.filter(
+            Q(title__icontains=query) | Q(columns__conversation__turns__content__icontains=query)
+        )
+    return comparisons.annotate(updated_at=Max("columns__conversation__updated_at")).order_by("-updated_at")
+
+
+def sidebar_items(owner: object, conversations: QuerySet[Conversation], query: str = "", limit: int = 100) -> list:
+    """Chats and comparisons in one list, newest first (a comparison counts as one item)."""
+    chats = list(chats_only(conversations)[:limit])
+    comparisons = list(sidebar_comparisons(owner, query)[:limit])
+    items = sorted([*chats, *comparisons], key=lambda item: item.updated_at or item.created_at, reverse=True)
+    return items[:limit]
