@@ -220,7 +220,7 @@ def leaderboard_rows(page) -> list[tuple[str, str, str]]:
     rows = page.locator("table.leaderboard tbody tr")
     return [
         (rows.nth(i).locator("td").nth(1).inner_text(), rows.nth(i).locator("td").nth(2).inner_text(),
-         rows.nth(i).locator("td").nth(5).inner_text())
+         rows.nth(i).locator("td").nth(6).inner_text())
         for i in range(rows.count())
     ]  # fmt: skip
 

@@ -58,3 +58,19 @@ async def test_the_word_diff_shows_what_differs_between_two_answers(async_client
 
     full = (await async_client.get(f"/compare/{pk}/diff", {"a": "B", "b": "A", "part": "reasoning"})).content.decode()
     assert "<main" in full and "Round 1: word diff" in full
+
+
+async def test_the_leaderboard_shows_intervals_ranks_and_the_side_term(async_client, owner, scripted, three_models):
+    for choice in ("A", "A", "B"):
+        pk = await create(async_client, owner, setup_form(three_models[:2]))
+        await finish_runs()
+        await async_client.post(f"/compare/{pk}/vote", {"choice": choice})
+    page = (await async_client.get("/compare/leaderboard/")).content.decode()
+    rows = re.findall(r"<tr><td>(\d+)</td><td class=\"entrant\">([^<]+)</td><td>(\d+)</td>"
+                      r"<td class=\"interval\">(\d+) – (\d+)</td>", page)
+    assert [name for _, name, *_ in rows] == ["Alpha Sage", "Bravo Reasoner"]
+    for _, _, value, low, high in rows:
+        assert int(low) <= int(value) <= int(high)
+    assert [rank for rank, *_ in rows] == ["1", "1"]  # three votes separate nobody
+    # Alpha always stood left and won 2 of 3: the fit credits part of that to the side.
+    assert "the left column wins" in page and "95% interval" in page
