@@ -1,0 +1,54 @@
+"""Static files with hashed names, compressed copies and long-lived caching.
+
+`collectstatic` (run by `make run`) copies static/ into STATIC_ROOT as
+`app.<hash>.css` plus `.gz` and `.br` copies, and writes a manifest. Pages then
+link the hashed names, which ServeStatic sends with `Cache-Control: immutable`
+for a year: an upgrade changes the names, so no browser keeps stale JS.
+
+Before anything was collected (a fresh checkout, a test server started without
+it) the pages link the plain names and the sources are served from static/
+uncached, so nothing breaks and nothing stale is kept either.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from servestatic.asgi import ServeStaticASGI
+from servestatic.storage import CompressedManifestStaticFilesStorage
+
+MANIFEST = "staticfiles.json"
+# Django's manifest storage puts 12 hex digits of the content's MD5 before the extension.
+HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.[^./]+$")
+# A name without a hash (a file linked by its plain name) may change under the same URL.
+PLAIN_MAX_AGE = 60
+
+
+class StaticStorage(CompressedManifestStaticFilesStorage):
+    def stored_name(self, name: str) -> str:
+        if not self.hashed_files:  # nothing collected yet: the plain name, served from static/
+            return name
+        return super().stored_name(name)
+
+
+def collected(root: Path) -> bool:
+    return (root / MANIFEST).is_file()
+
+
+def is_hashed(path: str, url: str) -> bool:
+    return bool(HASHED_NAME.search(url))
+
+
+def serve_static(application: Any) -> ServeStaticASGI:
+    """The HTTP app with the static files in front: collected ones if any, else the sources."""
+    root = Path(settings.STATIC_ROOT)
+    prefix = "/" + settings.STATIC_URL.strip("/") + "/"
+    if collected(root):
+        # Hashed names get ServeStatic's "max-age=315360000, public, immutable".
+        return ServeStaticASGI(application, root=root, prefix=prefix, max_age=PLAIN_MAX_AGE,
+                               immutable_file_test=is_hashed)
+    return ServeStaticASGI(application, root=settings.STATICFILES_DIRS[0], prefix=prefix, max_age=0,
+                           autorefresh=True)
