@@ -220,13 +220,17 @@ def rating(strength: float) -> float:
     return 1000 + 400 * math.log10(strength)
 
 
+MIN_VOTES_FOR_INTERVALS = 10
+
+
 @dataclass(frozen=True)
 class Board:
     standings: list[Standing]
     left_odds: float  # θ, 1 = no side preferred
     left_low: float | None = None  # the bootstrap's 95% interval of θ
     left_high: float | None = None
-    bootstrap: int = 0
+    bootstrap: int = 0  # refits behind the intervals; 0 with fewer than MIN_VOTES_FOR_INTERVALS votes
+    votes: int = 0
 
     @property
     def left_share(self) -> float:
@@ -265,7 +269,9 @@ def leaderboard(
     thetas: list[float] = []
     rng = random.Random(seed)
     per_vote = [list(_meetings(vote_games, position).items()) for vote_games in votes]
-    for _ in range(bootstrap if votes else 0):
+    # Resampling a handful of votes mostly redraws the same few: no interval to speak of.
+    bootstrap = bootstrap if len(votes) >= MIN_VOTES_FOR_INTERVALS else 0
+    for _ in range(bootstrap):
         # A resample as counts per vote: each vote's meetings are added once, times its count.
         drawn = Counter(rng.choices(range(len(votes)), k=len(votes)))
         resampled: Meetings = defaultdict(lambda: [0.0, 0.0])
@@ -293,7 +299,7 @@ def leaderboard(
             rank = 1 + sum(1 for o in table if o.rating_low is not None and o.rating_low > s.rating_high)
         ranked.append(Standing(**{**s.__dict__, "rank": rank}))
     left_low, left_high = _interval(thetas) if thetas else (None, None)
-    return Board(ranked, result.left_odds, left_low, left_high, bootstrap if votes else 0)
+    return Board(ranked, result.left_odds, left_low, left_high, bootstrap, len(votes))
 
 
 def standings(votes: Iterable[Sequence[Game]], *, prior: float = 1.0, position: bool = False) -> list[Standing]:

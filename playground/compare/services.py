@@ -562,6 +562,7 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
     board = leaderboard.leaderboard(leaderboard.games_from_votes(votes), bootstrap=LEADERBOARD_BOOTSTRAP)
     return render(request, "compare/leaderboard.html", {
         "board": board,
+        "min_votes": leaderboard.MIN_VOTES_FOR_INTERVALS,
         "standings": board.standings,
         "vote_count": votes.count(),
         "scope": scope,

@@ -253,6 +253,8 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     winner = labels[1]
     assert page.locator(".voted").inner_text() == f"Your vote: column B ({winner}) was better (voted blind)."
     assert page.locator(".badge").first.inner_text() == "Blind · revealed"
+    page.locator("#compare-metrics").scroll_into_view_if_needed()
+    screenshot(page, "compare-voted")
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",
     ]  # fmt: skip

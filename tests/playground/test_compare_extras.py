@@ -66,11 +66,18 @@ async def test_the_leaderboard_shows_intervals_ranks_and_the_side_term(async_cli
         await finish_runs()
         await async_client.post(f"/compare/{pk}/vote", {"choice": choice})
     page = (await async_client.get("/compare/leaderboard/")).content.decode()
+    assert "Intervals and the position estimate need 10 votes; there are 3 so far." in page
+    assert '<td class="interval">—</td>' in page
+    for choice in ("A", "B", "A", "A", "B", "A", "A"):
+        pk = await create(async_client, owner, setup_form(three_models[:2]))
+        await finish_runs()
+        await async_client.post(f"/compare/{pk}/vote", {"choice": choice})
+    page = (await async_client.get("/compare/leaderboard/")).content.decode()
     rows = re.findall(r"<tr><td>(\d+)</td><td class=\"entrant\">([^<]+)</td><td>(\d+)</td>"
                       r"<td class=\"interval\">(\d+) – (\d+)</td>", page)
     assert [name for _, name, *_ in rows] == ["Alpha Sage", "Bravo Reasoner"]
     for _, _, value, low, high in rows:
         assert int(low) <= int(value) <= int(high)
-    assert [rank for rank, *_ in rows] == ["1", "1"]  # three votes separate nobody
-    # Alpha always stood left and won 2 of 3: the fit credits part of that to the side.
+    assert [rank for rank, *_ in rows] == ["1", "1"]  # ten votes, 7 : 3, separate nobody
+    # Alpha always stood left and won 7 of 10: the fit credits part of that to the side.
     assert "the left column wins" in page and "95% interval" in page

@@ -128,7 +128,7 @@ def vote_list(left: str, right: str, left_wins: int, right_wins: int) -> list[li
 
 
 def test_the_bootstrap_gives_intervals_that_narrow_with_more_votes_and_ranks_like_lmarena():
-    few = vote_list("A", "B", 3, 1) + vote_list("B", "A", 1, 3)
+    few = vote_list("A", "B", 3, 1) + vote_list("B", "A", 1, 3) + vote_list("A", "B", 2, 2)  # 12 votes, 8 : 4
     many = few * 10
     narrow, wide = leaderboard(many, bootstrap=200), leaderboard(few, bootstrap=200)
     for board in (narrow, wide):
@@ -149,3 +149,10 @@ def test_the_left_share_reads_theta_as_a_chance():
     board = leaderboard(vote_list("A", "B", 2, 1) + vote_list("B", "A", 2, 1), prior=0)
     assert board.left_odds == pytest.approx(2.0, rel=1e-6)
     assert board.left_share == pytest.approx(2 / 3)
+
+
+def test_too_few_votes_get_no_interval():
+    board = leaderboard(vote_list("A", "B", 5, 4), bootstrap=100)  # 9 votes
+    assert board.bootstrap == 0 and board.votes == 9
+    assert all(s.rating_low is None for s in board.standings)
+    assert [s.rank for s in board.standings] == [1, 2]  # plain order without intervals
