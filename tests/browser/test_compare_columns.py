@@ -114,3 +114,36 @@ def test_no_link_of_a_blind_comparison_page_names_a_model(page, server):
     items = page.locator("#conversation-list li")
     assert page.locator(f'#conversation-list a[href="/compare/{pk}/"]').count() == 1
     assert not any("compare A" in t or "compare B" in t for t in items.all_inner_texts())
+
+
+SEED_VOTES = """
+import random
+from django.contrib.auth import get_user_model
+from playground.models import Comparison, ComparisonColumn, Conversation, Vote
+user = get_user_model().objects.get(username="board")
+rng = random.Random(5)
+strength = {"o3 · effort high": 3.0, "o3 · effort low": 1.8, "Claude · thinking on": 2.2, "Qwen3 · effort high": 1.0}
+for n in range(60):
+    pair = rng.sample(sorted(strength), 2)
+    c = Comparison.objects.create(owner=user, title=f"seeded {n}", blind=True)
+    cols = [ComparisonColumn.objects.create(comparison=c, position=i, entrant=e,
+            conversation=Conversation.objects.create(owner=user, title="seeded")) for i, e in enumerate(pair)]
+    left, right = strength[pair[0]] * 1.3, strength[pair[1]]  # the reader favours the left a little
+    winner = cols[0] if rng.random() < left / (left + right) else cols[1]
+    Vote.objects.create(comparison=c, round=1, outcome="best", winner=winner, blind=True)
+"""
+
+
+def test_the_leaderboard_shows_intervals_ranks_and_the_position_term(page, server, screenshot):
+    server.create_user("board", "board correct horse battery")
+    server.shell(SEED_VOTES)
+    log_in(page, server, "board", "board correct horse battery")
+    page.goto(server.url("/compare/leaderboard/?scope=mine"))
+    rows = page.locator("table.leaderboard tbody tr")
+    assert rows.count() == 4
+    assert rows.first.locator("td").nth(1).inner_text() == "o3 · effort high"
+    for i in range(4):
+        low, high = (int(x) for x in rows.nth(i).locator("td.interval").inner_text().split(" – "))
+        assert low <= int(rows.nth(i).locator("td").nth(2).inner_text()) <= high
+    assert "the left column wins" in page.locator("#position-term").inner_text()
+    screenshot(page, "compare-leaderboard")

@@ -268,7 +268,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     old_rating = {name: float(r) for name, r, _ in before}
     loser = next(label for label in labels if label != winner)
     assert rating[winner] - rating[loser] > old_rating.get(winner, 1000) - old_rating.get(loser, 1000)
-    screenshot(page, "compare-leaderboard")
+    screenshot(page, "compare-leaderboard-one-vote")
 
     # Reopened from the list, the comparison still shows its columns, metrics and vote.
     page.goto(server.url("/compare/"))
