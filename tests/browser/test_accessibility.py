@@ -44,6 +44,15 @@ def assert_clean(page, where: str) -> None:
     assert found == [], f"{where}: " + json.dumps(found, indent=1)
 
 
+def ask(page, model: str, prompt: str) -> None:
+    """Start a chat from the new-chat page and wait until its answer is complete."""
+    page.get_by_label("Model").select_option(label=model)
+    page.get_by_label("Prompt").fill(prompt)
+    page.get_by_label("Prompt").press("Control+Enter")
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    page.wait_for_selector('article.turn.assistant[data-status="complete"]', timeout=30_000)
+
+
 def test_login_page(page, server):
     page.goto(server.url("/login/"))
     assert_clean(page, "login")
@@ -53,11 +62,7 @@ def test_chat_pages(logged_in_page, server):
     page = logged_in_page
     page.goto(server.url("/"))
     assert_clean(page, "new chat")
-    page.get_by_label("Model").select_option(label=QUICK)
-    page.get_by_label("Prompt").fill("What is 3*3?")
-    page.get_by_label("Prompt").press("Control+Enter")
-    page.wait_for_url(re.compile(r"/c/\d+/$"))
-    page.wait_for_selector('article.turn.assistant[data-status="complete"]')
+    ask(page, QUICK, "What is 3*3?")
     assert_clean(page, "chat with a finished turn")
 
 
@@ -118,11 +123,7 @@ def test_a_finished_turn_is_announced_once_not_each_fragment(logged_in_page, ser
         for (const m of ms) for (const n of m.addedNodes) window.__announced.push(n.textContent);
       }).observe(document.getElementById('announcer'), {childList: true}));
     """)
-    page.get_by_label("Model").select_option(label=LONG)
-    page.get_by_label("Prompt").fill("What is 7*8?")
-    page.get_by_label("Prompt").press("Control+Enter")
-    page.wait_for_url(re.compile(r"/c/\d+/$"))
-    page.wait_for_selector('article.turn.assistant[data-status="complete"]', timeout=30_000)
+    ask(page, LONG, "What is 7*8?")
     page.wait_for_function("() => window.__announced.length > 0")
     announced = page.evaluate("window.__announced")
     assert len(announced) == 1
