@@ -15,13 +15,12 @@ from playground.models import Comparison, ComparisonColumn, Conversation
 
 def hidden_column(conversation_id: int) -> ComparisonColumn | None:
     """The column this conversation is, while its comparison still hides the models."""
-    column = (
+    return (
         ComparisonColumn.objects.filter(conversation_id=conversation_id, comparison__blind=True,
                                         comparison__revealed_at__isnull=True)
         .select_related("comparison")
         .first()
     )  # fmt: skip
-    return column
 
 
 def chats_only(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:

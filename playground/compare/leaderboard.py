@@ -21,7 +21,7 @@ term for it). Each game knows which of its two columns stood further left, and
 (Hunter 2004, §4): P(left i beats right j) = θ·p_i / (θ·p_i + p_j). θ = 1 is no
 bias; the strengths are then what remains once the side is accounted for.
 
-Uncertainty. `standings(..., bootstrap=B)` refits B times on votes drawn with
+Uncertainty. `leaderboard(..., bootstrap=B)` refits B times on votes drawn with
 replacement (a vote's games stay together: they share one reader's judgement)
 and reports the 2.5–97.5 percentile interval of each rating and of θ, and
 LMArena's rank: 1 + the number of entrants whose interval lies wholly above.
@@ -33,7 +33,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import QuerySet
 
@@ -60,7 +60,8 @@ class Standing:
     votes: int  # votes this entrant took part in
     rating_low: float | None = None  # the bootstrap's 95% interval
     rating_high: float | None = None
-    rank: int = 0  # 1 + entrants whose interval lies wholly above this one's (1-based order without one)
+    # 1 + the entrants whose interval lies wholly above this one's; without intervals, the plain order.
+    rank: int = 0
 
     @property
     def win_rate(self) -> float:
@@ -211,11 +212,6 @@ def bradley_terry(
     return fit(games, prior=prior, position=False, iterations=iterations, tolerance=tolerance).strength
 
 
-def _geometric_mean(values: Iterable[float]) -> float:
-    logs = [math.log(v) for v in values]
-    return math.exp(sum(logs) / len(logs))
-
-
 def rating(strength: float) -> float:
     return 1000 + 400 * math.log10(strength)
 
@@ -297,7 +293,7 @@ def leaderboard(
             rank = position_index + 1
         else:
             rank = 1 + sum(1 for o in table if o.rating_low is not None and o.rating_low > s.rating_high)
-        ranked.append(Standing(**{**s.__dict__, "rank": rank}))
+        ranked.append(replace(s, rank=rank))
     left_low, left_high = _interval(thetas) if thetas else (None, None)
     return Board(ranked, result.left_odds, left_low, left_high, bootstrap, len(votes))
 
