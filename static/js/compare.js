@@ -1,7 +1,6 @@
 // Comparison screens: columns that keep their newest text in view and scroll
-// together, the setup
-// form's add/remove column buttons, and clearing the prompt once it was sent
-// (Ctrl+Enter is playground.js's).
+// together, the setup form's add/remove column buttons, and clearing the prompt
+// once it was sent (Ctrl+Enter is playground.js's).
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
