@@ -33,6 +33,20 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
             return name
         return super().stored_name(name)
 
+    def url_converter(self, name: str, hashed_files: Any, template: str | None = None) -> Any:
+        """Rewrite `url(…)` references to hashed names, leaving one to a file that is not
+        shipped as written: vendored stylesheets list font formats we do not vendor
+        (KaTeX's ttf and woff beside woff2), and Django would refuse the whole collection."""
+        convert = super().url_converter(name, hashed_files, template)
+
+        def tolerant(match: re.Match[str]) -> str:
+            try:
+                return str(convert(match))
+            except ValueError:
+                return match.group(0)
+
+        return tolerant
+
 
 def collected(root: Path) -> bool:
     return (root / MANIFEST).is_file()

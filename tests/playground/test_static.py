@@ -8,6 +8,7 @@ import re
 import httpx
 import pytest
 from django.core.asgi import get_asgi_application
+from django.core.files.base import ContentFile
 from django.test import override_settings
 
 from playground.staticfiles import serve_static
@@ -74,3 +75,24 @@ async def test_websockets_are_not_wrapped():
     http, websocket = application.application_mapping["http"], application.application_mapping["websocket"]
     assert type(http).__name__ == "ServeStaticASGI"
     assert type(websocket).__name__ != "ServeStaticASGI"
+
+
+def test_a_stylesheet_may_name_a_file_that_is_not_shipped(tmp_path):
+    from django.core.files.storage import FileSystemStorage
+
+    from playground.staticfiles import StaticStorage
+
+    source = FileSystemStorage(location=tmp_path / "src")
+    source.save("css/fonts.css", ContentFile(b"@font-face{src:url(f.woff2) format('woff2'),url(f.ttf)}"))
+    source.save("css/f.woff2", ContentFile(b"font"))
+    out = StaticStorage(location=tmp_path / "out", base_url="/static/")
+    paths = {}
+    for name in ("css/fonts.css", "css/f.woff2"):
+        with source.open(name) as f:
+            out.save(name, f)
+        paths[name] = (source, name)
+    results = list(out.post_process(paths))
+    assert not [r for r in results if isinstance(r[2], Exception)], results
+    css = next((tmp_path / "out" / "css").glob("fonts.*.css")).read_text()
+    assert re.search(r"url\(\"?f\.[0-9a-f]{12}\.woff2\"?\)", css)  # shipped: hashed
+    assert "url(f.ttf)" in css  # not shipped: as written
