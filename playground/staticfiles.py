@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from servestatic.asgi import ServeStaticASGI
-from servestatic.storage import CompressedManifestStaticFilesStorage
+from servestatic.asgi import ServeStaticASGI  # type: ignore[import-untyped]
+from servestatic.storage import CompressedManifestStaticFilesStorage  # type: ignore[import-untyped]
 
 MANIFEST = "staticfiles.json"
 # Django's manifest storage puts 12 hex digits of the content's MD5 before the extension.
@@ -27,11 +27,11 @@ HASHED_NAME = re.compile(r"\.[0-9a-f]{12}\.[^./]+$")
 PLAIN_MAX_AGE = 60
 
 
-class StaticStorage(CompressedManifestStaticFilesStorage):
+class StaticStorage(CompressedManifestStaticFilesStorage):  # type: ignore[misc]
     def stored_name(self, name: str) -> str:
         if not self.hashed_files:  # nothing collected yet: the plain name, served from static/
             return name
-        return super().stored_name(name)
+        return str(super().stored_name(name))
 
     def url_converter(self, name: str, hashed_files: Any, template: str | None = None) -> Any:
         """Rewrite `url(…)` references to hashed names, leaving one to a file that is not

@@ -7,13 +7,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from playground.compare.diff import similarity, word_diff
-from playground.compare.services import ColumnView, _comparison_for, _round_param, column_views, rounds
+from playground.compare.metrics import ColumnView, column_views, rounds
+from playground.compare.views import _comparison_for, _round_param
 
 
 def _turn_text(view: ColumnView | None, round_no: int, part: str) -> str | None:
     if view is None or not 1 <= round_no <= len(view.assistant_turns):
         return None
-    return getattr(view.assistant_turns[round_no - 1], part)
+    return str(getattr(view.assistant_turns[round_no - 1], part))
 
 
 @require_GET

@@ -8,9 +8,14 @@ send the reader to the comparison or show the column's blind name.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.contrib.auth.models import User
 from django.db.models import Max, Q, QuerySet
 
 from playground.models import Comparison, ComparisonColumn, Conversation
+
+SidebarItem = Conversation | Comparison
 
 
 def hidden_column(conversation_id: int) -> ComparisonColumn | None:
@@ -28,7 +33,7 @@ def chats_only(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
     return conversations.filter(comparison_column__isnull=True)
 
 
-def sidebar_comparisons(owner: object, query: str = "") -> QuerySet[Comparison]:
+def sidebar_comparisons(owner: User, query: str = "") -> QuerySet[Comparison]:
     """The owner's comparisons as sidebar items, `updated_at` being their newest column's."""
     comparisons = Comparison.objects.filter(owner=owner)
     if query:
@@ -38,9 +43,15 @@ def sidebar_comparisons(owner: object, query: str = "") -> QuerySet[Comparison]:
     return comparisons.annotate(updated_at=Max("columns__conversation__updated_at")).order_by("-updated_at")
 
 
-def sidebar_items(owner: object, conversations: QuerySet[Conversation], query: str = "", limit: int = 100) -> list:
+def sidebar_items(
+    owner: User, conversations: QuerySet[Conversation], query: str = "", limit: int = 100
+) -> list[SidebarItem]:
     """Chats and comparisons in one list, newest first (a comparison counts as one item)."""
-    chats = list(chats_only(conversations)[:limit])
-    comparisons = list(sidebar_comparisons(owner, query)[:limit])
-    items = sorted([*chats, *comparisons], key=lambda item: item.updated_at or item.created_at, reverse=True)
-    return items[:limit]
+    items: list[SidebarItem] = [*chats_only(conversations)[:limit], *sidebar_comparisons(owner, query)[:limit]]
+    return sorted(items, key=_recency, reverse=True)[:limit]
+
+
+def _recency(item: SidebarItem) -> datetime:
+    # A comparison's `updated_at` is annotated (its newest column's); one with no column has none.
+    updated: datetime | None = getattr(item, "updated_at", None)
+    return updated or item.created_at

@@ -34,8 +34,12 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
+
+if TYPE_CHECKING:
+    from playground.models import Vote
 
 
 @dataclass(frozen=True)
@@ -303,7 +307,7 @@ def standings(votes: Iterable[Sequence[Game]], *, prior: float = 1.0, position: 
     return leaderboard(list(votes), prior=prior, position=position).standings
 
 
-def games_from_votes(votes: QuerySet) -> list[list[Game]]:
+def games_from_votes(votes: QuerySet[Vote]) -> list[list[Game]]:
     """The games of each stored vote (`votes`: a Vote queryset)."""
     from playground.models import ComparisonColumn
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from playground.compare import answer_diff
-from playground.compare import services as compare
+from playground.compare import views as compare
 
 urlpatterns = [
     path("", compare.comparison_list, name="compare_list"),
