@@ -13,7 +13,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db.models import Max, Q, QuerySet
 
-from playground.models import Comparison, ComparisonColumn, Conversation
+from playground.models import Comparison, ComparisonColumn, Conversation, Turn
 
 SidebarItem = Conversation | Comparison
 
@@ -26,6 +26,15 @@ def hidden_column(conversation_id: int) -> ComparisonColumn | None:
         .select_related("comparison")
         .first()
     )  # fmt: skip
+
+
+def without_hidden_columns(turns: QuerySet[Turn]) -> QuerySet[Turn]:
+    """Turns minus those of columns whose comparison still hides the models (a dataset
+    row names its model, and so does a list of the models that answered)."""
+    return turns.exclude(
+        conversation__comparison_column__comparison__blind=True,
+        conversation__comparison_column__comparison__revealed_at__isnull=True,
+    )
 
 
 def chats_only(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:

@@ -8,6 +8,7 @@ from html import unescape
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from playground.asgi import application
@@ -44,7 +45,7 @@ async def crawl(async_client, start: list[str], depth: int = 3) -> dict[str, str
             if url in seen:
                 continue
             response = await async_client.get(url, follow=True)
-            body = response.content.decode(errors="replace")
+            body = (await _body(response)).decode(errors="replace")
             seen[url] = body
             if response.get("Content-Type", "").startswith("text/html"):
                 following += [u for u in links_of(body, url) if u not in seen]
@@ -54,6 +55,16 @@ async def crawl(async_client, start: list[str], depth: int = 3) -> dict[str, str
 
 # A model picker lists every enabled model on any page, comparison or not: it tells nothing.
 PICKER = re.compile(r"<select\b.*?</select>", re.S)
+
+
+async def _body(response) -> bytes:
+    """The whole body, streamed ones (a dataset download) included."""
+    if not response.streaming:
+        return response.content
+    chunks = response.streaming_content
+    if hasattr(chunks, "__aiter__"):
+        return b"".join([chunk async for chunk in chunks])
+    return await sync_to_async(lambda: b"".join(chunks))()  # a generator that queries the database
 
 
 def leaks(pages: dict[str, str]) -> list[tuple[str, str]]:
