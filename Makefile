@@ -18,6 +18,7 @@ migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
 run: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py bootstrap
 	$(PY) -m playground.server -b 127.0.0.1 -p $${PORT:-8000} playground.asgi:application
 

@@ -10,18 +10,19 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from playground.api.asgi import with_api  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
+from playground.staticfiles import serve_static  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # Static files are served in-process, outside the Django middleware chain
-        # (a local playground has no front proxy by default; behind one, let it serve
-        # STATIC_ROOT after `collectstatic`).
+        # Static files are served in-process by ServeStatic, outside the Django middleware
+        # chain: hashed names cached for good, gzip/brotli copies when the browser takes
+        # them (playground/staticfiles.py). A local playground has no front proxy by
+        # default; behind one, the proxy may serve STATIC_ROOT instead.
         # The OpenAI-compatible API (/v1/) skips the page middleware (playground.api.asgi).
-        "http": with_api(ASGIStaticFilesHandler(django_asgi_app)),
+        "http": with_api(serve_static(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

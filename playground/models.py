@@ -318,6 +318,8 @@ class Comparison(models.Model):
     until the owner votes (or reveals); `revealed_at` ends the blindness.
     """
 
+    is_comparison = True  # tells the sidebar's one list of chats and comparisons apart
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     title = models.CharField(max_length=200, default="New comparison")
     blind = models.BooleanField(default=False)

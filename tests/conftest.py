@@ -3,11 +3,55 @@ providers backed by the scripted adapter or the offline simulator."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
+
+
+def collected_static() -> Path:
+    """`collectstatic` as `make run` does it, into a directory named after the sources.
+
+    Hashing and compressing (brotli at its best, for Django's admin files too) takes
+    20 s on a busy machine, so it runs once per change of any static file and is
+    shared by later sessions (and by the browser tests' server, which copies it)."""
+    import django
+    import servestatic
+    from django.contrib.staticfiles.finders import get_finders
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    digest = hashlib.sha256(f"{django.__version__} {servestatic.__version__}".encode())
+    for finder in get_finders():
+        for path, storage in sorted(finder.list([]), key=lambda found: found[0]):
+            stat = os.stat(storage.path(path))
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    root = Path(tempfile.gettempdir()) / f"playground-static-{digest.hexdigest()[:20]}"
+    if not (root / "staticfiles.json").is_file():
+        partial = Path(tempfile.mkdtemp(prefix=f"{root.name}-", dir=root.parent))
+        with override_settings(STATIC_ROOT=partial):
+            call_command("collectstatic", interactive=False, verbosity=0)
+        try:
+            partial.rename(root)
+        except OSError:  # another session finished first: its copy is the same
+            shutil.rmtree(partial, ignore_errors=True)
+    return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static() -> Iterator[Path]:
+    """Pages link hashed names in every test, exactly as they do when deployed."""
+    from django.test import override_settings
+
+    root = collected_static()
+    with override_settings(STATIC_ROOT=root):
+        yield root
 
 
 @pytest.fixture(autouse=True)

@@ -43,6 +43,8 @@ def render_column_done(conversation_id: int, turn_id: int) -> str:
     html = render_to_string("chat/_turn.html", {"turn": turn, "oob": "outerHTML"})
     column = ComparisonColumn.objects.filter(conversation_id=conversation_id).select_related("comparison").first()
     if column is not None:
+        # Screen readers hear the finished turn once, by the column's (blind) name.
+        html += render_to_string("chat/_announce.html", {"turn": turn, "column": column.letter})
         ctx = metrics_context(column.comparison)
         html += render_to_string("compare/_metrics.html", {**ctx, "oob": True})
     return html

@@ -34,6 +34,8 @@ class ColumnMetrics:
     answer_tokens: int | None
     tokens_per_second: float | None
     cost: Decimal | None
+    reasoning_share: float | None = None  # of the output tokens
+    reasoning_cost_share: float | None = None  # of the turn's cost
 
     @classmethod
     def of(cls, letter: str, label: str, turn: Turn | None) -> ColumnMetrics:
@@ -47,6 +49,7 @@ class ColumnMetrics:
         return cls(
             letter, label, turn.status, turn.first_reasoning_ms, turn.first_content_ms,
             turn.thinking_ms, turn.duration_ms, turn.reasoning_tokens, turn.answer_tokens, tps, turn.cost,
+            *reasoning_shares(turn),
         )  # fmt: skip
 
     def lane(self) -> charts.Lane:
@@ -57,6 +60,20 @@ class ColumnMetrics:
             self.first_reasoning_ms, self.thinking_ms, self.first_content_ms,
             None if self.status == "streaming" else self.duration_ms, note,
         )  # fmt: skip
+
+
+def reasoning_shares(turn: Turn) -> tuple[float | None, float | None]:
+    """What thinking took of a turn: its share of the output tokens and of the cost.
+
+    Reasoning tokens are billed as output tokens, at the model's output price."""
+    if not turn.completion_tokens or turn.reasoning_tokens is None:
+        return None, None
+    tokens = turn.reasoning_tokens / turn.completion_tokens
+    model = turn.model
+    if not turn.cost or model is None or model.price_output is None:
+        return tokens, None
+    reasoning_cost = model.cost(0, turn.reasoning_tokens) or Decimal(0)
+    return tokens, min(1.0, float(reasoning_cost / turn.cost))
 
 
 @dataclass
@@ -115,7 +132,7 @@ def metrics_context(
         "metrics": metrics,
         "in_progress": in_progress,
         "vote": vote,
-        "vote_winner": next((v.label for v in views if vote and vote.winner_id == v.column.pk), ""),
+        "vote_winner": next((v for v in views if vote and vote.winner_id == v.column.pk), None),
         "can_vote": n > 0 and not in_progress and vote is None,
         "columns": views,
         "two_columns": len(views) == 2,

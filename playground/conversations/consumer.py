@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from channels.db import database_sync_to_async
+
+from playground.compare import blind
 from playground.conversations import fragments
+from playground.models import Conversation
 from playground.streaming.consumer import StreamingConsumer
 
 
@@ -29,3 +33,12 @@ class ConversationConsumer(StreamingConsumer):
         # tab (playground.streaming.launch); a comparison's announcement has none.
         html: str | None = event.get("html")
         return html
+
+    @database_sync_to_async
+    def _conversation(self, user: Any, pk: int) -> Conversation | None:
+        # This socket renders model labels: a blind column is watched through its
+        # column socket (playground.compare.consumer), which disguises them.
+        conversation = Conversation.objects.filter(owner=user, pk=pk).first()
+        if conversation is not None and blind.hidden_column(pk):
+            return None
+        return conversation

@@ -11,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from playground.accounts.users import signed_in
+from playground.compare import blind
 from playground.conversations.datasets import (
     ANSWER_STYLES,
     FORMATS,
@@ -86,7 +87,9 @@ def parse(request: HttpRequest) -> tuple[DatasetFilter, ExportOptions]:
 
 @require_GET
 def dataset_page(request: HttpRequest) -> HttpResponse:
-    mine = Turn.objects.filter(conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)
+    mine = blind.without_hidden_columns(
+        Turn.objects.filter(conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)
+    )
     return render(request, "datasets/page.html", {
         "formats": FORMATS, "reasoning_fields": REASONING_FIELDS, "answer_styles": ANSWER_STYLES,
         "ratings": RATINGS, "verdicts": VERDICTS,

@@ -40,6 +40,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from playground.compare import blind
 from playground.models import Comparison, Rating, Turn, Vote
 from reasoning.cot import DEFAULT_THINKING_INSTRUCTIONS, FINAL_ANSWER_PROMPT
 
@@ -136,7 +137,7 @@ def answers(flt: DatasetFilter) -> QuerySet[Turn]:
         turns = turns.filter(conversation_id__in=list(flt.conversations))
     if flt.comparison is not None:
         turns = turns.filter(conversation__comparison_column__comparison_id=flt.comparison)
-    return turns.order_by("conversation_id", "created_at", "pk")
+    return blind.without_hidden_columns(turns).order_by("conversation_id", "created_at", "pk")
 
 
 @dataclass(frozen=True)

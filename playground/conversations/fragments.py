@@ -74,6 +74,8 @@ def render_turn_oob(turn_id: int) -> str:
     html = render_turn(turn, oob="outerHTML")
     # The conversation totals in the header change when a turn finishes.
     html += render_to_string("chat/_totals.html", {"totals": totals(turn.conversation), "oob": True})
+    # Screen readers hear the finished turn once, not every streamed fragment.
+    html += render_to_string("chat/_announce.html", {"turn": turn})
     return html
 
 

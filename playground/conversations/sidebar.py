@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from playground.compare.blind import SidebarItem, chats_only, sidebar_comparisons
 from playground.models import Conversation, Turn
 
 LIST_LIMIT = 100
@@ -22,7 +23,7 @@ _WHITESPACE = re.compile(r"\s+")
 @dataclass
 class Group:
     title: str
-    conversations: list[Conversation] = field(default_factory=list)
+    conversations: list[SidebarItem] = field(default_factory=list)
 
 
 def grouped(owner: Any, now: Any = None) -> list[Group]:
@@ -37,27 +38,38 @@ def grouped(owner: Any, now: Any = None) -> list[Group]:
         ("Previous 30 days", today - timedelta(days=30)),
     ]
     groups = [Group("Pinned"), *(Group(title) for title, _ in bounds), Group("Older")]
-    # API requests have a folder of their own (the page's api_conversations).
-    mine = Conversation.objects.filter(owner=owner).exclude(origin="api")
-    for conv in mine.order_by("-pinned", "-updated_at")[:LIST_LIMIT]:
-        if conv.pinned:
-            groups[0].conversations.append(conv)
+    # API requests have a folder of their own (the page's api_conversations), and a
+    # comparison is one item, its columns never listed as chats.
+    mine = chats_only(Conversation.objects.filter(owner=owner).exclude(origin="api"))
+    items: list[SidebarItem] = [
+        *mine.order_by("-pinned", "-updated_at")[:LIST_LIMIT],
+        *sidebar_comparisons(owner)[:LIST_LIMIT],
+    ]
+    items.sort(key=lambda item: (getattr(item, "pinned", False), _recency(item)), reverse=True)
+    for item in items[:LIST_LIMIT]:
+        if getattr(item, "pinned", False):
+            groups[0].conversations.append(item)
             continue
         for i, (_, start) in enumerate(bounds, start=1):
-            if conv.updated_at >= start:
-                groups[i].conversations.append(conv)
+            if _recency(item) >= start:
+                groups[i].conversations.append(item)
                 break
         else:
-            groups[-1].conversations.append(conv)
+            groups[-1].conversations.append(item)
     return [g for g in groups if g.conversations]
 
 
-def search(owner: Any, query: str) -> list[Conversation]:
-    """Conversations whose title, prompts, answers or reasoning contain `query`
-    (case-insensitive), each with `snippet`: the first match in context, marked."""
+def _recency(item: SidebarItem) -> Any:
+    # A comparison's `updated_at` is annotated (its newest column's); one with no column has none.
+    return getattr(item, "updated_at", None) or item.created_at
+
+
+def search(owner: Any, query: str) -> list[SidebarItem]:
+    """Chats whose title, prompts, answers or reasoning contain `query` (case-insensitive),
+    each with `snippet`: the first match in context, marked; then the comparisons that match."""
     text_match = Q(content__icontains=query) | Q(reasoning__icontains=query)
     found = list(
-        Conversation.objects.filter(owner=owner)
+        chats_only(Conversation.objects.filter(owner=owner))
         .filter(Q(title__icontains=query) | Q(turns__content__icontains=query) | Q(turns__reasoning__icontains=query))
         .distinct()
         .order_by("-pinned", "-updated_at")[:LIST_LIMIT]
@@ -74,7 +86,7 @@ def search(owner: Any, query: str) -> list[Conversation]:
                     snippet = (where, s)
                     break
         conv.snippet = snippet  # type: ignore[attr-defined]
-    return found
+    return [*found, *sidebar_comparisons(owner, query)[:LIST_LIMIT]]
 
 
 def snippet_of(text: str, query: str) -> SafeString | None:

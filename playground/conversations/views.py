@@ -7,12 +7,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
+from playground.compare import blind
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
@@ -73,6 +75,8 @@ def chat(request: HttpRequest) -> HttpResponse:
 @require_GET
 def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     conv = _conversation_for(request, pk)
+    if column := blind.hidden_column(conv.pk):
+        return redirect(column.comparison)  # as a chat it would name the model before the vote
     mark_interrupted(conv)
     return render(request, "chat/page.html", _page_context(request, conv))
 
@@ -278,6 +282,9 @@ def switch_branch(request: HttpRequest, pk: int) -> HttpResponse:
 def turn_request(request: HttpRequest, pk: int) -> HttpResponse:
     """The context inspector: exactly what was sent to the provider for this turn."""
     turn = _turn_for(request, pk)
+    if blind.hidden_column(turn.conversation_id):
+        # The URL and body name the provider and model: nothing to show before the vote.
+        return render(request, "chat/_request.html", {"turn": turn, "sent": {}, "blind": True})
     sent = turn.sent or {}
     body = sent.get("body")
     return render(
@@ -299,12 +306,22 @@ def turn_raw(request: HttpRequest, pk: int) -> HttpResponse:
     part = request.GET.get("part")
     if part in ("reasoning", "content"):
         return HttpResponse(getattr(turn, part), content_type="text/plain; charset=utf-8")
+    if column := blind.hidden_column(turn.conversation_id):
+        turn.model_label = column.blind_name  # rendered, never saved
     return render(request, "chat/_raw.html", {"turn": turn})
+
+
+def _exportable(request: HttpRequest, pk: int) -> Conversation:
+    """An export names the model on every turn: a blind column has none before the vote."""
+    conv = _conversation_for(request, pk)
+    if blind.hidden_column(conv.pk):
+        raise PermissionDenied("Vote or reveal the models first")
+    return conv
 
 
 @require_GET
 def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
-    conv = _conversation_for(request, pk)
+    conv = _exportable(request, pk)
     response = HttpResponse(exports.to_markdown(conv), content_type="text/markdown; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.md"'
     return response
@@ -312,7 +329,7 @@ def export_markdown(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def export_json(request: HttpRequest, pk: int) -> HttpResponse:
-    conv = _conversation_for(request, pk)
+    conv = _exportable(request, pk)
     response = JsonResponse(exports.to_json(conv), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="conversation-{conv.pk}.json"'
     return response

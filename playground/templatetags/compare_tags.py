@@ -30,5 +30,7 @@ def usd(value: Decimal | float | None) -> str:
 
 
 @register.filter
-def percent(value: float) -> str:
+def percent(value: float | None) -> str:
+    if value is None:
+        return "—"
     return f"{value * 100:.0f}%"

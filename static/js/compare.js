@@ -1,6 +1,6 @@
-// Comparison screens: columns that keep their newest text in view, the setup
-// form's add/remove column buttons, and clearing the prompt once it was sent
-// (Ctrl+Enter is playground.js's).
+// Comparison screens: columns that keep their newest text in view and scroll
+// together, the setup form's add/remove column buttons, and clearing the prompt
+// once it was sent (Ctrl+Enter is playground.js's).
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -14,11 +14,73 @@
     }
   }, { capture: true, passive: true });
 
-  document.addEventListener("htmx:oobAfterSwap", function (e) {
-    const target = e.detail.target;
-    const stream = target && target.closest && target.closest(".column-stream");
-    if (stream && pinned.get(stream) !== false) stream.scrollTop = stream.scrollHeight;
-  });
+  // A finished turn replaces the streamed one (outerHTML): the swap's target is then
+  // the detached old element, so the column is found through the new one by id.
+  // Missing that left every column short of its last lines (metrics and tools)
+  // whenever the finished render grew the column past its height.
+  function followColumn(target) {
+    const el = target && (target.isConnected ? target : target.id && document.getElementById(target.id));
+    const stream = el && el.closest && el.closest(".column-stream");
+    if (stream && pinned.get(stream) !== false) scrollColumn(stream, stream.scrollHeight);
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (e) { followColumn(e.detail.target); });
+
+  // ---- scrolling the columns together ------------------------------------------------
+  // A reader scrolling one column moves the others to the same place in the same
+  // round (the n-th prompt of each column), so answers to one prompt stay side by
+  // side however long each is. Scrolls made here are remembered so they do not echo.
+  const placed = new WeakMap();
+
+  function scrollColumn(stream, top) {
+    stream.scrollTop = top;
+    placed.set(stream, stream.scrollTop);
+  }
+
+  function rounds(stream) {
+    return Array.prototype.map.call(stream.querySelectorAll(".turns > article.turn.user"), function (u) {
+      return u.offsetTop;
+    });
+  }
+
+  function place(stream) {
+    const starts = rounds(stream);
+    const top = stream.scrollTop;
+    if (top + stream.clientHeight >= stream.scrollHeight - 2) return { bottom: true };
+    let i = 0;
+    while (i + 1 < starts.length && starts[i + 1] <= top) i++;
+    const start = starts[i] || 0;
+    const end = i + 1 < starts.length ? starts[i + 1] : stream.scrollHeight;
+    return { round: i, fraction: end > start ? (top - start) / (end - start) : 0 };
+  }
+
+  function moveTo(stream, where) {
+    if (where.bottom) { scrollColumn(stream, stream.scrollHeight); return; }
+    const starts = rounds(stream);
+    if (!starts.length) return;
+    const i = Math.min(where.round, starts.length - 1);
+    const end = i + 1 < starts.length ? starts[i + 1] : stream.scrollHeight;
+    scrollColumn(stream, starts[i] + where.fraction * (end - starts[i]));
+  }
+
+  function together() {
+    const box = document.getElementById("scroll-together");
+    return !!(box && box.checked);
+  }
+
+  document.addEventListener("scroll", function (e) {
+    const stream = e.target;
+    if (!stream.classList || !stream.classList.contains("column-stream")) return;
+    if (Math.abs((placed.get(stream) ?? -1) - stream.scrollTop) < 1) return;  // our own scroll
+    placed.set(stream, stream.scrollTop);
+    if (!together()) return;
+    const where = place(stream);
+    document.querySelectorAll(".column-stream").forEach(function (other) {
+      if (other !== stream) {
+        moveTo(other, where);
+        pinned.set(other, !!where.bottom);
+      }
+    });
+  }, { capture: true, passive: true });
 
   document.addEventListener("compareSent", function (e) {
     const form = e.target.closest ? e.target.closest("form") : null;

@@ -2,7 +2,8 @@
 
     server            session: `daphne playground.asgi:application` on a free loopback
                       port, over a fresh DATA_DIR (SQLite, in-memory layer) that was
-                      migrated and bootstrapped, with two known users. `.url(path)`,
+                      migrated and bootstrapped, with two known users and the
+                      static files collected. `.url(path)`,
                       `.manage(...)`, `.create_user(...)`, `.log_tail()`.
     page              a Playwright (sync API) page in /usr/bin/chromium with a fresh
                       profile (user data dir) per test.
@@ -170,9 +171,11 @@ def server_env(data_dir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+def server(_collected_static: Path) -> Iterator[Server]:
     data_dir = Path(tempfile.mkdtemp(prefix="playground-browser-"))
     env = server_env(data_dir)
+    # What `make run`'s collectstatic makes (hashed names, .gz/.br), from the session's copy.
+    shutil.copytree(_collected_static, data_dir / "staticfiles")
     manage(env, "migrate", "--noinput")
     plain = Server.__dataclass_fields__
     user, password = plain["user"].default, plain["password"].default

@@ -220,7 +220,7 @@ def leaderboard_rows(page) -> list[tuple[str, str, str]]:
     rows = page.locator("table.leaderboard tbody tr")
     return [
         (rows.nth(i).locator("td").nth(1).inner_text(), rows.nth(i).locator("td").nth(2).inner_text(),
-         rows.nth(i).locator("td").nth(5).inner_text())
+         rows.nth(i).locator("td").nth(6).inner_text())
         for i in range(rows.count())
     ]  # fmt: skip
 
@@ -251,8 +251,10 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     labels = page.locator(".column-label").all_inner_texts()
     assert sorted(labels) == sorted([QUICK, LONG])
     winner = labels[1]
-    assert page.locator(".voted").inner_text() == f"Your vote: {winner} was better (voted blind)."
+    assert page.locator(".voted").inner_text() == f"Your vote: column B ({winner}) was better (voted blind)."
     assert page.locator(".badge").first.inner_text() == "Blind · revealed"
+    page.locator("#compare-metrics").scroll_into_view_if_needed()
+    screenshot(page, "compare-voted")
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",
     ]  # fmt: skip
@@ -266,7 +268,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     old_rating = {name: float(r) for name, r, _ in before}
     loser = next(label for label in labels if label != winner)
     assert rating[winner] - rating[loser] > old_rating.get(winner, 1000) - old_rating.get(loser, 1000)
-    screenshot(page, "compare-leaderboard")
+    screenshot(page, "compare-leaderboard-one-vote")
 
     # Reopened from the list, the comparison still shows its columns, metrics and vote.
     page.goto(server.url("/compare/"))

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from playground.compare.leaderboard import Game, bradley_terry, pairwise_outcomes, rating, standings
+from playground.compare.leaderboard import Game, bradley_terry, fit, leaderboard, pairwise_outcomes, rating, standings
 
 
 def games(a: str, b: str, a_wins: int, b_wins: int, draws: int = 0) -> list[Game]:
@@ -61,17 +61,18 @@ def test_it_shows_strength_on_an_elo_like_scale():
 
 
 def test_a_best_vote_is_a_win_over_every_other_column():
-    assert pairwise_outcomes(["x", "y", "z"], "best", 1) == [Game("y", "x", 1.0), Game("y", "z", 1.0)]
+    # y stood in the middle: right of x, left of z.
+    assert pairwise_outcomes(["x", "y", "z"], "best", 1) == [Game("y", "x", 1.0, False), Game("y", "z", 1.0, True)]
 
 
 def test_a_tie_or_all_bad_vote_is_a_draw_between_every_pair():
-    expected = [Game("x", "y", 0.5), Game("x", "z", 0.5), Game("y", "z", 0.5)]
+    expected = [Game("x", "y", 0.5, True), Game("x", "z", 0.5, True), Game("y", "z", 0.5, True)]
     assert pairwise_outcomes(["x", "y", "z"], "tie", None) == expected
     assert pairwise_outcomes(["x", "y", "z"], "all_bad", None) == expected
 
 
 def test_columns_of_the_same_entrant_do_not_play_themselves():
-    assert pairwise_outcomes(["x", "x", "y"], "best", 0) == [Game("x", "y", 1.0)]
+    assert pairwise_outcomes(["x", "x", "y"], "best", 0) == [Game("x", "y", 1.0, True)]
 
 
 def test_it_refuses_a_best_vote_without_a_winner():
@@ -84,3 +85,74 @@ def test_standings_count_votes_not_games():
     by_name = {s.entrant: s for s in table}
     assert by_name["x"].votes == 1 and by_name["x"].games == 2
     assert by_name["y"].votes == 1 and by_name["y"].wins == 0
+
+
+def sided(left: str, right: str, left_wins: int, right_wins: int) -> list[Game]:
+    return [Game(left, right, 1.0, True)] * left_wins + [Game(left, right, 0.0, True)] * right_wins
+
+
+def test_the_position_term_recovers_strengths_and_side_from_exact_counts():
+    # p_A = 2, p_B = 1, θ = 2: A on the left wins 4 of 5 (θ·2 / (θ·2 + 1)), B on the left
+    # wins 2 of 4 (θ·1 / (θ·1 + 2)). These counts solve the likelihood equations exactly.
+    result = fit(sided("A", "B", 4, 1) + sided("B", "A", 2, 2), prior=0)
+    assert result.strength["A"] / result.strength["B"] == pytest.approx(2.0, rel=1e-6)
+    assert result.left_odds == pytest.approx(2.0, rel=1e-6)
+
+
+def test_the_position_term_keeps_a_model_shown_on_the_left_more_often_from_gaining():
+    # Equal models and a reader who prefers the left 2 : 1; A stood left in 6 of 9 games.
+    data = sided("A", "B", 4, 2) + sided("B", "A", 2, 1)
+    plain = bradley_terry(data, prior=0)
+    assert plain["A"] / plain["B"] == pytest.approx(1.25, rel=1e-6)  # A wins 5 of 9: the side flatters it
+    result = fit(data, prior=0)
+    assert result.strength["A"] / result.strength["B"] == pytest.approx(1.0, rel=1e-6)
+    assert result.left_odds == pytest.approx(2.0, rel=1e-6)
+
+
+def test_the_position_term_is_found_in_simulated_votes():
+    rng = random.Random(3)
+    truth, theta = {"A": 3.0, "B": 1.5, "C": 1.0}, 1.4
+    data = []
+    for _ in range(20_000):
+        left, right = rng.sample(sorted(truth), 2)
+        p_left = theta * truth[left] / (theta * truth[left] + truth[right])
+        data.append(Game(left, right, 1.0 if rng.random() < p_left else 0.0, True))
+    result = fit(data, prior=0)
+    assert result.left_odds == pytest.approx(theta, rel=0.05)
+    assert result.strength["A"] / result.strength["C"] == pytest.approx(3.0, rel=0.08)
+    assert result.strength["B"] / result.strength["C"] == pytest.approx(1.5, rel=0.08)
+
+
+def vote_list(left: str, right: str, left_wins: int, right_wins: int) -> list[list[Game]]:
+    return [[g] for g in sided(left, right, left_wins, right_wins)]
+
+
+def test_the_bootstrap_gives_intervals_that_narrow_with_more_votes_and_ranks_like_lmarena():
+    few = vote_list("A", "B", 3, 1) + vote_list("B", "A", 1, 3) + vote_list("A", "B", 2, 2)  # 12 votes, 8 : 4
+    many = few * 10
+    narrow, wide = leaderboard(many, bootstrap=200), leaderboard(few, bootstrap=200)
+    for board in (narrow, wide):
+        for s in board.standings:
+            assert s.rating_low <= s.rating <= s.rating_high
+        assert board.left_low <= board.left_odds <= board.left_high
+    def width(board, name):
+        return next(s.rating_high - s.rating_low for s in board.standings if s.entrant == name)
+
+    assert width(narrow, "A") < width(wide, "A") / 2
+    assert leaderboard(many, bootstrap=50, seed=1) == leaderboard(many, bootstrap=50, seed=1)  # seeded: stable
+    # With few votes A and B overlap and share rank 1; with many, B ranks below A.
+    assert [s.rank for s in wide.standings] == [1, 1]
+    assert [(s.entrant, s.rank) for s in narrow.standings] == [("A", 1), ("B", 2)]
+
+
+def test_the_left_share_reads_theta_as_a_chance():
+    board = leaderboard(vote_list("A", "B", 2, 1) + vote_list("B", "A", 2, 1), prior=0)
+    assert board.left_odds == pytest.approx(2.0, rel=1e-6)
+    assert board.left_share == pytest.approx(2 / 3)
+
+
+def test_too_few_votes_get_no_interval():
+    board = leaderboard(vote_list("A", "B", 5, 4), bootstrap=100)  # 9 votes
+    assert board.bootstrap == 0 and board.votes == 9
+    assert all(s.rating_low is None for s in board.standings)
+    assert [s.rank for s in board.standings] == [1, 2]  # plain order without intervals

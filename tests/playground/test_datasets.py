@@ -167,7 +167,8 @@ def test_dpo_with_reasoning_skips_pairs_whose_rejected_answer_has_none(tmp_path,
 @pytest.fixture
 def blind_comparison(owner):
     """Three blind columns; round 1 won by B; round 2 a tie."""
-    comparison = Comparison.objects.create(owner=owner, blind=True, title="Primes")
+    # Voted on, so revealed (as the vote view does): a hidden column is in no dataset.
+    comparison = Comparison.objects.create(owner=owner, blind=True, title="Primes", revealed_at=timezone.now())
     turns = {}
     for position, (label, first, second) in enumerate(
         [("Alpha", "2, 3, 5", "7"), ("Beta", "2, 3, 5, 7", "11"), ("Gamma", "1, 2, 3", "4")]
