@@ -29,14 +29,16 @@ class ApiHandler(ASGIHandler):
         self._middleware_chain = convert_exception_to_response(get_response)
 
 
-def with_api(http: Any) -> Any:
-    """`http`, with paths under /v1/ sent to the middleware-free handler."""
-    api = ApiHandler()
+class with_api:  # lower case: it reads as a function, with_api(http)
+    """`pages` (the HTTP application), with paths under /v1/ sent to the
+    middleware-free handler."""
 
-    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    def __init__(self, pages: Any) -> None:
+        self.pages = pages
+        self.api = ApiHandler()
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
-            await api(scope, receive, send)
+            await self.api(scope, receive, send)
         else:
-            await http(scope, receive, send)
-
-    return application
+            await self.pages(scope, receive, send)

@@ -119,8 +119,8 @@ async def test_a_comparison_is_one_item_of_the_chat_list_and_its_search(async_cl
     comparison = await Comparison.objects.aget(pk=pk)
 
     page = (await async_client.get("/")).content.decode()
-    sidebar = page.split('id="conversation-list"')[1].split("</ul>")[0]
-    assert sidebar.count("<li") == 2
+    sidebar = page.split('id="conversation-list"')[1].split('class="sidebar-foot"')[0]
+    assert sidebar.count('class="comparison-item"') == 1 and sidebar.count('class="conv-item"') == 1
     assert sidebar.count(f'href="{comparison.get_absolute_url()}"') == 1
     assert "compare A" not in sidebar and "/c/" in sidebar  # the chat, not the columns
     assert sidebar.index("Why is the sky blue?") < sidebar.index("An ordinary chat")  # newest first
