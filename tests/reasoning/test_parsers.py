@@ -27,6 +27,7 @@ HARMONY_MARKERS = (
     "assistant",
     "assistantfinal",
     "assistantanalysis",
+    "assistantcommentary",
 )
 
 
