@@ -54,6 +54,13 @@ themselves and the whitespace right beside them. Policy for the ambiguous cases:
     marker-like prefix that is not one          held back until decided, then plain text
       (`<th` + `is`)                            (`<this`)
     partial marker at the end of the stream     plain text, emitted by close()
+    `<tool_call>` (family `think`) while in      the answer starts at the tool call, which is
+      reasoning, or before any tag with         kept as its text (Qwen3 and GLM templates
+      `reclassify`                              write tool calls after the thinking block;
+                                                a model that skips `</think>` still ends its
+                                                thinking there). Before any tag this
+                                                reclassifies like a close tag; without
+                                                `reclassify`, and after an answer, plain text
     harmony `analysis`, or a tool call          reasoning (tool arguments are the model's
       (`commentary to=…`)                       working, not its answer)
     harmony `final`, `commentary` without a     content
@@ -95,6 +102,7 @@ _OPEN_AS_TEXT = 7  # close_only: an open tag is the model's words, but no close 
 _END_MESSAGE = 8  # harmony <|end|> / <|return|> / <|call|>: outside a message is answer
 _STRIPPED_REASONING = 9  # harmony stripped form: a bare channel word opening reasoning
 _STRIPPED_CONTENT = 10  # … or opening answer (`assistantfinal`, a leading `commentary`)
+_TOOL_CALL = 11  # a tool call ends thinking: the answer starts here, the marker is its text
 
 _SEPARATOR = "\n\n"
 _CHANNEL_MARK = "\x00"  # where <|channel|> stood inside a captured harmony header
@@ -112,6 +120,10 @@ TAG_PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
+# Templates that write tool calls in the answer part, after the thinking block (Qwen3,
+# Qwen3.5, GLM): a tool call with no close tag before it means the model skipped the tag.
+TOOL_CALL_OPENERS: dict[str, tuple[str, ...]] = {"think": ("<tool_call>",)}
+
 FAMILIES: Mapping[str, str] = {
     "think": "<think>…</think> (DeepSeek-R1, Qwen3, GLM, MiniMax-M2; any pair via tags)",
     "mistral": "[THINK]…[/THINK] (Magistral)",
@@ -128,12 +140,20 @@ _HARMONY_ENDS = ("<|end|>", "<|return|>", "<|call|>")
 # The stripped form (special tokens dropped by a server): channel words glued to the
 # role word. Recognised anywhere once the output started with one of them.
 _STRIPPED_WORDS = {
-    "assistantanalysis": _STRIPPED_REASONING,
-    "assistantfinal": _STRIPPED_CONTENT,
-    "assistantcommentary": _STRIPPED_CONTENT,
+    word: action
+    for lower, action in (
+        ("assistantanalysis", _STRIPPED_REASONING),
+        ("assistantfinal", _STRIPPED_CONTENT),
+        ("assistantcommentary", _STRIPPED_CONTENT),
+    )
+    for word in (lower, lower.upper())
 }
 # What may open the stripped form at the very start (the prompt ended in `assistant`).
-_STRIPPED_STARTS = {"analysis": _STRIPPED_REASONING, "commentary": _STRIPPED_CONTENT}
+_STRIPPED_STARTS = {
+    word: action
+    for lower, action in (("analysis", _STRIPPED_REASONING), ("commentary", _STRIPPED_CONTENT))
+    for word in (lower, lower.upper())
+}
 _NOT_TOOLS = frozenset({"assistant", "user", "all"})
 
 
@@ -238,6 +258,16 @@ class MarkupParser:
                 self._opened = True
                 self._text(m.group())
                 pos = m.end()
+                continue
+            if action == _TOOL_CALL:
+                if self._kind == _REASONING:
+                    self._act(_TO_CONTENT)
+                else:
+                    self._reclassify()
+                self._text(m.group())
+                pos = m.end()
+                table = self._table()
+                search = table.pattern.search
                 continue
             if action == _RECLASSIFY and not self._reclassify():
                 action = _DROP
@@ -423,7 +453,7 @@ class HarmonyParser(MarkupParser):
                 self._emit(header)
 
 
-_RECIPIENT = re.compile(r"to=(\S+)")
+_RECIPIENT = re.compile(r"to=([^\s\x00]+)")
 
 
 def _channel_kind(header: str) -> int:
@@ -484,8 +514,15 @@ def make_parser(
             raise ValueError(f"tags must be a non-empty (open, close) pair, got {tags!r}")
         opens, closes = (tags[0],), (tags[1],)
     stray_close = _RECLASSIFY if reclassify or close_only else _DROP
-    in_reasoning = {**dict.fromkeys(opens, _DROP), **dict.fromkeys(closes, _TO_CONTENT)}
+    tool_calls = TOOL_CALL_OPENERS.get(family, ()) if tags is None else ()
+    in_reasoning = {
+        **dict.fromkeys(opens, _DROP),
+        **dict.fromkeys(closes, _TO_CONTENT),
+        **dict.fromkeys(tool_calls, _TOOL_CALL),
+    }
     in_content = {**dict.fromkeys(opens, _TO_REASONING), **dict.fromkeys(closes, stray_close)}
+    if reclassify and not close_only:
+        in_content.update(dict.fromkeys(tool_calls, _TOOL_CALL))
     if close_only:
         in_content = {**dict.fromkeys(opens, _OPEN_AS_TEXT), **dict.fromkeys(closes, _RECLASSIFY)}
     return MarkupParser(

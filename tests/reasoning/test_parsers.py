@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reasoning.events import ContentDelta, ReasoningDelta, Reclassified, TextDelta, fold_text
-from reasoning.parsers import FAMILIES, TAG_PAIRS, make_parser, split
+from reasoning.parsers import FAMILIES, TAG_PAIRS, TOOL_CALL_OPENERS, make_parser, split
 
 HARMONY_MARKERS = (
     "<|start|>",
@@ -37,7 +37,7 @@ def markers_of(family: str) -> tuple[str, ...]:
     if family == "none":
         return ("<think>", "</think>")
     opens, closes = TAG_PAIRS[family]
-    return opens + closes
+    return opens + closes + TOOL_CALL_OPENERS.get(family, ())
 
 
 def stream(
