@@ -262,8 +262,10 @@ class MarkupParser:
             if action == _TOOL_CALL:
                 if self._kind == _REASONING:
                     self._act(_TO_CONTENT)
-                else:
-                    self._reclassify()
+                elif self._reclassify():
+                    # The text before the call was reasoning: its trailing whitespace
+                    # touches the boundary.
+                    self._boundary()
                 self._text(m.group())
                 pos = m.end()
                 table = self._table()

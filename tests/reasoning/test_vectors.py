@@ -197,7 +197,7 @@ def test_every_case_cites_its_source_and_our_configuration() -> None:
 
 
 def test_overall_agreement_is_at_least_90_percent() -> None:
-    per_source, overall = tally()
+    _, overall = tally()
     print("\n" + report())
     assert overall.rate >= THRESHOLD, report()
 
