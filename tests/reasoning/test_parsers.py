@@ -28,6 +28,10 @@ HARMONY_MARKERS = (
     "assistantfinal",
     "assistantanalysis",
     "assistantcommentary",
+    "ANALYSIS",
+    "COMMENTARY",
+    "ASSISTANTFINAL",
+    "ASSISTANTANALYSIS",
 )
 
 
