@@ -54,15 +54,28 @@ themselves and the whitespace right beside them. Policy for the ambiguous cases:
     marker-like prefix that is not one          held back until decided, then plain text
       (`<th` + `is`)                            (`<this`)
     partial marker at the end of the stream     plain text, emitted by close()
+    `<tool_call>` (family `think`) while in      the answer starts at the tool call, which is
+      reasoning, or before any tag with         kept as its text (Qwen3 and GLM templates
+      `reclassify`                              write tool calls after the thinking block;
+                                                a model that skips `</think>` still ends its
+                                                thinking there). Before any tag this
+                                                reclassifies like a close tag; without
+                                                `reclassify`, and after an answer, plain text
     harmony `analysis`, or a tool call          reasoning (tool arguments are the model's
       (`commentary to=…`)                       working, not its answer)
     harmony `final`, `commentary` without a     content
       recipient (preamble), unknown channel
-    harmony text outside a message; a header    kept in the current block (an unclosed header
-      never closed by `<|message|>`             is flushed as text by close())
-    harmony stripped form (output starts with   reasoning until `assistantfinal` (content);
-      the bare word `analysis`)                 `assistantanalysis` goes back to reasoning.
-                                                Only recognised after a leading `analysis`
+    harmony text after a message's end and      content (it belongs to no channel); a header
+      before the next header; a header never    never closed is flushed as text by close()
+      closed by `<|message|>`
+    harmony tool reply (`functions.f            content: only a tool as recipient makes a
+      to=assistant<|channel|>commentary`)       tool call
+    harmony stripped form (output starts with   `analysis` opens reasoning, `commentary` (a
+      the bare word `analysis`, `commentary`    preamble) and `assistantfinal` open content;
+      or `assistantfinal`)                      after that `assistantanalysis`,
+                                                `assistantfinal` and `assistantcommentary`
+                                                switch. Only recognised after such a start,
+                                                and only in lower case (as gpt-oss writes it)
     granite phrases                             plain strings, matched exactly ("Here is" and
                                                 "Here's"); same rules as the tags
 """
@@ -86,6 +99,10 @@ _HEADER_CHANNEL = 4  # harmony <|channel|>
 _HEADER_END = 5  # harmony <|message|>
 _RECLASSIFY = 6  # close tag in content: the answer so far was reasoning, if nothing says otherwise
 _OPEN_AS_TEXT = 7  # close_only: an open tag is the model's words, but no close tag reclassifies after it
+_END_MESSAGE = 8  # harmony <|end|> / <|return|> / <|call|>: outside a message is answer
+_STRIPPED_REASONING = 9  # harmony stripped form: a bare channel word opening reasoning
+_STRIPPED_CONTENT = 10  # … or opening answer (`assistantfinal`, a leading `commentary`)
+_TOOL_CALL = 11  # a tool call ends thinking: the answer starts here, the marker is its text
 
 _SEPARATOR = "\n\n"
 _CHANNEL_MARK = "\x00"  # where <|channel|> stood inside a captured harmony header
@@ -103,6 +120,10 @@ TAG_PAIRS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     ),
 }
 
+# Templates that write tool calls in the answer part, after the thinking block (Qwen3,
+# Qwen3.5, GLM): a tool call with no close tag before it means the model skipped the tag.
+TOOL_CALL_OPENERS: dict[str, tuple[str, ...]] = {"think": ("<tool_call>",)}
+
 FAMILIES: Mapping[str, str] = {
     "think": "<think>…</think> (DeepSeek-R1, Qwen3, GLM, MiniMax-M2; any pair via tags)",
     "mistral": "[THINK]…[/THINK] (Magistral)",
@@ -116,6 +137,24 @@ FAMILIES: Mapping[str, str] = {
 }
 
 _HARMONY_ENDS = ("<|end|>", "<|return|>", "<|call|>")
+# The stripped form (special tokens dropped by a server): channel words glued to the
+# role word. Recognised anywhere once the output started with one of them.
+_STRIPPED_WORDS = {
+    word: action
+    for lower, action in (
+        ("assistantanalysis", _STRIPPED_REASONING),
+        ("assistantfinal", _STRIPPED_CONTENT),
+        ("assistantcommentary", _STRIPPED_CONTENT),
+    )
+    for word in (lower, lower.upper())
+}
+# What may open the stripped form at the very start (the prompt ended in `assistant`).
+_STRIPPED_STARTS = {
+    word: action
+    for lower, action in (("analysis", _STRIPPED_REASONING), ("commentary", _STRIPPED_CONTENT))
+    for word in (lower, lower.upper())
+}
+_NOT_TOOLS = frozenset({"assistant", "user", "all"})
 
 
 class _Table:
@@ -219,6 +258,18 @@ class MarkupParser:
                 self._opened = True
                 self._text(m.group())
                 pos = m.end()
+                continue
+            if action == _TOOL_CALL:
+                if self._kind == _REASONING:
+                    self._act(_TO_CONTENT)
+                elif self._reclassify():
+                    # The text before the call was reasoning: its trailing whitespace
+                    # touches the boundary.
+                    self._boundary()
+                self._text(m.group())
+                pos = m.end()
+                table = self._table()
+                search = table.pattern.search
                 continue
             if action == _RECLASSIFY and not self._reclassify():
                 action = _DROP
@@ -344,18 +395,16 @@ class HarmonyParser(MarkupParser):
         body_actions: dict[str, int] = {
             "<|start|>": _HEADER_START,
             "<|channel|>": _HEADER_CHANNEL,
-            **dict.fromkeys(_HARMONY_ENDS, _DROP),
+            **dict.fromkeys(_HARMONY_ENDS, _END_MESSAGE),
         }
         self._body = _Table(body_actions)
-        self._stripped = _Table(
-            {**body_actions, "assistantfinal": _TO_CONTENT, "assistantanalysis": _TO_REASONING}
-        )
+        self._stripped = _Table({**body_actions, **_STRIPPED_WORDS})
         self._header_table = _Table({"<|message|>": _HEADER_END, "<|channel|>": _HEADER_CHANNEL})
         super().__init__(
             self._body,
             self._body,
             starts_in_reasoning=starts_in_reasoning,
-            start_markers={"analysis": _TO_REASONING},
+            start_markers={**_STRIPPED_STARTS, **_STRIPPED_WORDS},
         )
         self._header: list[str] | None = None
         self._is_stripped = False
@@ -385,11 +434,17 @@ class HarmonyParser(MarkupParser):
             self._header = None
             self._kind = _channel_kind(header)
             self._boundary()
+        elif action == _END_MESSAGE:
+            # Text after a message's end and before the next header belongs to no
+            # channel: it is answer (SGLang's harmony parser agrees).
+            self._kind = _CONTENT
+            self._boundary()
+        elif action in (_STRIPPED_REASONING, _STRIPPED_CONTENT):
+            # Only the stripped form has bare-word markers, recognised at the very
+            # start; from then on the `assistant…` words count too.
+            self._is_stripped = True
+            super()._act(_TO_REASONING if action == _STRIPPED_REASONING else _TO_CONTENT)
         else:
-            if action == _TO_REASONING:
-                # Only the stripped form has bare-word markers (a leading `analysis`);
-                # from then on `assistantfinal` and `assistantanalysis` count too.
-                self._is_stripped = True
             super()._act(action)
 
     def _flush_unfinished(self) -> None:
@@ -400,6 +455,9 @@ class HarmonyParser(MarkupParser):
                 self._emit(header)
 
 
+_RECIPIENT = re.compile(r"to=([^\s\x00]+)")
+
+
 def _channel_kind(header: str) -> int:
     if _CHANNEL_MARK not in header:
         return _CONTENT
@@ -407,7 +465,10 @@ def _channel_kind(header: str) -> int:
     channel = words[0] if words else ""
     if channel == "analysis":
         return _REASONING
-    if channel == "commentary" and "to=" in header:
+    # A tool call names a tool as recipient, in the role part or after the channel
+    # (`assistant to=functions.f` / `commentary to=functions.f`); a tool's own reply
+    # (`functions.f to=assistant`) is not one.
+    if channel == "commentary" and any(r not in _NOT_TOOLS for r in _RECIPIENT.findall(header)):
         return _REASONING
     return _CONTENT
 
@@ -455,8 +516,15 @@ def make_parser(
             raise ValueError(f"tags must be a non-empty (open, close) pair, got {tags!r}")
         opens, closes = (tags[0],), (tags[1],)
     stray_close = _RECLASSIFY if reclassify or close_only else _DROP
-    in_reasoning = {**dict.fromkeys(opens, _DROP), **dict.fromkeys(closes, _TO_CONTENT)}
+    tool_calls = TOOL_CALL_OPENERS.get(family, ()) if tags is None else ()
+    in_reasoning = {
+        **dict.fromkeys(opens, _DROP),
+        **dict.fromkeys(closes, _TO_CONTENT),
+        **dict.fromkeys(tool_calls, _TOOL_CALL),
+    }
     in_content = {**dict.fromkeys(opens, _TO_REASONING), **dict.fromkeys(closes, stray_close)}
+    if reclassify and not close_only:
+        in_content.update(dict.fromkeys(tool_calls, _TOOL_CALL))
     if close_only:
         in_content = {**dict.fromkeys(opens, _OPEN_AS_TEXT), **dict.fromkeys(closes, _RECLASSIFY)}
     return MarkupParser(

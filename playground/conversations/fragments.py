@@ -126,6 +126,7 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "budget_tokens": current.get("budget_tokens", ""),
         "show_toggle": reasoning not in ("none", "hidden"),
         "show_reasoning": current.get("show_reasoning", True),
+        "reasoning_mode": current.get("reasoning_mode", "separate"),
         "max_output_tokens": model.max_output_tokens,
         "max_tokens": current.get("max_tokens", ""),
         "temperature_control": model.supports_temperature,

@@ -144,7 +144,7 @@ def test_hidden_reasoning_is_shown_as_a_silent_wait_and_a_token_count(logged_in_
     assert label.inner_text().startswith(f"Reasoning hidden by the provider · {turn['reasoning_tokens']:,} tokens")
 
     # The same wait when a user asks for no reasoning text.
-    pk = new_chat(page, server, QUICK, "What is 8*8?", show_reasoning="0")
+    pk = new_chat(page, server, QUICK, "What is 8*8?", reasoning_mode="hidden")
     wait_done(page, pk)
     turn = stored(server, pk)
     assert turn["params"]["show_reasoning"] is False and turn["reasoning"] == ""

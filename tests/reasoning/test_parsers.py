@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reasoning.events import ContentDelta, ReasoningDelta, Reclassified, TextDelta, fold_text
-from reasoning.parsers import FAMILIES, TAG_PAIRS, make_parser, split
+from reasoning.parsers import FAMILIES, TAG_PAIRS, TOOL_CALL_OPENERS, make_parser, split
 
 HARMONY_MARKERS = (
     "<|start|>",
@@ -27,6 +27,11 @@ HARMONY_MARKERS = (
     "assistant",
     "assistantfinal",
     "assistantanalysis",
+    "assistantcommentary",
+    "ANALYSIS",
+    "COMMENTARY",
+    "ASSISTANTFINAL",
+    "ASSISTANTANALYSIS",
 )
 
 
@@ -36,7 +41,7 @@ def markers_of(family: str) -> tuple[str, ...]:
     if family == "none":
         return ("<think>", "</think>")
     opens, closes = TAG_PAIRS[family]
-    return opens + closes
+    return opens + closes + TOOL_CALL_OPENERS.get(family, ())
 
 
 def stream(
@@ -377,3 +382,50 @@ def test_streamed_reclassification_equals_the_whole_text_split_for_any_cut(data,
     events += parser.close()
     assert fold_text(events) == whole
     assert sum(isinstance(e, Reclassified) for e in events) <= 1
+
+
+# -- what the other projects' vectors taught (tests/reasoning/test_vectors.py) ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "expected"),
+    [
+        # Qwen3/GLM write tool calls after the thinking block; a model that skips
+        # </think> still ends its thinking at the call (vLLM's qwen3 parser agrees).
+        ("<think>plan\n\n<tool_call>\n{}</tool_call>", {}, ("plan", "<tool_call>\n{}</tool_call>")),
+        ("plan\n<tool_call>{}", {"reclassify": True}, ("plan", "<tool_call>{}")),
+        # Thinking off (no reclassify), or after an answer: plain text.
+        ("plan\n<tool_call>{}", {}, ("", "plan\n<tool_call>{}")),
+        ("<think>a</think>b <tool_call>{}", {"reclassify": True}, ("a", "b <tool_call>{}")),
+        # A custom tag pair is another model: no tool-call rule.
+        ("<r>plan <tool_call>{}", {"tags": ("<r>", "</r>")}, ("plan <tool_call>{}", "")),
+    ],
+)
+def test_a_tool_call_ends_thinking_in_the_think_family(text, flags, expected):
+    assert split(text, "think", **flags) == expected
+
+
+def test_a_tool_call_before_any_tag_is_a_reclassification_event():
+    parser = make_parser("think", reclassify=True)
+    events = parser.feed("plan") + parser.feed(" <tool_call>{}") + parser.close()
+    assert events == [ContentDelta("plan"), Reclassified(), ContentDelta("<tool_call>{}")]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Text after a message's end belongs to no channel: answer.
+        ("<|channel|>analysis<|message|>r<|end|> after", ("r", "after")),
+        # A tool's own reply names the assistant as recipient: not a tool call.
+        ("<|start|>functions.f to=assistant<|channel|>commentary<|message|>{}<|end|>", ("", "{}")),
+        # A tool call may name its recipient in the role part.
+        ("<|start|>assistant to=functions.f<|channel|>commentary json<|message|>{}<|call|>", ("{}", "")),
+        # The stripped form may open with a preamble or with the final answer.
+        ("commentary Preamble. assistantfinal Answer.", ("", "Preamble.\n\nAnswer.")),
+        ("assistantfinal Answer.", ("", "Answer.")),
+        ("analysis plan assistantcommentary note assistantfinal ok", ("plan", "note\n\nok")),
+        ("ANALYSIS plan ASSISTANTFINAL ok", ("plan", "ok")),
+    ],
+)
+def test_harmony_cases_from_sglang(text, expected):
+    assert split(text, "harmony") == expected
