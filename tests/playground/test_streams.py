@@ -490,18 +490,18 @@ async def test_a_socket_shows_a_dead_run_as_interrupted_once_its_heartbeat_is_st
 async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, scripted_model, settings, monkeypatch):
     settings.STREAM_STALE_AFTER = 0.3
     monkeypatch.setattr(liveness, "_swept", True)  # the process's first run would sweep first
-    conv = await new_conversation(owner)
-    dead = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=5)
+    # Each in a conversation of its own: a prompt never continues a streaming answer.
+    dead = await streaming_turn(await new_conversation(owner), scripted_model, "r", "c", heartbeat_age=5)
     scripted.enqueue([ReasoningDelta("x"), Finish("stop")], first_delay=1.0)
-    live = await new_exchange(conv, scripted_model)
+    live = await new_exchange(await new_conversation(owner), scripted_model)
     run = await start_run(live)
     await asyncio.sleep(0.5)
     # The live run's heartbeat is fresh anyway; age it to show RUNS protects it too.
     await database_sync_to_async(
         lambda: Turn.objects.filter(pk=live).update(heartbeat_at=timezone.now() - timezone.timedelta(seconds=60))
     )()
-    fresh = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=0)  # another worker's run
-    marked = await database_sync_to_async(mark_interrupted)()
+    fresh = await streaming_turn(await new_conversation(owner), scripted_model, "r", "c", heartbeat_age=0)
+    marked = await database_sync_to_async(mark_interrupted)()  # `fresh` stands for another worker's run
     statuses = {t: (await saved(t)).status for t in (dead, fresh, live)}
     assert statuses == {dead: "interrupted", fresh: "streaming", live: "streaming"}
     assert marked == 1
