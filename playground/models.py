@@ -15,6 +15,7 @@ from django.db import models
 from django.urls import reverse
 
 from playground import crypto
+from playground.security import secrets
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
 
@@ -34,6 +35,12 @@ class Provider(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Secret extra headers are encrypted at rest like the key (security.secrets).
+        if isinstance(self.options, dict) and "headers" in self.options:
+            self.options = {**self.options, "headers": secrets.seal_headers(self.options["headers"])}
+        super().save(*args, **kwargs)
+
     def set_api_key(self, plaintext: str) -> None:
         self.api_key_encrypted = crypto.encrypt(plaintext)
 
@@ -49,8 +56,15 @@ class Provider(models.Model):
             kind=self.kind,
             base_url=self.base_url,
             api_key=crypto.decrypt(self.api_key_encrypted),
-            options=self.options or {},
+            options=self.sent_options(),
         )
+
+
+    def sent_options(self) -> dict[str, Any]:
+        options = dict(self.options or {})
+        if "headers" in options:
+            options["headers"] = secrets.open_headers(options["headers"])
+        return options
 
 
 class ModelProfile(models.Model):

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import traceback
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,7 @@ from django.db.models.functions import Now
 
 from playground.conversations.services import build_request, mark_interrupted
 from playground.models import Turn
+from playground.security.secrets import Scrubber
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
@@ -92,6 +94,8 @@ class TurnRun:
     source_prepared: PreparedRequest | None = None
     layer: BaseChannelLayer | None = None
     client: httpx.AsyncClient | None = None
+    # Every provider string passes through it before it is kept (security.secrets).
+    scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
@@ -154,6 +158,8 @@ class TurnRun:
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
             asyncio.create_task(self._listener(), name=f"listen-{self.turn_id}"),
         ]
+        scrub = self.scrubber
+        r_stream, c_stream = scrub.stream(), scrub.stream()
         try:
             adapter = adapter_for(self.request)
             # aclosing: whatever ends the loop (Stop, an error here), the adapter's
@@ -161,15 +167,17 @@ class TurnRun:
             async with contextlib.aclosing(adapter.stream(self.request, self.client)) as events:
                 async for event in events:
                     if isinstance(event, ReasoningDelta):
-                        self._on_reasoning(event.text)
+                        if text := r_stream.feed(event.text):
+                            self._on_reasoning(text)
                     elif isinstance(event, ContentDelta):
-                        self._on_content(event.text)
+                        if text := c_stream.feed(event.text):
+                            self._on_content(text)
                     elif isinstance(event, Usage):
                         self.usage = event
                     elif isinstance(event, ReplayData):
-                        self.replay.append(event.payload)
+                        self.replay.append(scrub.scrub_data(event.payload))
                     elif isinstance(event, Finish):
-                        self.finish_reason = event.reason
+                        self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
@@ -179,12 +187,19 @@ class TurnRun:
                 task.uncancel()
         except ProviderError as e:
             self.status = Turn.Status.ERROR
-            self.error = e.as_dict()
+            self.error = scrub.scrub_data(e.as_dict())
         except Exception as e:
-            log.exception("run of turn %s failed", self.turn_id)
+            # The traceback's text goes through the scrubber too: an exception may quote
+            # what the provider sent.
+            log.error("run of turn %s failed: %s", self.turn_id, scrub.scrub(traceback.format_exc()))
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "internal", "message": f"{type(e).__name__}: {e}", "status_code": None}
+            self.error = {"kind": "internal", "message": scrub.scrub(f"{type(e).__name__}: {e}"), "status_code": None}
         finally:
+            # A tail held back as the possible start of a secret was not one.
+            if text := r_stream.flush():
+                self._on_reasoning(text)
+            if text := c_stream.flush():
+                self._on_content(text)
             self._finishing = True
             # The flusher is not cancelled mid-send: `_finishing` tells it to send
             # the last frame and return, so no published offset is ever lost.
@@ -392,11 +407,12 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
 def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
-    prepared = adapter_for(request).prepare(request).redacted()
+    scrubber = Scrubber.for_provider(request.provider)
+    prepared = scrubber.redact_request(adapter_for(request).prepare(request))
     Turn.objects.filter(pk=turn_id).update(
         sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
     )
-    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
+    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
 
 
 _swept = False
