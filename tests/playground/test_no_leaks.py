@@ -107,7 +107,7 @@ async def test_nothing_the_server_produces_contains_a_key_or_secret_header(clien
         await comm.disconnect()
         produced += page.messages
         ask = io.StringIO()
-        with pytest.raises(Exception, match="HTTP 401|auth|rejected|key"):
+        with pytest.raises(Exception, match=r"HTTP 401|auth|rejected|key"):
             await asyncio.to_thread(call_command, "ask", "Hi", "--model", "Leaky", "--json", stdout=ask)
         produced.append(ask.getvalue())
         assert len(up.requests) == 4

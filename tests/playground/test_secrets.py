@@ -80,7 +80,8 @@ def test_the_inspector_redacts_every_header_not_known_to_be_public():
 
 @pytest.mark.django_db
 def test_secret_headers_are_encrypted_at_rest_and_sent_in_clear():
-    provider = Provider(name="gw", kind="openai", options={"headers": {"cf-aig-authorization": GATEWAY, "x-title": "P"}})
+    headers = {"cf-aig-authorization": GATEWAY, "x-title": "P"}
+    provider = Provider(name="gw", kind="openai", options={"headers": headers})
     provider.save()
     with connection.cursor() as cursor:
         cursor.execute("SELECT options FROM playground_provider")
