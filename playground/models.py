@@ -20,6 +20,21 @@ from reasoning.adapters import PROVIDER_KINDS
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
 
 
+def decimal_that_fits(value: Any, field: models.DecimalField) -> Decimal | None:
+    """`value` as a Decimal the column can hold, else None (a cost of "1e999999", NaN,
+    or one beyond max_digits would make every later read of the row fail)."""
+    try:
+        number = Decimal(str(value))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if not number.is_finite():
+        return None
+    limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+    if abs(number) >= limit:
+        return None
+    return number.quantize(Decimal(1).scaleb(-field.decimal_places))
+
+
 class Provider(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=[(k, k) for k in PROVIDER_KINDS])

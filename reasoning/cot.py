@@ -87,8 +87,10 @@ class ChainOfThought:
 
 def adapter_for(request: ChatRequest) -> Adapter:
     """The adapter that serves `request`: its provider's, wrapped in the two-call
-    chain of thought when the model asks for it."""
+    chain of thought when the model asks for it, its values checked (reasoning.checked)."""
+    from reasoning.checked import Checked
+
     adapter = get_adapter(request.provider.kind)
     if request.model.options.get("chain_of_thought") and request.thinking.mode != "off":
-        return ChainOfThought(adapter)
-    return adapter
+        return Checked(ChainOfThought(adapter))
+    return Checked(adapter)

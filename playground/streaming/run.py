@@ -38,7 +38,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.conversations.services import build_request, mark_interrupted
-from playground.models import Turn
+from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from reasoning.cot import adapter_for
 from reasoning.errors import ProviderError
@@ -227,7 +227,11 @@ class TurnRun:
             except Exception:
                 log.warning("turn %s: last frame not sent", self.turn_id, exc_info=True)
             await asyncio.gather(*others, return_exceptions=True)
-            await self._save(final=True)
+            try:
+                await self._save(final=True)
+            except Exception:
+                log.error("turn %s: final save failed: %s", self.turn_id, self.scrubber.scrub(traceback.format_exc()))
+                await self._save_text_only()
         except Exception:
             log.exception("turn %s: final save failed", self.turn_id)
         finally:
@@ -349,6 +353,22 @@ class TurnRun:
             fields.update(self._final_fields())
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
 
+    async def _save_text_only(self) -> None:
+        """The final save failed on some value: keep the text, and say so."""
+        fields: dict[str, Any] = {
+            "reasoning": "".join(self.reasoning).replace("\x00", ""),
+            "content": "".join(self.content).replace("\x00", ""),
+            "status": Turn.Status.ERROR,
+            "error": {
+                "kind": "internal",
+                "message": "The text is kept, but the details the provider sent with it "
+                "(token counts, finish reason) could not be saved.",
+                "status_code": None,
+            },
+            "heartbeat_at": Now(),
+        }
+        await database_sync_to_async(_update_turn_fields)(self.turn_id, fields)
+
     def _final_fields(self) -> dict[str, Any]:
         u = self.usage or Usage()
         thinking_end = self.first_content_ms or self.last_reasoning_ms
@@ -397,11 +417,16 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     if final:
         turn = Turn.objects.select_related("model").get(pk=turn_id)
         if turn.model is not None:
-            fields["cost"] = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+            cost = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+            fields["cost"] = None if cost is None else decimal_that_fits(cost, Turn._meta.get_field("cost"))
     # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.
     Turn.objects.filter(pk=turn_id).filter(**({} if final else {"status": Turn.Status.STREAMING})).update(**fields)
+
+
+def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
+    Turn.objects.filter(pk=turn_id).update(**fields)
 
 
 def _prepare(turn_id: int) -> TurnRun:

@@ -46,7 +46,9 @@ async def test_it_makes_no_answer_call_when_thinking_ran_out_of_tokens():
 
 
 def test_it_wraps_only_models_that_ask_for_it_and_only_while_thinking_is_on():
-    assert isinstance(adapter_for(REQUEST), ChainOfThought)
-    assert not isinstance(adapter_for(dataclasses.replace(REQUEST, thinking=Thinking(mode="off"))), ChainOfThought)
+    # Every adapter comes wrapped in reasoning.checked.Checked; the chain of thought is inside.
+    assert isinstance(adapter_for(REQUEST).inner, ChainOfThought)
+    off = dataclasses.replace(REQUEST, thinking=Thinking(mode="off"))
+    assert not isinstance(adapter_for(off).inner, ChainOfThought)
     plain = dataclasses.replace(REQUEST, model=ModelSpec("plain-1"))
-    assert not isinstance(adapter_for(plain), ChainOfThought)
+    assert not isinstance(adapter_for(plain).inner, ChainOfThought)
