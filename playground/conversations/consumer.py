@@ -31,7 +31,6 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.template.loader import render_to_string
 
 from playground.conversations import fragments
 from playground.conversations.services import (
@@ -43,7 +42,8 @@ from playground.conversations.services import (
     start_exchange,
 )
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.messages import pack, split_turn, text_swaps
+from playground.security.sockets import SESSION_ENDED, bad_message_frame, session_is_current, socket_groups
+from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, start_run, stop_run, sweep_once
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.conversation = conversation
         self.delivered, self.unsynced, self.resuming, self.dropped, self.ahead = {}, {}, set(), set(), {}
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
+        for group in socket_groups(self.scope):  # logout or a password change ends this socket
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.slow_reader = SlowReader.attach(self)
         await sweep_once()
@@ -93,26 +95,52 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             self.slow_reader.detach()
         if hasattr(self, "conversation"):
             await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+            for group in socket_groups(self.scope):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        # The last guard: no message over the transport limit (it would end the socket).
+        if text_data is not None and len(text_data) > 1024:
+            *first, text_data = fit(text_data)
+            for message in first:
+                await super().send(text_data=message)
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not await database_sync_to_async(session_is_current)(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
         try:
             data = json.loads(text_data or "{}")
-        except json.JSONDecodeError:
-            return
+        except (json.JSONDecodeError, RecursionError):
+            data = None
         if not isinstance(data, dict):
+            await self.send(text_data=bad_message_frame())
             return
         action = data.get("action", "send")
-        if action == "stop":
-            if turn_id := await self._own_turn(data.get("turn")):
-                await stop_run(turn_id)
-        elif action == "send":
-            await self._send_prompt(data)
+        try:
+            if action == "stop":
+                if not _is_id(data.get("turn")):
+                    await self.send(text_data=bad_message_frame("Stop which turn?"))
+                elif turn_id := await self._own_turn(data.get("turn")):
+                    await stop_run(turn_id)  # else: it finished meanwhile, or is not ours
+            elif action == "send":
+                await self._send_prompt(data)
+            else:
+                await self.send(text_data=bad_message_frame(f"Unknown action {str(action)[:40]!r}."))
+        except Exception:
+            # A bug or an odd value must not close the socket (1011) with no word.
+            log.exception("socket message on conversation %s failed", self.conversation.pk)
+            await self.send(text_data=bad_message_frame())
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=SESSION_ENDED)
 
     async def _send_prompt(self, data: dict[str, Any]) -> None:
         try:
             exchange = await database_sync_to_async(_start)(self.conversation, data)
         except BadInput as e:
-            await self.send(text_data=render_to_string("chat/_notice.html", {"message": str(e)}))
+            await self.send(text_data=bad_message_frame(str(e)))
             return
         user_turn, turn, html = exchange
         await self.channel_layer.group_send(
@@ -398,6 +426,12 @@ def _daphne_protocol(send: Any) -> Any:
             if obj is None or obj is send:
                 return None
     return None
+
+
+def _is_id(value: Any) -> bool:
+    if isinstance(value, str):
+        value = int(value) if value.isdigit() and len(value) < 19 else None
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 def _join_from(have: int, pieces: list[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
