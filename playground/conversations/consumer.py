@@ -41,7 +41,9 @@ from playground.conversations.services import (
     stale_after,
     start_exchange,
 )
+from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, ModelProfile, Turn
+from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, session_is_current, socket_groups
 from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, start_run, stop_run, sweep_once
@@ -69,6 +71,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         self.conversation = conversation
+        # Turns rendered for this socket honour the user's "load remote images" choice.
+        REMOTE_IMAGES.set(await database_sync_to_async(remote_images_for)(user))
         self.delivered, self.unsynced, self.resuming, self.dropped, self.ahead = {}, {}, set(), set(), {}
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
         for group in socket_groups(self.scope):  # logout or a password change ends this socket
