@@ -30,7 +30,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.compare import charts, leaderboard
-from playground.conversations.services import BadInput, branch, clean_params, mark_interrupted, start_exchange
+from playground.conversations.services import (
+    BadInput,
+    branch,
+    check_prompt,
+    check_run_limits,
+    clean_params,
+    mark_interrupted,
+    start_exchange,
+)
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -166,9 +174,8 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
 
 def send_to_columns(comparison: Comparison, prompt: str) -> list[Started]:
     """One new exchange per column, each continuing that column's own branch."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
+    check_run_limits(comparison.owner, new_runs=comparison.columns.count())
     started = []
     with transaction.atomic():
         for column in comparison.columns.select_related("conversation", "model__provider"):

@@ -15,7 +15,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Turn
-from reasoning.request import ChatRequest, Message, Thinking
+from reasoning.request import EFFORT_LEVELS, ChatRequest, Message, Thinking
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -33,8 +33,9 @@ class BadInput(ValueError):
     """Input a user can correct; the message is shown to them."""
 
 
-def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
-    """Coerce and check the controls a user sent; unknown or empty ones are dropped."""
+def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, Any]:
+    """Coerce and check the controls a user sent; unknown or empty ones are dropped.
+    Without a model (an import naming one not here) any known effort level passes."""
     params: dict[str, Any] = {}
     for name, kind in PARAMS.items():
         value = raw.get(name)
@@ -50,7 +51,9 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
-        if params["effort"] not in (model.efforts or []):
+        if model is None and params["effort"] not in EFFORT_LEVELS:
+            raise BadInput(f"effort must be one of {', '.join(EFFORT_LEVELS)}")
+        if model is not None and params["effort"] not in (model.efforts or []):
             raise BadInput(f"{model.label} does not take effort {params['effort']!r}")
     elif "effort" in params:
         del params["effort"]
@@ -60,7 +63,36 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
+        raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
     return params
+
+
+def check_run_limits(owner: Any, new_runs: int = 1) -> None:
+    """Refuse, before anything is stored, a start that would pass the owner's limits:
+    MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
+    in the last minute. Counted in the database, so every worker sees the same."""
+    if owner is None or not getattr(owner, "pk", None):
+        return
+    mine = Turn.objects.filter(conversation__owner=owner, role=Turn.Role.ASSISTANT)
+    running = mine.filter(status=Turn.Status.STREAMING).count()
+    if running + new_runs > settings.MAX_CONCURRENT_RUNS:
+        raise BadInput(
+            f"You have {running} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
+            "Wait for one to finish or stop it."
+        )
+    recent = mine.filter(created_at__gte=timezone.now() - timedelta(minutes=1)).count()
+    if recent + new_runs > settings.RUNS_PER_MINUTE:
+        raise BadInput(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in a minute.")
+
+
+def check_prompt(prompt: str) -> str:
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadInput("The prompt is empty.")
+    if len(prompt) > settings.MAX_PROMPT_CHARS:
+        raise BadInput(f"The prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
+    return prompt.replace("\x00", "")
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -94,11 +126,10 @@ def start_exchange(
     parent: Turn | None = None,
 ) -> Exchange:
     """Store the user's prompt and an empty assistant turn in state "streaming"."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
     if not model.enabled or not model.provider.enabled:
         raise BadInput(f"{model.label} is disabled.")
+    check_run_limits(conversation.owner)
     with transaction.atomic():
         if parent is None:
             chain = branch(conversation)
@@ -234,6 +265,7 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
     _check_model(model)
+    check_run_limits(user_turn.conversation.owner)
     with transaction.atomic():
         return _streaming_answer(user_turn, model, params)
 
@@ -243,10 +275,9 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     so the original and its answers stay reachable as another branch."""
     if edited.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be edited.")
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
     _check_model(model)
+    check_run_limits(edited.conversation.owner)
     with transaction.atomic():
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
