@@ -208,7 +208,7 @@ def parse(data: bytes) -> dict[str, Any]:
         status = t.get("status", Turn.Status.COMPLETE)
         if status == Turn.Status.STREAMING:
             status = Turn.Status.INTERRUPTED  # exported mid-stream: nothing will finish it here
-        if status not in _FINISHED:
+        if not isinstance(status, str) or status not in _FINISHED:
             raise _fail(f"{where} status", f"must be one of {', '.join(sorted(_FINISHED))}")
         cost = t.get("cost")
         if cost is not None:
