@@ -25,6 +25,7 @@ from playground.conversations.services import (
     start_regeneration,
 )
 from playground.models import Conversation, ModelProfile, Turn
+from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.run import start_run
 
 
@@ -245,6 +246,9 @@ def turn_request(request: HttpRequest, pk: int) -> HttpResponse:
     """The context inspector: exactly what was sent to the provider for this turn."""
     turn = _turn_for(request, pk)
     sent = turn.sent or {}
+    # Whatever was recorded, only headers known to be public are ever shown.
+    if isinstance(sent.get("headers"), dict):
+        sent = {**sent, "headers": {k: v if is_public_header(k) else REDACTED for k, v in sent["headers"].items()}}
     body = sent.get("body")
     return render(
         request,

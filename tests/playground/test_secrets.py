@@ -118,3 +118,33 @@ def test_rotation_without_the_old_key_changes_nothing(settings):
     with pytest.raises(CommandError, match="nothing was changed"):
         call_command("rotate_encryption_key")
     assert Provider.objects.get().api_key_encrypted == before
+
+
+@pytest.mark.django_db
+def test_the_inspector_never_shows_a_secret_header_recorded_before_redaction(client, owner):
+    from playground.models import Conversation, Turn
+
+    conv = Conversation.objects.create(owner=owner)
+    turn = Turn.objects.create(
+        conversation=conv, role="assistant",
+        sent={"method": "POST", "url": "https://gw.example/v1", "body": {},
+              "headers": {"cf-aig-authorization": GATEWAY, "x-title": "Playground"}},
+    )  # fmt: skip
+    client.force_login(owner)
+    page = client.get(f"/turns/{turn.pk}/request").content.decode()
+    assert "cfut_GATEWAY" not in page and "[redacted]" in page and "Playground" in page
+
+
+@pytest.mark.django_db
+def test_the_migration_seals_headers_stored_in_clear():
+    import importlib
+
+    from django.apps import apps
+
+    Provider.objects.create(name="old", kind="openai")
+    Provider.objects.filter(name="old").update(options={"headers": {"cf-aig-authorization": GATEWAY}})
+    importlib.import_module("playground.migrations.0004_seal_secret_headers").seal(apps, None)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT options FROM playground_provider")
+        assert "cfut_GATEWAY" not in str(cursor.fetchone()[0])
+    assert Provider.objects.get().config().options["headers"]["cf-aig-authorization"] == GATEWAY
