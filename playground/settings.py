@@ -281,6 +281,7 @@ CONTENT_SECURITY_POLICY = {
 MAX_CONCURRENT_RUNS = envint("MAX_CONCURRENT_RUNS", 12)  # answers generating at once
 RUNS_PER_MINUTE = envint("RUNS_PER_MINUTE", 60)  # answers started in any minute
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", 100_000)  # a prompt or system prompt
+MAX_TURN_CHARS = envint("MAX_TURN_CHARS", 2_000_000)  # reasoning and answer of one turn (as an import's limit)
 
 # Streaming: how often frames go to the browser and checkpoints to the database.
 FRAME_INTERVAL = envfloat("FRAME_INTERVAL", 0.04)

@@ -166,6 +166,8 @@ class TurnRun:
             # `async with` exits now and closes the upstream request.
             async with contextlib.aclosing(adapter.stream(self.request, self.client)) as events:
                 async for event in events:
+                    if self._r_len + self._c_len > settings.MAX_TURN_CHARS:
+                        raise _TooLong
                     if isinstance(event, ReasoningDelta):
                         if text := r_stream.feed(event.text):
                             self._on_reasoning(text)
@@ -188,6 +190,11 @@ class TurnRun:
         except ProviderError as e:
             self.status = Turn.Status.ERROR
             self.error = scrub.scrub_data(e.as_dict())
+        except _TooLong:
+            self.status = Turn.Status.ERROR
+            limit = settings.MAX_TURN_CHARS
+            self.error = {"kind": "too_long", "message": f"The answer passed {limit:,} characters and was cut there.",
+                          "status_code": None}  # fmt: skip
         except Exception as e:
             # The traceback's text goes through the scrubber too: an exception may quote
             # what the provider sent.
@@ -385,6 +392,10 @@ class TurnRun:
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
         }
+
+
+class _TooLong(Exception):
+    """The turn's text passed MAX_TURN_CHARS: the provider is cut off, the text kept."""
 
 
 def _wake_up(future: asyncio.Future[None]) -> None:

@@ -106,3 +106,30 @@ async def test_a_final_save_that_still_fails_keeps_the_text_with_a_clear_error(c
     assert turn.content == "Forty-two."
     assert "could not be saved" in turn.error["message"]
     assert "Forty-two." in page.done[turn.pk] and "could not be saved" in page.done[turn.pk]
+
+
+@pytestmark_db
+async def test_a_provider_that_never_stops_talking_is_cut_off_and_the_text_kept(client, owner, settings, scripted):
+    import json as _json
+
+    from channels.db import database_sync_to_async
+
+    from playground.models import Conversation, ModelProfile, Provider
+    from reasoning.events import ContentDelta, Finish
+    from tests.playground.stream_page import Page, saved, started_turn_id
+    from tests.playground.test_streams import socket
+
+    settings.MAX_TURN_CHARS = 1000
+    scripted.enqueue([*(ContentDelta("x" * 100) for _ in range(50)), Finish("stop")])
+    provider = await database_sync_to_async(Provider.objects.create)(name="s", kind="scripted")
+    model = await database_sync_to_async(ModelProfile.objects.create)(provider=provider, model_id="s", label="S")
+    conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
+    comm = await socket(client, owner, conv)
+    await comm.send_to(text_data=_json.dumps({"action": "send", "prompt": "Go", "model": model.pk}))
+    page = Page()
+    turn_id = await started_turn_id(comm, page)
+    await page.read_until_done(comm, turn_id)
+    await comm.disconnect()
+    turn = await saved(turn_id)
+    assert turn.status == "error" and turn.error["kind"] == "too_long"
+    assert 1000 < len(turn.content) <= 1100
