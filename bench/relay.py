@@ -108,19 +108,24 @@ async def first_token(server: Server, upstream: Upstream, turns: int, ttfb: floa
     await sock.turn(TurnRecord("warm-ttft", 4, 4, 0))
     await sock.close()
     records: list[TurnRecord] = []
+    cpu0 = server.cpu_seconds()
     for i, conv in enumerate(server.take_conversations(turns)):
         s = await Socket(server, conv).open()
         tag = f"ttft-{i}-{time.monotonic_ns()}"
         records.append(await s.turn(TurnRecord(tag, 4 + i % 8, 8, 70, ttfb=ttfb)))
         await s.close()
+    cpu = server.cpu_seconds() - cpu0  # a short turn's whole cost: socket, start, ~15 tokens, final render
     writes = await upstream.times([r.tag for r in records] + ["warm-ttft"])
-    reasoning, answer = [], []
+    reasoning, answer, end_to_end = [], [], []
     for rec in records:
         w = writes.get(rec.tag)
         if not w or rec.first_r_at is None or rec.first_c_at is None:
             continue
         reasoning.append(rec.first_r_at - w[1])
         answer.append(rec.first_c_at - w[1 + rec.r_tokens])
+        # Send to first token shown, less the provider's own time (its head to its
+        # first chunk): the server's work before the request goes out counts here too.
+        end_to_end.append((rec.first_r_at - rec.sent_at) - (w[1] - w[0]))
 
     def dist(values: list[float]) -> dict[str, float | None]:
         return {
@@ -131,7 +136,14 @@ async def first_token(server: Server, upstream: Upstream, turns: int, ttfb: floa
             "worst5": [ms(v) for v in sorted(values)[-5:]],
         }
 
-    return {"turns": len(reasoning), "ttfb_s": ttfb, "reasoning_ms": dist(reasoning), "answer_ms": dist(answer)}
+    return {
+        "turns": len(reasoning),
+        "ttfb_s": ttfb,
+        "reasoning_ms": dist(reasoning),
+        "answer_ms": dist(answer),
+        "end_to_end_reasoning_ms": dist(end_to_end),
+        "server_cpu_ms_per_turn": round(cpu / max(len(records), 1) * 1000, 2),
+    }
 
 
 async def concurrency(

@@ -20,7 +20,7 @@ class ProviderForm(forms.ModelForm):
         fields = ["name", "kind", "base_url", "enabled", "options"]
 
     def save(self, commit: bool = True) -> Provider:
-        provider = super().save(commit=False)
+        provider: Provider = super().save(commit=False)
         if self.cleaned_data.get("clear_api_key"):
             provider.set_api_key("")
         elif key := self.cleaned_data.get("api_key"):

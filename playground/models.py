@@ -148,10 +148,66 @@ class ModelProfile(models.Model):
         ) / million
 
 
+class Prompt(models.Model):
+    """A named prompt in a user's library: a system prompt, optional thinking
+    instructions, optional JSON Schema for the final answer.
+
+    With `chain_of_thought` on it is a chain-of-thought prompt (reasoning.cot):
+    `thinking_instructions`, or the default ones when empty. Built-in prompts have
+    no owner and are offered to everyone.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="prompts"
+    )
+    name = models.CharField(max_length=100)
+    system = models.TextField(blank=True)
+    chain_of_thought = models.BooleanField(default=False)
+    thinking_instructions = models.TextField(blank=True)
+    schema = models.JSONField(null=True, blank=True, help_text="JSON Schema the final answer must match")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["owner_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="unique_prompt_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(owner__isnull=True), name="unique_builtin_prompt_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def builtin(self) -> bool:
+        return self.owner_id is None
+
+    @classmethod
+    def available_to(cls, user: Any) -> models.QuerySet[Prompt]:
+        return cls.objects.filter(models.Q(owner=user) | models.Q(owner__isnull=True)).order_by(
+            models.F("owner_id").asc(nulls_first=True), "name"
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """What a turn keeps of its prompt (the prompt may change later)."""
+        snap: dict[str, Any] = {"prompt_id": self.pk, "prompt_name": self.name}
+        if self.system.strip():
+            snap["prompt_system"] = self.system
+        if self.chain_of_thought:
+            snap["thinking_instructions"] = self.thinking_instructions
+        if self.schema is not None:
+            snap["schema"] = self.schema
+        return snap
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     title = models.CharField(max_length=200, default="New conversation")
     model = models.ForeignKey(ModelProfile, null=True, blank=True, on_delete=models.SET_NULL)
+    # The prompt the conversation was started with (its turns keep a snapshot).
+    prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Per-conversation controls (thinking, effort, budget, max tokens, temperature, system).
     settings = models.JSONField(default=dict, blank=True)
     # The last turn of the branch on show; new prompts continue from it.
@@ -387,3 +443,19 @@ class Preferences(models.Model):
     def of(cls, user: Any) -> Preferences:
         preferences, _ = cls.objects.get_or_create(user=user)
         return preferences
+
+
+class Rating(models.Model):
+    """The owner's thumbs up or down, with an optional note, on one assistant turn."""
+
+    class Value(models.IntegerChoices):
+        UP = 1, "👍"
+        DOWN = -1, "👎"
+
+    turn = models.OneToOneField(Turn, on_delete=models.CASCADE, related_name="rating")
+    value = models.SmallIntegerField(choices=Value.choices)
+    note = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"rating {self.value:+d} of turn {self.turn_id}"

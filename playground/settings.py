@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -52,7 +53,7 @@ def envint(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
 
 
-def private_secret(path: Path, make: callable) -> str:  # type: ignore[valid-type]
+def private_secret(path: Path, make: Callable[[], str]) -> str:
     """Read a generated secret, creating it once (mode 0600) when absent."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from playground.accounts import views as accounts
-from playground.conversations import views
+from playground.conversations import dataset_views, views
+from playground.prompts import views as prompts
 
 urlpatterns = [
     path("", views.chat, name="chat"),
@@ -23,6 +24,13 @@ urlpatterns = [
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
     path("settings/", accounts.settings_page, name="settings"),
+    path("prompts/", prompts.prompts, name="prompts"),
+    path("prompts/<int:pk>/", prompts.prompts, name="edit_prompt"),
+    path("prompts/<int:pk>/delete", prompts.delete_prompt, name="delete_prompt"),
+    path("turns/<int:pk>/rate", prompts.rate_turn, name="rate_turn"),
+    path("datasets/", dataset_views.dataset_page, name="dataset"),
+    path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
+    path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("compare/", include("playground.compare.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -44,7 +44,7 @@ Shaping, the same for every flavour:
   responses), `system` (anthropic), `systemInstruction` (gemini).
 * Turns with empty text are left out: a failed or cancelled assistant turn carries no
   usable answer, and Anthropic rejects empty text blocks.
-* Consecutive turns of the same role are merged into one, texts joined by a blank line
+* Consecutive turns of the same role are merged into one (unless the later is `apart`), texts joined by a blank line
   (DeepSeek R1 rejects successive same roles, §3; Anthropic and Gemini want turns to
   alternate). This happens when a failed turn left two user messages in a row. A
   merged assistant turn carries no reasoning or replay: neither is verbatim any more.
@@ -128,7 +128,7 @@ def _shape(request: ChatRequest) -> tuple[str, list[_Turn]]:
             replay=message.replay,
             own=message.role == "assistant" and message.source == source,
         )
-        if turns and turns[-1].role == turn.role:
+        if turns and turns[-1].role == turn.role and not message.apart:
             turn = _Turn(role=turn.role, content=f"{turns[-1].content}\n\n{turn.content}")
             turns[-1] = turn
         else:

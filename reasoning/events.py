@@ -1,8 +1,9 @@
 """The stream events every adapter yields.
 
 An adapter turns one request into an async stream of these, in order:
-any number of `ReasoningDelta`, `ContentDelta` and `ReplayData`, then at most
-one `Usage` and exactly one `Finish` (unless it raises a `ProviderError`).
+any number of `ReasoningDelta`, `ContentDelta` and `ReplayData` (and, from a
+multi-call flow, one `CallDone` per call), then at most one `Usage` and exactly
+one `Finish` (unless it raises a `ProviderError`).
 """
 
 from __future__ import annotations
@@ -54,5 +55,16 @@ class Finish:
     reason: str | None
 
 
-Event = ReasoningDelta | ContentDelta | ReplayData | Usage | Finish
+@dataclass(frozen=True, slots=True)
+class CallDone:
+    """One provider call of a multi-call flow has ended (reasoning.cot): what was
+    sent (keys redacted) and that call's own usage. Single-call adapters never
+    yield it; the flow's `Usage` is the sum over its calls."""
+
+    step: str  # "thinking" | "answer"
+    request: Any  # a redacted PreparedRequest
+    usage: Usage
+
+
+Event = ReasoningDelta | ContentDelta | ReplayData | Usage | Finish | CallDone
 TextDelta = ReasoningDelta | ContentDelta

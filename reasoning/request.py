@@ -60,6 +60,9 @@ class Message:
     # "kind:model_id" of the model that produced an assistant turn: replay data
     # (signatures) from another provider or model must never be sent back.
     source: str | None = None
+    # Never merged into the message before it, even of the same role: the
+    # chain-of-thought instructions are their own user message (reasoning.cot).
+    apart: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,11 @@ class ChatRequest:
     thinking: Thinking = Thinking()
     max_tokens: int | None = None
     temperature: float | None = None
+    # A chain-of-thought prompt's thinking instructions ("" = the default ones);
+    # None for a plain prompt. Served by reasoning.cot.
+    thinking_instructions: str | None = None
+    # JSON Schema the final answer must match (reasoning.structured).
+    response_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

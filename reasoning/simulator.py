@@ -270,7 +270,8 @@ def key_words(prompt: str, limit: int = 5) -> list[str]:
 
 def compose(request: ChatRequest, pace: Pace) -> tuple[str, str]:
     """(thinking, answer) for this request; thinking is "" when thinking is off."""
-    prompt = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+    # Messages `apart` are a flow's own instructions (reasoning.cot), not the question.
+    prompt = next((m.content for m in reversed(request.messages) if m.role == "user" and not m.apart), "")
     earlier = max(0, len(request.messages) - 1)
     worked = find_arithmetic(prompt)
     words = key_words(prompt)

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 from playground.models import ModelProfile, Preferences
 
 
-class PreferencesForm(forms.ModelForm):  # type: ignore[type-arg]
+class PreferencesForm(forms.ModelForm):
     class Meta:
         model = Preferences
         fields = ["theme", "enter_sends", "default_model", "store_api_requests", "load_remote_images"]

@@ -51,7 +51,7 @@ def nice_step(span: float, target_ticks: int = 6) -> float:
         return 1.0
     raw = span / target_ticks
     power = 10 ** math.floor(math.log10(raw))
-    return min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(raw / step)))
+    return float(min((m * power for m in (1, 2, 5, 10)), key=lambda step: abs(math.log(raw / step))))
 
 
 def _num(x: float) -> str:

@@ -25,8 +25,12 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
+
+if TYPE_CHECKING:
+    from playground.models import Vote
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,7 @@ def standings(votes: Iterable[Sequence[Game]], *, prior: float = 1.0) -> list[St
     return sorted(table, key=lambda s: (-s.strength, s.entrant))
 
 
-def games_from_votes(votes: QuerySet) -> list[list[Game]]:
+def games_from_votes(votes: QuerySet[Vote]) -> list[list[Game]]:
     """The games of each stored vote (`votes`: a Vote queryset)."""
     from playground.models import ComparisonColumn
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from playground.compare import services as compare
+from playground.compare import views as compare
 
 urlpatterns = [
     path("", compare.comparison_list, name="compare_list"),

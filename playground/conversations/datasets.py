@@ -1,90 +1,368 @@
-"""Conversations as reasoning datasets for fine-tuning, one JSON record per line.
+"""Conversations as training data: JSONL rows from a filter, in one of five formats.
 
-Each record is one branch of a conversation up to a complete assistant turn, so
-a conversation with regenerated answers yields one record per answer. Formats:
+A row is one branch of a conversation up to a complete assistant turn (the
+"answer"), so a conversation with regenerated answers yields one row per answer.
+The context before the answer is the effective system prompt (the prompt's, then
+the user's own) and the earlier turns' text; earlier answers never carry their
+reasoning, as they were never sent back to the model either. Formats of the answer:
 
-    messages   {"messages": [{"role": "user", "content": …},
-                             {"role": "assistant", "content": …, "reasoning_content": …}]}
-               (the OpenAI-style chat format with DeepSeek's reasoning field)
-    think      the same, with the reasoning inlined as "<think>\\n…\\n</think>\\n\\n" before the
-               answer (what Qwen3 / DeepSeek-R1 distillation data looks like)
-    sharegpt   {"conversations": [{"from": "human"|"gpt", "value": …}], "reasoning": …}
+    final            {"role": "assistant", "content": answer}  (OpenAI chat fine-tuning)
+    reasoning_field  the same with the reasoning in `reasoning_content` (DeepSeek) or
+                     `reasoning` (Together), chosen by `reasoning_field`
+    think_inline     content "<think>\\n{reasoning}\\n</think>\\n\\n{answer}" (R1-style distillation)
+    cot              Kiln's two-message chain of thought, as reasoning.cot sends it: the
+                     user input, the thinking instructions as their own user message, the
+                     reasoning as an assistant message, "Considering the above, return a
+                     final result.", then the answer
+    dpo              preference pairs {"prompt": [...], "chosen": [answer], "rejected":
+                     [answer]} (TRL's conversational form); each answer in the style of
+                     `dpo_reasoning` (final, reasoning_field or think_inline)
 
-Only the last assistant turn of a record carries its reasoning: earlier turns are
-context, and their reasoning was not part of what the model saw either.
-Stopped, interrupted and failed turns are left out; so are turns with no reasoning
-unless `include_without_reasoning` is set.
+DPO pairs come from comparison votes (the winner of a round over every other column;
+only the first round, where every column answered the same context) and from thumbs
+(an answer rated up over a sibling rated down: same prompt, same context). The filter
+applies to the chosen answer.
+
+Every format but `final` needs reasoning: a row without it is skipped, or with
+`missing_reasoning="fail"` the export stops (Kiln's hard fail) before anything is
+kept. Every row carries its provenance under "metadata". The `Report` counts the
+rows written and the rows skipped, by reason.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from playground.models import Conversation, Turn
+from django.db.models import QuerySet
 
-FORMATS = ("messages", "think", "sharegpt")
+from playground.models import Comparison, Rating, Turn, Vote
+from reasoning.cot import DEFAULT_THINKING_INSTRUCTIONS, FINAL_ANSWER_PROMPT
+
+FORMATS = ("final", "reasoning_field", "think_inline", "cot", "dpo")
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+ANSWER_STYLES = ("final", "reasoning_field", "think_inline")
+RATINGS = ("up", "down", "rated", "unrated")
+VERDICTS = ("won", "lost", "tie", "all_bad")
+MISSING = ("skip", "fail")
 
 
-def _assistant(turn: Turn, fmt: str, *, final: bool) -> dict[str, Any]:
-    if fmt == "think" and final and turn.reasoning:
-        return {"role": "assistant", "content": f"<think>\n{turn.reasoning}\n</think>\n\n{turn.content}"}
-    message: dict[str, Any] = {"role": "assistant", "content": turn.content}
-    if fmt == "messages" and final:
-        message["reasoning_content"] = turn.reasoning
-    return message
+class MissingReasoning(Exception):
+    """An answer with no reasoning in an export that was told to refuse it."""
 
 
-def record(chain: list[Turn], fmt: str) -> dict[str, Any]:
-    """One training record from a branch that ends with an assistant turn."""
-    last = chain[-1]
-    if fmt == "sharegpt":
-        names = {"user": "human", "assistant": "gpt", "system": "system"}
-        out: dict[str, Any] = {
-            "conversations": [{"from": names[t.role], "value": t.content} for t in chain],
-            "reasoning": last.reasoning,
-        }
-    else:
-        messages: list[dict[str, Any]] = []
-        system = (last.params or {}).get("system")
-        if system:
-            messages.append({"role": "system", "content": system})
-        for t in chain:
-            if t.role == Turn.Role.ASSISTANT:
-                messages.append(_assistant(t, fmt, final=t is last))
-            else:
-                messages.append({"role": t.role, "content": t.content})
-        out = {"messages": messages}
-    out["metadata"] = {
-        "model": last.model_label,
-        "reasoning_tokens": last.reasoning_tokens,
-        "completion_tokens": last.completion_tokens,
-        "conversation": last.conversation_id,
-        "turn": last.pk,
-    }
+@dataclass(frozen=True)
+class DatasetFilter:
+    """Which answers an export takes. Empty fields do not filter."""
+
+    owner: Any = None  # a user; None: every user's (the command line)
+    models: Sequence[str] = ()  # model labels
+    prompts: Sequence[str] = ()  # prompt names
+    since: dt.date | None = None  # answered on or after
+    until: dt.date | None = None  # answered on or before
+    rating: str | None = None  # one of RATINGS
+    conversations: Sequence[int] = ()
+    comparison: int | None = None
+    verdict: str | None = None  # one of VERDICTS: how a comparison vote judged the answer
+    blind_only: bool = False  # votes cast while the labels were hidden
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    format: str = "final"
+    reasoning_field: str = "reasoning_content"
+    missing_reasoning: str = "skip"
+    dpo_reasoning: str = "final"  # the style of DPO answers, one of ANSWER_STYLES
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (
+            ("format", self.format, FORMATS),
+            ("reasoning_field", self.reasoning_field, REASONING_FIELDS),
+            ("missing_reasoning", self.missing_reasoning, MISSING),
+            ("dpo_reasoning", self.dpo_reasoning, ANSWER_STYLES),
+        ):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+    @property
+    def answer_style(self) -> str:
+        return self.dpo_reasoning if self.format == "dpo" else self.format
+
+
+@dataclass
+class Report:
+    written: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        skipped = sum(self.skipped.values())
+        why = "; ".join(f"{n} {reason}" for reason, n in self.skipped.most_common())
+        return f"{self.written} row(s) written, {skipped} skipped" + (f" ({why})" if why else "") + "."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"written": self.written, "skipped": dict(self.skipped)}
+
+
+# ---- which answers -----------------------------------------------------------------------------
+
+
+def answers(flt: DatasetFilter) -> QuerySet[Turn]:
+    turns = Turn.objects.filter(role=Turn.Role.ASSISTANT, status=Turn.Status.COMPLETE).select_related(
+        "conversation", "rating"
+    )
+    if flt.owner is not None:
+        turns = turns.filter(conversation__owner=flt.owner)
+    if flt.models:
+        turns = turns.filter(model_label__in=list(flt.models))
+    if flt.prompts:
+        turns = turns.filter(params__prompt_name__in=list(flt.prompts))
+    if flt.since:
+        turns = turns.filter(created_at__date__gte=flt.since)
+    if flt.until:
+        turns = turns.filter(created_at__date__lte=flt.until)
+    if flt.rating == "up":
+        turns = turns.filter(rating__value=Rating.Value.UP)
+    elif flt.rating == "down":
+        turns = turns.filter(rating__value=Rating.Value.DOWN)
+    elif flt.rating == "rated":
+        turns = turns.filter(rating__isnull=False)
+    elif flt.rating == "unrated":
+        turns = turns.filter(rating__isnull=True)
+    if flt.conversations:
+        turns = turns.filter(conversation_id__in=list(flt.conversations))
+    if flt.comparison is not None:
+        turns = turns.filter(conversation__comparison_column__comparison_id=flt.comparison)
+    return turns.order_by("conversation_id", "created_at", "pk")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    comparison: int
+    round: int
+    outcome: str  # one of VERDICTS
+    blind: bool
+    others: tuple[int, ...]  # the other columns' answers in that round
+
+
+def verdicts(flt: DatasetFilter) -> dict[int, list[Verdict]]:
+    """How comparison votes judged each answer: turn id -> verdicts."""
+    comparisons = Comparison.objects.filter(votes__isnull=False).distinct()
+    if flt.owner is not None:
+        comparisons = comparisons.filter(owner=flt.owner)
+    if flt.comparison is not None:
+        comparisons = comparisons.filter(pk=flt.comparison)
+    out: dict[int, list[Verdict]] = {}
+    for comparison in comparisons.prefetch_related("votes", "columns__conversation__turns"):
+        rounds = {column.pk: _answers_by_round(column.conversation) for column in comparison.columns.all()}
+        for vote in comparison.votes.all():
+            if flt.blind_only and not vote.blind:
+                continue
+            in_round = {c: turns[vote.round - 1] for c, turns in rounds.items() if len(turns) >= vote.round}
+            for column_id, turn in in_round.items():
+                if vote.outcome == Vote.Outcome.BEST:
+                    outcome = "won" if vote.winner_id == column_id else "lost"
+                else:
+                    outcome = str(vote.outcome)
+                others = tuple(t.pk for c, t in in_round.items() if c != column_id)
+                out.setdefault(turn.pk, []).append(Verdict(comparison.pk, vote.round, outcome, vote.blind, others))
     return out
 
 
-def records(
-    conversations: Iterable[Conversation], fmt: str = "messages", *, include_without_reasoning: bool = False
+def _answers_by_round(conversation: Any) -> list[Turn]:
+    """A column's answers in round order: its branch from the root to its leaf."""
+    turns = {t.pk: t for t in conversation.turns.all()}
+    node = turns.get(conversation.leaf_id) if conversation.leaf_id else None
+    chain: list[Turn] = []
+    while node is not None:
+        chain.append(node)
+        node = turns.get(node.parent_id) if node.parent_id else None
+    return [t for t in reversed(chain) if t.role == Turn.Role.ASSISTANT]
+
+
+# ---- shaping rows --------------------------------------------------------------------------------
+
+
+def _chain(turn: Turn, cache: dict[int, dict[int, Turn]]) -> list[Turn]:
+    """The branch from the root to `turn`, oldest first."""
+    by_id = cache.get(turn.conversation_id)
+    if by_id is None:
+        by_id = cache[turn.conversation_id] = {t.pk: t for t in turn.conversation.turns.all()}
+    chain = [turn]
+    while chain[-1].parent_id in by_id:
+        chain.append(by_id[chain[-1].parent_id])
+    chain.reverse()
+    return chain
+
+
+def system_of(turn: Turn) -> str:
+    p = turn.params or {}
+    return "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
+
+
+def context_messages(chain: list[Turn]) -> list[dict[str, Any]]:
+    """The system prompt and the turns before the answer, text only."""
+    answer = chain[-1]
+    messages: list[dict[str, Any]] = []
+    if system := system_of(answer):
+        messages.append({"role": "system", "content": system})
+    messages += [{"role": t.role, "content": t.content} for t in chain[:-1] if t.content.strip()]
+    return messages
+
+
+def answer_message(turn: Turn, style: str, reasoning_field: str) -> dict[str, Any]:
+    if style == "think_inline":
+        return {"role": "assistant", "content": f"<think>\n{turn.reasoning}\n</think>\n\n{turn.content}"}
+    message: dict[str, Any] = {"role": "assistant", "content": turn.content}
+    if style == "reasoning_field":
+        message[reasoning_field] = turn.reasoning
+    return message
+
+
+def provenance(turn: Turn) -> dict[str, Any]:
+    rating = getattr(turn, "rating", None) if _has_rating(turn) else None
+    return {
+        "conversation": turn.conversation_id,
+        "turn": turn.pk,
+        "model": turn.model_label,
+        "prompt": (turn.params or {}).get("prompt_name"),
+        "created_at": turn.created_at.isoformat(),
+        "rating": rating.value if rating else None,
+        "reasoning_tokens": turn.reasoning_tokens,
+        "completion_tokens": turn.completion_tokens,
+    }
+
+
+def _has_rating(turn: Turn) -> bool:
+    try:
+        turn.rating  # noqa: B018
+    except Rating.DoesNotExist:
+        return False
+    return True
+
+
+def sft_row(chain: list[Turn], options: ExportOptions) -> dict[str, Any]:
+    answer = chain[-1]
+    messages = context_messages(chain)
+    if options.format == "cot":
+        instructions = ((answer.params or {}).get("thinking_instructions") or "").strip()
+        messages += [
+            {"role": "user", "content": instructions or DEFAULT_THINKING_INSTRUCTIONS},
+            {"role": "assistant", "content": answer.reasoning},
+            {"role": "user", "content": FINAL_ANSWER_PROMPT},
+            {"role": "assistant", "content": answer.content},
+        ]
+    else:
+        messages.append(answer_message(answer, options.format, options.reasoning_field))
+    return {"messages": messages, "metadata": provenance(answer)}
+
+
+# ---- the export -------------------------------------------------------------------------------------
+
+
+def rows(
+    flt: DatasetFilter, options: ExportOptions, report: Report, progress: Callable[[int, int], None] | None = None
 ) -> Iterator[dict[str, Any]]:
-    if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-    for conversation in conversations:
-        turns = {t.pk: t for t in conversation.turns.all()}
-        for turn in turns.values():
-            if turn.role != Turn.Role.ASSISTANT or turn.status != Turn.Status.COMPLETE:
+    """The rows of the export, counting what is written and skipped in `report`.
+
+    Raises MissingReasoning (with `missing_reasoning="fail"`) at the first answer
+    without reasoning; callers that write a file delete what they wrote."""
+    candidates = list(answers(flt))
+    judged = verdicts(flt) if flt.verdict or options.format == "dpo" else {}
+    if flt.verdict:
+        candidates = [t for t in candidates if any(v.outcome == flt.verdict for v in judged.get(t.pk, []))]
+    needs_reasoning = options.answer_style != "final" or options.format == "cot"
+    cache: dict[int, dict[int, Turn]] = {}
+
+    def usable(turn: Turn) -> bool:
+        if needs_reasoning and not turn.reasoning.strip():
+            if options.missing_reasoning == "fail":
+                raise MissingReasoning(
+                    f"turn {turn.pk} (conversation {turn.conversation_id}) has no reasoning. "
+                    "Thinking data is required for this format: every row needs reasoning "
+                    "or chain-of-thought output (or export with --missing-reasoning skip)."
+                )
+            report.skipped["no reasoning"] += 1
+            return False
+        return True
+
+    if options.format != "dpo":
+        for i, turn in enumerate(candidates, 1):
+            if usable(turn):
+                report.written += 1
+                yield sft_row(_chain(turn, cache), options)
+            if progress:
+                progress(i, len(candidates))
+        return
+
+    by_id = {t.pk: t for t in Turn.objects.filter(pk__in=_pair_members(candidates, judged)).select_related(
+        "conversation", "rating"
+    )}  # fmt: skip
+    paired: set[tuple[int, int]] = set()
+    for i, chosen in enumerate(candidates, 1):
+        for rejected_id, source in _pairs_for(chosen, judged, report):
+            if (chosen.pk, rejected_id) in paired:
+                continue  # a vote and thumbs that agree make one pair
+            paired.add((chosen.pk, rejected_id))
+            rejected = by_id.get(rejected_id)
+            if rejected is None or rejected.status != Turn.Status.COMPLETE:
+                report.skipped["rejected answer not complete"] += 1
                 continue
-            if not turn.reasoning and not include_without_reasoning:
+            if not (usable(chosen) and usable(rejected)):
                 continue
-            chain = [turn]
-            while chain[-1].parent_id in turns:
-                chain.append(turns[chain[-1].parent_id])
-            chain.reverse()
-            yield record(chain, fmt)
+            report.written += 1
+            yield dpo_row(_chain(chosen, cache), rejected, options, source)
+        if progress:
+            progress(i, len(candidates))
 
 
-def jsonl(conversations: Iterable[Conversation], fmt: str = "messages", **kwargs: Any) -> Iterator[str]:
-    for item in records(conversations, fmt, **kwargs):
-        yield json.dumps(item, ensure_ascii=False) + "\n"
+def _pair_members(candidates: list[Turn], judged: dict[int, list[Verdict]]) -> set[int]:
+    ids: set[int] = set()
+    for turn in candidates:
+        for verdict in judged.get(turn.pk, []):
+            ids.update(verdict.others)
+    parents = [t.parent_id for t in candidates if t.parent_id]
+    ids.update(Turn.objects.filter(parent_id__in=parents, role=Turn.Role.ASSISTANT).values_list("pk", flat=True))
+    return ids
+
+
+def _pairs_for(chosen: Turn, judged: dict[int, list[Verdict]], report: Report) -> Iterator[tuple[int, dict[str, Any]]]:
+    for verdict in judged.get(chosen.pk, []):
+        if verdict.outcome != "won":
+            continue
+        if verdict.round > 1:
+            # Each column continues its own history: from round 2 on, the losers
+            # answered a different context, so the pair would not share a prompt.
+            report.skipped["later comparison round (contexts differ)"] += len(verdict.others)
+            continue
+        for other in verdict.others:
+            yield other, {"source": "vote", "comparison": verdict.comparison, "round": verdict.round,
+                          "blind": verdict.blind}  # fmt: skip
+    rating = getattr(chosen, "rating", None) if _has_rating(chosen) else None
+    if rating is not None and rating.value == Rating.Value.UP and chosen.parent_id:
+        down = Rating.objects.filter(
+            turn__parent_id=chosen.parent_id, value=Rating.Value.DOWN, turn__status=Turn.Status.COMPLETE
+        ).values_list("turn_id", flat=True)
+        for other in down:
+            yield other, {"source": "rating"}
+
+
+def dpo_row(chain: list[Turn], rejected: Turn, options: ExportOptions, source: dict[str, Any]) -> dict[str, Any]:
+    chosen = chain[-1]
+    style, field_name = options.dpo_reasoning, options.reasoning_field
+    return {
+        "prompt": context_messages(chain),
+        "chosen": [answer_message(chosen, style, field_name)],
+        "rejected": [answer_message(rejected, style, field_name)],
+        "metadata": {**source, "chosen": provenance(chosen), "rejected": provenance(rejected)},
+    }
+
+
+def lines(
+    flt: DatasetFilter, options: ExportOptions, report: Report, progress: Callable[[int, int], None] | None = None
+) -> Iterator[str]:
+    for row in rows(flt, options, report, progress):
+        yield json.dumps(row, ensure_ascii=False) + "\n"

@@ -4,14 +4,16 @@ a turn for the page and for a websocket frame."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
+from playground.conversations.services import branch
 from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.messages import split_turn
 
 
 def append_fragment(turn_id: int, block: str, text: str) -> str:
@@ -75,12 +77,32 @@ def render_turn_oob(turn_id: int) -> str:
     return html
 
 
-def render_new_exchange(user_turn_id: int, turn_id: int) -> str:
-    turns = Turn.objects.select_related("model", "model__provider").filter(pk__in=[user_turn_id, turn_id])
-    by_id = {t.pk: t for t in turns}
-    annotate_siblings(by_id.values())
-    inner = render_turn(by_id[user_turn_id]) + render_turn(by_id[turn_id])
-    return f'<div hx-swap-oob="beforeend:#turns">{inner}</div>'
+def render_new_exchange(user_turn: Turn | int, turn: Turn | int) -> str:
+    """A new prompt and its answer, appended to the chat page's turns. Given the
+    turns themselves (just stored), it renders them without fetching them again."""
+    if not isinstance(user_turn, Turn) or not isinstance(turn, Turn):
+        ids = [t.pk if isinstance(t, Turn) else t for t in (user_turn, turn)]
+        by_id = Turn.objects.select_related("model", "model__provider").in_bulk(ids)
+        user_turn, turn = by_id[ids[0]], by_id[ids[1]]
+    annotate_siblings([user_turn, turn])
+    return f'<div hx-swap-oob="beforeend:#turns">{render_turn(user_turn) + render_turn(turn)}</div>'
+
+
+def render_branch(conversation_id: int, target: str = "turns") -> list[str]:
+    """The branch on show, replacing the page's turns (`#target`): after an edit or
+    a regeneration, which change the branch above the new answer. As fragments
+    that each fit a websocket message (a long turn is cut, see messages.split_turn)."""
+    conversation = Conversation.objects.get(pk=conversation_id)
+    turns = branch(conversation)
+    annotate_siblings(turns)
+    return branch_fragments(turns, target)
+
+
+def branch_fragments(turns: list[Turn], target: str, render: Callable[[Turn], str] = render_turn) -> list[str]:
+    out = [f'<div hx-swap-oob="innerHTML:#{target}"></div>']
+    for turn in turns:
+        out += split_turn(f'<div hx-swap-oob="beforeend:#{target}">{render(turn)}</div>', turn.pk)
+    return out
 
 
 def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +129,7 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "temperature_control": model.supports_temperature,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
+        "answer_schema": json.dumps(current["answer_schema"], indent=2) if current.get("answer_schema") else "",
         "hidden_reasoning": reasoning == "hidden",
     }
 

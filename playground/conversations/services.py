@@ -5,17 +5,20 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models.functions import Now
 from django.utils import timezone
 
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.security.secrets import Scrubber
+from reasoning.adapters.selection import adapter_for
 from reasoning.request import EFFORT_LEVELS, ChatRequest, Message, Thinking
+from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -26,7 +29,11 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
+    "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
+    "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
+# What a turn's params keep of its prompt; never taken from the browser.
+PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
 
 
 class BadInput(ValueError):
@@ -48,6 +55,10 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
                 params[name] = kind(value)
         except (TypeError, ValueError):
             raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
+    if params.get("prompt_id") == 0:
+        del params["prompt_id"]  # "no prompt" in a select
+    if "answer_schema" in params:
+        params["answer_schema"] = _schema(params["answer_schema"])
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -95,6 +106,18 @@ def check_prompt(prompt: str) -> str:
     return prompt.replace("\x00", "")
 
 
+def _schema(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text  # already parsed: params stored with a turn
+    try:
+        schema = json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadInput("The answer schema is not valid JSON.") from None
+    if problems := check_schema(schema):
+        raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
+    return schema
+
+
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
     """The turns from the root to `leaf` (default: the conversation's leaf), oldest first."""
     turns = {t.pk: t for t in conversation.turns.select_related("model").all()}
@@ -114,8 +137,16 @@ def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
 
 @dataclass(frozen=True)
 class Exchange:
+    """A prompt and the empty answer to it, stored; with what to send for the answer.
+
+    `request` is None when it could not be built (a missing key, an unknown
+    provider kind): the answer is then stored as an error saying why, and a
+    launch ends it at once (playground.streaming.launch)."""
+
     user_turn: Turn
     assistant_turn: Turn
+    request: ChatRequest | None = None
+    branched: bool = False  # the branch on show changed above the prompt (an edit, a regeneration)
 
 
 def start_exchange(
@@ -127,32 +158,32 @@ def start_exchange(
 ) -> Exchange:
     """Store the user's prompt and an empty assistant turn in state "streaming"."""
     prompt = check_prompt(prompt)
-    if not model.enabled or not model.provider.enabled:
-        raise BadInput(f"{model.label} is disabled.")
+    check_model(model)
     check_run_limits(conversation.owner)
-    with transaction.atomic():
-        if parent is None:
-            chain = branch(conversation)
-            parent = chain[-1] if chain else None
-        user_turn = Turn.objects.create(
-            conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt
-        )
+    # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
+    # a failure here ends that whole transaction anyway.
+    with transaction.atomic(savepoint=False):
+        chain = branch(conversation, parent)
+        parent = chain[-1] if chain else None
+        user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        assistant_turn = _streaming_answer(user_turn, model, params, title=title)
-    return Exchange(user_turn, assistant_turn)
+        return _streaming_answer(user_turn, model, params, [*chain, user_turn], title=title)
 
 
 def build_request(turn: Turn) -> ChatRequest:
-    """The request that generates `turn` from the branch above it.
+    """The request that generates `turn` from the branch above it."""
+    if turn.model is None:
+        raise BadInput("The model of this turn no longer exists.")
+    return request_for(turn.model, turn.params or {}, branch(turn.conversation, turn)[:-1])
+
+
+def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> ChatRequest:
+    """The request for an answer by `model` with parameters `p` to the turns of `chain`.
 
     Earlier turns go in with their reasoning and replay data attached; whether
     any of it is sent is the provider's replay rule, applied in reasoning.context.
     """
-    model = turn.model
-    if model is None:
-        raise BadInput("The model of this turn no longer exists.")
-    chain = branch(turn.conversation, turn)[:-1]
     messages = [
         Message(
             role=t.role,  # type: ignore[arg-type]
@@ -164,12 +195,14 @@ def build_request(turn: Turn) -> ChatRequest:
         for t in chain
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
     ]
-    p = turn.params or {}
+    system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
     return ChatRequest(
         provider=model.provider.config(),
         model=model.spec(),
         messages=messages,
-        system=p.get("system") or None,
+        system=system or None,
+        thinking_instructions=p.get("thinking_instructions"),
+        response_schema=answer_schema(p),
         thinking=Thinking(
             mode=p.get("thinking", "default"),
             effort=p.get("effort"),
@@ -182,58 +215,57 @@ def build_request(turn: Turn) -> ChatRequest:
     )
 
 
-def stale_after() -> float:
-    """Seconds without a checkpoint after which a "streaming" turn is taken for dead.
-
-    A live run, in any worker, bumps `heartbeat_at` every CHECKPOINT_INTERVAL; the
-    margin covers a busy database or a paused process. Too small a value would mark
-    live turns of other workers (their final save still wins, but watchers would
-    have seen "interrupted" for a while).
-    """
-    configured = float(getattr(settings, "STREAM_STALE_AFTER", 0) or 0)
-    return configured or max(10.0, 5 * float(settings.CHECKPOINT_INTERVAL))
-
-
-def mark_interrupted(conversation: Conversation | None = None, turn_ids: list[int] | None = None) -> int:
-    """Turns left "streaming" whose run stopped checkpointing belong to a dead
-    process: keep their text and say so. Safe with several workers: the age is
-    measured on the database's clock, which all workers share, and runs alive in
-    this process are never touched."""
-    from playground.streaming.run import RUNS  # runs imports this module
-
-    turns = Turn.objects.filter(
-        status=Turn.Status.STREAMING, heartbeat_at__lt=Now() - timedelta(seconds=stale_after())
-    ).exclude(pk__in=list(RUNS))
-    if conversation is not None:
-        turns = turns.filter(conversation=conversation)
-    if turn_ids is not None:
-        turns = turns.filter(pk__in=turn_ids)
-    # Look before writing: this runs on every page load and every few seconds per
-    # watching socket, and nearly always finds nothing. A read takes no write lock
-    # (SQLite has one for the whole database, which the checkpoints need).
-    stale = list(turns.values_list("pk", flat=True))
-    if not stale:
-        return 0
-    # The update repeats the conditions: a run may have checkpointed meanwhile.
-    return turns.filter(pk__in=stale).update(
-        status=Turn.Status.INTERRUPTED,
-        error={
-            "kind": "interrupted",
-            "message": "The server stopped while this turn was streaming.",
-            "status_code": None,
-        },
-    )
+def answer_schema(params: dict[str, Any]) -> Any:
+    """The JSON Schema a turn's answer was asked for: the conversation's own, else its prompt's."""
+    return params.get("answer_schema") or params.get("schema")
 
 
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
 
 
 def _streaming_answer(
-    user_turn: Turn, model: ModelProfile, params: dict[str, Any], *, title: str | None = None
-) -> Turn:
-    """An empty assistant turn under `user_turn`, made the conversation's leaf (and its
-    title set, in the same write, when the first prompt names the conversation)."""
+    user_turn: Turn,
+    model: ModelProfile,
+    params: dict[str, Any],
+    chain: list[Turn],
+    *,
+    title: str | None = None,
+    branched: bool = False,
+) -> Exchange:
+    """An empty assistant turn under `user_turn` (the last of `chain`), made the
+    conversation's leaf (and its title set, in the same write, when the first
+    prompt names the conversation).
+
+    The request is built here, from the turns already in hand, and stored with
+    the turn in its one insert: the run needs no query of its own to start. A
+    request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
+    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
+    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
+    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
+    try:
+        prompt = prompt_for(conversation.owner, params.get("prompt_id"))
+    except BadInput:
+        if "prompt_name" not in kept:
+            raise
+        prompt = None
+    params = {k: v for k, v in params.items() if k not in kept}
+    params.update(prompt.snapshot() if prompt is not None else kept)
+    request: ChatRequest | None = None
+    fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
+    try:
+        request = request_for(model, params, chain)
+        # Only headers known to be public and no known secret are recorded (security.secrets).
+        prepared = Scrubber.for_provider(request.provider).redact_request(adapter_for(request).prepare(request))
+        fields["sent"] = {
+            "method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json
+        }  # fmt: skip
+    except Exception as e:
+        request = None
+        fields = {
+            "status": Turn.Status.ERROR,
+            "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
+        }
     turn = Turn.objects.create(
         conversation=conversation,
         parent=user_turn,
@@ -242,32 +274,52 @@ def _streaming_answer(
         model_label=model.label,
         source=model.source,
         params=params,
-        status=Turn.Status.STREAMING,
         heartbeat_at=timezone.now(),
+        **fields,
     )
     conversation.leaf = turn
     conversation.model = model
-    fields = ["leaf", "model", "updated_at"]
+    conversation.prompt = prompt
+    update = ["leaf", "model", "prompt", "updated_at"]
     if title is not None:
         conversation.title = title
-        fields.append("title")
-    conversation.save(update_fields=fields)
-    return turn
+        update.append("title")
+    conversation.save(update_fields=update)
+    return Exchange(user_turn, turn, request, branched)
 
 
-def _check_model(model: ModelProfile) -> None:
+def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
+    """The prompt `prompt_id` if `owner` may use it (their own or a built-in one)."""
+    if prompt_id in (None, "", 0):
+        return None
+    prompt = Prompt.available_to(owner).filter(pk=prompt_id).first()
+    if prompt is None:
+        raise BadInput("That prompt does not exist (any more).")
+    return prompt
+
+
+def check_model(model: ModelProfile) -> None:
     if not model.enabled or not model.provider.enabled:
         raise BadInput(f"{model.label} is disabled.")
 
 
-def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Turn:
+def model_by_id(raw: Any) -> ModelProfile:
+    """The enabled model a form or a socket message names by id."""
+    try:
+        return ModelProfile.objects.select_related("provider").get(pk=int(raw or 0), enabled=True)
+    except (ValueError, TypeError, ModelProfile.DoesNotExist):
+        raise BadInput("Choose a model.") from None
+
+
+def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Exchange:
     """A new answer to an existing prompt: a sibling of its earlier answers."""
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
-    _check_model(model)
+    check_model(model)
     check_run_limits(user_turn.conversation.owner)
-    with transaction.atomic():
-        return _streaming_answer(user_turn, model, params)
+    with transaction.atomic(savepoint=False):
+        chain = branch(user_turn.conversation, user_turn)
+        return _streaming_answer(user_turn, model, params, chain, branched=True)
 
 
 def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
@@ -276,13 +328,14 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     if edited.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be edited.")
     prompt = check_prompt(prompt)
-    _check_model(model)
+    check_model(model)
     check_run_limits(edited.conversation.owner)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
+        above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
         )
-        return Exchange(user_turn, _streaming_answer(user_turn, model, params))
+        return _streaming_answer(user_turn, model, params, [*above, user_turn], branched=True)
 
 
 def newest_leaf(turn: Turn) -> Turn:

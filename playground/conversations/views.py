@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -12,27 +11,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from playground.accounts.users import signed_in
 from playground.conversations import exports
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
-from playground.conversations.services import (
-    BadInput,
-    branch,
-    clean_params,
-    mark_interrupted,
-    show_branch,
-    start_edit,
-    start_exchange,
-    start_regeneration,
-)
+from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 from playground.models import Conversation, ModelProfile, Turn
 from playground.security.secrets import REDACTED, is_public_header
-from playground.streaming.run import start_run
+from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
+from playground.streaming.liveness import mark_interrupted
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
     """The user's own conversation, or 404: another user's is indistinguishable from none."""
     try:
-        return Conversation.objects.select_related("model__provider").get(pk=pk, owner=request.user)
+        return Conversation.objects.select_related("model__provider").get(pk=pk, owner=signed_in(request))
     except Conversation.DoesNotExist:
         raise Http404("No such conversation") from None
 
@@ -40,7 +32,7 @@ def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
 def _turn_for(request: HttpRequest, pk: int) -> Turn:
     try:
         return Turn.objects.select_related("conversation", "model__provider").get(
-            pk=pk, conversation__owner=request.user
+            pk=pk, conversation__owner=signed_in(request)
         )
     except Turn.DoesNotExist:
         raise Http404("No such turn") from None
@@ -57,7 +49,7 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     selected = (conversation.model if conversation else None) or (models[0] if models else None)
     return {
         "conversation": conversation,
-        "conversations": Conversation.objects.filter(owner=request.user)[:100],
+        "conversations": Conversation.objects.filter(owner=signed_in(request))[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
@@ -80,40 +72,30 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _model_from(data: Any) -> ModelProfile:
-    try:
-        return ModelProfile.objects.select_related("provider").get(pk=int(data.get("model") or 0), enabled=True)
-    except (ValueError, TypeError, ModelProfile.DoesNotExist):
-        raise BadInput("Choose a model.") from None
+    return model_by_id(data.get("model"))
 
 
-def _new_conversation(request: HttpRequest) -> tuple[Conversation, int]:
-    model = _model_from(request.POST)
-    params = clean_params(request.POST.dict(), model)
-    conv = Conversation.objects.create(owner=request.user, model=model, settings=params)
-    try:
-        exchange = start_exchange(conv, request.POST.get("prompt", ""), model, params)
-    except BadInput:
-        conv.delete()
-        raise
-    return conv, exchange.assistant_turn.pk
-
-
-async def _run(turn_id: int) -> None:
-    # A run that cannot start marks its turn as an error with the reason; the page shows it.
-    with contextlib.suppress(Exception):
-        await start_run(turn_id)
+def _new_conversation(request: HttpRequest) -> Exchange:
+    question = Question(
+        owner=signed_in(request),
+        model=request.POST.get("model"),
+        text=request.POST.get("prompt", ""),
+        params=request.POST.dict(),
+    )
+    return store(question)
 
 
 @require_POST
 async def new_conversation(request: HttpRequest) -> HttpResponse:
     try:
-        conv, turn_id = await sync_to_async(_new_conversation)(request)
+        exchange = await sync_to_async(_new_conversation)(request)
     except BadInput as e:
         ctx = await sync_to_async(_page_context)(request, None)
         ctx["error"] = str(e)
         return await sync_to_async(render)(request, "chat/page.html", ctx, status=400)
-    await _run(turn_id)
-    return redirect("conversation", pk=conv.pk)
+    # A turn that cannot start is saved as an error with its reason: the page shows it.
+    await launch_stored([exchange])
+    return redirect("conversation", pk=exchange.user_turn.conversation_id)
 
 
 @require_POST
@@ -171,7 +153,7 @@ def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()[:200]
-    mine = Conversation.objects.filter(owner=request.user)
+    mine = Conversation.objects.filter(owner=signed_in(request))
     if q:
         mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
     return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
@@ -191,47 +173,35 @@ def _bad(request: HttpRequest, message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain")
 
 
-def _regenerate(request: HttpRequest, pk: int) -> tuple[Conversation, int]:
+def _regenerate(request: HttpRequest, pk: int) -> Exchange:
     turn = _turn_for(request, pk)
-    user_turn = turn if turn.role == Turn.Role.USER else turn.parent
-    if user_turn is None:
-        raise BadInput("This answer has no prompt to answer again.")
-    if request.POST.get("model"):
-        model = _model_from(request.POST)
-        params = clean_params(request.POST.dict(), model)
-    elif turn.model is not None:
-        model, params = turn.model, dict(turn.params or {})
-    else:
-        raise BadInput("The model of this turn no longer exists; choose one.")
-    return turn.conversation, start_regeneration(user_turn, model, params).pk
+    model = request.POST.get("model") or None
+    return store(Regeneration(turn, model, request.POST.dict() if model else None))
 
 
 @require_POST
 async def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        conv, turn_id = await sync_to_async(_regenerate)(request, pk)
+        exchange = await sync_to_async(_regenerate)(request, pk)
     except BadInput as e:
         return await sync_to_async(_bad)(request, str(e))
-    await _run(turn_id)
-    return _redirect_to(request, conv)
+    await launch_stored([exchange])
+    return _redirect_to(request, exchange.user_turn.conversation)
 
 
-def _edit(request: HttpRequest, pk: int) -> tuple[Conversation, int]:
+def _edit(request: HttpRequest, pk: int) -> Exchange:
     turn = _turn_for(request, pk)
-    model = _model_from(request.POST)
-    params = clean_params(request.POST.dict(), model)
-    exchange = start_edit(turn, request.POST.get("prompt", ""), model, params)
-    return turn.conversation, exchange.assistant_turn.pk
+    return store(Edit(turn, request.POST.get("prompt", ""), request.POST.get("model"), request.POST.dict()))
 
 
 @require_POST
 async def edit(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        conv, turn_id = await sync_to_async(_edit)(request, pk)
+        exchange = await sync_to_async(_edit)(request, pk)
     except BadInput as e:
         return await sync_to_async(_bad)(request, str(e))
-    await _run(turn_id)
-    return _redirect_to(request, conv)
+    await launch_stored([exchange])
+    return _redirect_to(request, exchange.user_turn.conversation)
 
 
 @require_POST

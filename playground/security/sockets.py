@@ -109,8 +109,17 @@ def session_is_current(scope: dict[str, Any]) -> bool:
     return constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
 
 
-def bad_message_frame(reason: str = "That message could not be understood.") -> str:
-    return render_to_string("chat/_notice.html", {"message": reason})
+def is_id(value: Any) -> bool:
+    """Whether a socket message's id looks like a row id (an int, or digits)."""
+    if isinstance(value, str):
+        value = int(value) if value.isdigit() and len(value) < 19 else None
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def bad_message_frame(
+    reason: str = "That message could not be understood.", template: str = "chat/_notice.html"
+) -> str:
+    return render_to_string(template, {"message": reason})
 
 
 # ---- closing idle sockets at once --------------------------------------------------------

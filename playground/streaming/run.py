@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 import traceback
 import weakref
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from channels.db import database_sync_to_async
@@ -37,18 +39,20 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request, mark_interrupted
+from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
-from reasoning.cot import adapter_for
+from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from reasoning.adapters.selection import adapter_for
+from reasoning.checked import Checked
 from reasoning.errors import ProviderError
-from reasoning.events import ContentDelta, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
 
-RUNS: dict[int, TurnRun] = {}  # turn id -> live run in this process
+RUNS: dict[int, TurnRun] = LIVE_RUNS  # turn id -> live run in this process (liveness spares them)
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them (tests and the `ask` command each run their own loop). It is
 # made again if the timeout settings change (tests use small ones).
@@ -100,6 +104,7 @@ class TurnRun:
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     replay: list[Any] = field(default_factory=list)
+    calls: list[CallDone] = field(default_factory=list)  # a chain of thought's two calls
     usage: Usage | None = None
     finish_reason: str | None = None
     status: str = Turn.Status.STREAMING
@@ -117,6 +122,9 @@ class TurnRun:
     _nap_future: asyncio.Future[None] | None = None
     _dirty: bool = False
     _finishing: bool = False
+    # Set while the turn is not yet announced to its watchers: frames wait for it,
+    # so none reaches a socket before the turn it belongs to (see launch.py).
+    held: asyncio.Event | None = None
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
@@ -161,10 +169,13 @@ class TurnRun:
         scrub = self.scrubber
         r_stream, c_stream = scrub.stream(), scrub.stream()
         try:
-            adapter = adapter_for(self.request)
+            # Every provider value is checked where it enters (reasoning.checked).
+            adapter = Checked(adapter_for(self.request))
             # aclosing: whatever ends the loop (Stop, an error here), the adapter's
-            # `async with` exits now and closes the upstream request.
-            async with contextlib.aclosing(adapter.stream(self.request, self.client)) as events:
+            # `async with` exits now and closes the upstream request. (Adapters are
+            # async generators; their protocol says only AsyncIterator.)
+            stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
+            async with contextlib.aclosing(stream) as events:
                 async for event in events:
                     if self._r_len + self._c_len > settings.MAX_TURN_CHARS:
                         raise _TooLong
@@ -180,6 +191,8 @@ class TurnRun:
                         self.replay.append(scrub.scrub_data(event.payload))
                     elif isinstance(event, Finish):
                         self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
+                    elif isinstance(event, CallDone):
+                        self.calls.append(dataclasses.replace(event, request=scrub.redact_request(event.request)))
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
@@ -252,6 +265,8 @@ class TurnRun:
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL
         loop = asyncio.get_running_loop()
+        if self.held is not None:
+            await self.held.wait()
         while True:
             await self._wake.wait()
             self._wake.clear()
@@ -301,7 +316,7 @@ class TurnRun:
 
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed
-        # belongs to a dead process (see turns.mark_interrupted).
+        # belongs to a dead process (see liveness.mark_interrupted).
         while True:
             await asyncio.sleep(settings.CHECKPOINT_INTERVAL)
             try:
@@ -346,7 +361,7 @@ class TurnRun:
     async def _save(self, *, final: bool) -> None:
         self.saves += 1
         if not final and not self._dirty:
-            await database_sync_to_async(_heartbeat)(self.turn_id)
+            await database_sync_to_async(heartbeat)(self.turn_id)
             return
         self._dirty = False
         fields: dict[str, Any] = {
@@ -391,11 +406,34 @@ class TurnRun:
             "cached_tokens": u.cached_tokens,
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
+            **({"sent": sent_with_calls(self.calls)} if self.calls else {}),
         }
 
 
 class _TooLong(Exception):
     """The turn's text passed MAX_TURN_CHARS: the provider is cut off, the text kept."""
+
+
+def _sent(prepared: PreparedRequest) -> dict[str, Any]:
+    return {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
+
+
+def sent_with_calls(calls: list[CallDone]) -> dict[str, Any]:
+    """`Turn.sent` of a multi-call turn: the first call as for any turn, and under
+    "calls" every call with its step and its own token counts."""
+    steps = [
+        {
+            "step": call.step,
+            **_sent(call.request),
+            "usage": {
+                "prompt_tokens": call.usage.prompt_tokens,
+                "completion_tokens": call.usage.completion_tokens,
+                "reasoning_tokens": call.usage.reasoning_tokens,
+            },
+        }
+        for call in calls
+    ]
+    return {**_sent(calls[0].request), "calls": steps}
 
 
 def _wake_up(future: asyncio.Future[None]) -> None:
@@ -420,10 +458,6 @@ def _tail(parts: list[str], n: int) -> str:
     return "".join(reversed(out))
 
 
-def _heartbeat(turn_id: int) -> None:
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=Now())
-
-
 def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     if final:
         turn = Turn.objects.select_related("model").get(pk=turn_id)
@@ -445,28 +479,8 @@ def _prepare(turn_id: int) -> TurnRun:
     request = build_request(turn)
     scrubber = Scrubber.for_provider(request.provider)
     prepared = scrubber.redact_request(adapter_for(request).prepare(request))
-    Turn.objects.filter(pk=turn_id).update(
-        sent={"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
-    )
+    Turn.objects.filter(pk=turn_id).update(sent=_sent(prepared))
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
-
-
-_swept = False
-
-
-async def sweep_once() -> None:
-    """On a process's first run or socket, mark turns left streaming by dead
-    processes (the same staleness rule as the page load and `bootstrap`), so a
-    restarted worker does not wait for someone to open each conversation."""
-    global _swept
-    if _swept:
-        return
-    _swept = True
-    try:
-        if n := await database_sync_to_async(mark_interrupted)():
-            log.warning("marked %s turn(s) left streaming by a stopped process as interrupted", n)
-    except Exception:
-        log.warning("sweep of dead turns failed", exc_info=True)
 
 
 async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
@@ -488,8 +502,13 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
         )
         raise
     run.client = client
-    RUNS[turn_id] = run
-    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{turn_id}")
+    return begin(run)
+
+
+def begin(run: TurnRun) -> TurnRun:
+    """Start `run`'s task on the running loop; it is live (in RUNS) from now on."""
+    RUNS[run.turn_id] = run
+    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{run.turn_id}")
     return run
 
 

@@ -85,7 +85,7 @@ def tokens_per_second(turn: Turn) -> str:
 def params_summary(turn: Turn) -> str:
     """The controls a turn ran with, in a few words ("thinking on · effort high")."""
     p = turn.params or {}
-    parts = []
+    parts = [f"prompt “{p['prompt_name']}”"] if p.get("prompt_name") else []
     if p.get("thinking") in ("on", "off"):
         parts.append(f"thinking {p['thinking']}")
     if p.get("effort"):

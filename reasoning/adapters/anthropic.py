@@ -47,6 +47,7 @@ from reasoning.events import (
     Usage,
 )
 from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.structured import schema_params
 from reasoning.wire import error_from_payload, iter_sse, open_stream, parse_json_data
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -88,6 +89,7 @@ class AnthropicAdapter:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
+        merge_params(body, schema_params(request))
         body["stream"] = True
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
 

@@ -36,6 +36,7 @@ from reasoning.controls import merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.structured import schema_params
 from reasoning.wire import error_from_payload, iter_sse, open_stream, parse_json_data
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -83,6 +84,7 @@ class GeminiAdapter:
         if generation:
             body["generationConfig"] = generation
         merge_params(body, thinking_params(request))
+        merge_params(body, schema_params(request))
         url = stream_url(provider.base_url, request.model.model_id)
         return PreparedRequest("POST", url, headers, body)
 

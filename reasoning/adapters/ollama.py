@@ -31,6 +31,7 @@ from reasoning.controls import merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, TextDelta, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
+from reasoning.structured import schema_params
 from reasoning.wire import error_from_payload, iter_ndjson, open_stream
 
 DEFAULT_BASE_URL = "http://localhost:11434"
@@ -70,6 +71,7 @@ class OllamaAdapter:
         if options:
             body["options"] = options
         merge_params(body, thinking_params(request))
+        merge_params(body, schema_params(request))
         body["stream"] = True
         return PreparedRequest("POST", chat_url(provider.base_url), headers, body)
 

@@ -42,6 +42,7 @@ from reasoning.controls import merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
+from reasoning.structured import schema_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -133,6 +134,7 @@ class OpenAIResponsesAdapter:
         if request.temperature is not None:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
+        merge_params(body, schema_params(request))
         url = request.provider.base_url.rstrip("/") + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)
 

@@ -77,3 +77,42 @@ def saved(turn_id: int):
     from playground.models import Turn
 
     return Turn.objects.get(pk=turn_id)
+
+
+async def open_socket(client, user, path: str):
+    """A connected websocket to `path`, logged in as `user` through the session cookie."""
+    from channels.testing import WebsocketCommunicator
+
+    from playground.asgi import application
+
+    await database_sync_to_async(client.force_login)(user)
+    comm = WebsocketCommunicator(
+        application,
+        path,
+        headers=[
+            (b"origin", b"http://127.0.0.1"),
+            (b"host", b"127.0.0.1"),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        ],
+    )
+    connected, _ = await comm.connect()
+    assert connected
+    return comm
+
+
+def layer_losing(kind: str):
+    """A channel layer that drops every group message of type `kind` (as a full
+    channel would) and passes everything else to the real one."""
+    from channels.layers import get_channel_layer
+
+    real_layer = get_channel_layer()
+
+    class LayerLosing:
+        def __getattr__(self, name):
+            return getattr(real_layer, name)
+
+        async def group_send(self, group, message):
+            if message["type"] != kind:
+                await real_layer.group_send(group, message)
+
+    return LayerLosing

@@ -15,6 +15,7 @@ from playground.models import Comparison, Conversation, ModelProfile, Turn, Vote
 from playground.streaming.run import RUNS
 from reasoning.errors import RateLimited
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
+from tests.playground.stream_page import open_socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -187,19 +188,7 @@ async def test_strangers_get_404_for_every_comparison_page(async_client, owner, 
 
 
 async def column_socket(client, user, conversation_id):
-    await database_sync_to_async(client.force_login)(user)
-    comm = WebsocketCommunicator(
-        application,
-        f"/ws/compare/{conversation_id}/",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
+    return await open_socket(client, user, f"/ws/compare/{conversation_id}/")
 
 
 async def test_blind_labels_stay_hidden_on_page_and_sockets_until_the_vote(

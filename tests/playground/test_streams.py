@@ -12,19 +12,19 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.db.backends import utils as db_utils
 from django.utils import timezone
 
-from playground.asgi import application
-from playground.conversations.services import mark_interrupted, start_exchange
+from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
+from playground.streaming import liveness
 from playground.streaming import run as runs
+from playground.streaming.liveness import mark_interrupted
 from playground.streaming.run import RUNS, run_group, start_run
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import PreparedRequest
-from tests.playground.stream_page import Page, saved, started_turn_id
+from tests.playground.stream_page import Page, layer_losing, open_socket, saved, started_turn_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -35,19 +35,7 @@ FULL_C = "".join(d.text for d in CONTENT)
 
 
 async def socket(client, user, conversation, query=""):
-    await database_sync_to_async(client.force_login)(user)
-    comm = WebsocketCommunicator(
-        application,
-        f"/ws/conversations/{conversation.pk}/{query}",
-        headers=[
-            (b"origin", b"http://127.0.0.1"),
-            (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-        ],
-    )
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
+    return await open_socket(client, user, f"/ws/conversations/{conversation.pk}/{query}")
 
 
 async def send_prompt(comm, model, prompt="Go"):
@@ -501,7 +489,7 @@ async def test_a_socket_shows_a_dead_run_as_interrupted_once_its_heartbeat_is_st
 
 async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, scripted_model, settings, monkeypatch):
     settings.STREAM_STALE_AFTER = 0.3
-    monkeypatch.setattr(runs, "_swept", True)  # the process's first run would sweep first
+    monkeypatch.setattr(liveness, "_swept", True)  # the process's first run would sweep first
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "r", "c", heartbeat_age=5)
     scripted.enqueue([ReasoningDelta("x"), Finish("stop")], first_delay=1.0)
@@ -581,29 +569,11 @@ async def test_frames_that_overtake_the_resume_reply_are_kept_not_lost(client, o
     await layer.group_discard(run_group(turn_id), run_channel)
 
 
-def test_join_from_takes_contiguous_text_and_keeps_what_lies_beyond_a_gap():
-    from playground.conversations.consumer import _join_from
-
-    assert _join_from(3, [(5, "fg"), (0, "abcde")]) == ("defg", [])
-    assert _join_from(3, [(9, "jk"), (2, "cde")]) == ("de", [(9, "jk")])
-    assert _join_from(3, [(0, "ab")]) == ("", [])
-
-
 async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
     client, owner, scripted, scripted_model, monkeypatch, settings
 ):
     settings.STREAM_STALE_AFTER = 1.0  # the watchdog looks every 0.5 s
-    real_layer = get_channel_layer()
-
-    class LayerLosingDone:
-        def __getattr__(self, name):
-            return getattr(real_layer, name)
-
-        async def group_send(self, group, message):
-            if message["type"] != "turn.done":  # a full channel drops it
-                await real_layer.group_send(group, message)
-
-    monkeypatch.setattr(runs, "get_channel_layer", LayerLosingDone)
+    monkeypatch.setattr(runs, "get_channel_layer", layer_losing("turn.done"))
     scripted.enqueue([*REASONING[:5], *CONTENT[:5], Finish("stop")], delay=0.01)
     conv = await new_conversation(owner)
     page = Page()
@@ -619,7 +589,7 @@ async def test_a_lost_turn_done_is_made_up_for_by_the_sockets_watchdog(
 
 async def test_a_process_sweeps_dead_turns_on_its_first_run(owner, scripted, scripted_model, monkeypatch, settings):
     settings.STREAM_STALE_AFTER = 1.0
-    monkeypatch.setattr(runs, "_swept", False)  # as in a freshly started process
+    monkeypatch.setattr(liveness, "_swept", False)  # as in a freshly started process
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "left over", "", heartbeat_age=30)
     scripted.enqueue([ContentDelta("hi"), Finish("stop")])

@@ -1,5 +1,7 @@
 """The playground's ASGI application plus a "paced" adapter, for real daphne
-processes started by the scale-out tests (no network, deterministic text).
+processes started by the scale-out tests (no network, deterministic text), and
+`GET /_scaleout/backpressure`: what the backpressure mechanism counted in this
+process (playground.streaming.backpressure.STATS), as JSON.
 
 A model's options say how it streams: `reasoning`/`content` delta counts, `rate`
 (deltas per second) and `pad` (extra characters per delta, to make bytes).
@@ -9,12 +11,13 @@ A model's options say how it streams: `reasoning`/`content` delta counts, `rate`
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
-from playground.asgi import application
+from playground.asgi import application as playground_application
 from reasoning.adapters import register
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -31,6 +34,17 @@ def expected(options: Mapping[str, Any]) -> tuple[str, str]:
     reasoning = "".join(_delta("r", i, pad) for i in range(int(options.get("reasoning", 100))))
     content = "".join(_delta("c", i, pad) for i in range(int(options.get("content", 20))))
     return reasoning, content
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http" and scope["path"] == "/_scaleout/backpressure":
+        from playground.streaming.backpressure import STATS
+
+        body = json.dumps(STATS).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+        return
+    await playground_application(scope, receive, send)
 
 
 @register("paced")

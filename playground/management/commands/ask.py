@@ -1,10 +1,10 @@
 """`manage.py ask --model LABEL PROMPT`: one turn from the terminal, stored like any other.
 
-It runs the browser's machinery: `turns.start_exchange` stores the prompt and an
-empty assistant turn, `runs.start_run` drives the adapter, checkpoints and saves
-the turn. The live text comes the way a browser gets it: this command joins the
-conversation's group on the channel layer and prints the frames (only the new
-text, by their offsets). Thinking is printed dimmed on a terminal, then the answer.
+It starts the turn the way every entry does (playground.streaming.launch): the
+prompt and an empty assistant turn stored, the run driving the adapter,
+checkpointing and saving the turn. The live text comes the way a browser gets it,
+through the conversation's group on the channel layer (`Launched.deltas`: only
+new text, gaps filled). Thinking is printed dimmed on a terminal, then the answer.
 
 `--json` prints one object instead (see `result()`). Exit status: 0 on success,
 1 when the provider failed (the JSON still says how), 2 for bad arguments,
@@ -22,15 +22,15 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Model
 
-from playground.conversations.services import BadInput, clean_params, start_exchange
-from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.run import start_run
+from playground.conversations.services import BadInput, clean_params
+from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.prompts.answers import structured_answer
+from playground.streaming.launch import Question, launch
 from playground.templatetags.playground import status_text
 from reasoning.request import EFFORT_LEVELS
 
@@ -86,7 +86,8 @@ class Printer:
 
 
 def result(turn: Turn) -> dict[str, Any]:
-    return {
+    structured = structured_answer(turn)
+    out = {
         "conversation": turn.conversation_id,
         "turn": turn.pk,
         "reasoning": turn.reasoning,
@@ -108,36 +109,32 @@ def result(turn: Turn) -> dict[str, Any]:
             else None
         ),
         "timings": turn.metrics(),
+        "prompt": (turn.params or {}).get("prompt_name"),
     }
+    if structured is not None:
+        out["structured"] = structured.as_dict()
+    return out
 
 
-async def follow(turn_id: int, group: str, printer: Printer | None) -> None:
-    """Start the run, print its frames until it is done, and wait for its final save."""
-    layer = get_channel_layer()
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
+async def follow(prompt: Question, printer: Printer | None) -> int:
+    """Start the turn, print its text as it streams, and wait for its final save;
+    returns the turn's id."""
     # A client that lives and closes with this one-shot event loop.
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(settings.UPSTREAM_READ_TIMEOUT, connect=settings.UPSTREAM_CONNECT_TIMEOUT)
     ) as client:
-        run = await start_run(turn_id, client=client)
-        assert run.task is not None
+        launched = await launch(prompt, follow=True, client=client)
         try:
-            while True:
-                message = await layer.receive(channel)
-                if message.get("turn") != turn_id:
-                    continue
-                if message["type"] == "turn.frame" and printer is not None:
-                    printer.frame(message["r_off"], message["r"], message["c_off"], message["c"])
-                elif message["type"] == "turn.done":
-                    break
-            await run.task
+            async for piece in launched.deltas():
+                if printer is not None:
+                    printer.write(0 if piece.block == "r" else 1, piece.text)
+            await launched.outcome()
         except asyncio.CancelledError:  # Ctrl-C: stop the run and let it save what it has
-            run.stop()
-            await asyncio.shield(run.task)
+            if launched.run is not None:
+                launched.run.stop()
+            await launched.outcome()
             raise
-        finally:
-            await layer.group_discard(group, channel)
+        return launched.turn_id
 
 
 class Command(BaseCommand):
@@ -155,6 +152,9 @@ class Command(BaseCommand):
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
         parser.add_argument("--user", metavar="NAME", help="default: the first superuser, else a local 'cli' user")
         parser.add_argument("--json", action="store_true", help="print one JSON object when done")
+        parser.add_argument(
+            "--prompt", dest="prompt_name", metavar="NAME", help="a prompt from the library (yours or a shared one)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = self.user(options["user"])
@@ -164,42 +164,30 @@ class Command(BaseCommand):
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
+            "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
         }
         try:
             params = clean_params(raw, model)
         except BadInput as e:
             raise bad(str(e)) from None
+        conversation = None
         if options["conversation"] is not None:
             conversation = Conversation.objects.filter(pk=options["conversation"], owner=user).first()
             if conversation is None:
                 raise bad(f"{user.username} has no conversation {options['conversation']}")
-            created = False
-        else:
-            conversation = Conversation.objects.create(owner=user, model=model)
-            created = True
-        try:
-            exchange = start_exchange(conversation, options["prompt"], model, params)
-        except BadInput as e:
-            if created:
-                conversation.delete()
-            raise bad(str(e)) from None
-
-        turn_id = exchange.assistant_turn.pk
+        prompt = Question(owner=user, model=model, text=options["prompt"], params=params, conversation=conversation)
         printer = None
         if not options["json"]:
             printer = Printer(
                 lambda text: self.stdout.write(text, ending=""), self.stdout.flush, color=self.stdout.isatty()
             )
         try:
-            asyncio.run(follow(turn_id, conversation.group_name, printer))
+            turn_id = asyncio.run(follow(prompt, printer))
+        except BadInput as e:
+            raise bad(str(e)) from None
         except KeyboardInterrupt:
             self.stderr.write("\nStopped; the text so far is kept.")
             raise CommandError("interrupted", returncode=130) from None
-        except Exception:
-            # A request that could not be built ends the turn with its reason (start_run);
-            # anything that left the turn streaming is a bug worth its traceback.
-            if Turn.objects.get(pk=turn_id).status == Turn.Status.STREAMING:
-                raise
         turn = Turn.objects.get(pk=turn_id)
         if printer is not None:
             printer.finish(turn)
@@ -210,7 +198,7 @@ class Command(BaseCommand):
         if turn.status != Turn.Status.COMPLETE:
             raise CommandError(status_text(turn) or turn.status, returncode=1)
 
-    def user(self, name: str | None) -> Model:
+    def user(self, name: str | None) -> User:
         User = get_user_model()
         if name is not None:
             user = User.objects.filter(username=name).first()
@@ -229,12 +217,19 @@ class Command(BaseCommand):
     def model(self, label: str) -> ModelProfile:
         model = ModelProfile.objects.select_related("provider").filter(label=label).first()
         if model is None or not model.enabled or not model.provider.enabled:
-            labels = ModelProfile.objects.filter(enabled=True, provider__enabled=True).values_list(
-                "label", flat=True
-            )
+            labels = ModelProfile.objects.filter(enabled=True, provider__enabled=True).values_list("label", flat=True)
             state = "no enabled model" if model is None else "a disabled model"
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model
+
+    def prompt(self, user: User, name: str) -> Prompt:
+        prompts = Prompt.available_to(user)
+        # The user's own prompt wins over a shared one of the same name.
+        prompt = prompts.filter(name=name, owner=user).first() or prompts.filter(name=name).first()
+        if prompt is None:
+            names = ", ".join(repr(p.name) for p in prompts) or "(none)"
+            raise bad(f"no prompt {name!r}; choose one of: {names}")
+        return prompt
 
     def summary(self, turn: Turn) -> str:
         parts = [f"conversation {turn.conversation_id}, turn {turn.pk}", turn.status]
@@ -244,4 +239,7 @@ class Command(BaseCommand):
             parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
+        if (structured := structured_answer(turn)) is not None:
+            parts.append("answer matches the schema" if structured.valid else
+                         f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip
         return " · ".join(parts)

@@ -10,10 +10,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from playground.conversations.services import mark_interrupted
 from playground.models import ModelProfile, Provider
+from playground.prompts.builtins import ensure_builtin_prompts
+from playground.streaming.liveness import mark_interrupted
 
-SIMULATOR_MODELS = [
+SIMULATOR_MODELS: list[dict[str, Any]] = [
     {
         "label": "Offline simulator",
         "model_id": "simulator",
@@ -56,6 +57,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         seed_simulator()
+        ensure_builtin_prompts()
         User = get_user_model()
         if not User.objects.exists():
             password = secrets.token_urlsafe(12)

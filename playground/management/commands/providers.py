@@ -55,7 +55,7 @@ def text(path: str, value: Any) -> str:
 def required_text(path: str, value: Any) -> str:
     if not text(path, value).strip():
         raise Invalid(path, "must not be empty")
-    return value.strip()
+    return str(value).strip()
 
 
 def boolean(path: str, value: Any) -> bool:
@@ -102,7 +102,7 @@ def slug(path: str, value: Any) -> str:
         raise Invalid(path, "must be letters, digits, hyphens or underscores") from None
     if len(value) > 64:
         raise Invalid(path, "must be at most 64 characters")
-    return value
+    return str(value)
 
 
 def url(path: str, value: Any) -> str:
@@ -112,7 +112,7 @@ def url(path: str, value: Any) -> str:
             URLValidator(schemes=["http", "https"])(value)
         except ValidationError:
             raise Invalid(path, f"{value!r} is not an http(s) URL") from None
-    return value
+    return str(value)
 
 
 def efforts(path: str, value: Any) -> list[str]:
@@ -130,7 +130,7 @@ def thinking_control(path: str, value: Any) -> str:
     value = required_text(path, value)
     if value not in THINKING_CONTROLS:
         raise Invalid(path, f"must be one of {', '.join(THINKING_CONTROLS)}")
-    return value
+    return str(value)
 
 
 def array_of_tables(path: str, value: Any) -> list[Any]:

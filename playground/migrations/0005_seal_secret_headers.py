@@ -26,5 +26,5 @@ def seal(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("playground", "0003_preferences")]
+    dependencies = [("playground", "0004_prompts")]
     operations = [migrations.RunPython(seal, migrations.RunPython.noop)]

@@ -1,0 +1,315 @@
+"""The socket of a page that shows one conversation's turns as they stream.
+
+All delivery bookkeeping lives here, for every screen: which streaming turns
+this socket follows and how much of each it has delivered (one
+`follower.TurnFollower` per turn: gaps, resume, the first sync), the watchdog
+that learns a turn ended when its "turn.done" never comes, backpressure
+(`backpressure.SlowReader`) and messages cut to fit the transport
+(`messages`). A screen subclasses it only to say how its turns are rendered:
+`render_exchange`, `render_branch`, `render_finished` (the chat page and a
+comparison column differ in where turns go and in blind labels).
+
+It never waits on a run. On connect it cannot know what the page holds (a
+checkpoint, or text from an earlier socket of the same page: the ws extension
+reconnects with the first URL), so each streaming turn starts unsynced: its
+blocks are first *replaced* with the run's whole text, then only new text goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from playground.conversations.services import BadInput, branch
+from playground.markdown import REMOTE_IMAGES
+from playground.models import Conversation, Turn
+from playground.security.csp import remote_images_for
+from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
+from playground.streaming.backpressure import SlowReader
+from playground.streaming.follower import Delivery, TurnFollower
+from playground.streaming.launch import Question, launch
+from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
+from playground.streaming.messages import fit, pack, split_turn, text_swaps
+from playground.streaming.run import run_group, stop_run
+
+log = logging.getLogger(__name__)
+
+
+class StreamingConsumer(AsyncWebsocketConsumer):
+    conversation: Conversation
+    following: dict[int, TurnFollower]  # streaming turns this socket shows
+    slow_reader: SlowReader | None = None
+    watchdog: asyncio.Task[None] | None = None
+    notice_template = "chat/_notice.html"
+
+    # ---- what a screen says: how its turns are rendered ----------------------------------
+
+    def render_exchange(self, user_turn_id: int, turn_id: int) -> str:
+        """A new prompt and its (empty) answer, added to the page's turns."""
+        raise NotImplementedError
+
+    def render_branch(self) -> list[str]:
+        """The branch on show, replacing the page's turns, as fragments that fit a message."""
+        raise NotImplementedError
+
+    def render_finished(self, turn_id: int) -> str:
+        """A finished turn (an outerHTML swap of it), with whatever else its end changes."""
+        raise NotImplementedError
+
+    def announced_html(self, event: dict[str, Any]) -> str | None:
+        """The exchange as rendered once by whoever started it, if this screen can use it."""
+        return None
+
+    # ---- the socket ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        conversation = await self._conversation(user, self.scope["url_route"]["kwargs"]["pk"])
+        if conversation is None:
+            await self.close(code=4403)
+            return
+        self.conversation = conversation
+        self.following = {}
+        # Turns rendered for this socket honour the user's "load remote images" choice.
+        REMOTE_IMAGES.set(await database_sync_to_async(remote_images_for)(user))
+        await self.channel_layer.group_add(conversation.group_name, self.channel_name)
+        for group in socket_groups(self.scope):  # logout or a password change ends this socket
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        self.slow_reader = SlowReader.attach(self)
+        await sweep_once()
+        # The page lists the turns it rendered streaming; turns started later (seen by
+        # an earlier socket of the same page) are on the branch too.
+        shown = [turn_id for turn_id, _, _ in _parse_resume(self.scope.get("query_string", b""))]
+        streaming, finished = await database_sync_to_async(_turns_to_follow)(conversation, shown)
+        for turn_id in finished:  # it finished between the page render and this socket
+            self.following[turn_id] = TurnFollower()
+            await self.turn_done({"turn": turn_id})
+        for turn_id in streaming:
+            self.following[turn_id] = follower = TurnFollower.joining()
+            await self._deliver(turn_id, follower.start())
+
+    async def disconnect(self, code: int) -> None:
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        if self.slow_reader is not None:
+            self.slow_reader.detach()
+        if hasattr(self, "conversation"):
+            await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+            for group in socket_groups(self.scope):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        # The last guard: no message over the transport limit (it would end the socket).
+        if text_data is not None and len(text_data) > 1024:
+            *first, text_data = fit(text_data)
+            for message in first:
+                await super().send(text_data=message)
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not await database_sync_to_async(session_is_current)(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
+        try:
+            data = json.loads(text_data or "{}")
+        except (json.JSONDecodeError, RecursionError):
+            data = None
+        if not isinstance(data, dict):
+            await self.send(text_data=bad_message_frame())
+            return
+        action = data.get("action", "send")
+        try:
+            if action == "stop":
+                if not is_id(data.get("turn")):
+                    await self.send(text_data=bad_message_frame("Stop which turn?"))
+                elif turn_id := await self._own_turn(data.get("turn")):
+                    await stop_run(turn_id)  # else: it finished meanwhile, or is not ours
+            elif action == "send":
+                await self._send_prompt(data)
+            else:
+                await self.send(text_data=bad_message_frame(f"Unknown action {str(action)[:40]!r}."))
+        except Exception:
+            # A bug or an odd value must not close the socket (1011) with no word.
+            log.exception("socket message on conversation %s failed", self.conversation.pk)
+            await self.send(text_data=bad_message_frame())
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=SESSION_ENDED)
+
+    async def _send_prompt(self, data: dict[str, Any]) -> None:
+        prompt = Question(
+            owner=self.scope["user"], model=data.get("model"), text=str(data.get("prompt", "")),
+            params=data, conversation=self.conversation,
+        )  # fmt: skip
+        try:
+            # Rendered once, here, for every chat socket: a render in each socket's
+            # turn_started (a hop to the sync thread) would hold up the run's first frame.
+            await launch(prompt, render=True)
+        except BadInput as e:
+            await self.send(text_data=bad_message_frame(str(e), self.notice_template))
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels runs close_old_connections() in the sync thread before every
+        # handler: a thread hop per frame per socket, queued behind the runs'
+        # checkpoints. Frames never touch the database, so they skip it
+        # (bench/README.md: it cost ~1/3 of the relay's CPU and most of its p99).
+        if message["type"] == "turn.frame":
+            await self.turn_frame(message)
+        else:
+            await super().dispatch(message)
+
+    # ---- group messages ------------------------------------------------------------------
+
+    async def turn_started(self, event: dict[str, Any]) -> None:
+        turn_id = event["turn"]
+        if event.get("branch"):
+            messages = pack(await database_sync_to_async(self.render_branch)())
+        else:
+            html = self.announced_html(event) or await database_sync_to_async(self.render_exchange)(
+                event["user_turn"], turn_id
+            )
+            # Rendered from the database, it may hold much text already (a run that
+            # went fast, or finished, before this socket rendered).
+            messages = split_turn(html, turn_id)
+        self.following[turn_id] = TurnFollower()  # the page gets the turn empty: its base is known
+        self._start_watchdog()
+        await self._send_all(messages)
+
+    async def turn_frame(self, event: dict[str, Any]) -> None:
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return  # not shown here, or already finished
+        if follower.synced and self._reader_is_slow():
+            follower.on_dropped()
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], follower.on_frame(event))
+
+    async def turn_resumed(self, event: dict[str, Any]) -> None:
+        """The run's answer to this socket's resume request."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return
+        if self._reader_is_slow():
+            follower.on_dropped(reply=True)
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], follower.on_resumed(event))
+
+    async def turn_done(self, event: dict[str, Any]) -> None:
+        turn_id = event["turn"]
+        if self.following.pop(turn_id, None) is None:
+            return  # frames or a second "done" (watchdog and run) after this are ignored
+        try:
+            html = await database_sync_to_async(self.render_finished)(turn_id)
+        except Turn.DoesNotExist:
+            return  # deleted with its conversation
+        await self._send_all(split_turn(html, turn_id))
+
+    # ---- delivery ------------------------------------------------------------------------
+
+    async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
+        if delivery.pieces:
+            swaps = [s for p in delivery.pieces for s in text_swaps(turn_id, p.block, p.text, replace=p.replace)]
+            await self._send_all(pack(swaps))
+            if self.slow_reader is not None:
+                self.slow_reader.sent()
+        if delivery.ask is not None:
+            await self._ask_resume(turn_id, delivery.ask)
+
+    async def _send_all(self, messages: list[str]) -> None:
+        for message in messages:
+            await self.send(text_data=message)
+
+    def _reader_is_slow(self) -> bool:
+        return self.slow_reader is not None and self.slow_reader.paused
+
+    def _note_dropped(self) -> None:
+        if self.slow_reader is not None:
+            self.slow_reader.dropped()
+
+    async def catch_up(self) -> None:
+        """The browser reads again: fetch what was dropped meanwhile."""
+        for turn_id, follower in list(self.following.items()):
+            if follower.dropped:
+                await self._ask_resume(turn_id, follower.retry())
+
+    async def _ask_resume(self, turn_id: int, offsets: tuple[int, int] | None) -> None:
+        self._start_watchdog()
+        if offsets is None:
+            return
+        await self.channel_layer.group_send(
+            run_group(turn_id),
+            {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1]},
+        )
+
+    def _start_watchdog(self) -> None:
+        if self.watchdog is None or self.watchdog.done():
+            self.watchdog = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        """While this socket follows streaming turns, look at them in the database now
+        and then. A run whose process died never sends "turn.done" (and a full layer
+        may drop one): a turn found finished, or stale and so marked interrupted, is
+        re-rendered from the database. Each pending resume is asked again, in case
+        the request or its reply was dropped."""
+        interval = min(max(stale_after() / 2, 0.5), 5.0)
+        while self.following:
+            await asyncio.sleep(interval)
+            ids = list(self.following)
+            if not ids:
+                break
+            for turn_id in await database_sync_to_async(finished_or_dead)(ids):
+                await self.turn_done({"turn": turn_id})
+            for turn_id, follower in list(self.following.items()):
+                if follower.resuming:
+                    await self._ask_resume(turn_id, follower.retry())
+
+    @database_sync_to_async
+    def _conversation(self, user: Any, pk: int) -> Conversation | None:
+        return Conversation.objects.filter(owner=user, pk=pk).first()
+
+    @database_sync_to_async
+    def _own_turn(self, turn_id: Any) -> int | None:
+        try:
+            pk = int(turn_id)
+        except (TypeError, ValueError):
+            return None
+        return Turn.objects.filter(pk=pk, conversation=self.conversation).values_list("pk", flat=True).first()
+
+
+def _parse_resume(query: bytes) -> list[tuple[int, int, int]]:
+    """`?resume=12:340:20,13:0:0` -> [(12, 340, 20), (13, 0, 0)]; junk is ignored."""
+    out = []
+    for pair in query.decode(errors="ignore").split("&"):
+        key, _, value = pair.partition("=")
+        if key != "resume":
+            continue
+        for item in value.replace("%3A", ":").replace("%2C", ",").split(","):
+            try:
+                turn, r, c = (int(x) for x in item.split(":"))
+            except ValueError:
+                continue
+            out.append((turn, max(r, 0), max(c, 0)))
+    return out[:50]
+
+
+def _turns_to_follow(conversation: Conversation, shown: list[int]) -> tuple[list[int], list[int]]:
+    """(streaming turns to follow, turns the page showed streaming that have finished)."""
+    mark_interrupted(conversation)
+    on_branch = {t.pk for t in branch(conversation) if t.is_streaming}
+    statuses = dict(
+        Turn.objects.filter(conversation=conversation, pk__in=[*shown, *on_branch]).values_list("pk", "status")
+    )
+    streaming = sorted(pk for pk, status in statuses.items() if status == Turn.Status.STREAMING)
+    finished = sorted(pk for pk, status in statuses.items() if status != Turn.Status.STREAMING and pk in shown)
+    return streaming, finished

@@ -1,0 +1,149 @@
+"""The gap/resume protocol of one watcher of one streaming turn, with no I/O.
+
+A run publishes frames that carry, per block (reasoning "r", content "c"), the
+offset of their text in the whole block. A watcher (a browser's socket, the API,
+`ask`) keeps how much of each block it has (`have`) and is given only what is
+new. Frames may come late, twice, out of order, or not at all (a full layer drops
+them; Redis may deliver a group frame before an earlier direct reply):
+
+* text that overlaps what the watcher has is trimmed, so nothing is shown twice;
+* text beyond a gap is kept, per block by offset, and given as soon as the gap
+  is filled, so nothing is shown out of order;
+* on a gap the follower asks the run to resume from `have` (one request in
+  flight at a time; `retry()` asks again when a request or its reply was lost).
+
+A watcher that cannot know what it already shows (a socket that joins a
+streaming turn: the page may hold a checkpoint, or text from an earlier socket)
+starts unsynced: frames are kept until the run's first resume reply, which
+*replaces* the blocks' text; from then on only new text is given.
+
+Each event returns a `Delivery`: the pieces to show, in order, and whether to
+ask the run to resume (with the offsets to resume from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BLOCKS = ("r", "c")
+MAX_EARLY = 1000  # frames kept while unsynced; more means the reply is lost: the watchdog asks again
+MAX_AHEAD = 500  # pieces kept beyond a gap, per block
+
+
+@dataclass(frozen=True)
+class Piece:
+    block: str  # "r" or "c"
+    text: str
+    replace: bool = False  # set the block's text to this, rather than append it
+
+
+@dataclass
+class Delivery:
+    pieces: list[Piece] = field(default_factory=list)
+    ask: tuple[int, int] | None = None  # resume from these (reasoning, content) offsets
+
+
+@dataclass
+class TurnFollower:
+    have: list[int] = field(default_factory=lambda: [0, 0])
+    synced: bool = True
+    resuming: bool = False  # a resume request is in flight
+    dropped: bool = False  # the watcher could not take what came; fetch it again when it can
+    early: list[dict[str, Any]] = field(default_factory=list)  # frames before the first, replacing, reply
+    ahead: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # block -> text beyond a gap
+
+    @classmethod
+    def joining(cls) -> TurnFollower:
+        """A watcher that does not know what it shows: sync it with `start()`."""
+        return cls(synced=False)
+
+    def start(self) -> Delivery:
+        """The first request of a joining watcher: everything, from offset 0."""
+        return Delivery(ask=self._ask())
+
+    def on_frame(self, frame: dict[str, Any]) -> Delivery:
+        if not self.synced:
+            if len(self.early) < MAX_EARLY:
+                self.early.append(frame)
+            return Delivery()
+        return self._take(frame)
+
+    def on_resumed(self, reply: dict[str, Any]) -> Delivery:
+        """The run's answer to a resume request."""
+        self.resuming = False
+        if self.synced:
+            return self._take(reply)
+        self.synced = True
+        r, c = reply["r"], reply["c"]
+        self.have = [reply["r_off"] + len(r), reply["c_off"] + len(c)]
+        # An empty block is left alone: what the watcher holds is a prefix of the
+        # run's text, so it is empty too (and for the page, text in the answer
+        # block means the answer has started).
+        out = Delivery([Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text])
+        early, self.early = self.early, []
+        for frame in early:
+            more = self._take(frame)
+            out.pieces += more.pieces
+            out.ask = out.ask or more.ask
+        return out
+
+    def on_dropped(self, *, reply: bool = False) -> None:
+        """What came (a frame, or with `reply` a resume reply) did not reach the
+        watcher: its text is not counted as had, and `retry()` fetches it once
+        the watcher reads again."""
+        self.dropped = True
+        if reply:
+            self.resuming = False
+
+    def retry(self) -> tuple[int, int] | None:
+        """Ask again: after a drop, or when a request or its reply may have been lost."""
+        self.dropped = False
+        self.resuming = False
+        return self._ask()
+
+    def _ask(self) -> tuple[int, int] | None:
+        if self.resuming:
+            return None
+        self.resuming = True
+        return (self.have[0], self.have[1])
+
+    def _take(self, frame: dict[str, Any]) -> Delivery:
+        out = Delivery()
+        gap = False
+        for i, block in enumerate(BLOCKS):
+            off, text = frame[f"{block}_off"], frame[block]
+            waiting = self.ahead.get(i)
+            if not waiting and off <= self.have[i]:  # the usual case: contiguous or overlapping
+                new = text[self.have[i] - off :]
+            else:
+                waiting = waiting or []
+                if text:
+                    waiting.append((off, text))
+                new, waiting = join_from(self.have[i], waiting)
+                if waiting and len(waiting) < MAX_AHEAD:
+                    self.ahead[i] = waiting
+                    gap = True
+                else:
+                    self.ahead.pop(i, None)
+                    gap = gap or bool(waiting)
+            if new:
+                self.have[i] += len(new)
+                out.pieces.append(Piece(block, new))
+        if gap:
+            out.ask = self._ask()
+        return out
+
+
+def join_from(have: int, pieces: list[tuple[int, str]]) -> tuple[str, list[tuple[int, str]]]:
+    """The text that continues from offset `have` out of (offset, text) pieces,
+    and the pieces still beyond a gap."""
+    out: list[str] = []
+    left: list[tuple[int, str]] = []
+    for off, text in sorted(pieces):
+        if off > have:
+            left.append((off, text))
+        elif off + len(text) > have:
+            out.append(text[have - off :])
+            have = off + len(text)
+    return "".join(out), [(off, text) for off, text in left if off + len(text) > have]

@@ -1,0 +1,373 @@
+"""The one way a turn starts, for every entry: the chat socket, the views (a new
+conversation, regenerate, edit), a comparison, `manage.py ask` and the
+OpenAI-compatible API.
+
+    launched = await launch(Question(owner=user, model=model, text="Why?", params={...}))
+
+1. **Validate and store**, in one thread hop and one transaction: the prompt and
+   the empty answer, with the request it is generated from built from the turns
+   already in hand and stored with it (`store()`). Input a user can correct
+   raises `BadInput` and stores nothing.
+2. **Start the run**: the provider request goes out now, while the rest is done;
+   the run's frames are held until the turn is announced.
+3. **Announce** the turn to the conversation's group ("turn.started"), so every
+   socket watching the conversation shows it; then release the frames.
+
+Any failure after the store — a request that cannot be built (a missing key, an
+unknown provider kind), a run that cannot start, an announcement that cannot be
+sent — ends the turn the same way: saved as an error with its reason, and
+"turn.done" sent to every watcher. `launch` never raises once the turn is
+stored: `Launched.failed` says so, and the saved turn says why.
+
+A caller that consumes the turn itself (`ask`, the API's SSE output) passes
+`follow=True` and reads `Launched.deltas()`: every character of the reasoning
+and the answer once, in order, by the same gap/resume protocol the sockets use
+(`follower.TurnFollower`), then `await launched.outcome()` for the saved turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from playground.conversations import fragments
+from playground.conversations.services import (
+    BadInput,
+    Exchange,
+    branch,
+    check_model,
+    clean_params,
+    model_by_id,
+    start_edit,
+    start_exchange,
+    start_regeneration,
+)
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.follower import Piece, TurnFollower
+from playground.streaming.liveness import sweep_once
+from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
+from reasoning.request import Message
+
+log = logging.getLogger(__name__)
+
+# A model given as a ModelProfile, or by its id as a form or socket message has it.
+ModelRef = ModelProfile | int | str | None
+
+
+# ---- what to start ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    """A new exchange: `text` answered by `model` at the end of `conversation`'s
+    branch; with no conversation, in a new one of `owner`'s (its controls set to
+    `params`). `params` are the raw controls; they are checked here
+    (conversations.services.PARAMS). `history` is stored first, as earlier turns
+    at the end of the branch: the API's messages before the last prompt."""
+
+    owner: Any
+    model: ModelRef
+    text: str
+    params: dict[str, Any] = field(default_factory=dict)
+    conversation: Conversation | None = None
+    history: Sequence[Message] = ()
+
+    @classmethod
+    def from_messages(
+        cls,
+        owner: Any,
+        model: ModelRef,
+        messages: Sequence[Message],
+        params: dict[str, Any] | None = None,
+        conversation: Conversation | None = None,
+    ) -> Question:
+        """The prompt of an OpenAI-style message list (in a new conversation unless
+        one is given): the last message (a user's) is the prompt, the ones before
+        are its history, and system messages become the `system` control."""
+        params = dict(params or {})
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        if system and not params.get("system"):
+            params["system"] = system
+        rest = [m for m in messages if m.role != "system"]
+        if odd := next((m.role for m in rest if m.role not in ("user", "assistant")), None):
+            raise BadInput(f"Messages of role {odd!r} are not supported.")
+        if not rest or rest[-1].role != "user":
+            raise BadInput("The last message must be the user's.")
+        return cls(
+            owner=owner, model=model, text=rest[-1].content, params=params, conversation=conversation,
+            history=tuple(rest[:-1]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Regeneration:
+    """Another answer to a prompt: `turn` is the prompt or one of its answers.
+    With no model, the model and controls of `turn` are used again."""
+
+    turn: Turn
+    model: ModelRef = None
+    params: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Edit:
+    """`turn`, a prompt, asked again as `text`: a new branch beside it."""
+
+    turn: Turn
+    text: str
+    model: ModelRef
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+Start = Question | Regeneration | Edit
+
+
+def store(start: Start) -> Exchange:
+    """Validate `start` and store its exchange (synchronous: views call it inside
+    their own database work, then `launch_stored`)."""
+    if isinstance(start, Question):
+        return _store_prompt(start)
+    if isinstance(start, Regeneration):
+        prompt = start.turn if start.turn.role == Turn.Role.USER else start.turn.parent
+        if prompt is None:
+            raise BadInput("This answer has no prompt to answer again.")
+        if start.model is not None:
+            model = _model(start.model)
+            params = clean_params(start.params or {}, model)
+        elif start.turn.model is not None:
+            model, params = start.turn.model, dict(start.turn.params or {})
+        else:
+            raise BadInput("The model of this turn no longer exists; choose one.")
+        return start_regeneration(prompt, model, params)
+    model = _model(start.model)
+    return start_edit(start.turn, start.text, model, clean_params(start.params, model))
+
+
+def _model(ref: ModelRef) -> ModelProfile:
+    model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
+    check_model(model)
+    return model
+
+
+def _store_prompt(start: Question) -> Exchange:
+    model = _model(start.model)
+    params = clean_params(start.params, model)
+    if not start.text.strip():
+        raise BadInput("The prompt is empty.")
+    with transaction.atomic():
+        conversation = start.conversation
+        if conversation is None:
+            conversation = Conversation.objects.create(owner=start.owner, model=model, settings=params)
+        else:
+            conversation.refresh_from_db()  # its leaf and title, as other tabs left them
+            if conversation.owner_id != getattr(start.owner, "pk", None):
+                raise BadInput("No such conversation.")
+        parent = None
+        if start.history and start.conversation is not None:
+            above = branch(conversation)
+            parent = above[-1] if above else None
+        for message in start.history:
+            parent = Turn.objects.create(
+                conversation=conversation, parent=parent, role=message.role, content=message.content,
+                status=Turn.Status.COMPLETE,
+            )  # fmt: skip
+        return start_exchange(conversation, start.text, model, params, parent=parent if start.history else None)
+
+
+# ---- starting what is stored ----------------------------------------------------------------
+
+
+@dataclass
+class Launched:
+    conversation_id: int
+    group: str  # the conversation's channel-layer group: every watcher of it
+    user_turn_id: int
+    turn_id: int
+    run: TurnRun | None = None  # None once failed: the turn is saved as an error
+    error: dict[str, Any] | None = None  # why it could not start
+    _channel: str | None = None  # with follow=True: this caller's member of the group
+
+    @property
+    def failed(self) -> bool:
+        return self.run is None
+
+    async def deltas(self) -> AsyncIterator[Piece]:
+        """The turn's text as it streams: pieces of reasoning ("r") and answer ("c"),
+        each character once and in order; at the end, whatever the frames missed,
+        from the saved turn. Needs `launch(..., follow=True)`."""
+        if self._channel is None:
+            raise RuntimeError("launch(..., follow=True) to read the deltas")
+        layer = _layer()
+        follower = TurnFollower()
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(1.0):
+                        message = await layer.receive(self._channel)
+                except TimeoutError:
+                    # A lost "turn.done" or resume reply: look at the run itself.
+                    if self.run is None or self.run.task is None or self.run.task.done():
+                        break
+                    if follower.resuming:
+                        await self._ask(follower.retry())
+                    continue
+                if message.get("turn") != self.turn_id:
+                    continue
+                kind = message.get("type")
+                if kind == "turn.done":
+                    break
+                if kind == "turn.frame":
+                    delivery = follower.on_frame(message)
+                elif kind == "turn.resumed":
+                    delivery = follower.on_resumed(message)
+                else:
+                    continue
+                for piece in delivery.pieces:
+                    yield piece
+                await self._ask(delivery.ask)
+            turn = await self.outcome()
+            for i, (block, text) in enumerate((("r", turn.reasoning), ("c", turn.content))):
+                if len(text) > follower.have[i]:
+                    yield Piece(block, text[follower.have[i] :])
+        finally:
+            await asyncio.shield(layer.group_discard(self.group, self._channel))
+
+    async def _ask(self, offsets: tuple[int, int] | None) -> None:
+        if offsets is not None:
+            message = {"type": "run.resume", "reply_to": self._channel, "r_off": offsets[0], "c_off": offsets[1]}
+            await _layer().group_send(run_group(self.turn_id), message)
+
+    async def outcome(self) -> Turn:
+        """The turn as saved once its run has ended."""
+        if self.run is not None and self.run.task is not None:
+            await asyncio.shield(self.run.task)
+        return await Turn.objects.select_related("model").aget(pk=self.turn_id)
+
+    async def stop(self) -> None:
+        """Stop the run (the partial text is kept, as "stopped")."""
+        await stop_run(self.turn_id)
+
+
+async def launch(
+    start: Start, *, render: bool = False, follow: bool = False, client: httpx.AsyncClient | None = None
+) -> Launched:
+    """Store `start`'s exchange and start its run; see the module docstring.
+
+    `render`: render the new exchange once here, for every chat socket (the
+    socket that sends the prompt does; elsewhere each socket renders its own).
+    `follow`: join the conversation's group first, to read `Launched.deltas()`.
+    `client`: the httpx client of the run (default: the loop's pooled one).
+    Raises `BadInput` (nothing stored) for input a user can correct.
+    """
+    await sweep_once()
+    exchange = await database_sync_to_async(store)(start)
+    (launched,) = await launch_stored([exchange], render=render, follow=follow, client=client)
+    return launched
+
+
+async def launch_stored(
+    exchanges: Sequence[Exchange],
+    *,
+    render: bool = False,
+    follow: bool = False,
+    client: httpx.AsyncClient | None = None,
+) -> list[Launched]:
+    """Start the runs of exchanges already stored (a comparison stores all its
+    columns in one transaction): every run first, then every announcement, so
+    each column shows its turn before any frame; a failure ends its own turn only."""
+    layer = _layer()
+    launched = []
+    for exchange in exchanges:
+        conversation = exchange.assistant_turn.conversation
+        one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk)
+        if follow:
+            one._channel = await layer.new_channel()
+            await layer.group_add(one.group, one._channel)
+        if exchange.request is None:
+            one.error = exchange.assistant_turn.error or {"kind": "bad_request", "message": "not started"}
+        else:
+            try:
+                run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event())
+                one.run = begin(run)
+            except Exception as e:
+                one.error = _failure(e)
+        launched.append(one)
+    try:
+        for one, exchange in zip(launched, exchanges, strict=True):
+            try:
+                await _announce(one, exchange, render=render)
+            except Exception as e:
+                one.error = one.error or _failure(e)
+                if one.run is not None:
+                    await _abandon(one.run)
+                    one.run = None
+    finally:
+        for one in launched:
+            if one.run is not None and one.run.held is not None:
+                one.run.held.set()
+    for one, exchange in zip(launched, exchanges, strict=True):
+        if one.failed:
+            await _end_failed(one, saved=exchange.request is None)
+    return launched
+
+
+async def _announce(one: Launched, exchange: Exchange, *, render: bool) -> None:
+    message: dict[str, Any] = {"type": "turn.started", "user_turn": one.user_turn_id, "turn": one.turn_id}
+    if exchange.branched:
+        message["branch"] = True  # the branch on show changed: sockets render it whole
+    elif render:
+        try:
+            message["html"] = await database_sync_to_async(fragments.render_new_exchange)(
+                exchange.user_turn, exchange.assistant_turn
+            )
+        except Exception:  # each socket renders its own instead
+            log.warning("turn %s: the new exchange did not render", one.turn_id, exc_info=True)
+    await _layer().group_send(one.group, message)
+
+
+async def _abandon(run: TurnRun) -> None:
+    """A run whose turn could not be announced: stop it and wait for its save."""
+    if run.held is not None:
+        run.held.set()
+    # A task cancelled before it first runs never runs its body, so the run would
+    # neither save nor leave RUNS: let it start first.
+    await asyncio.sleep(0)
+    run.stop()
+    if run.task is not None:
+        await asyncio.gather(asyncio.shield(run.task), return_exceptions=True)
+
+
+def _layer() -> BaseChannelLayer:
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS names no default layer: runs have no way to their watchers")
+    return layer
+
+
+def _failure(e: Exception) -> dict[str, Any]:
+    log.warning("a turn could not start: %s", e, exc_info=True)
+    return {"kind": "bad_request", "message": f"The turn could not start: {e}", "status_code": None}
+
+
+async def _end_failed(one: Launched, *, saved: bool) -> None:
+    """The one way a turn that never ran ends: an error with its reason, told to every watcher."""
+    if not saved:
+        try:
+            await database_sync_to_async(_update_turn)(
+                one.turn_id, {"status": Turn.Status.ERROR, "error": one.error}, True
+            )
+        except Exception:
+            log.exception("turn %s: its failure to start was not saved", one.turn_id)
+    try:
+        await _layer().group_send(one.group, {"type": "turn.done", "turn": one.turn_id})
+    except Exception:
+        log.exception("turn %s: turn.done not sent", one.turn_id)
