@@ -98,8 +98,9 @@ class TurnRun:
     source_prepared: PreparedRequest | None = None
     layer: BaseChannelLayer | None = None
     client: httpx.AsyncClient | None = None
-    # Every provider string passes through it before it is kept (security.secrets).
-    scrubber: Scrubber = field(default_factory=lambda: Scrubber(()))
+    # Every provider string passes through it before it is kept (security.secrets);
+    # made from the request's provider unless given (with extra secrets, say).
+    scrubber: Scrubber = None  # type: ignore[assignment]
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
@@ -128,6 +129,10 @@ class TurnRun:
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scrubber is None:
+            self.scrubber = Scrubber.for_provider(self.request.provider)
 
     # ---- the per-delta path: keep it to appends and a flag --------------------------
 

@@ -180,7 +180,7 @@ def test_no_message_over_the_limit_leaves_fit():
 
 
 async def test_a_huge_compare_column_turn_arrives_in_messages_that_fit(client, owner, scripted, scripted_model):
-    from playground.compare.services import render_column_done
+    from playground.compare.fragments import render_column_done
 
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
     turn = await database_sync_to_async(Turn.objects.create)(
