@@ -4,7 +4,7 @@ A provider (or a proxy in front of it) may send a negative or non-numeric token
 count, a count beyond what a database column holds, a NUL character (PostgreSQL
 refuses it in text and JSON), or a finish reason several kilobytes long. Any of
 them would make the turn's final save fail. `Checked` wraps an adapter
-(`reasoning.cot.adapter_for` applies it) and yields only values that fit:
+(the run applies it to whatever `adapter_for` returns) and yields only values that fit:
 
     token counts   int in 0..MAX_TOKENS, else None ("not reported"); 12.0 and "12" -> 12
     text           NUL removed
