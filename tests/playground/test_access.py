@@ -14,11 +14,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from playground.asgi import application
-from playground.models import Comparison, ComparisonColumn, Conversation, ModelProfile, Provider, Turn
+from playground.models import Comparison, ComparisonColumn, Conversation, ModelProfile, Prompt, Provider, Turn
 from playground.routing import websocket_urlpatterns
 
 # What an id in a route names, by the route's first segment.
-OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison"}
+OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt"}
 SHARED = {"models": "model"}  # any logged-in user may read these
 PUBLIC = {"login/", "health"}
 CAST = ["anonymous", "stranger", "admin", "owner"]  # the owner last: their POSTs change things
@@ -64,8 +64,9 @@ def world(db, owner, stranger, admin_user):
     ComparisonColumn.objects.create(
         comparison=comparison, conversation=column_conv, position=0, model=model, entrant="M"
     )
+    prompt_pk = Prompt.objects.create(owner=owner, name="secret prompt", system="secret system").pk
     return {
-        "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk,
+        "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk, "prompt": prompt_pk,
         "column_conversation": column_conv.pk,
         "users": {"owner": owner, "stranger": stranger, "admin": admin_user},
     }  # fmt: skip
@@ -91,6 +92,7 @@ def still_there(world):
         Conversation.objects.filter(pk=world["conversation"]).exists()
         and Turn.objects.filter(pk=world["turn"], content="secret answer").exists()
         and Comparison.objects.filter(pk=world["comparison"]).exists()
+        and Prompt.objects.filter(pk=world["prompt"]).exists()
     )
 
 
@@ -105,7 +107,8 @@ def test_every_app_route(route, world, scripted):
             response = getattr(client, method)(url, {"prompt": "x", "title": "y", "choice": "A"})
             status = response.status_code
             assert status < 500, (method, url, who, status)
-            body = response.content.decode(errors="replace")
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            body = body.decode(errors="replace")
             if route in PUBLIC or route == "logout/":
                 continue
             if who == "anonymous":
