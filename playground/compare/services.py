@@ -156,7 +156,7 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
 def send_to_columns(comparison: Comparison, prompt: str) -> list[Exchange]:
     """One new exchange per column, each continuing that column's own branch."""
     prompt = check_prompt(prompt)
-    check_run_limits(comparison.owner, new_runs=comparison.columns.count())
+    check_run_limits(comparison.owner_id, new_runs=comparison.columns.count())
     started = []
     with transaction.atomic():
         for column in comparison.columns.select_related("conversation", "model__provider"):

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
@@ -79,21 +80,22 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
     return params
 
 
-def check_run_limits(owner: Any, new_runs: int = 1) -> None:
+def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
     """Refuse, before anything is stored, a start that would pass the owner's limits:
     MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
-    in the last minute. Counted in the database, so every worker sees the same."""
-    if owner is None or not getattr(owner, "pk", None):
+    in the last minute. Counted in the database (one query), so every worker sees the same."""
+    if owner_id is None:
         return
-    mine = Turn.objects.filter(conversation__owner=owner, role=Turn.Role.ASSISTANT)
-    running = mine.filter(status=Turn.Status.STREAMING).count()
-    if running + new_runs > settings.MAX_CONCURRENT_RUNS:
+    counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
+        running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
+        recent=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(minutes=1))),
+    )
+    if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
         raise BadInput(
-            f"You have {running} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
+            f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
             "Wait for one to finish or stop it."
         )
-    recent = mine.filter(created_at__gte=timezone.now() - timedelta(minutes=1)).count()
-    if recent + new_runs > settings.RUNS_PER_MINUTE:
+    if counts["recent"] + new_runs > settings.RUNS_PER_MINUTE:
         raise BadInput(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in a minute.")
 
 
@@ -159,7 +161,7 @@ def start_exchange(
     """Store the user's prompt and an empty assistant turn in state "streaming"."""
     prompt = check_prompt(prompt)
     check_model(model)
-    check_run_limits(conversation.owner)
+    check_run_limits(conversation.owner_id)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
@@ -316,7 +318,7 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
     check_model(model)
-    check_run_limits(user_turn.conversation.owner)
+    check_run_limits(user_turn.conversation.owner_id)
     with transaction.atomic(savepoint=False):
         chain = branch(user_turn.conversation, user_turn)
         return _streaming_answer(user_turn, model, params, chain, branched=True)
@@ -329,7 +331,7 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
         raise BadInput("Only a prompt can be edited.")
     prompt = check_prompt(prompt)
     check_model(model)
-    check_run_limits(edited.conversation.owner)
+    check_run_limits(edited.conversation.owner_id)
     with transaction.atomic(savepoint=False):
         above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
