@@ -19,6 +19,11 @@ from playground.security import secrets
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
 
+UNDECRYPTABLE = (
+    "cannot be decrypted: FIELD_ENCRYPTION_KEY changed. Enter the key again, or add the old key "
+    "after the new one in FIELD_ENCRYPTION_KEY (comma-separated)"
+)
+
 
 def decimal_that_fits(value: Any, field: models.DecimalField) -> Decimal | None:
     """`value` as a Decimal the column can hold, else None (a cost of "1e999999", NaN,
@@ -64,7 +69,14 @@ class Provider(models.Model):
         return bool(self.api_key_encrypted)
 
     def masked_api_key(self) -> str:
-        return crypto.mask(crypto.decrypt(self.api_key_encrypted)) if self.has_api_key else ""
+        if not self.has_api_key:
+            return ""
+        try:
+            return crypto.mask(crypto.decrypt(self.api_key_encrypted))
+        except ValueError:
+            # FIELD_ENCRYPTION_KEY was rotated without keeping the old key: say so (a
+            # page that shows the provider must not fail) and what fixes it.
+            return UNDECRYPTABLE
 
     def config(self) -> ProviderConfig:
         return ProviderConfig(
@@ -290,6 +302,10 @@ class Turn(models.Model):
     @property
     def answer_tokens(self) -> int | None:
         if self.completion_tokens is None:
+            return None
+        if self.reasoning_tokens is None and self.reasoning:
+            # The provider reasoned but did not say how much (Ollama, older Anthropic):
+            # the completion count holds both, and how it splits is unknown.
             return None
         return self.completion_tokens - (self.reasoning_tokens or 0)
 

@@ -1,7 +1,8 @@
 """Settings, all from the environment, with safe local defaults.
 
 The embedded default needs nothing installed: SQLite in WAL mode and the
-in-memory channel layer. `DATABASE_URL` (postgres://…) switches to PostgreSQL and
+in-memory channel layer. `DATABASE_URL` (postgres://…) switches to PostgreSQL (or
+sqlite:///path names the SQLite file, as dj-database-url reads it) and
 `REDIS_URL` (redis://…) to the channels-redis layer, for several daphne workers.
 """
 
@@ -126,10 +127,32 @@ TEMPLATES = [
 ]
 
 
+def sqlite_database(path: str) -> dict[str, object]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        # Kept open: every database_sync_to_async call (a run's checkpoint once a
+        # second) would otherwise reconnect and re-run the PRAGMAs (bench/README.md).
+        "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
+        # WAL lets the page read while a run checkpoints; IMMEDIATE avoids
+        # "database is locked" upgrades from read to write transactions.
+        "OPTIONS": {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
+
+
 def database_from_url(url: str) -> dict[str, object]:
     parts = urlparse(url)
+    if parts.scheme == "sqlite":
+        # As dj-database-url reads it: sqlite:///relative.db, sqlite:////absolute.db,
+        # sqlite:// (or sqlite://:memory:) for an in-memory database.
+        path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
+        return sqlite_database(path or ":memory:")
     if parts.scheme not in {"postgres", "postgresql", "pgsql"}:
-        raise ImproperlyConfigured(f"DATABASE_URL must be postgres://…, not {parts.scheme}://")
+        raise ImproperlyConfigured(f"DATABASE_URL must be postgres://… or sqlite:///path, not {parts.scheme}://")
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -147,22 +170,7 @@ def database_from_url(url: str) -> dict[str, object]:
 if DATABASE_URL := env("DATABASE_URL"):
     DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env("SQLITE_PATH", str(DATA_DIR / "playground.sqlite3")),
-            # Kept open: every database_sync_to_async call (a run's checkpoint once a
-            # second) would otherwise reconnect and re-run the PRAGMAs (bench/README.md).
-            "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 60),
-            # WAL lets the page read while a run checkpoints; IMMEDIATE avoids
-            # "database is locked" upgrades from read to write transactions.
-            "OPTIONS": {
-                "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-    }
+    DATABASES = {"default": sqlite_database(env("SQLITE_PATH", str(DATA_DIR / "playground.sqlite3")))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_LAYER = env("REDIS_LAYER", "pubsub")

@@ -10,12 +10,16 @@ What each flavour sends (body fields from `build_context`), and what goes back f
 assistant turn of this same model:
 
 `openai` (`messages`): the text; `reasoning_details` from the replay payload (OpenRouter,
-    §6); `reasoning_content` on every assistant message (`""` when empty or foreign) if the
-    model option `echo_reasoning_content` is true (DeepSeek thinking mode, §3); otherwise
-    never `reasoning_content` (R1 and Groq reject it with a 400, §3, §9).
+    §6); the reasoning echoed on every assistant message (`""` when empty or foreign) if the
+    model option `echo_reasoning_content` is true (DeepSeek thinking mode, §3), in the field
+    the model option `echo_reasoning_field` names (default `reasoning_content`; `reasoning`
+    for vLLM since it renamed the field, §8); otherwise never (R1 and Groq reject
+    `reasoning_content` with a 400, §3, §9).
 `responses` (`input`): the replay payload's output items verbatim; reasoning items without
     `encrypted_content` are dropped (§2), and a message item is added after them if the
-    payload has none.
+    payload has none. With the model option `previous_response_id` (which also makes the
+    adapter send `store: true`), the last own turn's response id is sent as
+    `previous_response_id` and only what came after that turn goes in `input`.
 `anthropic` (`system`, `messages`): the text; the replay payload's content blocks verbatim
     (thinking + signature, redacted_thinking, text) only if the model option
     `replay_thinking` is true. §4 lets finished turns' thinking be left out, and leaving it
@@ -30,12 +34,8 @@ For `openai` and `ollama`, a model option `keep_think_in_history` (MiniMax-M2, �
 puts the reasoning back inside the text, wrapped in `ModelSpec.markup_tags` (default
 `<think>`/`</think>`), for turns of this model.
 
-Replay payloads (one `ReplayData` per turn, stored as the turn's `replay`):
-
-* anthropic: `{"format": "anthropic", "content": [blocks as received]}`
-* gemini: `{"format": "gemini", "parts": [parts as received]}`
-* responses: a list of output items, or `{"items": [...]}`
-* openai: `{"reasoning_details": [...]}` (other keys are ignored)
+Replay data is stored and read in one shape, `reasoning.replay` (its docstring lists
+the formats); this module only reads it through `reasoning.replay.items`/`read`.
 
 Shaping, the same for every flavour:
 
@@ -55,6 +55,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from reasoning import replay as stored_replay
 from reasoning.request import ChatRequest
 
 Flavour = Literal["openai", "responses", "anthropic", "gemini", "ollama"]
@@ -84,7 +85,7 @@ def build_context(request: ChatRequest, flavour: str) -> dict[str, Any]:
     if flavour == "ollama":
         return {"messages": _ollama(request, system, turns)}
     if flavour == "responses":
-        return {"input": _responses(system, turns)}
+        return _responses(request, system, turns)
     if flavour == "anthropic":
         body: dict[str, Any] = {}
         if system:
@@ -136,6 +137,20 @@ def _shape(request: ChatRequest) -> tuple[str, list[_Turn]]:
     return "\n\n".join(system), turns
 
 
+ECHO_FIELDS = ("reasoning_content", "reasoning")
+
+
+def echo_field(request: ChatRequest) -> str | None:
+    """The assistant-message field that echoes reasoning back, or None for no echo."""
+    options = request.model.options
+    field = options.get("echo_reasoning_field")
+    if field is not None and field not in ECHO_FIELDS:
+        raise ValueError(f"echo_reasoning_field must be one of {', '.join(ECHO_FIELDS)}, not {field!r}")
+    if not (options.get("echo_reasoning_content") or field):
+        return None
+    return str(field or "reasoning_content")
+
+
 def _wrapped(request: ChatRequest, turn: _Turn) -> str:
     if not (turn.own and turn.reasoning and request.model.options.get("keep_think_in_history")):
         return turn.content
@@ -144,15 +159,16 @@ def _wrapped(request: ChatRequest, turn: _Turn) -> str:
 
 
 def _openai(request: ChatRequest, system: str, turns: list[_Turn]) -> list[dict[str, Any]]:
-    echo = bool(request.model.options.get("echo_reasoning_content"))
+    echo = echo_field(request)
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for turn in turns:
         message: dict[str, Any] = {"role": turn.role, "content": _wrapped(request, turn)}
         if turn.role == "assistant":
             if echo:
-                message["reasoning_content"] = turn.reasoning if turn.own else ""
-            if turn.own and isinstance(turn.replay, dict) and "reasoning_details" in turn.replay:
-                message["reasoning_details"] = turn.replay["reasoning_details"]
+                message[echo] = turn.reasoning if turn.own else ""
+            details = stored_replay.items(turn.replay, "openai") if turn.own else []
+            if details:
+                message["reasoning_details"] = details
         messages.append(message)
     return messages
 
@@ -168,8 +184,16 @@ def _ollama(request: ChatRequest, system: str, turns: list[_Turn]) -> list[dict[
     return messages
 
 
-def _responses(system: str, turns: list[_Turn]) -> list[dict[str, Any]]:
+def _responses(request: ChatRequest, system: str, turns: list[_Turn]) -> dict[str, Any]:
     items: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    if request.model.options.get("previous_response_id"):
+        # The server kept everything up to its last response (store: true), the system
+        # message included (it was input): only what came after that turn is new.
+        for at in range(len(turns) - 1, -1, -1):
+            replay = stored_replay.read(turns[at].replay, "responses") if turns[at].own else None
+            if replay and replay.get("response_id"):
+                later = [{"role": t.role, "content": t.content} for t in turns[at + 1 :]]
+                return {"previous_response_id": replay["response_id"], "input": later}
     for turn in turns:
         replayed = _response_items(turn.replay) if turn.own else []
         if replayed:
@@ -178,20 +202,16 @@ def _responses(system: str, turns: list[_Turn]) -> list[dict[str, Any]]:
                 items.append({"role": "assistant", "content": turn.content})
         else:
             items.append({"role": turn.role, "content": turn.content})
-    return items
+    return {"input": items}
 
 
 def _response_items(replay: Any) -> list[dict[str, Any]]:
-    raw = replay.get("items") if isinstance(replay, dict) else replay
-    if not isinstance(raw, list):
-        return []
     # A reasoning item sent without encrypted_content is looked up by id, which
     # fails with store=false (§2); such items are dropped.
     return [
         item
-        for item in raw
-        if isinstance(item, dict)
-        and (item.get("type") != "reasoning" or item.get("encrypted_content"))
+        for item in stored_replay.items(replay, "responses")
+        if item.get("type") != "reasoning" or item.get("encrypted_content")
     ]
 
 
@@ -218,10 +238,4 @@ def _gemini(turns: list[_Turn]) -> list[dict[str, Any]]:
 
 
 def _payload(turn: _Turn, format_: str, key: str) -> list[dict[str, Any]] | None:
-    replay = turn.replay
-    if not isinstance(replay, dict) or replay.get("format") != format_:
-        return None
-    items = replay.get(key)
-    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-        return None
-    return items
+    return stored_replay.items(turn.replay, format_) or None

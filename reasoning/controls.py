@@ -10,8 +10,9 @@ Sections (§) refer to /work/shared/spec/providers.md.
 
 Each control, with the provider kinds it applies to ("simulator" may mimic any):
 
-`none` (any kind): nothing is sent; the model's thinking is fixed. Mode on/off is
-    dropped; an effort or a budget is a ValueError.
+`none` (any kind): nothing is sent; the model's thinking is fixed. Mode on/off, an
+    effort or a budget is refused (the message names the profile field that would help),
+    except at the simulator, which reads the controls itself.
 `reasoning_effort` (openai; §1 OpenAI, §9 xAI, gpt-oss): effort → `reasoning_effort`.
     Off → `reasoning_effort:"none"` when the model lists "none" (gpt-5.1), else ValueError
     (models before gpt-5.1 reject "none", §1). On alone sends nothing.
@@ -45,7 +46,8 @@ Each control, with the provider kinds it applies to ("simulator" may mimic any):
     `thinkingBudget` (on alone → -1, dynamic; off → 0, a ValueError when the model option
     `thinking_always_on` is true, 2.5 Pro) and `includeThoughts` = include_reasoning (false
     when off); effort → budget (table below); budget_tokens sent as given.
-`gemini_level` (gemini; §5, Gemini 3): `thinkingConfig.thinkingLevel`, xhigh/max → "high"
+`gemini_level` (gemini; §5, Gemini 3): `thinkingConfig.thinkingLevel` (upper case, as the
+    SDK writes it), xhigh/max → "HIGH"
     (§6); off is a ValueError (Gemini 3 cannot turn thinking off, §11); a budget is a
     ValueError (level and budget together are a 400, §5).
 `ollama_think` (ollama; §7): `think:true|false`, effort → `think:"low"|"medium"|"high"|"max"`
@@ -62,7 +64,8 @@ Rules common to every control:
 * Mode "default" with no effort and no budget sends nothing but the include-reasoning
   knob where one exists: the provider's own default applies.
 * An effort or a budget with mode "default" implies thinking on.
-* Anything the control cannot express raises `ValueError` with the reason, except
+* Anything the control cannot express raises `UnsupportedControl` (a `ValueError`)
+  naming the parameter, saying why and what would work, except
   include_reasoning=False where no knob exists: it is dropped (reasoning still arrives
   and the caller may hide it), since refusing a request for that would help no one.
 
@@ -78,8 +81,8 @@ Budgets per effort (tokens):
 | max | 16384 | 24576 (same; 2.5 Pro's 32768 is reachable through budget_tokens) |
 
 Anthropic mode "on" with neither effort nor budget uses the medium budget (2048).
-Anthropic budgets must be ≥ 1024 and < max_tokens (§4): a smaller budget is raised to
-1024; with `request.max_tokens` given, a budget that does not fit is lowered to
+Anthropic budgets must be ≥ 1024 and < max_tokens (§4): a smaller budget_tokens is refused
+(effort budgets are never smaller); with `request.max_tokens` given, a budget that does not fit is lowered to
 max_tokens - 1 (the user's output cap wins), and max_tokens ≤ 1024 is a ValueError;
 without it, the returned `max_tokens` is max(16000, budget + 4096) so the answer keeps
 room after the thinking. `anthropic_budget` is the one control that returns
@@ -91,7 +94,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reasoning.request import EFFORT_LEVELS, ChatRequest
+from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, Thinking
 
 ANTHROPIC_BUDGETS: dict[str, int] = {
     "minimal": 1024,
@@ -115,13 +118,14 @@ GEMINI_BUDGETS: dict[str, int] = {
     "max": 24576,
 }
 GEMINI_DYNAMIC_BUDGET = -1
+# Spelt as google-genai writes its ThinkingLevel enum (the API also takes lower case).
 GEMINI_LEVELS: dict[str, str] = {
-    "minimal": "minimal",
-    "low": "low",
-    "medium": "medium",
-    "high": "high",
-    "xhigh": "high",
-    "max": "high",
+    "minimal": "MINIMAL",
+    "low": "LOW",
+    "medium": "MEDIUM",
+    "high": "HIGH",
+    "xhigh": "HIGH",
+    "max": "HIGH",
 }
 ANTHROPIC_EFFORTS: dict[str, str] = {
     "minimal": "low",
@@ -161,6 +165,66 @@ CONTROL_KINDS: dict[str, frozenset[str]] = {
 THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROL_KINDS)
 
 
+class UnsupportedControl(ValueError):
+    """A thinking setting this model cannot honour, found before anything is sent.
+
+    `parameter` is the control at fault ("thinking", "effort", "budget_tokens",
+    "max_tokens", "include_reasoning" or the profile's "thinking_control"); the message
+    says why and what would work. The one exception type every caller (the page, `ask`,
+    the API) turns into a refusal."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+def check_controls(
+    kind: str, model: ModelSpec, thinking: Thinking, max_tokens: int | None = None
+) -> dict[str, Any]:
+    """The thinking fields this request would send, or `UnsupportedControl`. Pure: the
+    check every entry point runs before storing or sending anything."""
+    from reasoning.adapters import BUILTIN
+    from reasoning.request import ProviderConfig
+
+    request = ChatRequest(ProviderConfig(kind), model, (), thinking=thinking, max_tokens=max_tokens)
+    reads_controls_itself = kind not in BUILTIN or (  # adapters made for tests
+        kind == "simulator" and model.thinking_control == "simulator"
+    )
+    if reads_controls_itself:
+        _Wanted(request)  # still refuse what no model could take (an effort it lacks, …)
+        return {}
+    return thinking_params(request)
+
+
+def check_profile(kind: str, model: ModelSpec) -> None:
+    """A model profile's thinking control and effort list, checked against its
+    provider kind: the control must apply to the kind and every listed effort must be
+    one the control can send. Raises `UnsupportedControl` naming the first misfit."""
+    control = model.thinking_control
+    if kind == "simulator" and control == "simulator":
+        return
+    if control not in CONTROL_KINDS:
+        raise UnsupportedControl(
+            "thinking_control",
+            f"unknown thinking_control {control!r}; expected one of {', '.join(THINKING_CONTROLS)}",
+        )
+    kinds = CONTROL_KINDS[control]
+    if kinds and kind != "simulator" and kind not in kinds:
+        raise UnsupportedControl(
+            "thinking_control",
+            f"thinking_control {control!r} applies to {', '.join(sorted(kinds))} providers, not {kind}",
+        )
+    for effort in model.efforts:
+        if effort not in EFFORT_LEVELS:
+            raise UnsupportedControl(
+                "efforts", f"unknown effort {effort!r}; expected one of {', '.join(EFFORT_LEVELS)}"
+            )
+        try:
+            check_controls(kind, model, Thinking(effort=effort))
+        except UnsupportedControl as e:
+            raise UnsupportedControl("efforts", f"effort {effort!r} cannot be sent with {control}: {e}") from None
+
+
 class _Wanted:
     """The UI's controls, validated against the model and normalised: effort "none"
     becomes mode "off", and an effort or budget with mode "default" becomes "on"."""
@@ -174,27 +238,38 @@ class _Wanted:
         mode = thinking.mode
         if effort is not None:
             if effort not in EFFORT_LEVELS:
-                raise ValueError(
-                    f"unknown effort {effort!r}; expected one of {', '.join(EFFORT_LEVELS)}"
+                raise UnsupportedControl(
+                    "effort", f"unknown effort {effort!r}; expected one of {', '.join(EFFORT_LEVELS)}"
                 )
             if not model.efforts:
-                raise ValueError(f"{model.model_id} has no effort control")
+                raise UnsupportedControl(
+                    "effort",
+                    f"{model.model_id} has no effort control; leave effort at default, or list the "
+                    "levels it takes in the model's efforts",
+                )
             if effort not in model.efforts:
-                raise ValueError(
+                raise UnsupportedControl(
+                    "effort",
                     f"{model.model_id} does not accept effort {effort!r}; "
-                    f"it accepts {', '.join(model.efforts)}"
+                    f"it accepts {', '.join(model.efforts)}",
                 )
             if mode == "off" and effort != "none":
-                raise ValueError(f"effort {effort!r} was given but thinking is off")
+                raise UnsupportedControl(
+                    "effort", f"effort {effort!r} was given but thinking is off; turn thinking on or drop the effort"
+                )
             if effort == "none":
                 if mode == "on":
-                    raise ValueError("effort 'none' turns thinking off, but thinking is set on")
+                    raise UnsupportedControl(
+                        "effort", "effort 'none' turns thinking off, but thinking is set on"
+                    )
                 mode, effort = "off", None
         budget = thinking.budget_tokens
         if budget is not None and budget <= 0:
-            raise ValueError(f"budget_tokens must be positive, not {budget}")
+            raise UnsupportedControl("budget_tokens", f"budget_tokens must be positive, not {budget}")
         if mode == "off" and budget is not None:
-            raise ValueError("a thinking budget was given but thinking is off")
+            raise UnsupportedControl(
+                "budget_tokens", "a thinking budget was given but thinking is off; turn thinking on or drop the budget"
+            )
         if mode == "default" and (effort is not None or budget is not None):
             mode = "on"
         self.mode = mode
@@ -204,11 +279,14 @@ class _Wanted:
 
     def no_budget(self, control: str) -> None:
         if self.budget is not None:
-            raise ValueError(f"{self.model_id} ({control}) takes no thinking budget")
+            hint = "" if control == "none" else "; choose an effort instead"
+            raise UnsupportedControl(
+                "budget_tokens", f"{self.model_id} ({control}) takes no thinking budget{hint}"
+            )
 
     def no_effort(self, control: str) -> None:
         if self.effort is not None:
-            raise ValueError(f"{self.model_id} ({control}) takes no effort")
+            raise UnsupportedControl("effort", f"{self.model_id} ({control}) takes no effort")
 
 
 def thinking_params(request: ChatRequest) -> dict[str, Any]:
@@ -220,19 +298,31 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
     """
     control = request.model.thinking_control
     if control not in CONTROL_KINDS:
-        raise ValueError(
-            f"unknown thinking_control {control!r}; expected one of {', '.join(THINKING_CONTROLS)}"
+        raise UnsupportedControl(
+            "thinking_control",
+            f"unknown thinking_control {control!r}; expected one of {', '.join(THINKING_CONTROLS)}",
         )
     kinds = CONTROL_KINDS[control]
     kind = request.provider.kind
     if kinds and kind != "simulator" and kind not in kinds:
-        raise ValueError(f"thinking_control {control!r} does not apply to provider kind {kind!r}")
+        raise UnsupportedControl(
+            "thinking_control",
+            f"thinking_control {control!r} does not apply to provider kind {kind!r}; "
+            f"it applies to {', '.join(sorted(kinds))}",
+        )
     wanted = _Wanted(request)
     options = request.model.options
 
     if control == "none":
         wanted.no_effort(control)
         wanted.no_budget(control)
+        if wanted.mode != "default":
+            raise UnsupportedControl(
+                "thinking",
+                f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
+                f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
+                "model's thinking_control to how its provider switches thinking",
+            )
         return {}
     if control == "reasoning_effort":
         wanted.no_budget(control)
@@ -279,6 +369,17 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
     return _responses(wanted, request.model.efforts)
 
 
+def extra_body(request: ChatRequest) -> dict[str, Any]:
+    """The model option `extra_body`: vendor fields merged into every request body after
+    everything else (nested objects merged), so knobs such as Friendli's
+    `parse_reasoning`, Baseten's `chat_template_args` or vLLM's `thinking_token_budget`
+    need no code. What it sets wins over what the controls set."""
+    extra = request.model.options.get("extra_body") or {}
+    if not isinstance(extra, Mapping):
+        raise UnsupportedControl("extra_body", f"the model option extra_body must be a table, not {extra!r}")
+    return dict(extra)
+
+
 def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     """Merge `params` into `body` in place, descending into nested objects, and return it."""
     for key, value in params.items():
@@ -294,8 +395,10 @@ def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, A
 
 def _off_effort(wanted: _Wanted, efforts: tuple[str, ...], control: str) -> str:
     if "none" not in efforts:
-        raise ValueError(
-            f"{wanted.model_id} cannot turn thinking off ({control}: effort 'none' not accepted)"
+        raise UnsupportedControl(
+            "thinking",
+            f"{wanted.model_id} cannot turn thinking off ({control}: effort 'none' is not among its "
+            "efforts); choose its lowest effort instead",
         )
     return "none"
 
@@ -322,11 +425,13 @@ def _openrouter(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
     reasoning: dict[str, Any] = {}
     if wanted.mode == "off":
         if efforts and "none" not in efforts:
-            raise ValueError(f"{wanted.model_id} reasons always on OpenRouter (mandatory)")
+            raise UnsupportedControl(
+                "thinking", f"{wanted.model_id} reasons always on OpenRouter (mandatory); choose a low effort"
+            )
         reasoning["effort"] = "none"
     elif wanted.mode == "on":
         if wanted.effort is not None and wanted.budget is not None:
-            raise ValueError("OpenRouter takes an effort or a budget, not both")
+            raise UnsupportedControl("budget_tokens", "OpenRouter takes an effort or a budget, not both")
         if wanted.effort is not None:
             reasoning["effort"] = wanted.effort
         elif wanted.budget is not None:
@@ -349,6 +454,12 @@ def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]
         return {}
     if wanted.mode == "off":
         return {"thinking": {"type": "disabled"}}
+    if wanted.budget is not None and wanted.budget < ANTHROPIC_MIN_BUDGET:
+        raise UnsupportedControl(
+            "budget_tokens",
+            f"Anthropic's smallest thinking budget is {ANTHROPIC_MIN_BUDGET} tokens, not {wanted.budget}; "
+            f"give {ANTHROPIC_MIN_BUDGET} or more, or turn thinking off",
+        )
     if wanted.budget is not None:
         budget = wanted.budget
     elif wanted.effort is not None:
@@ -359,9 +470,10 @@ def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]
     if max_tokens is None:
         max_tokens = max(ANTHROPIC_DEFAULT_MAX_TOKENS, budget + ANTHROPIC_ANSWER_ROOM)
     elif max_tokens <= ANTHROPIC_MIN_BUDGET:
-        raise ValueError(
+        raise UnsupportedControl(
+            "max_tokens",
             f"max_tokens {max_tokens} leaves no room for Anthropic's minimum thinking budget "
-            f"of {ANTHROPIC_MIN_BUDGET}"
+            f"of {ANTHROPIC_MIN_BUDGET}; raise max_tokens above {ANTHROPIC_MIN_BUDGET} or turn thinking off",
         )
     else:
         budget = min(budget, max_tokens - 1)
@@ -375,7 +487,9 @@ def _anthropic_adaptive(wanted: _Wanted, adaptive_only: bool) -> dict[str, Any]:
         return {}
     if wanted.mode == "off":
         if adaptive_only:
-            raise ValueError(f"{wanted.model_id} only supports adaptive thinking; it cannot be off")
+            raise UnsupportedControl(
+                "thinking", f"{wanted.model_id} only supports adaptive thinking; it cannot be off (choose effort low)"
+            )
         return {"thinking": {"type": "disabled"}}
     params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"})}
     if wanted.effort is not None:
@@ -390,7 +504,9 @@ def _gemini(config: dict[str, Any]) -> dict[str, Any]:
 def _gemini_budget(wanted: _Wanted, always_on: bool) -> dict[str, Any]:
     if wanted.mode == "off":
         if always_on:
-            raise ValueError(f"{wanted.model_id} cannot turn thinking off (§5: 2.5 Pro)")
+            raise UnsupportedControl(
+                "thinking", f"{wanted.model_id} cannot turn thinking off; choose a small budget or effort low"
+            )
         return _gemini({"thinkingBudget": 0, "includeThoughts": False})
     config: dict[str, Any] = {}
     if wanted.mode == "on":
@@ -407,7 +523,9 @@ def _gemini_budget(wanted: _Wanted, always_on: bool) -> dict[str, Any]:
 def _gemini_level(wanted: _Wanted) -> dict[str, Any]:
     wanted.no_budget("gemini_level")
     if wanted.mode == "off":
-        raise ValueError(f"{wanted.model_id} cannot turn thinking off; choose its lowest effort")
+        raise UnsupportedControl(
+            "thinking", f"{wanted.model_id} cannot turn thinking off; choose its lowest effort"
+        )
     config: dict[str, Any] = {}
     if wanted.effort is not None:
         config["thinkingLevel"] = GEMINI_LEVELS[wanted.effort]

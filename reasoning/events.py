@@ -1,13 +1,14 @@
 """The stream events every adapter yields.
 
 An adapter turns one request into an async stream of these, in order:
-any number of `ReasoningDelta`, `ContentDelta` and `ReplayData` (and, from a
-multi-call flow, one `CallDone` per call), then at most one `Usage` and exactly
-one `Finish` (unless it raises a `ProviderError`).
+any number of `ReasoningDelta`, `ContentDelta`, `Reclassified` and `ReplayData`
+(and, from a multi-call flow, one `CallDone` per call), then at most one `Usage`
+and exactly one `Finish` (unless it raises a `ProviderError`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,16 @@ class ContentDelta:
     """More answer text."""
 
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reclassified:
+    """Everything streamed as answer so far was reasoning: a closing tag came with no
+    opening tag (templates that open `<think>` themselves: DeepSeek-R1, Qwen3, …).
+    Whoever keeps the text moves the whole answer so far to the end of the
+    reasoning (`keep=False`, reasoning hidden: drops it); what follows is answer."""
+
+    keep: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,5 +77,23 @@ class CallDone:
     usage: Usage
 
 
-Event = ReasoningDelta | ContentDelta | ReplayData | Usage | Finish | CallDone
+Event = ReasoningDelta | ContentDelta | Reclassified | ReplayData | Usage | Finish | CallDone
 TextDelta = ReasoningDelta | ContentDelta
+ParsedText = ReasoningDelta | ContentDelta | Reclassified  # what a markup parser yields
+
+
+def fold_text(events: Iterable[object]) -> tuple[str, str]:
+    """(reasoning, content) of a sequence of events, `Reclassified` applied: the one
+    reducer for whole texts (parsers.split, tests, tools)."""
+    reasoning: list[str] = []
+    content: list[str] = []
+    for event in events:
+        if type(event) is ReasoningDelta:
+            reasoning.append(event.text)
+        elif type(event) is ContentDelta:
+            content.append(event.text)
+        elif type(event) is Reclassified:
+            if event.keep:
+                reasoning += content
+            content = []
+    return "".join(reasoning), "".join(content)

@@ -28,10 +28,16 @@ themselves and the whitespace right beside them. Policy for the ambiguous cases:
       (`Hi <think>x</think>y`)                  after it content again
     starts_in_reasoning=True (the template      everything before the first close tag is
       already opened the block)                 reasoning
-    close tag with no open tag before it and    the tag is dropped, the text before it stays
-      starts_in_reasoning=False                 content: it was already streamed as answer and
-                                                taking it back would mean holding the whole
-                                                answer. Set starts_in_reasoning for such models
+    close tag with no open tag before it and    with `reclassify` (the adapters set it unless
+      starts_in_reasoning=False                 thinking is off): the answer so far was
+                                                reasoning, a `Reclassified` event says so and
+                                                what follows is answer. Without it: the tag is
+                                                dropped and the text stays content. Only the
+                                                first close tag does this, and only before any
+                                                open tag or reasoning
+    close tag only (`close_only`: a NATIVE      the same reclassification; an open tag, and a
+      model whose server left the template's    close tag after it, are plain text (the model
+      `</think>` in the text)                   talking about tags)
     open tag while in reasoning (echoed         the tag is dropped, reasoning goes on
       `<think><think>`, nested)
     close tag while in content (stray, the      the tag is dropped, content goes on
@@ -66,7 +72,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from reasoning.events import ContentDelta, ReasoningDelta, TextDelta
+from reasoning.events import ContentDelta, ParsedText, ReasoningDelta, Reclassified, fold_text
 
 _REASONING = 0
 _CONTENT = 1
@@ -78,6 +84,8 @@ _DROP = 2  # stray marker: dropped, the block goes on
 _HEADER_START = 3  # harmony <|start|>
 _HEADER_CHANNEL = 4  # harmony <|channel|>
 _HEADER_END = 5  # harmony <|message|>
+_RECLASSIFY = 6  # close tag in content: the answer so far was reasoning, if nothing says otherwise
+_OPEN_AS_TEXT = 7  # close_only: an open tag is the model's words, but no close tag reclassifies after it
 
 _SEPARATOR = "\n\n"
 _CHANNEL_MARK = "\x00"  # where <|channel|> stood inside a captured harmony header
@@ -161,8 +169,11 @@ class MarkupParser:
         *,
         starts_in_reasoning: bool,
         start_markers: Mapping[str, int] | None = None,
+        keep_stray: bool = False,
     ) -> None:
         self._tables = (reasoning_table, content_table)
+        self._opened = False  # an open marker (or a first reclassification) was seen
+        self._keep_stray = keep_stray  # a marker that does nothing stays as text
         self._kind = _REASONING if starts_in_reasoning else _CONTENT
         self._tail = ""
         self._pending_ws = ""  # trailing whitespace that may turn out to touch a marker
@@ -171,7 +182,7 @@ class MarkupParser:
         self._has = [False, False]
         self._start_markers = dict(start_markers or {})
         self._at_start = bool(self._start_markers)
-        self._out: list[TextDelta] = []
+        self._out: list[ParsedText] = []
 
     @property
     def in_reasoning(self) -> bool:
@@ -181,11 +192,11 @@ class MarkupParser:
     def _table(self) -> _Table:
         return self._tables[self._kind]
 
-    def feed(self, delta: str) -> list[TextDelta]:
+    def feed(self, delta: str) -> list[ParsedText]:
         """Parse one more piece of raw text; returns the events it completes."""
         if not delta:
             return []
-        out: list[TextDelta] = []
+        out: list[ParsedText] = []
         self._out = out
         text = self._tail + delta if self._tail else delta
         self._tail = ""
@@ -203,7 +214,19 @@ class MarkupParser:
             start = m.start()
             if start > pos:
                 self._text(text[pos:start])
-            self._act(table.actions[m.group()])
+            action = table.actions[m.group()]
+            if action == _OPEN_AS_TEXT:
+                self._opened = True
+                self._text(m.group())
+                pos = m.end()
+                continue
+            if action == _RECLASSIFY and not self._reclassify():
+                action = _DROP
+                if self._keep_stray:
+                    self._text(m.group())
+                    pos = m.end()
+                    continue
+            self._act(action)
             pos = m.end()
             table = self._table()
             search = table.pattern.search
@@ -214,9 +237,9 @@ class MarkupParser:
             self._tail = text[hold:]
         return out
 
-    def close(self) -> list[TextDelta]:
+    def close(self) -> list[ParsedText]:
         """End of stream: emit whatever was held back (a partial marker is plain text)."""
-        out: list[TextDelta] = []
+        out: list[ParsedText] = []
         self._out = out
         self._at_start = False
         self._flush_unfinished()
@@ -257,9 +280,21 @@ class MarkupParser:
     def _flush_unfinished(self) -> None:
         pass
 
+    def _reclassify(self) -> bool:
+        """A close tag in content: reclassify the answer so far, once, if no open tag or
+        reasoning came before it. Emits `Reclassified` only when there is text to move."""
+        if self._opened or self._has[_REASONING]:
+            return False
+        self._opened = True
+        if self._has[_CONTENT]:
+            self._out.append(Reclassified())
+            self._has[_CONTENT], self._has[_REASONING] = False, True
+        return True
+
     def _act(self, action: int) -> None:
         if action == _TO_REASONING:
             self._kind = _REASONING
+            self._opened = True
         elif action == _TO_CONTENT:
             self._kind = _CONTENT
         self._boundary()
@@ -383,18 +418,26 @@ class _PlainParser(MarkupParser):
     def __init__(self) -> None:
         self._kind = _CONTENT
 
-    def feed(self, delta: str) -> list[TextDelta]:
+    def feed(self, delta: str) -> list[ParsedText]:
         return [ContentDelta(delta)] if delta else []
 
-    def close(self) -> list[TextDelta]:
+    def close(self) -> list[ParsedText]:
         return []
 
 
 def make_parser(
-    family: str, starts_in_reasoning: bool = False, tags: tuple[str, str] | None = None
+    family: str,
+    starts_in_reasoning: bool = False,
+    tags: tuple[str, str] | None = None,
+    *,
+    reclassify: bool = False,
+    close_only: bool = False,
 ) -> MarkupParser:
     """A fresh streaming parser for one reply. `tags` overrides the (open, close) pair of
-    a tag family; `starts_in_reasoning` says the prompt already opened the block."""
+    a tag family; `starts_in_reasoning` says the prompt already opened the block;
+    `reclassify` turns the answer before a close tag with no open tag into reasoning
+    (a `Reclassified` event); `close_only` recognises the close tag alone, for text
+    that is answer unless such a tag shows otherwise (implies `reclassify`)."""
     if family == "none":
         return _PlainParser()
     if family == "harmony":
@@ -411,10 +454,16 @@ def make_parser(
         if len(tags) != 2 or not tags[0] or not tags[1]:
             raise ValueError(f"tags must be a non-empty (open, close) pair, got {tags!r}")
         opens, closes = (tags[0],), (tags[1],)
+    stray_close = _RECLASSIFY if reclassify or close_only else _DROP
     in_reasoning = {**dict.fromkeys(opens, _DROP), **dict.fromkeys(closes, _TO_CONTENT)}
-    in_content = {**dict.fromkeys(opens, _TO_REASONING), **dict.fromkeys(closes, _DROP)}
+    in_content = {**dict.fromkeys(opens, _TO_REASONING), **dict.fromkeys(closes, stray_close)}
+    if close_only:
+        in_content = {**dict.fromkeys(opens, _OPEN_AS_TEXT), **dict.fromkeys(closes, _RECLASSIFY)}
     return MarkupParser(
-        _Table(in_reasoning), _Table(in_content), starts_in_reasoning=starts_in_reasoning
+        _Table(in_reasoning),
+        _Table(in_content),
+        starts_in_reasoning=starts_in_reasoning,
+        keep_stray=close_only,
     )
 
 
@@ -423,11 +472,14 @@ def split(
     family: str,
     starts_in_reasoning: bool = False,
     tags: tuple[str, str] | None = None,
+    *,
+    reclassify: bool = False,
+    close_only: bool = False,
 ) -> tuple[str, str]:
     """(reasoning, content) of a whole reply, by the same state machine as streaming."""
-    parser = make_parser(family, starts_in_reasoning=starts_in_reasoning, tags=tags)
-    events = parser.feed(text)
+    parser = make_parser(
+        family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
+    )
+    events: list[object] = list(parser.feed(text))
     events += parser.close()
-    reasoning = "".join(e.text for e in events if type(e) is ReasoningDelta)
-    content = "".join(e.text for e in events if type(e) is ContentDelta)
-    return reasoning, content
+    return fold_text(events)

@@ -23,6 +23,11 @@ class ReasoningStyle(StrEnum):
 
 
 ThinkingMode = Literal["default", "on", "off"]
+# How reasoning reaches the caller (Friendli's parse_reasoning / include_reasoning):
+# separate (its own block), inline (the model's raw text as it came, markup and all),
+# hidden (asked off where the provider can, else stripped; its token count kept).
+ReasoningMode = Literal["separate", "inline", "hidden"]
+REASONING_MODES: tuple[str, ...] = ("separate", "inline", "hidden")
 EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
@@ -71,6 +76,7 @@ class Thinking:
     effort: str | None = None  # one of EFFORT_LEVELS, or None for the model's default
     budget_tokens: int | None = None
     include_reasoning: bool = True  # ask the provider to return reasoning text where it can
+    reasoning_mode: ReasoningMode = "separate"  # "hidden" implies include_reasoning=False
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from django.utils import timezone
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
 from reasoning.adapters.selection import adapter_for
-from reasoning.request import EFFORT_LEVELS, ChatRequest, Message, Thinking
+from reasoning.controls import UnsupportedControl, check_controls
+from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
 from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -30,6 +31,7 @@ PARAMS: dict[str, type] = {
     "temperature": float,
     "system": str,
     "show_reasoning": bool,
+    "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
@@ -77,6 +79,25 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         raise BadInput("temperature must be between 0 and 2")
     if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
         raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
+    mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
+    if mode not in REASONING_MODES:
+        raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
+    if mode != "separate":
+        params["reasoning_mode"] = mode
+    if mode == "hidden":
+        params["show_reasoning"] = False  # the page says the reasoning was not shown
+    # Refused here, before anything is stored or sent: a control the model cannot
+    # honour is never silently dropped (the message says why and what would work).
+    try:
+        if model is not None:  # an import may name a model that is not here
+            check_controls(
+                model.provider.kind,
+                model.spec(),
+                thinking_of(params, model),
+                params.get("max_tokens") or model.max_output_tokens,
+            )
+    except UnsupportedControl as e:
+        raise BadInput(f"{model.label}: {e}") from None
     return params
 
 
@@ -118,6 +139,18 @@ def _schema(text: Any) -> Any:
     if problems := check_schema(schema):
         raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
     return schema
+
+
+def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
+    """The thinking controls of a turn's parameters, as the request carries them."""
+    return Thinking(
+        mode=params.get("thinking", "default"),
+        effort=params.get("effort"),
+        budget_tokens=params.get("budget_tokens"),
+        # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
+        include_reasoning=params.get("show_reasoning", True) and model.reasoning != "hidden",
+        reasoning_mode=params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate"),
+    )
 
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
@@ -162,6 +195,7 @@ def start_exchange(
     prompt = check_prompt(prompt)
     check_model(model)
     check_run_limits(conversation.owner_id)
+    library_prompt, params = with_prompt(conversation.owner_id, params)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
@@ -170,7 +204,9 @@ def start_exchange(
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        return _streaming_answer(user_turn, model, params, [*chain, user_turn], title=title)
+        return _streaming_answer(
+            user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
+        )
 
 
 def build_request(turn: Turn) -> ChatRequest:
@@ -205,13 +241,7 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         system=system or None,
         thinking_instructions=p.get("thinking_instructions"),
         response_schema=answer_schema(p),
-        thinking=Thinking(
-            mode=p.get("thinking", "default"),
-            effort=p.get("effort"),
-            budget_tokens=p.get("budget_tokens"),
-            # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
-            include_reasoning=p.get("show_reasoning", True) and model.reasoning != "hidden",
-        ),
+        thinking=thinking_of(p, model),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
     )
@@ -225,12 +255,32 @@ def answer_schema(params: dict[str, Any]) -> Any:
 # ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
 
 
+def with_prompt(owner: Any, params: dict[str, Any]) -> tuple[Prompt | None, dict[str, Any]]:
+    """The library prompt `params` name and the parameters with its snapshot.
+
+    Resolved before anything is written: a refused prompt stores nothing, and
+    the check raises outside the caller's transaction (it has no savepoint)."""
+    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
+    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
+    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
+    try:
+        prompt = prompt_for(owner, params.get("prompt_id"))
+    except BadInput:
+        if "prompt_name" not in kept:
+            raise
+        prompt = None
+    params = {k: v for k, v in params.items() if k not in kept}
+    params.update(prompt.snapshot() if prompt is not None else kept)
+    return prompt, params
+
+
 def _streaming_answer(
     user_turn: Turn,
     model: ModelProfile,
     params: dict[str, Any],
     chain: list[Turn],
     *,
+    prompt: Prompt | None,
     title: str | None = None,
     branched: bool = False,
 ) -> Exchange:
@@ -242,17 +292,6 @@ def _streaming_answer(
     the turn in its one insert: the run needs no query of its own to start. A
     request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
-    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
-    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
-    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
-    try:
-        prompt = prompt_for(conversation.owner, params.get("prompt_id"))
-    except BadInput:
-        if "prompt_name" not in kept:
-            raise
-        prompt = None
-    params = {k: v for k, v in params.items() if k not in kept}
-    params.update(prompt.snapshot() if prompt is not None else kept)
     request: ChatRequest | None = None
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
@@ -319,9 +358,10 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
         raise BadInput("Only a prompt can be answered again.")
     check_model(model)
     check_run_limits(user_turn.conversation.owner_id)
+    library_prompt, params = with_prompt(user_turn.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         chain = branch(user_turn.conversation, user_turn)
-        return _streaming_answer(user_turn, model, params, chain, branched=True)
+        return _streaming_answer(user_turn, model, params, chain, prompt=library_prompt, branched=True)
 
 
 def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
@@ -332,12 +372,15 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     prompt = check_prompt(prompt)
     check_model(model)
     check_run_limits(edited.conversation.owner_id)
+    library_prompt, params = with_prompt(edited.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         above = branch(edited.conversation, edited.parent) if edited.parent_id else []
         user_turn = Turn.objects.create(
             conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
         )
-        return _streaming_answer(user_turn, model, params, [*above, user_turn], branched=True)
+        return _streaming_answer(
+            user_turn, model, params, [*above, user_turn], prompt=library_prompt, branched=True
+        )
 
 
 def newest_leaf(turn: Turn) -> Turn:

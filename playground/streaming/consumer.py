@@ -205,6 +205,18 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         await self._deliver(event["turn"], follower.on_resumed(event))
 
+    async def turn_reclassified(self, event: dict[str, Any]) -> None:
+        """The answer streamed so far was reasoning: both blocks are replaced."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return
+        if self._reader_is_slow():
+            # Caught up later by a replacing resume, as for a page that just loaded.
+            follower.forget()
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], follower.on_reclassified(event))
+
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.following.pop(turn_id, None) is None:

@@ -88,6 +88,26 @@ class TurnFollower:
             out.ask = out.ask or more.ask
         return out
 
+    def on_reclassified(self, event: dict[str, Any]) -> Delivery:
+        """The answer so far was reasoning (a close tag with no open tag): both blocks
+        are replaced with the run's whole texts, and offsets start from them. Frames
+        kept from before are of the old texts."""
+        self.ahead.clear()
+        self.early.clear()
+        self.synced = True
+        r, c = event["r"], event["c"]
+        self.have = [len(r), len(c)]
+        return Delivery([Piece("r", r, replace=True), Piece("c", c, replace=True)])
+
+    def forget(self) -> None:
+        """Start again as a joining watcher (the texts it holds are no longer a prefix
+        of the run's): the next resume, from offset 0, replaces both blocks."""
+        self.have = [0, 0]
+        self.synced = False
+        self.early.clear()
+        self.ahead.clear()
+        self.on_dropped()
+
     def on_dropped(self, *, reply: bool = False) -> None:
         """What came (a frame, or with `reply` a resume reply) did not reach the
         watcher: its text is not counted as had, and `retry()` fetches it once

@@ -203,7 +203,8 @@ class Launched:
     async def deltas(self) -> AsyncIterator[Piece]:
         """The turn's text as it streams: pieces of reasoning ("r") and answer ("c"),
         each character once and in order; at the end, whatever the frames missed,
-        from the saved turn. Needs `launch(..., follow=True)`."""
+        from the saved turn. A reclassification (answer text that was reasoning)
+        comes as two pieces with `replace` set. Needs `launch(..., follow=True)`."""
         if self._channel is None:
             raise RuntimeError("launch(..., follow=True) to read the deltas")
         layer = _layer()
@@ -229,6 +230,8 @@ class Launched:
                     delivery = follower.on_frame(message)
                 elif kind == "turn.resumed":
                     delivery = follower.on_resumed(message)
+                elif kind == "turn.reclassified":
+                    delivery = follower.on_reclassified(message)  # pieces that replace both blocks
                 else:
                     continue
                 for piece in delivery.pieces:

@@ -43,10 +43,11 @@ from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
 from reasoning.errors import ProviderError
-from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, Reclassified, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
@@ -104,7 +105,7 @@ class TurnRun:
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
-    replay: list[Any] = field(default_factory=list)
+    replay: dict[str, Any] | None = None  # reasoning.replay's one stored shape
     calls: list[CallDone] = field(default_factory=list)  # a chain of thought's two calls
     usage: Usage | None = None
     finish_reason: str | None = None
@@ -126,6 +127,7 @@ class TurnRun:
     # Set while the turn is not yet announced to its watchers: frames wait for it,
     # so none reaches a socket before the turn it belongs to (see launch.py).
     held: asyncio.Event | None = None
+    _reclassified: bool = False  # the answer so far became reasoning; the next frame says so
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
@@ -156,6 +158,28 @@ class TurnRun:
         self._c_len += len(text)
         self._dirty = True
         self._wake.set()
+
+    def _on_reclassified(self, *, keep: bool = True) -> None:
+        """A close tag with no open tag: the answer so far was reasoning (dropped when
+        reasoning is hidden). Rare (once per turn at most), so it may copy the text;
+        the next frame replaces both blocks."""
+        moved = "".join(self.content)
+        if not moved:
+            return
+        if keep:
+            self.reasoning.append(moved)
+            self._r_len += len(moved)
+        self.content.clear()
+        self._c_len = 0
+        now = self._elapsed_ms()
+        if self.first_reasoning_ms is None and keep:
+            self.first_reasoning_ms = self.first_content_ms
+        self.last_reasoning_ms = now if keep else self.last_reasoning_ms
+        self.first_content_ms = None  # the answer has not started after all
+        self._reclassified = True
+        self._dirty = True
+        self._wake.set()
+        self._end_nap()
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)
@@ -192,8 +216,10 @@ class TurnRun:
                             self._on_content(text)
                     elif isinstance(event, Usage):
                         self.usage = event
+                    elif isinstance(event, Reclassified):
+                        self._on_reclassified(keep=event.keep)
                     elif isinstance(event, ReplayData):
-                        self.replay.append(scrub.scrub_data(event.payload))
+                        self.replay = stored_replay.fold(self.replay, scrub.scrub_data(event.payload))
                     elif isinstance(event, Finish):
                         self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
                     elif isinstance(event, CallDone):
@@ -302,6 +328,20 @@ class TurnRun:
             _wake_up(self._nap_future)
 
     async def _send_frame(self) -> None:
+        if self._reclassified:
+            # Offsets start again: both blocks are replaced with the whole texts.
+            self._reclassified = False
+            frame = {
+                "type": "turn.reclassified",
+                "turn": self.turn_id,
+                "r": "".join(self.reasoning),
+                "c": "".join(self.content),
+            }
+            self._r_sent, self._c_sent = self._r_len, self._c_len
+            self.frames_sent += 1
+            assert self.layer is not None
+            await self.layer.group_send(self.group, frame)
+            return
         r_new = self._r_len - self._r_sent
         c_new = self._c_len - self._c_sent
         if not (r_new or c_new):
@@ -404,7 +444,7 @@ class TurnRun:
             "status": self.status,
             "error": self.error,
             "finish_reason": finish,
-            "replay": self.replay or None,
+            "replay": self.replay,
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "reasoning_tokens": u.reasoning_tokens,

@@ -40,6 +40,21 @@ BUILTIN: dict[str, str] = {
 }
 PROVIDER_KINDS: tuple[str, ...] = tuple(BUILTIN)
 
+# What an empty base URL means, per kind: the provider's public API root.
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "openai-responses": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com",
+    "ollama": "http://localhost:11434",
+    "simulator": "",
+}
+
+
+def base_url(kind: str, configured: str) -> str:
+    """The configured base URL, or the kind's public default when it is empty."""
+    return (configured.strip() or DEFAULT_BASE_URLS.get(kind, "")).rstrip("/")
+
 _registry: dict[str, Adapter] = {}
 A = TypeVar("A")
 

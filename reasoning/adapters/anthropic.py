@@ -36,7 +36,7 @@ import httpx
 
 from reasoning.adapters import register
 from reasoning.context import build_context
-from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, merge_params, thinking_params
+from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import (
     ContentDelta,
@@ -90,6 +90,7 @@ class AnthropicAdapter:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, extra_body(request))
         body["stream"] = True
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
 

@@ -32,7 +32,7 @@ import httpx
 
 from reasoning.adapters import register
 from reasoning.context import build_context
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -85,6 +85,7 @@ class GeminiAdapter:
             body["generationConfig"] = generation
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, extra_body(request))
         url = stream_url(provider.base_url, request.model.model_id)
         return PreparedRequest("POST", url, headers, body)
 

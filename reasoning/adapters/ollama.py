@@ -27,9 +27,9 @@ import httpx
 
 from reasoning.adapters import register
 from reasoning.context import build_context
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, TextDelta, Usage
+from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
 from reasoning.wire import error_from_payload, iter_ndjson, open_stream
@@ -38,9 +38,9 @@ DEFAULT_BASE_URL = "http://localhost:11434"
 
 
 class _Parser(Protocol):
-    def feed(self, delta: str) -> list[TextDelta]: ...
+    def feed(self, delta: str) -> list[ParsedText]: ...
 
-    def close(self) -> list[TextDelta]: ...
+    def close(self) -> list[ParsedText]: ...
 
 
 def chat_url(base_url: str) -> str:
@@ -72,6 +72,7 @@ class OllamaAdapter:
             body["options"] = options
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, extra_body(request))
         body["stream"] = True
         return PreparedRequest("POST", chat_url(provider.base_url), headers, body)
 
@@ -117,14 +118,17 @@ class OllamaAdapter:
 
 def _markup_parser(request: ChatRequest) -> _Parser | None:
     model = request.model
-    if model.reasoning != ReasoningStyle.MARKUP:
+    if model.reasoning != ReasoningStyle.MARKUP or request.thinking.reasoning_mode == "inline":
         return None
     # Imported here: the parsers module is only needed for markup models.
     parsers = importlib.import_module("reasoning.parsers")
+    # With thinking off the template opens no block: the text is never reasoning.
+    thinking = request.thinking.mode != "off"
     parser: _Parser = parsers.make_parser(
         model.markup or "think",
-        starts_in_reasoning=model.starts_in_reasoning,
+        starts_in_reasoning=model.starts_in_reasoning and thinking,
         tags=model.markup_tags,
+        reclassify=thinking,
     )
     return parser
 

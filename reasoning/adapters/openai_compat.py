@@ -19,7 +19,7 @@ not counted twice:
     `{type: "thinking"}` chunks (Mistral)
 
 `reasoning_details` are also accumulated, merged by index, and given back once as
-`ReplayData({"reasoning_details": [...]})` (OpenRouter wants them back unmodified).
+`ReplayData({"format": "openai", "reasoning_details": [...]})` (OpenRouter wants them back unmodified).
 
 Content: for `ReasoningStyle.MARKUP` models, `delta.content` goes through the family's
 streaming parser (`reasoning.parsers.make_parser`). For `NATIVE` models a server may
@@ -27,7 +27,10 @@ still leave the tags in the text (vLLM without `--reasoning-parser`, Groq's defa
 `raw` format, Friendli without `parse_reasoning`): when the answer *starts* with
 `<think>` (after whitespace) and no native reasoning field has been seen, the rest of
 the stream is parsed as `think` markup. A `<think>` later in the answer, or after
-native reasoning, is the model talking about the tag and stays content.
+native reasoning, is the model talking about the tag and stays content. A `</think>`
+with no opening tag and no native reasoning before it (the template opened the block)
+turns the answer so far into reasoning: a `Reclassified` event. With thinking off
+neither happens, and a markup model's `starts_in_reasoning` is ignored.
 
 End: `data: [DONE]`. A body that ends without it is accepted only if a
 `finish_reason` was seen (some servers omit `[DONE]`); otherwise it is a
@@ -43,11 +46,11 @@ from typing import Any, Protocol
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import base_url, register
 from reasoning.context import build_messages
-from reasoning.controls import merge_params, thinking_params
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
@@ -69,19 +72,40 @@ SNIFFED_OPEN_TAG = "<think>"
 class TextParser(Protocol):
     """What `reasoning.parsers.make_parser` returns."""
 
-    def feed(self, delta: str) -> list[ReasoningDelta | ContentDelta]: ...
+    def feed(self, delta: str) -> list[ParsedText]: ...
 
-    def close(self) -> list[ReasoningDelta | ContentDelta]: ...
+    def close(self) -> list[ParsedText]: ...
 
 
 def _make_parser(
-    family: str, *, starts_in_reasoning: bool, tags: tuple[str, str] | None
+    family: str,
+    *,
+    starts_in_reasoning: bool,
+    tags: tuple[str, str] | None,
+    reclassify: bool = False,
+    close_only: bool = False,
 ) -> TextParser:
     # Imported late: only markup models need it.
     from reasoning.parsers import make_parser
 
-    parser: TextParser = make_parser(family, starts_in_reasoning=starts_in_reasoning, tags=tags)
+    parser: TextParser = make_parser(
+        family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
+    )
     return parser
+
+
+def markup_parser(request: ChatRequest) -> TextParser:
+    """The parser of a MARKUP model's text for this request. With thinking off the
+    template opens no block, so the text is never taken for reasoning: no
+    `starts_in_reasoning`, no reclassification at a stray close tag."""
+    model = request.model
+    thinking = request.thinking.mode != "off"
+    return _make_parser(
+        model.markup or "think",
+        starts_in_reasoning=model.starts_in_reasoning and thinking,
+        tags=model.markup_tags,
+        reclassify=thinking,
+    )
 
 
 def usage_from(raw: Mapping[str, Any]) -> Usage:
@@ -104,16 +128,14 @@ class ChatStream:
 
     def __init__(self, request: ChatRequest) -> None:
         model = request.model
+        self.thinking = request.thinking.mode != "off"
+        inline = request.thinking.reasoning_mode == "inline"  # the raw text, tags and all
         self.parser: TextParser | None = None
-        if model.reasoning == ReasoningStyle.MARKUP:
-            self.parser = _make_parser(
-                model.markup or "think",
-                starts_in_reasoning=model.starts_in_reasoning,
-                tags=model.markup_tags,
-            )
+        if model.reasoning == ReasoningStyle.MARKUP and not inline:
+            self.parser = markup_parser(request)
         # NATIVE models: hold the start of the answer until it is clear whether it
         # opens a <think> block the server failed to parse out.
-        self.sniffing = model.reasoning == ReasoningStyle.NATIVE
+        self.sniffing = model.reasoning == ReasoningStyle.NATIVE and not inline
         self.sniffed = ""
         self.native_seen = False
         self.details: list[dict[str, Any]] = []
@@ -211,7 +233,12 @@ class ChatStream:
         self.sniffing = False
         held, self.sniffed = self.sniffed, ""
         if markup and not self.native_seen:
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None)
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, reclassify=self.thinking)
+        elif not self.native_seen and self.thinking:
+            # No reasoning field and no opening tag: the template may have opened the
+            # block itself (DeepSeek-R1, Qwen3 on a server without a reasoning parser),
+            # so a `</think>` turns the answer so far into reasoning.
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True)
         if not held:
             return []
         return self._content(held)
@@ -223,7 +250,7 @@ class ChatStream:
         if self.parser is not None:
             events += self.parser.close()
         if self.details:
-            events.append(ReplayData({"reasoning_details": self.details}))
+            events.append(ReplayData({"format": "openai", "reasoning_details": self.details}))
         if self.usage is not None:
             events.append(self.usage)
         reason = self.finish_reason
@@ -285,7 +312,8 @@ class OpenAICompatAdapter:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
-        url = request.provider.base_url.rstrip("/") + "/chat/completions"
+        merge_params(body, extra_body(request))
+        url = base_url(request.provider.kind, request.provider.base_url) + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:

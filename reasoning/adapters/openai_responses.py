@@ -1,8 +1,9 @@
 """OpenAI Responses API ("openai-responses"), spec §2.
 
 Request: `POST {base_url}/responses` with `input` (from
-`reasoning.context.build_messages(request, "responses")`), `stream: true`,
-`store: false` and, unless the model does not reason (`ReasoningStyle.NONE`),
+`reasoning.context.build_context(request, "responses")`, with `previous_response_id`
+when the model option of that name is set), `stream: true`, `store: false` (true with
+that option) and, unless the model does not reason (`ReasoningStyle.NONE`),
 `include: ["reasoning.encrypted_content"]` so reasoning items can be replayed without
 server-side storage. `reasoning: {effort, summary: "auto"}` comes from
 `reasoning.controls.thinking_params` (thinking control `responses`). The output cap
@@ -17,7 +18,8 @@ ignored since the deltas already carried it):
     response.refusal.delta                  ContentDelta (a refusal is the answer)
     response.output_item.done               kept; when any reasoning item came, all items
                                             are given back once as
-                                            ReplayData({"items": [...]}) to send back
+                                            ReplayData({"format": "responses", "items":
+                                            [...], "response_id": id}) to send back
                                             verbatim with the next request
     response.completed                      Usage, Finish("stop")
     response.incomplete                     Usage, Finish("length" for max_output_tokens,
@@ -35,10 +37,10 @@ from typing import Any
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import base_url, register
 from reasoning.adapters.openai_compat import base_headers
-from reasoning.context import build_messages
-from reasoning.controls import merge_params, thinking_params
+from reasoning.context import build_context
+from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
@@ -106,7 +108,10 @@ class ResponsesStream:
         if not items and isinstance(response.get("output"), list):
             items = [item for item in response["output"] if isinstance(item, dict)]
         if any(item.get("type") == "reasoning" for item in items):
-            events.append(ReplayData({"items": items}))
+            payload: dict[str, Any] = {"format": "responses", "items": items}
+            if isinstance(response.get("id"), str):
+                payload["response_id"] = response["id"]
+            events.append(ReplayData(payload))
         if isinstance(response.get("usage"), dict):
             events.append(usage_from(response["usage"]))
         if kind == "response.incomplete":
@@ -121,12 +126,12 @@ class ResponsesStream:
 @register("openai-responses")
 class OpenAIResponsesAdapter:
     def prepare(self, request: ChatRequest) -> PreparedRequest:
-        body: dict[str, Any] = {
-            "model": request.model.model_id,
-            "input": build_messages(request, "responses"),
-            "stream": True,
-            "store": False,
-        }
+        body: dict[str, Any] = {"model": request.model.model_id}
+        body.update(build_context(request, "responses"))
+        body["stream"] = True
+        # Stateless by default: the reasoning goes back as encrypted items. The model
+        # option `previous_response_id` keeps state on the server instead (§2).
+        body["store"] = bool(request.model.options.get("previous_response_id"))
         if request.model.reasoning != ReasoningStyle.NONE:
             body["include"] = ["reasoning.encrypted_content"]
         if request.max_tokens is not None:
@@ -135,7 +140,8 @@ class OpenAIResponsesAdapter:
             body["temperature"] = request.temperature
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
-        url = request.provider.base_url.rstrip("/") + "/responses"
+        merge_params(body, extra_body(request))
+        url = base_url(request.provider.kind, request.provider.base_url) + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:

@@ -122,7 +122,8 @@ def gemini_sse(
     *,
     chunk_chars: int = 8,
     usage: Usage | None = None,
-    signature: str | None = "sig-gemini",
+    # Real signatures are base64 (the SDK decodes them as bytes and rejects anything else).
+    signature: str | None = "c2lnLWdlbWluaQ==",
     signature_on_empty_part: bool = False,
     finish_reason: str | None = "STOP",
     model: str = "gemini-fake",

@@ -608,7 +608,16 @@ def openai_responses_sse(
         out.append(sse({"type": kind, "sequence_number": seq, **body}, event=kind))
         seq += 1
 
-    response: dict[str, Any] = {"id": "resp_fake", "object": "response", "model": model}
+    # Every field the SDK's `Response` type requires, as the API sends them.
+    response: dict[str, Any] = {
+        "id": "resp_fake",
+        "object": "response",
+        "created_at": 0,
+        "model": model,
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+    }
     emit("response.created", response={**response, "status": "in_progress", "output": []})
     emit("response.in_progress", response={**response, "status": "in_progress", "output": []})
     output: list[dict[str, Any]] = []
@@ -706,6 +715,7 @@ def openai_responses_sse(
             output_index=index,
             content_index=0,
             text=content,
+            logprobs=[],
         )
         emit(
             "response.content_part.done",
@@ -721,7 +731,7 @@ def openai_responses_sse(
     if usage is not None:
         final["usage"] = {
             "input_tokens": usage.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0},
+            "input_tokens_details": {"cached_tokens": usage.cached_tokens or 0, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens,
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens or 0},
             "total_tokens": (usage.prompt_tokens or 0) + (usage.completion_tokens or 0),

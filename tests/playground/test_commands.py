@@ -346,19 +346,6 @@ def test_it_prints_the_live_frames_thinking_then_answer(scripted, scripted_model
     assert printed_by_frames == [[len("Let me see. Seven."), len("It is 7.")]]  # none from the database
 
 
-def test_it_fills_a_gap_in_the_frames_from_the_stored_turn():
-    out: list[str] = []
-    printer = ask.Printer(out.append, lambda: None, color=True)
-    printer.frame(0, "abc", 0, "")
-    printer.frame(5, "fg", 0, "")  # "de" was never delivered: not printed out of order
-    printer.frame(0, "abc", 0, "An")
-    printer.frame(3, "", 2, "swer")
-
-    printer.finish(Turn(reasoning="abcdefg", content="Answer!"))
-
-    assert "".join(out) == f"{ask.DIM}abc{ask.RESET}\n\nAnswer!\n"
-
-
 @pytestmark_ask
 def test_it_exits_1_with_the_error_in_json_when_the_provider_fails(scripted, scripted_model, owner):
     scripted.enqueue([ReasoningDelta("Thinking hard."), Unavailable("upstream is down", status_code=503)])
@@ -371,7 +358,9 @@ def test_it_exits_1_with_the_error_in_json_when_the_provider_fails(scripted, scr
     assert "upstream is down" in str(caught.value)
     result = json.loads(out.getvalue())
     assert result["status"] == "error"
-    assert result["error"] == {"kind": "unavailable", "message": "upstream is down", "status_code": 503}
+    assert result["error"] == {
+        "kind": "unavailable", "message": "upstream is down", "status_code": 503, "retry_after": None
+    }
     assert result["reasoning"] == "Thinking hard."  # the partial text is kept
     assert Turn.objects.get(pk=result["turn"]).status == "error"
 

@@ -169,7 +169,7 @@ def test_each_compare_column_runs_with_its_own_prompt(owner, scripted_model):
     data = {"prompt": "2+2?", "col0-model": str(scripted_model.pk), "col0-prompt_id": str(mine.pk),
             "col1-model": str(scripted_model.pk), "col1-prompt_id": str(step.pk)}  # fmt: skip
     comparison, started = create_comparison(owner, data)
-    names = [Turn.objects.get(pk=s.turn).params.get("prompt_name") for s in started]
+    names = [s.assistant_turn.params.get("prompt_name") for s in started]
     assert names == ["Mine", "Step by step"]
     assert [c.conversation.prompt for c in comparison.columns.all()] == [mine, step]
 

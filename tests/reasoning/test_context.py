@@ -332,3 +332,28 @@ def test_it_replays_ollama_thinking_only_when_asked() -> None:
 def test_it_rejects_an_unknown_flavour() -> None:
     with pytest.raises(ValueError, match="unknown context flavour"):
         build_context(conversation("openai"), "cohere")
+
+
+def test_it_echoes_reasoning_in_the_field_the_model_names() -> None:
+    # vLLM renamed `reasoning_content` to `reasoning` (§8): the echo follows the model.
+    request = conversation("openai", options={"echo_reasoning_field": "reasoning"})
+    assert build_messages(request, "openai")[1] == {
+        "role": "assistant",
+        "content": "391",
+        "reasoning": "SECRET-REASONING 17*20=340, 17*3=51",
+    }
+    with pytest.raises(ValueError, match="echo_reasoning_field"):
+        build_messages(conversation("openai", options={"echo_reasoning_field": "thoughts"}), "openai")
+
+
+def test_it_continues_from_the_previous_response_id_when_the_model_keeps_state() -> None:
+    replay = {"format": "responses", "items": RESPONSES_REPLAY, "response_id": "resp_1"}
+    request = conversation("responses", replay=replay, options={"previous_response_id": True})
+    assert build_context(request, "responses") == {
+        "previous_response_id": "resp_1",
+        "input": [{"role": "user", "content": "And 18*23?"}],
+    }
+    # Stateless (the default): the items go back, no id.
+    stateless = build_context(conversation("responses", replay=replay), "responses")
+    assert "previous_response_id" not in stateless
+    assert stateless["input"][1:3] == RESPONSES_REPLAY

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from reasoning.controls import THINKING_CONTROLS, merge_params, thinking_params
+from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, merge_params, thinking_params
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, Thinking
 
 ALL_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
@@ -56,8 +56,6 @@ def gemini(config: dict[str, Any]) -> dict[str, Any]:
 # (control, mode, effort, expected body fields)
 TABLE: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("none", "default", None, {}),
-    ("none", "on", None, {}),
-    ("none", "off", None, {}),
     ("reasoning_effort", "default", None, {}),
     ("reasoning_effort", "on", None, {}),
     ("reasoning_effort", "off", None, {"reasoning_effort": "none"}),
@@ -200,13 +198,13 @@ TABLE: list[tuple[str, str, str | None, dict[str, Any]]] = [
         "gemini_level",
         "on",
         "minimal",
-        gemini({"thinkingLevel": "minimal", "includeThoughts": True}),
+        gemini({"thinkingLevel": "MINIMAL", "includeThoughts": True}),
     ),
-    ("gemini_level", "on", "low", gemini({"thinkingLevel": "low", "includeThoughts": True})),
-    ("gemini_level", "on", "medium", gemini({"thinkingLevel": "medium", "includeThoughts": True})),
-    ("gemini_level", "on", "high", gemini({"thinkingLevel": "high", "includeThoughts": True})),
-    ("gemini_level", "on", "xhigh", gemini({"thinkingLevel": "high", "includeThoughts": True})),
-    ("gemini_level", "on", "max", gemini({"thinkingLevel": "high", "includeThoughts": True})),
+    ("gemini_level", "on", "low", gemini({"thinkingLevel": "LOW", "includeThoughts": True})),
+    ("gemini_level", "on", "medium", gemini({"thinkingLevel": "MEDIUM", "includeThoughts": True})),
+    ("gemini_level", "on", "high", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
+    ("gemini_level", "on", "xhigh", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
+    ("gemini_level", "on", "max", gemini({"thinkingLevel": "HIGH", "includeThoughts": True})),
     ("ollama_think", "default", None, {}),
     ("ollama_think", "on", None, {"think": True}),
     ("ollama_think", "off", None, {"think": False}),
@@ -287,8 +285,19 @@ def test_it_sends_budget_tokens_as_given() -> None:
     }
 
 
-def test_it_raises_a_small_anthropic_budget_to_the_minimum() -> None:
-    assert ask("anthropic_budget", budget=100)["thinking"]["budget_tokens"] == 1024
+@pytest.mark.parametrize("budget", [1, 100, 1023])
+def test_it_refuses_an_anthropic_budget_below_the_minimum(budget: int) -> None:
+    with pytest.raises(UnsupportedControl, match="smallest thinking budget is 1024") as refused:
+        ask("anthropic_budget", budget=budget)
+    assert refused.value.parameter == "budget_tokens"
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_a_model_with_no_thinking_switch_refuses_on_and_off_instead_of_dropping_them(mode: str) -> None:
+    with pytest.raises(UnsupportedControl, match=f"thinking {mode} cannot be sent") as refused:
+        ask("none", mode)
+    assert refused.value.parameter == "thinking"
+    assert "thinking_control" in str(refused.value)  # what would work
 
 
 def test_it_grows_max_tokens_for_a_big_budget_when_none_was_given() -> None:
@@ -359,7 +368,7 @@ def test_it_refuses_what_the_model_cannot_express(kwargs: dict[str, Any], messag
 
 def test_it_lets_the_simulator_mimic_any_control() -> None:
     assert ask("gemini_level", "on", "low", kind="simulator") == gemini(
-        {"thinkingLevel": "low", "includeThoughts": True}
+        {"thinkingLevel": "LOW", "includeThoughts": True}
     )
 
 

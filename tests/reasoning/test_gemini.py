@@ -171,7 +171,7 @@ async def test_it_sends_a_thinking_level_to_gemini_3() -> None:
         sent = up.requests[0]
     assert sent.path == "/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse"
     assert sent.json["generationConfig"] == {
-        "thinkingConfig": {"thinkingLevel": "high", "includeThoughts": True}
+        "thinkingConfig": {"thinkingLevel": "HIGH", "includeThoughts": True}
     }
 
 

@@ -136,6 +136,7 @@ async def test_it_counts_openrouter_reasoning_once_and_keeps_its_details_for_rep
     assert texts(events) == (REASONING, ANSWER)
     [replay] = [e for e in events if isinstance(e, ReplayData)]
     assert replay.payload == {
+        "format": "openai",
         "reasoning_details": [
             {
                 "type": "reasoning.text",
@@ -171,7 +172,7 @@ async def test_it_skips_encrypted_details_for_display_but_replays_them(
     events = await run(chat_request(up), client)
     assert texts(events) == ("Summed up.", "ok")
     [replay] = [e for e in events if isinstance(e, ReplayData)]
-    assert replay.payload == {"reasoning_details": [summary, encrypted]}
+    assert replay.payload == {"format": "openai", "reasoning_details": [summary, encrypted]}
 
 
 async def test_it_reads_usage_with_deepseek_cache_hits(

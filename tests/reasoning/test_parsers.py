@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reasoning.events import ContentDelta, ReasoningDelta, TextDelta
+from reasoning.events import ContentDelta, ReasoningDelta, Reclassified, TextDelta, fold_text
 from reasoning.parsers import FAMILIES, TAG_PAIRS, make_parser, split
 
 HARMONY_MARKERS = (
@@ -322,3 +322,58 @@ def test_it_loses_no_character_but_markers_and_whitespace(
 
     assert visible(reasoning) == visible(expected_reasoning)
     assert visible(content) == visible(expected_content)
+
+
+# -- a close tag with no open tag: the answer so far was reasoning ---------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "expected"),
+    [
+        # DeepSeek-R1 / Qwen3: the template opened <think>, the output only closes it.
+        ("Okay, 2+2.\n</think>\n\n4", {"reclassify": True}, ("Okay, 2+2.", "4")),
+        ("Okay, 2+2.</think>4", {"close_only": True}, ("Okay, 2+2.", "4")),
+        # Only the first close tag, and only before any open tag or reasoning.
+        ("<think>a</think>b</think>c", {"reclassify": True}, ("a", "b\n\nc")),
+        ("plan</think>ans</think>x", {"reclassify": True}, ("plan", "ans\n\nx")),
+        # Nothing streamed yet (MiniMax-M3's leading tag): nothing to move.
+        ("</mm:think>hello", {"reclassify": True}, ("", "hello")),
+        # close_only: an open tag, and a close tag after the first, are the model's words.
+        ("plan</think>Use <think>x</think> tags", {"close_only": True}, ("plan", "Use <think>x</think> tags")),
+        ("no tags at all", {"close_only": True}, ("", "no tags at all")),
+    ],
+)
+def test_a_close_tag_with_no_open_tag_reclassifies_the_answer_so_far(text, flags, expected):
+    family = "minimax" if "mm:" in text else "think"
+    assert split(text, family, **flags) == expected
+
+
+def test_the_reclassification_is_an_event_after_the_text_it_moves():
+    parser = make_parser("think", reclassify=True)
+    first = parser.feed("Let me think")
+    second = parser.feed(".</think>Answer")
+    assert first == [ContentDelta("Let me think")]
+    assert second == [ContentDelta("."), Reclassified(), ContentDelta("Answer")]
+
+
+def test_without_reclassify_a_stray_close_tag_still_leaves_the_text_as_answer():
+    assert split("thinking?</think>answer", "think") == ("", "thinking?\n\nanswer")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.data(),
+    family=st.sampled_from(sorted(TAG_PAIRS)),
+    flag=st.sampled_from(["reclassify", "close_only"]),
+    positions=st.lists(st.integers(0, 10_000), max_size=12),
+)
+def test_streamed_reclassification_equals_the_whole_text_split_for_any_cut(data, family, flag, positions):
+    text = data.draw(marked_text(family))
+    whole = split(text, family, **{flag: True})
+    parser = make_parser(family, **{flag: True})
+    events: list[object] = []
+    for piece in cut(text, positions):
+        events += parser.feed(piece)
+    events += parser.close()
+    assert fold_text(events) == whole
+    assert sum(isinstance(e, Reclassified) for e in events) <= 1

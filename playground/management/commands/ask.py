@@ -51,11 +51,15 @@ class Printer:
         self.have = [0, 0]  # characters of reasoning and content printed so far
         self.in_reasoning = False
 
-    def frame(self, r_off: int, r: str, c_off: int, c: str) -> None:
-        for i, (off, text) in enumerate(((r_off, r), (c_off, c))):
-            if off > self.have[i]:
-                continue  # a gap (a dropped frame): the stored text fills it at the end
-            self.write(i, text[self.have[i] - off :])
+    def reclassified(self, r: str, c: str) -> None:
+        """The answer printed so far was thinking (a close tag with no open tag). A
+        terminal cannot take it back: say so, and go on from the run's new texts."""
+        if self.in_reasoning and self.color:
+            self.emit(RESET)
+        self.emit("\n[the text above was thinking]\n\n")
+        self.in_reasoning = False
+        self.have = [len(r), 0]
+        self.write(1, c)
 
     def write(self, block: int, new: str) -> None:
         if not new:
@@ -104,6 +108,8 @@ def result(turn: Turn) -> dict[str, Any]:
                 "kind": turn.error.get("kind", "unknown"),
                 "message": turn.error.get("message", ""),
                 "status_code": turn.error.get("status_code"),
+                # Seconds the provider asked to wait (a 429's Retry-After), or None.
+                "retry_after": turn.error.get("retry_after"),
             }
             if turn.error
             else None
@@ -126,7 +132,11 @@ async def follow(prompt: Question, printer: Printer | None) -> int:
         launched = await launch(prompt, follow=True, client=client)
         try:
             async for piece in launched.deltas():
-                if printer is not None:
+                if printer is None:
+                    continue
+                if piece.replace and piece.block == "r":
+                    printer.reclassified(piece.text, "")  # the answer so far was thinking
+                else:
                     printer.write(0 if piece.block == "r" else 1, piece.text)
             await launched.outcome()
         except asyncio.CancelledError:  # Ctrl-C: stop the run and let it save what it has
@@ -147,6 +157,9 @@ class Command(BaseCommand):
             "--effort", metavar="LEVEL", help=f"one of the model's efforts ({', '.join(EFFORT_LEVELS)})"
         )
         parser.add_argument("--thinking", choices=["on", "off"])
+        parser.add_argument(
+            "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
+        )
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT", help="a system prompt")
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
@@ -161,6 +174,7 @@ class Command(BaseCommand):
         model = self.model(options["model"])
         raw = {
             "thinking": options["thinking"],
+            "reasoning_mode": options["reasoning"],
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],

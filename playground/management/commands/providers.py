@@ -25,10 +25,11 @@ from django.core.validators import URLValidator, validate_slug
 from django.db import IntegrityError, transaction
 
 from playground.models import ModelProfile, Provider
+from reasoning import catalogue
 from reasoning.adapters import PROVIDER_KINDS
-from reasoning.controls import CONTROL_KINDS
+from reasoning.controls import CONTROL_KINDS, UnsupportedControl, check_profile
 from reasoning.parsers import FAMILIES
-from reasoning.request import EFFORT_LEVELS, ReasoningStyle
+from reasoning.request import EFFORT_LEVELS, ModelSpec, ReasoningStyle
 
 REASONING_STYLES = tuple(s.value for s in ReasoningStyle)
 # "simulator": the offline simulator reads the controls itself (see bootstrap).
@@ -247,6 +248,7 @@ def plan(document: dict[str, Any]) -> list[ProviderPlan]:
         for j, model_raw in enumerate(raw.get("models", [])):
             mpath = f"{path}.models[{j}]"
             mfields = check_keys(mpath, table(mpath, model_raw), MODEL_KEYS)
+            with_catalogue(mfields, model_raw, fields["kind"], fields["base_url"])
             check_model(mpath, mfields, fields["kind"])
             for seen, value, key in ((ids, mfields["model_id"], "id"), (labels, mfields["label"], "label")):
                 if value in seen:
@@ -256,6 +258,14 @@ def plan(document: dict[str, Any]) -> list[ProviderPlan]:
             models.append(ModelPlan(mpath, mfields))
         plans.append(ProviderPlan(path, fields, api_key, models))
     return plans
+
+
+def with_catalogue(fields: dict[str, Any], raw: dict[str, Any], kind: str, base_url: str) -> None:
+    """Fill what the file left out from the catalogue of model families (an explicit
+    key always wins), so a model given by kind and id alone still switches thinking."""
+    given = {field: fields[field] for k in raw if (field := MODEL_KEYS[k].field)}
+    for name, value in catalogue.fill(kind, fields["model_id"], given, base_url).items():
+        fields[name] = value
 
 
 def check_model(path: str, fields: dict[str, Any], kind: str) -> None:
@@ -275,6 +285,16 @@ def check_model(path: str, fields: dict[str, Any], kind: str) -> None:
             f"{path}.thinking_control",
             f"{control!r} applies to {', '.join(sorted(kinds))} providers, not {kind}",
         )
+    spec = ModelSpec(
+        fields["model_id"],
+        thinking_control=control,
+        efforts=tuple(fields["efforts"]),
+        options=fields["options"],
+    )
+    try:
+        check_profile(kind, spec)
+    except UnsupportedControl as e:
+        raise Invalid(f"{path}.{e.parameter}", str(e)) from None
 
 
 def check_labels_against_database(plans: list[ProviderPlan]) -> None:

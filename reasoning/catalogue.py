@@ -1,0 +1,215 @@
+"""What well-known model families can do, by model id, so a profile that names only a
+kind and a model id still switches thinking, takes efforts and budgets, and reads
+its markup.
+
+`capabilities(kind, model_id, base_url)` gives the family's entry, else the kind's
+default mechanism (below), else `None`. `fill(kind, model_id, given, base_url)` fills
+the profile fields a file or form left out; an explicit value always wins. Sections
+(§) refer to /work/shared/spec/providers.md.
+
+Default mechanism per provider kind (when no family matches):
+
+| kind | thinking_control | what it sends |
+|---|---|---|
+| anthropic | anthropic_budget | `thinking: {type: enabled, budget_tokens}` / `disabled` (§4) |
+| gemini | gemini_budget | `generationConfig.thinkingConfig {thinkingBudget, includeThoughts}` (§5) |
+| ollama | ollama_think | `think: true / false / "low"…` (§7) |
+| openai-responses | responses | `reasoning: {effort, summary: "auto"}` (§2) |
+| openai | reasoning_effort | `reasoning_effort` (§1) |
+
+An OpenAI-compatible gateway recognised by its base URL uses its own knob instead
+(OpenRouter `reasoning`, Groq, Together; `GATEWAYS`).
+
+The entries are what the providers document (spec §1–§9); the first match wins, so
+narrower patterns come first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    thinking_control: str
+    efforts: tuple[str, ...] = ()
+    supports_budget: bool = False
+    reasoning: str | None = None  # a ReasoningStyle value; None leaves the profile's
+    markup: str | None = None
+    starts_in_reasoning: bool | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    family: str = ""  # what matched, for messages and the admin
+
+    def fields(self) -> dict[str, Any]:
+        """As ModelProfile / providers.toml fields (only those the entry sets)."""
+        out: dict[str, Any] = {
+            "thinking_control": self.thinking_control,
+            "efforts": list(self.efforts),
+            "supports_budget": self.supports_budget,
+        }
+        if self.reasoning is not None:
+            out["reasoning"] = self.reasoning
+        if self.markup is not None:
+            out["markup"] = self.markup
+        if self.starts_in_reasoning is not None:
+            out["starts_in_reasoning"] = self.starts_in_reasoning
+        if self.options:
+            out["options"] = dict(self.options)
+        return out
+
+
+LOW_HIGH = ("low", "medium", "high")
+ECHO = {"echo_reasoning_content": True}
+
+DEFAULT_MECHANISM: dict[str, Capabilities] = {
+    "anthropic": Capabilities("anthropic_budget", LOW_HIGH, True, family="Anthropic default"),
+    "gemini": Capabilities("gemini_budget", LOW_HIGH, True, family="Gemini default"),
+    "ollama": Capabilities("ollama_think", family="Ollama default"),
+    "openai-responses": Capabilities("responses", LOW_HIGH, family="Responses default"),
+    "openai": Capabilities("reasoning_effort", LOW_HIGH, family="OpenAI-compatible default"),
+}
+
+# Gateways that speak Chat Completions with their own reasoning knob (§6, §9).
+GATEWAYS: tuple[tuple[str, Capabilities], ...] = (
+    ("openrouter.ai", Capabilities("openrouter", ("none", "minimal", *LOW_HIGH, "xhigh"), True, family="OpenRouter")),
+    ("groq.com", Capabilities("groq", ("none", *LOW_HIGH), family="Groq")),
+    ("together.", Capabilities("together", family="Together")),
+)
+
+# (kinds, pattern over the lower-cased model id, capabilities)
+_ANY_CHAT = ("openai",)
+FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
+    # --- Anthropic (§4) ---------------------------------------------------------------
+    (("anthropic",), r"claude-(opus-4-7|mythos)",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options={"adaptive_only": True},
+                  family="Claude adaptive-only")),
+    (("anthropic",), r"claude-(opus|sonnet)-4-6",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "max"), family="Claude 4.6 (adaptive)")),
+    (("anthropic",), r"claude-(3-7|opus-4|sonnet-4|haiku-4)",
+     Capabilities("anthropic_budget", LOW_HIGH, True, family="Claude extended thinking")),
+    (("anthropic",), r"claude-3-(5|haiku|opus|sonnet)",
+     Capabilities("none", reasoning="none", family="Claude 3 (no thinking)")),
+    # --- Gemini (§5) --------------------------------------------------------------------
+    (("gemini",), r"gemini-3.*flash",
+     Capabilities("gemini_level", ("minimal", *LOW_HIGH), family="Gemini 3 Flash")),
+    (("gemini",), r"gemini-3", Capabilities("gemini_level", ("low", "high"), family="Gemini 3")),
+    (("gemini",), r"gemini-2\.5-pro",
+     Capabilities("gemini_budget", LOW_HIGH, True, options={"thinking_always_on": True}, family="Gemini 2.5 Pro")),
+    (("gemini",), r"gemini-2\.5", Capabilities("gemini_budget", LOW_HIGH, True, family="Gemini 2.5")),
+    (("gemini",), r"gemini-(1\.|2\.0)", Capabilities("none", reasoning="none", family="Gemini before 2.5")),
+    # --- OpenAI models (§1, §2) --------------------------------------------------------
+    (("openai-responses",), r"gpt-5\.[1-9]",
+     Capabilities("responses", ("none", *LOW_HIGH, "xhigh"), family="GPT-5.1+")),
+    (("openai-responses",), r"gpt-5", Capabilities("responses", ("minimal", *LOW_HIGH), family="GPT-5")),
+    (("openai-responses",), r"^o\d", Capabilities("responses", LOW_HIGH, family="o-series")),
+    (("openai-responses",), r"gpt-oss", Capabilities("responses", LOW_HIGH, family="gpt-oss")),
+    (_ANY_CHAT, r"(^|/)gpt-5\.[1-9]",
+     Capabilities("reasoning_effort", ("none", *LOW_HIGH, "xhigh"), reasoning="hidden", family="GPT-5.1+")),
+    (_ANY_CHAT, r"(^|/)gpt-5(?!.*chat)",
+     Capabilities("reasoning_effort", ("minimal", *LOW_HIGH), reasoning="hidden", family="GPT-5")),
+    (_ANY_CHAT, r"(^|/)o\d", Capabilities("reasoning_effort", LOW_HIGH, reasoning="hidden", family="o-series")),
+    # gpt-oss: effort always (it cannot stop reasoning), harmony when a server leaves it raw.
+    (_ANY_CHAT, r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss")),
+    (("ollama",), r"gpt-oss", Capabilities("ollama_think", LOW_HIGH, family="gpt-oss")),
+    # --- DeepSeek (§3, §8) -------------------------------------------------------------
+    (_ANY_CHAT, r"deepseek-(reasoner|r1)|deepseek-ai/deepseek-r1",
+     Capabilities("none", family="DeepSeek R1 (always thinks)")),
+    (_ANY_CHAT, r"deepseek-v4",
+     Capabilities("thinking_type", ("high", "max"), options=ECHO, family="DeepSeek V4")),
+    (_ANY_CHAT, r"deepseek-ai/deepseek-v3\.[12]",
+     Capabilities("chat_template_kwargs_thinking", family="DeepSeek V3.1/V3.2 (self-hosted)")),
+    (_ANY_CHAT, r"deepseek-(chat|v3\.[12])",
+     Capabilities("thinking_type", options=ECHO, family="DeepSeek V3.1/V3.2")),
+    # --- Open models served OpenAI-compatibly (§8, §9) ------------------------------------
+    (_ANY_CHAT, r"qwen3.*thinking-2507", Capabilities("none", family="Qwen3 thinking-only")),
+    (_ANY_CHAT, r"qwen3.*instruct-2507", Capabilities("none", reasoning="none", family="Qwen3 instruct-only")),
+    (_ANY_CHAT, r"qwen3", Capabilities("chat_template_kwargs", family="Qwen3 hybrid")),
+    (("ollama",), r"qwen3|deepseek-r1|magistral", Capabilities("ollama_think", family="Ollama thinking model")),
+    (_ANY_CHAT, r"moonshotai/kimi", Capabilities("chat_template_kwargs_thinking", family="Kimi (self-hosted)")),
+    (_ANY_CHAT, r"kimi-k2", Capabilities("thinking_type", options=ECHO, family="Kimi K2")),
+    (_ANY_CHAT, r"glm-(4\.[5-9]|5)", Capabilities("thinking_type", options=ECHO, family="GLM 4.5+")),
+    (_ANY_CHAT, r"granite-(3\.[23]|4)", Capabilities("chat_template_kwargs_thinking", family="Granite")),
+    (_ANY_CHAT, r"nemotron", Capabilities("chat_template_kwargs", family="Nemotron")),
+)
+_COMPILED = tuple((kinds, re.compile(pattern), caps) for kinds, pattern, caps in FAMILIES)
+
+
+def capabilities(kind: str, model_id: str, base_url: str = "") -> Capabilities | None:
+    """The family entry for this model at this kind of provider, else the kind's default."""
+    model = model_id.lower()
+    if kind == "openai":
+        for host, caps in GATEWAYS:
+            if host in base_url.lower():
+                return caps
+    for kinds, pattern, caps in _COMPILED:
+        if kind in kinds and pattern.search(model):
+            return caps
+    return DEFAULT_MECHANISM.get(kind)
+
+
+CATALOGUE_FIELDS = ("thinking_control", "efforts", "supports_budget", "reasoning", "markup", "starts_in_reasoning")
+
+
+def fill(kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "") -> dict[str, Any]:
+    """The profile fields `given` left out, from the catalogue; `given` always wins.
+
+    Efforts and budget support belong to the thinking control: when `given` names
+    its own control, the catalogue's efforts are not borrowed for it. Catalogue
+    options are merged under the given ones."""
+    caps = capabilities(kind, model_id, base_url)
+    if caps is None:
+        return {}
+    suggested = caps.fields()
+    if "thinking_control" in given and given["thinking_control"] != caps.thinking_control:
+        suggested.pop("efforts", None)
+        suggested.pop("supports_budget", None)
+        suggested.pop("options", None)
+    filled = {k: v for k, v in suggested.items() if k not in given and k != "options"}
+    if "options" in suggested:
+        filled["options"] = {**suggested["options"], **dict(given.get("options") or {})}
+    return filled
+
+
+def controls_table() -> str:
+    """The markdown table in docs/providers.md: every provider kind × thinking control,
+    the kind's default marked, and what each setting sends (computed by
+    `reasoning.controls.thinking_params`, for a model that lists every effort)."""
+    import json
+
+    from reasoning.controls import CONTROL_KINDS, UnsupportedControl, thinking_params
+    from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, ProviderConfig, Thinking
+
+    settings = {
+        "default": Thinking(),
+        "thinking on": Thinking(mode="on"),
+        "thinking off": Thinking(mode="off"),
+        "effort high": Thinking(effort="high"),
+        "budget 4096": Thinking(mode="on", budget_tokens=4096),
+    }
+    lines = [
+        "| kind | thinking_control | " + " | ".join(settings) + " |",
+        "|---|---|" + "---|" * len(settings),
+    ]
+    for kind in ("openai", "openai-responses", "anthropic", "gemini", "ollama", "any"):
+        default = DEFAULT_MECHANISM[kind].thinking_control if kind != "any" else ""
+        controls = [c for c, kinds in CONTROL_KINDS.items() if kind in kinds or (kind == "any" and not kinds)]
+        for control in sorted(controls, key=lambda c: (c != default, c)):
+            model = ModelSpec("m", thinking_control=control, efforts=EFFORT_LEVELS if control != "none" else ())
+            cells = []
+            for thinking in settings.values():
+                request = ChatRequest(ProviderConfig("openai" if kind == "any" else kind), model, (), thinking=thinking)
+                try:
+                    sent = thinking_params(request)
+                    cells.append(f"`{json.dumps(sent, separators=(',', ':'))}`" if sent else "nothing")
+                except UnsupportedControl:
+                    cells.append("refused")
+            name = f"**{control}** (default)" if control == default else control
+            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(controls_table(), end="")
