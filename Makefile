@@ -19,7 +19,7 @@ migrate: $(STAMP)
 
 run: migrate
 	$(PY) manage.py bootstrap
-	$(VENV)/bin/daphne -b 127.0.0.1 -p $${PORT:-8000} playground.asgi:application
+	$(PY) -m playground.server -b 127.0.0.1 -p $${PORT:-8000} playground.asgi:application
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -130,9 +130,27 @@ class Upstream:
             self.proc.wait()
 
 
+def _migrate_and_seed(env: dict[str, str], upstream: Upstream, conversations: int) -> dict[str, Any]:
+    run = {"cwd": ROOT, "env": env, "check": True, "capture_output": True, "text": True}
+    subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
+    subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
+    out = subprocess.run(  # type: ignore[call-overload]
+        [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
+        **run,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 class Server:
-    def __init__(self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None,
+        seeded: tuple[Path, dict[str, Any]] | None = None,
+    ) -> None:
+        """`seeded`: a copy of `seed_template()`'s data dir and seed instead of
+        migrating and seeding again (several servers of one section)."""
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-data-"))
+        if seeded is not None:
+            shutil.copytree(seeded[0], self.data_dir, dirs_exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -146,36 +164,38 @@ class Server:
         self.env.pop("DATABASE_URL", None)
         if not (env or {}).get("REDIS_URL"):
             self.env.pop("REDIS_URL", None)
-        run = {"cwd": ROOT, "env": self.env, "check": True, "capture_output": True, "text": True}
-        subprocess.run([PY, "manage.py", "migrate", "--noinput"], **run)  # type: ignore[call-overload]
-        subprocess.run([PY, "manage.py", "bootstrap"], **run)  # type: ignore[call-overload]
-        seeded = subprocess.run(  # type: ignore[call-overload]
-            [PY, "-m", "bench.setup_db", "--upstream", upstream.url, "--conversations", str(conversations)],
-            **run,
-        )
-        seed = json.loads(seeded.stdout.strip().splitlines()[-1])
+        seed = seeded[1] if seeded is not None else self.seed(upstream, conversations)
         self.session: str = seed["session"]
         self.model: int = seed["model"]
         self.conversations: list[int] = seed["conversations"]
         self._next = 0
         self.log = open(self.data_dir / "daphne.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "bench.serve:application"],
+            # The product's launcher (uvloop, the tuned GC) around daphne; `env` may
+            # turn its parts off (bench/__main__.py's "candidates" section).
+            # A loaded machine may take longer than daphne's 5 s for 50 handshakes at once.
+            [PY, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(self.port),
+             "--websocket_connect_timeout", "60", "bench.serve:application"],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
             preexec_fn=_pinned(SERVER_CORES),
         )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.url}/__bench__/stats", timeout=1).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"daphne did not start: {self.log_tail()}") from None
-                time.sleep(0.1)
+        wait_until_up(f"{self.url}/__bench__/stats", self.proc, 30, lambda: f"daphne did not start: {self.log_tail()}")
+
+    def seed(self, upstream: Upstream, conversations: int) -> dict[str, Any]:
+        return _migrate_and_seed(self.env, upstream, conversations)
+
+    @staticmethod
+    def seed_template(upstream: Upstream, conversations: int) -> tuple[Path, dict[str, Any]]:
+        """A migrated, seeded data dir (no server on it) for `Server(seeded=...)`."""
+        data_dir = Path(tempfile.mkdtemp(prefix="bench-seed-"))
+        env = {**os.environ, "DATA_DIR": str(data_dir), "DEBUG": "false", "LOG_LEVEL": "WARNING",
+               "DJANGO_SETTINGS_MODULE": "playground.settings"}
+        env.pop("DATABASE_URL", None)
+        env.pop("REDIS_URL", None)
+        return data_dir, _migrate_and_seed(env, upstream, conversations)
 
     @property
     def origin(self) -> str:
@@ -203,14 +223,32 @@ class Server:
         return (self.data_dir / "daphne.log").read_text()[-2000:]
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop(self.proc)
         self.log.close()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[Any], seconds: float, why: Any) -> None:
+    """Poll `url` until it answers 2xx; `why()` is the error if `proc` dies or time runs out."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(url, timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(why()) from None
+            time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def prompt(tag: str, r: int, c: int, rate: float = 0, ttfb: float = 0) -> str:
@@ -244,20 +282,34 @@ class Socket:
         self.server = server
         self.conversation = conversation
         self.ws: Any = None
+        self.wire_bytes = 0  # bytes read off the TCP socket after the handshake
 
-    async def open(self, max_queue: int | None = 64) -> Socket:
+    async def open(self, max_queue: int | None = 64, deflate: bool = False) -> Socket:
+        """`deflate`: offer permessage-deflate as browsers do (and count what
+        arrives on the wire); off by default, so the CPU figures are the relay's."""
         url = f"ws://127.0.0.1:{self.server.port}/ws/conversations/{self.conversation}/"
         self.ws = await websockets.connect(
             url,
             additional_headers={"Cookie": f"sessionid={self.server.session}", "Origin": self.server.origin},
             origin=None,
-            compression=None,
+            compression="deflate" if deflate else None,
             max_size=None,
             max_queue=max_queue,
             open_timeout=60,
             ping_interval=None,
         )
+        received = self.ws.data_received
+
+        def counted(data: bytes) -> None:
+            self.wire_bytes += len(data)
+            received(data)
+
+        self.ws.data_received = counted
         return self
+
+    @property
+    def deflated(self) -> bool:
+        return any(type(e).__name__ == "PerMessageDeflate" for e in getattr(self.ws.protocol, "extensions", []))
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -275,27 +275,82 @@ async def stalled_client(server: Server, upstream: Upstream, seconds: float) -> 
 
 
 async def small_turn(server: Server, upstream: Upstream) -> dict[str, Any]:
-    """A 100-token turn at 50 tokens/s: queries, writes, bytes to the browser."""
-    (sock,) = await open_sockets(server, server.take_conversations(1))
-    await server.stats(reset=True)
-    record = await sock.turn(TurnRecord(f"small-{time.monotonic_ns()}", 50, 50, 50))
-    stats = await server.stats()
-    await sock.close()
-    await upstream.times([record.tag])
+    """A 100-token turn at 50 tokens/s: queries, writes, bytes to the browser.
+
+    Twice: once on a socket that offers permessage-deflate as browsers do (the
+    bytes on the wire are the figure), once without (the messages' own size)."""
+    out: dict[str, Any] = {"tokens": 100}
     text = 100 * TOKEN_CHARS
-    streaming_s = (record.frames[-1][0] - record.frames[0][0]) if record.frames else 0.0
-    return {
-        "tokens": 100,
-        "streaming_s": round(streaming_s, 2),
-        "db_queries": stats["queries"],
-        "db_writes": stats["writes"],
-        "db_writes_by_what": stats.get("writes_by_what"),
-        "db_writes_budget": round(5 + streaming_s, 1),
-        "bytes_to_browser": record.bytes,
-        "bytes_over_text": round(record.bytes / text, 2),
-        "frames": len(record.frames),
-    }
+    for deflate in (False, True):
+        sock = await Socket(server, server.take_conversations(1)[0]).open(deflate=deflate)
+        await server.stats(reset=True)
+        wire0 = sock.wire_bytes
+        record = await sock.turn(TurnRecord(f"small-{time.monotonic_ns()}", 50, 50, 50))
+        stats = await server.stats()
+        await sock.close()
+        await upstream.times([record.tag])
+        if deflate:
+            out["deflate_negotiated"] = sock.deflated
+            out["deflate_turn_whole"] = record.done_at is not None and record.r_len + record.c_len == text
+            out["wire_bytes_deflate"] = sock.wire_bytes - wire0
+            out["wire_bytes_over_text"] = round((sock.wire_bytes - wire0) / text, 2)
+            continue
+        streaming_s = (record.frames[-1][0] - record.frames[0][0]) if record.frames else 0.0
+        out.update({
+            "streaming_s": round(streaming_s, 2),
+            "db_queries": stats["queries"],
+            "db_writes": stats["writes"],
+            "db_writes_by_what": stats.get("writes_by_what"),
+            "db_writes_budget": round(5 + streaming_s, 1),
+            "bytes_to_browser": record.bytes,
+            "bytes_over_text": round(record.bytes / text, 2),
+            "wire_bytes_plain": sock.wire_bytes - wire0,
+            "frames": len(record.frames),
+        })
+    return out
 
 
 def cpu_of(pid: int) -> float:
     return proc_cpu_seconds(pid)
+
+
+async def turn_cost(server: Server, upstream: Upstream, turns: int = 30) -> dict[str, Any]:
+    """Fixed CPU per turn: `turns` 50-token turns, unpaced, one after another, each
+    on a socket opened beforehand; the server's CPU over all of them, per turn.
+    The 50 chunks' relay cost is in it too (a few hundred µs of it)."""
+    sockets = await open_sockets(server, server.take_conversations(turns + 1))
+    await sockets[-1].turn(TurnRecord("warm-cost", 25, 25, 0))
+    await server.stats(reset=True)
+    cpu0 = server.cpu_seconds()
+    records = []
+    for i, sock in enumerate(sockets[:turns]):
+        records.append(await sock.turn(TurnRecord(f"cost-{i}-{time.monotonic_ns()}", 25, 25, 0)))
+    cpu = server.cpu_seconds() - cpu0
+    stats = await server.stats()
+    await asyncio.gather(*(s.close() for s in sockets))
+    await upstream.times([r.tag for r in records] + ["warm-cost"])
+    return {
+        "turns": turns,
+        "tokens_per_turn": 50,
+        "complete": sum(1 for r in records if r.done_at is not None and not r.error),
+        "server_cpu_ms_per_turn": round(cpu / turns * 1000, 2),
+        "db_queries_per_turn": round(sum(stats["queries"].values()) / turns, 1),
+    }
+
+
+async def burst(server: Server, upstream: Upstream, turns: int = 200) -> dict[str, Any]:
+    """`turns` turns started at the same moment (sockets opened beforehand): the
+    time from each send to its first frame, the provider answering at once."""
+    sockets = await open_sockets(server, server.take_conversations(turns))
+    records = [TurnRecord(f"burst-{i}-{time.monotonic_ns()}", 10, 10, 50) for i in range(turns)]
+    await asyncio.gather(*(s.turn(r, timeout=120) for s, r in zip(sockets, records, strict=True)))
+    await asyncio.gather(*(s.close() for s in sockets))
+    await upstream.times([r.tag for r in records])
+    first = [r.first_r_at - r.sent_at for r in records if r.first_r_at is not None]
+    return {
+        "turns": turns,
+        "complete": sum(1 for r in records if r.done_at is not None and not r.error),
+        "first_frame_ms": {
+            "p50": ms(pct(first, 0.5)), "p99": ms(pct(first, 0.99)), "max": ms(max(first, default=None))
+        },
+    }

@@ -117,4 +117,22 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await _app(scope, receive, send)
 
 
+def _bench_toggles() -> None:
+    """Undo one of issue 11's speed changes, to measure it against the rest
+    (bench/__main__.py, section "candidates"); the product has no such switch."""
+    if os.environ.get("BENCH_CHANNELS_GROUP_SEND") == "1":
+        from channels.layers import InMemoryChannelLayer
+
+        from playground.streaming.layers import InMemoryChannelLayer as Lean
+
+        Lean.group_send = InMemoryChannelLayer.group_send  # type: ignore[method-assign]
+    if os.environ.get("BENCH_STDLIB_JSON") == "1":
+        import types
+
+        from reasoning import wire
+
+        wire.orjson = types.SimpleNamespace(loads=json.loads, JSONDecodeError=ValueError)  # type: ignore[assignment]
+
+
 _install_query_counter()
+_bench_toggles()

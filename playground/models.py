@@ -217,6 +217,9 @@ class Prompt(models.Model):
 class Conversation(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     title = models.CharField(max_length=200, default="New conversation")
+    # Where the conversation came from: "" (the playground) or "api" (a request to the
+    # OpenAI-compatible API, listed in the sidebar's API folder).
+    origin = models.CharField(max_length=8, blank=True, default="")
     model = models.ForeignKey(ModelProfile, null=True, blank=True, on_delete=models.SET_NULL)
     # The prompt the conversation was started with (its turns keep a snapshot).
     prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -228,6 +231,11 @@ class Conversation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Pinned conversations head the sidebar, whatever their age.
+    pinned = models.BooleanField(default=False)
+    # A read-only link (/s/<token>/) that needs no login; None: not shared.
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    share_reasoning = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -475,3 +483,32 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"rating {self.value:+d} of turn {self.turn_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the OpenAI-compatible API, owned by one user.
+
+    Only a SHA-256 of the secret is stored (the secret is 256 random bits, so a slow
+    hash would add nothing); the secret is shown once, when made. `prefix` is the
+    secret's first characters, enough to tell tokens apart in a list. Revoking
+    keeps the row (who had access, and when it was last used) and takes effect at
+    once: every request looks the token up.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'token'} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

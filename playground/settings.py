@@ -308,6 +308,17 @@ UPSTREAM_CONNECT_TIMEOUT = envfloat("UPSTREAM_CONNECT_TIMEOUT", 10.0)
 # Waiting for a free pooled connection when UPSTREAM_MAX_CONNECTIONS are all streaming.
 UPSTREAM_POOL_TIMEOUT = envfloat("UPSTREAM_POOL_TIMEOUT", 30.0)
 UPSTREAM_MAX_CONNECTIONS = envint("UPSTREAM_MAX_CONNECTIONS", 1000)
+# What moves the upstream bytes under the same httpx client API, timeouts, pool and
+# error mapping: "aiohttp" (reasoning.transport, aiohttp's C parser: less CPU per
+# streamed read, bench/README.md) or "httpx" (httpx's own transport).
+UPSTREAM_HTTP = env("UPSTREAM_HTTP", "aiohttp")
+if UPSTREAM_HTTP not in ("aiohttp", "httpx"):
+    raise ImproperlyConfigured(f'UPSTREAM_HTTP must be "aiohttp" or "httpx", not {UPSTREAM_HTTP!r}')
+# The OpenAI-compatible API (/v1/): a streamed answer waits at most this long for its
+# first text before the response head goes out (a failure within it is the HTTP
+# status), then sends an SSE comment after each such silence so proxies keep the
+# connection.
+API_HEARTBEAT_INTERVAL = envfloat("API_HEARTBEAT_INTERVAL", 10.0)
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from playground.accounts import views as accounts
+from playground.api import pages as api_pages
 from playground.conversations import dataset_views, views
 from playground.prompts import views as prompts
 
@@ -14,6 +15,9 @@ urlpatterns = [
     path("c/<int:pk>/", views.conversation, name="conversation"),
     path("c/<int:pk>/delete", views.delete_conversation, name="delete_conversation"),
     path("c/<int:pk>/rename", views.rename_conversation, name="rename_conversation"),
+    path("c/<int:pk>/pin", views.pin_conversation, name="pin_conversation"),
+    path("c/<int:pk>/share", views.share_conversation, name="share_conversation"),
+    path("s/<str:token>/", views.shared_conversation, name="shared_conversation"),
     path("c/<int:pk>/settings", views.save_settings, name="conversation_settings"),
     path("c/<int:pk>/export.md", views.export_markdown, name="export_markdown"),
     path("c/<int:pk>/export.json", views.export_json, name="export_json"),
@@ -24,6 +28,8 @@ urlpatterns = [
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),
     path("turns/<int:pk>/raw", views.turn_raw, name="turn_raw"),
     path("settings/", accounts.settings_page, name="settings"),
+    path("settings/tokens/new", api_pages.create, name="api_token_create"),
+    path("settings/tokens/<int:pk>/revoke", api_pages.revoke_token, name="api_token_revoke"),
     path("prompts/", prompts.prompts, name="prompts"),
     path("prompts/<int:pk>/", prompts.prompts, name="edit_prompt"),
     path("prompts/<int:pk>/delete", prompts.delete_prompt, name="delete_prompt"),
@@ -31,7 +37,9 @@ urlpatterns = [
     path("datasets/", dataset_views.dataset_page, name="dataset"),
     path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
+    path("settings/theme", accounts.set_theme, name="set_theme"),
     path("compare/", include("playground.compare.urls")),
+    path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),

@@ -97,7 +97,12 @@ class ChainOfThought:
         return dataclasses.replace(
             request,
             messages=[*request.messages, Message(role="user", content=instructions, apart=True)],
-            thinking=Thinking(mode="off", include_reasoning=request.thinking.include_reasoning),
+            # A model that does not reason has no switch to send ("off" would be refused
+            # as a control it cannot honour); one whose thinking was switched off keeps it off.
+            thinking=Thinking(
+                mode="off" if request.thinking.mode == "off" else "default",
+                include_reasoning=request.thinking.include_reasoning,
+            ),
             thinking_instructions=None,
             response_schema=None,  # only the final answer has the schema's shape
         )

@@ -88,6 +88,8 @@ class ChatRequest:
     thinking: Thinking = Thinking()
     max_tokens: int | None = None
     temperature: float | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()  # sequences that end the answer
     # A chain-of-thought prompt's thinking instructions ("" = the default ones);
     # None for a plain prompt. Served by reasoning.cot.
     thinking_instructions: str | None = None

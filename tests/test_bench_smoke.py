@@ -47,3 +47,21 @@ async def test_it_relays_one_small_stream_through_the_real_server() -> None:
     assert result["token_latency_ms"]["p50"] is not None  # every token was matched to its chunk
     assert result["db_writes"] >= 3  # user turn, assistant turn, final save at least
     assert stats["queries"]["select"] > 0
+
+
+async def test_the_served_socket_negotiates_deflate_and_the_turn_arrives_whole() -> None:
+    # harness.Server runs `python -m playground.server` (uvloop, permessage-deflate,
+    # the frozen GC): a deflating client gets every frame, in fewer bytes.
+    upstream = harness.Upstream()
+    try:
+        server = harness.Server(upstream, conversations=4)
+        try:
+            result = await relay.small_turn(server, upstream)
+        finally:
+            server.close()
+    finally:
+        upstream.close()
+
+    assert result["deflate_negotiated"] is True
+    assert result["frames"] > 10 and result["deflate_turn_whole"] is True
+    assert result["wire_bytes_deflate"] < result["wire_bytes_plain"] / 2

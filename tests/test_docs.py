@@ -40,12 +40,21 @@ def library_variables() -> set[str]:
     return found
 
 
+def server_variables() -> set[str]:
+    # playground/server.py reads its switches before Django is set up, with `_on("NAME")`.
+    return set(re.findall(r"\b_on\(\s*\"([A-Z][A-Z0-9_]*)\"", (ROOT / "playground" / "server.py").read_text()))
+
+
+def test_it_finds_the_server_switches():
+    assert {"SERVER_UVLOOP", "SERVER_WS_DEFLATE", "SERVER_GC_TUNED"} <= server_variables()
+
+
 def test_it_finds_the_settings_variables():
     # Guards the regex: an empty set would make the next test pass vacuously.
     assert {"DATA_DIR", "DATABASE_URL", "REDIS_URL", "FIELD_ENCRYPTION_KEY", "FRAME_INTERVAL"} <= settings_variables()
 
 
-@pytest.mark.parametrize("name", sorted(settings_variables() | library_variables()))
+@pytest.mark.parametrize("name", sorted(settings_variables() | library_variables() | server_variables()))
 def test_it_documents_every_environment_variable(name):
     configuration = section(README, "Configuration")
     assert f"| `{name}` |" in configuration, f"add {name} to the README's configuration table"
@@ -53,7 +62,7 @@ def test_it_documents_every_environment_variable(name):
 
 def test_it_documents_no_variable_the_code_does_not_read():
     documented = re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", section(README, "Configuration"), flags=re.M)
-    known = settings_variables() | library_variables() | {"PORT"}  # PORT: the Makefile's
+    known = settings_variables() | library_variables() | server_variables() | {"PORT"}  # PORT: the Makefile's
     assert sorted(set(documented) - known) == []
 
 

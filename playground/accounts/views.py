@@ -6,8 +6,9 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
+from playground.accounts.users import signed_in
 from playground.models import ModelProfile, Preferences
 
 
@@ -39,3 +40,15 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Settings saved.")
         return redirect("settings")
     return render(request, "accounts/settings.html", {"form": form, "preferences": preferences})
+
+
+@require_POST
+def set_theme(request: HttpRequest) -> HttpResponse:
+    """The sidebar's theme switch: the page has already applied it, this keeps it."""
+    theme = request.POST.get("theme", "")
+    if theme not in Preferences.Theme.values:
+        return HttpResponse("theme must be system, light or dark", status=400, content_type="text/plain")
+    Preferences.objects.update_or_create(user=signed_in(request), defaults={"theme": theme})
+    if request.headers.get("HX-Request"):
+        return HttpResponse(status=204)
+    return redirect("settings")

@@ -259,7 +259,10 @@ def import_conversation(owner: Any, data: bytes) -> Conversation:
     label = doc["model"] if isinstance(doc["model"], str) else None
     with transaction.atomic():
         conv = Conversation.objects.create(
-            owner=owner, title=doc["title"], settings=doc["settings"], model=models.get(label or "")
+            owner=owner,
+            title=unique_title(owner, doc["title"]),
+            settings=doc["settings"],
+            model=models.get(label or ""),
         )
         stored: dict[int, Turn] = {}
         for t in doc["turns"]:
@@ -274,3 +277,16 @@ def import_conversation(owner: Any, data: bytes) -> Conversation:
         conv.leaf = stored[doc["leaf"]] if doc["leaf"] is not None else last
         conv.save(update_fields=["leaf"])
     return conv
+
+
+def unique_title(owner: Any, title: str) -> str:
+    """`title`, or "title (2)", "title (3)"… if the owner already has one so named."""
+    taken = set(
+        Conversation.objects.filter(owner=owner, title__startswith=title[:190]).values_list("title", flat=True)
+    )
+    if title not in taken:
+        return title
+    n = 2
+    while f"{title[:190]} ({n})" in taken:
+        n += 1
+    return f"{title[:190]} ({n})"

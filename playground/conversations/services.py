@@ -11,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
+from playground.streaming.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import UnsupportedControl, check_controls
 from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
@@ -29,12 +30,14 @@ PARAMS: dict[str, type] = {
     "budget_tokens": int,
     "max_tokens": int,
     "temperature": float,
+    "top_p": float,
     "system": str,
     "show_reasoning": bool,
     "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
 }
+MAX_STOP_SEQUENCES = 4
 # What a turn's params keep of its prompt; never taken from the browser.
 PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
 
@@ -79,6 +82,15 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         raise BadInput("temperature must be between 0 and 2")
     if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
         raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
+    if "top_p" in params and not 0 <= params["top_p"] <= 1:
+        raise BadInput("top_p must be between 0 and 1")
+    if (stop := raw.get("stop")) not in (None, "", []):
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+            raise BadInput("stop must be a string or a list of strings")
+        if len(stops) > MAX_STOP_SEQUENCES:
+            raise BadInput(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
+        params["stop"] = stops
     mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
     if mode not in REASONING_MODES:
         raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
@@ -199,7 +211,13 @@ def start_exchange(
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
+        if parent is None and connection.features.has_select_for_update:
+            # Locked so two prompts sent at once cannot both continue the same leaf
+            # (SQLite's immediate transactions already serialise writers).
+            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
         chain = branch(conversation, parent)
+        if parent is None:
+            _check_can_continue(conversation, chain[-1] if chain else None)
         parent = chain[-1] if chain else None
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
         first = conversation.title == "New conversation" and not parent
@@ -207,6 +225,21 @@ def start_exchange(
         return _streaming_answer(
             user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
         )
+
+
+PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."
+
+
+def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
+    """Never two user messages in a row: a prompt continues only a finished answer
+    (a provider would otherwise get the new prompt right after the previous one)."""
+    if leaf is None or (leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming):
+        return
+    if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
+        return  # its process is gone: the turn is kept as interrupted and may be continued
+    if leaf.is_streaming:
+        raise BadInput(PROMPT_WHILE_STREAMING)
+    raise BadInput("The last prompt has no answer yet; regenerate it or edit it instead.")
 
 
 def build_request(turn: Turn) -> ChatRequest:
@@ -244,6 +277,8 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         thinking=thinking_of(p, model),
         max_tokens=p.get("max_tokens") or model.max_output_tokens,
         temperature=p.get("temperature") if model.supports_temperature else None,
+        top_p=p.get("top_p"),
+        stop=tuple(p.get("stop") or ()),
     )
 
 

@@ -1,21 +1,22 @@
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_not_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.conversations import exports
+from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
 from playground.streaming.liveness import mark_interrupted
@@ -46,10 +47,16 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     models = _enabled_models()
     turns = branch(conversation) if conversation else []
     annotate_siblings(turns)
-    selected = (conversation.model if conversation else None) or (models[0] if models else None)
+    preferences = Preferences.of(signed_in(request))
+    default = next((m for m in models if m.pk == preferences.default_model_id), None)
+    selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
     return {
+        "enter_sends": preferences.enter_sends,
+        "theme_choices": [("system", "System"), ("light", "Light"), ("dark", "Dark")],
         "conversation": conversation,
-        "conversations": Conversation.objects.filter(owner=signed_in(request))[:100],
+        "groups": sidebar.grouped(signed_in(request)),
+        # Requests to the OpenAI-compatible API have a folder of their own.
+        "api_conversations": Conversation.objects.filter(owner=signed_in(request), origin="api")[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
@@ -152,11 +159,68 @@ def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
+    """The sidebar's list: grouped by date, or the matches of a search with a snippet each."""
     q = request.GET.get("q", "").strip()[:200]
-    mine = Conversation.objects.filter(owner=signed_in(request))
+    current = None
+    with contextlib.suppress(ValueError):
+        current = int(request.GET.get("current") or 0) or None
+    context: dict[str, Any] = {"query": q, "conversation": {"pk": current}}
     if q:
-        mine = mine.filter(Q(title__icontains=q) | Q(turns__content__icontains=q)).distinct()
-    return render(request, "chat/_conversation_list.html", {"conversations": mine[:100], "query": q})
+        context["results"] = sidebar.search(signed_in(request), q)
+    else:
+        context["groups"] = sidebar.grouped(signed_in(request))
+    return render(request, "chat/_conversation_list.html", context)
+
+
+@require_POST
+def pin_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    conv = _conversation_for(request, pk)
+    conv.pinned = request.POST.get("pinned") == "1"
+    # Pinning is not activity: the conversation keeps its place among the dates.
+    Conversation.objects.filter(pk=conv.pk).update(pinned=conv.pinned)
+    back = request.POST.get("next", "")
+    return redirect(back if back and _safe_next(request) else conv.get_absolute_url())
+
+
+def _safe_next(request: HttpRequest) -> bool:
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    return url_has_allowed_host_and_scheme(request.POST.get("next"), allowed_hosts={request.get_host()})
+
+
+@require_POST
+def share_conversation(request: HttpRequest, pk: int) -> HttpResponse:
+    """Make (or update) the conversation's read-only link; `revoke` takes it away."""
+    conv = _conversation_for(request, pk)
+    if request.POST.get("revoke"):
+        conv.share_token = None
+    elif not conv.share_token:
+        conv.share_token = secrets.token_urlsafe(24)
+    conv.share_reasoning = request.POST.get("reasoning") == "1"
+    Conversation.objects.filter(pk=conv.pk).update(share_token=conv.share_token, share_reasoning=conv.share_reasoning)
+    return redirect(reverse("conversation", args=[conv.pk]) + "#share")
+
+
+@login_not_required
+@require_GET
+def shared_conversation(request: HttpRequest, token: str) -> HttpResponse:
+    """A shared conversation, read only, for anyone with the link: the branch on show,
+    its reasoning only if the owner chose so, and nothing else of the owner's."""
+    try:
+        conv = Conversation.objects.get(share_token=token) if token else None
+    except Conversation.DoesNotExist:
+        conv = None
+    if conv is None:
+        raise Http404("No such link")
+    turns = branch(conv)
+    response = render(
+        request,
+        "chat/shared.html",
+        {"conversation": conv, "turns": turns, "readonly": True, "hide_reasoning": not conv.share_reasoning},
+    )
+    response["X-Robots-Tag"] = "noindex"
+    response["Referrer-Policy"] = "no-referrer"  # the token must not leak through a link in the text
+    return response
 
 
 def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:

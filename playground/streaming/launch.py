@@ -22,7 +22,19 @@ stored: `Launched.failed` says so, and the saved turn says why.
 A caller that consumes the turn itself (`ask`, the API's SSE output) passes
 `follow=True` and reads `Launched.deltas()`: every character of the reasoning
 and the answer once, in order, by the same gap/resume protocol the sockets use
-(`follower.TurnFollower`), then `await launched.outcome()` for the saved turn.
+(`follower.TurnFollower`), then `await launched.outcome()` for the saved turn:
+
+    launched = await launch(Prompt.from_messages(user, model, messages, params), follow=True)
+    try:
+        async for piece in launched.deltas():  # Piece(block="r" or "c", text)
+            ...                                # reasoning_content / content chunks
+    except asyncio.CancelledError:             # the client went away
+        await launched.stop()                  # the upstream request closes; text kept
+        raise
+    turn = await launched.outcome()            # status, error, usage, finish_reason
+
+`launched.failed` (no run: the saved turn's `error` says why) is known at once,
+before any delta; `BadInput` is raised before anything is stored.
 """
 
 from __future__ import annotations

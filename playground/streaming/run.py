@@ -57,7 +57,7 @@ RUNS: dict[int, TurnRun] = LIVE_RUNS  # turn id -> live run in this process (liv
 # One pooled client per event loop: a client's connections belong to the loop
 # that opened them (tests and the `ask` command each run their own loop). It is
 # made again if the timeout settings change (tests use small ones).
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[float, ...], httpx.AsyncClient]] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[tuple[Any, ...], httpx.AsyncClient]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -74,6 +74,7 @@ def http_client() -> httpx.AsyncClient:
         float(settings.UPSTREAM_CONNECT_TIMEOUT),
         float(settings.UPSTREAM_POOL_TIMEOUT),
         float(settings.UPSTREAM_MAX_CONNECTIONS),
+        str(settings.UPSTREAM_HTTP),
     )
     known, client = _clients.get(loop, ((), None))
     if client is None or client.is_closed or known != knobs:
@@ -82,6 +83,7 @@ def http_client() -> httpx.AsyncClient:
             connect_timeout=knobs[1],
             pool_timeout=knobs[2],
             max_connections=int(knobs[3]),
+            backend=knobs[4],
         )
         _clients[loop] = (knobs, client)
     return client

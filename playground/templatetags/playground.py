@@ -7,7 +7,7 @@ from django import template
 from django.utils.safestring import SafeString, mark_safe
 
 from playground import markdown as md
-from playground.models import Turn
+from playground.models import Preferences, Turn
 
 register = template.Library()
 
@@ -55,10 +55,51 @@ def thought_label(turn: Turn) -> str:
         if wait := turn.thinking_ms or turn.first_content_ms:
             label += f" · {seconds(wait)}"
         return label
-    label = f"Thought for {seconds(turn.thinking_ms)}"
+    thought_ms = thinking_time_ms(turn)
+    label = f"Thought for {seconds(thought_ms)}" if thought_ms is not None else "Thought"
     if turn.reasoning_tokens:
         label += f" · {turn.reasoning_tokens:,} reasoning tokens"
+    if turn.status in (Turn.Status.STOPPED, Turn.Status.INTERRUPTED):
+        label += f" ({turn.get_status_display().lower()})"
     return label
+
+
+def thinking_time_ms(turn: Turn) -> int | None:
+    """How long the turn thought. A run that died never wrote it: its last
+    checkpoint is the latest moment it is known to have been alive."""
+    if turn.thinking_ms is not None:
+        return turn.thinking_ms
+    if turn.first_content_ms is not None:
+        return turn.first_content_ms
+    if turn.status == Turn.Status.INTERRUPTED and turn.heartbeat_at and turn.created_at:
+        return max(0, int((turn.heartbeat_at - turn.created_at).total_seconds() * 1000))
+    return None
+
+
+@register.simple_tag(takes_context=True)
+def user_preferences(context: template.Context) -> Preferences | None:
+    """The signed-in user's preferences (theme, Enter sends), or None on the login page."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return Preferences.of(user)
+
+
+@register.filter
+def metrics_line(turn: Turn) -> str:
+    """The metrics folded into one line: total time, tokens, speed, cost."""
+    parts = []
+    if turn.duration_ms is not None:
+        parts.append(secs(turn.duration_ms))
+    tokens = (turn.prompt_tokens or 0) + (turn.completion_tokens or 0)
+    if tokens:
+        parts.append(f"{tokens:,} tokens")
+    if turn.answer_tokens_per_second:
+        parts.append(tokens_per_second(turn))
+    if turn.cost is not None:
+        parts.append(usd(turn.cost))
+    return " · ".join(parts)
 
 
 @register.filter
@@ -126,3 +167,30 @@ def status_text(turn: Turn) -> str:
 @register.filter
 def num(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
+
+
+# Icon outlines (24-unit grid, stroked): the turn and sidebar actions. Static markup,
+# so an icon costs no request and no script.
+_ICONS = {
+    "copy": '<rect x="9" y="9" width="12" height="12" rx="2"/>'
+    '<path d="M5 15H4a2 2 0 0 1-2-2V4a2 2 0 0 1 2-2h9a2 2 0 0 1 2 2v1"/>',
+    "thought": '<path d="M9 18h6M10 22h4"/><path d="M12 2a7 7 0 0 0-4 12.7V16h8v-1.3A7 7 0 0 0 12 2z"/>',
+    "raw": '<polyline points="16 18 22 12 16 6"/><polyline points="8 6 2 12 8 18"/>',
+    "request": '<path d="M22 2 11 13"/><path d="M22 2 15 22l-4-9-9-4 20-7z"/>',
+    "regenerate": '<path d="M23 4v6h-6"/><path d="M20.5 15a9 9 0 1 1-2.1-9.4L23 10"/>',
+    "edit": '<path d="M12 20h9"/><path d="M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"/>',
+    "more": '<circle cx="5" cy="12" r="1.5"/><circle cx="12" cy="12" r="1.5"/><circle cx="19" cy="12" r="1.5"/>',
+    "pin": '<path d="M12 17v5"/><path d="M8 3h8l-1 7 3 4H6l3-4z"/>',
+    "share": '<circle cx="18" cy="5" r="3"/><circle cx="6" cy="12" r="3"/><circle cx="18" cy="19" r="3"/>'
+    '<path d="m8.6 13.5 6.8 4M15.4 6.5l-6.8 4"/>',
+    "down": '<path d="M12 5v14"/><path d="m19 12-7 7-7-7"/>',
+}
+
+
+@register.simple_tag
+def icon(name: str) -> SafeString:
+    return mark_safe(  # the markup is the constant above
+        '<svg class="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" focusable="false" '
+        'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
+        f"{_ICONS[name]}</svg>"
+    )

@@ -88,6 +88,11 @@ class AnthropicAdapter:
         body.update(build_context(request, "anthropic"))
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            # The Messages API of the 2026 SDK (anthropic 2.x) declares no top_p.
+            raise ValueError("top_p is not supported for Anthropic models")
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
         merge_params(body, extra_body(request))

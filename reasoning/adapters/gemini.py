@@ -81,6 +81,10 @@ class GeminiAdapter:
             generation["maxOutputTokens"] = request.max_tokens
         if request.temperature is not None:
             generation["temperature"] = request.temperature
+        if request.top_p is not None:
+            generation["topP"] = request.top_p
+        if request.stop:
+            generation["stopSequences"] = list(request.stop)
         if generation:
             body["generationConfig"] = generation
         merge_params(body, thinking_params(request))

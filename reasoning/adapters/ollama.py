@@ -68,6 +68,10 @@ class OllamaAdapter:
             options["num_predict"] = request.max_tokens
         if request.temperature is not None:
             options["temperature"] = request.temperature
+        if request.top_p is not None:
+            options["top_p"] = request.top_p
+        if request.stop:
+            options["stop"] = list(request.stop)
         if options:
             body["options"] = options
         merge_params(body, thinking_params(request))

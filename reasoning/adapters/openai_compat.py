@@ -310,6 +310,10 @@ class OpenAICompatAdapter:
             body[max_tokens_field(request)] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
         merge_params(body, extra_body(request))

@@ -138,6 +138,10 @@ class OpenAIResponsesAdapter:
             body["max_output_tokens"] = request.max_tokens
         if request.temperature is not None:
             body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            raise ValueError("stop is not supported by the OpenAI Responses API")
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
         merge_params(body, extra_body(request))

@@ -1,7 +1,9 @@
 // Small behaviours htmx does not cover: the ticking "Thinking… N s" label,
 // folding the thought block when the answer starts, copy / raw / request
-// panels, the controls for the chosen model, keyboard shortcuts, and keeping
-// the view pinned to the newest text.
+// panels, the controls for the chosen model, keyboard shortcuts, keeping
+// the view pinned to the newest text (with a "latest" button when the reader
+// scrolled away), the connection banner, the composer's Send/Stop button,
+// code-block copy buttons and math (KaTeX) in finished blocks.
 //
 // The streaming path is the hot one: a frame appends one text node to a block.
 // Nothing here reads the streamed text back or re-renders it; per frame the
@@ -25,6 +27,8 @@
   }
 
   function tick() {
+    // Offline the page cannot know whether the run goes on: the label stops where it is.
+    if (socketsDown.size) return;
     const now = Date.now();
     document.querySelectorAll(".thinking-label.live").forEach(function (el) {
       const turn = el.closest(".turn");
@@ -56,12 +60,28 @@
 
   // ---- scrolling: at most once per animation frame ----------------------------------
 
+  // The page follows the newest text while the reader is at the bottom; one who
+  // scrolled up is left where they are and offered a "latest" button instead.
   let pinned = true;
   let scrollQueued = false;
-  document.addEventListener("scroll", function () {
+  function atBottom() {
     const el = document.scrollingElement;
-    pinned = el.scrollHeight - el.scrollTop - el.clientHeight < 160;
+    return el.scrollHeight - el.scrollTop - el.clientHeight < 160;
+  }
+  function showLatest(show) {
+    const btn = document.getElementById("jump-latest");
+    if (btn && btn.hidden === show) btn.hidden = !show;
+  }
+  document.addEventListener("scroll", function () {
+    pinned = atBottom();
+    showLatest(!pinned);
   }, { passive: true });
+
+  function toBottom() {
+    pinned = true;
+    showLatest(false);
+    window.scrollTo(0, document.scrollingElement.scrollHeight);
+  }
 
   // A thought block scrolls on its own: it follows its newest line unless the
   // reader scrolled it up (appends do not fire scroll events, so the flag holds).
@@ -81,10 +101,14 @@
     requestAnimationFrame(function () {
       scrollQueued = false;
       grownBoxes.forEach(function (b) {
-        if (boxPinned.get(b) !== false && b.parentElement.open) b.scrollTop = b.scrollHeight;
+        // A box grown in this frame may have been replaced since by the finished
+        // turn: it is detached, with no parent left to ask.
+        const d = b.isConnected && b.parentElement;
+        if (d && d.open && boxPinned.get(b) !== false) b.scrollTop = b.scrollHeight;
       });
       grownBoxes.clear();
-      if (pinned) window.scrollTo(0, document.scrollingElement.scrollHeight);
+      if (pinned) toBottom();
+      else showLatest(!atBottom());
     });
   }
 
@@ -103,7 +127,9 @@
 
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     const target = e.detail.target;
-    if (target && target.id && target.classList.contains("streaming")) {
+    if (target && target.id === "turns") {
+      composerState();  // a new exchange
+    } else if (target && target.id && target.classList.contains("streaming")) {
       if (target.id.endsWith("-c")) foldOnAnswer(target.closest(".turn"));
       else { followNewest(target); return; }
     }
@@ -115,6 +141,10 @@
     if (!(elt instanceof Element)) return;
     if (elt.matches("dialog[data-autoshow]")) { elt.showModal(); return; }
     if (elt.matches(".turn")) {
+      // A finished turn replaced its streaming one (whose swap events no longer
+      // reach the document: the element they fire on is detached).
+      enhance(elt);
+      composerState();
       const d = elt.querySelector("details.thought");
       if (d && !elt.classList.contains("streaming") && (keepOpen() || openBeforeSwap.get(elt.id))) {
         d.open = true;
@@ -142,13 +172,23 @@
     if (!t) return;
     if (t.dataset.copy) {
       e.preventDefault();
-      const label = t.textContent;
-      fetch(t.dataset.copy, { credentials: "same-origin" })
-        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
-        .then(function (text) { return navigator.clipboard.writeText(text); })
-        .then(function () { t.textContent = "Copied"; t.classList.add("done"); },
-              function () { t.textContent = "Copy failed"; })
-        .finally(function () { setTimeout(function () { t.textContent = label; t.classList.remove("done"); }, 1500); });
+      copied(t, fetch(t.dataset.copy, { credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); }));
+    } else if (t.hasAttribute("data-copy-code")) {
+      const code = t.closest(".code-block").querySelector("code");
+      copied(t, Promise.resolve(code.textContent));
+    } else if (t.dataset.copyFrom) {
+      copied(t, Promise.resolve(document.getElementById(t.dataset.copyFrom).value));
+    } else if (t.id === "jump-latest") {
+      toBottom();
+    } else if (t.id === "send" && t.dataset.mode === "stop") {
+      e.preventDefault();
+      stopNewest();
+    } else if (t.dataset.theme) {
+      document.documentElement.dataset.theme = t.dataset.theme;
+      document.querySelectorAll("[data-theme][aria-pressed]").forEach(function (b) {
+        b.setAttribute("aria-pressed", b === t ? "true" : "false");
+      });
     } else if (t.hasAttribute("data-close")) {
       t.closest("dialog").close();
     } else if (t.dataset.edit) {
@@ -223,6 +263,64 @@
 
   // ---- composer ----------------------------------------------------------------------
 
+  // While an answer streams, Send is Stop, and a prompt submitted meanwhile
+  // (Enter) waits and goes out when the answer ends; the server refuses a
+  // second prompt anyway, so the provider never gets two user messages in a row.
+  let queued = false;
+
+  function streamingTurn() {
+    const all = document.querySelectorAll("#turns .turn.assistant.streaming");
+    return all.length ? all[all.length - 1] : null;
+  }
+
+  function stopNewest() {
+    const stops = document.querySelectorAll("#turns .stop-button");
+    if (stops.length) stops[stops.length - 1].click();
+  }
+
+  function say(text, kind) {
+    const notice = document.getElementById("notice");
+    if (!notice) return;
+    const p = document.createElement("p");
+    p.className = kind || "muted";
+    p.setAttribute("role", "status");
+    p.textContent = text;
+    notice.replaceChildren(p);
+  }
+
+  function composerState() {
+    const form = document.getElementById("composer");
+    const send = document.getElementById("send");
+    if (!form || !send || !form.hasAttribute("ws-send")) return;
+    const busy = !!streamingTurn();
+    if ((send.dataset.mode === "stop") !== busy) {
+      send.dataset.mode = busy ? "stop" : "send";
+      send.textContent = busy ? "Stop" : "Send";
+      send.setAttribute("aria-label", busy ? "Stop generating (Esc)" : "Send");
+      send.type = busy ? "button" : "submit";
+    }
+    if (!busy && queued) {
+      queued = false;
+      say("");
+      form.requestSubmit();
+    }
+  }
+
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (form.id !== "composer" || !form.hasAttribute("ws-send")) return;
+    const prompt = form.querySelector("textarea[name=prompt]");
+    if (!prompt.value.trim()) { e.preventDefault(); e.stopImmediatePropagation(); return; }
+    if (streamingTurn() || socketsDown.size) {
+      // Captured before the ws extension sees it: nothing is sent now.
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      queued = true;
+      say(socketsDown.size ? "Not connected: your prompt is kept and goes out when the connection is back."
+        : "Your prompt goes out when this answer finishes (Esc stops it).");
+    }
+  }, true);
+
   document.addEventListener("htmx:wsAfterSend", function (e) {
     const form = e.detail.elt;
     if (form && form.classList && form.classList.contains("composer")) {
@@ -230,18 +328,30 @@
       document.getElementById("notice").innerHTML = "";
       const hint = document.getElementById("empty-hint");
       if (hint) hint.remove();
-      pinned = true;
+      toBottom();
     }
   });
 
+  function enterSends() { return document.body.dataset.enterSends === "1"; }
+
   document.addEventListener("keydown", function (e) {
     const mod = e.ctrlKey || e.metaKey;
-    if (e.key === "Enter" && mod && e.target.matches && e.target.matches("textarea") && e.target.form) {
+    const box = e.target;
+    const composing = e.isComposing || e.keyCode === 229;  // an IME is choosing a character
+    if (e.key === "Enter" && !composing && box.matches && box.matches("textarea") && box.form &&
+        (box.form.id === "composer" || box.form.classList.contains("edit-form"))) {
+      // Enter sends and Shift+Enter is a new line; with "Enter sends" off, Ctrl+Enter sends.
+      if (mod || (enterSends() && !e.shiftKey && !e.altKey)) {
+        e.preventDefault();
+        box.form.requestSubmit();
+      }
+    } else if (e.key === "Enter" && mod && box.matches && box.matches("textarea") && box.form) {
       e.preventDefault();
-      e.target.form.requestSubmit();
+      box.form.requestSubmit();
     } else if (e.key === "Escape" && !document.querySelector("dialog[open]")) {
       const stops = document.querySelectorAll(".stop-button");
       if (stops.length) { e.preventDefault(); stops[stops.length - 1].click(); }
+      if (queued) { queued = false; say("Your waiting prompt was not sent; it is still in the box."); }
       document.body.classList.remove("sidebar-open");
     } else if (mod && e.shiftKey && (e.key === "O" || e.key === "o")) {
       e.preventDefault();
@@ -252,6 +362,96 @@
     }
   });
 
+  // ---- connection state --------------------------------------------------------------
+
+  // Reconnect soon at first, then back off up to 10 s (the extension's own
+  // default waits up to 64 s), with jitter so a restarted server is not hit at once.
+  let retryIn = 0;
+  function reconnectDelay(retry) {
+    const cap = Math.min(10000, 500 * Math.pow(2, retry));
+    retryIn = Math.round(cap / 2 + Math.random() * cap / 2);
+    return retryIn;
+  }
+  const socketsDown = new Set();
+  if (window.htmx) htmx.config.wsReconnectDelay = reconnectDelay;
+  let leaving = false;
+  window.addEventListener("pagehide", function () { leaving = true; });
+  window.addEventListener("beforeunload", function () { leaving = true; });
+
+  function connectionBanner() {
+    const banner = document.getElementById("connection");
+    if (!banner) return;
+    const down = socketsDown.size > 0;
+    if (down && !document.body.classList.contains("offline")) {
+      document.querySelectorAll(".thinking-label.live").forEach(function (el) { el.textContent += " · paused"; });
+    }
+    document.body.classList.toggle("offline", down);
+    if (banner.hidden === !down && !down) return;
+    banner.hidden = !down;
+    if (down) {
+      banner.querySelector(".connection-text").textContent = "Connection lost. Reconnecting" +
+        (retryIn ? " in " + Math.max(1, Math.round(retryIn / 1000)) + " s" : "") + "… The answer goes on on the server and catches up when the connection is back.";
+    }
+  }
+  document.addEventListener("htmx:wsClose", function (e) {
+    if (leaving) return;
+    socketsDown.add(e.target);
+    connectionBanner();
+  });
+  document.addEventListener("htmx:wsError", function (e) {
+    if (leaving) return;
+    socketsDown.add(e.target);
+    connectionBanner();
+  });
+  document.addEventListener("htmx:wsOpen", function (e) {
+    const wasDown = socketsDown.delete(e.target);
+    connectionBanner();
+    if (wasDown) {
+      tick();
+      if (!socketsDown.size && queued) composerState();
+    }
+  });
+
+  // ---- finished blocks: code copy buttons and math --------------------------------
+
+  function enhance(root) {
+    root.querySelectorAll(".markdown .code-block:not([data-ready])").forEach(function (block) {
+      block.dataset.ready = "1";
+      const bar = document.createElement("div");
+      bar.className = "code-head";
+      const lang = document.createElement("span");
+      lang.textContent = block.dataset.lang || "";
+      const btn = document.createElement("button");
+      btn.type = "button";
+      btn.className = "tool";
+      btn.setAttribute("data-copy-code", "");
+      btn.setAttribute("aria-label", "Copy code");
+      btn.textContent = "Copy";
+      bar.append(lang, btn);
+      block.prepend(bar);
+    });
+    if (!window.katex) return;
+    root.querySelectorAll(".markdown .math-inline, .markdown .math-display").forEach(function (el) {
+      const tex = el.textContent;
+      try {
+        window.katex.render(tex, el, { displayMode: el.classList.contains("math-display"), throwOnError: false });
+      } catch (err) {
+        el.textContent = tex;  // shown as written
+      }
+      el.classList.replace("math-inline", "math") || el.classList.replace("math-display", "math-block");
+    });
+  }
+
+  function copied(button, text) {
+    const title = button.title;
+    text.then(function (t) { return navigator.clipboard.writeText(t); })
+      .then(function () { button.classList.add("done"); button.title = "Copied"; },
+            function () { button.classList.add("failed"); button.title = "Copy failed"; })
+      .finally(function () {
+        setTimeout(function () { button.classList.remove("done", "failed"); button.title = title; }, 1500);
+      });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const keep = store.get("keepThoughtsOpen") === "1";
     const box = document.getElementById("keep-thoughts-open");
@@ -259,8 +459,10 @@
     document.body.dataset.keepThoughtsOpen = keep ? "1" : "";
     if (keep) document.querySelectorAll("details.thought").forEach(function (d) { d.open = true; });
     if (store.get("controlsOpen") === "1") setControlsOpen(true);
+    enhance(document);
+    composerState();
     const prompt = document.getElementById("prompt");
     if (prompt && !document.querySelector(".turn.streaming")) prompt.focus({ preventScroll: true });
-    if (document.querySelector(".turn")) window.scrollTo(0, document.scrollingElement.scrollHeight);
+    if (document.querySelector(".turn")) toBottom();
   });
 })();

@@ -41,20 +41,20 @@ def test_rename_and_search_over_titles_and_text(logged_in_page, server):
     page = logged_in_page
     start(page, server, "What is 14*3?")
     page.get_by_role("button", name="Rename conversation").click()
-    page.get_by_label("New title").fill("Fourteen threes")
-    page.get_by_label("New title").press("Enter")
+    page.get_by_label("New title", exact=True).fill("Fourteen threes")
+    page.get_by_label("New title", exact=True).press("Enter")
     page.wait_for_function("() => document.querySelector('h1').textContent.trim() === 'Fourteen threes'")
     start(page, server, "What is 99+1?")
 
     search = page.get_by_label("Search conversations")
     search.fill("fourteen")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#conversation-list a')].every(a => /Fourteen/.test(a.textContent))"
+        "() => [...document.querySelectorAll('.conv-link')].every(a=> /Fourteen/.test(a.textContent))"
     )
-    assert page.locator("#conversation-list a").all_inner_texts() == ["Fourteen threes"]
+    assert page.locator("#conversation-list .conv-title").all_inner_texts() == ["Fourteen threes"]
     search.fill("99+1")  # text of a prompt, not a title word
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#conversation-list a')].every(a => a.textContent.includes('99+1'))"
+        "() => [...document.querySelectorAll('.conv-link')].every(a=> a.textContent.includes('99+1'))"
     )
     search.fill("no-such-words-anywhere")
     page.wait_for_selector("#conversation-list >> text=Nothing matches")
@@ -124,17 +124,19 @@ def test_export_markdown_and_json_then_import_and_delete(logged_in_page, server,
     assert [t["role"] for t in doc["turns"]] == ["user", "assistant"]
     assert doc["turns"][1]["reasoning"].split()[:3] == reasoning.split()[:3]
 
-    page.get_by_label("Import a conversation (JSON)").set_input_files(str(path))
+    page.get_by_text("Import a conversation…").click()  # behind a fold in the sidebar
+    page.get_by_label("A JSON file exported from this playground").set_input_files(str(path))
     page.get_by_role("button", name="Import", exact=True).click()
     page.wait_for_url(lambda url: f"/c/{conv}/" not in url and re.search(r"/c/\d+/$", url) is not None)
-    assert page.locator("h1").inner_text() == "What is 7*8?"
+    assert page.locator("h1").inner_text() == "What is 7*8? (2)"  # the original keeps its title
     assert "56" in page.locator("article.turn.assistant .content").inner_text()
     assert page.locator("article.turn.assistant .thought-label").inner_text().startswith("Thought for")
 
     bad = tmp_path / "bad.json"
     doc["turns"][1]["parent"] = 42
     bad.write_text(json.dumps(doc))
-    page.get_by_label("Import a conversation (JSON)").set_input_files(str(bad))
+    page.get_by_text("Import a conversation…").click()
+    page.get_by_label("A JSON file exported from this playground").set_input_files(str(bad))
     page.get_by_role("button", name="Import", exact=True).click()
     assert "turn 2 parent 42 is not an earlier turn" in page.get_by_role("alert").inner_text()
 

@@ -63,7 +63,7 @@ def test_it_fits_a_phone_and_has_a_dark_theme(playwright_driver, server, tmp_pat
         log_in(page, server)
         pk = start(page, server, "Offline simulator", "What is 17*23? Show your working.")
         page.wait_for_selector(f'#turn-{pk}[data-status="complete"]')
-        page.locator(f"#turn-{pk} summary").click()
+        page.locator(f"#turn-{pk} details.thought summary").click()
         assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
         background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         red, green, blue = (int(x) for x in re.findall(r"\d+", background)[:3])

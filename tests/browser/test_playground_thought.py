@@ -130,7 +130,7 @@ def test_hidden_reasoning_is_shown_as_a_silent_wait_and_a_token_count(logged_in_
               efforts=["low", "high"], options={"reasoning_tokens": 2500})  # fmt: skip
     page = logged_in_page
     pk = new_chat(page, server, "Hidden reasoner", "What is 9*9?")
-    label = page.locator(f"#turn-{pk} summary")
+    label = page.locator(f"#turn-{pk} details.thought summary")
     page.wait_for_function(
         "id => /^Reasoning \\(hidden\\)… [1-9]\\d* s$/"
         ".test(document.querySelector(`#turn-${id} summary`).textContent.trim())",
@@ -148,7 +148,8 @@ def test_hidden_reasoning_is_shown_as_a_silent_wait_and_a_token_count(logged_in_
     wait_done(page, pk)
     turn = stored(server, pk)
     assert turn["params"]["show_reasoning"] is False and turn["reasoning"] == ""
-    assert page.locator(f"#turn-{pk} summary").inner_text().startswith("Reasoning not shown (your setting) ·")
+    summary = page.locator(f"#turn-{pk} details.thought summary")
+    assert summary.inner_text().startswith("Reasoning not shown (your setting) ·")
 
 
 def test_it_says_when_the_tokens_ran_out_while_thinking(logged_in_page, server):

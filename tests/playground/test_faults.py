@@ -21,6 +21,14 @@ from tests.playground.test_streams import socket
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+
+@pytest.fixture(autouse=True, params=["aiohttp", "httpx"])
+def upstream_http(request, settings):
+    """Every fault on both HTTP backends (settings.UPSTREAM_HTTP): the turn must
+    end the same way whichever moves the bytes."""
+    settings.UPSTREAM_HTTP = request.param
+    return request.param
+
 THOUGHT = "Let me think about this carefully, step by step, before I answer."
 ANSWER = "The answer is forty-two."
 
@@ -226,3 +234,11 @@ async def test_stop_closes_the_upstream_connection_within_a_second(client, owner
     assert turn_id not in RUNS
     if phase == "streaming reasoning":
         assert len(turn.reasoning) >= 30 and (THOUGHT * 20).startswith(turn.reasoning)
+
+
+async def test_runs_read_the_upstream_with_the_configured_backend(upstream_http):
+    from playground.streaming.run import http_client
+    from reasoning.transport import AiohttpTransport
+
+    transport = http_client()._transport
+    assert isinstance(transport, AiohttpTransport) is (upstream_http == "aiohttp")

@@ -238,3 +238,31 @@ def test_a_turn_starts_with_a_bounded_number_of_queries(owner, scripted, scripte
     assert len(sql) <= len(data) + 2, "\n".join(s[:100] for s in sql)  # one transaction, no savepoint
     assert exchange.request is not None and exchange.assistant_turn.sent["body"]
     assert Turn.objects.get(pk=exchange.assistant_turn.pk).sent == exchange.assistant_turn.sent
+
+
+async def test_no_frame_reaches_the_group_before_the_turn_is_announced(owner, scripted, scripted_model, monkeypatch):
+    """The provider request goes out before the exchange is rendered and announced;
+    its frames wait, so no watcher sees text of a turn it was not yet shown."""
+    conversation = await Conversation.objects.acreate(owner=owner)
+    real_render = launching.fragments.render_new_exchange
+
+    def slow_render(*args):
+        import time
+
+        time.sleep(0.3)  # meanwhile the instant provider has answered
+        return real_render(*args)
+
+    monkeypatch.setattr(launching.fragments, "render_new_exchange", slow_render)
+    scripted.enqueue([ReasoningDelta("a"), ContentDelta("b"), Finish("stop")])
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(conversation.group_name, channel)
+    prompt = Question(owner=owner, model=scripted_model, text="Go", conversation=conversation)
+    launched = await launch(prompt, render=True)
+    kinds = []
+    async with asyncio.timeout(5):
+        while not kinds or kinds[-1] != "turn.done":
+            kinds.append((await layer.receive(channel))["type"])
+    await layer.group_discard(conversation.group_name, channel)
+    assert kinds[0] == "turn.started" and "turn.frame" in kinds, kinds
+    assert len(scripted.requests) == 1 and launched.run is not None

@@ -143,7 +143,7 @@ def test_the_migration_seals_headers_stored_in_clear():
 
     Provider.objects.create(name="old", kind="openai")
     Provider.objects.filter(name="old").update(options={"headers": {"cf-aig-authorization": GATEWAY}})
-    importlib.import_module("playground.migrations.0005_seal_secret_headers").seal(apps, None)
+    importlib.import_module("playground.migrations.0007_seal_secret_headers").seal(apps, None)
     with connection.cursor() as cursor:
         cursor.execute("SELECT options FROM playground_provider")
         assert "cfut_GATEWAY" not in str(cursor.fetchone()[0])

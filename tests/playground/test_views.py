@@ -271,7 +271,8 @@ def test_json_export_imports_back_as_a_new_conversation_with_every_branch(client
     response = client.post("/c/import", {"file": SimpleUploadedFile("c.json", data, "application/json")})
     assert response.status_code == 302
     imported = Conversation.objects.exclude(pk=conversation.pk).get()
-    assert imported.owner == owner and imported.title == "Multiplying"
+    # The original is still there, so the copy is told apart by its title.
+    assert imported.owner == owner and imported.title == "Multiplying (2)"
     turns = list(imported.turns.order_by("created_at", "pk"))
     assert [t.role for t in turns] == ["user", "assistant", "assistant"]
     assert turns[1].parent_id == turns[2].parent_id == turns[0].pk

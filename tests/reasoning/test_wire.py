@@ -1,9 +1,15 @@
 """reasoning.wire: SSE/NDJSON framing, error bodies, httpx error translation,
-against real loopback servers (reasoning.testing.FakeUpstream)."""
+against real loopback servers (reasoning.testing.FakeUpstream).
+
+Every test through a socket runs on both HTTP backends `make_client` offers —
+httpx's own transport and `reasoning.transport.AiohttpTransport` — so the
+error mapping, the per-read timeouts and closing on cancel are proved the same
+for both."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import socket
 import time
@@ -111,6 +117,28 @@ def test_sse_helper_round_trips_multiline_data() -> None:
     assert decode_all([sse("a\nb", event="e").decode()]) == [SSEEvent("e", "a\nb")]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"choices": [{"delta": {"reasoning_content": "é 😀 <b>"}}], "usage": null}',
+        '{"a": NaN, "b": Infinity}',  # json reads them; orjson does not
+        '{"s": "\\ud800 lone surrogate"}',
+        '{"n": 18446744073709551615, "m": -9223372036854775808}',  # 64 bits, the most orjson keeps exact
+        '{"x": 1e400, "y": -0.0, "z": 1.5}',
+        '{"dup": 1, "dup": 2}',
+        "  [1, 2, 3]  ",
+    ],
+)
+def test_parse_json_data_reads_what_json_reads(text: str) -> None:
+    import json
+
+    got, want = parse_json_data(text), json.loads(text)
+    assert json.dumps(got) == json.dumps(want)  # NaN != NaN, but they dump alike
+    assert [type(v) for v in (got.values() if isinstance(got, dict) else got)] == [
+        type(v) for v in (want.values() if isinstance(want, dict) else want)
+    ]
+
+
 def test_parse_json_data_raises_broken_stream_with_the_line_truncated() -> None:
     assert parse_json_data('{"a": [1]}') == {"a": [1]}
     with pytest.raises(BrokenStream) as info:
@@ -137,9 +165,17 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
         yield up
 
 
+BACKENDS = ["httpx", "aiohttp"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with make_client(read_timeout=5) as c:
+async def client(backend: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(read_timeout=5, backend=backend) as c:
         yield c
 
 
@@ -334,10 +370,10 @@ async def test_it_reports_connection_refused_as_unavailable(client: httpx.AsyncC
 
 
 async def test_it_times_out_when_no_first_byte_arrives_within_the_read_timeout(
-    upstream: FakeUpstream,
+    upstream: FakeUpstream, backend: str
 ) -> None:
     upstream.enqueue(Script(ttfb=5, chunks=[sse("late")]))
-    async with make_client(read_timeout=0.2) as client:
+    async with make_client(read_timeout=0.2, backend=backend) as client:
         started = time.monotonic()
         with pytest.raises(ProviderTimeout, match="no response yet"):
             await collect_sse(upstream, client)
@@ -345,10 +381,10 @@ async def test_it_times_out_when_no_first_byte_arrives_within_the_read_timeout(
     await upstream.requests[0].closed(2)
 
 
-async def test_it_times_out_when_the_stream_stalls_mid_way(upstream: FakeUpstream) -> None:
+async def test_it_times_out_when_the_stream_stalls_mid_way(upstream: FakeUpstream, backend: str) -> None:
     upstream.enqueue(Script(chunks=[sse("one"), sse("two")], stall_after=1))
     seen: list[str] = []
-    async with make_client(read_timeout=0.2) as client:
+    async with make_client(read_timeout=0.2, backend=backend) as client:
         with pytest.raises(ProviderTimeout, match="stalled mid-stream"):
             async with open_stream(client, prepared(upstream)) as response:
                 async for event in iter_sse(response):
@@ -417,3 +453,112 @@ def test_make_client_is_sized_for_many_long_silent_streams() -> None:
     custom = make_client(read_timeout=3, max_connections=7)
     assert custom.timeout.read == 3
     assert custom._transport._pool._max_connections == 7  # type: ignore[attr-defined]
+
+
+def test_the_aiohttp_backend_has_the_same_sizes_and_tls() -> None:
+    import ssl
+
+    from reasoning.transport import AiohttpTransport
+
+    client = make_client(backend="aiohttp")
+    assert (client.timeout.read, client.timeout.connect, client.timeout.pool) == (600, 10, 30)
+    transport = client._transport  # type: ignore[attr-defined]
+    assert isinstance(transport, AiohttpTransport)
+    assert transport.max_connections == 1000
+    assert make_client(max_connections=7, backend="aiohttp")._transport.max_connections == 7  # type: ignore[attr-defined]
+    # httpx's own TLS: certificates and host names checked, the same minimum version.
+    reference = httpx.create_ssl_context()
+    assert transport._ssl.verify_mode is ssl.CERT_REQUIRED and transport._ssl.check_hostname
+    assert transport._ssl.minimum_version == reference.minimum_version
+    with pytest.raises(ValueError, match="unknown HTTP backend"):
+        make_client(backend="curl")
+
+
+async def test_both_backends_send_the_same_request(upstream: FakeUpstream) -> None:
+    seen = []
+    for backend in BACKENDS:
+        upstream.enqueue(Script(chunks=[sse("ok")]))
+        async with make_client(backend=backend) as client, open_stream(client, prepared(upstream)) as response:
+            assert [e.data async for e in iter_sse(response)] == ["ok"]
+        seen.append(upstream.requests[-1])
+    by_httpx, by_aiohttp = seen
+    assert by_aiohttp.method == by_httpx.method and by_aiohttp.path == by_httpx.path
+    assert by_aiohttp.body == by_httpx.body
+    assert by_aiohttp.headers == by_httpx.headers
+
+
+async def test_a_finished_stream_gives_its_connection_back_to_the_pool(
+    upstream: FakeUpstream, client: httpx.AsyncClient
+) -> None:
+    for _ in range(3):
+        upstream.enqueue(Script(chunks=[sse("one"), sse("[DONE]")]))
+        assert [e.data for e in await collect_sse(upstream, client)] == ["one", "[DONE]"]
+    assert upstream.open_connections == 1
+
+
+async def test_waiting_for_a_free_connection_longer_than_the_pool_timeout_is_a_timeout(
+    upstream: FakeUpstream, backend: str
+) -> None:
+    upstream.enqueue(Script(chunks=[sse("one")], stall_after=1), Script(chunks=[sse("two")]))
+    async with make_client(max_connections=1, pool_timeout=0.2, backend=backend) as client:
+        async with open_stream(client, prepared(upstream)) as held:
+            events = iter_sse(held)  # kept: a generator let go closes its response
+            assert (await anext(events)).data == "one"
+            with pytest.raises(ProviderTimeout, match="pool exhausted"):
+                await collect_sse(upstream, client)
+        # The slot is free again once the first stream is closed.
+        assert [e.data for e in await collect_sse(upstream, client)] == ["two"]
+
+
+def test_the_aiohttp_transport_raises_what_httpx_raises_for_each_failure() -> None:
+    import aiohttp
+    from aiohttp.client_reqrep import ConnectionKey
+
+    from reasoning.transport import _httpx_errors
+    from reasoning.wire import translate_httpx_error
+
+    request = httpx.Request("POST", "https://api.example.test/v1/chat/completions")
+    key = ConnectionKey("api.example.test", 443, True, True, None, None, None)
+    cases: list[tuple[BaseException, type[httpx.HTTPError], type[ProviderError]]] = [
+        (aiohttp.ConnectionTimeoutError("connect"), httpx.ConnectTimeout, ProviderTimeout),
+        (aiohttp.SocketTimeoutError("read"), httpx.ReadTimeout, ProviderTimeout),
+        (aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "refused")), httpx.ConnectError, Unavailable),
+        (aiohttp.ServerDisconnectedError(), httpx.RemoteProtocolError, BrokenStream),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), httpx.RemoteProtocolError, BrokenStream),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), httpx.ReadError, BrokenStream),
+        (aiohttp.InvalidURL("ftp://x"), httpx.UnsupportedProtocol, BadRequest),
+    ]
+    for raised, httpx_class, provider_class in cases:
+        with pytest.raises(httpx_class) as info, _httpx_errors(request):
+            raise raised
+        assert type(info.value) is httpx_class, raised
+        assert info.value.request is request
+        assert type(translate_httpx_error(info.value, mid_stream=True)) is provider_class, raised
+
+
+async def test_a_connection_not_accepted_within_the_connect_timeout_is_a_timeout(backend: str) -> None:
+    # A listening socket that never accepts, its backlog already full: the kernel
+    # drops the next SYN, so connecting hangs until the connect timeout.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        await asyncio.sleep(0.1)
+        request = PreparedRequest("POST", f"http://127.0.0.1:{port}/v1/chat/completions", {}, {})
+        try:
+            async with make_client(connect_timeout=0.3, backend=backend) as client:
+                started = time.monotonic()
+                with pytest.raises(ProviderTimeout, match="timed out connecting"):
+                    async with open_stream(client, request):
+                        pass
+                assert time.monotonic() - started < 3
+        finally:
+            for filler in fillers:
+                filler.close()

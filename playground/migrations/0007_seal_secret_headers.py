@@ -26,5 +26,5 @@ def seal(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("playground", "0004_prompts")]
+    dependencies = [("playground", "0006_api_tokens")]
     operations = [migrations.RunPython(seal, migrations.RunPython.noop)]

@@ -1,0 +1,222 @@
+"""`GET /v1/models` and `POST /v1/chat/completions`: the OpenAI-compatible API.
+
+Bearer tokens only (no session, no CSRF: no cookie is ever looked at). A request
+is a playground turn: its history stored (`services.store`), started by the one
+start path (`playground.streaming.launch`), its text read back as every watcher
+reads it (`Launched.deltas()`, through `stream.TurnStream`).
+
+Streaming: the response head waits for the first text, or the end, or one
+heartbeat interval, whichever is first. So a provider that fails at once (429,
+5xx, a refused parameter) is the HTTP status, and a model that thinks silently
+still gets its head and a `: keep-alive` comment every interval. A failure after
+the head is an `error` object in the stream, then `[DONE]`; the text so far is
+kept in the stored turn. A client that goes away stops the run, which closes the
+upstream request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from playground.api import shapes
+from playground.api.errors import ApiError, from_turn_error
+from playground.api.requests import CompletionRequest, completion_request, parse
+from playground.api.services import forget, launch_request, store
+from playground.api.stream import Done, Idle, Text, TurnStream, Update
+from playground.api.tokens import user_for
+from playground.conversations.services import BadInput
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.launch import Launched
+
+log = logging.getLogger(__name__)
+_forgetting: set[asyncio.Task[None]] = set()
+
+
+def _authenticated(request: HttpRequest) -> Any:
+    user = user_for(request.headers.get("authorization", ""))
+    if user is None:
+        raise ApiError(
+            401, "Invalid, revoked or missing API token (Authorization: Bearer …).",
+            code="invalid_api_key", headers={"www-authenticate": "Bearer"},
+        )  # fmt: skip
+    return user
+
+
+def _enabled_models() -> list[ModelProfile]:
+    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+
+
+def _model(label: str) -> ModelProfile:
+    model = ModelProfile.objects.filter(label=label, enabled=True, provider__enabled=True).select_related("provider")
+    found = model.first()
+    if found is None:
+        raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")
+    return found
+
+
+@csrf_exempt
+@login_not_required
+@require_GET
+def models(request: HttpRequest) -> HttpResponse:
+    try:
+        _authenticated(request)
+    except ApiError as e:
+        return e.response()
+    data = [
+        {
+            "id": m.label,
+            "object": "model",
+            "created": int(m.provider.created_at.timestamp()),
+            "owned_by": m.provider.name,
+        }
+        for m in _enabled_models()
+    ]
+    return JsonResponse({"object": "list", "data": data})
+
+
+def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation, bool]:
+    user = _authenticated(request)
+    try:
+        body = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
+    label, body = parse(body)
+    completion = completion_request(body, _model(label))
+    conversation, keep = store(user, completion)
+    return user, completion, conversation, keep
+
+
+@csrf_exempt
+@login_not_required
+@require_POST
+async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+    try:
+        user, completion, conversation, keep = await sync_to_async(_prepare)(request)
+    except ApiError as e:
+        return e.response()
+    try:
+        launched = await launch_request(user, conversation, completion, follow=completion.stream)
+    except BadInput as e:
+        await sync_to_async(forget)(conversation.pk)
+        return ApiError(400, str(e), code="invalid_request").response()
+    if launched.failed:
+        if completion.stream:
+            # The "turn.done" of the failure is already on its way: reading to it
+            # takes this request's channel out of the conversation's group.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(5):
+                    async for _ in launched.deltas():
+                        pass
+        _end(launched, keep)
+        return from_turn_error(launched.error).response()
+    headers = {"x-playground-conversation": str(conversation.pk)}
+    if completion.stream:
+        return await _streamed(completion, TurnStream(launched), keep, headers)
+    try:
+        done = await launched.outcome()
+    except BaseException:
+        # The caller went away: the run is stopped and keeps what it has.
+        await launched.stop()
+        raise
+    finally:
+        _end(launched, keep)
+    if done.status == Turn.Status.ERROR:
+        return from_turn_error(done.error).response()
+    response = JsonResponse(shapes.completion(done, completion.model.label, completion.reasoning_format))
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+def _end(launched: Launched, keep: bool) -> None:
+    """Delete the conversation of an owner who keeps no API requests, once its run has saved."""
+    if keep:
+        return
+    task = asyncio.get_running_loop().create_task(_forget_after_run(launched))
+    _forgetting.add(task)
+    task.add_done_callback(_forgetting.discard)
+
+
+async def _forget_after_run(launched: Launched) -> None:
+    try:
+        if launched.run is not None and launched.run.task is not None:
+            await asyncio.wait([launched.run.task])
+        await sync_to_async(forget)(launched.conversation_id)
+    except Exception:
+        log.warning("API conversation %s not deleted", launched.conversation_id, exc_info=True)
+
+
+async def _streamed(
+    completion: CompletionRequest, stream: TurnStream, keep: bool, headers: dict[str, str]
+) -> HttpResponseBase:
+    heartbeat = float(settings.API_HEARTBEAT_INTERVAL)
+    try:
+        first = await stream.next(heartbeat)
+    except BaseException:
+        await stream.close()
+        _end(stream.launched, keep)
+        raise
+    if (
+        isinstance(first, Done)
+        and first.turn.status == Turn.Status.ERROR
+        and not (first.turn.content or first.turn.reasoning)
+    ):
+        await stream.close()
+        _end(stream.launched, keep)
+        return from_turn_error(first.turn.error).response()
+    writer = shapes.ChunkWriter(
+        stream.launched.turn_id, completion.model.label, completion.reasoning_format,
+        include_usage=completion.include_usage,
+    )  # fmt: skip
+    response = StreamingHttpResponse(
+        _sse_body(writer, first, stream, heartbeat, keep), content_type="text/event-stream"
+    )
+    response["cache-control"] = "no-cache"
+    response["x-accel-buffering"] = "no"  # nginx: pass each chunk on at once
+    for name, value in headers.items():
+        response[name] = value
+    return response
+
+
+async def _sse_body(
+    writer: shapes.ChunkWriter, first: Update, stream: TurnStream, heartbeat: float, keep: bool
+) -> AsyncIterator[bytes]:
+    # The head, the role chunk and the first text leave in one write: with Nagle's
+    # algorithm on (daphne does not turn it off) a second small write would wait
+    # for the client's ACK of the first.
+    pending = writer.start()
+    try:
+        update = first
+        while True:
+            if isinstance(update, Text):
+                out = pending + writer.reasoning(update.reasoning) + writer.content(update.content)
+            elif isinstance(update, Idle):
+                out = pending + shapes.HEARTBEAT
+            elif update.turn.status == Turn.Status.ERROR:
+                yield pending + writer.error(from_turn_error(update.turn.error).body())
+                return
+            else:
+                yield pending + writer.finish(update.turn)
+                return
+            pending = b""
+            if out:
+                yield out
+            update = await stream.next(heartbeat)
+    finally:
+        # Reached on the normal end, and when the client goes away (Django closes
+        # this generator): a run still going is stopped, which closes the upstream request.
+        await stream.close()
+        _end(stream.launched, keep)

@@ -1,0 +1,122 @@
+"""`python -m playground.server`: daphne, with the process tuned for streaming.
+
+    python -m playground.server -b 127.0.0.1 -p 8000 playground.asgi:application
+
+Takes daphne's own arguments (`daphne --help`) and adds, before daphne starts:
+
+* **uvloop** as the event loop under Twisted's asyncio reactor (`SERVER_UVLOOP`,
+  on by default when uvloop is installed): the loop's own share of the relay's
+  CPU, and the aiohttp reads' (bench/README.md).
+* **permessage-deflate** on the websockets (`SERVER_WS_DEFLATE`, on by default),
+  which daphne does not negotiate by itself: every frame repeats the same OOB
+  wrapper and the partials repeat the same markup, so with the compressor's
+  context kept across messages a short turn costs a fraction of its bytes
+  (bench/README.md, "bytes to the browser": 17× the text → 4.9× for a 100-token
+  turn). An 8 KiB window (2^13: the turn's partials fit in it, so the final
+  render refers back to them) and memory level 4 keep the compressor at ~40 KiB
+  per socket instead of zlib's default ~256 KiB.
+* **the garbage collector tuned for a long-lived server** (`SERVER_GC_TUNED`, on
+  by default): the application is imported first, then everything alive is
+  moved to the permanent generation (`gc.freeze()`), so full collections no longer
+  walk Django's and the app's import-time objects (they took 50–100 ms every
+  10–20 s at 50 streams and made the latency tails, issue 11); and the young
+  generation is collected every `GC_GEN0` allocations instead of every 700.
+
+Plain `daphne playground.asgi:application` still works; it just runs without these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import sys
+from typing import Any
+
+GC_GEN0 = 20_000
+GC_GEN1 = 20
+GC_GEN2 = 20
+
+
+def _on(name: str, default: bool = True) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return default if not value else value in {"1", "true", "yes", "on"}
+
+
+def use_uvloop() -> bool:
+    """Make new event loops uvloop's; must run before daphne.server is imported
+    (it creates Twisted's loop at import)."""
+    if not _on("SERVER_UVLOOP"):
+        return False
+    try:
+        import uvloop
+    except ImportError:
+        return False
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    return True
+
+
+WS_DEFLATE_WINDOW_BITS = 13
+WS_DEFLATE_MEM_LEVEL = 4
+
+
+def _accept_deflate(offers: list[Any]) -> Any:
+    from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            bits = WS_DEFLATE_WINDOW_BITS
+            if offer.request_max_window_bits:  # the client asked for a window at most this big
+                bits = min(bits, max(9, offer.request_max_window_bits))
+            return PerMessageDeflateOfferAccept(  # type: ignore[no-untyped-call]
+                offer,
+                # Its messages to us are small: ask it to keep a small window too, when it can.
+                request_max_window_bits=WS_DEFLATE_WINDOW_BITS if offer.accept_max_window_bits else 0,
+                window_bits=bits,
+                mem_level=WS_DEFLATE_MEM_LEVEL,
+            )
+    return None
+
+
+def use_ws_deflate() -> None:
+    """Make daphne's websocket factory accept permessage-deflate; after
+    daphne.server is imported, before its server starts."""
+    import daphne.server
+    from daphne.ws_protocol import WebSocketFactory
+
+    class DeflatingWebSocketFactory(WebSocketFactory):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.setProtocolOptions(perMessageCompressionAccept=_accept_deflate)
+
+    daphne.server.WebSocketFactory = DeflatingWebSocketFactory
+
+
+def tune_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0, GC_GEN1, GC_GEN2)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    use_uvloop()
+    import daphne.server  # noqa: F401 (installs the asyncio reactor on the loop chosen above)
+    from daphne.cli import CommandLineInterface
+    from daphne.utils import import_by_path
+
+    if _on("SERVER_WS_DEFLATE"):
+        use_ws_deflate()
+    if _on("SERVER_GC_TUNED"):
+        app_paths = [a for a in argv if ":" in a and not a.startswith("-")]
+        if app_paths:
+            # Imported here so its modules are frozen with the rest; daphne's own
+            # import then finds them in sys.modules.
+            sys.path.insert(0, ".")
+            import_by_path(app_paths[-1])
+        tune_gc()
+    CommandLineInterface().run(argv)
+
+
+if __name__ == "__main__":
+    main()
