@@ -14,13 +14,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from playground.asgi import application
-from playground.models import Comparison, ComparisonColumn, Conversation, ModelProfile, Prompt, Provider, Turn
+from playground.models import ApiToken, Comparison, ComparisonColumn, Conversation, ModelProfile, Prompt, Provider, Turn
 from playground.routing import websocket_urlpatterns
 
 # What an id in a route names, by the route's first segment.
-OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt"}
+OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token"}
 SHARED = {"models": "model"}  # any logged-in user may read these
 PUBLIC = {"login/", "health"}
+SHARE_LINK = "s/<str:token>/"  # public to whoever has the unguessable token; a made-up one is a 404
+API = "v1/"  # bearer tokens, no session: a request without one is refused, never redirected
 CAST = ["anonymous", "stranger", "admin", "owner"]  # the owner last: their POSTs change things
 
 
@@ -65,8 +67,12 @@ def world(db, owner, stranger, admin_user):
         comparison=comparison, conversation=column_conv, position=0, model=model, entrant="M"
     )
     prompt_pk = Prompt.objects.create(owner=owner, name="secret prompt", system="secret system").pk
+    from playground.api.tokens import create_token
+
+    token_pk = create_token(owner, "secret token")[0].pk
     return {
         "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk, "prompt": prompt_pk,
+        "token": token_pk,
         "column_conversation": column_conv.pk,
         "users": {"owner": owner, "stranger": stranger, "admin": admin_user},
     }  # fmt: skip
@@ -75,6 +81,8 @@ def world(db, owner, stranger, admin_user):
 def fill(route, world):
     head = route.split("/", 1)[0]
     kind = OWNED.get(head) or SHARED.get(head)
+    if route == SHARE_LINK:
+        return "/s/not-a-real-share-token/"
     if "<" in route and kind is None:
         pytest.fail(f"{route}: add its first segment to OWNED or SHARED in this test")
     return "/" + re.sub(r"<(?:int:)?\w+>", str(world.get(kind, 1)) if kind else "1", route)
@@ -93,6 +101,7 @@ def still_there(world):
         and Turn.objects.filter(pk=world["turn"], content="secret answer").exists()
         and Comparison.objects.filter(pk=world["comparison"]).exists()
         and Prompt.objects.filter(pk=world["prompt"]).exists()
+        and ApiToken.objects.filter(pk=world["token"], revoked_at=None).exists()
     )
 
 
@@ -111,6 +120,12 @@ def test_every_app_route(route, world, scripted):
             body = body.decode(errors="replace")
             if route in PUBLIC or route == "logout/":
                 continue
+            if route == SHARE_LINK:
+                assert status in (404, 405), (method, url, who, status)
+                continue
+            if route.startswith(API):
+                assert status in (401, 403, 405), (method, url, who, status)  # a session is no API token
+                continue
             if who == "anonymous":
                 assert status == 302 and "/login/" in response["Location"], (method, url, status)
             elif owned and who in ("stranger", "admin"):
@@ -124,7 +139,8 @@ def test_every_app_route(route, world, scripted):
         # A POST without a CSRF token changes nothing, whoever sends it.
         if route not in PUBLIC and who != "anonymous":
             forged = client_as(who, world, enforce_csrf_checks=True).post(url, {"prompt": "x"})
-            assert forged.status_code in (403, 405), (url, who, forged.status_code)
+            refused = (401, 403, 405) if route.startswith(API) else (403, 405)  # the API has no CSRF: no token, 401
+            assert forged.status_code in refused, (url, who, forged.status_code)
             assert still_there(world) or who == "owner"
 
 
