@@ -9,10 +9,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from playground.api.asgi import with_api  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
+from playground.security.sockets import SameOriginValidator  # noqa: E402
 from playground.staticfiles import serve_static  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,6 +23,7 @@ application = ProtocolTypeRouter(
         # default; behind one, the proxy may serve STATIC_ROOT instead.
         # The OpenAI-compatible API (/v1/) skips the page middleware (playground.api.asgi).
         "http": with_api(serve_static(django_asgi_app)),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin: scheme, host and port must be this site's (security.sockets).
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

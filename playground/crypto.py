@@ -1,4 +1,4 @@
-"""Provider API keys at rest: Fernet with a key that is not SECRET_KEY.
+"""Provider API keys (and secret extra headers) at rest: Fernet with a key that is not SECRET_KEY.
 
 The key comes from FIELD_ENCRYPTION_KEY (or FIELD_ENCRYPTION_KEY_FILE), else it
 is generated once into a private file in the data directory. Several keys may be
@@ -35,6 +35,16 @@ def decrypt(token: str) -> str:
     except InvalidToken:
         # Wrong or rotated-away key: report without ever echoing the token.
         raise ValueError("stored API key cannot be decrypted with the configured key") from None
+
+
+def rotate(token: str) -> str:
+    """The same plaintext encrypted with the newest key (the first in FIELD_ENCRYPTION_KEY)."""
+    if not token:
+        return ""
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise ValueError("a stored secret cannot be decrypted with any configured key") from None
 
 
 def mask(plaintext: str) -> str:

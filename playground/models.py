@@ -15,6 +15,7 @@ from django.db import models
 from django.urls import reverse
 
 from playground import crypto
+from playground.security import secrets
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
 
@@ -22,6 +23,21 @@ UNDECRYPTABLE = (
     "cannot be decrypted: FIELD_ENCRYPTION_KEY changed. Enter the key again, or add the old key "
     "after the new one in FIELD_ENCRYPTION_KEY (comma-separated)"
 )
+
+
+def decimal_that_fits(value: Any, field: models.DecimalField[Any, Any]) -> Decimal | None:
+    """`value` as a Decimal the column can hold, else None (a cost of "1e999999", NaN,
+    or one beyond max_digits would make every later read of the row fail)."""
+    try:
+        number = Decimal(str(value))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if not number.is_finite():
+        return None
+    limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+    if abs(number) >= limit:
+        return None
+    return number.quantize(Decimal(1).scaleb(-field.decimal_places))
 
 
 class Provider(models.Model):
@@ -38,6 +54,12 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Secret extra headers are encrypted at rest like the key (security.secrets).
+        if isinstance(self.options, dict) and "headers" in self.options:
+            self.options = {**self.options, "headers": secrets.seal_headers(self.options["headers"])}
+        super().save(*args, **kwargs)
 
     def set_api_key(self, plaintext: str) -> None:
         self.api_key_encrypted = crypto.encrypt(plaintext)
@@ -61,8 +83,15 @@ class Provider(models.Model):
             kind=self.kind,
             base_url=self.base_url,
             api_key=crypto.decrypt(self.api_key_encrypted),
-            options=self.options or {},
+            options=self.sent_options(),
         )
+
+
+    def sent_options(self) -> dict[str, Any]:
+        options = dict(self.options or {})
+        if "headers" in options:
+            options["headers"] = secrets.open_headers(options["headers"])
+        return options
 
 
 class ModelProfile(models.Model):

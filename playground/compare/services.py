@@ -22,7 +22,14 @@ from typing import Any
 
 from django.db import transaction
 
-from playground.conversations.services import BadInput, Exchange, clean_params, start_exchange
+from playground.conversations.services import (
+    BadInput,
+    Exchange,
+    check_prompt,
+    check_run_limits,
+    clean_params,
+    start_exchange,
+)
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -148,9 +155,8 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
 
 def send_to_columns(comparison: Comparison, prompt: str) -> list[Exchange]:
     """One new exchange per column, each continuing that column's own branch."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
+    check_run_limits(comparison.owner_id, new_runs=comparison.columns.count())
     started = []
     with transaction.atomic():
         for column in comparison.columns.select_related("conversation", "model__provider"):

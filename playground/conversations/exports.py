@@ -16,14 +16,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from playground.conversations.services import BadInput, branch
-from playground.models import Conversation, ModelProfile, Turn
+from playground.conversations.services import BadInput, branch, clean_params
+from playground.models import Conversation, ModelProfile, Turn, decimal_that_fits
 
 FORMAT = "reasoning-playground/conversation"
 VERSION = 1
 MAX_BYTES = 10 * 1024 * 1024
 MAX_TURNS = 5000
 MAX_TEXT = 2_000_000
+MAX_DEPTH = 20  # nesting of objects and lists; an export is 5 deep
+_ERROR_KEYS = {"kind": 32, "message": 4000}
 
 _COUNTS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens")
 _TIMINGS = ("first_reasoning_ms", "first_content_ms", "thinking_ms", "duration_ms")
@@ -106,7 +108,40 @@ def _text(value: Any, where: str, *, limit: int = MAX_TEXT, nullable: bool = Fal
         raise _fail(where, "must be a string")
     if len(value) > limit:
         raise _fail(where, f"is longer than {limit:,} characters")
-    return value
+    return value.replace("\x00", "")  # PostgreSQL stores no NUL
+
+
+def _depth_within(doc: Any, limit: int) -> bool:
+    stack = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return False
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return True
+
+
+def _params(value: Any, where: str, model: ModelProfile | None) -> dict[str, Any]:
+    """Turn and conversation settings, checked as if typed (regenerate sends them again)."""
+    try:
+        return clean_params(_object(value, where), model)
+    except BadInput as e:
+        raise _fail(where, f"are out of range: {e}") from None
+
+
+def _error(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    error = _object(value, where)
+    out: dict[str, Any] = {k: _text(error.get(k, ""), f"{where} {k}", limit=n) for k, n in _ERROR_KEYS.items()}
+    for key in ("status_code", "retry_after"):
+        number = error.get(key)
+        is_number = isinstance(number, int | float) and not isinstance(number, bool)
+        if number is not None and not (is_number and 0 <= number < 100_000):
+            raise _fail(f"{where} {key}", "must be a number ≥ 0 or null")
+        out[key] = number
+    return out
 
 
 def _count(value: Any, where: str) -> int | None:
@@ -131,6 +166,10 @@ def parse(data: bytes) -> dict[str, Any]:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BadInput(f"Import refused: not valid JSON ({e}).") from None
+    except RecursionError:
+        doc = None
+    if doc is None or not _depth_within(doc, MAX_DEPTH):
+        raise BadInput(f"Import refused: the JSON is nested more than {MAX_DEPTH} levels deep.")
     doc = _object(doc, "the document")
     if unknown := set(doc) - _TOP_KEYS:
         raise _fail("the document", f"has unknown keys: {', '.join(sorted(unknown))}")
@@ -139,7 +178,10 @@ def parse(data: bytes) -> dict[str, Any]:
     if doc.get("version") != VERSION:
         raise _fail('"version"', f"must be {VERSION}")
     title = _text(doc.get("title"), '"title"', limit=200).strip() or "Imported conversation"
-    settings = _object(doc.get("settings", {}), '"settings"')
+    models = {m.label: m for m in ModelProfile.objects.select_related("provider")}
+    model_label = doc.get("model")
+    model = models.get(model_label) if isinstance(model_label, str) else None
+    settings = _params(doc.get("settings", {}), '"settings"', model)
     turns_in = doc.get("turns")
     if not isinstance(turns_in, list) or not turns_in:
         raise _fail('"turns"', "must be a non-empty list")
@@ -166,7 +208,7 @@ def parse(data: bytes) -> dict[str, Any]:
         status = t.get("status", Turn.Status.COMPLETE)
         if status == Turn.Status.STREAMING:
             status = Turn.Status.INTERRUPTED  # exported mid-stream: nothing will finish it here
-        if status not in _FINISHED:
+        if not isinstance(status, str) or status not in _FINISHED:
             raise _fail(f"{where} status", f"must be one of {', '.join(sorted(_FINISHED))}")
         cost = t.get("cost")
         if cost is not None:
@@ -176,9 +218,11 @@ def parse(data: bytes) -> dict[str, Any]:
                 raise _fail(f"{where} cost", "must be a decimal number in a string") from None
             if not cost.is_finite() or cost < 0:
                 raise _fail(f"{where} cost", "must be ≥ 0")
-        error = t.get("error")
-        if error is not None:
-            _object(error, f"{where} error")
+            cost = decimal_that_fits(cost, Turn._meta.get_field("cost"))
+            if cost is None:
+                raise _fail(f"{where} cost", "is too large")
+        error = _error(t.get("error"), f"{where} error")
+        model_name = _text(t.get("model"), f"{where} model", limit=100, nullable=True)
         seen[tid] = role
         turns.append(
             {
@@ -187,9 +231,9 @@ def parse(data: bytes) -> dict[str, Any]:
                 "role": role,
                 "content": _text(t.get("content", ""), f"{where} content"),
                 "reasoning": _text(t.get("reasoning", ""), f"{where} reasoning", nullable=True),
-                "model_label": _text(t.get("model"), f"{where} model", limit=100, nullable=True),
+                "model_label": model_name,
                 "source": _text(t.get("source"), f"{where} source", limit=240, nullable=True),
-                "params": _object(t.get("params", {}), f"{where} params"),
+                "params": _params(t.get("params", {}), f"{where} params", models.get(model_name)),
                 "status": status,
                 "finish_reason": _text(t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True),
                 "error": error,

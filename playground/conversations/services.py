@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.security.secrets import Scrubber
 from playground.streaming.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import UnsupportedControl, check_controls
-from reasoning.request import REASONING_MODES, ChatRequest, Message, Thinking
+from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
 from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -42,8 +46,9 @@ class BadInput(ValueError):
     """Input a user can correct; the message is shown to them."""
 
 
-def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
-    """Coerce and check the controls a user sent; unknown or empty ones are dropped."""
+def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, Any]:
+    """Coerce and check the controls a user sent; unknown or empty ones are dropped.
+    Without a model (an import naming one not here) any known effort level passes."""
     params: dict[str, Any] = {}
     for name, kind in PARAMS.items():
         value = raw.get(name)
@@ -63,7 +68,9 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
-        if params["effort"] not in (model.efforts or []):
+        if model is None and params["effort"] not in EFFORT_LEVELS:
+            raise BadInput(f"effort must be one of {', '.join(EFFORT_LEVELS)}")
+        if model is not None and params["effort"] not in (model.efforts or []):
             raise BadInput(f"{model.label} does not take effort {params['effort']!r}")
     elif "effort" in params:
         del params["effort"]
@@ -73,6 +80,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
+        raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
     if "top_p" in params and not 0 <= params["top_p"] <= 1:
         raise BadInput("top_p must be between 0 and 1")
     if (stop := raw.get("stop")) not in (None, "", []):
@@ -92,15 +101,44 @@ def clean_params(raw: dict[str, Any], model: ModelProfile) -> dict[str, Any]:
     # Refused here, before anything is stored or sent: a control the model cannot
     # honour is never silently dropped (the message says why and what would work).
     try:
-        check_controls(
-            model.provider.kind,
-            model.spec(),
-            thinking_of(params, model),
-            params.get("max_tokens") or model.max_output_tokens,
-        )
+        if model is not None:  # an import may name a model that is not here
+            check_controls(
+                model.provider.kind,
+                model.spec(),
+                thinking_of(params, model),
+                params.get("max_tokens") or model.max_output_tokens,
+            )
     except UnsupportedControl as e:
-        raise BadInput(f"{model.label}: {e}") from None
+        raise BadInput(f"{model.label if model else 'This model'}: {e}") from None
     return params
+
+
+def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
+    """Refuse, before anything is stored, a start that would pass the owner's limits:
+    MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
+    in the last minute. Counted in the database (one query), so every worker sees the same."""
+    if owner_id is None:
+        return
+    counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
+        running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
+        recent=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(minutes=1))),
+    )
+    if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
+        raise BadInput(
+            f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
+            "Wait for one to finish or stop it."
+        )
+    if counts["recent"] + new_runs > settings.RUNS_PER_MINUTE:
+        raise BadInput(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in a minute.")
+
+
+def check_prompt(prompt: str) -> str:
+    prompt = prompt.strip()
+    if not prompt:
+        raise BadInput("The prompt is empty.")
+    if len(prompt) > settings.MAX_PROMPT_CHARS:
+        raise BadInput(f"The prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
+    return prompt.replace("\x00", "")
 
 
 def _schema(text: Any) -> Any:
@@ -166,10 +204,9 @@ def start_exchange(
     parent: Turn | None = None,
 ) -> Exchange:
     """Store the user's prompt and an empty assistant turn in state "streaming"."""
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
     check_model(model)
+    check_run_limits(conversation.owner_id)
     library_prompt, params = with_prompt(conversation.owner_id, params)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
@@ -294,7 +331,8 @@ def _streaming_answer(
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
         request = request_for(model, params, chain)
-        prepared = adapter_for(request).prepare(request).redacted()
+        # Only headers known to be public and no known secret are recorded (security.secrets).
+        prepared = Scrubber.for_provider(request.provider).redact_request(adapter_for(request).prepare(request))
         fields["sent"] = {
             "method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json
         }  # fmt: skip
@@ -354,6 +392,7 @@ def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, A
     if user_turn.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be answered again.")
     check_model(model)
+    check_run_limits(user_turn.conversation.owner_id)
     library_prompt, params = with_prompt(user_turn.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         chain = branch(user_turn.conversation, user_turn)
@@ -365,10 +404,9 @@ def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str,
     so the original and its answers stay reachable as another branch."""
     if edited.role != Turn.Role.USER:
         raise BadInput("Only a prompt can be edited.")
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
+    prompt = check_prompt(prompt)
     check_model(model)
+    check_run_limits(edited.conversation.owner_id)
     library_prompt, params = with_prompt(edited.conversation.owner_id, params)
     with transaction.atomic(savepoint=False):
         above = branch(edited.conversation, edited.parent) if edited.parent_id else []

@@ -19,6 +19,7 @@ from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 from playground.models import Conversation, ModelProfile, Preferences, Turn
+from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
 from playground.streaming.liveness import mark_interrupted
 
@@ -286,6 +287,9 @@ def turn_request(request: HttpRequest, pk: int) -> HttpResponse:
         # The URL and body name the provider and model: nothing to show before the vote.
         return render(request, "chat/_request.html", {"turn": turn, "sent": {}, "blind": True})
     sent = turn.sent or {}
+    # Whatever was recorded, only headers known to be public are ever shown.
+    if isinstance(sent.get("headers"), dict):
+        sent = {**sent, "headers": {k: v if is_public_header(k) else REDACTED for k, v in sent["headers"].items()}}
     body = sent.get("body")
     return render(
         request,

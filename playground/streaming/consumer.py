@@ -24,15 +24,17 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.template.loader import render_to_string
 
 from playground.conversations.services import BadInput, branch
+from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, Turn
+from playground.security.csp import remote_images_for
+from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import Delivery, TurnFollower
 from playground.streaming.launch import Question, launch
 from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
-from playground.streaming.messages import pack, split_turn, text_swaps
+from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         self.conversation = conversation
         self.following = {}
+        # Turns rendered for this socket honour the user's "load remote images" choice.
+        REMOTE_IMAGES.set(await database_sync_to_async(remote_images_for)(user))
         await self.channel_layer.group_add(conversation.group_name, self.channel_name)
+        for group in socket_groups(self.scope):  # logout or a password change ends this socket
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         self.slow_reader = SlowReader.attach(self)
         await sweep_once()
@@ -98,20 +104,48 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             self.slow_reader.detach()
         if hasattr(self, "conversation"):
             await self.channel_layer.group_discard(self.conversation.group_name, self.channel_name)
+            for group in socket_groups(self.scope):
+                await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send(  # type: ignore[override]  # AsyncWebsocketConsumer's own send, not AsyncConsumer's
+        self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False
+    ) -> None:
+        # The last guard: no message over the transport limit (it would end the socket).
+        if text_data is not None and len(text_data) > 1024:
+            *first, text_data = fit(text_data)
+            for message in first:
+                await super().send(text_data=message)
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not await database_sync_to_async(session_is_current)(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
         try:
             data = json.loads(text_data or "{}")
-        except json.JSONDecodeError:
-            return
+        except (json.JSONDecodeError, RecursionError):
+            data = None
         if not isinstance(data, dict):
+            await self.send(text_data=bad_message_frame())
             return
         action = data.get("action", "send")
-        if action == "stop":
-            if turn_id := await self._own_turn(data.get("turn")):
-                await stop_run(turn_id)
-        elif action == "send":
-            await self._send_prompt(data)
+        try:
+            if action == "stop":
+                if not is_id(data.get("turn")):
+                    await self.send(text_data=bad_message_frame("Stop which turn?"))
+                elif turn_id := await self._own_turn(data.get("turn")):
+                    await stop_run(turn_id)  # else: it finished meanwhile, or is not ours
+            elif action == "send":
+                await self._send_prompt(data)
+            else:
+                await self.send(text_data=bad_message_frame(f"Unknown action {str(action)[:40]!r}."))
+        except Exception:
+            # A bug or an odd value must not close the socket (1011) with no word.
+            log.exception("socket message on conversation %s failed", self.conversation.pk)
+            await self.send(text_data=bad_message_frame())
+
+    async def session_ended(self, event: dict[str, Any]) -> None:
+        await self.close(code=SESSION_ENDED)
 
     async def _send_prompt(self, data: dict[str, Any]) -> None:
         prompt = Question(
@@ -123,7 +157,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
             await launch(prompt, render=True)
         except BadInput as e:
-            await self.send(text_data=render_to_string(self.notice_template, {"message": str(e)}))
+            await self.send(text_data=bad_message_frame(str(e), self.notice_template))
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() in the sync thread before every

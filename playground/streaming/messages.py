@@ -8,6 +8,8 @@ blocks followed by the blocks' HTML cut between top-level elements.
 
 from __future__ import annotations
 
+import logging
+import re
 from html.parser import HTMLParser
 
 from django.utils.html import escape, strip_tags
@@ -16,6 +18,13 @@ from django.utils.html import escape, strip_tags
 # bytes, so this many characters stay well under 1 MiB once escaped.
 TEXT_CHARS = 128 * 1024
 MESSAGE_BYTES = 768 * 1024
+
+log = logging.getLogger(__name__)
+_TURN_OOB = re.compile(r'<article [^>]*id="turn-(\d+)"[^>]*hx-swap-oob="outerHTML"')
+TOO_LARGE = (
+    '<div hx-swap-oob="innerHTML:#notice"><p class="error" role="alert">'
+    "A message too large to show live was left out; reload the page to see it.</p></div>"
+)
 
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
@@ -43,6 +52,20 @@ def pack(fragments: list[str]) -> list[str]:
             messages.append(fragment)
             size = n
     return messages
+
+
+def fit(message: str) -> list[str]:
+    """Any message as messages that each fit the transport: the last guard before
+    the socket. A rendered turn is split (`split_turn`); anything else too large is
+    replaced by a notice, since a message over the limit would end the socket."""
+    if len(message) * 4 <= MESSAGE_BYTES or len(message.encode()) <= MESSAGE_BYTES:
+        return [message]
+    if match := _TURN_OOB.search(message):
+        pieces = split_turn(message, int(match.group(1)))
+        if all(len(p.encode()) <= MESSAGE_BYTES for p in pieces):
+            return pieces
+    log.warning("a socket message of %s bytes was replaced by a notice", len(message.encode()))
+    return [TOO_LARGE]
 
 
 def split_turn(html: str, turn_id: int) -> list[str]:

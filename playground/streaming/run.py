@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
+import traceback
 import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -38,10 +40,12 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.conversations.services import build_request
-from playground.models import Turn
+from playground.models import Turn, decimal_that_fits
+from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
+from reasoning.checked import Checked
 from reasoning.errors import ProviderError
 from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, Reclassified, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
@@ -97,6 +101,9 @@ class TurnRun:
     source_prepared: PreparedRequest | None = None
     layer: BaseChannelLayer | None = None
     client: httpx.AsyncClient | None = None
+    # Every provider string passes through it before it is kept (security.secrets);
+    # made from the request's provider unless given (with extra secrets, say).
+    scrubber: Scrubber = None  # type: ignore[assignment]
 
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
@@ -126,6 +133,10 @@ class TurnRun:
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
+
+    def __post_init__(self) -> None:
+        if self.scrubber is None:
+            self.scrubber = Scrubber.for_provider(self.request.provider)
 
     # ---- the per-delta path: keep it to appends and a flag --------------------------
 
@@ -186,28 +197,35 @@ class TurnRun:
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
             asyncio.create_task(self._listener(), name=f"listen-{self.turn_id}"),
         ]
+        scrub = self.scrubber
+        r_stream, c_stream = scrub.stream(), scrub.stream()
         try:
-            adapter = adapter_for(self.request)
+            # Every provider value is checked where it enters (reasoning.checked).
+            adapter = Checked(adapter_for(self.request))
             # aclosing: whatever ends the loop (Stop, an error here), the adapter's
             # `async with` exits now and closes the upstream request. (Adapters are
             # async generators; their protocol says only AsyncIterator.)
             stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
             async with contextlib.aclosing(stream) as events:
                 async for event in events:
+                    if self._r_len + self._c_len > settings.MAX_TURN_CHARS:
+                        raise _TooLong
                     if isinstance(event, ReasoningDelta):
-                        self._on_reasoning(event.text)
+                        if text := r_stream.feed(event.text):
+                            self._on_reasoning(text)
                     elif isinstance(event, ContentDelta):
-                        self._on_content(event.text)
+                        if text := c_stream.feed(event.text):
+                            self._on_content(text)
                     elif isinstance(event, Usage):
                         self.usage = event
                     elif isinstance(event, Reclassified):
                         self._on_reclassified(keep=event.keep)
                     elif isinstance(event, ReplayData):
-                        self.replay = stored_replay.fold(self.replay, event.payload)
+                        self.replay = stored_replay.fold(self.replay, scrub.scrub_data(event.payload))
                     elif isinstance(event, Finish):
-                        self.finish_reason = event.reason
+                        self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
                     elif isinstance(event, CallDone):
-                        self.calls.append(event)
+                        self.calls.append(dataclasses.replace(event, request=scrub.redact_request(event.request)))
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
@@ -217,12 +235,24 @@ class TurnRun:
                 task.uncancel()
         except ProviderError as e:
             self.status = Turn.Status.ERROR
-            self.error = e.as_dict()
-        except Exception as e:
-            log.exception("run of turn %s failed", self.turn_id)
+            self.error = scrub.scrub_data(e.as_dict())
+        except _TooLong:
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "internal", "message": f"{type(e).__name__}: {e}", "status_code": None}
+            limit = settings.MAX_TURN_CHARS
+            self.error = {"kind": "too_long", "message": f"The answer passed {limit:,} characters and was cut there.",
+                          "status_code": None}  # fmt: skip
+        except Exception as e:
+            # The traceback's text goes through the scrubber too: an exception may quote
+            # what the provider sent.
+            log.error("run of turn %s failed: %s", self.turn_id, scrub.scrub(traceback.format_exc()))
+            self.status = Turn.Status.ERROR
+            self.error = {"kind": "internal", "message": scrub.scrub(f"{type(e).__name__}: {e}"), "status_code": None}
         finally:
+            # A tail held back as the possible start of a secret was not one.
+            if text := r_stream.flush():
+                self._on_reasoning(text)
+            if text := c_stream.flush():
+                self._on_content(text)
             self._finishing = True
             # The flusher is not cancelled mid-send: `_finishing` tells it to send
             # the last frame and return, so no published offset is ever lost.
@@ -250,7 +280,11 @@ class TurnRun:
             except Exception:
                 log.warning("turn %s: last frame not sent", self.turn_id, exc_info=True)
             await asyncio.gather(*others, return_exceptions=True)
-            await self._save(final=True)
+            try:
+                await self._save(final=True)
+            except Exception:
+                log.error("turn %s: final save failed: %s", self.turn_id, self.scrubber.scrub(traceback.format_exc()))
+                await self._save_text_only()
         except Exception:
             log.exception("turn %s: final save failed", self.turn_id)
         finally:
@@ -388,6 +422,22 @@ class TurnRun:
             fields.update(self._final_fields())
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
 
+    async def _save_text_only(self) -> None:
+        """The final save failed on some value: keep the text, and say so."""
+        fields: dict[str, Any] = {
+            "reasoning": "".join(self.reasoning).replace("\x00", ""),
+            "content": "".join(self.content).replace("\x00", ""),
+            "status": Turn.Status.ERROR,
+            "error": {
+                "kind": "internal",
+                "message": "The text is kept, but the details the provider sent with it "
+                "(token counts, finish reason) could not be saved.",
+                "status_code": None,
+            },
+            "heartbeat_at": Now(),
+        }
+        await database_sync_to_async(_update_turn_fields)(self.turn_id, fields)
+
     def _final_fields(self) -> dict[str, Any]:
         u = self.usage or Usage()
         thinking_end = self.first_content_ms or self.last_reasoning_ms
@@ -405,6 +455,10 @@ class TurnRun:
             "duration_ms": self._elapsed_ms(),
             **({"sent": sent_with_calls(self.calls)} if self.calls else {}),
         }
+
+
+class _TooLong(Exception):
+    """The turn's text passed MAX_TURN_CHARS: the provider is cut off, the text kept."""
 
 
 def _sent(prepared: PreparedRequest) -> dict[str, Any]:
@@ -455,19 +509,25 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     if final:
         turn = Turn.objects.select_related("model").get(pk=turn_id)
         if turn.model is not None:
-            fields["cost"] = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+            cost = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+            fields["cost"] = None if cost is None else decimal_that_fits(cost, Turn._meta.get_field("cost"))
     # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.
     Turn.objects.filter(pk=turn_id).filter(**({} if final else {"status": Turn.Status.STREAMING})).update(**fields)
 
 
+def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
+    Turn.objects.filter(pk=turn_id).update(**fields)
+
+
 def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
-    prepared = adapter_for(request).prepare(request).redacted()
+    scrubber = Scrubber.for_provider(request.provider)
+    prepared = scrubber.redact_request(adapter_for(request).prepare(request))
     Turn.objects.filter(pk=turn_id).update(sent=_sent(prepared))
-    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request)
+    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
 
 
 async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:

@@ -216,6 +216,12 @@
     if (e.target.matches && e.target.matches("dialog[data-autoshow]")) e.target.remove();
   }, true);
 
+  // A field whose whole value is meant to be copied (a new API token): select it on focus.
+  // Here rather than an inline onfocus, which the Content-Security-Policy refuses.
+  document.addEventListener("focusin", function (e) {
+    if (e.target.matches && e.target.matches("input[data-select-on-focus]")) e.target.select();
+  });
+
   document.addEventListener("submit", function (e) {
     const msg = e.target.dataset && e.target.dataset.confirm;
     if (msg && !window.confirm(msg)) e.preventDefault();

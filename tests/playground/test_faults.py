@@ -38,16 +38,18 @@ def chat_stream(**kwargs):
 
 
 @database_sync_to_async
-def openai_model(base_url):
+def openai_model(base_url, **fields):
     provider = Provider(name="fake openai", kind="openai", base_url=base_url)
     provider.set_api_key("sk-test-0123456789")
     provider.save()
-    return ModelProfile.objects.create(provider=provider, model_id="fake-model", label="Fake", reasoning="native")
+    return ModelProfile.objects.create(
+        provider=provider, model_id="fake-model", label="Fake", reasoning="native", **fields
+    )
 
 
-async def run_turn(client, owner, base_url, *, timeout=10.0):  # noqa: ASYNC109
+async def run_turn(client, owner, base_url, *, timeout=10.0, **model_fields):  # noqa: ASYNC109
     """Send a prompt through the socket; return (saved turn, the page as shown)."""
-    model = await openai_model(base_url)
+    model = await openai_model(base_url, **model_fields)
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
     page = Page()
     comm = await socket(client, owner, conv)

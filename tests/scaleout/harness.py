@@ -55,6 +55,9 @@ class Deployment:
             FRAME_INTERVAL="0.03",
             CHECKPOINT_INTERVAL="0.25",
             LOG_LEVEL="WARNING",
+            # One user drives many streams here: the per-user limits are tested in test_limits.
+            MAX_CONCURRENT_RUNS="1000000",
+            RUNS_PER_MINUTE="1000000",
         )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url

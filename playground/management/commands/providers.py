@@ -363,6 +363,8 @@ def load(path: Path) -> dict[str, Any]:
         raise CommandError(f"{path}: not UTF-8 text", returncode=2) from None
     except tomllib.TOMLDecodeError as e:  # its message carries "(at line N, column M)"
         raise CommandError(f"{path}: invalid TOML: {e}", returncode=2) from None
+    except RecursionError:
+        raise CommandError(f"{path}: invalid TOML: nested too deeply", returncode=2) from None
 
 
 def import_file(path: Path) -> Outcome:

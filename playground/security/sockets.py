@@ -1,0 +1,183 @@
+"""Websocket boundaries, as small pieces a consumer calls in a line each.
+
+- `SameOriginValidator` (ASGI, in asgi.py): the Origin header must name this site
+  exactly — scheme, host and port — or one of CSRF_TRUSTED_ORIGINS. Channels'
+  AllowedHostsOriginValidator compares the host only, so a page on another port
+  of the same host (another app, a dev server) could drive a user's socket.
+- `session_is_current(scope)`: the session the socket was opened with still
+  exists and still belongs to an active user with the same password; checked on
+  every message the browser sends, so logout, a password change or a disabled
+  account ends the socket. `end_sockets_of_session`/`_of_user` (signals below)
+  close the idle ones at once too.
+- `bad_message_frame(reason)`: the notice a malformed message gets; the socket stays open.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import import_module
+from typing import Any
+from urllib.parse import urlsplit
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.http.request import split_domain_port, validate_host
+from django.template.loader import render_to_string
+from django.utils.crypto import constant_time_compare
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+SESSION_ENDED = 4401  # the close code of a socket whose session ended (as for no login at all)
+
+
+def normalized_origin(origin: str) -> str | None:
+    """"HTTP://Host:80" -> "http://host"; None for anything that is not scheme://host[:port]."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "")
+    if scheme not in DEFAULT_PORTS or not host or parts.path not in ("", "/") or parts.username or parts.query:
+        return None
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[scheme] else "")
+
+
+def _headers(scope: dict[str, Any]) -> dict[bytes, bytes]:
+    return {name.lower(): value for name, value in scope.get("headers", [])}
+
+
+def _is_secure(scope: dict[str, Any], headers: dict[bytes, bytes]) -> bool:
+    if scope.get("scheme") in ("wss", "https"):
+        return True
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        name, value = proxy
+        header = name.removeprefix("HTTP_").replace("_", "-").lower().encode()
+        return bool(headers.get(header, b"").decode("latin1").split(",")[0].strip() == value)
+    return False
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    headers = _headers(scope)
+    origin = normalized_origin(headers.get(b"origin", b"").decode("latin1"))
+    if origin is None:
+        return False
+    trusted = {normalized_origin(o) for o in settings.CSRF_TRUSTED_ORIGINS if "*" not in o}
+    if origin in trusted:
+        return True
+    host = headers.get(b"host", b"").decode("latin1").strip()
+    domain, _ = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return False
+    own = normalized_origin(f"{'https' if _is_secure(scope, headers) else 'http'}://{host}")
+    return own is not None and origin == own
+
+
+class SameOriginValidator:
+    """ASGI middleware: websocket connections from another origin are refused (403)."""
+
+    def __init__(self, application: Any) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        if scope["type"] == "websocket" and not origin_allowed(scope):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
+
+
+def session_is_current(scope: Any) -> bool:
+    """Whether the socket's session still logs its user in (Django's own rules:
+    the session exists, names the user, and carries the user's current auth hash).
+    Synchronous: call it through database_sync_to_async."""
+    user = scope.get("user")
+    session = scope.get("session")
+    if user is None or not user.is_authenticated or session is None or not session.session_key:
+        return False
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session.session_key).load()
+    if str(data.get(SESSION_KEY)) != str(user.pk) or BACKEND_SESSION_KEY not in data:
+        return False
+    fresh = get_user_model()._default_manager.filter(pk=user.pk).first()
+    if fresh is None or not fresh.is_active:
+        return False
+    return constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
+
+
+def is_id(value: Any) -> bool:
+    """Whether a socket message's id looks like a row id (an int, or digits)."""
+    if isinstance(value, str):
+        value = int(value) if value.isdigit() and len(value) < 19 else None
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def bad_message_frame(
+    reason: str = "That message could not be understood.", template: str = "chat/_notice.html"
+) -> str:
+    return render_to_string(template, {"message": reason})
+
+
+# ---- closing idle sockets at once --------------------------------------------------------
+
+
+def session_group(session_key: str) -> str:
+    return f"session-{session_key}"[:99]
+
+
+def user_group(user_id: Any) -> str:
+    return f"user-{user_id}"
+
+
+def socket_groups(scope: Any) -> list[str]:
+    """The groups a socket joins so the signals below can end it."""
+    groups = [user_group(scope["user"].pk)]
+    session = scope.get("session")
+    if session is not None and session.session_key:
+        groups.append(session_group(session.session_key))
+    return groups
+
+
+def end_sockets(group: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "session.ended"})
+    except Exception:  # the socket still ends at its next message
+        log.warning("could not tell the sockets of %s to close", group, exc_info=True)
+
+
+def connect_signals() -> None:
+    from django.contrib.auth.signals import user_logged_out
+    from django.db.models.signals import post_save, pre_save
+
+    user_model = get_user_model()
+    user_logged_out.connect(_on_logout, dispatch_uid="security.sockets.logout")
+    pre_save.connect(_remember_login_state, sender=user_model, dispatch_uid="security.sockets.pre_save")
+    post_save.connect(_on_user_saved, sender=user_model, dispatch_uid="security.sockets.post_save")
+
+
+def _on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        end_sockets(session_group(key))
+
+
+def _remember_login_state(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if instance.pk is None:
+        return
+    before = sender._default_manager.filter(pk=instance.pk).values("password", "is_active").first()
+    instance._login_state_changed = before is not None and (
+        before["password"] != instance.password or (before["is_active"] and not instance.is_active)
+    )
+
+
+def _on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    if getattr(instance, "_login_state_changed", False):
+        instance._login_state_changed = False
+        end_sockets(user_group(instance.pk))
