@@ -41,6 +41,8 @@ def test_scrolling_one_column_moves_the_others_to_the_same_round(logged_in_page,
     wait_all_done(page, 2)
     follow_up(page, "And 8*8?", 2, 4)
     follow_up(page, "And 7*7?", 2, 6)
+    # Enough rounds below round 2 for A to scroll it to the top (the turn chrome is compact).
+    follow_up(page, "And 6*6?", 2, 8)
     a, b = page.locator(".column-stream").nth(0), page.locator(".column-stream").nth(1)
     # Open B's long thought of round 1, so the columns' rounds sit at different heights.
     page.locator('.compare-column[data-column="B"] details.thought summary').first.click()

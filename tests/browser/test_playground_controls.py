@@ -38,18 +38,20 @@ def test_it_shows_only_the_controls_the_chosen_model_supports(logged_in_page, se
     page = logged_in_page
     page.goto(server.url("/"))
     page.get_by_role("button", name="Controls").click()
-    assert control_names(page) == {"thinking", "effort", "show-reasoning", "max-tokens", "temperature", "system"}
+    expected = {"thinking", "effort", "show-reasoning", "max-tokens", "temperature", "system", "answer-schema"}
+    assert control_names(page) == expected
     assert page.locator("#controls [name=effort] option").all_inner_texts() == ["Default", "Low", "Medium", "High"]
     screenshot(page, "controls")
 
     page.get_by_label("Model").select_option(label="Plain chat model")
     page.wait_for_function("() => !document.querySelector('#controls [data-control=thinking]')")
-    assert control_names(page) == {"max-tokens", "system"}
+    assert control_names(page) == {"max-tokens", "system", "answer-schema"}
     assert page.locator("#controls [name=max_tokens]").get_attribute("max") == "4096"
 
     page.get_by_label("Model").select_option(label="Budgeted thinker")
     page.wait_for_selector("#controls [data-control=budget]")
-    assert control_names(page) == {"thinking", "budget", "show-reasoning", "max-tokens", "temperature", "system"}
+    expected = {"thinking", "budget", "show-reasoning", "max-tokens", "temperature", "system", "answer-schema"}
+    assert control_names(page) == expected
 
     page.get_by_label("Model").select_option(label=QUICK)
     page.wait_for_selector("#controls [data-control=effort]")

@@ -58,6 +58,8 @@ class Deployment:
             # One user drives many streams here: the per-user limits are tested in test_limits.
             MAX_CONCURRENT_RUNS="1000000",
             RUNS_PER_MINUTE="1000000",
+            # The backpressure test streams an 8.6 MiB turn, over the default cut-off.
+            MAX_TURN_CHARS="100000000",
         )
         if self.database_url:
             env["DATABASE_URL"] = self.database_url
