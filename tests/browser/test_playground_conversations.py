@@ -49,12 +49,15 @@ def test_rename_and_search_over_titles_and_text(logged_in_page, server):
     search = page.get_by_label("Search conversations")
     search.fill("fourteen")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.conv-link')].every(a=> /Fourteen/.test(a.textContent))"
+        # Only the search results: the API folder (other tests' requests) has links too.
+        "() => [...document.querySelectorAll('#conversation-list .conv-link')]"
+        ".every(a => /Fourteen/.test(a.textContent))"
     )
     assert page.locator("#conversation-list .conv-title").all_inner_texts() == ["Fourteen threes"]
     search.fill("99+1")  # text of a prompt, not a title word
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.conv-link')].every(a=> a.textContent.includes('99+1'))"
+        "() => [...document.querySelectorAll('#conversation-list .conv-link')]"
+        ".every(a => a.textContent.includes('99+1'))"
     )
     search.fill("no-such-words-anywhere")
     page.wait_for_selector("#conversation-list >> text=Nothing matches")

@@ -95,7 +95,7 @@ def test_a_rating_is_stored_shown_changed_and_cleared(client, owner, stranger, c
     client.post(f"/turns/{bot.pk}/rate", {"value": "1", "note": ""})
     assert (Rating.objects.get(turn=bot).value, Rating.objects.get(turn=bot).note) == (1, "")
     page = client.get(f"/c/{conversation.pk}/").content.decode()
-    assert 'class="tool chosen" aria-pressed="true" aria-label="Good answer"' in page
+    assert 'class="tool icon-button chosen" aria-pressed="true" aria-label="Good answer"' in page
     client.post(f"/turns/{bot.pk}/rate", {"value": "0"})
     assert not Rating.objects.filter(turn=bot).exists()
     assert client.post(f"/turns/{bot.pk}/rate", {"value": "5"}).status_code == 400
