@@ -1,9 +1,11 @@
 """The stream events every adapter yields.
 
 An adapter turns one request into an async stream of these, in order:
-any number of `ReasoningDelta`, `ContentDelta`, `Reclassified` and `ReplayData`
-(and, from a multi-call flow, one `CallDone` per call), then at most one `Usage`
-and exactly one `Finish` (unless it raises a `ProviderError`).
+any number of `ReasoningDelta`, `ContentDelta`, `Reclassified`, `ReplayData` and
+tool-call events (`ToolCallStart`, then its `ToolCallDelta`s, then `ToolCallDone`;
+several calls may interleave, told apart by `index`), and, from a multi-call flow,
+one `CallDone` per call; then at most one `Usage` and exactly one `Finish` (unless it
+raises a `ProviderError`). A step that ends in tool calls finishes with "tool_calls".
 """
 
 from __future__ import annotations
@@ -67,6 +69,35 @@ class Finish:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    """The model began calling a tool. `index` orders the calls of one step (it is the
+    wire's own index where the format has one); `id` is the provider's call id, or one
+    we made up where the format has none (Gemini, Ollama, markup)."""
+
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of the call's arguments, as JSON text (may be any cut of it)."""
+
+    index: int
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDone:
+    """The call is complete: its whole arguments text (JSON, as the model wrote it)."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallDone:
     """One provider call of a multi-call flow has ended (reasoning.cot): what was
     sent (keys redacted) and that call's own usage. Single-call adapters never
@@ -77,7 +108,19 @@ class CallDone:
     usage: Usage
 
 
-Event = ReasoningDelta | ContentDelta | Reclassified | ReplayData | Usage | Finish | CallDone
+ToolCallEvent = ToolCallStart | ToolCallDelta | ToolCallDone
+Event = (
+    ReasoningDelta
+    | ContentDelta
+    | Reclassified
+    | ReplayData
+    | ToolCallStart
+    | ToolCallDelta
+    | ToolCallDone
+    | Usage
+    | Finish
+    | CallDone
+)
 TextDelta = ReasoningDelta | ContentDelta
 ParsedText = ReasoningDelta | ContentDelta | Reclassified  # what a markup parser yields
 

@@ -29,6 +29,13 @@ ThinkingMode = Literal["default", "on", "off"]
 ReasoningMode = Literal["separate", "inline", "hidden"]
 REASONING_MODES: tuple[str, ...] = ("separate", "inline", "hidden")
 EFFORT_LEVELS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+# Which stored reasoning goes back to the model (DESIGN "Replay policy"):
+# strip: none (the product's promise); interleaved: the reasoning of every assistant
+# step inside the current tool chain (from the last real user message on), in the
+# family's carrier; preserved: every earlier turn's too, with the family's
+# preservation flag. None on a request means "the catalogue's default for the model".
+ReplayPolicy = Literal["strip", "interleaved", "preserved"]
+REPLAY_POLICIES: tuple[str, ...] = ("strip", "interleaved", "preserved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +61,36 @@ class ModelSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Message:
-    """One stored turn as context. `reasoning` and `replay` are carried so the
-    context builder can decide, per provider, whether anything goes back."""
+class ToolSpec:
+    """A tool the model may call: a function with a JSON Schema for its arguments."""
 
-    role: Literal["system", "user", "assistant"]
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One call an assistant step made; `arguments` is JSON text as the model wrote it."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One stored turn, or one step of a tool loop, as context. `reasoning` and
+    `replay` are carried so the context builder can decide, per provider and replay
+    policy, whether anything goes back.
+
+    A tool loop is: a user message, then assistant steps with `tool_calls`, each
+    followed by one `tool` message per call (`tool_call_id`, `name`, the result in
+    `content`, `is_error` for a failed call), and a last assistant step without calls."""
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
     reasoning: str = ""
     replay: Any = None
@@ -68,6 +100,10 @@ class Message:
     # Never merged into the message before it, even of the same role: the
     # chain-of-thought instructions are their own user message (reasoning.cot).
     apart: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant: the calls this step made
+    tool_call_id: str | None = None  # tool: the call this result answers
+    name: str | None = None  # tool: the tool's name (Gemini's functionResponse needs it)
+    is_error: bool = False  # tool: the call failed; `content` says why
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +131,11 @@ class ChatRequest:
     thinking_instructions: str | None = None
     # JSON Schema the final answer must match (reasoning.structured).
     response_schema: Mapping[str, Any] | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    # "auto" | "none" | "required" | {"name": NAME} (a given tool); None = provider default
+    tool_choice: str | Mapping[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    replay_policy: ReplayPolicy | None = None  # None: the catalogue's default for the model
 
 
 @dataclass(frozen=True, slots=True)
