@@ -92,7 +92,7 @@ class _Connection:
         """Own the session: open it, list the tools, hold it until `closing`."""
         from mcp import Client  # the SDK is imported only when tools are used
 
-        errlog: IO[str] | None = tempfile.TemporaryFile("w+") if not self.server.url else None
+        errlog: IO[str] | None = tempfile.TemporaryFile("w+") if not self.server.url else None  # noqa: SIM115 (closed below)
         try:
             async with Client(self._transport(errlog), read_timeout_seconds=self.limits.call_timeout) as client:
                 self.tools = await _list_tools(client)
@@ -113,7 +113,7 @@ class _Connection:
                 errlog.close()
 
     def _transport(self, errlog: IO[str] | None) -> Any:
-        from mcp.client.stdio import StdioServerParameters, stdio_client
+        from mcp.client.stdio import stdio_client
         from mcp.client.streamable_http import streamable_http_client
 
         if self.server.url:
