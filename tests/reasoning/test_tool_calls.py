@@ -332,3 +332,53 @@ def test_no_tools_means_no_tool_fields_and_bad_choices_are_refused(kind: str) ->
         body(kind, tool_choice={"name": "missing"})
     with pytest.raises(ValueError, match="share a name"):
         body(kind, tools=(CLOCK, CLOCK))
+
+
+# -- the simulator calls tools too (offline demos, tests above the library) -----------
+
+
+async def simulate(request: ChatRequest) -> list[Event]:
+    async with make_client(read_timeout=5) as c:
+        return [e async for e in get_adapter("simulator").stream(request, c)]
+
+
+def simulator_request(messages: Sequence[Message], **fields: Any) -> ChatRequest:
+    return ChatRequest(
+        provider=ProviderConfig("simulator"),
+        model=ModelSpec("simulator", options={"tokens_per_second": 0}),
+        messages=messages,
+        **fields,
+    )
+
+
+async def test_the_simulator_thinks_then_calls_the_tool_the_prompt_names() -> None:
+    prompt = [Message("user", "What is the weather? use get_weather")]
+    events = await simulate(simulator_request(prompt, tools=(CLOCK, WEATHER)))
+    [(call_id, name, arguments)] = calls_of(events)
+    assert name == "get_weather" and call_id.startswith("call_")
+    assert set(arguments) == {"city"} and isinstance(arguments["city"], str) and arguments["city"]
+    assert kinds_in_order(events) == ["think", "call"]
+    assert events[-1] == Finish("tool_calls")
+
+
+async def test_the_simulator_answers_from_the_tool_result_after_thinking_about_it() -> None:
+    history = [
+        Message("user", "What time is it?"),
+        Message("assistant", "", tool_calls=()),
+        Message("tool", "12:00 UTC", tool_call_id="call_1", name="now"),
+    ]
+    events = await simulate(simulator_request(history, tools=(CLOCK,)))
+    assert not calls_of(events)
+    assert kinds_in_order(events) == ["think", "text"]
+    answer = "".join(e.text for e in events if isinstance(e, ContentDelta))
+    assert "12:00 UTC" in answer
+    assert events[-1] == Finish("stop")
+
+
+async def test_the_simulator_follows_tool_choice() -> None:
+    none = await simulate(simulator_request([Message("user", "17*23?")], tools=(CLOCK,), tool_choice="none"))
+    assert not calls_of(none) and none[-1] == Finish("stop")
+    named = await simulate(
+        simulator_request([Message("user", "17*23 weather?")], tools=(WEATHER, CLOCK), tool_choice={"name": "now"})
+    )
+    assert [n for _, n, _ in calls_of(named)] == ["now"]
