@@ -252,6 +252,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     async def tool_awaiting(self, event: dict[str, Any]) -> None:
         """A call waits for a person's answer; "turn.done" follows with the turn paused."""
 
+    async def tool_notice(self, event: dict[str, Any]) -> None:
+        """A server that did not start; kept in the turn's first step, shown when it is rendered."""
+
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.following.pop(turn_id, None) is None:

@@ -162,6 +162,7 @@ class TurnRun:
     _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _step_usage: Usage | None = None
     _step_open: bool = True  # the streaming step is not yet in `steps`
+    _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -233,6 +234,10 @@ class TurnRun:
                 self.toolbox = await _open_toolbox(self.tool_selection)
             if self.toolbox is not None and self.toolbox.specs:
                 self.request = dataclasses.replace(self.request, tools=self.toolbox.specs)
+            for server, why in self.toolbox.problems if self.toolbox is not None else ():
+                # A server that could not start: its tools are not offered, and the user is told.
+                self._notices.append(self.scrubber.scrub(f"The MCP server {server} is not available: {why}"))
+                self._post(tool_frames.tool_notice(self.turn_id, self.step, self._notices[-1]))
             while True:
                 await self._stream_step(r_stream, c_stream)
                 if not self._step_calls or self.toolbox is None:
@@ -273,7 +278,7 @@ class TurnRun:
                 self._on_reasoning(text)
             if text := c_stream.flush():
                 self._on_content(text)
-            if self.steps or self._step_calls:
+            if self.steps or self._step_calls or self.toolbox is not None:
                 self._close_step()  # the last step joins the others
                 for call in self.steps[-1]["tool_calls"]:
                     if call["result"] is None and call["status"] == tool_steps.RUNNING:
@@ -409,6 +414,8 @@ class TurnRun:
             finish_reason=self.finish_reason or "",
             tool_calls=[call for _, call in sorted(self._step_calls.items())],
         )
+        if self._notices and not self.steps:
+            step["notices"] = list(self._notices)
         self.steps.append(step)
         self._step_open = False
         self._dirty = True

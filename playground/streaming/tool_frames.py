@@ -9,6 +9,8 @@ Every message goes to the conversation's group, in this order for one step:
     tool.result  {turn, step, index, id, name, server, result, is_error, duration_ms}
     tool.awaiting {turn, step, index, id, name, arguments}  a call answered by hand:
                                        the turn pauses ("awaiting_tool", toolrun.py)
+    tool.notice  {turn, step, text}    something the user should know (a server that
+                                       did not start); kept in the first step's "notices"
     turn.step    {turn, step}          the next model call begins. The turn is saved
                                        just before (its finished steps in `Turn.steps`),
                                        so a watcher may re-render it from the database;
@@ -48,3 +50,7 @@ def tool_awaiting(turn: int, step: int, index: int, call: Mapping[str, Any]) -> 
 
 def turn_step(turn: int, step: int) -> dict[str, Any]:
     return {"type": "turn.step", "turn": turn, "step": step}
+
+
+def tool_notice(turn: int, step: int, text: str) -> dict[str, Any]:
+    return {"type": "tool.notice", "turn": turn, "step": step, "text": text}

@@ -259,7 +259,11 @@ class McpToolbox:
     async def _call(self, call: ToolCall) -> ToolResult:
         route = self._routes.get(call.name)
         if route is None:
-            return unknown_tool(call.name, list(self._routes))
+            missing = unknown_tool(call.name, list(self._routes))
+            if self.problems:  # perhaps a tool of a server that did not start: say so
+                down = "; ".join(f"the MCP server {name} is not available ({why})" for name, why in self.problems)
+                return ToolResult(f"{missing.content} Note: {down}.", True)
+            return missing
         connection, own_name = route
         server = connection.server.name
         arguments = parse_arguments(call, self.limits)

@@ -9,7 +9,9 @@ A turn that used tools is a list of steps, in order; each step is one model call
                      "status": "running" | "done" | "awaiting",
                      "result": str | None, "is_error": bool, "duration_ms": int | None}]}
 
-The last step has no tool calls (its content is the answer, also the turn's
+The first step may carry "notices": [str], what the user should know about the
+tools (an MCP server that did not start). A turn run with tools offered has at
+least one step. The last step has no tool calls (its content is the answer, also the turn's
 `content`), unless the loop was cut by the step limit or waits for a result
 ("awaiting": a call answered by hand, see playground.streaming.toolrun).
 

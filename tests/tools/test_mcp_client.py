@@ -81,7 +81,7 @@ async def test_a_server_that_fails_to_start_is_a_problem_not_a_hang():
     servers = [
         STDIO,
         McpServer("missing", command="/nonexistent/mcp-server"),
-        McpServer("crashes", command=sys.executable, args=("-c", "import sys; sys.stderr.write('no config'); sys.exit(3)")),
+        McpServer("crashes", command=sys.executable, args=("-c", "import sys; sys.exit('no config')")),
         McpServer("silent", command=sys.executable, args=("-c", "import time; time.sleep(60)")),
         McpServer("nobody", url="http://127.0.0.1:9/mcp"),
     ]
