@@ -182,7 +182,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             # Rendered from the database, it may hold much text already (a run that
             # went fast, or finished, before this socket rendered).
             messages = split_turn(html, turn_id)
-        self.following[turn_id] = TurnFollower()  # the page gets the turn empty: its base is known
+        # The page gets the turn empty: its base is known. (A tool loop that goes on
+        # after a person's answer starts again at its next step: playground.streaming.toolrun.)
+        self.following[turn_id] = TurnFollower(step=int(event.get("step", 0)))
         self._start_watchdog()
         await self._send_all(messages)
 

@@ -244,3 +244,39 @@ async def test_a_turns_stdio_server_never_sees_our_secrets(owner, scripted_model
     stored = await database_sync_to_async(lambda: McpServer.objects.get(name="clock").env)()
     assert "tok-123" not in json.dumps(stored)
     assert sys.executable
+
+
+async def test_a_paused_loop_goes_on_when_the_result_is_posted(owner, stranger, scripted_model, scripted, toolbox):
+    from playground.conversations.services import BadInput
+    from playground.streaming.toolrun import answer_tool_call
+
+    toolbox.later = ("ask_user",)
+    scripted.enqueue(calls_step(("c1", "ask_user", '{"q": "colour?"}'), ("c2", "ask_user", '{"q": "size?"}')))
+    scripted.enqueue([ReasoningDelta("Blue, large. "), ContentDelta("A large blue one."), Usage(7, 3, 1),
+                      Finish("stop")])  # fmt: skip
+    conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
+    turn, _ = await ask(owner, scripted_model, "pick", conversation=conversation)
+    assert turn.status == "awaiting_tool"
+    with pytest.raises(BadInput):
+        await answer_tool_call(stranger, turn.pk, "c1", "red")  # not theirs
+    with pytest.raises(BadInput):
+        await answer_tool_call(owner, turn.pk, "c9", "red")  # no such call
+    # A new prompt cannot continue a turn that waits.
+    with pytest.raises(BadInput):
+        await launch(Question(owner=owner, model=scripted_model, text="hello?", conversation=conversation))
+
+    assert await answer_tool_call(owner, turn.pk, "c1", "blue") is None  # c2 still waits
+    assert (await saved(turn.pk)).status == "awaiting_tool"
+    run = await answer_tool_call(owner, turn.pk, "c2", "large")
+    assert run is not None
+    async with asyncio.timeout(30):
+        await run.task
+    turn = await saved(turn.pk)
+    assert turn.status == "complete" and turn.content == "A large blue one."
+    assert [c["result"] for c in turn.steps[0]["tool_calls"]] == ["blue", "large"]
+    assert len(turn.steps) == 2 and turn.steps[1]["content"] == "A large blue one."
+    assert (turn.prompt_tokens, turn.completion_tokens) == (17, 8)
+    resumed = scripted.requests[-1].messages
+    assert [(m.role, m.content) for m in resumed[-3:]] == [("assistant", ""), ("tool", "blue"), ("tool", "large")]
+    with pytest.raises(BadInput):
+        await answer_tool_call(owner, turn.pk, "c2", "again")  # no longer waiting
