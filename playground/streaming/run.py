@@ -307,6 +307,7 @@ class TurnRun:
         # aclosing: whatever ends the loop (Stop, an error here), the adapter's
         # `async with` exits now and closes the upstream request. (Adapters are
         # async generators; their protocol says only AsyncIterator.)
+        assert self.client is not None
         stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
         async with contextlib.aclosing(stream) as events:
             async for event in events:

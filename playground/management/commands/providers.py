@@ -211,7 +211,7 @@ def command(path: str, value: Any) -> str:
     value = required_text(path, value)
     if "=" in value.split("/")[-1]:
         raise Invalid(path, "must name a program (no '=' in its name)")
-    return value
+    return str(value)
 
 
 # [[mcp_servers]]: tools over MCP (playground.tools). stdio: command + args + env (its
