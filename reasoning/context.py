@@ -518,8 +518,21 @@ def _openai(build: _Build, system: str, turns: list[_Turn]) -> list[dict[str, An
             if details:
                 message["reasoning_details"] = details
             if turn.tool_calls:
+                # Gemini's OpenAI-compatible endpoint: a call's `extra_content` (its
+                # thought_signature) goes back on that call, verbatim, when kept.
+                stored = (stored_replay.read(turn.replay, "openai") or {}) if keep else {}
+                extras = {
+                    e.get("id"): e["extra_content"]
+                    for e in stored.get("tool_calls") or []
+                    if isinstance(e, dict) and "extra_content" in e
+                }
                 message["tool_calls"] = [
-                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                        **({"extra_content": extras[c.id]} if c.id in extras else {}),
+                    }
                     for c in turn.tool_calls
                 ]
         messages.append(message)
@@ -687,10 +700,14 @@ def prefix_digest(system: Any, tools: Sequence[ToolSpec], messages: Sequence[Any
 
 def _gemini(build: _Build, turns: list[_Turn]) -> list[dict[str, Any]]:
     contents: list[dict[str, Any]] = []
+    wire_ids: dict[str, str] = {}  # our call id -> Gemini's functionCall.id, where it sent one
     for turn in turns:
         if turn.role == "tool":
             key = "error" if turn.is_error else "result"
-            part = {"functionResponse": {"name": turn.name or "", "response": {key: turn.content}}}
+            response: dict[str, Any] = {"name": turn.name or "", "response": {key: turn.content}}
+            if turn.tool_call_id in wire_ids:
+                response["id"] = wire_ids[turn.tool_call_id or ""]
+            part = {"functionResponse": response}
             if contents and contents[-1]["role"] == "user" and "functionResponse" in contents[-1]["parts"][-1]:
                 contents[-1]["parts"].append(part)
             else:
@@ -700,11 +717,19 @@ def _gemini(build: _Build, turns: list[_Turn]) -> list[dict[str, Any]]:
             contents.append({"role": "user", "parts": [{"text": turn.content}]})
             continue
         stored = stored_replay.items(turn.replay, "gemini") if turn.own else []
-        calls = [{"functionCall": {"name": c.name, "args": _arguments(c.arguments)}} for c in turn.tool_calls]
+        by_call = stored_replay.function_call_parts(turn.replay) if turn.own else {}
+        for call_id, stored_part in by_call.items():
+            wire_id = stored_part["functionCall"].get("id")
+            if isinstance(wire_id, str) and wire_id:
+                wire_ids[call_id] = wire_id
+        calls = [
+            {"functionCall": {"name": c.name, "args": _arguments(c.arguments),
+                              **({"id": wire_ids[c.id]} if c.id in wire_ids else {})}}
+            for c in turn.tool_calls
+        ]
         if turn.keep and stored:
             parts = [p for p in stored if not p.get("thought") or p.get("thoughtSignature")]
-            named = {p["functionCall"].get("name") for p in parts if isinstance(p.get("functionCall"), dict)}
-            parts += [c for c in calls if c["functionCall"]["name"] not in named]
+            parts += [call for c, call in zip(turn.tool_calls, calls, strict=True) if c.id not in by_call]
         else:
             # Left out: the answer's text and its calls, no signature, no thought part.
             parts = ([{"text": turn.content}] if turn.content.strip() else []) + calls
