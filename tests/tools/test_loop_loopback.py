@@ -21,15 +21,12 @@ def deepseek_like(url, owner):
     provider = Provider.objects.create(name="loopback", kind="openai", base_url=url + "/v1")
     model = ModelProfile.objects.create(
         provider=provider, model_id="fake-reasoner", label="Loopback", reasoning="native",
-        options={"echo_reasoning_content": True},
+        options={"replay": "interleaved", "echo_reasoning_content": True},
     )  # fmt: skip
     conversation = Conversation.objects.create(owner=owner, model=model, tools=["clock:add"])
     return model, conversation
 
 
-@pytest.mark.xfail(
-    strict=True, reason="reasoning/context.py sends no tool history yet: branch toolreplay (merge it, drop this mark)"
-)
 async def test_two_steps_over_http_with_a_real_mcp_server(owner, clock_server):
     async with FakeUpstream() as up:
         call = FakeToolCall("add", '{"a": 2, "b": 3}', id="call_7")
