@@ -163,6 +163,8 @@ class TurnRun:
     _step_usage: Usage | None = None
     _step_open: bool = True  # the streaming step is not yet in `steps`
     _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
+    _step_started_ms: int = 0  # when the current step's model call began
+    _step_first_content_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -181,6 +183,8 @@ class TurnRun:
         self._wake.set()
 
     def _on_content(self, text: str) -> None:
+        if self._step_first_content_ms is None:
+            self._step_first_content_ms = self._elapsed_ms()
         if self.first_content_ms is None:
             self.first_content_ms = self._elapsed_ms()
             # The answer starting is news (the page folds the thought): its first
@@ -417,6 +421,13 @@ class TurnRun:
         )
         if self._notices and not self.steps:
             step["notices"] = list(self._notices)
+        # The step's own timings: thinking until its text began (or its last thought), and all of it.
+        now = self._elapsed_ms()
+        thought_until = self._step_first_content_ms or self.last_reasoning_ms
+        step["thinking_ms"] = (
+            max((thought_until or now) - self._step_started_ms, 0) if step["reasoning"] else None
+        )
+        step["duration_ms"] = max(now - self._step_started_ms, 0)
         self.steps.append(step)
         self._step_open = False
         self._dirty = True
@@ -436,6 +447,8 @@ class TurnRun:
             self._step_calls = {}
             self._step_usage = None
             self._step_open = True
+            self._step_started_ms = self._elapsed_ms()
+            self._step_first_content_ms = None
             self.step += 1
             self.request = dataclasses.replace(
                 self.request, messages=[*self.request.messages, *next_messages(step, self.request)]
