@@ -307,3 +307,31 @@ def replay_rule(kind: str, model_id: str, base_url: str = "") -> ReplayRule:
             if host in base_url.lower():
                 return rule
     return DEFAULT_REPLAY.get(kind, ReplayRule("no replay"))
+
+
+def replay_table() -> str:
+    """The markdown table in docs/tools.md ("Replay in tool loops"): every family's
+    default policy, carrier, preservation flag and when a missing carrier is refused."""
+    import json
+
+    required = {"": "never (answers get worse)", "tool_turns": "every tool-call turn, in all later requests",
+                "chain": "each tool step after the last user message"}
+    lines = [
+        "| family | kinds | model id matches | default policy | carrier | preservation flag | refused without it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(rule: ReplayRule, kinds: str, match: str) -> None:
+        flag = f"`{json.dumps(dict(rule.preserve_flag), separators=(',', ':'))}`" if rule.preserve_flag else "—"
+        carrier = CARRIERS.get(rule.carrier, "—") + (" (prefix-bound)" if rule.prefix_binding else "")
+        lines.append(f"| {rule.family} | {kinds} | {match} | {rule.policy} | {carrier} | {flag} | "
+                     f"{required[rule.required] if rule.carrier else '—'} |")
+
+    for kinds, pattern, rule in REPLAY_FAMILIES:
+        escaped = pattern.replace("|", "\\|")  # a pipe ends a table cell, even inside code
+        row(rule, ", ".join(kinds), f"`{escaped}`")
+    for host, rule in REPLAY_GATEWAYS:
+        row(rule, "openai", f"base URL host `{host}`")
+    for kind, rule in DEFAULT_REPLAY.items():
+        row(rule, kind, "any other")
+    return "\n".join(lines) + "\n"
