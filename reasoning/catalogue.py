@@ -252,6 +252,7 @@ CARRIERS = {
     "thinking": "`thinking` on the assistant message (Ollama)",
     "thinking_blocks": "signed `thinking` / `redacted_thinking` blocks, verbatim, before `tool_use`",
     "thought_signature": "the parts with their `thoughtSignature`, verbatim",
+    "extra_content": "`extra_content.google.thought_signature` on each tool call, verbatim",
     "reasoning_items": "`reasoning` items with `encrypted_content`, before their `function_call`",
 }
 
@@ -277,6 +278,9 @@ REPLAY_FAMILIES: tuple[tuple[tuple[str, ...], str, ReplayRule], ...] = (
                 prefix_binding=True)),
     (("gemini",), r"gemini-3", ReplayRule("Gemini 3", "interleaved", "thought_signature", required="chain")),
     (("gemini",), r"gemini-(1\.|2\.0)", ReplayRule("Gemini before 2.5")),
+    # Gemini's OpenAI-compatible endpoint carries the signature beside each call.
+    (_ANY_CHAT, r"(^|/)gemini-3",
+     ReplayRule("Gemini 3 (OpenAI-compatible)", "interleaved", "extra_content", required="chain")),
     (_ANY_CHAT, r"deepseek-r1|deepseek-ai/deepseek-r1", ReplayRule("DeepSeek R1 (legacy)")),
     (_ANY_CHAT, r"deepseek-(reasoner|chat|v3\.[12]|v4)|deepseek-ai/deepseek-v3\.[12]",
      ReplayRule("DeepSeek V3.2 / V4 (thinking)", "interleaved", "reasoning_content", required="tool_turns")),
