@@ -18,13 +18,13 @@ What goes out (`tool_params(request, flavour)`), from `ChatRequest.tools`,
     openai     tools: [{type: function, function: {name, description, parameters}}],
                tool_choice: "auto"|"none"|"required"|{type: function, function: {name}},
                parallel_tool_calls
-    responses  tools: [{type: function, name, description, parameters}],
+    responses  tools: [{type: function, name, description, parameters, strict: false}],
                tool_choice: "auto"|"none"|"required"|{type: function, name},
                parallel_tool_calls
     anthropic  tools: [{name, description, input_schema}],
                tool_choice: {type: auto|none|any|tool (+ name)}, with
                disable_parallel_tool_use: true when parallel_tool_calls is False
-    gemini     tools: [{functionDeclarations: [{name, description, parameters}]}],
+    gemini     tools: [{functionDeclarations: [{name, description, parametersJsonSchema}]}],
                toolConfig: {functionCallingConfig: {mode: AUTO|NONE|ANY
                (+ allowedFunctionNames)}}; Gemini has no switch for parallel calls
     ollama     tools: [{type: function, function: {...}}]; Ollama has neither a
@@ -198,7 +198,10 @@ def tool_params(request: ChatRequest, flavour: str) -> dict[str, Any]:
         if parallel is not None:
             body["parallel_tool_calls"] = parallel
     elif flavour == "responses":
-        body["tools"] = [{"type": "function", **_function(t)} for t in request.tools]
+        # `strict` is required by the API's type; true would demand a closed schema
+        # with every property required, which user tools rarely are (the Chat
+        # Completions default is non-strict too).
+        body["tools"] = [{"type": "function", **_function(t), "strict": False} for t in request.tools]
         if choice is not None:
             body["tool_choice"] = {"type": "function", "name": named} if named else choice
         if parallel is not None:
@@ -223,7 +226,17 @@ def tool_params(request: ChatRequest, flavour: str) -> dict[str, Any]:
                 tool_choice["disable_parallel_tool_use"] = True
             body["tool_choice"] = tool_choice
     elif flavour == "gemini":
-        body["tools"] = [{"functionDeclarations": [_function(t) for t in request.tools]}]
+        # `parametersJsonSchema` takes the schema as JSON Schema; `parameters` would
+        # want Gemini's OpenAPI subset (upper-case types, no additionalProperties …),
+        # which MCP tools' schemas are not.
+        declarations = []
+        for t in request.tools:
+            declaration: dict[str, Any] = {"name": t.name}
+            if t.description:
+                declaration["description"] = t.description
+            declaration["parametersJsonSchema"] = dict(t.parameters)
+            declarations.append(declaration)
+        body["tools"] = [{"functionDeclarations": declarations}]
         if choice is not None:
             mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(choice) if not named else "ANY"
             config: dict[str, Any] = {"mode": mode}

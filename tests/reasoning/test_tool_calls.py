@@ -282,6 +282,7 @@ def test_responses_sends_flat_function_tools() -> None:
         "name": "get_weather",
         "description": "The weather in a city",
         "parameters": SCHEMA,
+        "strict": False,
     }
     assert sent["tool_choice"] == {"type": "function", "name": "now"}
     assert sent["parallel_tool_calls"] is True
@@ -304,8 +305,12 @@ def test_gemini_sends_function_declarations_and_tool_config() -> None:
     assert sent["tools"] == [
         {
             "functionDeclarations": [
-                {"name": "get_weather", "description": "The weather in a city", "parameters": SCHEMA},
-                {"name": "now", "description": "The time", "parameters": {"type": "object", "properties": {}}},
+                {"name": "get_weather", "description": "The weather in a city", "parametersJsonSchema": SCHEMA},
+                {
+                    "name": "now",
+                    "description": "The time",
+                    "parametersJsonSchema": {"type": "object", "properties": {}},
+                },
             ]
         }
     ]
