@@ -607,7 +607,7 @@ def openai_chat_sse(
     heads: list[dict[str, Any]] = []  # reasoning before each call, and its first fragment
     tails: list[list[dict[str, Any]]] = []  # each call's argument fragments
     for i, call in enumerate(tool_calls):
-        head = [{reasoning_key: piece} for piece in pieces(call.reasoning_before, chunk_chars)]
+        head: list[dict[str, Any]] = [{reasoning_key: piece} for piece in pieces(call.reasoning_before, chunk_chars)]
         first: dict[str, Any] = {
             "id": call_id(call, i, "call_"),
             "type": "function",
@@ -616,7 +616,7 @@ def openai_chat_sse(
         if not call_index:
             first["function"]["arguments"] = call.arguments
             head.append({"tool_calls": [first]})
-            tail = []
+            tail: list[dict[str, Any]] = []
         else:
             head.append({"tool_calls": [{"index": i, **first}]})
             tail = [
