@@ -21,7 +21,10 @@ that goes away is noticed at once and its request's `closed_at` is set.
 
 The wire-format builders (`openai_chat_sse`, `openai_responses_sse`, …) turn a
 neutral description (reasoning text, content text, chunk size, usage) into body
-chunks. They register by name in `FORMATS` (`@wire_format("name")`, `render(name, …)`);
+chunks; each also writes tool calls in its format (`tool_calls=[FakeToolCall(name,
+arguments, reasoning_before=…)]`: several calls, argument fragments, thinking between
+calls), so a test can script a multi-step loop one response per step. They register by
+name in `FORMATS` (`@wire_format("name")`, `render(name, …)`);
 other modules add theirs the same way (`reasoning.testing.formats_native`).
 """
 
