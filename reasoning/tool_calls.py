@@ -103,16 +103,6 @@ class ToolCalls:
         call.pieces.append(arguments)
         return [ToolCallDelta(call.index, arguments)]
 
-    def rename(self, key: Any, *, id: str | None = None, name: str | None = None) -> None:
-        """A later fragment named what the first left out (some servers send the id
-        or the name apart); kept for `ToolCallDone`."""
-        call = self._calls.get(key)
-        if call is not None:
-            if id and not call.id:
-                call.id = id
-            if name and not call.name:
-                call.name = name
-
     def done(self, key: Any, arguments: str | None = None) -> list[Event]:
         """Close the call. `arguments`, when the format repeats the whole text at the
         end, wins over the joined fragments (it is what the provider stored)."""
