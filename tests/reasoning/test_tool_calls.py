@@ -514,3 +514,14 @@ def test_the_docs_table_names_only_fields_each_format_sends() -> None:
         documented = set(re.findall(r"[A-Za-z_]+", cells[3]))
         assert keys_sent, kind
         assert keys_sent <= documented, (kind, keys_sent - documented)
+
+
+async def test_a_call_cut_by_the_token_limit_is_closed_and_the_step_finishes_length(
+    up: FakeUpstream, client: httpx.AsyncClient
+) -> None:
+    calls = [FakeToolCall("get_weather", '{"city": "Par', id="functions.get_weather:0")]  # Kimi's own id style
+    chunks = render("openai-chat", "hm", "", tool_calls=calls, finish_reason="length")
+    events = await run("openai", up, client, chunks)
+    [done] = [e for e in events if isinstance(e, ToolCallDone)]
+    assert (done.id, done.arguments) == ("functions.get_weather:0", '{"city": "Par')
+    assert events[-1] == Finish("length")
