@@ -292,3 +292,13 @@ async def test_a_loop_over_a_streamable_http_server(owner, simulator_model, cloc
     (call,) = turn.steps[0]["tool_calls"]
     assert (call["name"], call["server"], call["is_error"]) == ("divide", "web-clock", False)
     assert call["result"] in turn.content
+
+
+async def test_calls_cut_by_the_token_limit_are_not_run(owner, scripted_model, scripted, toolbox):
+    scripted.enqueue([ReasoningDelta("Adding. "), ToolCallStart(0, "c1", "add"), ToolCallDelta(0, '{"a": 2, "b"'),
+                      ToolCallDone(0, "c1", "add", '{"a": 2, "b"'), Finish("length")])  # fmt: skip
+    conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
+    turn, _ = await ask(owner, scripted_model, "2+3?", conversation=conversation)
+    assert (turn.status, turn.finish_reason) == ("complete", "length")
+    assert turn.steps[0]["tool_calls"][0]["status"] == "not_run" and toolbox.started == []
+    assert len(scripted.requests) == 1
