@@ -302,3 +302,21 @@ async def test_calls_cut_by_the_token_limit_are_not_run(owner, scripted_model, s
     assert (turn.status, turn.finish_reason) == ("complete", "length")
     assert turn.steps[0]["tool_calls"][0]["status"] == "not_run" and toolbox.started == []
     assert len(scripted.requests) == 1
+
+
+async def test_a_reload_mid_loop_finds_the_step_and_its_running_call(owner, scripted_model, scripted, toolbox):
+    toolbox.delay = 1.5
+    scripted.enqueue(calls_step(("c1", "now", "{}")))
+    scripted.enqueue([ContentDelta("Noon."), Finish("stop")])
+    conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
+    launched = await launch(Question(owner=owner, model=scripted_model, text="t", conversation=conversation))
+    async with asyncio.timeout(20):
+        while not toolbox.started:  # noqa: ASYNC110 (the fake toolbox has no event to wait on)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.6)  # a few checkpoints (CHECKPOINT_INTERVAL is 0.2 s in tests)
+        during = await saved(launched.turn_id)
+        turn = await launched.outcome()
+    assert during.status == "streaming"
+    assert [(c["name"], c["status"], c["result"]) for c in during.steps[0]["tool_calls"]] == [("now", "running", None)]
+    assert during.steps[0]["reasoning"] == "Let me use a tool. "
+    assert turn.status == "complete" and turn.steps[0]["tool_calls"][0]["result"] == "12:00"
