@@ -9,7 +9,8 @@ the rules follow its §12 and §13 tables.
 
 Replay policy (`ChatRequest.replay_policy`, else the model option `replay`, else the
 catalogue's `replay_rule` for the model; the legacy options `replay_thinking` and
-`keep_think_in_history` mean "preserved"):
+`keep_think_in_history`, and an echo field on a model whose family has no carrier of its
+own, mean "preserved"):
 
 * `strip`: no reasoning goes back.
 * `interleaved`: inside the tool chain (the assistant steps after the last real user
@@ -194,9 +195,12 @@ def replay_policy(request: ChatRequest) -> tuple[str, str]:
     if option:
         _check_policy(option, "the model option replay")
         return str(option), "the model's replay option"
-    if options.get("replay_thinking") or options.get("keep_think_in_history"):
-        return "preserved", "the model's replay_thinking option"
     rule = rule_of(request)
+    # The options that meant "send it back" before policies existed keep meaning it; an
+    # echo field names only the carrier for a family whose rule has one (DeepSeek, Kimi …).
+    echo = options.get("echo_reasoning_content") or options.get("echo_reasoning_field")
+    if options.get("replay_thinking") or options.get("keep_think_in_history") or (echo and not rule.carrier):
+        return "preserved", "the model's replay option (replay_thinking, keep_think_in_history or an echo field)"
     return rule.policy, f"the default for {rule.family}"
 
 
