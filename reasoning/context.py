@@ -490,10 +490,16 @@ def _refuse_if_rejected(build: _Build, turns: list[_Turn], flavour: str) -> None
     request, rule = build.request, build.rule
     if not rule.required or not _thinking_on(request):
         return
+    # DeepSeek and Kimi want the field only in thinking mode. "default" is thinking mode
+    # when the model always thinks (no switch), or when the conversation shows it did:
+    # a model that answered without thinking (deepseek-chat's default) is not refused.
+    thinking_mode = request.thinking.mode == "on" or request.model.thinking_control == "none" or any(
+        t.own and t.reasoning.strip() for t in turns
+    )
     for turn in turns:
         if turn.role != "assistant" or not turn.tool_calls:
             continue
-        if rule.required == "tool_turns" and flavour in ("openai", "ollama"):
+        if rule.required == "tool_turns" and flavour in ("openai", "ollama") and thinking_mode:
             if turn.own and turn.keep and turn.reasoning.strip():
                 continue
             raise _refusal(build, turn, "every assistant message that made tool calls, in all later requests")
@@ -512,7 +518,10 @@ def _why_missing(build: _Build, turn: _Turn) -> str:
         return f"it was made by {turn.source or 'another model'}, and another model's reasoning cannot go back"
     if not turn.keep:
         return f"the replay policy {build.policy} leaves it out"
-    return "no reasoning was stored for it (hidden, or never returned)"
+    return (
+        "no reasoning was stored for it (the Hidden mode keeps none: use Separate or Inline for a tool "
+        "loop with this model)"
+    )
 
 
 def _refusal(build: _Build, turn: _Turn, where: str) -> ReplayRefused:
