@@ -231,7 +231,7 @@ def assemble(request: ChatRequest, flavour: str) -> BuiltContext:
     else:
         body = {"systemInstruction": {"parts": [{"text": system}]}} if system else {}
         body["contents"] = _gemini(build, turns)
-    if policy == "preserved" and rule.preserve_flag and flavour in ("openai", "ollama"):
+    if policy == "preserved" and rule.preserve_flag and flavour == "openai":
         body.update(json.loads(json.dumps(dict(rule.preserve_flag))))
         flag = _flat(rule.preserve_flag)
         build.note("preservation_flag", f"sent {flag} ({rule.family} keeps reasoning across turns)")
@@ -456,6 +456,12 @@ def _decide(build: _Build, turns: list[_Turn], flavour: str) -> None:
             build.note(
                 "stripped_reasoning",
                 f"{turn.label()}: reasoning left out (policy {policy}: {where})",
+            )
+        elif not carrier:
+            build.note(
+                "stripped_reasoning",
+                f"{turn.label()}: reasoning left out: no field is known to carry it to {rule.family} "
+                "(set the model option echo_reasoning_field)",
             )
     _refuse_if_rejected(build, turns, flavour)
 

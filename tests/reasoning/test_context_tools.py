@@ -458,3 +458,11 @@ def test_gemini_through_its_openai_endpoint_gets_each_calls_signature_back_in_ex
     assert kinds(built.notes) == ["kept_reasoning"]
     with pytest.raises(ReplayRefused, match="Gemini 3"):
         assemble(request("openai", messages, model_id="gemini-3-flash-preview", policy="strip"), "openai")
+
+
+def test_a_kept_reasoning_with_no_known_carrier_says_so() -> None:
+    built = assemble(request("openai", loop("openai", prompt_after=True), model_id="some-model", policy="preserved"),
+                     "openai")
+    assert "thinking 1" not in json.dumps(built.body)
+    assert kinds(built.notes) == ["stripped_reasoning"] * 3
+    assert "echo_reasoning_field" in built.notes[0].detail
