@@ -10,6 +10,8 @@ API parameter → playground control:
     chat_template_kwargs.enable_thinking      thinking "on" / "off" (also `.thinking`)
     thinking: {type: enabled|adaptive|disabled, budget_tokens}
                                               thinking "on" / "off", budget_tokens
+                                              (with reasoning_effort: only when the effort's
+                                              budget is this budget, else a 400 naming both)
     max_tokens, max_completion_tokens         max_tokens (both given: they must agree)
     temperature, top_p, stop                  the same names
     response_format: json_schema / json_object
@@ -42,9 +44,12 @@ from playground.api.errors import ApiError, bad_parameter
 from playground.conversations.services import BadInput, clean_params, request_for
 from playground.models import ModelProfile, Turn
 from reasoning.adapters.selection import adapter_for
+from reasoning.controls import ANTHROPIC_BUDGETS, GEMINI_BUDGETS
 from reasoning.parsers import split
 from reasoning.request import EFFORT_LEVELS
 
+# The thinking budget an effort stands for, per thinking control (reasoning.controls).
+EFFORT_BUDGETS: dict[str, dict[str, int]] = {"anthropic_budget": ANTHROPIC_BUDGETS, "gemini_budget": GEMINI_BUDGETS}
 REASONING_FORMATS = ("reasoning_content", "reasoning", "think", "none")
 # Accepted and without effect on the answer: a caller's end-user id.
 HARMLESS = frozenset({"user"})
@@ -230,6 +235,8 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
             if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
                 raise bad_parameter("thinking.budget_tokens", "budget_tokens must be a positive integer.")
             put("budget_tokens", budget, "thinking.budget_tokens")
+    if "effort" in raw and "budget_tokens" in raw:
+        _one_of_effort_and_budget(raw, model)
     for param in ("max_tokens", "max_completion_tokens"):
         if (value := body.get(param)) is not None:
             if not isinstance(value, int) or isinstance(value, bool):
@@ -247,6 +254,25 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
     if (response_format := body.get("response_format")) is not None and (schema := _schema_of(response_format)):
         put("answer_schema", schema, "response_format")
     return raw, named
+
+
+def _one_of_effort_and_budget(raw: dict[str, Any], model: ModelProfile) -> None:
+    """`reasoning_effort` with `thinking.budget_tokens`: the seed gateway's contract takes
+    both only when they say the same (the effort's budget for this model is the budget
+    given), and then sends that budget; otherwise one would be silently ignored."""
+    effort, budget = raw["effort"], raw["budget_tokens"]
+    budgets = EFFORT_BUDGETS.get(model.thinking_control, {})
+    if budgets.get(effort) == budget:
+        del raw["effort"]
+        return
+    if effort in budgets:
+        why = f"reasoning_effort {effort!r} is a budget of {budgets[effort]} tokens for {model.label}"
+    else:
+        why = f"{model.label} has no thinking budget for reasoning_effort {effort!r}"
+    raise bad_parameter(
+        "reasoning_effort",
+        f"reasoning_effort and thinking.budget_tokens disagree: {why}, not {budget}. Give one of them.",
+    )
 
 
 def _schema_of(response_format: Any) -> str | None:

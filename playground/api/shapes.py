@@ -8,6 +8,9 @@ Reasoning goes where the request's `reasoning_format` says:
     think               inside content, as `<think>…</think>` before the answer
     none                left out
 
+A model with no reasoning (`reasoning = "none"`) gets no reasoning field at all, whole
+or streamed; a reasoning model's answer without reasoning has `reasoning_content: null`.
+
 Usage: `completion_tokens` includes reasoning tokens; `reasoning_tokens` is null
 when the provider did not report it (never a made-up 0), and so is any other count.
 """
@@ -48,13 +51,15 @@ def usage(turn: Turn) -> dict[str, Any]:
     return body
 
 
-def completion(turn: Turn, model: str, reasoning_format: str) -> dict[str, Any]:
+def completion(turn: Turn, model: str, reasoning_format: str, *, reasons: bool = True) -> dict[str, Any]:
     """The whole answer (`stream: false`)."""
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     if reasoning_format == "think":
         if turn.reasoning:
             message["content"] = THINK_OPEN + turn.reasoning + THINK_CLOSE + turn.content
-    elif reasoning_format != "none":
+    elif reasoning_format != "none" and (turn.reasoning or reasons):
+        # A model with no reasoning has no field for it (the seed gateway's contract);
+        # a reasoning model that gave none this time says so with null.
         message[reasoning_format] = turn.reasoning or None
     return {
         "id": f"chatcmpl-{turn.pk}",

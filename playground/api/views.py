@@ -32,12 +32,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from playground.api import shapes
-from playground.api.errors import ApiError, from_turn_error
+from playground.api.errors import ApiError, from_turn_error, rate_limited
 from playground.api.requests import CompletionRequest, completion_request, parse
 from playground.api.services import forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import user_for
-from playground.conversations.services import BadInput
+from playground.conversations.services import BadInput, RunLimit
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched
 
@@ -109,6 +109,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         return e.response()
     try:
         launched = await launch_request(user, conversation, completion, follow=completion.stream)
+    except RunLimit as e:
+        await sync_to_async(forget)(conversation.pk)
+        return rate_limited(str(e), e.retry_after).response()
     except BadInput as e:
         await sync_to_async(forget)(conversation.pk)
         return ApiError(400, str(e), code="invalid_request").response()
@@ -135,7 +138,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         _end(launched, keep)
     if done.status == Turn.Status.ERROR:
         return from_turn_error(done.error).response()
-    response = JsonResponse(shapes.completion(done, completion.model.label, completion.reasoning_format))
+    reasons = completion.model.reasoning != "none"
+    body = shapes.completion(done, completion.model.label, completion.reasoning_format, reasons=reasons)
+    response = JsonResponse(body)
     for name, value in headers.items():
         response[name] = value
     return response

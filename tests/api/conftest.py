@@ -41,6 +41,8 @@ ModelProfile.objects.create(provider=native, model_id="echo-1", label="Echo", re
     options={{"echo_reasoning_content": True}})
 inline = Provider.objects.create(name="vllmish", kind="openai", base_url=up + "/v1")
 ModelProfile.objects.create(provider=inline, model_id="inline-1", label="Inline", reasoning="markup", markup="think")
+# No reasoning at all (gpt-4o-like): the gateway omits reasoning_content for it.
+ModelProfile.objects.create(provider=native, model_id="plain-1", label="Plain", reasoning="none")
 claude = Provider.objects.create(name="anthropic", kind="anthropic", base_url=up)
 ModelProfile.objects.create(provider=claude, model_id="claude-fake", label="Claude", reasoning="native",
     thinking_control="anthropic_budget", efforts=["low", "medium", "high"], supports_budget=True)
