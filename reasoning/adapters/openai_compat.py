@@ -59,7 +59,7 @@ from typing import Any, Protocol
 import httpx
 
 from reasoning.adapters import base_url, register
-from reasoning.context import build_messages
+from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
@@ -354,7 +354,7 @@ class OpenAICompatAdapter:
     def prepare(self, request: ChatRequest) -> PreparedRequest:
         body: dict[str, Any] = {
             "model": request.model.model_id,
-            "messages": build_messages(request, "openai"),
+            **build_context(request, "openai"),
             "stream": True,
         }
         if request.provider.options.get("include_usage", True):
