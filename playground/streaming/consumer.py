@@ -182,7 +182,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             # Rendered from the database, it may hold much text already (a run that
             # went fast, or finished, before this socket rendered).
             messages = split_turn(html, turn_id)
-        self.following[turn_id] = TurnFollower()  # the page gets the turn empty: its base is known
+        # The page gets the turn empty: its base is known. (A tool loop that goes on
+        # after a person's answer starts again at its next step: playground.streaming.toolrun.)
+        self.following[turn_id] = TurnFollower(step=int(event.get("step", 0)))
         self._start_watchdog()
         await self._send_all(messages)
 
@@ -190,6 +192,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         follower = self.following.get(event["turn"])
         if follower is None:
             return  # not shown here, or already finished
+        if event.get("step", 0) != follower.step:
+            return  # a frame of another step of a tool loop (a late one, or before its turn.step)
         if follower.synced and self._reader_is_slow():
             follower.on_dropped()
             self._note_dropped()
@@ -200,6 +204,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         """The run's answer to this socket's resume request."""
         follower = self.following.get(event["turn"])
         if follower is None:
+            return
+        if event.get("step", 0) != follower.step:
+            follower.resuming = False  # the reply of another step: "turn.step" brings this one
             return
         if self._reader_is_slow():
             follower.on_dropped(reply=True)
@@ -218,6 +225,37 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             self._note_dropped()
             return
         await self._deliver(event["turn"], follower.on_reclassified(event))
+
+    # ---- a tool loop (playground.streaming.tool_frames) ----------------------------------
+
+    async def turn_step(self, event: dict[str, Any]) -> None:
+        """The next model call of a tool loop: the turn, saved with its finished steps
+        just before this message, is rendered again, and its new step's text follows
+        from offset 0. (A screen that shows tool cards live may do better.)"""
+        turn_id = event["turn"]
+        if turn_id not in self.following:
+            return
+        self.following[turn_id] = TurnFollower(step=int(event.get("step", 0)))
+        try:
+            html = await database_sync_to_async(self.render_finished)(turn_id)
+        except Turn.DoesNotExist:
+            return
+        await self._send_all(split_turn(html, turn_id))
+
+    async def tool_start(self, event: dict[str, Any]) -> None:
+        """A tool call began; the step is shown whole on "turn.step" or "turn.done"."""
+
+    async def tool_args(self, event: dict[str, Any]) -> None:
+        """A tool call's arguments are complete."""
+
+    async def tool_result(self, event: dict[str, Any]) -> None:
+        """A tool call's result (untrusted text: rendered escaped, from the database)."""
+
+    async def tool_awaiting(self, event: dict[str, Any]) -> None:
+        """A call waits for a person's answer; "turn.done" follows with the turn paused."""
+
+    async def tool_notice(self, event: dict[str, Any]) -> None:
+        """A server that did not start; kept in the turn's first step, shown when it is rendered."""
 
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
@@ -261,10 +299,10 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self._start_watchdog()
         if offsets is None:
             return
-        await self.channel_layer.group_send(
-            run_group(turn_id),
-            {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1]},
-        )
+        message = {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1]}
+        if (follower := self.following.get(turn_id)) is not None and follower.step:
+            message["step"] = follower.step
+        await self.channel_layer.group_send(run_group(turn_id), message)
 
     def _start_watchdog(self) -> None:
         if self.watchdog is None or self.watchdog.done():

@@ -48,6 +48,7 @@ class Delivery:
 class TurnFollower:
     have: list[int] = field(default_factory=lambda: [0, 0])
     synced: bool = True
+    step: int = 0  # the step of a tool loop followed: frames of another step are not its
     resuming: bool = False  # a resume request is in flight
     dropped: bool = False  # the watcher could not take what came; fetch it again when it can
     early: list[dict[str, Any]] = field(default_factory=list)  # frames before the first, replacing, reply
