@@ -34,7 +34,7 @@ from django.views.decorators.http import require_GET, require_POST
 from playground.api import shapes
 from playground.api.errors import ApiError, from_turn_error, rate_limited
 from playground.api.requests import CompletionRequest, completion_request, parse
-from playground.api.services import forget, launch_request, store
+from playground.api.services import check_tool_request, forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import user_for
 from playground.conversations.services import BadInput, RunLimit
@@ -95,6 +95,8 @@ def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     label, body = parse(body)
     completion = completion_request(body, _model(label))
+    if completion.uses_tools:
+        check_tool_request(completion)
     conversation, keep = store(user, completion)
     return user, completion, conversation, keep
 

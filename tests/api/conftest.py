@@ -49,6 +49,18 @@ ModelProfile.objects.create(provider=claude, model_id="claude-fake", label="Clau
 gemini = Provider.objects.create(name="google", kind="gemini", base_url=up)
 ModelProfile.objects.create(provider=gemini, model_id="gemini-fake", label="Gemini", reasoning="native",
     thinking_control="gemini_budget", efforts=["low", "high"], supports_budget=True)
+# Tool loops (tests/api/test_tools.py): one model per provider kind whose family needs
+# its reasoning back inside a tool chain.
+ModelProfile.objects.create(provider=native, model_id="deepseek-v4-pro", label="DeepSeek", reasoning="native",
+    thinking_control="chat_template_kwargs")
+responses = Provider.objects.create(name="responses", kind="openai-responses", base_url=up + "/v1")
+ModelProfile.objects.create(provider=responses, model_id="gpt-5-fake", label="Responses", reasoning="native",
+    efforts=["low", "medium", "high"], thinking_control="responses")
+ModelProfile.objects.create(provider=gemini, model_id="gemini-3-pro-fake", label="Gemini 3", reasoning="native",
+    thinking_control="gemini_level", efforts=["low", "high"])
+ollama = Provider.objects.create(name="ollama", kind="ollama", base_url=up)
+ModelProfile.objects.create(provider=ollama, model_id="qwen3-fake", label="Ollama", reasoning="native",
+    thinking_control="ollama_think")
 off = Provider.objects.create(name="off", kind="openai", base_url=up + "/v1", enabled=False)
 ModelProfile.objects.create(provider=off, model_id="off-1", label="Switched off")
 ModelProfile.objects.create(provider=native, model_id="paused-1", label="Paused", enabled=False)

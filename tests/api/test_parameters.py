@@ -126,7 +126,7 @@ def test_developer_messages_are_the_system_prompt_and_text_parts_are_joined(gate
     ("messages", "param"),
     [
         ([{"role": "tool", "content": "42", "tool_call_id": "x"}, {"role": "user", "content": "?"}],
-         "messages[0].role"),
+         "messages[0].tool_call_id"),  # a result for no call (tests/api/test_tools.py has the rest)
         ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}],
          "messages[0].content[0]"),
         ([{"role": "user", "content": "   "}], "messages[0].content"),

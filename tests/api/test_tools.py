@@ -1,0 +1,189 @@
+"""Tool loops through the gateway with the official `openai` client: tools in
+(`tools`, `tool_choice`, `parallel_tool_calls`, assistant `tool_calls`, `role: tool`),
+tool calls out (whole and as standard streamed deltas, `finish_reason: "tool_calls"`,
+each step's reasoning in `reasoning_content`), and a real multi-step agent loop against
+each provider kind's loopback fake."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import openai
+import pytest
+
+from reasoning.testing.upstream import FakeToolCall, Script, render
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "The weather in a city now.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+CONVERT = {
+    "type": "function",
+    "function": {
+        "name": "to_fahrenheit",
+        "description": "Degrees Celsius in Fahrenheit.",
+        "parameters": {"type": "object", "properties": {"celsius": {"type": "number"}}, "required": ["celsius"]},
+    },
+}
+TOOLS = [WEATHER, CONVERT]
+QUESTION = [{"role": "user", "content": "How warm is it in Paris, in Fahrenheit?"}]
+
+
+def run_tool(name: str, arguments: dict[str, Any]) -> str:
+    """The agent's own tools, run here as a real agent would."""
+    if name == "get_weather":
+        return json.dumps({"city": arguments["city"], "celsius": 20})
+    if name == "to_fahrenheit":
+        return json.dumps({"fahrenheit": arguments["celsius"] * 9 / 5 + 32})
+    raise AssertionError(f"no tool {name}")
+
+
+def extra(obj: Any, name: str) -> Any:
+    return (obj.model_extra or {}).get(name)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def test_a_tool_call_comes_back_with_its_reasoning_and_finish_reason(gateway):
+    seen = len(gateway.upstream.requests)
+    call_id = unique("call_")
+    gateway.upstream.enqueue(Script(chunks=render(
+        "openai-chat", "I need the weather first.", "",
+        tool_calls=[FakeToolCall("get_weather", '{"city": "Paris"}', id=call_id)],
+    )))  # fmt: skip
+    completion = gateway.client().chat.completions.create(
+        model="Native", messages=QUESTION, tools=TOOLS, tool_choice="auto", parallel_tool_calls=False
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    [call] = choice.message.tool_calls
+    assert (call.id, call.type, call.function.name) == (call_id, "function", "get_weather")
+    assert json.loads(call.function.arguments) == {"city": "Paris"}
+    assert extra(choice.message, "reasoning_content") == "I need the weather first."
+    [request] = gateway.requests_after(seen)
+    body = request.json
+    assert [t["function"]["name"] for t in body["tools"]] == ["get_weather", "to_fahrenheit"]
+    assert body["tool_choice"] == "auto" and body["parallel_tool_calls"] is False
+
+
+def test_tool_calls_stream_as_standard_deltas(gateway):
+    ids = [unique("call_"), unique("call_")]
+    gateway.upstream.enqueue(Script(chunks=render(
+        "openai-chat", "Two cities at once.", "",
+        tool_calls=[FakeToolCall("get_weather", '{"city": "Paris"}', id=ids[0]),
+                    FakeToolCall("get_weather", '{"city": "Oslo"}', id=ids[1])],
+    )))  # fmt: skip
+    stream = gateway.client().chat.completions.create(model="Native", messages=QUESTION, tools=TOOLS, stream=True)
+    calls: dict[int, dict[str, str]] = {}
+    reasoning, finish = [], None
+    for chunk in stream:
+        for choice in chunk.choices:
+            if text := extra(choice.delta, "reasoning_content"):
+                reasoning.append(text)
+            for delta in choice.delta.tool_calls or ():
+                call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                if delta.id:
+                    assert delta.type == "function"
+                    call["id"] = delta.id
+                if delta.function and delta.function.name:
+                    call["name"] = delta.function.name
+                if delta.function and delta.function.arguments:
+                    call["arguments"] += delta.function.arguments
+            finish = choice.finish_reason or finish
+    assert finish == "tool_calls"
+    assert "".join(reasoning) == "Two cities at once."
+    assert [calls[i]["id"] for i in sorted(calls)] == ids
+    assert [json.loads(calls[i]["arguments"])["city"] for i in sorted(calls)] == ["Paris", "Oslo"]
+    assert {c["name"] for c in calls.values()} == {"get_weather"}
+
+
+def test_the_sdk_stream_helper_accumulates_the_calls(gateway):
+    call_id = unique("call_")
+    gateway.upstream.enqueue(Script(chunks=render(
+        "openai-chat", "Weather.", "", tool_calls=[FakeToolCall("get_weather", '{"city": "Rome"}', id=call_id)],
+    )))  # fmt: skip
+    with gateway.client().chat.completions.stream(model="Native", messages=QUESTION, tools=TOOLS) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_completion()
+    [call] = final.choices[0].message.tool_calls
+    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (call_id, "get_weather", {"city": "Rome"})
+    assert final.choices[0].finish_reason == "tool_calls"
+
+
+def step(gateway, kind: str, reasoning: str, calls=(), answer: str = "") -> None:
+    gateway.upstream.enqueue(Script(chunks=render(kind, reasoning, answer, tool_calls=list(calls))))
+
+
+def test_tool_results_go_back_as_the_providers_messages(gateway):
+    seen = len(gateway.upstream.requests)
+    call_id = unique("call_")
+    step(gateway, "openai-chat", "Weather first.", [FakeToolCall("get_weather", '{"city": "Paris"}', id=call_id)])
+    client = gateway.client()
+    first = client.chat.completions.create(model="DeepSeek", messages=QUESTION, tools=TOOLS).choices[0].message
+    step(gateway, "openai-chat", "20 C is 68 F.", answer="It is 68 °F in Paris.")
+    messages = [
+        *QUESTION,
+        {"role": "assistant", "content": first.content, "reasoning_content": extra(first, "reasoning_content"),
+         "tool_calls": [c.model_dump() for c in first.tool_calls]},
+        {"role": "tool", "tool_call_id": call_id, "content": run_tool("get_weather", {"city": "Paris"})},
+    ]  # fmt: skip
+    final = client.chat.completions.create(model="DeepSeek", messages=messages, tools=TOOLS)
+    assert final.choices[0].message.content == "It is 68 °F in Paris."
+    assert final.choices[0].finish_reason == "stop"
+    _, second = gateway.requests_after(seen, 2)
+    sent = second.json["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "tool"]
+    assert sent[1]["tool_calls"][0]["id"] == call_id and sent[1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert sent[1]["reasoning_content"] == "Weather first."  # DeepSeek: its carrier, in the tool chain
+    assert sent[2] == {"role": "tool", "tool_call_id": call_id, "content": '{"city": "Paris", "celsius": 20}'}
+
+
+BAD = [
+    ({"tools": [{"type": "function", "function": {"name": "x", "parameters": {"type": "objekt"}}}]},
+     QUESTION, "tools[0].function.parameters"),
+    ({"tools": [{"type": "function", "function": {"name": "x", "parameters": {"type": "string"}}}]},
+     QUESTION, "tools[0].function.parameters"),
+    ({"tools": [{"type": "function", "function": {"name": "has space"}}]}, QUESTION, "tools[0].function.name"),
+    ({"tools": [{"type": "code_interpreter"}]}, QUESTION, "tools[0]"),
+    ({"tools": [WEATHER] * 2}, QUESTION, "tools[1].function.name"),
+    ({"tools": [WEATHER] * 129}, QUESTION, "tools"),
+    ({"tools": [{"type": "function", "function": {"name": "big", "parameters": {
+        "type": "object", "properties": {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(700)}}}}]},
+     QUESTION, "tools[0].function.parameters"),
+    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, QUESTION, "tool_choice"),
+    ({"tools": [WEATHER], "tool_choice": "sometimes"}, QUESTION, "tool_choice"),
+    ({"tool_choice": "required"}, QUESTION, "tool_choice"),
+    ({"tools": [WEATHER], "parallel_tool_calls": "yes"}, QUESTION, "parallel_tool_calls"),
+    ({"tools": [WEATHER]}, [*QUESTION, {"role": "tool", "tool_call_id": "call_unknown", "content": "20"}],
+     "messages[1].tool_call_id"),
+    ({"tools": [WEATHER]}, [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "user", "content": "never mind"}], "messages[1]"),
+    ({"tools": [WEATHER]}, [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "call_b", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_b", "content": "1"},
+        {"role": "tool", "tool_call_id": "call_b", "content": "2"}], "messages[3].tool_call_id"),
+    ({"tools": [WEATHER]}, [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [
+        {"type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}],
+     "messages[1].tool_calls[0].id"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("params", "messages", "param"), BAD)
+def test_tool_input_it_cannot_take_is_a_400_naming_it(gateway, params, messages, param):
+    seen = len(gateway.upstream.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().chat.completions.create(model="Native", messages=messages, extra_body=params)
+    error = caught.value.response.json()["error"]
+    assert error["param"] == param, error
+    assert error["message"]
+    assert len(gateway.upstream.requests) == seen
