@@ -35,6 +35,14 @@ TOOLS = [WEATHER, CONVERT]
 QUESTION = [{"role": "user", "content": "How warm is it in Paris, in Fahrenheit?"}]
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_scripts(gateway):
+    """A loop refused halfway leaves its later steps queued: they must not answer the next test."""
+    yield
+    with gateway.upstream._lock:
+        gateway.upstream._queue.clear()
+
+
 def run_tool(name: str, arguments: dict[str, Any]) -> str:
     """The agent's own tools, run here as a real agent would."""
     if name == "get_weather":
@@ -115,7 +123,8 @@ def test_the_sdk_stream_helper_accumulates_the_calls(gateway):
             pass
         final = stream.get_final_completion()
     [call] = final.choices[0].message.tool_calls
-    assert (call.id, call.function.name, json.loads(call.function.arguments)) == (call_id, "get_weather", {"city": "Rome"})
+    assert (call.id, call.function.name) == (call_id, "get_weather")
+    assert json.loads(call.function.arguments) == {"city": "Rome"}
     assert final.choices[0].finish_reason == "tool_calls"
 
 
@@ -156,8 +165,8 @@ BAD = [
     ({"tools": [{"type": "code_interpreter"}]}, QUESTION, "tools[0]"),
     ({"tools": [WEATHER] * 2}, QUESTION, "tools[1].function.name"),
     ({"tools": [WEATHER] * 129}, QUESTION, "tools"),
-    ({"tools": [{"type": "function", "function": {"name": "big", "parameters": {
-        "type": "object", "properties": {f"p{i}": {"type": "string", "description": "x" * 100} for i in range(700)}}}}]},
+    ({"tools": [{"type": "function", "function": {"name": "big", "parameters": {"type": "object", "properties": {
+        f"p{i}": {"type": "string", "description": "x" * 100} for i in range(700)}}}}]},
      QUESTION, "tools[0].function.parameters"),
     ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, QUESTION, "tool_choice"),
     ({"tools": [WEATHER], "tool_choice": "sometimes"}, QUESTION, "tool_choice"),
@@ -187,3 +196,186 @@ def test_tool_input_it_cannot_take_is_a_400_naming_it(gateway, params, messages,
     assert error["param"] == param, error
     assert error["message"]
     assert len(gateway.upstream.requests) == seen
+
+
+# ---- a real multi-step agent loop, each provider kind ---------------------------------------
+#
+# The fakes answer each step only when the request carries every earlier step's reasoning
+# the way the provider requires it (spec §13), else with the provider's own 400: the
+# oracle is the provider's documented rule, checked on the body the fake received.
+
+
+def _deepseek_missing(body: dict) -> str | None:
+    for i, m in enumerate(body.get("messages", [])):
+        if m.get("role") == "assistant" and m.get("tool_calls") and not m.get("reasoning_content"):
+            return f"Missing `reasoning_content` field in the assistant message at message index {i}."
+    return None
+
+
+def _anthropic_missing(body: dict, signatures: list[str]) -> str | None:
+    sent = []
+    for i, m in enumerate(body.get("messages", [])):
+        blocks = m.get("content") if isinstance(m.get("content"), list) else []
+        if m.get("role") == "assistant" and any(b.get("type") == "tool_use" for b in blocks):
+            if blocks[0].get("type") not in ("thinking", "redacted_thinking"):
+                return (f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
+                        f"`{blocks[0].get('type')}`.")  # fmt: skip
+            sent += [b.get("signature") for b in blocks if b.get("type") == "thinking"]
+    if not set(signatures) <= set(sent):
+        return "messages: Invalid `signature` in `thinking` block"
+    return None
+
+
+def _gemini_missing(body: dict, signatures: list[str]) -> str | None:
+    sent = []
+    for content in body.get("contents", []):
+        calls = [p for p in content.get("parts", []) if "functionCall" in p]
+        if content.get("role") == "model" and calls:
+            if not calls[0].get("thoughtSignature"):
+                name = calls[0]["functionCall"]["name"]
+                return f"Function call is missing a thought_signature in functionCall parts. `default_api:{name}`"
+            sent.append(calls[0]["thoughtSignature"])
+    if sent != signatures:
+        return "Corrupted thought signature."
+    return None
+
+
+def _responses_missing(body: dict, encrypted: list[str]) -> str | None:
+    items = body.get("input", [])
+    seen_reasoning: list[str] = []
+    for item in items:
+        if item.get("type") == "reasoning":
+            seen_reasoning.append(item.get("encrypted_content") or "")
+        if item.get("type") == "function_call" and not seen_reasoning:
+            return f"Item '{item.get('id')}' of type 'function_call' was provided without its required 'reasoning' item"
+    if [e for e in seen_reasoning if e] != encrypted:
+        return "The encrypted content could not be verified."
+    return None
+
+
+def _ollama_missing(body: dict, thoughts: list[str]) -> str | None:
+    # Ollama rejects nothing; its interleaved rule sends `thinking` back in the chain.
+    sent = [m.get("thinking") for m in body.get("messages", []) if m.get("role") == "assistant"]
+    return None if sent == thoughts else f"thinking not replayed: {sent!r}"
+
+
+def _error(kind: str, message: str) -> Script:
+    if kind == "anthropic":
+        return Script.error(400, {"type": "error", "error": {"type": "invalid_request_error", "message": message}})
+    if kind == "gemini":
+        return Script.error(400, {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}})
+    return Script.error(400, {"error": {"message": message, "type": "invalid_request_error", "code": None}})
+
+
+KINDS = {
+    # label: (wire format, the oracle of one request given what earlier steps returned)
+    "DeepSeek": ("openai-chat", lambda body, kept: _deepseek_missing(body)),
+    "Claude": ("anthropic", _anthropic_missing),
+    "Gemini 3": ("gemini", _gemini_missing),
+    "Responses": ("openai-responses", _responses_missing),
+    "Ollama": ("ollama", _ollama_missing),
+}
+
+
+class StrictFake:
+    """Three steps of a loop (weather, conversion, answer), each answered only when the
+    request passes the provider's rule for everything the earlier steps returned."""
+
+    def __init__(self, gateway, label: str) -> None:
+        self.gateway, self.label = gateway, label
+        self.format, self.rule = KINDS[label]
+        self.kept: list[str] = []  # signatures / encrypted items / thoughts returned so far
+        self.refusals: list[str] = []
+        self.ids = [unique("call_"), unique("call_")]
+
+    def script(self, n: int) -> Script:
+        token = uuid.uuid4().hex[:8]
+        thought = f"Step {n} thinking {token}."
+        calls = [FakeToolCall("get_weather", '{"city": "Paris"}', id=self.ids[0]),
+                 FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=self.ids[1])]  # fmt: skip
+        kwargs: dict[str, Any] = {}
+        if self.format == "anthropic":
+            kwargs["signature"] = f"sig-{token}"
+            keep = kwargs["signature"]
+        elif self.format == "gemini":
+            import base64
+
+            kwargs["signature"] = base64.b64encode(f"sig-{token}".encode()).decode()
+            keep = kwargs["signature"]
+        elif self.format == "openai-responses":
+            kwargs["encrypted_content"] = f"enc-{token}"
+            keep = kwargs["encrypted_content"]
+        else:
+            keep = thought
+        if n == 2:
+            return Script(chunks=render(self.format, thought, "It is 68 °F in Paris.", **kwargs))
+        self.pending_keep = keep
+        return Script(chunks=render(self.format, thought, "", tool_calls=[calls[n]], **kwargs))
+
+    def responder(self, n: int):
+        def answer(request) -> Script:
+            if problem := self.rule(request.json, self.kept):
+                self.refusals.append(problem)
+                return _error(self.format, problem)
+            script = self.script(n)
+            if n < 2:
+                self.kept.append(self.pending_keep)
+            return script
+
+        return answer
+
+    def enqueue(self) -> None:
+        self.gateway.upstream.enqueue(*(self.responder(n) for n in range(3)))
+
+
+def agent_loop(client, model: str, *, whole_message: bool, stream: bool = False) -> tuple[str, list[dict]]:
+    """What an agent does with the SDK: ask, run the calls it gets, send the results
+    back, until an answer without calls."""
+    messages: list[dict[str, Any]] = list(QUESTION)
+    for _ in range(6):
+        if stream:
+            with client.chat.completions.stream(model=model, messages=messages, tools=TOOLS) as events:
+                for _event in events:
+                    pass
+                completion = events.get_final_completion()
+        else:
+            completion = client.chat.completions.create(model=model, messages=messages, tools=TOOLS)
+        choice = completion.choices[0]
+        message = choice.message
+        if choice.finish_reason != "tool_calls":
+            return message.content or "", messages
+        if whole_message:
+            messages.append(message.model_dump())
+        else:
+            messages.append({
+                "role": "assistant", "content": message.content,
+                "reasoning_content": extra(message, "reasoning_content"),
+                "tool_calls": [{"id": c.id, "type": "function",
+                                "function": {"name": c.function.name, "arguments": c.function.arguments}}
+                               for c in message.tool_calls],
+            })  # fmt: skip
+        for call in message.tool_calls:
+            result = run_tool(call.function.name, json.loads(call.function.arguments))
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+    raise AssertionError("the loop never ended")
+
+
+@pytest.mark.parametrize("whole_message", [False, True], ids=["standard-fields", "whole-message"])
+@pytest.mark.parametrize("label", list(KINDS))
+def test_an_agent_loop_succeeds_on_each_provider_kind(gateway, label, whole_message):
+    fake = StrictFake(gateway, label)
+    fake.enqueue()
+    answer, messages = agent_loop(gateway.client(), label, whole_message=whole_message)
+    assert answer == "It is 68 °F in Paris."
+    assert fake.refusals == []
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "assistant", "tool"]
+    assert len(fake.kept) == 2  # both tool steps' carriers went back, verbatim
+
+
+@pytest.mark.parametrize("label", ["Claude", "Gemini 3", "Responses"])
+def test_an_agent_loop_streamed_succeeds(gateway, label):
+    fake = StrictFake(gateway, label)
+    fake.enqueue()
+    answer, _ = agent_loop(gateway.client(), label, whole_message=False, stream=True)
+    assert answer == "It is 68 °F in Paris."
+    assert fake.refusals == []
