@@ -379,3 +379,41 @@ def test_an_agent_loop_streamed_succeeds(gateway, label):
     answer, _ = agent_loop(gateway.client(), label, whole_message=False, stream=True)
     assert answer == "It is 68 °F in Paris."
     assert fake.refusals == []
+
+
+def test_another_token_cannot_replay_what_one_token_was_given(gateway):
+    fake = StrictFake(gateway, "Claude")
+    fake.enqueue()
+    first = gateway.client().chat.completions.create(model="Claude", messages=QUESTION, tools=TOOLS)
+    message = first.choices[0].message
+    [call] = message.tool_calls
+    messages = [
+        *QUESTION,
+        {"role": "assistant", "content": message.content, "reasoning_content": extra(message, "reasoning_content"),
+         "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": run_tool("get_weather", {"city": "Paris"})},
+    ]  # fmt: skip
+    seen = len(gateway.upstream.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client(token=gateway.tokens["sam"]).chat.completions.create(
+            model="Claude", messages=messages, tools=TOOLS
+        )
+    # Refused here (the carrier is known to be missing) or by the provider: never sent with olivia's signature.
+    assert "thinking" in caught.value.response.json()["error"]["message"]
+    for request in gateway.upstream.requests[seen:]:
+        assert fake.kept[0] not in json.dumps(request.json)
+    # olivia's own next step goes through with it.
+    answer, _ = agent_loop_from(gateway.client(), "Claude", messages)
+    assert answer == "It is 68 °F in Paris."
+
+
+def agent_loop_from(client, model: str, messages: list[dict[str, Any]]) -> tuple[str, list[dict]]:
+    messages = list(messages)
+    while True:
+        choice = client.chat.completions.create(model=model, messages=messages, tools=TOOLS).choices[0]
+        if choice.finish_reason != "tool_calls":
+            return choice.message.content or "", messages
+        messages.append(choice.message.model_dump())
+        for call in choice.message.tool_calls:
+            result = run_tool(call.function.name, json.loads(call.function.arguments))
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
