@@ -53,6 +53,8 @@ ModelProfile.objects.create(provider=gemini, model_id="gemini-fake", label="Gemi
 # its reasoning back inside a tool chain.
 ModelProfile.objects.create(provider=native, model_id="deepseek-v4-pro", label="DeepSeek", reasoning="native",
     thinking_control="chat_template_kwargs")
+ModelProfile.objects.create(provider=native, model_id="kimi-k2.5", label="Kimi", reasoning="native",
+    thinking_control="chat_template_kwargs")
 responses = Provider.objects.create(name="responses", kind="openai-responses", base_url=up + "/v1")
 ModelProfile.objects.create(provider=responses, model_id="gpt-5-fake", label="Responses", reasoning="native",
     efforts=["low", "medium", "high"], thinking_control="responses")

@@ -417,3 +417,77 @@ def agent_loop_from(client, model: str, messages: list[dict[str, Any]]) -> tuple
         for call in choice.message.tool_calls:
             result = run_tool(call.function.name, json.loads(call.function.arguments))
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
+
+
+# ---- the same loop against toolreplay's strict providers (reasoning.testing.rejecting) ------
+
+STRICT = {
+    # label: (rule, wire format, what turns thinking on)
+    "DeepSeek": ("deepseek", "openai-chat", {}),
+    "Kimi": ("kimi", "openai-chat", {}),
+    "Claude": ("anthropic_bound", "anthropic", {"reasoning_effort": "high"}),
+    "Gemini 3": ("gemini3", "gemini", {}),
+    "Responses": ("responses", "openai-responses", {"reasoning_effort": "high"}),
+}
+
+
+def strict_steps(fmt: str) -> list[Script]:
+    calls = [FakeToolCall("get_weather", '{"city": "Paris"}', id=unique("call_")),
+             FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=unique("call_"))]  # fmt: skip
+    # Each step signs its own thinking (a signature is bound to the prefix it followed).
+    signed = [{"signature": unique("sig-")} if fmt == "anthropic" else {} for _ in range(3)]
+    return [
+        Script(chunks=render(fmt, "Weather first.", "", tool_calls=[calls[0]], **signed[0])),
+        Script(chunks=render(fmt, "Now convert.", "", tool_calls=[calls[1]], **signed[1])),
+        Script(chunks=render(fmt, "Done.", "It is 68 °F in Paris.", **signed[2])),
+    ]
+
+
+@pytest.mark.parametrize("label", list(STRICT))
+def test_the_loop_passes_the_providers_that_reject_a_missing_carrier(gateway, label):
+    from reasoning.testing.rejecting import StrictProvider
+
+    rule, fmt, params = STRICT[label]
+    provider = StrictProvider(rule, *strict_steps(fmt))
+    gateway.upstream.enqueue(provider, provider, provider)
+    client = gateway.client()
+    messages: list[dict[str, Any]] = list(QUESTION)
+    for _ in range(3):
+        choice = client.chat.completions.create(
+            model=label, messages=messages, tools=TOOLS, extra_body=params or None
+        ).choices[0]
+        if choice.finish_reason != "tool_calls":
+            break
+        message = choice.message
+        messages.append({"role": "assistant", "content": message.content,
+                         "reasoning_content": extra(message, "reasoning_content"),
+                         "tool_calls": [c.model_dump() for c in message.tool_calls]})  # fmt: skip
+        for call in message.tool_calls:
+            messages.append({"role": "tool", "tool_call_id": call.id,
+                             "content": run_tool(call.function.name, json.loads(call.function.arguments))})  # fmt: skip
+    assert choice.message.content == "It is 68 °F in Paris."
+    assert provider.rejections == []
+
+
+def test_a_loop_whose_carrier_is_lost_gets_the_providers_error(gateway):
+    # sam sends back olivia's step without reasoning_content: nothing is kept for his
+    # token, so DeepSeek's carrier is missing; refused (here or by the provider) with its words.
+    from reasoning.testing.rejecting import StrictProvider
+
+    provider = StrictProvider("deepseek", *strict_steps("openai-chat"))
+    gateway.upstream.enqueue(provider, provider)
+    message = gateway.client().chat.completions.create(
+        model="DeepSeek", messages=QUESTION, tools=TOOLS
+    ).choices[0].message
+    [call] = message.tool_calls
+    messages = [*QUESTION, {"role": "assistant", "content": message.content, "tool_calls": [call.model_dump()]},
+                {"role": "tool", "tool_call_id": call.id, "content": "20 C"}]  # fmt: skip
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client(token=gateway.tokens["sam"]).chat.completions.create(
+            model="DeepSeek", messages=messages, tools=TOOLS
+        )
+    assert "reasoning_content" in caught.value.response.json()["error"]["message"]
+    # olivia, whose token received it, may leave it out: the gateway puts it back.
+    final = gateway.client().chat.completions.create(model="DeepSeek", messages=messages, tools=TOOLS)
+    assert final.choices[0].finish_reason == "tool_calls"
+    assert len(provider.rejections) <= 1  # sam's request, if it was not refused here
