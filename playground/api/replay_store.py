@@ -3,7 +3,7 @@
 An OpenAI client's assistant message has `content`, `tool_calls` and (as the gateway
 returns it) `reasoning_content`. What a tool loop needs back is often more: Anthropic's
 signed thinking blocks, a Responses reasoning item with its `encrypted_content`,
-Gemini's `thoughtSignature` on the call's part. So when an answer ends in tool calls,
+the signature Gemini puts on the call's part. So when an answer ends in tool calls,
 `remember` keeps the step's replay data (`Turn.steps[-1]["replay"]`, reasoning.replay's
 shape) under each call's id, for the token that received it; when that token sends an
 assistant message whose calls are exactly those calls again, `attach` puts the data back
