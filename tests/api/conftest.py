@@ -63,6 +63,8 @@ ModelProfile.objects.create(provider=gemini, model_id="gemini-3-pro-fake", label
 ollama = Provider.objects.create(name="ollama", kind="ollama", base_url=up)
 ModelProfile.objects.create(provider=ollama, model_id="qwen3-fake", label="Ollama", reasoning="native",
     thinking_control="ollama_think")
+from playground.management.commands.bootstrap import seed_simulator
+seed_simulator()  # the offline simulator ("Offline simulator"), a provider kind of its own
 off = Provider.objects.create(name="off", kind="openai", base_url=up + "/v1", enabled=False)
 ModelProfile.objects.create(provider=off, model_id="off-1", label="Switched off")
 ModelProfile.objects.create(provider=native, model_id="paused-1", label="Paused", enabled=False)

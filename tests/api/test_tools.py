@@ -491,3 +491,11 @@ def test_a_loop_whose_carrier_is_lost_gets_the_providers_error(gateway):
     final = gateway.client().chat.completions.create(model="DeepSeek", messages=messages, tools=TOOLS)
     assert final.choices[0].finish_reason == "tool_calls"
     assert len(provider.rejections) <= 1  # sam's request, if it was not refused here
+
+
+def test_an_agent_loop_with_the_offline_simulator(gateway):
+    # The simulator (a provider kind of its own, no network) calls a tool the prompt
+    # names, then answers from the results.
+    answer, messages = agent_loop(gateway.client(), "Offline simulator", whole_message=False)
+    assert answer
+    assert [m["role"] for m in messages][:3] == ["user", "assistant", "tool"]
