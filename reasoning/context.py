@@ -103,6 +103,8 @@ NOTE_KINDS: dict[str, str] = {
     "dropped_failed_turn": "a prompt that got no answer (its turn failed) was left out",
     "dropped_empty_turn": "a message with no text and no tool calls was left out",
     "merged_messages": "two messages of the same role in a row were joined into one",
+    "added_missing_result": "a call left without a result (its loop stopped) was given an error result",
+    "dropped_orphan_result": "a tool result answering no call of the step before it was left out",
     "dropped_foreign_signature": "replay data of another provider or model was left out",
     "dropped_unencrypted_item": "a Responses reasoning item without encrypted_content was left out",
     "dropped_thinking_after_edit": "thinking blocks bound to a prefix that has changed since were left out",
@@ -257,6 +259,8 @@ def context_notes(request: ChatRequest) -> list[ContextNote]:
         return list(assemble(request, flavour).notes)
     except ReplayRefused as refused:
         return list(refused.notes)
+    except ValueError as error:  # a setting the context cannot honour (an unknown policy …)
+        return [ContextNote("refused", str(error))]
 
 
 def _flat(params: Any, prefix: str = "") -> str:
@@ -288,7 +292,8 @@ def _carrier(request: ChatRequest, rule: ReplayRule, flavour: str) -> str:
             echo = echo_field(request)
             if echo:
                 return echo
-            return rule.carrier if rule.carrier in (*ECHO_FIELDS, "reasoning_details", "think_tags") else ""
+            carriers = (*ECHO_FIELDS, "reasoning_details", "think_tags", "extra_content")
+            return rule.carrier if rule.carrier in carriers else ""
         return rule.carrier if rule.carrier == "think_tags" else "thinking"
     return {"anthropic": "thinking_blocks", "gemini": "thought_signature", "responses": "reasoning_items"}[flavour]
 
@@ -353,7 +358,46 @@ def _shape(build: _Build) -> tuple[str, list[_Turn]]:
             turns[-1] = _Turn("assistant", f"{last.content}\n\n{turn.content}", last.index)
         else:
             turns.append(turn)
-    return "\n\n".join(system), turns
+    return "\n\n".join(system), _paired(build, turns)
+
+
+NO_RESULT = "No result: the call was not run (the turn stopped before it)."
+
+
+def _paired(build: _Build, turns: list[_Turn]) -> list[_Turn]:
+    """Every call of a step answered right after it: a call whose loop stopped before
+    its result gets an error result, a result that answers no call of the step before
+    it is left out (every provider rejects either with a 400)."""
+    out: list[_Turn] = []
+    pending: list[ToolCall] = []
+    step: _Turn | None = None
+
+    def close() -> None:
+        for call in pending:
+            assert step is not None
+            build.note("added_missing_result", f"{step.label()}: the call {call.id!r} had no result; "
+                                               "an error result says it was not run")
+            out.append(_Turn("tool", NO_RESULT, step.index, tool_call_id=call.id, name=call.name, is_error=True))
+        pending.clear()
+
+    for turn in turns:
+        if turn.role == "tool":
+            call = next((c for c in pending if c.id == turn.tool_call_id), None)
+            if call is None:
+                build.note(
+                    "dropped_orphan_result",
+                    f"{turn.label()}: it answers the call {turn.tool_call_id!r}, which the step before did not make",
+                )
+                continue
+            pending.remove(call)
+            out.append(turn)
+            continue
+        close()
+        step = turn
+        pending = list(turn.tool_calls)
+        out.append(turn)
+    close()
+    return out
 
 
 def _preview(text: str) -> str:
@@ -417,6 +461,9 @@ def _carries(turn: _Turn, flavour: str, carrier: str) -> bool:
     if flavour in ("openai", "ollama"):
         if carrier == "reasoning_details":
             return bool(stored_replay.items(turn.replay, "openai"))
+        if carrier == "extra_content":
+            stored = stored_replay.read(turn.replay, "openai") or {}
+            return any(isinstance(e, dict) and "extra_content" in e for e in stored.get("tool_calls") or [])
         return bool(turn.reasoning.strip()) or bool(stored_replay.items(turn.replay, "openai"))
     if flavour == "anthropic":
         return any(b.get("type") in _THINKING for b in stored_replay.items(turn.replay, "anthropic"))
@@ -446,7 +493,9 @@ def _refuse_if_rejected(build: _Build, turns: list[_Turn], flavour: str) -> None
             if turn.own and turn.keep and turn.reasoning.strip():
                 continue
             raise _refusal(build, turn, "every assistant message that made tool calls, in all later requests")
-        if rule.required == "chain" and turn.in_chain and flavour in ("anthropic", "gemini"):
+        if rule.required == "chain" and turn.in_chain and (
+            flavour in ("anthropic", "gemini") or build.carrier == "extra_content"
+        ):
             if turn.own and turn.keep and _carries(turn, flavour, build.carrier):
                 continue
             if turn.own and flavour == "anthropic" and not _carries(turn, flavour, build.carrier):

@@ -40,7 +40,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request
+from playground.conversations.services import build_request, request_record
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
@@ -163,6 +163,8 @@ class TurnRun:
     _step_usage: Usage | None = None
     _step_open: bool = True  # the streaming step is not yet in `steps`
     _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
+    _step_started_ms: int = 0  # when the current step's model call began
+    _step_first_content_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -181,6 +183,8 @@ class TurnRun:
         self._wake.set()
 
     def _on_content(self, text: str) -> None:
+        if self._step_first_content_ms is None:
+            self._step_first_content_ms = self._elapsed_ms()
         if self.first_content_ms is None:
             self.first_content_ms = self._elapsed_ms()
             # The answer starting is news (the page folds the thought): its first
@@ -307,6 +311,7 @@ class TurnRun:
         # aclosing: whatever ends the loop (Stop, an error here), the adapter's
         # `async with` exits now and closes the upstream request. (Adapters are
         # async generators; their protocol says only AsyncIterator.)
+        assert self.client is not None
         stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
         async with contextlib.aclosing(stream) as events:
             async for event in events:
@@ -416,6 +421,13 @@ class TurnRun:
         )
         if self._notices and not self.steps:
             step["notices"] = list(self._notices)
+        # The step's own timings: thinking until its text began (or its last thought), and all of it.
+        now = self._elapsed_ms()
+        thought_until = self._step_first_content_ms or self.last_reasoning_ms
+        step["thinking_ms"] = (
+            max((thought_until or now) - self._step_started_ms, 0) if step["reasoning"] else None
+        )
+        step["duration_ms"] = max(now - self._step_started_ms, 0)
         self.steps.append(step)
         self._step_open = False
         self._dirty = True
@@ -435,6 +447,8 @@ class TurnRun:
             self._step_calls = {}
             self._step_usage = None
             self._step_open = True
+            self._step_started_ms = self._elapsed_ms()
+            self._step_first_content_ms = None
             self.step += 1
             self.request = dataclasses.replace(
                 self.request, messages=[*self.request.messages, *next_messages(step, self.request)]
@@ -766,8 +780,12 @@ def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
     scrubber = Scrubber.for_provider(request.provider)
-    prepared = scrubber.redact_request(adapter_for(request).prepare(request))
-    Turn.objects.filter(pk=turn_id).update(sent=_sent(prepared))
+    try:
+        prepared = scrubber.redact_request(adapter_for(request).prepare(request))
+    except Exception:
+        Turn.objects.filter(pk=turn_id).update(sent=request_record(request))  # the notes say why
+        raise
+    Turn.objects.filter(pk=turn_id).update(sent={**_sent(prepared), **request_record(request)})
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
 
 

@@ -418,3 +418,34 @@ def test_an_edited_earlier_message_drops_that_steps_thinking_and_every_later_one
     sent = json.dumps(built.body)
     assert "sig-1" in sent and "sig-2" not in sent
     assert kinds(built.notes).count("dropped_thinking_after_edit") == 1
+
+
+@pytest.mark.parametrize("flavour", list(KIND_OF))
+def test_a_call_left_without_result_gets_an_error_result_and_an_orphan_result_is_dropped(flavour: str) -> None:
+    messages = loop(flavour, prompt_after=True)
+    del messages[5]  # the failing add's result: the loop stopped before it
+    messages.insert(1, Message("tool", "stray", tool_call_id="call_9", name="clock"))
+    built = assemble(request(flavour, messages, policy="strip"), flavour)
+    sent = json.dumps(built.body)
+    assert "stray" not in sent
+    assert "No result: the call was not run" in sent
+    assert kinds(built.notes)[:2] == ["dropped_orphan_result", "added_missing_result"]
+    if flavour == "openai":
+        results = [m for m in built.body["messages"] if m["role"] == "tool"]
+        assert [m["tool_call_id"] for m in results] == ["call_1", "call_2", "call_3"]
+
+
+def test_gemini_through_its_openai_endpoint_gets_each_calls_signature_back_in_extra_content() -> None:
+    signature = {"google": {"thought_signature": "c2lnLTE="}}
+    replay = {"format": "openai", "reasoning_details": [], "tool_calls": [{"id": "call_1", "extra_content": signature}]}
+    messages = [
+        Message("user", "What is the time?"),
+        Message("assistant", "", replay=replay, source="openai:gemini-3-flash-preview", tool_calls=(CLOCK,)),
+        Message("tool", "12:00", tool_call_id="call_1", name="clock"),
+    ]
+    built = assemble(request("openai", messages, model_id="gemini-3-flash-preview"), "openai")
+    [call] = built.body["messages"][1]["tool_calls"]
+    assert call["extra_content"] == signature
+    assert kinds(built.notes) == ["kept_reasoning"]
+    with pytest.raises(ReplayRefused, match="Gemini 3"):
+        assemble(request("openai", messages, model_id="gemini-3-flash-preview", policy="strip"), "openai")

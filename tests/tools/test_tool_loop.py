@@ -115,6 +115,8 @@ async def test_a_two_step_loop_with_parallel_calls(owner, scripted_model, script
         ("c2", "now", "{}", "12:00", False, "fake", "done"),
     ]  # fmt: skip
     assert last["content"] == turn.content and last["tool_calls"] == []
+    assert first["thinking_ms"] is not None and first["duration_ms"] >= first["thinking_ms"]
+    assert last["thinking_ms"] is not None
     # The two calls ran at once.
     assert abs(toolbox.started[0][1] - toolbox.started[1][1]) < 0.2
     assert toolbox.closed
@@ -280,3 +282,13 @@ async def test_a_paused_loop_goes_on_when_the_result_is_posted(owner, stranger, 
     assert [(m.role, m.content) for m in resumed[-3:]] == [("assistant", ""), ("tool", "blue"), ("tool", "large")]
     with pytest.raises(BadInput):
         await answer_tool_call(owner, turn.pk, "c2", "again")  # no longer waiting
+
+
+async def test_a_loop_over_a_streamable_http_server(owner, simulator_model, clock_http):
+    await database_sync_to_async(McpServer.objects.create)(name="web-clock", url=clock_http)
+    conversation = await conversation_with_tools(owner, simulator_model, ["web-clock"])
+    turn, _ = await ask(owner, simulator_model, "What is 6 / 3? divide", conversation=conversation)
+    assert turn.status == "complete", turn.error
+    (call,) = turn.steps[0]["tool_calls"]
+    assert (call["name"], call["server"], call["is_error"]) == ("divide", "web-clock", False)
+    assert call["result"] in turn.content
