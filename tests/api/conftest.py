@@ -37,8 +37,9 @@ native = Provider.objects.create(name="deepseekish", kind="openai", base_url=up 
 native.set_api_key("sk-upstream-secret-0000"); native.save()
 ModelProfile.objects.create(provider=native, model_id="native-1", label="Native", reasoning="native",
     thinking_control="chat_template_kwargs", efforts=["low", "medium", "high"])
+# Reasoning kept across turns (replay "preserved"), sent back as reasoning_content.
 ModelProfile.objects.create(provider=native, model_id="echo-1", label="Echo", reasoning="native",
-    options={{"echo_reasoning_content": True}})
+    options={{"echo_reasoning_content": True}}, replay="preserved")
 inline = Provider.objects.create(name="vllmish", kind="openai", base_url=up + "/v1")
 ModelProfile.objects.create(provider=inline, model_id="inline-1", label="Inline", reasoning="markup", markup="think")
 # No reasoning at all (gpt-4o-like): the gateway omits reasoning_content for it.

@@ -52,7 +52,8 @@ def test_input_reasoning_never_reaches_the_provider(gateway, label):
 
 
 def test_input_reasoning_goes_back_to_a_model_that_requires_it(gateway):
-    # echo_reasoning_content: DeepSeek's thinking mode wants reasoning_content back (§3).
+    # A model whose reasoning is kept across turns (replay "preserved") gets it back in
+    # its carrier (echo_reasoning_content: reasoning_content), from any input field.
     messages = sent(gateway, "Echo", HISTORY)["messages"]
     answers = [m for m in messages if m["role"] == "assistant"]
     assert [m["content"] for m in answers] == ["4", "6", "8"]
