@@ -16,6 +16,8 @@ Our own limits of runs per user (at once, a minute) are 429s too (`rate_limited`
     unavailable     502
     broken_stream   502
     timeout         504      no byte from the provider within the read timeout
+    busy            429      no free upstream connection of ours within UPSTREAM_POOL_TIMEOUT
+                             (with Retry-After: a limit, like the provider's 429)
     anything else   502
 
 Messages are the provider's own; nothing internal (a traceback, a key) is added.
@@ -41,6 +43,7 @@ PROVIDER_STATUS: dict[str, tuple[int, str]] = {
     "unavailable": (502, "upstream_error"),
     "broken_stream": (502, "upstream_error"),
     "timeout": (504, "timeout_error"),
+    "busy": (429, "rate_limit_error"),  # our pool of upstream connections was full
 }
 
 
@@ -77,7 +80,7 @@ def from_turn_error(error: dict[str, Any] | None) -> ApiError:
     else:
         message = str(error.get("message") or "The provider failed without saying why.")
     headers: dict[str, str] = {}
-    if kind == "rate_limited":
+    if kind in ("rate_limited", "busy"):
         retry_after = error.get("retry_after")
         if not isinstance(retry_after, (int, float)) or isinstance(retry_after, bool) or retry_after < 0:
             retry_after = DEFAULT_RETRY_AFTER

@@ -113,7 +113,7 @@ def test_a_model_with_no_reasoning_streams_no_reasoning_content_field(gateway):
 
 USERS = """
 from django.contrib.auth import get_user_model
-for name in ("lena", "lars"):
+for name in ("lena", "lars", "lotte", "luca"):
     get_user_model().objects.create_user(name, password="limit horse battery")
 """
 
@@ -129,12 +129,14 @@ class Limited:
 
 @pytest.fixture(scope="module")
 def limited(gateway) -> Iterator[Limited]:
-    """A second server on the gateway's database, with small per-user limits."""
-    deployment = dataclasses.replace(
-        gateway.deployment, extra={**gateway.deployment.extra, "MAX_CONCURRENT_RUNS": "1", "RUNS_PER_MINUTE": "3"}
-    )
+    """A second server on the gateway's database, with small per-user limits and one
+    upstream connection."""
+    limits = {"MAX_CONCURRENT_RUNS": "1", "RUNS_PER_MINUTE": "3",
+              "UPSTREAM_MAX_CONNECTIONS": "1", "UPSTREAM_POOL_TIMEOUT": "0.5"}  # fmt: skip
+    deployment = dataclasses.replace(gateway.deployment, extra={**gateway.deployment.extra, **limits})
     deployment.manage("shell", code=USERS)
-    tokens = {name: deployment.manage("tokens", "create", "--user", name).strip() for name in ("lena", "lars")}
+    names = ("lena", "lars", "lotte", "luca")
+    tokens = {name: deployment.manage("tokens", "create", "--user", name).strip() for name in names}
     server = Server(deployment).start()
     try:
         yield Limited(server.url, tokens)
@@ -194,3 +196,37 @@ def test_a_provider_rate_limit_without_retry_after_still_has_one(gateway):
         gateway.client().chat.completions.create(model="Native", messages=PROMPT)
     assert_rate_limit(caught, most=60)
     assert "Too many tokens" in error_of(caught.value)["message"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_full_pool_of_upstream_connections_is_a_429_with_retry_after(gateway, limited, stream):
+    # One upstream connection (UPSTREAM_MAX_CONNECTIONS=1): lotte's slow answer holds it,
+    # luca's request waits UPSTREAM_POOL_TIMEOUT for it, then is told to come back.
+    chunks = render("openai-chat", "step " * 200, "answer", chunk_chars=5)
+    gateway.upstream.enqueue(Script(chunks=chunks, rate=50))
+    with httpx.stream(
+        "POST", limited.url + "/v1/chat/completions",
+        headers={"authorization": f"Bearer {limited.tokens['lotte']}"},
+        json={"model": "Native", "messages": PROMPT, "stream": True}, timeout=20,
+    ) as running:  # fmt: skip
+        lines = running.iter_lines()  # held: letting it go would close the response
+        for line in lines:
+            if "reasoning_content" in line:
+                break
+        if not stream:
+            with pytest.raises(openai.RateLimitError) as caught:
+                limited.client("luca").chat.completions.create(model="Native", messages=PROMPT)
+            assert_rate_limit(caught, most=60)
+            assert "pool exhausted" in error_of(caught.value)["message"]
+        else:
+            # Streamed, the head went out after one heartbeat (0.3 s here), before the pool
+            # timeout (0.5 s): the limit comes as the stream's error object, of the same type.
+            with pytest.raises(openai.APIError) as streamed:
+                for _ in limited.client("luca").chat.completions.create(model="Native", messages=PROMPT, stream=True):
+                    pass
+            assert streamed.value.body["type"] == "rate_limit_error" and streamed.value.body["code"] == "busy"
+    conversation = running.headers["x-playground-conversation"]
+    deadline = time.monotonic() + 5
+    while gateway.answer(conversation)["status"] == "streaming":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
