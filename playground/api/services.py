@@ -24,7 +24,7 @@ from django.db import transaction
 
 from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
-from playground.conversations.services import Exchange, request_for
+from playground.conversations.services import Exchange, request_for, request_record
 from playground.models import Conversation, Preferences, Turn
 from playground.security.secrets import Scrubber
 from playground.streaming.launch import Launched, Question, launch, launch_stored
@@ -129,8 +129,8 @@ def _store_tool_step(prompt: Question, request: CompletionRequest) -> Exchange:
         Turn.objects.filter(pk=exchange.assistant_turn.pk).update(status=Turn.Status.ERROR, error=error)
         exchange.assistant_turn.error = error
         return dataclasses.replace(exchange, request=None)
-    sent = {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json}
-    Turn.objects.filter(pk=exchange.assistant_turn.pk).update(sent=sent)
+    # The request and the context's notes (what went back, what was left out), as every turn keeps them.
+    Turn.objects.filter(pk=exchange.assistant_turn.pk).update(sent=request_record(chat, prepared))
     return dataclasses.replace(exchange, request=chat)
 
 

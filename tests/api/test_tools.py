@@ -499,3 +499,22 @@ def test_an_agent_loop_with_the_offline_simulator(gateway):
     answer, messages = agent_loop(gateway.client(), "Offline simulator", whole_message=False)
     assert answer
     assert [m["role"] for m in messages][:3] == ["user", "assistant", "tool"]
+
+
+def test_the_stored_turn_records_the_tool_request_and_its_notes(gateway):
+    call_id = unique("call_")
+    step(gateway, "openai-chat", "Weather first.", [FakeToolCall("get_weather", '{"city": "Paris"}', id=call_id)])
+    client = gateway.client()
+    first = client.chat.completions.create(model="DeepSeek", messages=QUESTION, tools=TOOLS).choices[0].message
+    step(gateway, "openai-chat", "Done.", answer="68 °F.")
+    messages = [*QUESTION, first.model_dump(),
+                {"role": "tool", "tool_call_id": call_id, "content": "20 C"}]  # fmt: skip
+    response = client.chat.completions.with_raw_response.create(model="DeepSeek", messages=messages, tools=TOOLS)
+    conversation = int(response.headers["x-playground-conversation"])
+    [(sent,)] = gateway.query(
+        "SELECT sent FROM playground_turn WHERE conversation_id = ? AND role = 'assistant'", conversation
+    )
+    record = json.loads(sent)
+    assert [m["role"] for m in record["body"]["messages"]] == ["user", "assistant", "tool"]
+    assert record["body"]["tools"][0]["function"]["name"] == "get_weather"
+    assert any(note["kind"] == "kept_reasoning" for note in record["context_notes"]), record["context_notes"]
