@@ -577,3 +577,28 @@ def _sealed(value: Any) -> str:
 def _opened(value: Any) -> str:
     text = str(value)
     return crypto.decrypt(text[len(secrets.SEALED) :]) if text.startswith(secrets.SEALED) else text
+
+
+class GatewayReplay(models.Model):
+    """What /v1 returned with a tool call that the standard fields cannot carry back
+    (signed thinking blocks, encrypted reasoning items, Gemini's signatures: the step's
+    replay data), kept so that a client sending back only the standard fields plus
+    `reasoning_content` still gets exact replay (playground.api.replay_store).
+
+    One row per call of the step, all with the step's data, found by the call's id and
+    only for the token that received it; gone after GATEWAY_REPLAY_TTL."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="+")
+    call_id = models.CharField(max_length=200)
+    step = models.CharField(max_length=32)  # the step's calls share it
+    source = models.CharField(max_length=240)  # "kind:model_id" that produced the step
+    calls = models.JSONField(default=list)  # the step's calls as returned: [{id, name, arguments}]
+    reasoning = models.TextField(blank=True)
+    replay = models.JSONField(null=True, blank=True)  # reasoning.replay's stored shape
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token", "call_id"], name="unique_gateway_replay_call")]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} ({self.source})"

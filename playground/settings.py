@@ -324,6 +324,9 @@ if UPSTREAM_HTTP not in ("aiohttp", "httpx"):
 # status), then sends an SSE comment after each such silence so proxies keep the
 # connection.
 API_HEARTBEAT_INTERVAL = envfloat("API_HEARTBEAT_INTERVAL", 10.0)
+# How long /v1 keeps a tool-call step's replay data (signatures, encrypted items) for the
+# client's next request of the loop (playground.api.replay_store), in seconds.
+GATEWAY_REPLAY_TTL = envfloat("GATEWAY_REPLAY_TTL", 24 * 3600.0)
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@
     ├── RateLimited               "rate_limited"  no    (429; .retry_after seconds)
     ├── Unavailable               "unavailable"   no    (5xx, connection refused)
     ├── ProviderTimeout           "timeout"       no    (no byte within the read timeout)
+    │   └── PoolExhausted         "busy"          no    (no free connection of ours within the pool timeout)
     └── BrokenStream              "broken_stream" no    (cut, malformed or unterminated stream,
                                                          or an error event after HTTP 200)
 
@@ -65,6 +66,13 @@ class Unavailable(ProviderError):
 
 class ProviderTimeout(ProviderError):
     kind = "timeout"
+
+
+class PoolExhausted(ProviderTimeout):
+    """Every pooled connection was busy for the whole pool timeout: our limit, not the
+    provider's (the API answers it as a 429 with Retry-After, like every limit)."""
+
+    kind = "busy"
 
 
 class BrokenStream(ProviderError):

@@ -19,7 +19,8 @@ httpx exceptions map as follows (see `translate_httpx_error`):
 
     ConnectError                            Unavailable   ("connection refused …")
     ConnectTimeout, ReadTimeout,
-    WriteTimeout, PoolTimeout               ProviderTimeout
+    WriteTimeout                            ProviderTimeout
+    PoolTimeout                             PoolExhausted (a ProviderTimeout: our pool, not theirs)
     RemoteProtocolError, ReadError          BrokenStream once the response head arrived,
                                             Unavailable before it
     other TransportError                    Unavailable
@@ -47,6 +48,7 @@ from reasoning.errors import (
     BadRequest,
     BrokenStream,
     NotFound,
+    PoolExhausted,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -438,7 +440,7 @@ def translate_httpx_error(exc: httpx.HTTPError, *, mid_stream: bool) -> Provider
     if isinstance(exc, httpx.ConnectTimeout):
         return ProviderTimeout(f"timed out connecting to {where}")
     if isinstance(exc, httpx.PoolTimeout):
-        return ProviderTimeout("timed out waiting for a free connection (pool exhausted)")
+        return PoolExhausted("timed out waiting for a free connection (pool exhausted)")
     if isinstance(exc, httpx.ReadTimeout):
         return ProviderTimeout(
             f"no data from {where} within the read timeout"

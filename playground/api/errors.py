@@ -9,9 +9,15 @@ wrote it) become one `ApiError`, with the status code an OpenAI client expects:
     bad_request     400      the provider refused the request; its words are passed on
     not_found       404      the provider does not know the model
     rate_limited    429      with `retry-after` passed on when the provider gave one
+                             (DEFAULT_RETRY_AFTER when it gave none)
+
+Our own limits of runs per user (at once, a minute) are 429s too (`rate_limited`), with
+`Retry-After`: every limit is a 429 an OpenAI client retries by itself.
     unavailable     502
     broken_stream   502
     timeout         504      no byte from the provider within the read timeout
+    busy            429      no free upstream connection of ours within UPSTREAM_POOL_TIMEOUT
+                             (with Retry-After: a limit, like the provider's 429)
     anything else   502
 
 Messages are the provider's own; nothing internal (a traceback, a key) is added.
@@ -25,6 +31,10 @@ from typing import Any
 
 from django.http import JsonResponse
 
+# Every 429 says when to come back (the seed gateway's contract); a provider's 429
+# without `retry-after` gets this many seconds.
+DEFAULT_RETRY_AFTER = 1
+
 PROVIDER_STATUS: dict[str, tuple[int, str]] = {
     "auth": (502, "upstream_error"),
     "bad_request": (400, "invalid_request_error"),
@@ -33,6 +43,7 @@ PROVIDER_STATUS: dict[str, tuple[int, str]] = {
     "unavailable": (502, "upstream_error"),
     "broken_stream": (502, "upstream_error"),
     "timeout": (504, "timeout_error"),
+    "busy": (429, "rate_limit_error"),  # our pool of upstream connections was full
 }
 
 
@@ -69,7 +80,16 @@ def from_turn_error(error: dict[str, Any] | None) -> ApiError:
     else:
         message = str(error.get("message") or "The provider failed without saying why.")
     headers: dict[str, str] = {}
-    retry_after = error.get("retry_after")
-    if kind == "rate_limited" and isinstance(retry_after, (int, float)) and retry_after >= 0:
-        headers["retry-after"] = str(math.ceil(retry_after))
+    if kind in ("rate_limited", "busy"):
+        retry_after = error.get("retry_after")
+        if not isinstance(retry_after, (int, float)) or isinstance(retry_after, bool) or retry_after < 0:
+            retry_after = DEFAULT_RETRY_AFTER
+        headers["retry-after"] = str(max(1, math.ceil(retry_after)))
     return ApiError(status, message, type=type_, code=kind or None, headers=headers)
+
+
+def rate_limited(message: str, retry_after: int, code: str = "rate_limit_exceeded") -> ApiError:
+    """A limit of ours (runs at once, runs a minute): 429 with `Retry-After`, as OpenAI answers."""
+    return ApiError(
+        429, message, type="rate_limit_error", code=code, headers={"retry-after": str(max(1, retry_after))}
+    )

@@ -10,6 +10,8 @@ API parameter → playground control:
     chat_template_kwargs.enable_thinking      thinking "on" / "off" (also `.thinking`)
     thinking: {type: enabled|adaptive|disabled, budget_tokens}
                                               thinking "on" / "off", budget_tokens
+                                              (with reasoning_effort: only when the effort's
+                                              budget is this budget, else a 400 naming both)
     max_tokens, max_completion_tokens         max_tokens (both given: they must agree)
     temperature, top_p, stop                  the same names
     response_format: json_schema / json_object
@@ -18,10 +20,13 @@ API parameter → playground control:
     reasoning_format                          how reasoning is returned (not sent on)
     stream, stream_options.include_usage      how the answer is returned
 
+Tools (`tools`, `tool_choice`, `parallel_tool_calls`, assistant `tool_calls`, `role:
+tool` results) are checked in playground.api.tools; a request with any of them is sent
+as its messages say, steps and results included (playground.api.services).
+
 Parameters clients often send with their default value (`n: 1`, zero penalties,
-`logprobs: false`, `tools: []`, `parallel_tool_calls`) ask for nothing and are
-accepted; with any other value they are refused. Anything else is a 400 naming
-it, and so is a value the model cannot honour: the parameters are added one at a
+`logprobs: false`) ask for nothing and are accepted; with any other value they are
+refused. Anything else is a 400 naming it, and so is a value the model cannot honour: the parameters are added one at a
 time to the request the adapter would build, and the first one that makes it
 fail is the one named.
 
@@ -38,13 +43,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from playground.api import tools
 from playground.api.errors import ApiError, bad_parameter
+from playground.api.tools import Conversation, ToolUse
 from playground.conversations.services import BadInput, clean_params, request_for
 from playground.models import ModelProfile, Turn
 from reasoning.adapters.selection import adapter_for
+from reasoning.controls import ANTHROPIC_BUDGETS, GEMINI_BUDGETS
 from reasoning.parsers import split
-from reasoning.request import EFFORT_LEVELS
+from reasoning.request import EFFORT_LEVELS, Message
 
+# The thinking budget an effort stands for, per thinking control (reasoning.controls).
+EFFORT_BUDGETS: dict[str, dict[str, int]] = {"anthropic_budget": ANTHROPIC_BUDGETS, "gemini_budget": GEMINI_BUDGETS}
 REASONING_FORMATS = ("reasoning_content", "reasoning", "think", "none")
 # Accepted and without effect on the answer: a caller's end-user id.
 HARMLESS = frozenset({"user"})
@@ -55,14 +65,12 @@ NO_OP_DEFAULTS: dict[str, Callable[[Any], bool]] = {
     "frequency_penalty": lambda v: v == 0 and not isinstance(v, bool),
     "presence_penalty": lambda v: v == 0 and not isinstance(v, bool),
     "logprobs": lambda v: v is False,
-    "tools": lambda v: v == [],
-    "parallel_tool_calls": lambda v: isinstance(v, bool),  # says nothing without tools
 }
 HANDLED = frozenset(
     {
         "model", "messages", "stream", "stream_options", "reasoning_effort", "chat_template_kwargs",
         "thinking", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
-        "response_format", "reasoning_format",
+        "response_format", "reasoning_format", "tools", "tool_choice", "parallel_tool_calls",
     }
 )  # fmt: skip
 # The order parameters are tried in when naming the one a model cannot honour.
@@ -90,6 +98,15 @@ class CompletionRequest:
     reasoning_format: str = "reasoning_content"
     # Which API parameter set each playground control, to name it in errors.
     named: dict[str, str] = field(default_factory=dict)
+    tool_use: ToolUse = field(default_factory=ToolUse)
+    # The messages as the library takes them, tool calls and results included (playground.api.tools).
+    conversation: Conversation = field(default_factory=Conversation)
+
+    @property
+    def uses_tools(self) -> bool:
+        """Tools offered, or a tool loop in the messages: the request is sent as the
+        messages say (steps and results), not rebuilt from the stored turns."""
+        return bool(self.tool_use.tools) or self.conversation.uses_tools
 
 
 def parse(body: Any) -> tuple[str, dict[str, Any]]:
@@ -110,7 +127,8 @@ def parse(body: Any) -> tuple[str, dict[str, Any]]:
 
 
 def completion_request(body: dict[str, Any], model: ModelProfile) -> CompletionRequest:
-    history, prompt, system = _messages(body.get("messages"))
+    history, prompt, system, conversation = _messages(body.get("messages"))
+    tool_use = tools.tool_use(body)
     raw, named = _controls(body, model)
     if system:
         raw["system"] = system
@@ -132,7 +150,8 @@ def completion_request(body: dict[str, Any], model: ModelProfile) -> CompletionR
         raise bad_parameter("reasoning_format", f"reasoning_format must be one of {', '.join(REASONING_FORMATS)}.")
     return CompletionRequest(
         model=model, history=history, prompt=prompt, params=params, raw=raw, stream=stream,
-        include_usage=include_usage, reasoning_format=reasoning_format, named=named,
+        include_usage=include_usage, reasoning_format=reasoning_format, named=named, tool_use=tool_use,
+        conversation=conversation,
     )  # fmt: skip
 
 
@@ -151,11 +170,18 @@ def _text(content: Any, where: str) -> str:
     raise bad_parameter(f"{where}.content", "content must be a string or a list of text parts.")
 
 
-def _messages(messages: Any) -> tuple[list[InputTurn], str, str]:
+def _messages(messages: Any) -> tuple[list[InputTurn], str, str, Conversation]:
+    """The earlier turns and the prompt to store, the system text, and the messages as
+    the library takes them. A request that goes on after tool results (its last
+    message a `tool` one) stores the last user message as its prompt; the steps after
+    it are in the request (its `sent`), not in the stored turns."""
     if not isinstance(messages, list) or not messages:
         raise bad_parameter("messages", "messages must be a non-empty list.")
     system: list[str] = []
     turns: list[InputTurn] = []
+    conversation = Conversation()
+    book = tools.CallBook()
+    last_user = -1
     for i, message in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(message, dict):
@@ -166,19 +192,38 @@ def _messages(messages: Any) -> tuple[list[InputTurn], str, str]:
             if text.strip():
                 system.append(text)
         elif role == "user":
+            book.check_closed()
+            last_user = len(turns)
             turns.append(InputTurn("user", text))
+            conversation.messages.append(Message(role="user", content=text))
         elif role == "assistant":
-            if message.get("tool_calls") or message.get("function_call"):
-                raise bad_parameter(f"{where}.tool_calls", "Tool calls are not supported.")
-            turns.append(_assistant(message, text))
+            calls = tools.tool_calls(message, where)
+            if calls:
+                book.called(calls, where)
+                conversation.uses_tools = True
+            else:
+                book.check_closed()
+            turn = _assistant(message, text)
+            turns.append(turn)
+            conversation.messages.append(
+                Message(role="assistant", content=turn.content, reasoning=turn.reasoning, tool_calls=calls)
+            )
+        elif role == "tool":
+            call = book.answered(message.get("tool_call_id"), where)
+            conversation.messages.append(tools.tool_result(text, call, f"{where}.content"))
+            conversation.uses_tools = True
         else:
-            raise bad_parameter(f"{where}.role", f"Unsupported role {role!r}; use system, user or assistant.")
-    if not turns or turns[-1].role != "user":
-        raise bad_parameter("messages", "The last message must be the user's.")
-    prompt = turns.pop().content
+            raise bad_parameter(
+                f"{where}.role", f"Unsupported role {role!r}; use system, user, assistant or tool."
+            )
+    last = messages[-1].get("role")
+    if last not in ("user", "tool") or last_user < 0:
+        raise bad_parameter("messages", "The last message must be the user's, or the results of the tool calls.")
+    book.check_closed()
+    prompt = turns[last_user].content
     if not prompt.strip():
         raise bad_parameter(f"messages[{len(messages) - 1}].content", "The last user message is empty.")
-    return turns, prompt, "\n\n".join(system)
+    return turns[:last_user], prompt, "\n\n".join(system), conversation
 
 
 def _assistant(message: dict[str, Any], text: str) -> InputTurn:
@@ -230,6 +275,8 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
             if not isinstance(budget, int) or isinstance(budget, bool) or budget <= 0:
                 raise bad_parameter("thinking.budget_tokens", "budget_tokens must be a positive integer.")
             put("budget_tokens", budget, "thinking.budget_tokens")
+    if "effort" in raw and "budget_tokens" in raw:
+        _one_of_effort_and_budget(raw, model)
     for param in ("max_tokens", "max_completion_tokens"):
         if (value := body.get(param)) is not None:
             if not isinstance(value, int) or isinstance(value, bool):
@@ -247,6 +294,25 @@ def _controls(body: dict[str, Any], model: ModelProfile) -> tuple[dict[str, Any]
     if (response_format := body.get("response_format")) is not None and (schema := _schema_of(response_format)):
         put("answer_schema", schema, "response_format")
     return raw, named
+
+
+def _one_of_effort_and_budget(raw: dict[str, Any], model: ModelProfile) -> None:
+    """`reasoning_effort` with `thinking.budget_tokens`: the seed gateway's contract takes
+    both only when they say the same (the effort's budget for this model is the budget
+    given), and then sends that budget; otherwise one would be silently ignored."""
+    effort, budget = raw["effort"], raw["budget_tokens"]
+    budgets = EFFORT_BUDGETS.get(model.thinking_control, {})
+    if budgets.get(effort) == budget:
+        del raw["effort"]
+        return
+    if effort in budgets:
+        why = f"reasoning_effort {effort!r} is a budget of {budgets[effort]} tokens for {model.label}"
+    else:
+        why = f"{model.label} has no thinking budget for reasoning_effort {effort!r}"
+    raise bad_parameter(
+        "reasoning_effort",
+        f"reasoning_effort and thinking.budget_tokens disagree: {why}, not {budget}. Give one of them.",
+    )
 
 
 def _schema_of(response_format: Any) -> str | None:

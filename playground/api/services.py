@@ -6,17 +6,33 @@ API folder (`Conversation.origin == "api"`); `launch_request` hands the prompt t
 ended cleanly), like every other entry. An owner who turned `store_api_requests`
 off still gets a run (runs are stored turns); `forget` deletes the conversation
 once the run has saved its end.
+
+A request with tools, or with tool calls and results in its messages, is stored the
+same way (its prompt the last user message) and sent as its messages say
+(`tool_request`): the steps after the last user message are in the turn's `sent`.
+The run makes one model call; tool calls end the turn ("tool_calls"), for the caller
+to run them and send the results back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from channels.db import database_sync_to_async
 from django.db import transaction
 
+from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
+from playground.conversations.services import Exchange, request_for, request_record
 from playground.models import Conversation, Preferences, Turn
-from playground.streaming.launch import Launched, Question, launch
+from playground.security.secrets import Scrubber
+from playground.streaming.launch import Launched, Question, launch, launch_stored
+from playground.streaming.launch import store as store_start
+from playground.streaming.liveness import sweep_once
+from reasoning.adapters.selection import adapter_for
+from reasoning.context import ReplayRefused
+from reasoning.request import ChatRequest
 
 API_ORIGIN = "api"
 
@@ -54,7 +70,68 @@ async def launch_request(
     prompt = Question(
         owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation
     )
-    return await launch(prompt, follow=follow)
+    if not request.uses_tools:
+        return await launch(prompt, follow=follow)
+    await sweep_once()
+    exchange = await database_sync_to_async(_store_tool_step)(prompt, request)
+    (launched,) = await launch_stored([exchange], follow=follow)
+    return launched
+
+
+def tool_request(base: ChatRequest, request: CompletionRequest) -> ChatRequest:
+    """`base` (the stored exchange's request: provider, model, controls) with the API
+    request's own messages, tool calls and results included, and its tools. Assistant
+    messages are marked as the model's own, so the replay policy of its family applies
+    to them (reasoning.context): the reasoning of the current tool chain goes back."""
+    source = request.model.source
+    messages = [
+        dataclasses.replace(m, source=m.source or source) if m.role == "assistant" else m
+        for m in request.conversation.messages
+    ]
+    tools = request.tool_use
+    return dataclasses.replace(
+        base, messages=messages, tools=tools.tools, tool_choice=tools.choice, parallel_tool_calls=tools.parallel
+    )
+
+
+def check_tool_request(request: CompletionRequest) -> None:
+    """Build the request the adapter would send, before anything is stored: tools the
+    provider cannot take, or a tool loop it is known to reject (a required reasoning
+    carrier missing, reasoning.context), are the caller's 400."""
+    try:
+        base = request_for(request.model, request.params, [])
+    except Exception:
+        return  # not the caller's doing (an unreadable key): the start path ends the turn with the reason
+    chat = tool_request(base, request)
+    try:
+        adapter_for(chat).prepare(chat)
+    except ValueError as e:
+        text = str(e)
+        named = next((p for p in ("tool_choice", "parallel_tool_calls") if p in text), None)
+        param = named or ("messages" if isinstance(e, ReplayRefused) else "tools")
+        raise bad_parameter(param, text) from None
+    except Exception:
+        return
+
+
+def _store_tool_step(prompt: Question, request: CompletionRequest) -> Exchange:
+    """The exchange as every start stores it, sent with the request's own messages and
+    tools; the turn's `sent` records that request."""
+    exchange = store_start(prompt)
+    if exchange.request is None:
+        return exchange
+    chat = tool_request(exchange.request, request)
+    try:
+        prepared = Scrubber.for_provider(chat.provider).redact_request(adapter_for(chat).prepare(chat))
+    except Exception as e:
+        # Checked before the store (check_tool_request); a failure now ends the turn with its reason.
+        error = {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None}
+        Turn.objects.filter(pk=exchange.assistant_turn.pk).update(status=Turn.Status.ERROR, error=error)
+        exchange.assistant_turn.error = error
+        return dataclasses.replace(exchange, request=None)
+    # The request and the context's notes (what went back, what was left out), as every turn keeps them.
+    Turn.objects.filter(pk=exchange.assistant_turn.pk).update(sent=request_record(chat, prepared))
+    return dataclasses.replace(exchange, request=chat)
 
 
 def forget(conversation_id: int) -> None:

@@ -8,6 +8,13 @@ Reasoning goes where the request's `reasoning_format` says:
     think               inside content, as `<think>…</think>` before the answer
     none                left out
 
+A model with no reasoning (`reasoning = "none"`) gets no reasoning field at all, whole
+or streamed; a reasoning model's answer without reasoning has `reasoning_content: null`.
+
+An answer that ends in tool calls has them as `message.tool_calls` (streamed: deltas
+under `tool_calls` with `index`, then `id`, `type` and the function's name, then the
+arguments in fragments, after the answer's text) and `finish_reason: "tool_calls"`.
+
 Usage: `completion_tokens` includes reasoning tokens; `reasoning_tokens` is null
 when the provider did not report it (never a made-up 0), and so is any other count.
 """
@@ -24,6 +31,8 @@ FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls"})
 THINK_OPEN, THINK_CLOSE = "<think>\n", "\n</think>\n\n"
 DONE = b"data: [DONE]\n\n"
 HEARTBEAT = b": keep-alive\n\n"
+# Characters of a call's arguments per streamed delta.
+ARGUMENT_FRAGMENT = 512
 
 
 def sse(payload: Any) -> bytes:
@@ -31,8 +40,22 @@ def sse(payload: Any) -> bytes:
 
 
 def finish_reason(turn: Turn) -> str:
+    if tool_calls(turn):
+        return "tool_calls"
     reason = turn.finish_reason or "stop"
     return reason if reason in FINISH_REASONS else "stop"
+
+
+def tool_calls(turn: Turn) -> list[dict[str, Any]]:
+    """The calls the answer ends with (its last step's), in Chat Completions' shape;
+    the caller runs them and sends the results back."""
+    steps = getattr(turn, "steps", None) or []
+    if not steps or turn.status != Turn.Status.COMPLETE:
+        return []
+    return [
+        dict(id=call["id"], type="function", function=dict(name=call["name"], arguments=call.get("arguments") or "{}"))  # noqa: C408
+        for call in steps[-1].get("tool_calls") or ()
+    ]
 
 
 def usage(turn: Turn) -> dict[str, Any]:
@@ -48,13 +71,18 @@ def usage(turn: Turn) -> dict[str, Any]:
     return body
 
 
-def completion(turn: Turn, model: str, reasoning_format: str) -> dict[str, Any]:
+def completion(turn: Turn, model: str, reasoning_format: str, *, reasons: bool = True) -> dict[str, Any]:
     """The whole answer (`stream: false`)."""
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
+    if calls := tool_calls(turn):
+        message["content"] = turn.content or None  # as OpenAI answers a message of calls only
+        message["tool_calls"] = calls
     if reasoning_format == "think":
         if turn.reasoning:
             message["content"] = THINK_OPEN + turn.reasoning + THINK_CLOSE + turn.content
-    elif reasoning_format != "none":
+    elif reasoning_format != "none" and (turn.reasoning or reasons):
+        # A model with no reasoning has no field for it (the seed gateway's contract);
+        # a reasoning model that gave none this time says so with null.
         message[reasoning_format] = turn.reasoning or None
     return {
         "id": f"chatcmpl-{turn.pk}",
@@ -118,10 +146,24 @@ class ChunkWriter:
         if self.thinking_open:
             self.thinking_open = False
             out += self._chunk({"content": THINK_CLOSE.rstrip("\n")})
+        for index, call in enumerate(tool_calls(turn)):
+            out += self.tool_call(index, call)
         out += self._chunk({}, finish_reason(turn))
         if self.include_usage:
             out += sse({**self.base, "choices": [], "usage": usage(turn)})
         return out + DONE
+
+    def tool_call(self, index: int, call: dict[str, Any]) -> bytes:
+        """One call as standard deltas: its id, type and name with empty arguments, then
+        the arguments in fragments (clients join them by `index`, as they do OpenAI's)."""
+        function = call["function"]
+        head = dict(index=index, id=call["id"], type="function", function=dict(name=function["name"], arguments=""))  # noqa: C408
+        out = self._chunk({"tool_calls": [head]})
+        arguments = function["arguments"]
+        for at in range(0, len(arguments), ARGUMENT_FRAGMENT):
+            fragment = dict(index=index, function=dict(arguments=arguments[at : at + ARGUMENT_FRAGMENT]))  # noqa: C408
+            out += self._chunk({"tool_calls": [fragment]})
+        return out
 
     def error(self, body: dict[str, Any]) -> bytes:
         """A failure after the stream began: an error object, then the end."""

@@ -32,7 +32,14 @@ def create_token(user: Any, name: str = "") -> tuple[ApiToken, str]:
 
 
 def user_for(authorization: str) -> Any | None:
-    """The active user a `Bearer …` header belongs to, or None (unknown, revoked, malformed).
+    """The active user a `Bearer …` header belongs to, or None (unknown, revoked, malformed)."""
+    token = token_for(authorization)
+    return token.user if token is not None else None
+
+
+def token_for(authorization: str) -> ApiToken | None:
+    """The active token of a `Bearer …` header (its user loaded), or None (unknown,
+    revoked, malformed, its user inactive).
 
     Marks the token used. The lookup is by digest on a unique index; the secret
     itself is never compared, so there is no timing to learn from.
@@ -49,7 +56,7 @@ def user_for(authorization: str) -> Any | None:
     if token is None:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token.user
+    return token
 
 
 def revoke(token: ApiToken) -> bool:

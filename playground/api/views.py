@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -32,27 +31,28 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from playground.api import shapes
-from playground.api.errors import ApiError, from_turn_error
+from playground.api.errors import ApiError, from_turn_error, rate_limited
+from playground.api.replay_store import attach, remember
 from playground.api.requests import CompletionRequest, completion_request, parse
-from playground.api.services import forget, launch_request, store
+from playground.api.services import check_tool_request, forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
-from playground.api.tokens import user_for
-from playground.conversations.services import BadInput
-from playground.models import Conversation, ModelProfile, Turn
+from playground.api.tokens import token_for
+from playground.conversations.services import BadInput, RunLimit
+from playground.models import ApiToken, Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
 
 
-def _authenticated(request: HttpRequest) -> Any:
-    user = user_for(request.headers.get("authorization", ""))
-    if user is None:
+def _authenticated(request: HttpRequest) -> ApiToken:
+    token = token_for(request.headers.get("authorization", ""))
+    if token is None:
         raise ApiError(
             401, "Invalid, revoked or missing API token (Authorization: Bearer …).",
             code="invalid_api_key", headers={"www-authenticate": "Bearer"},
         )  # fmt: skip
-    return user
+    return token
 
 
 def _enabled_models() -> list[ModelProfile]:
@@ -87,16 +87,20 @@ def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"object": "list", "data": data})
 
 
-def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation, bool]:
-    user = _authenticated(request)
+def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Conversation, bool]:
+    token = _authenticated(request)
     try:
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     label, body = parse(body)
     completion = completion_request(body, _model(label))
-    conversation, keep = store(user, completion)
-    return user, completion, conversation, keep
+    if completion.uses_tools:
+        # What this token was returned with its tool calls goes back with them (exact replay).
+        completion.conversation.messages = attach(token, completion.conversation.messages)
+        check_tool_request(completion)
+    conversation, keep = store(token.user, completion)
+    return token, completion, conversation, keep
 
 
 @csrf_exempt
@@ -104,11 +108,14 @@ def _prepare(request: HttpRequest) -> tuple[Any, CompletionRequest, Conversation
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     try:
-        user, completion, conversation, keep = await sync_to_async(_prepare)(request)
+        token, completion, conversation, keep = await sync_to_async(_prepare)(request)
     except ApiError as e:
         return e.response()
     try:
-        launched = await launch_request(user, conversation, completion, follow=completion.stream)
+        launched = await launch_request(token.user, conversation, completion, follow=completion.stream)
+    except RunLimit as e:
+        await sync_to_async(forget)(conversation.pk)
+        return rate_limited(str(e), e.retry_after).response()
     except BadInput as e:
         await sync_to_async(forget)(conversation.pk)
         return ApiError(400, str(e), code="invalid_request").response()
@@ -124,7 +131,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         return from_turn_error(launched.error).response()
     headers = {"x-playground-conversation": str(conversation.pk)}
     if completion.stream:
-        return await _streamed(completion, TurnStream(launched), keep, headers)
+        return await _streamed(completion, TurnStream(launched), keep, headers, token)
     try:
         done = await launched.outcome()
     except BaseException:
@@ -135,7 +142,10 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         _end(launched, keep)
     if done.status == Turn.Status.ERROR:
         return from_turn_error(done.error).response()
-    response = JsonResponse(shapes.completion(done, completion.model.label, completion.reasoning_format))
+    await sync_to_async(remember)(token, done, completion.model.source)
+    reasons = completion.model.reasoning != "none"
+    body = shapes.completion(done, completion.model.label, completion.reasoning_format, reasons=reasons)
+    response = JsonResponse(body)
     for name, value in headers.items():
         response[name] = value
     return response
@@ -160,7 +170,7 @@ async def _forget_after_run(launched: Launched) -> None:
 
 
 async def _streamed(
-    completion: CompletionRequest, stream: TurnStream, keep: bool, headers: dict[str, str]
+    completion: CompletionRequest, stream: TurnStream, keep: bool, headers: dict[str, str], token: ApiToken
 ) -> HttpResponseBase:
     heartbeat = float(settings.API_HEARTBEAT_INTERVAL)
     try:
@@ -182,7 +192,8 @@ async def _streamed(
         include_usage=completion.include_usage,
     )  # fmt: skip
     response = StreamingHttpResponse(
-        _sse_body(writer, first, stream, heartbeat, keep), content_type="text/event-stream"
+        _sse_body(writer, first, stream, heartbeat, keep, token, completion.model.source),
+        content_type="text/event-stream",
     )
     response["cache-control"] = "no-cache"
     response["x-accel-buffering"] = "no"  # nginx: pass each chunk on at once
@@ -192,7 +203,8 @@ async def _streamed(
 
 
 async def _sse_body(
-    writer: shapes.ChunkWriter, first: Update, stream: TurnStream, heartbeat: float, keep: bool
+    writer: shapes.ChunkWriter, first: Update, stream: TurnStream, heartbeat: float, keep: bool,
+    token: ApiToken, source: str,
 ) -> AsyncIterator[bytes]:
     # The head, the role chunk and the first text leave in one write: with Nagle's
     # algorithm on (daphne does not turn it off) a second small write would wait
@@ -209,6 +221,8 @@ async def _sse_body(
                 yield pending + writer.error(from_turn_error(update.turn.error).body())
                 return
             else:
+                # Kept before the calls go out: the client's next request may come at once.
+                await sync_to_async(remember)(token, update.turn, source)
                 yield pending + writer.finish(update.turn)
                 return
             pending = b""

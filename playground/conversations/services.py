@@ -6,13 +6,14 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
@@ -122,23 +123,45 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
     return params
 
 
+class RunLimit(BadInput):
+    """A per-user limit of runs was reached; `retry_after` is the seconds after which
+    a start may pass (the API's 429 says it in `Retry-After`)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# How long to wait when the limit of simultaneous runs is reached: when a run ends is
+# not known, and a few seconds keeps a retrying client from hammering the server.
+BUSY_RETRY_AFTER = 2
+
+
 def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
     """Refuse, before anything is stored, a start that would pass the owner's limits:
     MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
     in the last minute. Counted in the database (one query), so every worker sees the same."""
     if owner_id is None:
         return
+    now = timezone.now()
+    window = now - timedelta(minutes=1)
     counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
         running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
-        recent=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(minutes=1))),
+        recent=Count("pk", filter=Q(created_at__gte=window)),
+        oldest=Min("created_at", filter=Q(created_at__gte=window)),
     )
     if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
-        raise BadInput(
+        raise RunLimit(
             f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
-            "Wait for one to finish or stop it."
+            "Wait for one to finish or stop it.",
+            BUSY_RETRY_AFTER,
         )
     if counts["recent"] + new_runs > settings.RUNS_PER_MINUTE:
-        raise BadInput(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in a minute.")
+        # The oldest start of the window leaves it first (a start of several runs at
+        # once may need more to leave; then the retry is told again).
+        oldest = counts["oldest"] or now
+        wait = max(1, math.ceil((oldest + timedelta(minutes=1) - now).total_seconds()))
+        raise RunLimit(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in {wait} s.", wait)
 
 
 def check_prompt(prompt: str) -> str:

@@ -37,16 +37,35 @@ native = Provider.objects.create(name="deepseekish", kind="openai", base_url=up 
 native.set_api_key("sk-upstream-secret-0000"); native.save()
 ModelProfile.objects.create(provider=native, model_id="native-1", label="Native", reasoning="native",
     thinking_control="chat_template_kwargs", efforts=["low", "medium", "high"])
+# Reasoning kept across turns (replay "preserved"), sent back as reasoning_content.
 ModelProfile.objects.create(provider=native, model_id="echo-1", label="Echo", reasoning="native",
-    options={{"echo_reasoning_content": True}})
+    options={{"echo_reasoning_content": True}}, replay="preserved")
 inline = Provider.objects.create(name="vllmish", kind="openai", base_url=up + "/v1")
 ModelProfile.objects.create(provider=inline, model_id="inline-1", label="Inline", reasoning="markup", markup="think")
+# No reasoning at all (gpt-4o-like): the gateway omits reasoning_content for it.
+ModelProfile.objects.create(provider=native, model_id="plain-1", label="Plain", reasoning="none")
 claude = Provider.objects.create(name="anthropic", kind="anthropic", base_url=up)
 ModelProfile.objects.create(provider=claude, model_id="claude-fake", label="Claude", reasoning="native",
     thinking_control="anthropic_budget", efforts=["low", "medium", "high"], supports_budget=True)
 gemini = Provider.objects.create(name="google", kind="gemini", base_url=up)
 ModelProfile.objects.create(provider=gemini, model_id="gemini-fake", label="Gemini", reasoning="native",
     thinking_control="gemini_budget", efforts=["low", "high"], supports_budget=True)
+# Tool loops (tests/api/test_tools.py): one model per provider kind whose family needs
+# its reasoning back inside a tool chain.
+ModelProfile.objects.create(provider=native, model_id="deepseek-v4-pro", label="DeepSeek", reasoning="native",
+    thinking_control="chat_template_kwargs")
+ModelProfile.objects.create(provider=native, model_id="kimi-k2.5", label="Kimi", reasoning="native",
+    thinking_control="chat_template_kwargs")
+responses = Provider.objects.create(name="responses", kind="openai-responses", base_url=up + "/v1")
+ModelProfile.objects.create(provider=responses, model_id="gpt-5-fake", label="Responses", reasoning="native",
+    efforts=["low", "medium", "high"], thinking_control="responses")
+ModelProfile.objects.create(provider=gemini, model_id="gemini-3-pro-fake", label="Gemini 3", reasoning="native",
+    thinking_control="gemini_level", efforts=["low", "high"])
+ollama = Provider.objects.create(name="ollama", kind="ollama", base_url=up)
+ModelProfile.objects.create(provider=ollama, model_id="qwen3-fake", label="Ollama", reasoning="native",
+    thinking_control="ollama_think")
+from playground.management.commands.bootstrap import seed_simulator
+seed_simulator()  # the offline simulator ("Offline simulator"), a provider kind of its own
 off = Provider.objects.create(name="off", kind="openai", base_url=up + "/v1", enabled=False)
 ModelProfile.objects.create(provider=off, model_id="off-1", label="Switched off")
 ModelProfile.objects.create(provider=native, model_id="paused-1", label="Paused", enabled=False)

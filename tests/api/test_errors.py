@@ -63,7 +63,9 @@ def test_a_disabled_model_is_a_404(gateway, label):
     ("label", "params", "param"),
     [
         ("Native", {"logit_bias": {"1": 2}}, "logit_bias"),
-        ("Native", {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        # Tools are taken (test_tools.py); a tool_choice the provider has no way to send is not.
+        ("Ollama", {"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required"},
+         "tool_choice"),
         ("Native", {"reasoning_effort": "xhigh"}, "reasoning_effort"),  # not one Native lists
         ("Native", {"reasoning_effort": "ludicrous"}, "reasoning_effort"),
         ("Inline", {"reasoning_effort": "high"}, "reasoning_effort"),  # no effort control

@@ -52,7 +52,8 @@ def test_input_reasoning_never_reaches_the_provider(gateway, label):
 
 
 def test_input_reasoning_goes_back_to_a_model_that_requires_it(gateway):
-    # echo_reasoning_content: DeepSeek's thinking mode wants reasoning_content back (§3).
+    # A model whose reasoning is kept across turns (replay "preserved") gets it back in
+    # its carrier (echo_reasoning_content: reasoning_content), from any input field.
     messages = sent(gateway, "Echo", HISTORY)["messages"]
     answers = [m for m in messages if m["role"] == "assistant"]
     assert [m["content"] for m in answers] == ["4", "6", "8"]
@@ -126,7 +127,7 @@ def test_developer_messages_are_the_system_prompt_and_text_parts_are_joined(gate
     ("messages", "param"),
     [
         ([{"role": "tool", "content": "42", "tool_call_id": "x"}, {"role": "user", "content": "?"}],
-         "messages[0].role"),
+         "messages[0].tool_call_id"),  # a result for no call (tests/api/test_tools.py has the rest)
         ([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x"}}]}],
          "messages[0].content[0]"),
         ([{"role": "user", "content": "   "}], "messages[0].content"),
