@@ -475,7 +475,7 @@ def test_a_loop_whose_carrier_is_lost_gets_the_providers_error(gateway):
     from reasoning.testing.rejecting import StrictProvider
 
     provider = StrictProvider("deepseek", *strict_steps("openai-chat"))
-    gateway.upstream.enqueue(provider, provider)
+    gateway.upstream.enqueue(provider, provider, provider)  # sam's may reach it
     message = gateway.client().chat.completions.create(
         model="DeepSeek", messages=QUESTION, tools=TOOLS
     ).choices[0].message
