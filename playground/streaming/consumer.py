@@ -36,6 +36,7 @@ from playground.streaming.launch import Question, launch
 from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
 from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
+from playground.streaming.steps import calls_swap, steps_swap
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,28 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         await self._deliver(event["turn"], follower.on_reclassified(event))
 
+    async def turn_step(self, event: dict[str, Any]) -> None:
+        """A tool-loop step ended: the finished steps, and empty blocks for the next."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return
+        if self._reader_is_slow():
+            follower.forget()
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], follower.on_step(event))
+
+    async def turn_calls(self, event: dict[str, Any]) -> None:
+        """The current step's tool calls changed: started, arguments, a result."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return
+        if self._reader_is_slow():
+            follower.on_dropped()  # the resume after it brings the calls as they are then
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], follower.on_calls(event))
+
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.following.pop(turn_id, None) is None:
@@ -232,6 +255,13 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     # ---- delivery ------------------------------------------------------------------------
 
     async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
+        structure = []
+        if delivery.steps is not None:
+            structure.append(steps_swap(turn_id, delivery.steps))
+        if delivery.calls is not None:
+            structure.append(calls_swap(turn_id, delivery.calls))
+        if structure:
+            await self._send_all(pack(structure))
         if delivery.pieces:
             swaps = [s for p in delivery.pieces for s in text_swaps(turn_id, p.block, p.text, replace=p.replace)]
             await self._send_all(pack(swaps))
@@ -261,10 +291,12 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self._start_watchdog()
         if offsets is None:
             return
+        follower = self.following.get(turn_id)
         await self.channel_layer.group_send(
             run_group(turn_id),
-            {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1]},
-        )
+            {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1],
+             "step": follower.step if follower is not None else 0},
+        )  # fmt: skip
 
     def _start_watchdog(self) -> None:
         if self.watchdog is None or self.watchdog.done():

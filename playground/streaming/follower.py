@@ -19,6 +19,13 @@ starts unsynced: frames are kept until the run's first resume reply, which
 
 Each event returns a `Delivery`: the pieces to show, in order, and whether to
 ask the run to resume (with the offsets to resume from).
+
+A tool-loop turn is a sequence of steps (playground.streaming.steps); the two
+blocks are always the current step's, and offsets count from the step's start.
+Frames say which step they belong to: one of an earlier step is ignored, one of
+a later step means a step's end was missed, and the watcher syncs again. A step's
+end ("turn.step") and the current calls ("turn.calls") carry whole states, given
+as `steps` / `calls` to render in place of what the watcher shows.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ class Piece:
 class Delivery:
     pieces: list[Piece] = field(default_factory=list)
     ask: tuple[int, int] | None = None  # resume from these (reasoning, content) offsets
+    steps: list[dict[str, Any]] | None = None  # the finished steps to show (before the pieces)
+    calls: list[dict[str, Any]] | None = None  # the current step's calls to show
 
 
 @dataclass
@@ -52,6 +61,8 @@ class TurnFollower:
     dropped: bool = False  # the watcher could not take what came; fetch it again when it can
     early: list[dict[str, Any]] = field(default_factory=list)  # frames before the first, replacing, reply
     ahead: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # block -> text beyond a gap
+    step: int = 0  # the step the blocks hold (0 for a turn with no tool calls)
+    calls_seq: int = -1  # the newest calls state shown
 
     @classmethod
     def joining(cls) -> TurnFollower:
@@ -72,15 +83,30 @@ class TurnFollower:
     def on_resumed(self, reply: dict[str, Any]) -> Delivery:
         """The run's answer to a resume request."""
         self.resuming = False
-        if self.synced:
-            return self._take(reply)
+        step = reply.get("step", self.step)
+        if self.synced and step == self.step:
+            out = self._take(reply)
+            if reply.get("seq", -1) > self.calls_seq:
+                self.calls_seq = reply["seq"]
+                out.calls = reply.get("calls")
+            return out
+        if self.synced and step < self.step:
+            return Delivery()  # a late reply about an earlier step
         self.synced = True
         r, c = reply["r"], reply["c"]
         self.have = [reply["r_off"] + len(r), reply["c_off"] + len(c)]
+        self.ahead.clear()
         # An empty block is left alone: what the watcher holds is a prefix of the
         # run's text, so it is empty too (and for the page, text in the answer
-        # block means the answer has started).
-        out = Delivery([Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text])
+        # block means the answer has started). Not so past a step's end: the
+        # watcher may hold an earlier step's text.
+        out = Delivery(
+            [Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text or step > 0],
+            steps=reply.get("steps") if "steps" in reply else None,
+            calls=reply.get("calls") if "calls" in reply else None,
+        )
+        self.step = step
+        self.calls_seq = reply.get("seq", -1)
         early, self.early = self.early, []
         for frame in early:
             more = self._take(frame)
@@ -88,10 +114,31 @@ class TurnFollower:
             out.ask = out.ask or more.ask
         return out
 
+    def on_step(self, event: dict[str, Any]) -> Delivery:
+        """A step ended: show the finished steps, and the next step's blocks empty."""
+        if not self.synced or event["step"] <= self.step:
+            return Delivery()  # the resume reply to come shows it; or an old message
+        self.step = event["step"]
+        self.have = [0, 0]
+        self.ahead.clear()
+        self.calls_seq = -1
+        return Delivery([Piece("r", "", replace=True), Piece("c", "", replace=True)], steps=event["steps"], calls=[])
+
+    def on_calls(self, event: dict[str, Any]) -> Delivery:
+        """The current step's calls changed (started, more arguments, a result)."""
+        if not self.synced or event["step"] < self.step or event["seq"] <= self.calls_seq:
+            return Delivery()
+        if event["step"] > self.step:
+            return self._missed_step()
+        self.calls_seq = event["seq"]
+        return Delivery(calls=event["calls"])
+
     def on_reclassified(self, event: dict[str, Any]) -> Delivery:
         """The answer so far was reasoning (a close tag with no open tag): both blocks
         are replaced with the run's whole texts, and offsets start from them. Frames
         kept from before are of the old texts."""
+        if event.get("step", 0) != self.step:
+            return self._missed_step() if event.get("step", 0) > self.step else Delivery()
         self.ahead.clear()
         self.early.clear()
         self.synced = True
@@ -128,7 +175,15 @@ class TurnFollower:
         self.resuming = True
         return (self.have[0], self.have[1])
 
+    def _missed_step(self) -> Delivery:
+        """Something of a later step came before that step's start: sync again."""
+        self.forget()
+        return Delivery(ask=self.retry())
+
     def _take(self, frame: dict[str, Any]) -> Delivery:
+        step = frame.get("step", 0)
+        if step != self.step:
+            return self._missed_step() if step > self.step else Delivery()
         out = Delivery()
         gap = False
         for i, block in enumerate(BLOCKS):
