@@ -278,9 +278,6 @@ class Turn(models.Model):
     source = models.CharField(max_length=240, blank=True)  # "kind:model_id" that produced it
     params = models.JSONField(default=dict, blank=True)
     sent = models.JSONField(null=True, blank=True)  # the request as sent, keys redacted
-    # A tool loop's finished steps, oldest first (playground.streaming.steps); the
-    # last step, the answer, is the turn's own reasoning and content.
-    steps = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     error = models.JSONField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True)

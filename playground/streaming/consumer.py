@@ -221,26 +221,39 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         await self._deliver(event["turn"], follower.on_reclassified(event))
 
     async def turn_step(self, event: dict[str, Any]) -> None:
-        """A tool-loop step ended: the finished steps, and empty blocks for the next."""
+        """A tool loop's next model call begins: the finished steps, empty blocks for it."""
         follower = self.following.get(event["turn"])
         if follower is None:
             return
         if self._reader_is_slow():
-            follower.forget()
+            follower.forget()  # caught up later by a replacing resume
             self._note_dropped()
             return
         await self._deliver(event["turn"], follower.on_step(event))
 
-    async def turn_calls(self, event: dict[str, Any]) -> None:
-        """The current step's tool calls changed: started, arguments, a result."""
+    async def tool_start(self, event: dict[str, Any]) -> None:
+        await self._tool_event(event)
+
+    async def tool_args(self, event: dict[str, Any]) -> None:
+        await self._tool_event(event)
+
+    async def tool_result(self, event: dict[str, Any]) -> None:
+        await self._tool_event(event)
+
+    async def tool_awaiting(self, event: dict[str, Any]) -> None:
+        await self._tool_event(event)
+
+    async def _tool_event(self, event: dict[str, Any]) -> None:
+        """A tool call of the streaming step changed: its cards are rendered whole again."""
         follower = self.following.get(event["turn"])
         if follower is None:
             return
-        if self._reader_is_slow():
-            follower.on_dropped()  # the resume after it brings the calls as they are then
+        delivery = follower.on_tool(event)  # kept even for a slow reader: the state is small
+        if self._reader_is_slow() and delivery.ask is None:
+            follower.on_dropped()
             self._note_dropped()
             return
-        await self._deliver(event["turn"], follower.on_calls(event))
+        await self._deliver(event["turn"], delivery)
 
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
@@ -256,8 +269,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
         structure = []
-        if delivery.steps is not None:
-            structure.append(steps_swap(turn_id, delivery.steps))
+        if delivery.reload_steps:
+            steps = await database_sync_to_async(_finished_steps)(turn_id)
+            structure.append(steps_swap(turn_id, steps))
         if delivery.calls is not None:
             structure.append(calls_swap(turn_id, delivery.calls))
         if structure:
@@ -331,6 +345,12 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         except (TypeError, ValueError):
             return None
         return Turn.objects.filter(pk=pk, conversation=self.conversation).values_list("pk", flat=True).first()
+
+
+def _finished_steps(turn_id: int) -> list[dict[str, Any]]:
+    """The steps a streaming turn has finished, as saved before its next step began."""
+    steps = Turn.objects.filter(pk=turn_id).values_list("steps", flat=True).first()
+    return [s for s in steps or [] if isinstance(s, dict)]
 
 
 def _parse_resume(query: bytes) -> list[tuple[int, int, int]]:

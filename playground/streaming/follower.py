@@ -22,16 +22,20 @@ ask the run to resume (with the offsets to resume from).
 
 A tool-loop turn is a sequence of steps (playground.streaming.steps); the two
 blocks are always the current step's, and offsets count from the step's start.
-Frames say which step they belong to: one of an earlier step is ignored, one of
-a later step means a step's end was missed, and the watcher syncs again. A step's
-end ("turn.step") and the current calls ("turn.calls") carry whole states, given
-as `steps` / `calls` to render in place of what the watcher shows.
+Frames say which step they belong to (no "step": 0): one of an earlier step is
+ignored, one of a later step means a step's start was missed, and the watcher
+syncs again. At a step's start ("turn.step") the blocks start empty and the
+finished steps are shown again (`Delivery.reload_steps`: they are in the
+database); the current step's calls (tool.start/args/result/awaiting) are kept
+here, whole, and given as `calls` to render in place of what the watcher shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from playground.streaming.steps import merge_call
 
 BLOCKS = ("r", "c")
 MAX_EARLY = 1000  # frames kept while unsynced; more means the reply is lost: the watchdog asks again
@@ -49,7 +53,7 @@ class Piece:
 class Delivery:
     pieces: list[Piece] = field(default_factory=list)
     ask: tuple[int, int] | None = None  # resume from these (reasoning, content) offsets
-    steps: list[dict[str, Any]] | None = None  # the finished steps to show (before the pieces)
+    reload_steps: bool = False  # show the finished steps again, from the saved turn
     calls: list[dict[str, Any]] | None = None  # the current step's calls to show
 
 
@@ -62,7 +66,7 @@ class TurnFollower:
     early: list[dict[str, Any]] = field(default_factory=list)  # frames before the first, replacing, reply
     ahead: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # block -> text beyond a gap
     step: int = 0  # the step the blocks hold (0 for a turn with no tool calls)
-    calls_seq: int = -1  # the newest calls state shown
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # the step's tool calls, by index
 
     @classmethod
     def joining(cls) -> TurnFollower:
@@ -83,13 +87,9 @@ class TurnFollower:
     def on_resumed(self, reply: dict[str, Any]) -> Delivery:
         """The run's answer to a resume request."""
         self.resuming = False
-        step = reply.get("step", self.step)
+        step = reply.get("step", 0)
         if self.synced and step == self.step:
-            out = self._take(reply)
-            if reply.get("seq", -1) > self.calls_seq:
-                self.calls_seq = reply["seq"]
-                out.calls = reply.get("calls")
-            return out
+            return self._take(reply)
         if self.synced and step < self.step:
             return Delivery()  # a late reply about an earlier step
         self.synced = True
@@ -102,11 +102,15 @@ class TurnFollower:
         # watcher may hold an earlier step's text.
         out = Delivery(
             [Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text or step > 0],
-            steps=reply.get("steps") if "steps" in reply else None,
-            calls=reply.get("calls") if "calls" in reply else None,
+            reload_steps=step > 0,
         )
+        if step != self.step:
+            self.calls = {}
+        if isinstance(reply.get("calls"), list):  # the run's calls of the step, where it says them
+            self.calls = {i: dict(c) for i, c in enumerate(reply["calls"]) if isinstance(c, dict)}
+        if self.calls or step != self.step:
+            out.calls = self._calls()
         self.step = step
-        self.calls_seq = reply.get("seq", -1)
         early, self.early = self.early, []
         for frame in early:
             more = self._take(frame)
@@ -115,23 +119,31 @@ class TurnFollower:
         return out
 
     def on_step(self, event: dict[str, Any]) -> Delivery:
-        """A step ended: show the finished steps, and the next step's blocks empty."""
+        """The next model call of a tool loop begins: the step before it is saved (show
+        the finished steps again), the new step's blocks and calls start empty."""
         if not self.synced or event["step"] <= self.step:
             return Delivery()  # the resume reply to come shows it; or an old message
         self.step = event["step"]
         self.have = [0, 0]
         self.ahead.clear()
-        self.calls_seq = -1
-        return Delivery([Piece("r", "", replace=True), Piece("c", "", replace=True)], steps=event["steps"], calls=[])
+        self.calls = {}
+        return Delivery(
+            [Piece("r", "", replace=True), Piece("c", "", replace=True)], reload_steps=True, calls=[]
+        )
 
-    def on_calls(self, event: dict[str, Any]) -> Delivery:
-        """The current step's calls changed (started, more arguments, a result)."""
-        if not self.synced or event["step"] < self.step or event["seq"] <= self.calls_seq:
-            return Delivery()
-        if event["step"] > self.step:
+    def on_tool(self, event: dict[str, Any]) -> Delivery:
+        """A tool call of the current step started, got its arguments, its result, or
+        waits for a person's answer: the step's calls as they are now."""
+        step = event.get("step", 0)
+        if not self.synced or step < self.step:
+            return Delivery()  # the resume reply to come shows it; or an old message
+        if step > self.step:
             return self._missed_step()
-        self.calls_seq = event["seq"]
-        return Delivery(calls=event["calls"])
+        merge_call(self.calls.setdefault(event["index"], {}), event)
+        return Delivery(calls=self._calls())
+
+    def _calls(self) -> list[dict[str, Any]]:
+        return [self.calls[i] for i in sorted(self.calls)]
 
     def on_reclassified(self, event: dict[str, Any]) -> Delivery:
         """The answer so far was reasoning (a close tag with no open tag): both blocks

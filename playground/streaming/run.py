@@ -43,24 +43,11 @@ from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
-from playground.streaming.steps import StepLog
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
 from reasoning.errors import ProviderError
-from reasoning.events import (
-    CallDone,
-    ContentDelta,
-    Event,
-    Finish,
-    ReasoningDelta,
-    Reclassified,
-    ReplayData,
-    ToolCallDelta,
-    ToolCallDone,
-    ToolCallStart,
-    Usage,
-)
+from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, Reclassified, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.wire import make_client
 
@@ -143,14 +130,6 @@ class TurnRun:
     # so none reaches a socket before the turn it belongs to (see launch.py).
     held: asyncio.Event | None = None
     _reclassified: bool = False  # the answer so far became reasoning; the next frame says so
-    # A tool loop's steps (playground.streaming.steps): the finished ones and the
-    # current step's calls; the flags say what the next frame must publish.
-    tools: StepLog = field(default_factory=StepLog)
-    _step_changed: bool = False
-    _calls_dirty: bool = False
-    _steps_dirty: bool = False  # for the checkpoint
-    _step_started_ms: int = 0
-    _streams: tuple[Any, Any] | None = None  # the scrubbing streams of reasoning and content
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
@@ -207,57 +186,6 @@ class TurnRun:
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)
 
-    # ---- a tool loop's steps (rare events: a frame interval at most per change) -----
-
-    def _on_tool_call(self, event: ToolCallStart | ToolCallDelta | ToolCallDone) -> None:
-        if isinstance(event, ToolCallDelta):
-            event = dataclasses.replace(event, arguments=self.scrubber.scrub(event.arguments))
-        elif isinstance(event, ToolCallDone):
-            event = dataclasses.replace(event, arguments=self.scrubber.scrub(event.arguments))
-        self.tools.on_event(event)
-        self._calls_changed()
-
-    def tool_started(self, call_id: str, *, server: str = "") -> None:
-        """The loop runs the tool of `call_id` now (on `server`, an MCP server's name)."""
-        self.tools.started(call_id, server=server)
-        self._calls_changed()
-
-    def tool_finished(
-        self, call_id: str, result: str, *, is_error: bool = False, server: str | None = None,
-        duration_ms: int | None = None,
-    ) -> None:  # fmt: skip
-        """The result of `call_id` (an error's message with `is_error`), as it goes back to the model."""
-        self.tools.finished(call_id, result, is_error=is_error, server=server, duration_ms=duration_ms)
-        self._calls_changed()
-
-    def next_step(self) -> None:
-        """The model's call ended in tool calls, their results are in: the step is kept
-        (`Turn.steps`) and the next call of the model streams into empty blocks."""
-        if self._streams is not None:
-            r_stream, c_stream = self._streams
-            if text := r_stream.flush():
-                self._on_reasoning(text)
-            if text := c_stream.flush():
-                self._on_content(text)
-        reasoning = "".join(self.reasoning)
-        thinking_ms = None
-        if reasoning and self.last_reasoning_ms is not None:
-            thinking_ms = max(0, self.last_reasoning_ms - self._step_started_ms)
-        self.tools.end_step(reasoning, "".join(self.content), thinking_ms)
-        self.reasoning.clear()
-        self.content.clear()
-        self._r_len = self._c_len = self._r_sent = self._c_sent = 0
-        self._reclassified = False
-        self._step_started_ms = self._elapsed_ms()
-        self._step_changed = self._steps_dirty = self._dirty = True
-        self._calls_dirty = False  # the step message carries them, in the finished step
-        self._wake.set()
-        self._end_nap()
-
-    def _calls_changed(self) -> None:
-        self._calls_dirty = self._steps_dirty = self._dirty = True
-        self._wake.set()
-
     # ---- the run ---------------------------------------------------------------------
 
     async def main(self) -> None:
@@ -271,7 +199,6 @@ class TurnRun:
         ]
         scrub = self.scrubber
         r_stream, c_stream = scrub.stream(), scrub.stream()
-        self._streams = (r_stream, c_stream)
         try:
             # Every provider value is checked where it enters (reasoning.checked).
             adapter = Checked(adapter_for(self.request))
@@ -299,8 +226,6 @@ class TurnRun:
                         self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
                     elif isinstance(event, CallDone):
                         self.calls.append(dataclasses.replace(event, request=scrub.redact_request(event.request)))
-                    elif isinstance(event, ToolCallStart | ToolCallDelta | ToolCallDone):
-                        self._on_tool_call(event)
             self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
@@ -328,10 +253,6 @@ class TurnRun:
                 self._on_reasoning(text)
             if text := c_stream.flush():
                 self._on_content(text)
-            if self.tools.calls:
-                # Calls with no step after them (stopped, failed, or no loop to run
-                # them): they stay in a step of their own, shown with what they got.
-                self.next_step()
             self._finishing = True
             # The flusher is not cancelled mid-send: `_finishing` tells it to send
             # the last frame and return, so no published offset is ever lost.
@@ -409,29 +330,12 @@ class TurnRun:
             _wake_up(self._nap_future)
 
     async def _send_frame(self) -> None:
-        assert self.layer is not None
-        # Order matters: a step's end before the new step's calls and text.
-        if self._step_changed:
-            self._step_changed = False
-            self.frames_sent += 1
-            await self.layer.group_send(
-                self.group, {"type": "turn.step", "turn": self.turn_id, "step": self.tools.step,
-                             "steps": list(self.tools.steps)},
-            )  # fmt: skip
-        if self._calls_dirty:
-            self._calls_dirty = False
-            self.frames_sent += 1
-            await self.layer.group_send(
-                self.group, {"type": "turn.calls", "turn": self.turn_id, "step": self.tools.step,
-                             "seq": self.tools.seq, "calls": self.tools.calls_state()},
-            )  # fmt: skip
         if self._reclassified:
             # Offsets start again: both blocks are replaced with the whole texts.
             self._reclassified = False
             frame = {
                 "type": "turn.reclassified",
                 "turn": self.turn_id,
-                "step": self.tools.step,
                 "r": "".join(self.reasoning),
                 "c": "".join(self.content),
             }
@@ -447,7 +351,6 @@ class TurnRun:
         frame = {
             "type": "turn.frame",
             "turn": self.turn_id,
-            "step": self.tools.step,
             "r_off": self._r_sent,
             "r": _tail(self.reasoning, r_new),
             "c_off": self._c_sent,
@@ -493,16 +396,7 @@ class TurnRun:
             "r": "".join(self.reasoning)[r_off:],
             "c_off": c_off,
             "c": "".join(self.content)[c_off:],
-            # The steps as they are: a watcher that has not seen them (a page that
-            # loaded, a socket that missed a step) shows them from this.
-            "step": self.tools.step,
-            "steps": list(self.tools.steps),
-            "seq": self.tools.seq,
-            "calls": self.tools.calls_state(),
         }
-        if int(message.get("step", self.tools.step)) != self.tools.step:
-            frame["r_off"] = frame["c_off"] = 0  # offsets of another step mean nothing here
-            frame["r"], frame["c"] = "".join(self.reasoning), "".join(self.content)
         assert self.layer is not None
         await self.layer.send(message["reply_to"], frame)
 
@@ -524,9 +418,6 @@ class TurnRun:
             "first_content_ms": self.first_content_ms,
             "heartbeat_at": Now(),  # the database's clock, shared by all workers
         }
-        if self._steps_dirty or final:
-            self._steps_dirty = False
-            fields["steps"] = list(self.tools.steps)
         if final:
             fields.update(self._final_fields())
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)

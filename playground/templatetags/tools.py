@@ -1,4 +1,4 @@
-"""Template filters for tool-loop steps: a call's state and its arguments shown readably."""
+"""Template filters for tool-loop steps (playground.streaming.steps)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,29 @@ from typing import Any
 
 from django import template
 
-from playground.streaming.steps import pretty_arguments, steps_of
+from playground.streaming import steps
 
 register = template.Library()
 
 
 @register.filter
-def call_state(call: dict[str, Any]) -> str:
-    """"arguments", "running", "waiting", "done", "error" or, for a call that never got
-    its result (the turn was stopped, or failed), "unanswered"."""
-    if state := call.get("state"):
-        return str(state)
-    if call.get("result") is None:
-        return "unanswered"
-    return "error" if call.get("is_error") else "done"
+def call_state(call: dict[str, Any], live: bool = False) -> str:
+    """"running", "awaiting", "done", "error" or "unanswered". A call of a finished
+    step that never got its result is unanswered, whatever it was doing then."""
+    state = steps.call_state(call)
+    return "unanswered" if state == "running" and not live else state
 
 
 @register.filter
 def pretty_json(arguments: Any) -> str:
-    return pretty_arguments(arguments if arguments is not None else "")
+    return steps.pretty_arguments(arguments if arguments is not None else "")
 
 
 @register.filter
-def turn_steps(turn: Any) -> list[dict[str, Any]]:
-    """The finished steps of a tool-loop turn (the answer's own step is the turn itself)."""
-    return steps_of(turn)
+def earlier_steps(turn: Any) -> list[dict[str, Any]]:
+    return steps.earlier_steps(turn)
+
+
+@register.filter
+def last_calls(turn: Any) -> list[dict[str, Any]]:
+    return steps.last_calls(turn)
