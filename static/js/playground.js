@@ -89,6 +89,19 @@
     tick();
   }
 
+  // Reasoning came after the answer had started with none (a reclassification
+  // whose frame also brought answer text): the block hidden then is shown, folded.
+  function reasoningArrived(turn) {
+    if (!turn || !turn.dataset.folded) return;
+    const details = liveThought(turn);
+    if (!details || !details.hidden) return;
+    delete turn.dataset.folded;
+    details.hidden = false;
+    const label = details.querySelector(".thinking-label");
+    if (label) label.classList.add("live");
+    foldOnAnswer(turn);
+  }
+
   // The thought block of the step that streams; a tool loop's finished steps have
   // thought blocks of their own before it (.step-thought).
   function liveThought(turn) {
@@ -185,7 +198,11 @@
       if (target.id.endsWith("-c")) {
         if (target.hasChildNodes()) foldOnAnswer(target.closest(".turn"));
         else thinkingAgain(target.closest(".turn"));
-      } else { followNewest(target); return; }
+      } else {
+        reasoningArrived(target.closest(".turn"));
+        followNewest(target);
+        return;
+      }
     }
     followNewest();
   });
