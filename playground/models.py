@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core import validators
 from django.db import models
 from django.urls import reverse
 
@@ -236,6 +237,9 @@ class Conversation(models.Model):
     # A read-only link (/s/<token>/) that needs no login; None: not shared.
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     share_reasoning = models.BooleanField(default=False)
+    # The tools offered to the model in this conversation's turns: MCP server names
+    # ("clock": all its tools) or single tools ("clock:now"). See playground.tools.
+    tools = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-updated_at"]
@@ -264,6 +268,8 @@ class Turn(models.Model):
         STOPPED = "stopped"
         INTERRUPTED = "interrupted"
         ERROR = "error"
+        # A tool loop paused on a call whose result a person gives (playground.streaming.toolrun).
+        AWAITING_TOOL = "awaiting_tool"
 
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="turns")
     parent = models.ForeignKey(
@@ -273,6 +279,9 @@ class Turn(models.Model):
     content = models.TextField(blank=True)
     reasoning = models.TextField(blank=True)
     replay = models.JSONField(null=True, blank=True)
+    # A tool loop's steps in order (reasoning.toolbox.steps has the shape); empty for a
+    # turn that called no tool. `reasoning`/`content` are then the last step's.
+    steps = models.JSONField(default=list, blank=True)
     model = models.ForeignKey(ModelProfile, null=True, blank=True, on_delete=models.SET_NULL)
     model_label = models.CharField(max_length=100, blank=True)  # kept if the model is deleted
     source = models.CharField(max_length=240, blank=True)  # "kind:model_id" that produced it
@@ -514,3 +523,47 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class McpServer(models.Model):
+    """An MCP server whose tools a conversation may offer to its model (admin only).
+
+    stdio: `command` with `args`, run with `env` and nothing else of ours (see
+    reasoning.toolbox.mcp); streamable HTTP: `url`. Values in `env` are encrypted
+    at rest like provider keys (they often hold a token)."""
+
+    name = models.CharField(
+        max_length=64, unique=True, validators=[validators.RegexValidator(r"^[A-Za-z0-9_-]+$")],
+        help_text="letters, digits, - and _",
+    )  # fmt: skip
+    command = models.CharField(max_length=500, blank=True, help_text="stdio: the program to run")
+    args = models.JSONField(default=list, blank=True, help_text="stdio: its arguments, a JSON list of strings")
+    env = models.JSONField(default=dict, blank=True, help_text="stdio: its whole environment (PATH is added)")
+    url = models.URLField(max_length=500, blank=True, help_text="streamable HTTP: the endpoint, e.g. http://host/mcp")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP server"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if isinstance(self.env, dict):
+            self.env = {str(k): _sealed(v) for k, v in self.env.items()}
+        super().save(*args, **kwargs)
+
+    def opened_env(self) -> dict[str, str]:
+        return {k: _opened(v) for k, v in (self.env or {}).items()}
+
+
+def _sealed(value: Any) -> str:
+    text = str(value)
+    return text if text.startswith(secrets.SEALED) else secrets.SEALED + crypto.encrypt(text)
+
+
+def _opened(value: Any) -> str:
+    text = str(value)
+    return crypto.decrypt(text[len(secrets.SEALED) :]) if text.startswith(secrets.SEALED) else text

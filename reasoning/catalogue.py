@@ -115,8 +115,10 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     (_ANY_CHAT, r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss")),
     (("ollama",), r"gpt-oss", Capabilities("ollama_think", LOW_HIGH, family="gpt-oss")),
     # --- DeepSeek (§3, §8) -------------------------------------------------------------
+    # R1's template writes `<think>\n` into the prompt (§10): where a server leaves the
+    # markup in the text, everything before the first `</think>` is reasoning.
     (_ANY_CHAT, r"deepseek-(reasoner|r1)|deepseek-ai/deepseek-r1",
-     Capabilities("none", family="DeepSeek R1 (always thinks)")),
+     Capabilities("none", starts_in_reasoning=True, family="DeepSeek R1 (always thinks)")),
     (_ANY_CHAT, r"deepseek-v4",
      Capabilities("thinking_type", ("high", "max"), options=ECHO, family="DeepSeek V4")),
     (_ANY_CHAT, r"deepseek-ai/deepseek-v3\.[12]",

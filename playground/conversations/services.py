@@ -22,6 +22,7 @@ from reasoning.adapters.selection import adapter_for
 from reasoning.controls import UnsupportedControl, check_controls
 from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
 from reasoning.structured import check_schema
+from reasoning.toolbox.steps import turn_messages
 
 # Per-turn parameters a user may set, with the type each is coerced to.
 PARAMS: dict[str, type] = {
@@ -36,7 +37,9 @@ PARAMS: dict[str, type] = {
     "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
+    "max_steps": int,  # model calls a tool loop may make in one turn (playground.streaming.toolrun)
 }
+MAX_STEPS_LIMIT = 50
 MAX_STOP_SEQUENCES = 4
 # What a turn's params keep of its prompt; never taken from the browser.
 PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
@@ -78,6 +81,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         raise BadInput("max_tokens must be between 1 and 1,000,000")
     if "budget_tokens" in params and not 0 <= params["budget_tokens"] <= 1_000_000:
         raise BadInput("budget_tokens must be between 0 and 1,000,000")
+    if "max_steps" in params and not 1 <= params["max_steps"] <= MAX_STEPS_LIMIT:
+        raise BadInput(f"max_steps must be between 1 and {MAX_STEPS_LIMIT}")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
     if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
@@ -233,6 +238,8 @@ PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, 
 def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
     """Never two user messages in a row: a prompt continues only a finished answer
     (a provider would otherwise get the new prompt right after the previous one)."""
+    if leaf is not None and leaf.status == Turn.Status.AWAITING_TOOL:
+        raise BadInput("The answer waits for a tool's result: give it (or stop the turn) before sending again.")
     if leaf is None or (leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming):
         return
     if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
@@ -255,17 +262,22 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
     Earlier turns go in with their reasoning and replay data attached; whether
     any of it is sent is the provider's replay rule, applied in reasoning.context.
     """
-    messages = [
-        Message(
-            role=t.role,  # type: ignore[arg-type]
-            content=t.content,
-            reasoning=t.reasoning,
-            replay=t.replay,
-            source=t.source or None,
-        )
-        for t in chain
-        if t.role != Turn.Role.ASSISTANT or t.content or t.replay
-    ]
+    messages: list[Message] = []
+    for t in chain:
+        if t.role == Turn.Role.ASSISTANT and t.steps:
+            # A tool loop goes back as its steps: each assistant step with its calls,
+            # then their results (reasoning.toolbox.steps).
+            messages.extend(turn_messages(t.steps, t.source or None))
+        elif t.role != Turn.Role.ASSISTANT or t.content or t.replay:
+            messages.append(
+                Message(
+                    role=t.role,  # type: ignore[arg-type]
+                    content=t.content,
+                    reasoning=t.reasoning,
+                    replay=t.replay,
+                    source=t.source or None,
+                )
+            )
     system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
     return ChatRequest(
         provider=model.provider.config(),

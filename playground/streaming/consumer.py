@@ -31,12 +31,12 @@ from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
-from playground.streaming.follower import Delivery, TurnFollower
+from playground.streaming.follower import Delivery, Piece, TurnFollower
 from playground.streaming.launch import Question, launch
 from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
 from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
-from playground.streaming.steps import calls_swap, steps_swap
+from playground.streaming.steps import calls_swap, notice_swap, steps_swap
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +183,18 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             # Rendered from the database, it may hold much text already (a run that
             # went fast, or finished, before this socket rendered).
             messages = split_turn(html, turn_id)
-        self.following[turn_id] = TurnFollower()  # the page gets the turn empty: its base is known
+        # The page gets the turn empty: its base is known. (A tool loop that goes on
+        # after a person's answer starts again at its next step: playground.streaming.toolrun.)
+        self.following[turn_id] = follower = TurnFollower(step=int(event.get("step", 0)))
         self._start_watchdog()
         await self._send_all(messages)
+        if follower.step:
+            # Rendered from the database, the turn shows the step that waited for a
+            # person's answer as its own text: the next step starts empty, below it.
+            await self._deliver(
+                turn_id, Delivery([Piece("r", "", replace=True), Piece("c", "", replace=True)], reload_steps=True,
+                                  calls=[]),
+            )  # fmt: skip
 
     async def turn_frame(self, event: dict[str, Any]) -> None:
         follower = self.following.get(event["turn"])
@@ -255,6 +264,12 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         await self._deliver(event["turn"], delivery)
 
+    async def tool_notice(self, event: dict[str, Any]) -> None:
+        """Something the user should know (a server that did not start): shown above the
+        turn's steps now; kept in the first step's notices for a later render."""
+        if event["turn"] in self.following:
+            await self.send(text_data=notice_swap(event["turn"], str(event.get("text", ""))))
+
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if self.following.pop(turn_id, None) is None:
@@ -270,7 +285,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
         structure = []
         if delivery.reload_steps:
-            steps = await database_sync_to_async(_finished_steps)(turn_id)
+            follower = self.following.get(turn_id)
+            steps = await database_sync_to_async(_finished_steps)(turn_id, follower.step if follower else 0)
             structure.append(steps_swap(turn_id, steps))
         if delivery.calls is not None:
             structure.append(calls_swap(turn_id, delivery.calls))
@@ -305,12 +321,10 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         self._start_watchdog()
         if offsets is None:
             return
-        follower = self.following.get(turn_id)
-        await self.channel_layer.group_send(
-            run_group(turn_id),
-            {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1],
-             "step": follower.step if follower is not None else 0},
-        )  # fmt: skip
+        message = {"type": "run.resume", "reply_to": self.channel_name, "r_off": offsets[0], "c_off": offsets[1]}
+        if (follower := self.following.get(turn_id)) is not None and follower.step:
+            message["step"] = follower.step
+        await self.channel_layer.group_send(run_group(turn_id), message)
 
     def _start_watchdog(self) -> None:
         if self.watchdog is None or self.watchdog.done():
@@ -347,10 +361,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         return Turn.objects.filter(pk=pk, conversation=self.conversation).values_list("pk", flat=True).first()
 
 
-def _finished_steps(turn_id: int) -> list[dict[str, Any]]:
-    """The steps a streaming turn has finished, as saved before its next step began."""
+def _finished_steps(turn_id: int, step: int) -> list[dict[str, Any]]:
+    """The steps before `step` of a streaming turn, as saved before `step` began (the
+    run keeps a step in `Turn.steps` from the moment its calls run, so there may be one more)."""
     steps = Turn.objects.filter(pk=turn_id).values_list("steps", flat=True).first()
-    return [s for s in steps or [] if isinstance(s, dict)]
+    return [s for s in steps or [] if isinstance(s, dict)][:step]
 
 
 def _parse_resume(query: bytes) -> list[tuple[int, int, int]]:

@@ -67,6 +67,7 @@ from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.follower import Piece, TurnFollower
 from playground.streaming.liveness import sweep_once
 from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
+from playground.tools import max_steps
 from reasoning.request import Message
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,17 @@ def _store_prompt(start: Question) -> Exchange:
 # ---- starting what is stored ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ToolNote:
+    """A tool-loop message of the run (see playground.streaming.tool_frames)."""
+
+    message: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.message.get("type", ""))
+
+
 @dataclass
 class Launched:
     conversation_id: int
@@ -212,15 +224,20 @@ class Launched:
     def failed(self) -> bool:
         return self.run is None
 
-    async def deltas(self) -> AsyncIterator[Piece]:
+    async def deltas(self, *, tools: bool = False) -> AsyncIterator[Any]:
         """The turn's text as it streams: pieces of reasoning ("r") and answer ("c"),
         each character once and in order; at the end, whatever the frames missed,
         from the saved turn. A reclassification (answer text that was reasoning)
-        comes as two pieces with `replace` set. Needs `launch(..., follow=True)`."""
+        comes as two pieces with `replace` set. Needs `launch(..., follow=True)`.
+
+        In a tool loop each step's text starts afresh; with `tools=True` the tool
+        messages (tool_frames: tool.start/args/result/awaiting, turn.step) come
+        too, as `ToolNote`s between the pieces, in order."""
         if self._channel is None:
             raise RuntimeError("launch(..., follow=True) to read the deltas")
         layer = _layer()
         follower = TurnFollower()
+        step = 0
         try:
             while True:
                 try:
@@ -231,13 +248,22 @@ class Launched:
                     if self.run is None or self.run.task is None or self.run.task.done():
                         break
                     if follower.resuming:
-                        await self._ask(follower.retry())
+                        await self._ask(follower.retry(), step)
                     continue
                 if message.get("turn") != self.turn_id:
                     continue
                 kind = message.get("type")
                 if kind == "turn.done":
                     break
+                at = int(message.get("step", 0) or 0)
+                if at < step:
+                    continue  # a late frame of a finished step
+                if at > step or kind == "turn.step":
+                    step, follower = at, TurnFollower()  # a new model call: its text starts at 0
+                if kind == "turn.step" or (kind or "").startswith("tool."):
+                    if tools:
+                        yield ToolNote(message)
+                    continue
                 if kind == "turn.frame":
                     delivery = follower.on_frame(message)
                 elif kind == "turn.resumed":
@@ -248,7 +274,7 @@ class Launched:
                     continue
                 for piece in delivery.pieces:
                     yield piece
-                await self._ask(delivery.ask)
+                await self._ask(delivery.ask, step)
             turn = await self.outcome()
             for i, (block, text) in enumerate((("r", turn.reasoning), ("c", turn.content))):
                 if len(text) > follower.have[i]:
@@ -256,9 +282,11 @@ class Launched:
         finally:
             await asyncio.shield(layer.group_discard(self.group, self._channel))
 
-    async def _ask(self, offsets: tuple[int, int] | None) -> None:
+    async def _ask(self, offsets: tuple[int, int] | None, step: int = 0) -> None:
         if offsets is not None:
             message = {"type": "run.resume", "reply_to": self._channel, "r_off": offsets[0], "c_off": offsets[1]}
+            if step:
+                message["step"] = step
             await _layer().group_send(run_group(self.turn_id), message)
 
     async def outcome(self) -> Turn:
@@ -311,7 +339,9 @@ async def launch_stored(
             one.error = exchange.assistant_turn.error or {"kind": "bad_request", "message": "not started"}
         else:
             try:
-                run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event())
+                run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
+                              tool_selection=list(conversation.tools or ()),
+                              max_steps=max_steps(exchange.assistant_turn.params))  # fmt: skip
                 one.run = begin(run)
             except Exception as e:
                 one.error = _failure(e)

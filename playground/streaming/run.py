@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import dataclasses
 import logging
 import time
@@ -42,13 +43,27 @@ from django.db.models.functions import Now
 from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
+from playground.streaming import tool_frames
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
 from reasoning.errors import ProviderError
-from reasoning.events import CallDone, ContentDelta, Event, Finish, ReasoningDelta, Reclassified, ReplayData, Usage
-from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.events import (
+    CallDone,
+    ContentDelta,
+    Event,
+    Finish,
+    ReasoningDelta,
+    Reclassified,
+    ReplayData,
+    ToolCallDone,
+    ToolCallStart,
+    Usage,
+)
+from reasoning.request import ChatRequest, Message, PreparedRequest, ToolCall
+from reasoning.toolbox import Toolbox
+from reasoning.toolbox import steps as tool_steps
 from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
@@ -108,7 +123,7 @@ class TurnRun:
     reasoning: list[str] = field(default_factory=list)
     content: list[str] = field(default_factory=list)
     replay: dict[str, Any] | None = None  # reasoning.replay's one stored shape
-    calls: list[CallDone] = field(default_factory=list)  # a chain of thought's two calls
+    calls: list[CallDone] = field(default_factory=list)  # a chain of thought's two calls; a tool loop's steps
     usage: Usage | None = None
     finish_reason: str | None = None
     status: str = Turn.Status.STREAMING
@@ -133,6 +148,21 @@ class TurnRun:
     task: asyncio.Task[None] | None = None
     frames_sent: int = 0
     saves: int = 0
+
+    # ---- the tool loop (see `_loop`) ----
+    # What the conversation offers ("server" or "server:tool" entries); the toolbox
+    # is opened from it when the run starts, unless one is given (tests, toolpage).
+    tool_selection: list[str] = field(default_factory=list)
+    toolbox: Toolbox | None = None
+    max_steps: int = 8
+    steps: list[dict[str, Any]] = field(default_factory=list)  # finished steps (reasoning.toolbox.steps)
+    step: int = 0  # index of the step streaming now; its text is `reasoning`/`content`
+    _step_calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # its tool calls, by index
+    _outbox: list[dict[str, Any]] = field(default_factory=list)  # tool messages, sent after the text
+    _send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _step_usage: Usage | None = None
+    _step_open: bool = True  # the streaming step is not yet in `steps`
+    _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -200,33 +230,22 @@ class TurnRun:
         scrub = self.scrubber
         r_stream, c_stream = scrub.stream(), scrub.stream()
         try:
-            # Every provider value is checked where it enters (reasoning.checked).
-            adapter = Checked(adapter_for(self.request))
-            # aclosing: whatever ends the loop (Stop, an error here), the adapter's
-            # `async with` exits now and closes the upstream request. (Adapters are
-            # async generators; their protocol says only AsyncIterator.)
-            stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
-            async with contextlib.aclosing(stream) as events:
-                async for event in events:
-                    if self._r_len + self._c_len > settings.MAX_TURN_CHARS:
-                        raise _TooLong
-                    if isinstance(event, ReasoningDelta):
-                        if text := r_stream.feed(event.text):
-                            self._on_reasoning(text)
-                    elif isinstance(event, ContentDelta):
-                        if text := c_stream.feed(event.text):
-                            self._on_content(text)
-                    elif isinstance(event, Usage):
-                        self.usage = event
-                    elif isinstance(event, Reclassified):
-                        self._on_reclassified(keep=event.keep)
-                    elif isinstance(event, ReplayData):
-                        self.replay = stored_replay.fold(self.replay, scrub.scrub_data(event.payload))
-                    elif isinstance(event, Finish):
-                        self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
-                    elif isinstance(event, CallDone):
-                        self.calls.append(dataclasses.replace(event, request=scrub.redact_request(event.request)))
-            self.status = Turn.Status.COMPLETE
+            if self.tool_selection and self.toolbox is None:
+                self.toolbox = await _open_toolbox(self.tool_selection)
+            if self.toolbox is not None and self.toolbox.specs:
+                self.request = dataclasses.replace(self.request, tools=self.toolbox.specs)
+            for server, why in self.toolbox.problems if self.toolbox is not None else ():
+                # A server that could not start: its tools are not offered, and the user is told.
+                self._notices.append(self.scrubber.scrub(f"The MCP server {server} is not available: {why}"))
+                self._post(tool_frames.tool_notice(self.turn_id, self.step, self._notices[-1]))
+            while True:
+                await self._stream_step(r_stream, c_stream)
+                if not self._step_calls or self.toolbox is None:
+                    break  # a step without calls: its content is the answer
+                if await self._tool_step(r_stream, c_stream):
+                    break  # the loop ended: a call awaits a person, or the step limit
+            if self.status == Turn.Status.STREAMING:
+                self.status = Turn.Status.COMPLETE
         except asyncio.CancelledError:
             self.status = Turn.Status.STOPPED
             self.finish_reason = "cancelled"
@@ -236,6 +255,12 @@ class TurnRun:
         except ProviderError as e:
             self.status = Turn.Status.ERROR
             self.error = scrub.scrub_data(e.as_dict())
+        except _StepLimit:
+            self.status = Turn.Status.ERROR
+            self.error = {"kind": "step_limit", "status_code": None, "message": (
+                f"The tool loop stopped at its limit of {self.max_steps} model calls; the last step's tool calls "
+                "were not run. Raise max_steps to let the model go on."
+            )}  # fmt: skip
         except _TooLong:
             self.status = Turn.Status.ERROR
             limit = settings.MAX_TURN_CHARS
@@ -253,6 +278,14 @@ class TurnRun:
                 self._on_reasoning(text)
             if text := c_stream.flush():
                 self._on_content(text)
+            if self.steps or self._step_calls or self.toolbox is not None:
+                self._close_step()  # the last step joins the others
+                for call in self.steps[-1]["tool_calls"]:
+                    if call["result"] is None and call["status"] == tool_steps.RUNNING:
+                        call["status"] = "not_run"  # stopped, failed or cut by the step limit
+            if self.toolbox is not None:
+                # Stop a stdio server's process before the turn is done, whatever ended the turn.
+                await self._shielded(_close_toolbox(self.toolbox))
             self._finishing = True
             # The flusher is not cancelled mid-send: `_finishing` tells it to send
             # the last frame and return, so no published offset is ever lost.
@@ -261,6 +294,156 @@ class TurnRun:
             for helper in others:
                 helper.cancel()
             await self._shielded(self._end(flusher, others))
+
+    async def _stream_step(self, r_stream: Any, c_stream: Any) -> None:
+        """One model call: its events into the current step."""
+        scrub = self.scrubber
+        # Every provider value is checked where it enters (reasoning.checked).
+        adapter = Checked(adapter_for(self.request))
+        if self.toolbox is not None:
+            # Each call of a tool loop is kept for the inspector (Turn.sent["calls"]).
+            prepared = scrub.redact_request(adapter.prepare(self.request))
+            self.calls.append(CallDone(step=f"step {self.step + 1}", request=prepared, usage=Usage()))
+        # aclosing: whatever ends the loop (Stop, an error here), the adapter's
+        # `async with` exits now and closes the upstream request. (Adapters are
+        # async generators; their protocol says only AsyncIterator.)
+        stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
+        async with contextlib.aclosing(stream) as events:
+            async for event in events:
+                if self._r_len + self._c_len > settings.MAX_TURN_CHARS:
+                    raise _TooLong
+                if isinstance(event, ReasoningDelta):
+                    if text := r_stream.feed(event.text):
+                        self._on_reasoning(text)
+                elif isinstance(event, ContentDelta):
+                    if text := c_stream.feed(event.text):
+                        self._on_content(text)
+                elif isinstance(event, Usage):
+                    self._step_usage = event
+                    self.usage = _added(self.usage, event) if self.step else event
+                elif isinstance(event, Reclassified):
+                    self._on_reclassified(keep=event.keep)
+                elif isinstance(event, ReplayData):
+                    self.replay = stored_replay.fold(self.replay, scrub.scrub_data(event.payload))
+                elif isinstance(event, Finish):
+                    self.finish_reason = scrub.scrub(event.reason) if event.reason else event.reason
+                elif isinstance(event, ToolCallStart):
+                    self._on_call_start(event)
+                elif isinstance(event, ToolCallDone):
+                    self._on_call_done(event)
+                elif isinstance(event, CallDone):
+                    self.calls.append(dataclasses.replace(event, request=scrub.redact_request(event.request)))
+        if self.toolbox is not None and self.calls and self._step_usage is not None:
+            self.calls[-1] = dataclasses.replace(self.calls[-1], usage=self._step_usage)
+
+    # ---- the tool loop ---------------------------------------------------------------------
+
+    def _on_call_start(self, event: ToolCallStart) -> None:
+        server = self.toolbox.server_of(event.name) if self.toolbox is not None else ""
+        call = tool_steps.new_call(self.scrubber.scrub(event.id), self.scrubber.scrub(event.name), server=server)
+        self._step_calls[event.index] = call
+        self._post(tool_frames.tool_start(self.turn_id, self.step, event.index, call))
+
+    def _on_call_done(self, event: ToolCallDone) -> None:
+        call = self._step_calls.get(event.index)
+        if call is None:  # an adapter that gives only the finished call
+            server = self.toolbox.server_of(event.name) if self.toolbox is not None else ""
+            call = self._step_calls[event.index] = tool_steps.new_call(event.id, event.name, server=server)
+            self._post(tool_frames.tool_start(self.turn_id, self.step, event.index, call))
+        call.update(
+            id=self.scrubber.scrub(event.id) or call["id"],
+            name=self.scrubber.scrub(event.name) or call["name"],
+            arguments=self.scrubber.scrub(event.arguments),
+        )
+        self._dirty = True
+        self._post(tool_frames.tool_args(self.turn_id, self.step, event.index, call))
+
+    def _post(self, message: dict[str, Any]) -> None:
+        """A tool message for the watchers: it goes after the text streamed before it."""
+        self._outbox.append(message)
+        self._wake.set()
+        self._end_nap()
+
+    async def _tool_step(self, r_stream: Any, c_stream: Any) -> bool:
+        """The current step ended with tool calls: run them (at once, in parallel),
+        then start the next step. True when the loop ends here instead: a call
+        is answered by hand (the turn waits, "awaiting_tool"), or the step limit."""
+        assert self.toolbox is not None
+        if self.step + 1 >= self.max_steps:
+            raise _StepLimit
+        if text := r_stream.flush():
+            self._on_reasoning(text)
+        if text := c_stream.flush():
+            self._on_content(text)
+        step = self._close_step()
+        toolbox = self.toolbox
+
+        async def run(index: int, call: dict[str, Any]) -> None:
+            if toolbox.answers_later(call["name"]):
+                call["status"] = tool_steps.AWAITING
+                self._post(tool_frames.tool_awaiting(self.turn_id, self.step, index, call))
+                return
+            result = await toolbox.call(ToolCall(call["id"], call["name"], call["arguments"]))
+            call.update(
+                result=self.scrubber.scrub(result.content),
+                is_error=result.is_error,
+                server=result.server or call["server"],
+                duration_ms=result.duration_ms,
+                status=tool_steps.DONE,
+            )
+            self._dirty = True
+            self._post(tool_frames.tool_result(self.turn_id, self.step, index, call))
+
+        indexed = sorted(self._step_calls.items())
+        await asyncio.gather(*(run(index, call) for index, call in indexed))
+        if tool_steps.awaiting([step]):
+            self.status = Turn.Status.AWAITING_TOOL
+            return True
+        await self._next_step(step)
+        return False
+
+    def _close_step(self) -> dict[str, Any]:
+        """The current step, finished, joins `steps` (once)."""
+        if not self._step_open:
+            return self.steps[-1]
+        step = tool_steps.new_step(tool_steps_source(self.request))
+        step.update(
+            reasoning="".join(self.reasoning),
+            content="".join(self.content),
+            replay=self.replay,
+            finish_reason=self.finish_reason or "",
+            tool_calls=[call for _, call in sorted(self._step_calls.items())],
+        )
+        if self._notices and not self.steps:
+            step["notices"] = list(self._notices)
+        self.steps.append(step)
+        self._step_open = False
+        self._dirty = True
+        return step
+
+    async def _next_step(self, step: dict[str, Any]) -> None:
+        """Send what is left of the last step, save it, and start the next one: the
+        request gains the step and its results (reasoning.toolbox.steps)."""
+        if self.held is not None:
+            await self.held.wait()
+        async with self._send_lock:
+            await self._send_frame()
+            self.reasoning, self.content = [], []
+            self._r_len = self._c_len = self._r_sent = self._c_sent = 0
+            self.replay = None
+            self.finish_reason = None
+            self._step_calls = {}
+            self._step_usage = None
+            self._step_open = True
+            self.step += 1
+            self.request = dataclasses.replace(
+                self.request, messages=[*self.request.messages, *next_messages(step, self.request)]
+            )
+            # Saved before it is announced: a watcher that re-renders on "turn.step" finds it.
+            self._dirty = True
+            await self._save(final=False)
+            assert self.layer is not None
+            await self.layer.group_send(self.group, tool_frames.turn_step(self.turn_id, self.step))
 
     async def _shielded(self, work: Any) -> None:
         """Run the end of a run to completion even if this task is cancelled again
@@ -303,11 +486,13 @@ class TurnRun:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self._send_frame()
+            async with self._send_lock:
+                await self._send_frame()
             if self._finishing:
                 # The run may have ended while that frame was being sent, with
                 # deltas still unsent: they go now (a no-op when there are none).
-                await self._send_frame()
+                async with self._send_lock:
+                    await self._send_frame()
                 return
             # Coalesce: whatever arrives during the interval goes in the next frame.
             await self._nap(loop, interval)
@@ -330,6 +515,12 @@ class TurnRun:
             _wake_up(self._nap_future)
 
     async def _send_frame(self) -> None:
+        await self._send_text_frame()
+        while self._outbox:
+            assert self.layer is not None
+            await self.layer.group_send(self.group, self._outbox.pop(0))
+
+    async def _send_text_frame(self) -> None:
         if self._reclassified:
             # Offsets start again: both blocks are replaced with the whole texts.
             self._reclassified = False
@@ -339,6 +530,8 @@ class TurnRun:
                 "r": "".join(self.reasoning),
                 "c": "".join(self.content),
             }
+            if self.step:
+                frame["step"] = self.step
             self._r_sent, self._c_sent = self._r_len, self._c_len
             self.frames_sent += 1
             assert self.layer is not None
@@ -356,6 +549,8 @@ class TurnRun:
             "c_off": self._c_sent,
             "c": _tail(self.content, c_new),
         }
+        if self.step:  # offsets start again at each step of a tool loop
+            frame["step"] = self.step
         self._r_sent, self._c_sent = self._r_len, self._c_len
         self.frames_sent += 1
         assert self.layer is not None
@@ -389,6 +584,8 @@ class TurnRun:
     async def _resume(self, message: dict[str, Any]) -> None:
         """Send one watcher everything from its offsets on (it trims what it has)."""
         r_off, c_off = max(int(message.get("r_off", 0)), 0), max(int(message.get("c_off", 0)), 0)
+        if int(message.get("step", 0) or 0) != self.step:
+            r_off = c_off = 0  # the watcher is a step behind: this step from its start
         frame = {
             "type": "turn.resumed",
             "turn": self.turn_id,
@@ -397,6 +594,8 @@ class TurnRun:
             "c_off": c_off,
             "c": "".join(self.content)[c_off:],
         }
+        if self.step:
+            frame["step"] = self.step
         assert self.layer is not None
         await self.layer.send(message["reply_to"], frame)
 
@@ -418,6 +617,9 @@ class TurnRun:
             "first_content_ms": self.first_content_ms,
             "heartbeat_at": Now(),  # the database's clock, shared by all workers
         }
+        if self.steps:
+            # A copy: the thread that writes it must not see a result land mid-write.
+            fields["steps"] = copy.deepcopy(self.steps)
         if final:
             fields.update(self._final_fields())
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
@@ -454,7 +656,46 @@ class TurnRun:
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
             **({"sent": sent_with_calls(self.calls)} if self.calls else {}),
+            "steps": copy.deepcopy(self.steps),
         }
+
+
+class _StepLimit(Exception):
+    """The tool loop reached `max_steps` model calls with tools still being called."""
+
+
+async def _open_toolbox(selection: list[str]) -> Toolbox:
+    from playground import tools  # the MCP SDK is loaded only by turns that use tools
+
+    configs, problems = await database_sync_to_async(tools.server_configs)(selection)
+    return await tools.open_toolbox(configs, problems)
+
+
+async def _close_toolbox(toolbox: Toolbox) -> None:
+    try:
+        await toolbox.aclose()
+    except Exception:
+        log.warning("a toolbox did not close", exc_info=True)
+
+
+def tool_steps_source(request: ChatRequest) -> str:
+    return f"{request.provider.kind}:{request.model.model_id}"
+
+
+def next_messages(step: dict[str, Any], request: ChatRequest) -> list[Message]:
+    """What the next request of a tool loop adds: the step with its calls, then their results."""
+    return tool_steps.step_messages(step, tool_steps_source(request))
+
+
+def _added(a: Usage | None, b: Usage) -> Usage:
+    """Token counts of two calls together (None stays None only where both are)."""
+    if a is None:
+        return b
+
+    def plus(x: int | None, y: int | None) -> int | None:
+        return None if x is None and y is None else (x or 0) + (y or 0)
+
+    return Usage(*(plus(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(Usage)))
 
 
 class _TooLong(Exception):

@@ -79,25 +79,38 @@ def stored_steps(turn: Any) -> list[dict[str, Any]]:
     return [s for s in steps if isinstance(s, dict)] if isinstance(steps, list) else []
 
 
-def earlier_steps(turn: Any) -> list[dict[str, Any]]:
-    """The steps shown above the turn's own blocks: every finished step while it
-    streams, all but the last (whose text is the turn's) once it has ended."""
+def split(turn: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(the steps shown above the turn's own blocks, the calls shown under them).
+
+    Once the turn has ended, its text is the last step's: the steps before it go
+    above, the last step's calls (a loop cut by the step limit, a call waiting for
+    a person, a stop mid-call) below. While it streams, the blocks are the current
+    step's; the run keeps a step in `steps` from the moment its calls run, so a
+    last step whose calls still run, or whose text is the blocks', is the current one."""
     steps = stored_steps(turn)
-    return steps if turn.is_streaming else steps[:-1]
+    if not steps:
+        return [], []
+    last = steps[-1]
+    calls = [dict(c) for c in last.get("tool_calls") or () if isinstance(c, dict)]
+    if not turn.is_streaming:
+        if turn.status != "awaiting_tool":
+            for c in calls:
+                if c.get("result") is None:
+                    c["status"] = ""  # never answered: the turn ended first
+        return steps[:-1], calls
+    running = any(c.get("result") is None for c in calls)
+    same_text = (last.get("reasoning") or "") == turn.reasoning and (last.get("content") or "") == turn.content
+    if running or (same_text and (turn.reasoning or turn.content)):
+        return steps[:-1], calls
+    return steps, []
+
+
+def earlier_steps(turn: Any) -> list[dict[str, Any]]:
+    return split(turn)[0]
 
 
 def last_calls(turn: Any) -> list[dict[str, Any]]:
-    """The calls shown under the turn's own blocks once it has ended: the last step's
-    (a loop cut by the step limit, a call waiting for a person, a stop mid-call)."""
-    steps = stored_steps(turn)
-    if turn.is_streaming or not steps:
-        return []
-    unanswered = turn.status != "awaiting_tool"
-    calls = [dict(c) for c in steps[-1].get("tool_calls") or () if isinstance(c, dict)]
-    for c in calls:
-        if unanswered and c.get("result") is None:
-            c["status"] = ""
-    return calls
+    return split(turn)[1]
 
 
 def render_steps(turn_id: int, steps: list[dict[str, Any]], *, hide_reasoning: bool = False) -> str:
@@ -116,3 +129,8 @@ def steps_swap(turn_id: int, steps: list[dict[str, Any]]) -> str:
 
 def calls_swap(turn_id: int, calls: list[dict[str, Any]]) -> str:
     return f'<div hx-swap-oob="innerHTML:#t{turn_id}-calls">{render_calls(turn_id, calls)}</div>'
+
+
+def notice_swap(turn_id: int, text: str) -> str:
+    """A tool-loop notice (an MCP server that did not start) above the turn's steps."""
+    return render_to_string("chat/_tool_notice.html", {"turn_id": turn_id, "text": text, "oob": True})

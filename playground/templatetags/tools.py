@@ -32,3 +32,10 @@ def earlier_steps(turn: Any) -> list[dict[str, Any]]:
 @register.filter
 def last_calls(turn: Any) -> list[dict[str, Any]]:
     return steps.last_calls(turn)
+
+
+@register.filter
+def tool_notices(turn: Any) -> list[str]:
+    """What the user was told during the loop (a server that did not start)."""
+    first = steps.stored_steps(turn)[:1]
+    return [str(n) for n in (first[0].get("notices") or ())] if first else []

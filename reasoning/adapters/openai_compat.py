@@ -32,6 +32,17 @@ with no opening tag and no native reasoning before it (the template opened the b
 turns the answer so far into reasoning: a `Reclassified` event. With thinking off
 neither happens, and a markup model's `starts_in_reasoning` is ignored.
 
+Tool calls (`delta.tool_calls[]`): fragments keyed by `index` (the first names the
+call's `id` and `function.name`, the rest carry `function.arguments` pieces; several
+calls may stream at once) become ToolCallStart / ToolCallDelta, and every call is
+closed with ToolCallDone at the end of the stream. Gemini's OpenAI-compatible endpoint
+sends no `index` and one whole call per chunk: those are keyed by `id`, and a call's
+`extra_content` (its `thought_signature`) is kept in
+`ReplayData({"format": "openai", "reasoning_details": [...], "tool_calls": [{"id",
+"extra_content"}]})` to go back verbatim. A stream with calls that ends with `stop`
+finishes "tool_calls" (some servers say stop). The request offers `ChatRequest.tools`
+in OpenAI's shape (`reasoning.tool_calls.tool_params`).
+
 End: `data: [DONE]`. A body that ends without it is accepted only if a
 `finish_reason` was seen (some servers omit `[DONE]`); otherwise it is a
 `BrokenStream`. An `error` object in a data line after HTTP 200 is raised as the
@@ -40,6 +51,7 @@ matching `ProviderError` (`reasoning.wire.error_from_payload`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any, Protocol
@@ -53,6 +65,7 @@ from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
+from reasoning.tool_calls import ToolCalls, tool_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
 FINISH_REASONS: dict[str, str] = {
@@ -139,6 +152,8 @@ class ChatStream:
         self.sniffed = ""
         self.native_seen = False
         self.details: list[dict[str, Any]] = []
+        self.calls = ToolCalls()
+        self.call_extras: list[dict[str, Any]] = []
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 
@@ -172,6 +187,37 @@ class ChatStream:
             )
         if isinstance(content, str) and content:
             events += self._content(content)
+        tool_calls = delta.get("tool_calls")
+        if isinstance(tool_calls, list):
+            for fragment in tool_calls:
+                if isinstance(fragment, dict):
+                    events += self._tool_call(fragment)
+        return events
+
+    def _tool_call(self, fragment: Mapping[str, Any]) -> list[Event]:
+        index = fragment.get("index")
+        call_id = fragment.get("id") if isinstance(fragment.get("id"), str) else None
+        raw_function = fragment.get("function")
+        function: Mapping[str, Any] = raw_function if isinstance(raw_function, dict) else {}
+        name = function.get("name") if isinstance(function.get("name"), str) else None
+        if isinstance(index, int) and not isinstance(index, bool):
+            key: Any = ("index", index)
+        elif call_id:
+            key = ("id", call_id)  # Gemini's endpoint: no index, one whole call per chunk
+        else:
+            key = ("index", 0)
+        events: list[Event] = []
+        if key not in self.calls:
+            if self.sniffing:
+                events += self._end_sniffing(markup=False)
+            events += self.calls.start(key, call_id, name or "", index=index if key[0] == "index" else None)
+        if fragment.get("extra_content") is not None and call_id:
+            self.call_extras.append({"id": call_id, "extra_content": fragment["extra_content"]})
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            events += self.calls.add(key, arguments)
+        elif isinstance(arguments, dict):  # a server that sends the object itself
+            events += self.calls.add(key, json.dumps(arguments, ensure_ascii=False, separators=(",", ":")))
         return events
 
     def _reasoning(self, delta: Mapping[str, Any]) -> str:
@@ -249,12 +295,19 @@ class ChatStream:
             events += self._end_sniffing(markup=False)
         if self.parser is not None:
             events += self.parser.close()
-        if self.details:
-            events.append(ReplayData({"format": "openai", "reasoning_details": self.details}))
+        events += self.calls.done_all()
+        if self.details or self.call_extras:
+            payload: dict[str, Any] = {"format": "openai", "reasoning_details": self.details}
+            if self.call_extras:
+                payload["tool_calls"] = self.call_extras
+            events.append(ReplayData(payload))
         if self.usage is not None:
             events.append(self.usage)
         reason = self.finish_reason
-        events.append(Finish(FINISH_REASONS.get(reason, reason) if reason else None))
+        finish = FINISH_REASONS.get(reason, reason) if reason else None
+        if self.calls and finish in ("stop", None):
+            finish = "tool_calls"
+        events.append(Finish(finish))
         return events
 
 
@@ -316,6 +369,7 @@ class OpenAICompatAdapter:
             body["stop"] = list(request.stop)
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, tool_params(request, "openai"))
         merge_params(body, extra_body(request))
         url = base_url(request.provider.kind, request.provider.base_url) + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)
