@@ -596,6 +596,9 @@ class TurnRun:
         }
         if self.step:
             frame["step"] = self.step
+        if self._step_calls:
+            # A page that loads while the step's calls run shows their cards at once.
+            frame["calls"] = copy.deepcopy([call for _, call in sorted(self._step_calls.items())])
         assert self.layer is not None
         await self.layer.send(message["reply_to"], frame)
 

@@ -39,3 +39,23 @@ def tool_notices(turn: Any) -> list[str]:
     """What the user was told during the loop (a server that did not start)."""
     first = steps.stored_steps(turn)[:1]
     return [str(n) for n in (first[0].get("notices") or ())] if first else []
+
+
+@register.simple_tag
+def tool_servers() -> list[Any]:
+    """The MCP servers a conversation may offer to its model (configured by an admin)."""
+    from playground.models import McpServer
+
+    return list(McpServer.objects.filter(enabled=True).order_by("name"))
+
+
+@register.filter
+def picked(selection: Any, server: str) -> bool:
+    """Whether a selection offers the whole of `server`."""
+    return server in (selection or ())
+
+
+@register.filter
+def single_tools(selection: Any) -> str:
+    """The selection's single tools ("server:tool"), as the picker's text field shows them."""
+    return ", ".join(e for e in selection or () if ":" in e)

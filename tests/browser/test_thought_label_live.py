@@ -59,10 +59,11 @@ def test_an_answer_with_no_reasoning_is_not_labelled_thought_for(logged_in_page,
 def markup_stream(*texts: str) -> list[bytes]:
     """A Chat Completions stream whose content comes in exactly these chunks."""
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": "fake-model"}
-    out = [sse({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})]
-    out += [sse({**base, "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}) for t in texts]
-    out += [sse({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}), sse("[DONE]")]
-    return out
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        return sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    return [chunk({"role": "assistant", "content": ""}), *(chunk({"content": t}) for t in texts),
+            chunk({}, "stop"), sse("[DONE]")]  # fmt: skip
 
 
 def test_the_live_label_follows_a_reclassification(logged_in_page, server, screenshot):
