@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 from reasoning.adapters import register
-from reasoning.context import build_context
+from reasoning.context import build_context, prefix_digest
 from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
 from reasoning.events import (
@@ -118,7 +118,10 @@ class AnthropicAdapter:
             prepared = self.prepare(request)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
-        reader = _MessageReader()
+        # Stored with the replay data: a prefix-bound model's thinking goes back only
+        # after this very prefix (reasoning.context, Claude Fable 5.1+).
+        body = prepared.json
+        reader = _MessageReader(prefix_digest(body.get("system"), request.tools, body.get("messages") or []))
         async with open_stream(client, prepared) as response:
             async for sse in iter_sse(response):
                 for event in reader.read(sse.event, sse.data):
@@ -134,7 +137,8 @@ class AnthropicAdapter:
 class _MessageReader:
     """Turns Messages API stream events into reasoning events, keeping the blocks."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str | None = None) -> None:
+        self.prefix = prefix
         self.blocks: dict[int, dict[str, Any]] = {}
         # Streamed text kept as pieces per (block index, field) and joined once at the
         # end: appending to one growing string would make a long answer quadratic.
@@ -237,7 +241,10 @@ class _MessageReader:
             block[key] = str(block.get(key) or "") + "".join(pieces)
         content = [self.blocks[i] for i in sorted(self.blocks)]
         if any(block.get("type") in _REPLAYED_BLOCKS for block in content):
-            events.append(ReplayData({"format": "anthropic", "content": content}))
+            payload: dict[str, Any] = {"format": "anthropic", "content": content}
+            if self.prefix:
+                payload["prefix"] = self.prefix
+            events.append(ReplayData(payload))
         if self.usage:
             events.append(_usage(self.usage))
         reason = self.stop_reason

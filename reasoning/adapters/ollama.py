@@ -38,7 +38,17 @@ from reasoning.adapters import register
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BadRequest, BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, Usage
+from reasoning.events import (
+    ContentDelta,
+    Event,
+    Finish,
+    ParsedText,
+    ReasoningDelta,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStart,
+    Usage,
+)
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
 from reasoning.tool_calls import ToolCalls, tool_params
@@ -113,7 +123,7 @@ class OllamaAdapter:
                         if parser is None:
                             yield ContentDelta(content)
                         else:
-                            for event in parser.feed(content):
+                            for event in _route(calls, parser.feed(content)):
                                 yield event
                     for call_event in _tool_calls(calls, message.get("tool_calls")):
                         yield call_event
@@ -123,7 +133,7 @@ class OllamaAdapter:
         if final is None:
             raise BrokenStream("the Ollama stream ended without a done line")
         if parser is not None:
-            for event in parser.close():
+            for event in _route(calls, parser.close()):
                 yield event
         yield Usage(
             prompt_tokens=_count(final.get("prompt_eval_count")),
@@ -149,12 +159,31 @@ def _tool_calls(calls: ToolCalls, wire: Any) -> list[Event]:
     return events
 
 
+def _route(calls: ToolCalls, parsed: list[ParsedText]) -> list[Event]:
+    """Parser output; calls read from the text are numbered after the wire's own."""
+    events: list[Event] = []
+    for event in parsed:
+        if isinstance(event, ToolCallStart):
+            events += calls.start(("text", event.index), event.id, event.name)
+        elif isinstance(event, ToolCallDelta):
+            events += calls.add(("text", event.index), event.arguments)
+        elif isinstance(event, ToolCallDone):
+            events += calls.done(("text", event.index), event.arguments)
+        else:
+            events.append(event)
+    return events
+
+
 def _markup_parser(request: ChatRequest) -> _Parser | None:
     model = request.model
-    if model.reasoning != ReasoningStyle.MARKUP or request.thinking.reasoning_mode == "inline":
-        return None
-    # Imported here: the parsers module is only needed for markup models.
+    # Imported here: the parsers module is only needed for markup models and tools.
     parsers = importlib.import_module("reasoning.parsers")
+    if model.reasoning != ReasoningStyle.MARKUP or request.thinking.reasoning_mode == "inline":
+        if request.tools:
+            # A model Ollama has no tool parser for leaves `<tool_call>` in the text.
+            plain: _Parser = parsers.make_parser("none", tool_calls=True)
+            return plain
+        return None
     # With thinking off the template opens no block: the text is never reasoning.
     thinking = request.thinking.mode != "off"
     parser: _Parser = parsers.make_parser(
@@ -162,6 +191,7 @@ def _markup_parser(request: ChatRequest) -> _Parser | None:
         starts_in_reasoning=model.starts_in_reasoning and thinking,
         tags=model.markup_tags,
         reclassify=thinking,
+        tool_calls=bool(request.tools),
     )
     return parser
 

@@ -30,7 +30,10 @@ the stream is parsed as `think` markup. A `<think>` later in the answer, or afte
 native reasoning, is the model talking about the tag and stays content. A `</think>`
 with no opening tag and no native reasoning before it (the template opened the block)
 turns the answer so far into reasoning: a `Reclassified` event. With thinking off
-neither happens, and a markup model's `starts_in_reasoning` is ignored.
+neither happens, and a markup model's `starts_in_reasoning` is ignored. When the request
+offers tools, calls the server left in the text (`<tool_call>{json}</tool_call>`,
+harmony's `commentary to=functions.NAME`) become tool-call events too, numbered after
+the wire's own (reasoning.parsers, `tool_calls=True`).
 
 Tool calls (`delta.tool_calls[]`): fragments keyed by `index` (the first names the
 call's `id` and `function.name`, the rest carry `function.arguments` pieces; several
@@ -59,10 +62,21 @@ from typing import Any, Protocol
 import httpx
 
 from reasoning.adapters import base_url, register
-from reasoning.context import build_messages
+from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
+from reasoning.events import (
+    ContentDelta,
+    Event,
+    Finish,
+    ParsedText,
+    ReasoningDelta,
+    ReplayData,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStart,
+    Usage,
+)
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
 from reasoning.tool_calls import ToolCalls, tool_params
@@ -97,12 +111,18 @@ def _make_parser(
     tags: tuple[str, str] | None,
     reclassify: bool = False,
     close_only: bool = False,
+    tool_calls: bool = False,
 ) -> TextParser:
     # Imported late: only markup models need it.
     from reasoning.parsers import make_parser
 
     parser: TextParser = make_parser(
-        family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
+        family,
+        starts_in_reasoning=starts_in_reasoning,
+        tags=tags,
+        reclassify=reclassify,
+        close_only=close_only,
+        tool_calls=tool_calls,
     )
     return parser
 
@@ -118,6 +138,7 @@ def markup_parser(request: ChatRequest) -> TextParser:
         starts_in_reasoning=model.starts_in_reasoning and thinking,
         tags=model.markup_tags,
         reclassify=thinking,
+        tool_calls=bool(request.tools),
     )
 
 
@@ -143,9 +164,14 @@ class ChatStream:
         model = request.model
         self.thinking = request.thinking.mode != "off"
         inline = request.thinking.reasoning_mode == "inline"  # the raw text, tags and all
+        # With tools offered, calls the server left in the text (`<tool_call>`,
+        # harmony's to=functions.X) are read too (reasoning.parsers, tool_calls).
+        self.text_calls = bool(request.tools)
         self.parser: TextParser | None = None
         if model.reasoning == ReasoningStyle.MARKUP and not inline:
             self.parser = markup_parser(request)
+        elif inline and self.text_calls:
+            self.parser = _make_parser("none", starts_in_reasoning=False, tags=None, tool_calls=True)
         # NATIVE models: hold the start of the answer until it is clear whether it
         # opens a <think> block the server failed to parse out.
         self.sniffing = model.reasoning == ReasoningStyle.NATIVE and not inline
@@ -272,19 +298,38 @@ class ChatStream:
                 return []
             return self._end_sniffing(markup=False)
         if self.parser is not None:
-            return list(self.parser.feed(text))
+            return self._route(self.parser.feed(text))
         return [ContentDelta(text)]
+
+    def _route(self, parsed: list[ParsedText]) -> list[Event]:
+        """Parser output; calls read from the text are numbered with the wire's own."""
+        events: list[Event] = []
+        for event in parsed:
+            if isinstance(event, ToolCallStart):
+                events += self.calls.start(("text", event.index), event.id, event.name)
+            elif isinstance(event, ToolCallDelta):
+                events += self.calls.add(("text", event.index), event.arguments)
+            elif isinstance(event, ToolCallDone):
+                events += self.calls.done(("text", event.index), event.arguments)
+            else:
+                events.append(event)
+        return events
 
     def _end_sniffing(self, *, markup: bool) -> list[Event]:
         self.sniffing = False
         held, self.sniffed = self.sniffed, ""
+        calls = self.text_calls
         if markup and not self.native_seen:
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, reclassify=self.thinking)
+            self.parser = _make_parser(
+                "think", starts_in_reasoning=False, tags=None, reclassify=self.thinking, tool_calls=calls
+            )
         elif not self.native_seen and self.thinking:
             # No reasoning field and no opening tag: the template may have opened the
             # block itself (DeepSeek-R1, Qwen3 on a server without a reasoning parser),
             # so a `</think>` turns the answer so far into reasoning.
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True)
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True, tool_calls=calls)
+        elif calls:
+            self.parser = _make_parser("none", starts_in_reasoning=False, tags=None, tool_calls=True)
         if not held:
             return []
         return self._content(held)
@@ -294,7 +339,7 @@ class ChatStream:
         if self.sniffing:
             events += self._end_sniffing(markup=False)
         if self.parser is not None:
-            events += self.parser.close()
+            events += self._route(self.parser.close())
         events += self.calls.done_all()
         if self.details or self.call_extras:
             payload: dict[str, Any] = {"format": "openai", "reasoning_details": self.details}
@@ -354,7 +399,7 @@ class OpenAICompatAdapter:
     def prepare(self, request: ChatRequest) -> PreparedRequest:
         body: dict[str, Any] = {
             "model": request.model.model_id,
-            "messages": build_messages(request, "openai"),
+            **build_context(request, "openai"),
             "stream": True,
         }
         if request.provider.options.get("include_usage", True):

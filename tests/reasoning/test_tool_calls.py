@@ -24,7 +24,7 @@ from reasoning.events import (
     ToolCallDone,
     ToolCallStart,
 )
-from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, ToolSpec
+from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, ReasoningStyle, ToolSpec
 from reasoning.testing import FakeToolCall, FakeUpstream, Script, rechunk, render
 from reasoning.wire import make_client
 
@@ -382,3 +382,73 @@ async def test_the_simulator_follows_tool_choice() -> None:
         simulator_request([Message("user", "17*23 weather?")], tools=(WEATHER, CLOCK), tool_choice={"name": "now"})
     )
     assert [n for _, n, _ in calls_of(named)] == ["now"]
+
+
+# -- calls the server left in the text --------------------------------------------------
+
+TEXT_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        (ModelSpec("qwen3", reasoning=ReasoningStyle.MARKUP, markup="think"), "markup"),  # no parsers at all
+        (ModelSpec("qwen3"), "reasoning"),  # vLLM with a reasoning parser but no tool parser
+        (ModelSpec("qwen3"), "markup"),  # a NATIVE profile whose server left <think> in the text
+    ],
+)
+async def test_chat_completions_reads_tool_call_markup_when_tools_are_offered(
+    model: ModelSpec, field: str, up: FakeUpstream, client: httpx.AsyncClient
+) -> None:
+    chunks = render("openai-chat", "Need weather.", "\n\n" + TEXT_CALL, field=field, chunk_chars=4)
+    for tools in ((WEATHER,), ()):
+        up.enqueue(Script(chunks=chunks))
+        request = ChatRequest(
+            provider=ProviderConfig("openai", up.url + "/v1"),
+            model=model,
+            messages=[Message("user", "Weather?")],
+            tools=tools,
+        )
+        events = [e async for e in get_adapter("openai").stream(request, client)]
+        reasoning = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+        content = "".join(e.text for e in events if isinstance(e, ContentDelta))
+        assert reasoning == "Need weather."
+        if tools:
+            assert [(n, a) for _, n, a in calls_of(events)] == [("get_weather", {"city": "Paris"})]
+            assert content == "" and events[-1] == Finish("tool_calls")
+        else:  # no tools offered: the text is the answer, as before
+            assert content.strip() == TEXT_CALL and events[-1] == Finish("stop")
+
+
+async def test_chat_completions_reads_a_harmony_function_call(up: FakeUpstream, client: httpx.AsyncClient) -> None:
+    text = (
+        "<|channel|>analysis<|message|>Need the weather.<|end|><|start|>assistant<|channel|>commentary "
+        'to=functions.get_weather <|constrain|>json<|message|>{"city":"Paris"}<|call|>'
+    )
+    chunks = render("openai-chat", "", text, chunk_chars=5)
+    up.enqueue(Script(chunks=chunks))
+    request = ChatRequest(
+        provider=ProviderConfig("openai", up.url + "/v1"),
+        model=ModelSpec("gpt-oss-20b", reasoning=ReasoningStyle.MARKUP, markup="harmony"),
+        messages=[Message("user", "Weather?")],
+        tools=(WEATHER,),
+    )
+    events = [e async for e in get_adapter("openai").stream(request, client)]
+    assert [(n, a) for _, n, a in calls_of(events)] == [("get_weather", {"city": "Paris"})]
+    assert kinds_in_order(events) == ["think", "call"]
+    assert events[-1] == Finish("tool_calls")
+
+
+async def test_ollama_reads_tool_call_markup_left_in_the_text(up: FakeUpstream, client: httpx.AsyncClient) -> None:
+    chunks = render("ollama", "Need weather.", TEXT_CALL, markup=True, chunk_chars=6)
+    up.enqueue(Script(chunks=chunks, headers={"content-type": "application/x-ndjson"}))
+    request = ChatRequest(
+        provider=ProviderConfig("ollama", up.url),
+        model=ModelSpec("qwen3", reasoning=ReasoningStyle.MARKUP, markup="think"),
+        messages=[Message("user", "Weather?")],
+        tools=(WEATHER,),
+    )
+    events = [e async for e in get_adapter("ollama").stream(request, client)]
+    assert [(n, a) for _, n, a in calls_of(events)] == [("get_weather", {"city": "Paris"})]
+    assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "Need weather."
+    assert events[-1] == Finish("tool_calls")
