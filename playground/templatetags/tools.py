@@ -59,3 +59,17 @@ def picked(selection: Any, server: str) -> bool:
 def single_tools(selection: Any) -> str:
     """The selection's single tools ("server:tool"), as the picker's text field shows them."""
     return ", ".join(e for e in selection or () if ":" in e)
+
+
+@register.filter
+def answer_thought_label(turn: Any) -> str:
+    """The label of a finished turn's own thought block. In a tool loop the turn's
+    timings run from its first step, so no duration is claimed for the last step's thought."""
+    from playground.templatetags.playground import thought_label
+
+    if not steps.stored_steps(turn):
+        return thought_label(turn)
+    label = "Thought"
+    if turn.reasoning_tokens:
+        label += f" · {turn.reasoning_tokens:,} reasoning tokens in all steps"
+    return label
