@@ -73,3 +73,36 @@ def answer_thought_label(turn: Any) -> str:
     if turn.reasoning_tokens:
         label += f" · {turn.reasoning_tokens:,} reasoning tokens in all steps"
     return label
+
+
+@register.simple_tag(takes_context=True)
+def tool_sets(context: template.Context) -> list[Any]:
+    """The signed-in user's saved tool sets."""
+    from playground.models import ToolSet
+
+    user = getattr(context.get("request"), "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    return list(ToolSet.objects.filter(owner=user))
+
+
+@register.filter
+def tools_count(conversation: Any) -> int:
+    """How many servers, single tools and functions a conversation offers."""
+    if conversation is None:
+        return 0
+    return len(conversation.tools or ()) + len(conversation.functions or ())
+
+
+@register.filter
+def function_of(call: dict[str, Any], turn: Any) -> dict[str, Any] | None:
+    from playground.conversations import functions
+
+    return functions.named(turn.conversation.functions, str(call.get("name", "")))
+
+
+@register.filter
+def argument_problems(call: dict[str, Any], turn: Any) -> list[str]:
+    from playground.conversations import functions
+
+    return functions.argument_problems(function_of(call, turn), str(call.get("arguments") or ""))
