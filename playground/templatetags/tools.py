@@ -106,3 +106,63 @@ def argument_problems(call: dict[str, Any], turn: Any) -> list[str]:
     from playground.conversations import functions
 
     return functions.argument_problems(function_of(call, turn), str(call.get("arguments") or ""))
+
+
+def _kind(turn: Any) -> str:
+    return (turn.source or "").split(":", 1)[0] if getattr(turn, "source", "") else ""
+
+
+def _with_carried(call: dict[str, Any], kind: str) -> dict[str, Any]:
+    import json
+
+    from reasoning.carried import carried
+
+    body = call.get("body")
+    messages = next((len(body[k]) for k in ("messages", "input", "contents") if isinstance(body, dict)
+                     and isinstance(body.get(k), list)), None)  # fmt: skip
+    return {
+        **call,
+        "body_json": json.dumps(body, indent=2, ensure_ascii=False),
+        "messages": messages,
+        "carried": [c.as_dict() for c in carried(body, kind)],
+    }
+
+
+@register.filter
+def is_tool_loop(turn: Any) -> bool:
+    calls = (turn.sent or {}).get("calls") or []
+    return any(isinstance(c, dict) and str(c.get("step", "")).startswith("step ") for c in calls)
+
+
+@register.filter
+def loop_calls(turn: Any) -> list[dict[str, Any]]:
+    """Each model call of a tool loop as sent, with the reasoning it carried back and
+    the context notes of its request (the first call's are the turn's own)."""
+    if not is_tool_loop(turn):
+        return []
+    sent = turn.sent or {}
+    out = []
+    for i, call in enumerate(c for c in sent.get("calls") or [] if isinstance(c, dict)):
+        call = _with_carried(call, _kind(turn))
+        if "context_notes" not in call and i == 0:
+            call["context_notes"] = sent.get("context_notes") or []
+        out.append(call)
+    return out
+
+
+@register.filter
+def carried_back(turn: Any) -> list[dict[str, Any]]:
+    """The reasoning a one-call turn's request carried back, per message."""
+    sent = turn.sent or {}
+    return _with_carried(sent, _kind(turn))["carried"] if sent.get("body") is not None else []
+
+
+@register.filter
+def note_words(kind: str) -> str:
+    """A context note's kind in words (reasoning.context.NOTE_KINDS)."""
+    try:
+        from reasoning.context import NOTE_KINDS
+    except ImportError:  # pragma: no cover - before the notes existed
+        return kind.replace("_", " ")
+    words = NOTE_KINDS.get(kind)
+    return words[0].upper() + words[1:] if words else kind.replace("_", " ").capitalize()

@@ -30,8 +30,9 @@ def tool_turn(owner, model, **fields) -> Turn:
              "result": "division by zero", "is_error": True, "duration_ms": 3}]},
         {"reasoning": "It came back.", "content": "Done.", "tool_calls": []},
     ]  # fmt: skip
-    defaults = dict(conversation=conversation, parent=user, role="assistant", model=model, model_label=model.label,
-                    reasoning="It came back.", content="Done.", steps=steps, status="complete")  # fmt: skip
+    defaults = {"conversation": conversation, "parent": user, "role": "assistant", "model": model,
+                "model_label": model.label, "reasoning": "It came back.", "content": "Done.", "steps": steps,
+                "status": "complete"}
     return Turn.objects.create(**{**defaults, **fields})
 
 
@@ -58,7 +59,7 @@ def test_a_streaming_turn_tells_its_current_step_from_the_finished_ones(owner, s
     turn = tool_turn(owner, simulator_model, status="streaming", reasoning="Second thoughts", content="")
     turn.steps = turn.steps[:1]  # step 1 finished; step 2 streams into the turn's blocks
     html = render_turn(turn)
-    assert html.count("step-thought") == 1 and 'id="t%d-r"' % turn.pk in html
+    assert html.count("step-thought") == 1 and f'id="t{turn.pk}-r"' in html
     # While the first step's calls run, that step is the current one, shown once.
     turn.reasoning, turn.content = turn.steps[0]["reasoning"], ""
     turn.steps[0]["tool_calls"][0].update(result=None, status="running")
@@ -159,3 +160,33 @@ async def test_a_function_call_waits_for_a_checked_answer_then_the_loop_goes_on(
     assert done.status == "complete", done.error
     assert '"blue"' in done.content or "blue" in done.content
     assert [c["result"] for c in done.steps[0]["tool_calls"]] == ['"blue"']
+
+
+def test_the_inspector_shows_every_call_of_the_loop_with_what_reasoning_went_back(logged_in, owner, simulator_model):
+    turn = tool_turn(owner, simulator_model, source="openai:deepseek-reasoner")
+    first = {"messages": [{"role": "user", "content": "Echo it"}]}
+    second = {"messages": [*first["messages"],
+                           {"role": "assistant", "content": "", "reasoning_content": "I will echo it.",
+                            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "echo",
+                                                                                         "arguments": "{}"}}]},
+                           {"role": "tool", "tool_call_id": "c1", "content": PAYLOAD}]}  # fmt: skip
+    usage = {"prompt_tokens": 10, "completion_tokens": 5, "reasoning_tokens": 2}
+    turn.sent = {
+        "method": "POST", "url": "https://api.deepseek.com/v1/chat/completions", "headers": {}, "body": first,
+        "context_notes": [{"kind": "dropped_failed_turn", "detail": "message 1 (user) got no answer"}],
+        "calls": [{"step": "step 1", "method": "POST", "url": "u", "headers": {}, "body": first, "usage": usage},
+                  {"step": "step 2", "method": "POST", "url": "u", "headers": {}, "body": second, "usage": usage,
+                   "context_notes": [{"kind": "kept_reasoning", "detail": "message 2 in reasoning_content"}]}],
+    }  # fmt: skip
+    turn.save()
+    html = logged_in.get(f"/turns/{turn.pk}/request").content.decode()
+    assert "Call 1: step 1" in html and "Call 2: step 2" in html
+    assert "No reasoning went back in this call." in html
+    assert "Message 2 (a step that called 1 tool): reasoning went back in <code>reasoning_content</code>" in html
+    assert "A prompt that got no answer (its turn failed) was left out" in html  # the first call's notes, in words
+    assert "An earlier step&#x27;s reasoning went back, in the family&#x27;s carrier" in html
+    assert "Chain-of-thought calls" not in html and PAYLOAD not in html
+
+    raw = logged_in.get(f"/turns/{turn.pk}/raw").content.decode()
+    assert "Step 1" in raw and "Step 2: the answer" in raw
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and PAYLOAD not in raw
