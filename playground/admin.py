@@ -1,16 +1,17 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from playground import crypto
-from playground.models import Conversation, ModelProfile, Provider, Turn
+from playground.models import Conversation, McpServer, ModelProfile, Provider, Turn
 from reasoning import catalogue
 from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
 from reasoning.errors import ProviderError
@@ -206,3 +207,104 @@ class TurnAdmin(admin.ModelAdmin):
     list_display = ["pk", "conversation", "role", "model_label", "status", "created_at"]
     list_filter = ["status", "role"]
     raw_id_fields = ["conversation", "parent"]
+
+
+# ---- MCP servers (tools): admin only --------------------------------------------------------
+
+KEPT = "••••"  # an env value shown as this is kept as stored
+
+
+class McpServerForm(forms.ModelForm):
+    """`env` as NAME=value lines; stored values are never rendered back (they often
+    hold a token): each shows as NAME=•••• and is kept unless replaced."""
+
+    env_lines = forms.CharField(
+        label="Environment", required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=f"stdio: one NAME=value per line; the server gets these (and PATH) and nothing else of ours. "
+        f"A value shown as {KEPT} is kept as stored.",
+    )  # fmt: skip
+
+    class Meta:
+        model = McpServer
+        fields = ["name", "command", "args", "url", "enabled"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.env if self.instance and self.instance.pk else {}
+        self.fields["env_lines"].initial = "\n".join(f"{name}={KEPT}" for name in stored or {})
+
+    def clean_env_lines(self) -> dict[str, str]:
+        stored = (self.instance.env or {}) if self.instance.pk else {}
+        env: dict[str, str] = {}
+        for number, line in enumerate((self.cleaned_data.get("env_lines") or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.partition("=")
+            name = name.strip()
+            if not sep or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+                raise forms.ValidationError(f"line {number}: write NAME=value")
+            env[name] = stored[name] if value == KEPT and name in stored else value
+        return env
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("command")) == bool(data.get("url")):
+            raise forms.ValidationError("Give either a command (stdio) or a URL (streamable HTTP).")
+        args = data.get("args")
+        if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+            self.add_error("args", "A JSON list of strings, e.g. [\"server.py\", \"--verbose\"].")
+        return data
+
+    def save(self, commit: bool = True) -> McpServer:
+        server: McpServer = super().save(commit=False)
+        server.env = self.cleaned_data.get("env_lines") or {}
+        if commit:
+            server.save()
+        return server
+
+
+@admin.register(McpServer)
+class McpServerAdmin(admin.ModelAdmin):
+    """Only superusers: a stdio server runs a program on this machine."""
+
+    form = McpServerForm
+    list_display = ["name", "transport", "enabled"]
+    actions = ["list_tools"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(getattr(request.user, "is_superuser", False))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    @admin.display(description="transport")
+    def transport(self, obj: McpServer) -> str:
+        return f"HTTP {obj.url}" if obj.url else f"stdio {obj.command}"
+
+    @admin.action(description="Start and list tools")
+    def list_tools(self, request: HttpRequest, queryset: QuerySet[McpServer]) -> None:
+        from playground import tools
+
+        async def listed(server: McpServer) -> tuple[list[str], list[tuple[str, str]]]:
+            configs, problems = await sync_to_async(tools.server_configs)([server.name])
+            toolbox = await tools.open_toolbox(configs, problems)
+            try:
+                return [spec.name for spec in toolbox.specs], list(toolbox.problems)
+            finally:
+                await toolbox.aclose()
+
+        for server in queryset:
+            names, problems = async_to_sync(listed)(server)
+            if problems:
+                self.message_user(request, f"{server.name}: {problems[0][1]}", messages.ERROR)
+            else:
+                self.message_user(request, f"{server.name}: {len(names)} tools: {', '.join(names)}", messages.SUCCESS)

@@ -71,7 +71,8 @@ def limits() -> Limits:
 
 
 def max_steps(params: dict[str, Any] | None) -> int:
-    return int((params or {}).get("max_steps") or getattr(settings, "TOOL_MAX_STEPS", 8))
+    given: Any = (params or {}).get("max_steps") or getattr(settings, "TOOL_MAX_STEPS", 8)
+    return int(given)
 
 
 def server_configs(selection: list[str]) -> tuple[list[ServerConfig], list[tuple[str, str]]]:

@@ -94,6 +94,9 @@ class Question:
     params: dict[str, Any] = field(default_factory=dict)
     conversation: Conversation | None = None
     history: Sequence[Message] = ()
+    # The tools the conversation offers from now on ("server" or "server:tool",
+    # playground.tools); None keeps the conversation's own selection.
+    tools: Sequence[str] | None = None
 
     @classmethod
     def from_messages(
@@ -180,11 +183,16 @@ def _store_prompt(start: Question) -> Exchange:
     with transaction.atomic():
         conversation = start.conversation
         if conversation is None:
-            conversation = Conversation.objects.create(owner=start.owner, model=model, settings=params)
+            conversation = Conversation.objects.create(
+                owner=start.owner, model=model, settings=params, tools=list(start.tools or ())
+            )
         else:
             conversation.refresh_from_db()  # its leaf and title, as other tabs left them
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
+            if start.tools is not None and list(start.tools) != conversation.tools:
+                conversation.tools = list(start.tools)
+                conversation.save(update_fields=["tools"])
         parent = None
         if start.history and start.conversation is not None:
             above = branch(conversation)

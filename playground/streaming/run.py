@@ -167,6 +167,8 @@ class TurnRun:
     _step_usage: Usage | None = None
     _step_open: bool = True  # the streaming step is not yet in `steps`
     _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
+    _step_started_ms: int = 0  # when the current step's model call began
+    _step_first_content_ms: int | None = None
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -185,6 +187,8 @@ class TurnRun:
         self._wake.set()
 
     def _on_content(self, text: str) -> None:
+        if self._step_first_content_ms is None:
+            self._step_first_content_ms = self._elapsed_ms()
         if self.first_content_ms is None:
             self.first_content_ms = self._elapsed_ms()
             # The answer starting is news (the page folds the thought): its first
@@ -312,6 +316,7 @@ class TurnRun:
         # aclosing: whatever ends the loop (Stop, an error here), the adapter's
         # `async with` exits now and closes the upstream request. (Adapters are
         # async generators; their protocol says only AsyncIterator.)
+        assert self.client is not None
         stream = cast(AsyncGenerator[Event, None], adapter.stream(self.request, self.client))
         async with contextlib.aclosing(stream) as events:
             async for event in events:
@@ -421,6 +426,13 @@ class TurnRun:
         )
         if self._notices and not self.steps:
             step["notices"] = list(self._notices)
+        # The step's own timings: thinking until its text began (or its last thought), and all of it.
+        now = self._elapsed_ms()
+        thought_until = self._step_first_content_ms or self.last_reasoning_ms
+        step["thinking_ms"] = (
+            max((thought_until or now) - self._step_started_ms, 0) if step["reasoning"] else None
+        )
+        step["duration_ms"] = max(now - self._step_started_ms, 0)
         self.steps.append(step)
         self._step_open = False
         self._dirty = True
@@ -440,6 +452,8 @@ class TurnRun:
             self._step_calls = {}
             self._step_usage = None
             self._step_open = True
+            self._step_started_ms = self._elapsed_ms()
+            self._step_first_content_ms = None
             self.step += 1
             self.request = dataclasses.replace(
                 self.request, messages=[*self.request.messages, *next_messages(step, self.request)]

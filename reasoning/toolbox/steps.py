@@ -4,6 +4,7 @@ A turn that used tools is a list of steps, in order; each step is one model call
 
     {"reasoning": str, "content": str, "replay": <reasoning.replay shape> | None,
      "source": "kind:model_id", "finish_reason": str,
+     "thinking_ms": int | None, "duration_ms": int,     # the step's own timings
      "tool_calls": [{"id", "name", "arguments",        # as the model wrote them
                      "server",                          # the MCP server ("" if none)
                      "status": "running" | "done" | "awaiting",

@@ -115,6 +115,8 @@ async def test_a_two_step_loop_with_parallel_calls(owner, scripted_model, script
         ("c2", "now", "{}", "12:00", False, "fake", "done"),
     ]  # fmt: skip
     assert last["content"] == turn.content and last["tool_calls"] == []
+    assert first["thinking_ms"] is not None and first["duration_ms"] >= first["thinking_ms"]
+    assert last["thinking_ms"] is not None
     # The two calls ran at once.
     assert abs(toolbox.started[0][1] - toolbox.started[1][1]) < 0.2
     assert toolbox.closed

@@ -30,9 +30,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.prompts.answers import structured_answer
-from playground.streaming.launch import Question, launch
+from playground.streaming.launch import Question, ToolNote, launch
 from playground.templatetags.playground import status_text
+from playground.tools import BadSelection, clean_selection, unknown_servers
 from reasoning.request import EFFORT_LEVELS
+from reasoning.toolbox import steps as tool_steps
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -77,6 +79,29 @@ class Printer:
         self.emit(new)
         self.flush()
 
+    def tool(self, note: ToolNote) -> None:
+        """A tool loop's call, result or next step, on lines of their own."""
+        message = note.message
+        if self.in_reasoning and self.color:
+            self.emit(RESET)
+        self.in_reasoning = False
+        if note.kind == "tool.args":
+            self.emit(f"\n→ {message['name']}({message.get('arguments') or ''})\n")
+        elif note.kind == "tool.result":
+            where = f" [{message['server']}]" if message.get("server") else ""
+            mark = "✗" if message.get("is_error") else "←"
+            ms = message.get("duration_ms")
+            took = f" ({ms} ms)" if ms is not None else ""
+            self.emit(f"{mark} {message['name']}{where}{took}: {message.get('result') or ''}\n")
+        elif note.kind == "tool.awaiting":
+            self.emit(f"… {message['name']} waits for an answer given by hand\n")
+        elif note.kind == "tool.notice":
+            self.emit(f"! {message.get('text', '')}\n")
+        elif note.kind == "turn.step":
+            self.emit("\n")
+            self.have = [0, 0]  # the next model call's text starts afresh
+        self.flush()
+
     def finish(self, turn: Turn) -> None:
         """Print what the frames did not carry, from the stored turn."""
         if self.have[0] < len(turn.reasoning) and not self.have[1]:
@@ -116,6 +141,11 @@ def result(turn: Turn) -> dict[str, Any]:
         ),
         "timings": turn.metrics(),
         "prompt": (turn.params or {}).get("prompt_name"),
+        # The model calls of the turn in order (one for a turn without tools); the
+        # last step's content is the answer, `content` above.
+        "steps": tool_steps.public(turn.steps)
+        if turn.steps
+        else [{"reasoning": turn.reasoning, "content": turn.content, "tool_calls": []}],
     }
     if structured is not None:
         out["structured"] = structured.as_dict()
@@ -131,10 +161,12 @@ async def follow(prompt: Question, printer: Printer | None) -> int:
     ) as client:
         launched = await launch(prompt, follow=True, client=client)
         try:
-            async for piece in launched.deltas():
+            async for piece in launched.deltas(tools=True):
                 if printer is None:
                     continue
-                if piece.replace and piece.block == "r":
+                if isinstance(piece, ToolNote):
+                    printer.tool(piece)
+                elif piece.replace and piece.block == "r":
                     printer.reclassified(piece.text, "")  # the answer so far was thinking
                 else:
                     printer.write(0 if piece.block == "r" else 1, piece.text)
@@ -168,6 +200,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--prompt", dest="prompt_name", metavar="NAME", help="a prompt from the library (yours or a shared one)"
         )
+        parser.add_argument(
+            "--tools", metavar="SERVER[,SERVER:TOOL…]",
+            help="MCP servers (or single tools) the model may call; the conversation keeps them",
+        )  # fmt: skip
+        parser.add_argument("--max-steps", type=int, metavar="N", help="model calls a tool loop may make (default 8)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         user = self.user(options["user"])
@@ -179,6 +216,7 @@ class Command(BaseCommand):
             "max_tokens": options["max_tokens"],
             "system": options["system"],
             "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
+            "max_steps": options["max_steps"],
         }
         try:
             params = clean_params(raw, model)
@@ -189,7 +227,10 @@ class Command(BaseCommand):
             conversation = Conversation.objects.filter(pk=options["conversation"], owner=user).first()
             if conversation is None:
                 raise bad(f"{user.username} has no conversation {options['conversation']}")
-        prompt = Question(owner=user, model=model, text=options["prompt"], params=params, conversation=conversation)
+        tools = self.tools(options["tools"])
+        prompt = Question(
+            owner=user, model=model, text=options["prompt"], params=params, conversation=conversation, tools=tools
+        )
         printer = None
         if not options["json"]:
             printer = Printer(
@@ -236,6 +277,18 @@ class Command(BaseCommand):
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model
 
+    def tools(self, raw: str | None) -> list[str] | None:
+        if raw is None:
+            return None
+        try:
+            selection = clean_selection(raw)
+        except BadSelection as e:
+            raise bad(f"--tools: {e}") from None
+        if missing := unknown_servers(selection):
+            raise bad(f"--tools: no enabled MCP server named {', '.join(missing)} (see the admin, or "
+                      "[[mcp_servers]] in `providers import`)")  # fmt: skip
+        return selection
+
     def prompt(self, user: User, name: str) -> Prompt:
         prompts = Prompt.available_to(user)
         # The user's own prompt wins over a shared one of the same name.
@@ -253,6 +306,9 @@ class Command(BaseCommand):
             parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
+        if turn.steps:
+            calls = sum(len(step.get("tool_calls") or ()) for step in turn.steps)
+            parts.append(f"{len(turn.steps)} steps, {calls} tool calls")
         if (structured := structured_answer(turn)) is not None:
             parts.append("answer matches the schema" if structured.valid else
                          f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip

@@ -12,6 +12,7 @@ name the TOML line or the key path (`providers[1].models[0].reasoning: …`).
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import URLValidator, validate_slug
 from django.db import IntegrityError, transaction
 
-from playground.models import ModelProfile, Provider
+from playground.models import McpServer, ModelProfile, Provider
 from reasoning import catalogue
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.controls import CONTROL_KINDS, UnsupportedControl, check_profile
@@ -188,6 +189,63 @@ MODEL_KEYS: dict[str, Key] = {
 }
 
 
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def string_list(path: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(path, "must be a list of strings")
+    return list(value)
+
+
+def environment(path: str, value: Any) -> dict[str, str]:
+    for name, text_value in table(path, value).items():
+        if not ENV_NAME.match(name):
+            raise Invalid(f"{path}.{name}", "is not an environment variable name (letters, digits, _)")
+        if not isinstance(text_value, str):
+            raise Invalid(f"{path}.{name}", "must be a string")
+    return dict(value)
+
+
+def command(path: str, value: Any) -> str:
+    value = required_text(path, value)
+    if "=" in value.split("/")[-1]:
+        raise Invalid(path, "must name a program (no '=' in its name)")
+    return str(value)
+
+
+# [[mcp_servers]]: tools over MCP (playground.tools). stdio: command + args + env (its
+# whole environment, with PATH added); streamable HTTP: url.
+MCP_SERVER_KEYS: dict[str, Key] = {
+    "name": Key(slug, "name", required=True, doc="unique; letters, digits, - and _"),
+    "command": Key(command, "command", "", doc="stdio: the program to run"),
+    "args": Key(string_list, "args", [], doc="stdio: its arguments"),
+    "env": Key(environment, "env", {}, doc="stdio: its environment, and nothing else of ours"),
+    "url": Key(url, "url", "", doc="streamable HTTP: the server's endpoint"),
+    "enabled": Key(boolean, "enabled", True),
+}
+
+
+def plan_mcp_servers(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    servers = document.get("mcp_servers", [])
+    if not isinstance(servers, list):
+        raise Invalid("mcp_servers", "must be an array of tables ([[mcp_servers]])")
+    plans: list[tuple[str, dict[str, Any]]] = []
+    names: dict[str, str] = {}
+    for i, raw in enumerate(servers):
+        path = f"mcp_servers[{i}]"
+        fields = check_keys(path, table(path, raw), MCP_SERVER_KEYS)
+        if bool(fields["command"]) == bool(fields["url"]):
+            raise Invalid(path, "give either command (stdio) or url (streamable HTTP)")
+        if fields["url"] and (fields["args"] or fields["env"]):
+            raise Invalid(path, "args and env apply to a stdio server (command), not to url")
+        if fields["name"] in names:
+            raise Invalid(f"{path}.name", f"{fields['name']!r} is already used by {names[fields['name']]}")
+        names[fields["name"]] = path
+        plans.append((path, fields))
+    return plans
+
+
 @dataclass
 class ModelPlan:
     path: str
@@ -228,10 +286,10 @@ def _copy(value: Any) -> Any:
 def plan(document: dict[str, Any]) -> list[ProviderPlan]:
     """Check the whole document; nothing is written here."""
     for name in document:
-        if name != "providers":
-            raise Invalid(name, "unknown key (the file holds [[providers]] tables)")
-    providers = document.get("providers")
-    if not isinstance(providers, list) or not providers:
+        if name not in ("providers", "mcp_servers"):
+            raise Invalid(name, "unknown key (the file holds [[providers]] and [[mcp_servers]] tables)")
+    providers = document.get("providers", [] if "mcp_servers" in document else None)
+    if not isinstance(providers, list) or not (providers or document.get("mcp_servers")):
         raise Invalid("providers", "add at least one [[providers]] table")
     plans: list[ProviderPlan] = []
     names: dict[str, str] = {}
@@ -325,9 +383,17 @@ class Outcome:
     updated: list[str]
 
 
-def apply(plans: list[ProviderPlan]) -> Outcome:
+def apply(plans: list[ProviderPlan], mcp_servers: list[tuple[str, dict[str, Any]]] | None = None) -> Outcome:
     outcome = Outcome([], [])
     with transaction.atomic():
+        for _, fields in mcp_servers or ():
+            server = McpServer.objects.filter(name=fields["name"]).first()
+            is_new = server is None
+            server = server or McpServer()
+            for name, value in fields.items():
+                setattr(server, name, value)
+            server.save()
+            (outcome.created if is_new else outcome.updated).append(f"MCP server {server.name}")
         for p in plans:
             provider = Provider.objects.filter(name=p.fields["name"]).first()
             is_new = provider is None
@@ -372,10 +438,11 @@ def import_file(path: Path) -> Outcome:
     try:
         plans = plan(document)
         check_labels_against_database(plans)
+        mcp_servers = plan_mcp_servers(document)
     except Invalid as e:
         raise CommandError(f"{path}: {e}", returncode=2) from None
     try:
-        return apply(plans)
+        return apply(plans, mcp_servers)
     except IntegrityError as e:  # e.g. two models swapping labels; the transaction rolled back
         raise CommandError(f"{path}: conflicts with the stored providers: {e}", returncode=2) from None
 
@@ -415,3 +482,8 @@ class Command(BaseCommand):
             for model in provider.models.all():
                 state = "" if model.enabled else " (disabled)"
                 self.stdout.write(f"    {model.label}{state}  id={model.model_id}  reasoning={model.reasoning}")
+        for server in McpServer.objects.all():
+            state = "" if server.enabled else " (disabled)"
+            where = f"url={server.url}" if server.url else f"command={server.command} {' '.join(server.args or [])}"
+            names = ", ".join(server.env or {}) or "-"
+            self.stdout.write(f"MCP server {server.name}{state}  {where.strip()}  env={names}")
