@@ -257,6 +257,8 @@ def context_notes(request: ChatRequest) -> list[ContextNote]:
         return list(assemble(request, flavour).notes)
     except ReplayRefused as refused:
         return list(refused.notes)
+    except ValueError as error:  # a setting the context cannot honour (an unknown policy …)
+        return [ContextNote("refused", str(error))]
 
 
 def _flat(params: Any, prefix: str = "") -> str:

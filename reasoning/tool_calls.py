@@ -198,7 +198,9 @@ def tool_params(request: ChatRequest, flavour: str) -> dict[str, Any]:
         if parallel is not None:
             body["parallel_tool_calls"] = parallel
     elif flavour == "responses":
-        body["tools"] = [{"type": "function", **_function(t)} for t in request.tools]
+        # `strict` is required by the SDK's FunctionToolParam and defaults to true on the
+        # API, which would refuse any schema not written for strict mode (MCP tools').
+        body["tools"] = [{"type": "function", **_function(t), "strict": False} for t in request.tools]
         if choice is not None:
             body["tool_choice"] = {"type": "function", "name": named} if named else choice
         if parallel is not None:

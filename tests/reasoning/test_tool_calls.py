@@ -282,6 +282,7 @@ def test_responses_sends_flat_function_tools() -> None:
         "name": "get_weather",
         "description": "The weather in a city",
         "parameters": SCHEMA,
+        "strict": False,  # required by the SDK's type; the API's default (true) refuses loose schemas
     }
     assert sent["tool_choice"] == {"type": "function", "name": "now"}
     assert sent["parallel_tool_calls"] is True

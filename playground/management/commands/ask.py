@@ -33,7 +33,7 @@ from playground.prompts.answers import structured_answer
 from playground.streaming.launch import Question, ToolNote, launch
 from playground.templatetags.playground import status_text
 from playground.tools import BadSelection, clean_selection, unknown_servers
-from reasoning.request import EFFORT_LEVELS
+from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES
 from reasoning.toolbox import steps as tool_steps
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
@@ -146,6 +146,9 @@ def result(turn: Turn) -> dict[str, Any]:
         "steps": tool_steps.public(turn.steps)
         if turn.steps
         else [{"reasoning": turn.reasoning, "content": turn.content, "tool_calls": []}],
+        # What the context did before sending: reasoning kept or left out, repairs,
+        # a refusal (reasoning.context.NOTE_KINDS).
+        "context_notes": list((turn.sent or {}).get("context_notes") or []),
     }
     if structured is not None:
         out["structured"] = structured.as_dict()
@@ -192,6 +195,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
         )
+        parser.add_argument(
+            "--replay", choices=list(REPLAY_POLICIES),
+            help="which earlier reasoning goes back (default: the model's, else its family's)",
+        )
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT", help="a system prompt")
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
@@ -212,6 +219,7 @@ class Command(BaseCommand):
         raw = {
             "thinking": options["thinking"],
             "reasoning_mode": options["reasoning"],
+            "replay_policy": options["replay"],
             "effort": options["effort"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
