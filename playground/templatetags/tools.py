@@ -166,3 +166,28 @@ def note_words(kind: str) -> str:
         return kind.replace("_", " ")
     words = NOTE_KINDS.get(kind)
     return words[0].upper() + words[1:] if words else kind.replace("_", " ").capitalize()
+
+
+@register.filter
+def default_replay(model: Any) -> str:
+    """The replay policy a model gets when nothing overrides it: its own setting, else its family's."""
+    if model is None:
+        return ""
+    from reasoning.catalogue import replay_rule
+
+    own = getattr(model, "replay", "")
+    return own or replay_rule(model.provider.kind, model.model_id, model.provider.base_url).policy
+
+
+@register.filter
+def turn_policy(turn: Any) -> str:
+    """The policy a turn was sent with, as far as it is known ("" when it was the model's default)."""
+    return str((turn.params or {}).get("replay_policy") or "")
+
+
+@register.filter
+def other_policies(turn: Any) -> list[str]:
+    from reasoning.request import REPLAY_POLICIES
+
+    used = turn_policy(turn) or default_replay(turn.model)
+    return [p for p in REPLAY_POLICIES if p != used]
