@@ -190,3 +190,18 @@ def test_the_inspector_shows_every_call_of_the_loop_with_what_reasoning_went_bac
     raw = logged_in.get(f"/turns/{turn.pk}/raw").content.decode()
     assert "Step 1" in raw and "Step 2: the answer" in raw
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw and PAYLOAD not in raw
+
+
+def test_compare_columns_each_get_their_own_tools(logged_in, owner, simulator_model):
+    from playground.compare.services import create_comparison
+    from playground.conversations.services import BadInput
+
+    McpServer.objects.create(name="clock", command="python3")
+    assert 'name="col1-tools"' in logged_in.get("/compare/new/").content.decode()
+    data = {"col0-model": str(simulator_model.pk), "col1-model": str(simulator_model.pk),
+            "col0-tools": "clock", "col1-tools": "clock:now", "prompt": "What time is it?"}  # fmt: skip
+    comparison, _ = create_comparison(owner, data)
+    tools = [c.conversation.tools for c in comparison.columns.select_related("conversation")]
+    assert tools == [["clock"], ["clock:now"]]
+    with pytest.raises(BadInput, match="Column 2: No enabled MCP server is called nowhere"):
+        create_comparison(owner, {**data, "col1-tools": "nowhere"})
