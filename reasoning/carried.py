@@ -100,8 +100,8 @@ def _responses(items: Any) -> list[Carried]:
     for i, item in enumerate(items if isinstance(items, list) else [], 1):
         if not isinstance(item, Mapping) or item.get("type") != "reasoning":
             continue
-        summary = item.get("summary") if isinstance(item.get("summary"), list) else []
-        chars = sum(_text(s.get("text")) for s in summary if isinstance(s, Mapping))
+        summary: list[Any] = item["summary"] if isinstance(item.get("summary"), list) else []
+        chars: int = sum(_text(s.get("text")) for s in summary if isinstance(s, Mapping))
         carrier = "reasoning item (encrypted_content)" if item.get("encrypted_content") else "reasoning item"
         out.append(Carried(i, carrier, chars))
     return out
