@@ -56,8 +56,7 @@ def _panel(request: HttpRequest, conversation: Conversation, message: str = "", 
     # The summary's count changes with the functions: it travels along, out of band.
     response = render(request, "chat/_functions.html", {"conversation": conversation, "message": message},
                       status=status)  # fmt: skip
-    summary = render(request, "chat/_tools_summary.html", {"conversation": conversation}).content.decode()
-    response.content += f'<div hx-swap-oob="outerHTML:#tools-summary">{summary}</div>'.encode()
+    response.content += render(request, "chat/_tools_summary.html", {"conversation": conversation, "oob": True}).content
     return response
 
 

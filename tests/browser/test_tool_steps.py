@@ -106,3 +106,48 @@ def test_a_two_step_tool_loop_streams_in_order_and_survives_a_reload(logged_in_p
     assert FIRST_THOUGHT in page.locator(f"#turn-{pk} details.step-thought .reasoning").inner_text()
     path = screenshot(page, "tool-loop-reloaded")
     assert path.exists()
+
+
+def test_a_function_the_user_answers_pauses_the_turn_with_a_form(logged_in_page, server, screenshot):
+    page = logged_in_page
+    page.goto(server.url("/"))
+    page.get_by_label("Model").select_option(label="Offline simulator")
+    page.get_by_label("Prompt").fill("Hello")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_url(re.compile(r"/c/\d+/$"))
+    first = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
+    page.wait_for_selector(f'#turn-{first}[data-status="complete"]', timeout=30_000)
+
+    page.locator("#tools-picker > summary").click()
+    page.locator(".function-form > summary").click()
+    page.get_by_label("Function name").fill("get_colour")
+    page.get_by_label("Function description").fill("The colour of a thing")
+    page.get_by_label("Parameters (JSON Schema)").fill(
+        '{"type": "object", "properties": {"thing": {"type": "string"}}, "required": ["thing"]}'
+    )
+    page.get_by_role("button", name="Add function").click()
+    page.wait_for_selector('#functions-panel li[data-function="get_colour"]')
+    assert page.locator("#tools-summary .count").inner_text() == "1"
+    page.locator("#tools-picker > summary").click()  # closed again
+
+    page.get_by_label("Prompt").fill("What does get_colour say about the sky?")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function("() => document.querySelectorAll('article.turn.assistant').length === 2")
+    pk = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
+    card = page.locator(f'#turn-{pk} details.tool-call[data-state="awaiting"]')
+    card.wait_for(timeout=30_000)
+    assert page.locator(f"#turn-{pk}").get_attribute("data-status") == "awaiting_tool"
+    assert "waiting for your answer" in card.locator(".tool-state").inner_text()
+    assert "answered by you" in card.locator("summary").inner_text()
+    assert "The arguments match the parameters schema." in card.inner_text()
+    screenshot(page, "function-awaiting")
+
+    card.get_by_label("Your result for get_colour").fill("blue, with <b>no</b> clouds")
+    card.get_by_role("button", name="Send result").click()
+    page.wait_for_selector(f'#turn-{pk}[data-status="complete"]', timeout=30_000)
+    assert order(page, pk) == ["thought", "tool:done", "thought", "answer"]
+    assert "blue" in page.locator(f"#t{pk}-c").inner_text()
+    done = page.locator(f"#turn-{pk} details.tool-call")
+    done.locator("summary").click()
+    assert done.locator(".tool-result").inner_text() == "blue, with <b>no</b> clouds"
+    assert done.locator(".tool-result b").count() == 0
