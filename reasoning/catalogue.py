@@ -252,6 +252,7 @@ CARRIERS = {
     "thinking": "`thinking` on the assistant message (Ollama)",
     "thinking_blocks": "signed `thinking` / `redacted_thinking` blocks, verbatim, before `tool_use`",
     "thought_signature": "the parts with their `thoughtSignature`, verbatim",
+    "extra_content": "`extra_content.google.thought_signature` on each tool call, verbatim",
     "reasoning_items": "`reasoning` items with `encrypted_content`, before their `function_call`",
 }
 
@@ -277,6 +278,9 @@ REPLAY_FAMILIES: tuple[tuple[tuple[str, ...], str, ReplayRule], ...] = (
                 prefix_binding=True)),
     (("gemini",), r"gemini-3", ReplayRule("Gemini 3", "interleaved", "thought_signature", required="chain")),
     (("gemini",), r"gemini-(1\.|2\.0)", ReplayRule("Gemini before 2.5")),
+    # Gemini's OpenAI-compatible endpoint carries the signature beside each call.
+    (_ANY_CHAT, r"(^|/)gemini-3",
+     ReplayRule("Gemini 3 (OpenAI-compatible)", "interleaved", "extra_content", required="chain")),
     (_ANY_CHAT, r"deepseek-r1|deepseek-ai/deepseek-r1", ReplayRule("DeepSeek R1 (legacy)")),
     (_ANY_CHAT, r"deepseek-(reasoner|chat|v3\.[12]|v4)|deepseek-ai/deepseek-v3\.[12]",
      ReplayRule("DeepSeek V3.2 / V4 (thinking)", "interleaved", "reasoning_content", required="tool_turns")),
@@ -307,3 +311,31 @@ def replay_rule(kind: str, model_id: str, base_url: str = "") -> ReplayRule:
             if host in base_url.lower():
                 return rule
     return DEFAULT_REPLAY.get(kind, ReplayRule("no replay"))
+
+
+def replay_table() -> str:
+    """The markdown table in docs/tools.md ("Replay in tool loops"): every family's
+    default policy, carrier, preservation flag and when a missing carrier is refused."""
+    import json
+
+    required = {"": "never (answers get worse)", "tool_turns": "every tool-call turn, in all later requests",
+                "chain": "each tool step after the last user message"}
+    lines = [
+        "| family | kinds | model id matches | default policy | carrier | preservation flag | refused without it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(rule: ReplayRule, kinds: str, match: str) -> None:
+        flag = f"`{json.dumps(dict(rule.preserve_flag), separators=(',', ':'))}`" if rule.preserve_flag else "—"
+        carrier = CARRIERS.get(rule.carrier, "—") + (" (prefix-bound)" if rule.prefix_binding else "")
+        lines.append(f"| {rule.family} | {kinds} | {match} | {rule.policy} | {carrier} | {flag} | "
+                     f"{required[rule.required] if rule.carrier else '—'} |")
+
+    for kinds, pattern, rule in REPLAY_FAMILIES:
+        escaped = pattern.replace("|", "\\|")  # a pipe ends a table cell, even inside code
+        row(rule, ", ".join(kinds), f"`{escaped}`")
+    for host, rule in REPLAY_GATEWAYS:
+        row(rule, "openai", f"base URL host `{host}`")
+    for kind, rule in DEFAULT_REPLAY.items():
+        row(rule, kind, "any other")
+    return "\n".join(lines) + "\n"

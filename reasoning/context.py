@@ -9,7 +9,8 @@ the rules follow its §12 and §13 tables.
 
 Replay policy (`ChatRequest.replay_policy`, else the model option `replay`, else the
 catalogue's `replay_rule` for the model; the legacy options `replay_thinking` and
-`keep_think_in_history` mean "preserved"):
+`keep_think_in_history`, and an echo field on a model whose family has no carrier of its
+own, mean "preserved"):
 
 * `strip`: no reasoning goes back.
 * `interleaved`: inside the tool chain (the assistant steps after the last real user
@@ -103,6 +104,8 @@ NOTE_KINDS: dict[str, str] = {
     "dropped_failed_turn": "a prompt that got no answer (its turn failed) was left out",
     "dropped_empty_turn": "a message with no text and no tool calls was left out",
     "merged_messages": "two messages of the same role in a row were joined into one",
+    "added_missing_result": "a call left without a result (its loop stopped) was given an error result",
+    "dropped_orphan_result": "a tool result answering no call of the step before it was left out",
     "dropped_foreign_signature": "replay data of another provider or model was left out",
     "dropped_unencrypted_item": "a Responses reasoning item without encrypted_content was left out",
     "dropped_thinking_after_edit": "thinking blocks bound to a prefix that has changed since were left out",
@@ -192,9 +195,12 @@ def replay_policy(request: ChatRequest) -> tuple[str, str]:
     if option:
         _check_policy(option, "the model option replay")
         return str(option), "the model's replay option"
-    if options.get("replay_thinking") or options.get("keep_think_in_history"):
-        return "preserved", "the model's replay_thinking option"
     rule = rule_of(request)
+    # The options that meant "send it back" before policies existed keep meaning it; an
+    # echo field names only the carrier for a family whose rule has one (DeepSeek, Kimi …).
+    echo = options.get("echo_reasoning_content") or options.get("echo_reasoning_field")
+    if options.get("replay_thinking") or options.get("keep_think_in_history") or (echo and not rule.carrier):
+        return "preserved", "the model's replay option (replay_thinking, keep_think_in_history or an echo field)"
     return rule.policy, f"the default for {rule.family}"
 
 
@@ -225,7 +231,7 @@ def assemble(request: ChatRequest, flavour: str) -> BuiltContext:
     else:
         body = {"systemInstruction": {"parts": [{"text": system}]}} if system else {}
         body["contents"] = _gemini(build, turns)
-    if policy == "preserved" and rule.preserve_flag and flavour in ("openai", "ollama"):
+    if policy == "preserved" and rule.preserve_flag and flavour == "openai":
         body.update(json.loads(json.dumps(dict(rule.preserve_flag))))
         flag = _flat(rule.preserve_flag)
         build.note("preservation_flag", f"sent {flag} ({rule.family} keeps reasoning across turns)")
@@ -290,7 +296,8 @@ def _carrier(request: ChatRequest, rule: ReplayRule, flavour: str) -> str:
             echo = echo_field(request)
             if echo:
                 return echo
-            return rule.carrier if rule.carrier in (*ECHO_FIELDS, "reasoning_details", "think_tags") else ""
+            carriers = (*ECHO_FIELDS, "reasoning_details", "think_tags", "extra_content")
+            return rule.carrier if rule.carrier in carriers else ""
         return rule.carrier if rule.carrier == "think_tags" else "thinking"
     return {"anthropic": "thinking_blocks", "gemini": "thought_signature", "responses": "reasoning_items"}[flavour]
 
@@ -355,7 +362,46 @@ def _shape(build: _Build) -> tuple[str, list[_Turn]]:
             turns[-1] = _Turn("assistant", f"{last.content}\n\n{turn.content}", last.index)
         else:
             turns.append(turn)
-    return "\n\n".join(system), turns
+    return "\n\n".join(system), _paired(build, turns)
+
+
+NO_RESULT = "No result: the call was not run (the turn stopped before it)."
+
+
+def _paired(build: _Build, turns: list[_Turn]) -> list[_Turn]:
+    """Every call of a step answered right after it: a call whose loop stopped before
+    its result gets an error result, a result that answers no call of the step before
+    it is left out (every provider rejects either with a 400)."""
+    out: list[_Turn] = []
+    pending: list[ToolCall] = []
+    step: _Turn | None = None
+
+    def close() -> None:
+        for call in pending:
+            assert step is not None
+            build.note("added_missing_result", f"{step.label()}: the call {call.id!r} had no result; "
+                                               "an error result says it was not run")
+            out.append(_Turn("tool", NO_RESULT, step.index, tool_call_id=call.id, name=call.name, is_error=True))
+        pending.clear()
+
+    for turn in turns:
+        if turn.role == "tool":
+            call = next((c for c in pending if c.id == turn.tool_call_id), None)
+            if call is None:
+                build.note(
+                    "dropped_orphan_result",
+                    f"{turn.label()}: it answers the call {turn.tool_call_id!r}, which the step before did not make",
+                )
+                continue
+            pending.remove(call)
+            out.append(turn)
+            continue
+        close()
+        step = turn
+        pending = list(turn.tool_calls)
+        out.append(turn)
+    close()
+    return out
 
 
 def _preview(text: str) -> str:
@@ -411,6 +457,12 @@ def _decide(build: _Build, turns: list[_Turn], flavour: str) -> None:
                 "stripped_reasoning",
                 f"{turn.label()}: reasoning left out (policy {policy}: {where})",
             )
+        elif not carrier:
+            build.note(
+                "stripped_reasoning",
+                f"{turn.label()}: reasoning left out: no field is known to carry it to {rule.family} "
+                "(set the model option echo_reasoning_field)",
+            )
     _refuse_if_rejected(build, turns, flavour)
 
 
@@ -419,6 +471,9 @@ def _carries(turn: _Turn, flavour: str, carrier: str) -> bool:
     if flavour in ("openai", "ollama"):
         if carrier == "reasoning_details":
             return bool(stored_replay.items(turn.replay, "openai"))
+        if carrier == "extra_content":
+            stored = stored_replay.read(turn.replay, "openai") or {}
+            return any(isinstance(e, dict) and "extra_content" in e for e in stored.get("tool_calls") or [])
         return bool(turn.reasoning.strip()) or bool(stored_replay.items(turn.replay, "openai"))
     if flavour == "anthropic":
         return any(b.get("type") in _THINKING for b in stored_replay.items(turn.replay, "anthropic"))
@@ -441,14 +496,22 @@ def _refuse_if_rejected(build: _Build, turns: list[_Turn], flavour: str) -> None
     request, rule = build.request, build.rule
     if not rule.required or not _thinking_on(request):
         return
+    # DeepSeek and Kimi want the field only in thinking mode. "default" is thinking mode
+    # when the model always thinks (no switch), or when the conversation shows it did:
+    # a model that answered without thinking (deepseek-chat's default) is not refused.
+    thinking_mode = request.thinking.mode == "on" or request.model.thinking_control == "none" or any(
+        t.own and t.reasoning.strip() for t in turns
+    )
     for turn in turns:
         if turn.role != "assistant" or not turn.tool_calls:
             continue
-        if rule.required == "tool_turns" and flavour in ("openai", "ollama"):
+        if rule.required == "tool_turns" and flavour in ("openai", "ollama") and thinking_mode:
             if turn.own and turn.keep and turn.reasoning.strip():
                 continue
             raise _refusal(build, turn, "every assistant message that made tool calls, in all later requests")
-        if rule.required == "chain" and turn.in_chain and flavour in ("anthropic", "gemini"):
+        if rule.required == "chain" and turn.in_chain and (
+            flavour in ("anthropic", "gemini") or build.carrier == "extra_content"
+        ):
             if turn.own and turn.keep and _carries(turn, flavour, build.carrier):
                 continue
             if turn.own and flavour == "anthropic" and not _carries(turn, flavour, build.carrier):
@@ -461,7 +524,10 @@ def _why_missing(build: _Build, turn: _Turn) -> str:
         return f"it was made by {turn.source or 'another model'}, and another model's reasoning cannot go back"
     if not turn.keep:
         return f"the replay policy {build.policy} leaves it out"
-    return "no reasoning was stored for it (hidden, or never returned)"
+    return (
+        "no reasoning was stored for it (the Hidden mode keeps none: use Separate or Inline for a tool "
+        "loop with this model)"
+    )
 
 
 def _refusal(build: _Build, turn: _Turn, where: str) -> ReplayRefused:

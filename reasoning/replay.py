@@ -62,7 +62,25 @@ def _normalised(payload: Any) -> dict[str, Any] | None:
     items = payload.get(key)
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return None
+    if format_ == "gemini":
+        items = _merged_text_parts(items)
     return {**payload, "format": format_, key: list(items)}
+
+
+def _merged_text_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adjacent plain answer-text parts (no signature, not thought, nothing else) as one
+    part: rows stored before the adapter merged them held one part per streamed chunk."""
+    merged: list[dict[str, Any]] = []
+    for part in parts:
+        if merged and _plain_text(merged[-1]) and _plain_text(part):
+            merged[-1] = {"text": merged[-1]["text"] + part["text"]}
+        else:
+            merged.append(part)
+    return merged
+
+
+def _plain_text(part: dict[str, Any]) -> bool:
+    return set(part) == {"text"} and isinstance(part["text"], str)
 
 
 def fold(stored: Any, payload: Any) -> dict[str, Any] | None:

@@ -6,8 +6,10 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
 
+    # After toolreplay's 0008 (merged into this branch), so the graph has one leaf.
     dependencies = [
         ('playground', '0007_seal_secret_headers'),
+        ('playground', '0008_toolreplay_replay_policy'),
     ]
 
     operations = [

@@ -251,6 +251,8 @@ class TurnRun:
                 await self._stream_step(r_stream, c_stream)
                 if not self._step_calls or self.toolbox is None:
                     break  # a step without calls: its content is the answer
+                if self.finish_reason in ("length", "content_filter"):
+                    break  # its calls were cut off: never run half-written arguments
                 if await self._tool_step(r_stream, c_stream):
                     break  # the loop ended: a call awaits a person, or the step limit
             if self.status == Turn.Status.STREAMING:

@@ -296,7 +296,8 @@ def test_deepseek_tool_turns_go_back_in_all_later_requests_even_after_a_new_prom
     ],
 )
 def test_a_request_the_provider_rejects_is_refused_before_sending(flavour, model_id, policy, messages_kw) -> None:
-    req = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy)
+    req = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy,
+                  thinking=Thinking(mode="on"))
     with pytest.raises(ReplayRefused) as refused:
         assemble(req, flavour)
     assert isinstance(refused.value, BadRequest) and isinstance(refused.value, ValueError)
@@ -307,6 +308,14 @@ def test_a_request_the_provider_rejects_is_refused_before_sending(flavour, model
     off = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy,
                   thinking=Thinking(mode="off"))
     assemble(off, flavour)
+
+
+def test_a_model_that_answered_without_thinking_is_not_refused() -> None:
+    # deepseek-chat's default is its non-thinking mode: no reasoning, none required.
+    req = request("openai", loop("openai", hidden=True), model_id="deepseek-chat")
+    req = ChatRequest(**{**{f: getattr(req, f) for f in req.__dataclass_fields__},
+                         "model": ModelSpec("deepseek-chat", thinking_control="thinking_type")})
+    assert kinds(assemble(req, "openai").notes) == []
 
 
 def test_an_adapter_refuses_the_request_and_sends_nothing() -> None:
@@ -418,3 +427,42 @@ def test_an_edited_earlier_message_drops_that_steps_thinking_and_every_later_one
     sent = json.dumps(built.body)
     assert "sig-1" in sent and "sig-2" not in sent
     assert kinds(built.notes).count("dropped_thinking_after_edit") == 1
+
+
+@pytest.mark.parametrize("flavour", list(KIND_OF))
+def test_a_call_left_without_result_gets_an_error_result_and_an_orphan_result_is_dropped(flavour: str) -> None:
+    messages = loop(flavour, prompt_after=True)
+    del messages[5]  # the failing add's result: the loop stopped before it
+    messages.insert(1, Message("tool", "stray", tool_call_id="call_9", name="clock"))
+    built = assemble(request(flavour, messages, policy="strip"), flavour)
+    sent = json.dumps(built.body)
+    assert "stray" not in sent
+    assert "No result: the call was not run" in sent
+    assert kinds(built.notes)[:2] == ["dropped_orphan_result", "added_missing_result"]
+    if flavour == "openai":
+        results = [m for m in built.body["messages"] if m["role"] == "tool"]
+        assert [m["tool_call_id"] for m in results] == ["call_1", "call_2", "call_3"]
+
+
+def test_gemini_through_its_openai_endpoint_gets_each_calls_signature_back_in_extra_content() -> None:
+    signature = {"google": {"thought_signature": "c2lnLTE="}}
+    replay = {"format": "openai", "reasoning_details": [], "tool_calls": [{"id": "call_1", "extra_content": signature}]}
+    messages = [
+        Message("user", "What is the time?"),
+        Message("assistant", "", replay=replay, source="openai:gemini-3-flash-preview", tool_calls=(CLOCK,)),
+        Message("tool", "12:00", tool_call_id="call_1", name="clock"),
+    ]
+    built = assemble(request("openai", messages, model_id="gemini-3-flash-preview"), "openai")
+    [call] = built.body["messages"][1]["tool_calls"]
+    assert call["extra_content"] == signature
+    assert kinds(built.notes) == ["kept_reasoning"]
+    with pytest.raises(ReplayRefused, match="Gemini 3"):
+        assemble(request("openai", messages, model_id="gemini-3-flash-preview", policy="strip"), "openai")
+
+
+def test_a_kept_reasoning_with_no_known_carrier_says_so() -> None:
+    built = assemble(request("openai", loop("openai", prompt_after=True), model_id="some-model", policy="preserved"),
+                     "openai")
+    assert "thinking 1" not in json.dumps(built.body)
+    assert kinds(built.notes) == ["stripped_reasoning"] * 3
+    assert "echo_reasoning_field" in built.notes[0].detail

@@ -47,7 +47,7 @@ def test_the_terminal_shows_calls_and_results(simulator_model, clock_server, own
     out, err = ask("--model", simulator_model.label, "--user", "olivia", "--tools", "clock:add", "What is 2 + 3?")
     assert "\n→ add(" in out
     assert "← add [clock]" in out
-    assert "2 steps, 1 tool calls" in err
+    assert "2 steps, 1 tool call" in err
 
 
 def test_max_steps_ends_a_loop_that_never_stops(scripted, scripted_model, clock_server, owner):

@@ -93,6 +93,9 @@ async def test_a_server_that_fails_to_start_is_a_problem_not_a_hang():
         assert "did not start within 15 s" in problems["silent"]
         # The working server's tools are offered all the same.
         assert "add" in [spec.name for spec in toolbox.specs]
+        # A call of a tool the model guessed from a server that is down says why it failed.
+        guessed = await call(toolbox, "search", {})
+        assert guessed.is_error and "the MCP server missing is not available" in guessed.content
     assert time.monotonic() - started < 40
 
 

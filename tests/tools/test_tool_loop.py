@@ -282,3 +282,41 @@ async def test_a_paused_loop_goes_on_when_the_result_is_posted(owner, stranger, 
     assert [(m.role, m.content) for m in resumed[-3:]] == [("assistant", ""), ("tool", "blue"), ("tool", "large")]
     with pytest.raises(BadInput):
         await answer_tool_call(owner, turn.pk, "c2", "again")  # no longer waiting
+
+
+async def test_a_loop_over_a_streamable_http_server(owner, simulator_model, clock_http):
+    await database_sync_to_async(McpServer.objects.create)(name="web-clock", url=clock_http)
+    conversation = await conversation_with_tools(owner, simulator_model, ["web-clock"])
+    turn, _ = await ask(owner, simulator_model, "What is 6 / 3? divide", conversation=conversation)
+    assert turn.status == "complete", turn.error
+    (call,) = turn.steps[0]["tool_calls"]
+    assert (call["name"], call["server"], call["is_error"]) == ("divide", "web-clock", False)
+    assert call["result"] in turn.content
+
+
+async def test_calls_cut_by_the_token_limit_are_not_run(owner, scripted_model, scripted, toolbox):
+    scripted.enqueue([ReasoningDelta("Adding. "), ToolCallStart(0, "c1", "add"), ToolCallDelta(0, '{"a": 2, "b"'),
+                      ToolCallDone(0, "c1", "add", '{"a": 2, "b"'), Finish("length")])  # fmt: skip
+    conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
+    turn, _ = await ask(owner, scripted_model, "2+3?", conversation=conversation)
+    assert (turn.status, turn.finish_reason) == ("complete", "length")
+    assert turn.steps[0]["tool_calls"][0]["status"] == "not_run" and toolbox.started == []
+    assert len(scripted.requests) == 1
+
+
+async def test_a_reload_mid_loop_finds_the_step_and_its_running_call(owner, scripted_model, scripted, toolbox):
+    toolbox.delay = 1.5
+    scripted.enqueue(calls_step(("c1", "now", "{}")))
+    scripted.enqueue([ContentDelta("Noon."), Finish("stop")])
+    conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
+    launched = await launch(Question(owner=owner, model=scripted_model, text="t", conversation=conversation))
+    async with asyncio.timeout(20):
+        while not toolbox.started:  # noqa: ASYNC110 (the fake toolbox has no event to wait on)
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.6)  # a few checkpoints (CHECKPOINT_INTERVAL is 0.2 s in tests)
+        during = await saved(launched.turn_id)
+        turn = await launched.outcome()
+    assert during.status == "streaming"
+    assert [(c["name"], c["status"], c["result"]) for c in during.steps[0]["tool_calls"]] == [("now", "running", None)]
+    assert during.steps[0]["reasoning"] == "Let me use a tool. "
+    assert turn.status == "complete" and turn.steps[0]["tool_calls"][0]["result"] == "12:00"

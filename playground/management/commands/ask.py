@@ -316,7 +316,7 @@ class Command(BaseCommand):
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
         if turn.steps:
             calls = sum(len(step.get("tool_calls") or ()) for step in turn.steps)
-            parts.append(f"{len(turn.steps)} steps, {calls} tool calls")
+            parts.append(f"{len(turn.steps)} steps, {calls} tool call{'' if calls == 1 else 's'}")
         if (structured := structured_answer(turn)) is not None:
             parts.append("answer matches the schema" if structured.valid else
                          f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip
