@@ -449,15 +449,18 @@ def _decide(build: _Build, turns: list[_Turn], flavour: str) -> None:
         )
         if not has:
             continue
-        if turn.keep and carrier and _carries(turn, flavour, carrier):
-            build.note("kept_reasoning", f"{turn.label()}: reasoning sent back in {_carrier_words(carrier)}")
+        # OpenRouter-style details go back unmodified whatever the field (§6).
+        details = flavour == "openai" and bool(stored_replay.items(turn.replay, "openai"))
+        used = carrier or ("reasoning_details" if details else "")
+        if turn.keep and used and _carries(turn, flavour, used):
+            build.note("kept_reasoning", f"{turn.label()}: reasoning sent back in {_carrier_words(used)}")
         elif not turn.keep:
             where = "inside the tool chain only" if policy == "interleaved" else "none"
             build.note(
                 "stripped_reasoning",
                 f"{turn.label()}: reasoning left out (policy {policy}: {where})",
             )
-        elif not carrier:
+        elif not used:
             build.note(
                 "stripped_reasoning",
                 f"{turn.label()}: reasoning left out: no field is known to carry it to {rule.family} "

@@ -23,7 +23,10 @@ The stored shape is one JSON object with a `format`:
   OpenAI-compatible endpoint put beside a call (`extra_content.google.thought_signature`),
   to echo on that call.
 * `{"format": "anthropic", "content": [...]}` holds `tool_use` blocks with `input` as
-  the parsed object, between the thinking blocks, in the order they came.
+  the parsed object, between the thinking blocks, in the order they came; `prefix` is
+  the digest of the prefix the message was produced after (`reasoning.context.
+  prefix_digest`: system, tools, earlier messages as sent), which a prefix-bound model
+  (Claude Fable 5.1+) needs unchanged for its thinking blocks to go back.
 
 `read` also accepts what older rows hold: a list of such payloads (the run's old
 storage), `{"items": [...]}` or a bare list of Responses output items, and
