@@ -24,6 +24,7 @@ urlpatterns = [
     path("c/<int:pk>/functions/remove", tool_views.remove_function, name="remove_function"),
     path("c/<int:pk>/functions/load", tool_views.load_tool_set, name="load_tool_set"),
     path("c/<int:pk>/functions/save", tool_views.save_tool_set, name="save_tool_set"),
+    path("c/<int:pk>/functions/delete-set", tool_views.delete_tool_set, name="delete_tool_set"),
     path("turns/<int:pk>/answer", tool_views.answer_tool, name="answer_tool"),
     path("c/<int:pk>/replay", replay_views.set_replay, name="conversation_replay"),
     path("turns/<int:pk>/resend", replay_views.resend_with_policy, name="resend_with_policy"),

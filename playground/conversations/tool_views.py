@@ -116,6 +116,16 @@ def save_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
     return _panel(request, conversation, f"Saved as “{name}”.")
 
 
+@require_POST
+def delete_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
+    """A saved set gone from the user's library (conversations keep what they loaded)."""
+    conversation = _own(request, pk)
+    tool_set = get_object_or_404(ToolSet, pk=request.POST.get("tool_set") or 0, owner=signed_in(request))
+    name = tool_set.name
+    tool_set.delete()
+    return _panel(request, conversation, f"Deleted the set “{name}”.")
+
+
 def _waiting_turn(request: HttpRequest, pk: int) -> Turn:
     turn = get_object_or_404(
         Turn.objects.select_related("conversation", "model"), pk=pk, conversation__owner=signed_in(request)

@@ -117,6 +117,12 @@ def test_functions_are_defined_checked_saved_as_a_set_and_loaded(logged_in, owne
     logged_in.post(f"/c/{other.pk}/functions/load", {"tool_set": ToolSet.objects.get(name="Colours").pk})
     other.refresh_from_db()
     assert [f["name"] for f in other.functions] == ["get_colour"]
+    colours = ToolSet.objects.get(name="Colours")
+    assert "Delete set" in logged_in.get(f"/c/{other.pk}/").content.decode()
+    logged_in.post(f"/c/{other.pk}/functions/delete-set", {"tool_set": colours.pk})
+    assert not ToolSet.objects.filter(pk=colours.pk).exists()
+    other.refresh_from_db()
+    assert [f["name"] for f in other.functions] == ["get_colour"]  # what it loaded stays
 
 
 @database_sync_to_async
