@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from reasoning.testing import FakeToolCall, FakeUpstream, Script, openai_chat_sse
+from tests.browser.test_accessibility import assert_clean
 
 pytestmark = pytest.mark.browser
 
@@ -107,6 +108,11 @@ def test_a_two_step_tool_loop_streams_in_order_and_survives_a_reload(logged_in_p
     path = screenshot(page, "tool-loop-reloaded")
     assert path.exists()
 
+    # The cards, the open Tools picker and the replay switch pass axe like the rest of the page.
+    page.locator("#tools-picker > summary").click()
+    page.locator(".function-form > summary").click()
+    assert_clean(page, "a tool loop with the picker open")
+
 
 def test_a_function_the_user_answers_pauses_the_turn_with_a_form(logged_in_page, server, screenshot):
     page = logged_in_page
@@ -141,6 +147,7 @@ def test_a_function_the_user_answers_pauses_the_turn_with_a_form(logged_in_page,
     assert "answered by you" in card.locator("summary").inner_text()
     assert "The arguments match the parameters schema." in card.inner_text()
     screenshot(page, "function-awaiting")
+    assert_clean(page, "a turn waiting for a function's result")
 
     card.get_by_label("Your result for get_colour").fill("blue, with <b>no</b> clouds")
     card.get_by_role("button", name="Send result").click()
