@@ -211,3 +211,17 @@ def test_compare_columns_each_get_their_own_tools(logged_in, owner, simulator_mo
     assert tools == [["clock"], ["clock:now"]]
     with pytest.raises(BadInput, match="Column 2: No enabled MCP server is called nowhere"):
         create_comparison(owner, {**data, "col1-tools": "nowhere"})
+
+
+def test_a_shared_link_shows_the_steps_without_their_reasoning_unless_shared(client, owner, simulator_model):
+    turn = tool_turn(owner, simulator_model)
+    conversation = turn.conversation
+    conversation.leaf, conversation.share_token = turn, "tok-tools"
+    conversation.save()
+    html = client.get("/s/tok-tools/").content.decode()
+    assert "<code>echo</code>" in html and "&lt;script&gt;" in html
+    assert "step-thought" not in html and "I will" not in html  # reasoning left out of the link
+    assert 'name="result"' not in html
+    conversation.share_reasoning = True
+    conversation.save()
+    assert "step-thought" in client.get("/s/tok-tools/").content.decode()
