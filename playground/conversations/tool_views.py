@@ -52,6 +52,12 @@ def _own(request: HttpRequest, pk: int) -> Conversation:
     return get_object_or_404(Conversation, pk=pk, owner=signed_in(request))
 
 
+def _own_set(request: HttpRequest) -> ToolSet | None:
+    """The saved set the form names, if it is the user's (another's is no set at all)."""
+    raw = request.POST.get("tool_set") or ""
+    return ToolSet.objects.filter(pk=int(raw), owner=signed_in(request)).first() if raw.isdigit() else None
+
+
 def _panel(request: HttpRequest, conversation: Conversation, message: str = "", status: int = 200) -> HttpResponse:
     # The summary's count changes with the functions: it travels along, out of band.
     response = render(request, "chat/_functions.html", {"conversation": conversation, "message": message},
@@ -91,7 +97,9 @@ def remove_function(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def load_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
     """A saved set's functions join the conversation's (a function of the same name is replaced)."""
-    tool_set = get_object_or_404(ToolSet, pk=request.POST.get("tool_set") or 0, owner=signed_in(request))
+    tool_set = _own_set(request)
+    if tool_set is None:
+        return _panel(request, _own(request, pk), "Choose one of your saved sets.")
 
     def change(current: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for f in functions.clean_functions(tool_set.functions):
@@ -120,7 +128,9 @@ def save_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
 def delete_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
     """A saved set gone from the user's library (conversations keep what they loaded)."""
     conversation = _own(request, pk)
-    tool_set = get_object_or_404(ToolSet, pk=request.POST.get("tool_set") or 0, owner=signed_in(request))
+    tool_set = _own_set(request)
+    if tool_set is None:
+        return _panel(request, conversation, "Choose one of your saved sets.")
     name = tool_set.name
     tool_set.delete()
     return _panel(request, conversation, f"Deleted the set “{name}”.")
