@@ -89,7 +89,11 @@ class TurnFollower:
         self.resuming = False
         step = reply.get("step", 0)
         if self.synced and step == self.step:
-            return self._take(reply)
+            out = self._take(reply)
+            if isinstance(reply.get("calls"), list):  # a watcher that dropped a card's change gets it here
+                self.calls = {i: dict(c) for i, c in enumerate(reply["calls"]) if isinstance(c, dict)}
+                out.calls = self._calls()
+            return out
         if self.synced and step < self.step:
             return Delivery()  # a late reply about an earlier step
         self.synced = True

@@ -79,3 +79,14 @@ def test_a_turn_with_no_tools_behaves_as_before():
     out = f.on_resumed({"r_off": 0, "r": "abc", "c_off": 0, "c": ""})
     assert out.pieces == [Piece("r", "abc", replace=True)]
     assert not out.reload_steps and out.calls is None
+
+
+def test_a_reader_that_dropped_a_cards_change_gets_the_calls_with_the_resume_reply():
+    f = TurnFollower()
+    f.on_tool(tool("start", 0))
+    f.on_dropped()  # the socket could not take the result's swap
+    ask = f.retry()
+    assert ask == (0, 0)
+    calls = [{"id": "call_0", "name": "now", "status": "done", "result": "12:00"}]
+    out = f.on_resumed({"r_off": 0, "r": "", "c_off": 0, "c": "", "calls": calls})
+    assert out.calls == calls
