@@ -223,6 +223,23 @@ class Prompt(models.Model):
         return snap
 
 
+class ToolSet(models.Model):
+    """A named set of functions in a user's library, loaded into a conversation like
+    a prompt (playground.conversations.functions has the shape)."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_sets")
+    name = models.CharField(max_length=100)
+    functions = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="unique_tool_set_name_per_owner")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
     title = models.CharField(max_length=200, default="New conversation")
@@ -248,6 +265,9 @@ class Conversation(models.Model):
     # The tools offered to the model in this conversation's turns: MCP server names
     # ("clock": all its tools) or single tools ("clock:now"). See playground.tools.
     tools = models.JSONField(default=list, blank=True)
+    # Functions the user answers by hand (playground.conversations.functions): each
+    # {"name", "description", "parameters": JSON Schema, "returns": JSON Schema or absent}.
+    functions = models.JSONField(default=list, blank=True)
     # Overrides the model's replay policy for this conversation's next turns ("" = the model's).
     replay_policy = models.CharField(max_length=12, blank=True, default="", choices=REPLAY_CHOICES)
 

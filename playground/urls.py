@@ -4,7 +4,7 @@ from django.urls import include, path
 
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
-from playground.conversations import dataset_views, views
+from playground.conversations import dataset_views, replay_views, tool_views, views
 from playground.prompts import views as prompts
 
 urlpatterns = [
@@ -19,6 +19,15 @@ urlpatterns = [
     path("c/<int:pk>/share", views.share_conversation, name="share_conversation"),
     path("s/<str:token>/", views.shared_conversation, name="shared_conversation"),
     path("c/<int:pk>/settings", views.save_settings, name="conversation_settings"),
+    path("c/<int:pk>/tools", tool_views.save_tools, name="conversation_tools"),
+    path("c/<int:pk>/functions/add", tool_views.add_function, name="add_function"),
+    path("c/<int:pk>/functions/remove", tool_views.remove_function, name="remove_function"),
+    path("c/<int:pk>/functions/load", tool_views.load_tool_set, name="load_tool_set"),
+    path("c/<int:pk>/functions/save", tool_views.save_tool_set, name="save_tool_set"),
+    path("c/<int:pk>/functions/delete-set", tool_views.delete_tool_set, name="delete_tool_set"),
+    path("turns/<int:pk>/answer", tool_views.answer_tool, name="answer_tool"),
+    path("c/<int:pk>/replay", replay_views.set_replay, name="conversation_replay"),
+    path("turns/<int:pk>/resend", replay_views.resend_with_policy, name="resend_with_policy"),
     path("c/<int:pk>/export.md", views.export_markdown, name="export_markdown"),
     path("c/<int:pk>/export.json", views.export_json, name="export_json"),
     path("models/<int:pk>/controls", views.model_controls, name="model_controls"),

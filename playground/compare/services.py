@@ -126,8 +126,26 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
     return columns
 
 
+def column_tools(data: dict[str, Any]) -> list[list[str]]:
+    """Each column's tools (`col<i>-tools`: MCP servers or server:tool entries, comma-
+    separated), in the order of `parse_columns`; with `same_settings`, column 0's."""
+    from playground.conversations.tool_views import selection_from
+
+    same = data.get("same_settings") in ("on", "1", "true")
+    out = []
+    for i in range(MAX_COLUMNS):
+        if not data.get(f"col{i}-model"):
+            continue
+        try:
+            out.append(selection_from({"tools_single": data.get(f"col{0 if same else i}-tools") or ""}))
+        except BadInput as e:
+            raise BadInput(f"Column {len(out) + 1}: {e}") from None
+    return out
+
+
 def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, list[Exchange]]:
-    columns = parse_columns(data)
+    # Each column keeps its tools through the blind shuffle.
+    columns = [(*column, tools) for column, tools in zip(parse_columns(data), column_tools(data), strict=True)]
     prompt = str(data.get("prompt", "")).strip()
     if not prompt:
         raise BadInput("The prompt is empty.")
@@ -140,9 +158,9 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
         comparison = Comparison.objects.create(
             owner=owner, title=title, blind=blind, same_settings=data.get("same_settings") in ("on", "1", "true")
         )
-        for position, (model, params) in enumerate(columns):
+        for position, (model, params, tools) in enumerate(columns):
             conversation = Conversation.objects.create(
-                owner=owner, model=model, settings=params,
+                owner=owner, model=model, settings=params, tools=tools,
                 title=f"{title[:60]} · compare {COLUMN_LETTERS[position]}",
             )  # fmt: skip
             ComparisonColumn.objects.create(

@@ -63,6 +63,7 @@ def _form_context(request: HttpRequest, data: dict[str, Any] | None = None) -> d
             "letter": COLUMN_LETTERS[i],
             "model": chosen,
             "values": {name: data.get(f"col{i}-{name}", "") for name in CONTROLS},
+            "tools": data.get(f"col{i}-tools", ""),
         })  # fmt: skip
     return {
         "models": models,

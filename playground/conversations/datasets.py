@@ -18,6 +18,14 @@ reasoning, as they were never sent back to the model either. Formats of the answ
                      [answer]} (TRL's conversational form); each answer in the style of
                      `dpo_reasoning` (final, reasoning_field or think_inline)
 
+A tool-using answer (a turn with steps) is its steps whole, in OpenAI's messages
+format: each earlier step an assistant message with its `tool_calls` (and, but for
+`final`, its reasoning in the chosen field or `<think>` tags), followed by one
+`{"role": "tool", "tool_call_id", "content"}` per result; then the answer. The row
+gains `tools` (the functions offered, from the request as sent) when they are known.
+Earlier tool-using turns in the context go in the same way, without reasoning. A
+DPO answer is the whole sequence too: chosen and rejected each keep their steps.
+
 DPO pairs come from comparison votes (the winner of a round over every other column;
 only the first round, where every column answered the same context) and from thumbs
 (an answer rated up over a sibling rated down: same prompt, same context). The filter
@@ -205,22 +213,77 @@ def system_of(turn: Turn) -> str:
 
 
 def context_messages(chain: list[Turn]) -> list[dict[str, Any]]:
-    """The system prompt and the turns before the answer, text only."""
+    """The system prompt and the turns before the answer, text only (an earlier tool
+    loop as its calls and results, without reasoning: none went back to the model)."""
     answer = chain[-1]
     messages: list[dict[str, Any]] = []
     if system := system_of(answer):
         messages.append({"role": "system", "content": system})
-    messages += [{"role": t.role, "content": t.content} for t in chain[:-1] if t.content.strip()]
+    for t in chain[:-1]:
+        if t.role == Turn.Role.ASSISTANT and _steps(t):
+            messages += answer_messages(t, "final", "reasoning_content")
+        elif t.content.strip():
+            messages.append({"role": t.role, "content": t.content})
     return messages
 
 
-def answer_message(turn: Turn, style: str, reasoning_field: str) -> dict[str, Any]:
+def _steps(turn: Turn) -> list[dict[str, Any]]:
+    steps = getattr(turn, "steps", None) or []
+    return [s for s in steps if isinstance(s, dict)]
+
+
+def _step_message(reasoning: str, content: str, style: str, reasoning_field: str) -> dict[str, Any]:
     if style == "think_inline":
-        return {"role": "assistant", "content": f"<think>\n{turn.reasoning}\n</think>\n\n{turn.content}"}
-    message: dict[str, Any] = {"role": "assistant", "content": turn.content}
+        return {"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n{content}"}
+    message: dict[str, Any] = {"role": "assistant", "content": content}
     if style == "reasoning_field":
-        message[reasoning_field] = turn.reasoning
+        message[reasoning_field] = reasoning
     return message
+
+
+def answer_message(turn: Turn, style: str, reasoning_field: str) -> dict[str, Any]:
+    return _step_message(turn.reasoning, turn.content, style, reasoning_field)
+
+
+def answer_messages(turn: Turn, style: str, reasoning_field: str) -> list[dict[str, Any]]:
+    """The answer as messages: one for a plain turn; a tool loop's steps whole, each
+    step's calls (OpenAI `tool_calls`) followed by their results (`role: tool`)."""
+    steps = _steps(turn)
+    if not steps:
+        return [answer_message(turn, style, reasoning_field)]
+    out: list[dict[str, Any]] = []
+    for step in steps[:-1] if not steps[-1].get("tool_calls") else steps:
+        calls = [c for c in step.get("tool_calls") or () if isinstance(c, dict)]
+        message = _step_message(str(step.get("reasoning") or ""), str(step.get("content") or ""), style,
+                                reasoning_field)  # fmt: skip
+        if calls:
+            message["content"] = message["content"] or None  # OpenAI's shape for a step that only calls
+            message["tool_calls"] = [
+                {"id": c.get("id"), "type": "function",
+                 "function": {"name": c.get("name"), "arguments": c.get("arguments") or "{}"}}
+                for c in calls
+            ]  # fmt: skip
+        out.append(message)
+        out += [{"role": "tool", "tool_call_id": c.get("id"), "content": str(c["result"])}
+                for c in calls if c.get("result") is not None]  # fmt: skip
+    if not steps[-1].get("tool_calls"):
+        out.append(answer_message(turn, style, reasoning_field))
+    return out
+
+
+def tools_offered(turn: Turn) -> list[dict[str, Any]] | None:
+    """The functions the answer's model was offered, in OpenAI's `tools` shape, from
+    the request as sent (None when it is not in that shape)."""
+    body = (turn.sent or {}).get("body")
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if isinstance(tools, list) and tools and all(isinstance(t, dict) and t.get("type") == "function" for t in tools):
+        return tools
+    return None
+
+
+def has_reasoning(turn: Turn) -> bool:
+    """Reasoning in the answer or in any step of its loop."""
+    return bool(turn.reasoning.strip()) or any(str(s.get("reasoning") or "").strip() for s in _steps(turn))
 
 
 def provenance(turn: Turn) -> dict[str, Any]:
@@ -257,8 +320,11 @@ def sft_row(chain: list[Turn], options: ExportOptions) -> dict[str, Any]:
             {"role": "assistant", "content": answer.content},
         ]
     else:
-        messages.append(answer_message(answer, options.format, options.reasoning_field))
-    return {"messages": messages, "metadata": provenance(answer)}
+        messages += answer_messages(answer, options.format, options.reasoning_field)
+    row: dict[str, Any] = {"messages": messages, "metadata": provenance(answer)}
+    if _steps(answer) and (tools := tools_offered(answer)) is not None:
+        row["tools"] = tools
+    return row
 
 
 # ---- the export -------------------------------------------------------------------------------------
@@ -279,7 +345,7 @@ def rows(
     cache: dict[int, dict[int, Turn]] = {}
 
     def usable(turn: Turn) -> bool:
-        if needs_reasoning and not turn.reasoning.strip():
+        if needs_reasoning and not has_reasoning(turn):
             if options.missing_reasoning == "fail":
                 raise MissingReasoning(
                     f"turn {turn.pk} (conversation {turn.conversation_id}) has no reasoning. "
@@ -356,8 +422,8 @@ def dpo_row(chain: list[Turn], rejected: Turn, options: ExportOptions, source: d
     style, field_name = options.dpo_reasoning, options.reasoning_field
     return {
         "prompt": context_messages(chain),
-        "chosen": [answer_message(chosen, style, field_name)],
-        "rejected": [answer_message(rejected, style, field_name)],
+        "chosen": answer_messages(chosen, style, field_name),
+        "rejected": answer_messages(rejected, style, field_name),
         "metadata": {**source, "chosen": provenance(chosen), "rejected": provenance(rejected)},
     }
 

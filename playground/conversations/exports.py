@@ -4,7 +4,8 @@ branch, for import), and JSON back in as a new conversation.
 Import is strict: an unknown key, a wrong type, a dangling parent or an
 over-long text is refused with a message that says where, and nothing is stored.
 Provider replay data and the request as sent are not exported: the first is
-opaque and tied to the provider session, the second is an audit record.
+opaque and tied to the provider session, the second is an audit record. A tool
+loop's steps are (their text, calls and results; not their replay data).
 """
 
 from __future__ import annotations
@@ -31,8 +32,12 @@ _COUNTS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tok
 _TIMINGS = ("first_reasoning_ms", "first_content_ms", "thinking_ms", "duration_ms")
 _TURN_KEYS = {
     "id", "parent", "role", "content", "reasoning", "model", "source", "params", "status",
-    "finish_reason", "error", "cost", "created_at", *_COUNTS, *_TIMINGS,
+    "finish_reason", "error", "cost", "created_at", "steps", *_COUNTS, *_TIMINGS,
 }  # fmt: skip
+_STEP_KEYS = {"reasoning", "content", "finish_reason", "tool_calls", "notices"}
+_CALL_KEYS = {"id", "name", "arguments", "server", "result", "is_error", "duration_ms", "status"}
+MAX_STEPS = 200
+MAX_CALLS = 64
 _TOP_KEYS = {"format", "version", "title", "exported_at", "model", "settings", "leaf", "turns"}
 _FINISHED = {s.value for s in Turn.Status if s != Turn.Status.STREAMING}
 
@@ -65,10 +70,24 @@ def to_json(conversation: Conversation) -> dict[str, Any]:
                 "created_at": t.created_at.isoformat(),
                 **{k: getattr(t, k) for k in _COUNTS},
                 **{k: getattr(t, k) for k in _TIMINGS},
+                **({"steps": _exported_steps(t.steps)} if t.steps else {}),
             }
             for t in turns
         ],
     }
+
+
+def _exported_steps(steps: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "reasoning": step.get("reasoning") or "",
+            "content": step.get("content") or "",
+            "finish_reason": step.get("finish_reason") or "",
+            "tool_calls": [{k: c.get(k) for k in sorted(_CALL_KEYS) if k in c} for c in step.get("tool_calls") or ()],
+        }
+        for step in steps or ()
+        if isinstance(step, dict)
+    ]
 
 
 def _quote(text: str) -> str:
@@ -82,6 +101,16 @@ def to_markdown(conversation: Conversation) -> str:
             out += ["## User", "", t.content, ""]
             continue
         out += [f"## Assistant · {t.model_label or 'unknown model'}", ""]
+        for n, step in enumerate(t.steps[:-1] if t.steps else [], 1):
+            out += [f"**Step {n}**", ""]
+            if step.get("reasoning"):
+                out += [_quote(str(step["reasoning"])), ""]
+            if step.get("content"):
+                out += [str(step["content"]), ""]
+            for c in step.get("tool_calls") or ():
+                said = "(no result)" if c.get("result") is None else str(c["result"])
+                out += [f"Tool call `{c.get('name')}`{' (error)' if c.get('is_error') else ''}:", "",
+                        "```json", str(c.get("arguments") or "{}"), "```", "", "```", said, "```", ""]  # fmt: skip
         if t.reasoning:
             seconds = f"{t.thinking_ms / 1000:.1f} s" if t.thinking_ms else "unknown time"
             tokens = f" · {t.reasoning_tokens:,} tokens" if t.reasoning_tokens else ""
@@ -120,6 +149,49 @@ def _depth_within(doc: Any, limit: int) -> bool:
                 return False
             stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
     return True
+
+
+def _steps(value: Any, where: str) -> list[dict[str, Any]]:
+    """A tool loop's steps, checked key by key (the stored shape, reasoning.toolbox.steps)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_STEPS:
+        raise _fail(where, f"must be a list of at most {MAX_STEPS} steps")
+    steps = []
+    for n, raw in enumerate(value, 1):
+        at = f"{where} {n}"
+        step = _object(raw, at)
+        if unknown := set(step) - _STEP_KEYS:
+            raise _fail(at, f"has unknown keys: {', '.join(sorted(unknown))}")
+        calls_in = step.get("tool_calls") or []
+        if not isinstance(calls_in, list) or len(calls_in) > MAX_CALLS:
+            raise _fail(f"{at} tool_calls", f"must be a list of at most {MAX_CALLS} calls")
+        calls = []
+        for m, raw_call in enumerate(calls_in, 1):
+            where_call = f"{at} call {m}"
+            call = _object(raw_call, where_call)
+            if unknown := set(call) - _CALL_KEYS:
+                raise _fail(where_call, f"has unknown keys: {', '.join(sorted(unknown))}")
+            result = call.get("result")
+            calls.append({
+                "id": _text(call.get("id"), f"{where_call} id", limit=200),
+                "name": _text(call.get("name"), f"{where_call} name", limit=200),
+                "arguments": _text(call.get("arguments", ""), f"{where_call} arguments", nullable=True),
+                "server": _text(call.get("server"), f"{where_call} server", limit=64, nullable=True),
+                "result": None if result is None else _text(result, f"{where_call} result"),
+                "is_error": call.get("is_error") is True,
+                "duration_ms": _count(call.get("duration_ms"), f"{where_call} duration_ms"),
+                "status": "done" if result is not None else "",
+            })  # fmt: skip
+        steps.append({
+            "reasoning": _text(step.get("reasoning", ""), f"{at} reasoning", nullable=True),
+            "content": _text(step.get("content", ""), f"{at} content", nullable=True),
+            "finish_reason": _text(step.get("finish_reason"), f"{at} finish_reason", limit=32, nullable=True),
+            "replay": None,
+            "source": "",
+            "tool_calls": calls,
+        })  # fmt: skip
+    return steps
 
 
 def _params(value: Any, where: str, model: ModelProfile | None) -> dict[str, Any]:
@@ -238,6 +310,7 @@ def parse(data: bytes) -> dict[str, Any]:
                 "finish_reason": _text(t.get("finish_reason"), f"{where} finish_reason", limit=32, nullable=True),
                 "error": error,
                 "cost": cost,
+                "steps": _steps(t.get("steps"), f"{where} step") if role == Turn.Role.ASSISTANT else [],
                 **{k: _count(t.get(k), f"{where} {k}") for k in (*_COUNTS, *_TIMINGS)},
             }
         )

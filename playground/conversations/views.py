@@ -17,7 +17,9 @@ from playground.accounts.users import signed_in
 from playground.compare import blind
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
+from playground.conversations.replay_views import policy_from
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
+from playground.conversations.tool_views import selection_from
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
@@ -93,7 +95,14 @@ def _new_conversation(request: HttpRequest) -> Exchange:
         text=request.POST.get("prompt", ""),
         params=request.POST.dict(),
     )
-    return store(question)
+    tools = selection_from(request.POST)  # the Tools picker, checked before anything is stored
+    replay = policy_from(request.POST.get("replay_policy"))  # the replay switch, kept for the next messages
+    exchange = store(question)
+    if tools or replay:
+        conversation = exchange.assistant_turn.conversation  # the run is given its tools from it
+        conversation.tools, conversation.replay_policy = tools, replay
+        conversation.save(update_fields=["tools", "replay_policy"])
+    return exchange
 
 
 @require_POST

@@ -31,11 +31,12 @@ from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
-from playground.streaming.follower import Delivery, TurnFollower
+from playground.streaming.follower import Delivery, Piece, TurnFollower
 from playground.streaming.launch import Question, launch
 from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
 from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
+from playground.streaming.steps import calls_swap, notice_swap, steps_swap
 
 log = logging.getLogger(__name__)
 
@@ -184,16 +185,21 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             messages = split_turn(html, turn_id)
         # The page gets the turn empty: its base is known. (A tool loop that goes on
         # after a person's answer starts again at its next step: playground.streaming.toolrun.)
-        self.following[turn_id] = TurnFollower(step=int(event.get("step", 0)))
+        self.following[turn_id] = follower = TurnFollower(step=int(event.get("step", 0)))
         self._start_watchdog()
         await self._send_all(messages)
+        if follower.step:
+            # Rendered from the database, the turn shows the step that waited for a
+            # person's answer as its own text: the next step starts empty, below it.
+            await self._deliver(
+                turn_id, Delivery([Piece("r", "", replace=True), Piece("c", "", replace=True)], reload_steps=True,
+                                  calls=[]),
+            )  # fmt: skip
 
     async def turn_frame(self, event: dict[str, Any]) -> None:
         follower = self.following.get(event["turn"])
         if follower is None:
             return  # not shown here, or already finished
-        if event.get("step", 0) != follower.step:
-            return  # a frame of another step of a tool loop (a late one, or before its turn.step)
         if follower.synced and self._reader_is_slow():
             follower.on_dropped()
             self._note_dropped()
@@ -204,9 +210,6 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         """The run's answer to this socket's resume request."""
         follower = self.following.get(event["turn"])
         if follower is None:
-            return
-        if event.get("step", 0) != follower.step:
-            follower.resuming = False  # the reply of another step: "turn.step" brings this one
             return
         if self._reader_is_slow():
             follower.on_dropped(reply=True)
@@ -226,36 +229,46 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             return
         await self._deliver(event["turn"], follower.on_reclassified(event))
 
-    # ---- a tool loop (playground.streaming.tool_frames) ----------------------------------
-
     async def turn_step(self, event: dict[str, Any]) -> None:
-        """The next model call of a tool loop: the turn, saved with its finished steps
-        just before this message, is rendered again, and its new step's text follows
-        from offset 0. (A screen that shows tool cards live may do better.)"""
-        turn_id = event["turn"]
-        if turn_id not in self.following:
+        """A tool loop's next model call begins: the finished steps, empty blocks for it."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
             return
-        self.following[turn_id] = TurnFollower(step=int(event.get("step", 0)))
-        try:
-            html = await database_sync_to_async(self.render_finished)(turn_id)
-        except Turn.DoesNotExist:
+        if self._reader_is_slow():
+            follower.forget()  # caught up later by a replacing resume
+            self._note_dropped()
             return
-        await self._send_all(split_turn(html, turn_id))
+        await self._deliver(event["turn"], follower.on_step(event))
 
     async def tool_start(self, event: dict[str, Any]) -> None:
-        """A tool call began; the step is shown whole on "turn.step" or "turn.done"."""
+        await self._tool_event(event)
 
     async def tool_args(self, event: dict[str, Any]) -> None:
-        """A tool call's arguments are complete."""
+        await self._tool_event(event)
 
     async def tool_result(self, event: dict[str, Any]) -> None:
-        """A tool call's result (untrusted text: rendered escaped, from the database)."""
+        await self._tool_event(event)
 
     async def tool_awaiting(self, event: dict[str, Any]) -> None:
-        """A call waits for a person's answer; "turn.done" follows with the turn paused."""
+        await self._tool_event(event)
+
+    async def _tool_event(self, event: dict[str, Any]) -> None:
+        """A tool call of the streaming step changed: its cards are rendered whole again."""
+        follower = self.following.get(event["turn"])
+        if follower is None:
+            return
+        delivery = follower.on_tool(event)  # kept even for a slow reader: the state is small
+        if self._reader_is_slow() and delivery.ask is None:
+            follower.on_dropped()
+            self._note_dropped()
+            return
+        await self._deliver(event["turn"], delivery)
 
     async def tool_notice(self, event: dict[str, Any]) -> None:
-        """A server that did not start; kept in the turn's first step, shown when it is rendered."""
+        """Something the user should know (a server that did not start): shown above the
+        turn's steps now; kept in the first step's notices for a later render."""
+        if event["turn"] in self.following:
+            await self.send(text_data=notice_swap(event["turn"], str(event.get("text", ""))))
 
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
@@ -270,6 +283,15 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     # ---- delivery ------------------------------------------------------------------------
 
     async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
+        structure = []
+        if delivery.reload_steps:
+            follower = self.following.get(turn_id)
+            steps = await database_sync_to_async(_finished_steps)(turn_id, follower.step if follower else 0)
+            structure.append(steps_swap(turn_id, steps))
+        if delivery.calls is not None:
+            structure.append(calls_swap(turn_id, delivery.calls))
+        if structure:
+            await self._send_all(pack(structure))
         if delivery.pieces:
             swaps = [s for p in delivery.pieces for s in text_swaps(turn_id, p.block, p.text, replace=p.replace)]
             await self._send_all(pack(swaps))
@@ -337,6 +359,13 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         except (TypeError, ValueError):
             return None
         return Turn.objects.filter(pk=pk, conversation=self.conversation).values_list("pk", flat=True).first()
+
+
+def _finished_steps(turn_id: int, step: int) -> list[dict[str, Any]]:
+    """The steps before `step` of a streaming turn, as saved before `step` began (the
+    run keeps a step in `Turn.steps` from the moment its calls run, so there may be one more)."""
+    steps = Turn.objects.filter(pk=turn_id).values_list("steps", flat=True).first()
+    return [s for s in steps or [] if isinstance(s, dict)][:step]
 
 
 def _parse_resume(query: bytes) -> list[tuple[int, int, int]]:

@@ -19,12 +19,23 @@ starts unsynced: frames are kept until the run's first resume reply, which
 
 Each event returns a `Delivery`: the pieces to show, in order, and whether to
 ask the run to resume (with the offsets to resume from).
+
+A tool-loop turn is a sequence of steps (playground.streaming.steps); the two
+blocks are always the current step's, and offsets count from the step's start.
+Frames say which step they belong to (no "step": 0): one of an earlier step is
+ignored, one of a later step means a step's start was missed, and the watcher
+syncs again. At a step's start ("turn.step") the blocks start empty and the
+finished steps are shown again (`Delivery.reload_steps`: they are in the
+database); the current step's calls (tool.start/args/result/awaiting) are kept
+here, whole, and given as `calls` to render in place of what the watcher shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from playground.streaming.steps import merge_call
 
 BLOCKS = ("r", "c")
 MAX_EARLY = 1000  # frames kept while unsynced; more means the reply is lost: the watchdog asks again
@@ -42,17 +53,20 @@ class Piece:
 class Delivery:
     pieces: list[Piece] = field(default_factory=list)
     ask: tuple[int, int] | None = None  # resume from these (reasoning, content) offsets
+    reload_steps: bool = False  # show the finished steps again, from the saved turn
+    calls: list[dict[str, Any]] | None = None  # the current step's calls to show
 
 
 @dataclass
 class TurnFollower:
     have: list[int] = field(default_factory=lambda: [0, 0])
     synced: bool = True
-    step: int = 0  # the step of a tool loop followed: frames of another step are not its
     resuming: bool = False  # a resume request is in flight
     dropped: bool = False  # the watcher could not take what came; fetch it again when it can
     early: list[dict[str, Any]] = field(default_factory=list)  # frames before the first, replacing, reply
     ahead: dict[int, list[tuple[int, str]]] = field(default_factory=dict)  # block -> text beyond a gap
+    step: int = 0  # the step the blocks hold (0 for a turn with no tool calls)
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # the step's tool calls, by index
 
     @classmethod
     def joining(cls) -> TurnFollower:
@@ -73,15 +87,34 @@ class TurnFollower:
     def on_resumed(self, reply: dict[str, Any]) -> Delivery:
         """The run's answer to a resume request."""
         self.resuming = False
-        if self.synced:
-            return self._take(reply)
+        step = reply.get("step", 0)
+        if self.synced and step == self.step:
+            out = self._take(reply)
+            if isinstance(reply.get("calls"), list):  # a watcher that dropped a card's change gets it here
+                self.calls = {i: dict(c) for i, c in enumerate(reply["calls"]) if isinstance(c, dict)}
+                out.calls = self._calls()
+            return out
+        if self.synced and step < self.step:
+            return Delivery()  # a late reply about an earlier step
         self.synced = True
         r, c = reply["r"], reply["c"]
         self.have = [reply["r_off"] + len(r), reply["c_off"] + len(c)]
+        self.ahead.clear()
         # An empty block is left alone: what the watcher holds is a prefix of the
         # run's text, so it is empty too (and for the page, text in the answer
-        # block means the answer has started).
-        out = Delivery([Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text])
+        # block means the answer has started). Not so past a step's end: the
+        # watcher may hold an earlier step's text.
+        out = Delivery(
+            [Piece(b, text, replace=True) for b, text in (("r", r), ("c", c)) if text or step > 0],
+            reload_steps=step > 0,
+        )
+        if step != self.step:
+            self.calls = {}
+        if isinstance(reply.get("calls"), list):  # the run's calls of the step, where it says them
+            self.calls = {i: dict(c) for i, c in enumerate(reply["calls"]) if isinstance(c, dict)}
+        if self.calls or step != self.step:
+            out.calls = self._calls()
+        self.step = step
         early, self.early = self.early, []
         for frame in early:
             more = self._take(frame)
@@ -89,10 +122,39 @@ class TurnFollower:
             out.ask = out.ask or more.ask
         return out
 
+    def on_step(self, event: dict[str, Any]) -> Delivery:
+        """The next model call of a tool loop begins: the step before it is saved (show
+        the finished steps again), the new step's blocks and calls start empty."""
+        if not self.synced or event["step"] <= self.step:
+            return Delivery()  # the resume reply to come shows it; or an old message
+        self.step = event["step"]
+        self.have = [0, 0]
+        self.ahead.clear()
+        self.calls = {}
+        return Delivery(
+            [Piece("r", "", replace=True), Piece("c", "", replace=True)], reload_steps=True, calls=[]
+        )
+
+    def on_tool(self, event: dict[str, Any]) -> Delivery:
+        """A tool call of the current step started, got its arguments, its result, or
+        waits for a person's answer: the step's calls as they are now."""
+        step = event.get("step", 0)
+        if not self.synced or step < self.step:
+            return Delivery()  # the resume reply to come shows it; or an old message
+        if step > self.step:
+            return self._missed_step()
+        merge_call(self.calls.setdefault(event["index"], {}), event)
+        return Delivery(calls=self._calls())
+
+    def _calls(self) -> list[dict[str, Any]]:
+        return [self.calls[i] for i in sorted(self.calls)]
+
     def on_reclassified(self, event: dict[str, Any]) -> Delivery:
         """The answer so far was reasoning (a close tag with no open tag): both blocks
         are replaced with the run's whole texts, and offsets start from them. Frames
         kept from before are of the old texts."""
+        if event.get("step", 0) != self.step:
+            return self._missed_step() if event.get("step", 0) > self.step else Delivery()
         self.ahead.clear()
         self.early.clear()
         self.synced = True
@@ -129,7 +191,15 @@ class TurnFollower:
         self.resuming = True
         return (self.have[0], self.have[1])
 
+    def _missed_step(self) -> Delivery:
+        """Something of a later step came before that step's start: sync again."""
+        self.forget()
+        return Delivery(ask=self.retry())
+
     def _take(self, frame: dict[str, Any]) -> Delivery:
+        step = frame.get("step", 0)
+        if step != self.step:
+            return self._missed_step() if step > self.step else Delivery()
         out = Delivery()
         gap = False
         for i, block in enumerate(BLOCKS):

@@ -52,6 +52,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from playground.conversations import fragments
+from playground.conversations.functions import specs as function_specs
 from playground.conversations.services import (
     BadInput,
     Exchange,
@@ -349,6 +350,7 @@ async def launch_stored(
             try:
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
                               tool_selection=list(conversation.tools or ()),
+                              functions=function_specs(conversation.functions),
                               max_steps=max_steps(exchange.assistant_turn.params))  # fmt: skip
                 one.run = begin(run)
             except Exception as e:

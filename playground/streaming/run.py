@@ -61,9 +61,10 @@ from reasoning.events import (
     ToolCallStart,
     Usage,
 )
-from reasoning.request import ChatRequest, Message, PreparedRequest, ToolCall
+from reasoning.request import ChatRequest, Message, PreparedRequest, ToolCall, ToolSpec
 from reasoning.toolbox import Toolbox
 from reasoning.toolbox import steps as tool_steps
+from reasoning.toolbox.functions import with_functions
 from reasoning.wire import make_client
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,9 @@ class TurnRun:
     # What the conversation offers ("server" or "server:tool" entries); the toolbox
     # is opened from it when the run starts, unless one is given (tests, toolpage).
     tool_selection: list[str] = field(default_factory=list)
+    # Functions a person answers (playground.conversations.functions): offered beside
+    # the selection's tools; a call of one pauses the turn.
+    functions: list[ToolSpec] = field(default_factory=list)
     toolbox: Toolbox | None = None
     max_steps: int = 8
     steps: list[dict[str, Any]] = field(default_factory=list)  # finished steps (reasoning.toolbox.steps)
@@ -236,6 +240,7 @@ class TurnRun:
         try:
             if self.tool_selection and self.toolbox is None:
                 self.toolbox = await _open_toolbox(self.tool_selection)
+            self.toolbox = with_functions(self.toolbox, self.functions)
             if self.toolbox is not None and self.toolbox.specs:
                 self.request = dataclasses.replace(self.request, tools=self.toolbox.specs)
             for server, why in self.toolbox.problems if self.toolbox is not None else ():
@@ -612,6 +617,9 @@ class TurnRun:
         }
         if self.step:
             frame["step"] = self.step
+        if self._step_calls:
+            # A page that loads while the step's calls run shows their cards at once.
+            frame["calls"] = copy.deepcopy([call for _, call in sorted(self._step_calls.items())])
         assert self.layer is not None
         await self.layer.send(message["reply_to"], frame)
 

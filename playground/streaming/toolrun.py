@@ -33,6 +33,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models.functions import Now
 
+from playground.conversations.functions import specs as function_specs
 from playground.conversations.services import BadInput, build_request
 from playground.models import Turn
 from playground.streaming import tool_frames
@@ -89,6 +90,7 @@ def continuation(turn_id: int) -> TurnRun:
         group=turn.conversation.group_name,
         request=request,
         tool_selection=list(turn.conversation.tools or ()),
+        functions=function_specs(turn.conversation.functions),
         max_steps=max_steps(turn.params),
         steps=steps,
         step=len(steps),

@@ -45,17 +45,80 @@
   function foldOnAnswer(turn) {
     if (!turn || turn.dataset.folded) return;
     turn.dataset.folded = "1";
-    const details = turn.querySelector("details.thought");
+    const details = liveThought(turn);
     if (!details) return;
     const label = details.querySelector(".thinking-label.live");
+    const hidden = turn.dataset.hiddenReasoning;
+    const block = details.querySelector(".reasoning.streaming");
+    if (!hidden && block && !block.hasChildNodes()) {
+      // The answer came with no reasoning at all: nothing was thought, so no
+      // "Thought for" (the finished turn has no thought block either). A
+      // reclassification may still move text here: see thinkingAgain.
+      details.hidden = true;
+      if (label) label.classList.remove("live");
+      return;
+    }
     if (label) {
       const s = Math.max(0, (Date.now() - parseFloat(label.dataset.started)) / 1000);
-      const hidden = turn.dataset.hiddenReasoning;
       label.textContent = (hidden === "provider" ? "Reasoning hidden by the provider · "
         : hidden ? "Reasoning not shown · " : "Thought for ") + s.toFixed(1) + " s";
       label.classList.remove("live");
     }
     if (details.open && !details.dataset.userOpened && !keepOpen()) details.open = false;
+  }
+
+  // The answer block was emptied while the turn streams: what looked like the
+  // answer was reasoning after all (a reclassification), or a tool loop's next
+  // step begins. The thinking goes on: the label ticks again from the turn's
+  // start, and folds with the right wording when the real answer comes.
+  function thinkingAgain(turn) {
+    if (!turn || !turn.dataset.folded) return;
+    delete turn.dataset.folded;
+    const details = liveThought(turn);
+    if (!details) return;
+    const label = details.querySelector(".thinking-label");
+    const block = details.querySelector(".reasoning.streaming");
+    details.hidden = false;
+    if (label && !label.classList.contains("live")) {
+      label.classList.add("live");
+      label.textContent = label.dataset.prefix;
+      // Both blocks empty: a tool loop's next step, whose thinking starts now.
+      if (block && !block.hasChildNodes()) label.dataset.started = String(Date.now());
+    }
+    if (!turn.dataset.hiddenReasoning && !details.dataset.userClosed) details.open = true;
+    tick();
+  }
+
+  // Reasoning came after the answer had started with none (a reclassification
+  // whose frame also brought answer text): the block hidden then is shown, folded.
+  function reasoningArrived(turn) {
+    if (!turn || !turn.dataset.folded) return;
+    const details = liveThought(turn);
+    if (!details || !details.hidden) return;
+    delete turn.dataset.folded;
+    details.hidden = false;
+    const label = details.querySelector(".thinking-label");
+    if (label) label.classList.add("live");
+    foldOnAnswer(turn);
+  }
+
+  // The thought block of the step that streams; a tool loop's finished steps have
+  // thought blocks of their own before it (.step-thought).
+  function liveThought(turn) {
+    return turn.querySelector("details.thought:not(.step-thought)");
+  }
+
+  // A tool loop's step ended (#t<id>-steps swapped) or its calls changed
+  // (#t<id>-calls): calls mean the step's thinking is over; finished steps get
+  // what finished blocks get (code buttons, math, "keep thoughts open").
+  function onStepsSwapped(target) {
+    const turn = target.closest(".turn");
+    if (target.id.endsWith("-calls")) {
+      if (target.hasChildNodes()) foldOnAnswer(turn);
+      return;
+    }
+    enhance(target);
+    if (keepOpen()) target.querySelectorAll("details.step-thought").forEach(function (d) { d.open = true; });
   }
 
   // ---- scrolling: at most once per animation frame ----------------------------------
@@ -129,9 +192,17 @@
     const target = e.detail.target;
     if (target && target.id === "turns") {
       composerState();  // a new exchange
+    } else if (target && target.id && (target.classList.contains("steps") || target.classList.contains("tool-calls"))) {
+      onStepsSwapped(target);
     } else if (target && target.id && target.classList.contains("streaming")) {
-      if (target.id.endsWith("-c")) foldOnAnswer(target.closest(".turn"));
-      else { followNewest(target); return; }
+      if (target.id.endsWith("-c")) {
+        if (target.hasChildNodes()) foldOnAnswer(target.closest(".turn"));
+        else thinkingAgain(target.closest(".turn"));
+      } else {
+        reasoningArrived(target.closest(".turn"));
+        followNewest(target);
+        return;
+      }
     }
     followNewest();
   });
@@ -145,7 +216,7 @@
       // reach the document: the element they fire on is detached).
       enhance(elt);
       composerState();
-      const d = elt.querySelector("details.thought");
+      const d = liveThought(elt);
       if (d && !elt.classList.contains("streaming") && (keepOpen() || openBeforeSwap.get(elt.id))) {
         d.open = true;
         d.dataset.userOpened = openBeforeSwap.get(elt.id) ? "1" : "";
@@ -158,7 +229,11 @@
   // keeps it open when the answer starts; a closed one stays closed.
   document.addEventListener("click", function (e) {
     const summary = e.target.closest && e.target.closest("details.thought > summary");
-    if (summary) summary.parentElement.dataset.userOpened = summary.parentElement.open ? "" : "1";
+    if (summary) {
+      const d = summary.parentElement;
+      d.dataset.userOpened = d.open ? "" : "1";
+      d.dataset.userClosed = d.open ? "1" : "";
+    }
   });
 
   // ---- buttons -----------------------------------------------------------------------
