@@ -91,7 +91,8 @@ room after the thinking. `anthropic_budget` is the one control that returns
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, Thinking
@@ -144,25 +145,6 @@ OLLAMA_LEVELS: dict[str, str] = {
     "max": "max",
 }
 
-# Which provider kinds may carry each control; "simulator" mimics any of them.
-CONTROL_KINDS: dict[str, frozenset[str]] = {
-    "none": frozenset(),  # any kind
-    "reasoning_effort": frozenset({"openai"}),
-    "chat_template_kwargs": frozenset({"openai"}),
-    "chat_template_kwargs_thinking": frozenset({"openai"}),
-    "chat_template_args": frozenset({"openai"}),
-    "thinking_type": frozenset({"openai"}),
-    "openrouter": frozenset({"openai"}),
-    "together": frozenset({"openai"}),
-    "groq": frozenset({"openai"}),
-    "anthropic_budget": frozenset({"anthropic"}),
-    "anthropic_adaptive": frozenset({"anthropic"}),
-    "gemini_budget": frozenset({"gemini"}),
-    "gemini_level": frozenset({"gemini"}),
-    "ollama_think": frozenset({"ollama"}),
-    "responses": frozenset({"openai-responses"}),
-}
-THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROL_KINDS)
 
 
 class UnsupportedControl(ValueError):
@@ -311,62 +293,7 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
             f"it applies to {', '.join(sorted(kinds))}",
         )
     wanted = _Wanted(request)
-    options = request.model.options
-
-    if control == "none":
-        wanted.no_effort(control)
-        wanted.no_budget(control)
-        if wanted.mode != "default":
-            raise UnsupportedControl(
-                "thinking",
-                f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
-                f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
-                "model's thinking_control to how its provider switches thinking",
-            )
-        return {}
-    if control == "reasoning_effort":
-        wanted.no_budget(control)
-        return _effort_field(wanted, request.model.efforts)
-    if control in ("chat_template_kwargs", "chat_template_kwargs_thinking", "chat_template_args"):
-        wanted.no_budget(control)
-        field = "chat_template_args" if control == "chat_template_args" else "chat_template_kwargs"
-        key = "thinking" if control == "chat_template_kwargs_thinking" else "enable_thinking"
-        return _switch(wanted, {field: {key: wanted.mode == "on"}})
-    if control == "thinking_type":
-        wanted.no_budget(control)
-        kind_of = "enabled" if wanted.mode == "on" else "disabled"
-        return _switch(wanted, {"thinking": {"type": kind_of}})
-    if control == "together":
-        wanted.no_budget(control)
-        return _switch(wanted, {"reasoning": {"enabled": wanted.mode == "on"}})
-    if control == "openrouter":
-        return _openrouter(wanted, request.model.efforts)
-    if control == "groq":
-        wanted.no_budget(control)
-        params = _effort_field(wanted, request.model.efforts)
-        if options.get("groq_switch") == "include_reasoning":
-            params["include_reasoning"] = wanted.include
-        else:
-            # Groq's default is "raw" (<think> tags inside content, §9): ask for the field.
-            params["reasoning_format"] = "parsed" if wanted.include else "hidden"
-        return params
-    if control == "anthropic_budget":
-        return _anthropic_budget(wanted, request.max_tokens)
-    if control == "anthropic_adaptive":
-        return _anthropic_adaptive(wanted, bool(options.get("adaptive_only")))
-    if control == "gemini_budget":
-        return _gemini_budget(wanted, bool(options.get("thinking_always_on")))
-    if control == "gemini_level":
-        return _gemini_level(wanted)
-    if control == "ollama_think":
-        wanted.no_budget(control)
-        if wanted.mode == "default":
-            return {}
-        if wanted.mode == "off":
-            return {"think": False}
-        return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
-    assert control == "responses"
-    return _responses(wanted, request.model.efforts)
+    return CONTROLS[control].send(wanted, request)
 
 
 def extra_body(request: ChatRequest) -> dict[str, Any]:
@@ -545,3 +472,107 @@ def _responses(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
         # Without `summary` no reasoning text comes back at all (§2).
         reasoning["summary"] = "auto"
     return {"reasoning": reasoning} if reasoning else {}
+
+
+def _none(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_effort("none")
+    wanted.no_budget("none")
+    if wanted.mode != "default":
+        raise UnsupportedControl(
+            "thinking",
+            f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
+            f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
+            "model's thinking_control to how its provider switches thinking",
+        )
+    return {}
+
+
+def _reasoning_effort(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("reasoning_effort")
+    return _effort_field(wanted, request.model.efforts)
+
+
+def _template_switch(field: str, key: str, control: str) -> Callable[[_Wanted, ChatRequest], dict[str, Any]]:
+    """A chat-template on/off switch `{field: {key: bool}}` plus `reasoning_effort`."""
+
+    def send(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+        wanted.no_budget(control)
+        return _switch(wanted, {field: {key: wanted.mode == "on"}})
+
+    return send
+
+
+def _thinking_type(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("thinking_type")
+    kind_of = "enabled" if wanted.mode == "on" else "disabled"
+    return _switch(wanted, {"thinking": {"type": kind_of}})
+
+
+def _together(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("together")
+    return _switch(wanted, {"reasoning": {"enabled": wanted.mode == "on"}})
+
+
+def _groq(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("groq")
+    params = _effort_field(wanted, request.model.efforts)
+    if request.model.options.get("groq_switch") == "include_reasoning":
+        params["include_reasoning"] = wanted.include
+    else:
+        # Groq's default is "raw" (<think> tags inside content, §9): ask for the field.
+        params["reasoning_format"] = "parsed" if wanted.include else "hidden"
+    return params
+
+
+def _ollama_think(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("ollama_think")
+    if wanted.mode == "default":
+        return {}
+    if wanted.mode == "off":
+        return {"think": False}
+    return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One thinking control: the provider kinds that may carry it (empty: any kind)
+    and the function that spells the validated settings as body fields."""
+
+    kinds: frozenset[str]
+    send: Callable[[_Wanted, ChatRequest], dict[str, Any]]
+
+
+# The registry: one entry per control, in the order the admin lists them. A new
+# family or gateway that switches thinking its own way is one entry here plus its
+# tests; `thinking_params` runs the checks every control shares, then the entry.
+CONTROLS: dict[str, Control] = {
+    "none": Control(frozenset(), _none),
+    "reasoning_effort": Control(frozenset({"openai"}), _reasoning_effort),
+    "chat_template_kwargs": Control(
+        frozenset({"openai"}), _template_switch("chat_template_kwargs", "enable_thinking", "chat_template_kwargs")
+    ),
+    "chat_template_kwargs_thinking": Control(
+        frozenset({"openai"}), _template_switch("chat_template_kwargs", "thinking", "chat_template_kwargs_thinking")
+    ),
+    "chat_template_args": Control(
+        frozenset({"openai"}), _template_switch("chat_template_args", "enable_thinking", "chat_template_args")
+    ),
+    "thinking_type": Control(frozenset({"openai"}), _thinking_type),
+    "openrouter": Control(frozenset({"openai"}), lambda w, r: _openrouter(w, r.model.efforts)),
+    "together": Control(frozenset({"openai"}), _together),
+    "groq": Control(frozenset({"openai"}), _groq),
+    "anthropic_budget": Control(frozenset({"anthropic"}), lambda w, r: _anthropic_budget(w, r.max_tokens)),
+    "anthropic_adaptive": Control(
+        frozenset({"anthropic"}), lambda w, r: _anthropic_adaptive(w, bool(r.model.options.get("adaptive_only")))
+    ),
+    "gemini_budget": Control(
+        frozenset({"gemini"}), lambda w, r: _gemini_budget(w, bool(r.model.options.get("thinking_always_on")))
+    ),
+    "gemini_level": Control(frozenset({"gemini"}), lambda w, r: _gemini_level(w)),
+    "ollama_think": Control(frozenset({"ollama"}), _ollama_think),
+    "responses": Control(frozenset({"openai-responses"}), lambda w, r: _responses(w, r.model.efforts)),
+}
+# Which provider kinds may carry each control; "simulator" mimics any of them.
+CONTROL_KINDS: dict[str, frozenset[str]] = {name: c.kinds for name, c in CONTROLS.items()}
+THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROLS)
+
