@@ -17,6 +17,7 @@ from django.urls import reverse
 from playground import crypto
 from playground.security import secrets
 from reasoning.adapters import PROVIDER_KINDS
+from reasoning.catalogue import GATEWAY_NAMES, gateway_of
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
 
 UNDECRYPTABLE = (
@@ -44,6 +45,12 @@ class Provider(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=[(k, k) for k in PROVIDER_KINDS])
     base_url = models.URLField(max_length=300, blank=True)
+    # Who serves the models when it is not their family's own API (reasoning.catalogue:
+    # Baseten, Friendli, vLLM …); empty: inferred from the base URL's host.
+    gateway = models.CharField(
+        max_length=32, blank=True, choices=[(g, g) for g in GATEWAY_NAMES],
+        help_text="Empty: inferred from the base URL's host (an unknown host is the model family's own API).",
+    )  # fmt: skip
     api_key_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings")
@@ -77,6 +84,11 @@ class Provider(models.Model):
             # FIELD_ENCRYPTION_KEY was rotated without keeping the old key: say so (a
             # page that shows the provider must not fail) and what fixes it.
             return UNDECRYPTABLE
+
+    @property
+    def effective_gateway(self) -> str:
+        """The gateway the catalogue's defaults follow: the one set, else the host's."""
+        return self.gateway or gateway_of(self.base_url)
 
     def config(self) -> ProviderConfig:
         return ProviderConfig(

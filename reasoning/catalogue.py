@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -72,11 +72,61 @@ DEFAULT_MECHANISM: dict[str, Capabilities] = {
     "openai": Capabilities("reasoning_effort", LOW_HIGH, family="OpenAI-compatible default"),
 }
 
-# Gateways that speak Chat Completions with their own reasoning knob (§6, §9).
+# Gateways: who serves the model, when it is not the model family's own API. Known by
+# the public base URL's host (`gateway_of`), or set on the provider (the providers
+# file's `gateway`, the admin); self-hosted servers (vLLM, SGLang, llama.cpp, Ollama's
+# /v1) have no public host, so they are only ever set. An unknown host, loopback
+# included, is "" : the model family's own API.
+GATEWAY_NAMES: tuple[str, ...] = (
+    "baseten", "friendli", "openrouter", "together", "groq", "fireworks", "vllm", "sglang", "llama.cpp", "ollama",
+)  # fmt: skip
+GATEWAY_HOSTS: tuple[tuple[str, str], ...] = (
+    ("baseten.co", "baseten"),
+    ("friendli.ai", "friendli"),
+    ("openrouter.ai", "openrouter"),
+    ("together.xyz", "together"),
+    ("together.ai", "together"),
+    ("groq.com", "groq"),
+    ("fireworks.ai", "fireworks"),
+)
+# Servers that read (and write) reasoning as `reasoning` rather than `reasoning_content`
+# on an assistant message (spec §13 "Servers"): the echo field follows the server.
+READS_REASONING_FIELD = frozenset({"vllm", "ollama", "groq"})
+
+
+def gateway_of(base_url: str) -> str:
+    """The gateway a base URL's host names, or "" (the family's own API)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url.strip()).hostname or "").lower()
+    for suffix, name in GATEWAY_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return name
+    return ""
+
+
+# Gateways that speak Chat Completions with their own reasoning knob for every model
+# (§6, §9), by gateway name.
 GATEWAYS: tuple[tuple[str, Capabilities], ...] = (
-    ("openrouter.ai", Capabilities("openrouter", ("none", "minimal", *LOW_HIGH, "xhigh"), True, family="OpenRouter")),
-    ("groq.com", Capabilities("groq", ("none", *LOW_HIGH), family="Groq")),
-    ("together.", Capabilities("together", family="Together")),
+    ("openrouter", Capabilities("openrouter", ("none", "minimal", *LOW_HIGH, "xhigh"), True, family="OpenRouter")),
+    ("groq", Capabilities("groq", ("none", *LOW_HIGH), family="Groq")),
+    ("together", Capabilities("together", family="Together")),
+    ("friendli", Capabilities("friendli", family="Friendli")),
+)
+
+# Families whose switch differs at one gateway: (gateway, pattern, capabilities),
+# searched before the gateway's own knob and the families below.
+GATEWAY_FAMILIES: tuple[tuple[str, str, Capabilities], ...] = (
+    # Baseten (§9, §13 "Baseten"): opt-in models reason only with chat_template_args;
+    # efforts go as `reasoning_effort` alone; some models reason by default.
+    ("baseten", r"kimi-k2\.[5-9]|glm-(4\.[7-9]|5)",
+     Capabilities("chat_template_args", options=ECHO, family="Kimi K2.5+ / GLM 4.7+ at Baseten")),
+    ("baseten", r"deepseek-v4-pro",
+     Capabilities("reasoning_effort", (*LOW_HIGH, "xhigh"), options={**ECHO, "max_tokens_field": "max_tokens"},
+                  family="DeepSeek V4 Pro at Baseten")),
+    ("baseten", r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss at Baseten")),
+    ("baseten", r"deepseek-v3\.1|minimax-m2|nemotron",
+     Capabilities("none", family="reasons by default at Baseten")),
 )
 
 # (kinds, pattern over the lower-cased model id, capabilities)
@@ -137,12 +187,26 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
 _COMPILED = tuple((kinds, re.compile(pattern), caps) for kinds, pattern, caps in FAMILIES)
 
 
-def capabilities(kind: str, model_id: str, base_url: str = "") -> Capabilities | None:
-    """The family entry for this model at this kind of provider, else the kind's default."""
-    model = model_id.lower()
-    if kind == "openai":
-        for host, caps in GATEWAYS:
-            if host in base_url.lower():
+_GATEWAY_COMPILED = tuple((gateway, re.compile(pattern), caps) for gateway, pattern, caps in GATEWAY_FAMILIES)
+
+
+def capabilities(kind: str, model_id: str, base_url: str = "", gateway: str | None = None) -> Capabilities | None:
+    """The family entry for this model at this kind of provider and gateway (None:
+    inferred from `base_url`), else the kind's default."""
+    gateway = gateway_of(base_url) if gateway is None else gateway
+    caps = _capabilities(kind, model_id.lower(), gateway)
+    if caps is not None and gateway in READS_REASONING_FIELD and caps.options.get("echo_reasoning_content"):
+        caps = replace(caps, options={**caps.options, "echo_reasoning_field": "reasoning"})
+    return caps
+
+
+def _capabilities(kind: str, model: str, gateway: str) -> Capabilities | None:
+    if kind == "openai" and gateway:
+        for name, pattern, caps in _GATEWAY_COMPILED:
+            if name == gateway and pattern.search(model):
+                return caps
+        for name, caps in GATEWAYS:
+            if name == gateway:
                 return caps
     for kinds, pattern, caps in _COMPILED:
         if kind in kinds and pattern.search(model):
@@ -153,13 +217,15 @@ def capabilities(kind: str, model_id: str, base_url: str = "") -> Capabilities |
 CATALOGUE_FIELDS = ("thinking_control", "efforts", "supports_budget", "reasoning", "markup", "starts_in_reasoning")
 
 
-def fill(kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "") -> dict[str, Any]:
+def fill(
+    kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "", gateway: str | None = None
+) -> dict[str, Any]:
     """The profile fields `given` left out, from the catalogue; `given` always wins.
 
     Efforts and budget support belong to the thinking control: when `given` names
     its own control, the catalogue's efforts are not borrowed for it. Catalogue
     options are merged under the given ones."""
-    caps = capabilities(kind, model_id, base_url)
+    caps = capabilities(kind, model_id, base_url, gateway)
     if caps is None:
         return {}
     suggested = caps.fields()

@@ -35,6 +35,10 @@ Each control, with the provider kinds it applies to ("simulator" may mimic any):
     include_reasoning is False), because Groq's default "raw" puts `<think>` in content; a
     model option `groq_switch: "include_reasoning"` sends `include_reasoning:bool` instead
     (GPT-OSS, which cannot take both).
+`friendli` (openai; §9 Friendli): `chat_template_kwargs.enable_thinking` as the switch
+    (effort → `reasoning_effort`), and always `parse_reasoning` / `include_reasoning`
+    following the request's reasoning mode: separate → both true, hidden →
+    `include_reasoning:false`, inline → `parse_reasoning:false` (the raw text).
 `anthropic_budget` (anthropic; §4 manual mode): `thinking:{type:"enabled",budget_tokens}`
     plus `max_tokens` (below), or `thinking:{type:"disabled"}`; effort → budget (table below).
 `anthropic_adaptive` (anthropic; §4 adaptive mode): `thinking:{type:"adaptive"}` plus
@@ -175,7 +179,9 @@ def check_controls(
     if reads_controls_itself:
         _Wanted(request)  # still refuse what no model could take (an effort it lacks, …)
         return {}
-    return thinking_params(request)
+    sent = thinking_params(request)
+    extra_body(request)  # a stored extra_body that contradicts this request is refused too
+    return sent
 
 
 def check_profile(kind: str, model: ModelSpec) -> None:
@@ -211,7 +217,7 @@ class _Wanted:
     """The UI's controls, validated against the model and normalised: effort "none"
     becomes mode "off", and an effort or budget with mode "default" becomes "on"."""
 
-    __slots__ = ("budget", "effort", "include", "mode", "model_id")
+    __slots__ = ("budget", "effort", "include", "mode", "model_id", "reasoning_mode")
 
     def __init__(self, request: ChatRequest) -> None:
         thinking, model = request.thinking, request.model
@@ -257,7 +263,8 @@ class _Wanted:
         self.mode = mode
         self.effort = effort
         self.budget = budget
-        self.include = thinking.include_reasoning
+        self.include = thinking.include_reasoning and thinking.reasoning_mode != "hidden"
+        self.reasoning_mode = thinking.reasoning_mode
 
     def no_budget(self, control: str) -> None:
         if self.budget is not None:
@@ -300,11 +307,45 @@ def extra_body(request: ChatRequest) -> dict[str, Any]:
     """The model option `extra_body`: vendor fields merged into every request body after
     everything else (nested objects merged), so knobs such as Friendli's
     `parse_reasoning`, Baseten's `chat_template_args` or vLLM's `thinking_token_budget`
-    need no code. What it sets wins over what the controls set."""
+    need no code. A field it sets that the request's controls also set, to another
+    value, is refused (`UnsupportedControl("extra_body")`): a stored option never
+    silently overrides what this request asked for (Reasoning: hidden against
+    `include_reasoning: true`, thinking off against `enable_thinking: true`)."""
     extra = request.model.options.get("extra_body") or {}
     if not isinstance(extra, Mapping):
         raise UnsupportedControl("extra_body", f"the model option extra_body must be a table, not {extra!r}")
+    conflict = _first_conflict(extra, thinking_params(request))
+    if conflict is not None:
+        path, stored, asked = conflict
+        raise UnsupportedControl(
+            "extra_body",
+            f"{request.model.model_id}'s extra_body sets {path} = {_json(stored)}, but this request's "
+            f"reasoning settings send {path} = {_json(asked)}; remove {path} from the model's extra_body "
+            "(the controls set it per request), or choose settings that agree with it",
+        )
     return dict(extra)
+
+
+def _first_conflict(
+    extra: Mapping[str, Any], sent: Mapping[str, Any], prefix: str = ""
+) -> tuple[str, Any, Any] | None:
+    for key, value in extra.items():
+        if key not in sent:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(sent[key], Mapping):
+            found = _first_conflict(value, sent[key], path + ".")
+            if found is not None:
+                return found
+        elif value != sent[key]:
+            return path, value, sent[key]
+    return None
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
 
 
 def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -533,6 +574,20 @@ def _ollama_think(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
     return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
 
 
+def _friendli(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    """Friendli (§9): the template switch, and reasoning parsed out and returned as the
+    request's reasoning mode asks: Inline wants the raw text (no parsing), Hidden asks
+    for none back (`include_reasoning: false`)."""
+    wanted.no_budget("friendli")
+    params = _switch(wanted, {"chat_template_kwargs": {"enable_thinking": wanted.mode == "on"}})
+    if wanted.reasoning_mode == "inline":
+        params["parse_reasoning"] = False
+    else:
+        params["parse_reasoning"] = True
+        params["include_reasoning"] = wanted.include
+    return params
+
+
 @dataclass(frozen=True, slots=True)
 class Control:
     """One thinking control: the provider kinds that may carry it (empty: any kind)
@@ -570,6 +625,7 @@ CONTROLS: dict[str, Control] = {
     ),
     "gemini_level": Control(frozenset({"gemini"}), lambda w, r: _gemini_level(w)),
     "ollama_think": Control(frozenset({"ollama"}), _ollama_think),
+    "friendli": Control(frozenset({"openai"}), _friendli),
     "responses": Control(frozenset({"openai-responses"}), lambda w, r: _responses(w, r.model.efforts)),
 }
 # Which provider kinds may carry each control; "simulator" mimics any of them.
