@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from playground import crypto
 from playground.security import secrets
+from reasoning.accepts import capabilities
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.catalogue import GATEWAY_NAMES, gateway_of
 from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
@@ -160,6 +161,15 @@ class ModelProfile(models.Model):
             thinking_control=self.thinking_control,
             efforts=tuple(self.efforts or ()),
             options=self.options or {},
+        )
+
+    def accepts(self) -> dict[str, tuple[str, ...] | str]:
+        """Each control with what this model takes, or why not (reasoning.accepts)."""
+        return capabilities(
+            self.provider.kind,
+            self.spec(),
+            supports_budget=self.supports_budget,
+            supports_temperature=self.supports_temperature,
         )
 
     def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:

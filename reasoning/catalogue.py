@@ -161,6 +161,9 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     (_ANY_CHAT, r"(^|/)gpt-5(?!.*chat)",
      Capabilities("reasoning_effort", ("minimal", *LOW_HIGH), reasoning="hidden", family="GPT-5")),
     (_ANY_CHAT, r"(^|/)o\d", Capabilities("reasoning_effort", LOW_HIGH, reasoning="hidden", family="o-series")),
+    # Chat models that do not reason: no effort, no switch (a reasoning_effort is a 400).
+    (("openai", "openai-responses"), r"(^|/)(gpt-4o|gpt-4\.1|gpt-4(-|$)|gpt-3\.5|chatgpt-4o|gpt-5(\.\d+)?-chat)",
+     Capabilities("none", reasoning="none", family="non-reasoning GPT")),
     # gpt-oss: effort always (it cannot stop reasoning), harmony when a server leaves it raw.
     (_ANY_CHAT, r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss")),
     (("ollama",), r"gpt-oss", Capabilities("ollama_think", LOW_HIGH, family="gpt-oss")),

@@ -99,7 +99,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, Thinking
+from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, ReasoningStyle, Thinking
 
 ANTHROPIC_BUDGETS: dict[str, int] = {
     "minimal": 1024,
@@ -299,6 +299,8 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
             f"thinking_control {control!r} does not apply to provider kind {kind!r}; "
             f"it applies to {', '.join(sorted(kinds))}",
         )
+    if request.model.reasoning == ReasoningStyle.NONE:
+        return _does_not_reason(request)
     wanted = _Wanted(request)
     return CONTROLS[control].send(wanted, request)
 
@@ -524,6 +526,29 @@ def _none(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
             f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
             f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
             "model's thinking_control to how its provider switches thinking",
+        )
+    return {}
+
+
+def _does_not_reason(request: ChatRequest) -> dict[str, Any]:
+    """A model that does not reason (`reasoning = "none"`: gpt-4o, gpt-4.1, Claude 3 …)
+    takes no thinking control at all, whatever its profile's control says: such
+    models answer `reasoning_effort` or `thinking` with a 400. Thinking off is what
+    it does anyway, so nothing is sent for it."""
+    thinking = request.thinking
+    what = f"{request.model.model_id} does not reason (its reasoning is none)"
+    if thinking.effort not in (None, "none"):
+        raise UnsupportedControl(
+            "effort", f"{what}, so it takes no effort; leave effort at default, or pick a reasoning model"
+        )
+    if thinking.budget_tokens is not None:
+        raise UnsupportedControl(
+            "budget_tokens",
+            f"{what}, so it takes no thinking budget; leave the budget empty, or pick a reasoning model",
+        )
+    if thinking.mode == "on":
+        raise UnsupportedControl(
+            "thinking", f"{what}, so thinking cannot be turned on; leave thinking at default, or pick a reasoning model"
         )
     return {}
 

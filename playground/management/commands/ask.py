@@ -158,6 +158,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--thinking", choices=["on", "off"])
         parser.add_argument(
+            "--budget", type=int, metavar="N", help="a thinking budget in tokens, where the model takes one"
+        )
+        parser.add_argument("--temperature", type=float, metavar="T", help="0 to 2, where the model takes one")
+        parser.add_argument(
             "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
         )
         parser.add_argument("--max-tokens", type=int, metavar="N")
@@ -176,6 +180,8 @@ class Command(BaseCommand):
             "thinking": options["thinking"],
             "reasoning_mode": options["reasoning"],
             "effort": options["effort"],
+            "budget_tokens": options["budget"],
+            "temperature": options["temperature"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
             "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
