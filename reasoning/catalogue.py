@@ -63,6 +63,7 @@ class Capabilities:
 
 LOW_HIGH = ("low", "medium", "high")
 ECHO = {"echo_reasoning_content": True}
+CLAUDE_5 = {"display_summarized": True, "thinks_by_default": True}
 
 DEFAULT_MECHANISM: dict[str, Capabilities] = {
     "anthropic": Capabilities("anthropic_budget", LOW_HIGH, True, family="Anthropic default"),
@@ -133,8 +134,15 @@ GATEWAY_FAMILIES: tuple[tuple[str, str, Capabilities], ...] = (
 _ANY_CHAT = ("openai",)
 FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     # --- Anthropic (§4) ---------------------------------------------------------------
+    # Claude 5 and later (§13): thinking on by default, shown only with display "summarized".
+    (("anthropic",), r"claude-opus-5-5",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options={"adaptive_only": True, **CLAUDE_5},
+                  family="Claude Opus 5.5 (cannot turn thinking off)")),
+    (("anthropic",), r"claude-(opus|sonnet|haiku)-5|claude-fable",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options=CLAUDE_5, family="Claude 5")),
     (("anthropic",), r"claude-(opus-4-7|mythos)",
-     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options={"adaptive_only": True},
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"),
+                  options={"adaptive_only": True, "display_summarized": True},
                   family="Claude adaptive-only")),
     (("anthropic",), r"claude-(opus|sonnet)-4-6",
      Capabilities("anthropic_adaptive", (*LOW_HIGH, "max"), family="Claude 4.6 (adaptive)")),

@@ -413,13 +413,18 @@ def _openrouter(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
     return {"reasoning": reasoning} if reasoning else {}
 
 
-def _anthropic_display(wanted: _Wanted, thinking: dict[str, Any]) -> dict[str, Any]:
+def _anthropic_display(wanted: _Wanted, thinking: dict[str, Any], summarized: bool = False) -> dict[str, Any]:
+    """`display`: "omitted" when no reasoning is wanted; "summarized" when it is and the
+    model's default is "omitted" (model option `display_summarized`: Claude Opus 4.7 and
+    later return empty thinking text otherwise, spec §13)."""
     if not wanted.include:
         thinking["display"] = "omitted"
+    elif summarized:
+        thinking["display"] = "summarized"
     return thinking
 
 
-def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]:
+def _anthropic_budget(wanted: _Wanted, max_tokens: int | None, options: Mapping[str, Any]) -> dict[str, Any]:
     if wanted.mode == "default":
         return {}
     if wanted.mode == "off":
@@ -447,21 +452,31 @@ def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]
         )
     else:
         budget = min(budget, max_tokens - 1)
-    thinking = _anthropic_display(wanted, {"type": "enabled", "budget_tokens": budget})
+    thinking = _anthropic_display(
+        wanted, {"type": "enabled", "budget_tokens": budget}, bool(options.get("display_summarized"))
+    )
     return {"max_tokens": max_tokens, "thinking": thinking}
 
 
-def _anthropic_adaptive(wanted: _Wanted, adaptive_only: bool) -> dict[str, Any]:
+def _anthropic_adaptive(wanted: _Wanted, options: Mapping[str, Any]) -> dict[str, Any]:
     wanted.no_budget("anthropic_adaptive")
+    summarized = bool(options.get("display_summarized"))
     if wanted.mode == "default":
+        # A model that thinks by default (Claude Opus 5+) still needs "summarized" to
+        # show any of it; nothing else changes its default.
+        if summarized and options.get("thinks_by_default") and wanted.include:
+            return {"thinking": _anthropic_display(wanted, {"type": "adaptive"}, summarized)}
         return {}
     if wanted.mode == "off":
-        if adaptive_only:
+        if options.get("adaptive_only"):
             raise UnsupportedControl(
-                "thinking", f"{wanted.model_id} only supports adaptive thinking; it cannot be off (choose effort low)"
+                "thinking",
+                f"{wanted.model_id} cannot turn thinking off: it only supports adaptive thinking (Anthropic "
+                "answers thinking.type disabled with a 400). Leave thinking at default, or choose effort low "
+                "for the least thinking",
             )
         return {"thinking": {"type": "disabled"}}
-    params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"})}
+    params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"}, summarized)}
     if wanted.effort is not None:
         params["output_config"] = {"effort": ANTHROPIC_EFFORTS[wanted.effort]}
     return params
@@ -641,10 +656,10 @@ CONTROLS: dict[str, Control] = {
     "openrouter": Control(frozenset({"openai"}), lambda w, r: _openrouter(w, r.model.efforts)),
     "together": Control(frozenset({"openai"}), _together),
     "groq": Control(frozenset({"openai"}), _groq),
-    "anthropic_budget": Control(frozenset({"anthropic"}), lambda w, r: _anthropic_budget(w, r.max_tokens)),
-    "anthropic_adaptive": Control(
-        frozenset({"anthropic"}), lambda w, r: _anthropic_adaptive(w, bool(r.model.options.get("adaptive_only")))
+    "anthropic_budget": Control(
+        frozenset({"anthropic"}), lambda w, r: _anthropic_budget(w, r.max_tokens, r.model.options)
     ),
+    "anthropic_adaptive": Control(frozenset({"anthropic"}), lambda w, r: _anthropic_adaptive(w, r.model.options)),
     "gemini_budget": Control(
         frozenset({"gemini"}), lambda w, r: _gemini_budget(w, bool(r.model.options.get("thinking_always_on")))
     ),

@@ -87,3 +87,13 @@ def test_temperature_reaches_a_model_that_takes_it_and_is_refused_elsewhere(tmp_
             ask("--temperature", "0.3")
         assert up.requests == []
     assert caught.value.returncode == 2 and "takes no temperature" in str(caught.value)
+
+
+def test_opus_5_5_thinking_off_exits_2_with_a_clear_message(tmp_path, admin_user):
+    with FakeUpstream() as up:
+        import_file(tmp_path, "anthropic", "claude-opus-5-5", up.url)
+        with pytest.raises(CommandError) as caught:
+            ask("--thinking", "off")
+        assert up.requests == []
+    assert caught.value.returncode == 2
+    assert "claude-opus-5-5 cannot turn thinking off" in str(caught.value)
