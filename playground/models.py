@@ -306,6 +306,9 @@ class Turn(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # The provider reported no reasoning count: reasoning_tokens is estimated from the
+    # reasoning text (reasoning.tokens), and shown as "≈ N".
+    reasoning_tokens_estimated = models.BooleanField(default=False)
     cached_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     # Milliseconds from the request being sent.

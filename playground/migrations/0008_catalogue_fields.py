@@ -1,4 +1,5 @@
-"""The catalogue's fields: a provider's gateway (empty: inferred from its base URL)."""
+"""The catalogue's fields: a provider's gateway (empty: inferred from its base URL), and
+whether a turn's reasoning-token count is an estimate."""
 
 from __future__ import annotations
 
@@ -22,5 +23,10 @@ class Migration(migrations.Migration):
                 help_text="Empty: inferred from the base URL's host (an unknown host is the model family's own API).",
                 max_length=32,
             ),
+        ),
+        migrations.AddField(
+            model_name="turn",
+            name="reasoning_tokens_estimated",
+            field=models.BooleanField(default=False),
         ),
     ]

@@ -450,6 +450,7 @@ class TurnRun:
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "reasoning_tokens": u.reasoning_tokens,
+            "reasoning_tokens_estimated": u.reasoning_tokens_estimated,
             "cached_tokens": u.cached_tokens,
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),
@@ -476,6 +477,7 @@ def sent_with_calls(calls: list[CallDone]) -> dict[str, Any]:
                 "prompt_tokens": call.usage.prompt_tokens,
                 "completion_tokens": call.usage.completion_tokens,
                 "reasoning_tokens": call.usage.reasoning_tokens,
+                "reasoning_tokens_estimated": call.usage.reasoning_tokens_estimated,
             },
         }
         for call in calls

@@ -100,6 +100,8 @@ def result(turn: Turn) -> dict[str, Any]:
             "prompt_tokens": turn.prompt_tokens,
             "completion_tokens": turn.completion_tokens,
             "reasoning_tokens": turn.reasoning_tokens,
+            # True: the provider reported no count; estimated from the reasoning text.
+            "reasoning_tokens_estimated": turn.reasoning_tokens_estimated,
         },
         "finish_reason": turn.finish_reason or None,
         "status": turn.status,
@@ -256,7 +258,8 @@ class Command(BaseCommand):
         if turn.thinking_ms is not None:
             parts.append(f"thought {turn.thinking_ms / 1000:.1f} s")
         if turn.completion_tokens is not None:
-            parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
+            about = "≈ " if turn.reasoning_tokens_estimated else ""
+            parts.append(f"{turn.completion_tokens} tokens ({about}{turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
         if (structured := structured_answer(turn)) is not None:
