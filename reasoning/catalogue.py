@@ -267,8 +267,8 @@ def controls_table() -> str:
         "budget 4096": Thinking(mode="on", budget_tokens=4096),
     }
     lines = [
-        "| kind | thinking_control | " + " | ".join(settings) + " |",
-        "|---|---|" + "---|" * len(settings),
+        "| kind | thinking_control | default at gateway | " + " | ".join(settings) + " |",
+        "|---|---|---|" + "---|" * len(settings),
     ]
     for kind in ("openai", "openai-responses", "anthropic", "gemini", "ollama", "any"):
         default = DEFAULT_MECHANISM[kind].thinking_control if kind != "any" else ""
@@ -284,9 +284,61 @@ def controls_table() -> str:
                 except UnsupportedControl:
                     cells.append("refused")
             name = f"**{control}** (default)" if control == default else control
-            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + " |")
+            at = _gateways_using(control) if kind == "openai" else ""
+            lines.append(f"| {kind} | {name} | {at or '—'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _gateways_using(control: str) -> str:
+    """The gateways whose catalogue entries default to `control` (for every model, or
+    for some families: those marked "(some)")."""
+    every = [name for name, caps in GATEWAYS if caps.thinking_control == control]
+    some = [name for name, _, caps in GATEWAY_FAMILIES if caps.thinking_control == control and name not in every]
+    return ", ".join([*every, *(f"{name} (some)" for name in dict.fromkeys(some))])
+
+
+def gateways_table() -> str:
+    """The markdown table in docs/providers.md ("Gateways"): per gateway, how it is
+    found, and the catalogue's defaults there, family by family, then for any other
+    model (the families' own entries below, or the kind's default)."""
+    hosts: dict[str, list[str]] = {}
+    for host, name in GATEWAY_HOSTS:
+        hosts.setdefault(name, []).append(f"`{host}`")
+    lines = [
+        "| gateway | found by host | model id matches | thinking_control | efforts | echo field |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def row(name: str, match: str, caps: Capabilities | None, found: str) -> None:
+        if caps is None:
+            lines.append(f"| {name} | {found} | {match} | the family's own entry | | |")
+            return
+        if name in READS_REASONING_FIELD and caps.options.get("echo_reasoning_content"):
+            echo = "`reasoning`"
+        elif caps.options.get("echo_reasoning_content"):
+            echo = "`reasoning_content`"
+        else:
+            echo = "—"
+        efforts = ", ".join(caps.efforts) or "—"
+        lines.append(f"| {name} | {found} | {match} | {caps.thinking_control} | {efforts} | {echo} |")
+
+    for name in GATEWAY_NAMES:
+        found = ", ".join(hosts.get(name, [])) or "set only (no public host)"
+        for gateway, pattern, caps in GATEWAY_FAMILIES:
+            if gateway == name:
+                row(name, "`" + pattern.replace("|", "\\|") + "`", caps, found)
+        own = dict(GATEWAYS).get(name)
+        if own is not None:
+            row(name, "any other", own, found)
+        elif name in READS_REASONING_FIELD:
+            lines.append(f"| {name} | {found} | any other | the family's own entry | | `reasoning` |")
+        else:
+            row(name, "any other", None, found)
     return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
-    print(controls_table(), end="")
+    import sys
+
+    # `python -m reasoning.catalogue` prints the controls table, `… gateways` the other.
+    print(gateways_table() if sys.argv[1:] == ["gateways"] else controls_table(), end="")
