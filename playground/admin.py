@@ -78,7 +78,7 @@ class ModelProfileForm(forms.ModelForm):
         fields = [
             "provider", "model_id", "label", "reasoning", "markup", "markup_open", "markup_close",
             "starts_in_reasoning", "thinking_control", "efforts", "supports_budget", "supports_temperature",
-            "max_output_tokens", "context_window", "price_input", "price_output", "options", "enabled",
+            "max_output_tokens", "context_window", "price_input", "price_output", "options", "replay", "enabled",
             "position",
         ]  # fmt: skip
 

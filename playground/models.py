@@ -19,7 +19,9 @@ from playground.security import secrets
 from reasoning.accepts import capabilities
 from reasoning.adapters import PROVIDER_KINDS
 from reasoning.catalogue import GATEWAY_NAMES, gateway_of
-from reasoning.request import EFFORT_LEVELS, ModelSpec, ProviderConfig, ReasoningStyle
+from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES, ModelSpec, ProviderConfig, ReasoningStyle
+
+REPLAY_CHOICES = [(p, p) for p in REPLAY_POLICIES]
 
 UNDECRYPTABLE = (
     "cannot be decrypted: FIELD_ENCRYPTION_KEY changed. Enter the key again, or add the old key "
@@ -130,6 +132,12 @@ class ModelProfile(models.Model):
     price_input = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     price_output = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
     options = models.JSONField(default=dict, blank=True)
+    # Which stored reasoning goes back to the model (reasoning.context): "" = the
+    # catalogue's default for the family.
+    replay = models.CharField(
+        max_length=12, blank=True, default="", choices=REPLAY_CHOICES,
+        help_text="Reasoning sent back: strip, interleaved (inside a tool loop) or preserved; empty = family default",
+    )
     enabled = models.BooleanField(default=True)
     position = models.PositiveIntegerField(default=0)
 
@@ -160,7 +168,7 @@ class ModelProfile(models.Model):
             starts_in_reasoning=self.starts_in_reasoning,
             thinking_control=self.thinking_control,
             efforts=tuple(self.efforts or ()),
-            options=self.options or {},
+            options={**(self.options or {}), "replay": self.replay} if self.replay else (self.options or {}),
         )
 
     def accepts(self) -> dict[str, tuple[str, ...] | str]:
@@ -258,6 +266,8 @@ class Conversation(models.Model):
     # A read-only link (/s/<token>/) that needs no login; None: not shared.
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     share_reasoning = models.BooleanField(default=False)
+    # Overrides the model's replay policy for this conversation's next turns ("" = the model's).
+    replay_policy = models.CharField(max_length=12, blank=True, default="", choices=REPLAY_CHOICES)
 
     class Meta:
         ordering = ["-updated_at"]

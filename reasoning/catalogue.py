@@ -176,8 +176,10 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     (_ANY_CHAT, r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss")),
     (("ollama",), r"gpt-oss", Capabilities("ollama_think", LOW_HIGH, family="gpt-oss")),
     # --- DeepSeek (§3, §8) -------------------------------------------------------------
+    # R1's template writes `<think>\n` into the prompt (§10): where a server leaves the
+    # markup in the text, everything before the first `</think>` is reasoning.
     (_ANY_CHAT, r"deepseek-(reasoner|r1)|deepseek-ai/deepseek-r1",
-     Capabilities("none", family="DeepSeek R1 (always thinks)")),
+     Capabilities("none", starts_in_reasoning=True, family="DeepSeek R1 (always thinks)")),
     (_ANY_CHAT, r"deepseek-v4",
      Capabilities("thinking_type", ("high", "max"), options=ECHO, family="DeepSeek V4")),
     (_ANY_CHAT, r"deepseek-ai/deepseek-v3\.[12]",
@@ -334,6 +336,130 @@ def gateways_table() -> str:
             lines.append(f"| {name} | {found} | any other | the family's own entry | | `reasoning` |")
         else:
             row(name, "any other", None, found)
+    return "\n".join(lines) + "\n"
+
+
+# ---- Replay rules: what goes back to the model (§12, §13) ----------------------------
+# Kept apart from FAMILIES on purpose: the thinking controls above and the replay rules
+# below change for different reasons, and `reasoning.context` reads only this table.
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRule:
+    """How a family takes its own reasoning back (spec §13's table).
+
+    `policy` is the default ReplayPolicy; `carrier` names where reasoning travels (a
+    message field, or the signed/encrypted payload of the wire format); `preserve_flag`
+    is merged into the body when the policy is "preserved"; `required` says when the
+    provider rejects a request without the carrier: "tool_turns" (every assistant
+    message that made tool calls, in all later requests: DeepSeek, Kimi), "chain" (the
+    tool steps after the last user message: Anthropic, Gemini 3) or "" (never, only
+    worse answers); `prefix_binding` (Claude Fable 5.1+) binds each thinking block to
+    the exact prefix it followed."""
+
+    family: str
+    policy: str = "strip"
+    carrier: str = ""
+    preserve_flag: Mapping[str, Any] = field(default_factory=dict)
+    required: str = ""
+    prefix_binding: bool = False
+
+
+# The carriers by name: the message field for Chat Completions shapes, or the payload.
+CARRIERS = {
+    "reasoning_content": "`reasoning_content` on the assistant message",
+    "reasoning": "`reasoning` on the assistant message",
+    "reasoning_details": "`reasoning_details` on the assistant message, unmodified",
+    "think_tags": "`<think>…</think>` at the start of the assistant `content`",
+    "thinking": "`thinking` on the assistant message (Ollama)",
+    "thinking_blocks": "signed `thinking` / `redacted_thinking` blocks, verbatim, before `tool_use`",
+    "thought_signature": "the parts with their `thoughtSignature`, verbatim",
+    "extra_content": "`extra_content.google.thought_signature` on each tool call, verbatim",
+    "reasoning_items": "`reasoning` items with `encrypted_content`, before their `function_call`",
+}
+
+DEFAULT_REPLAY: dict[str, ReplayRule] = {
+    "anthropic": ReplayRule("Anthropic", "interleaved", "thinking_blocks", required="chain"),
+    "gemini": ReplayRule("Gemini", "interleaved", "thought_signature"),
+    "openai-responses": ReplayRule("OpenAI Responses", "interleaved", "reasoning_items"),
+    "ollama": ReplayRule("Ollama", "interleaved", "thinking"),
+    "openai": ReplayRule("OpenAI-compatible"),
+}
+
+REPLAY_GATEWAYS: tuple[tuple[str, ReplayRule], ...] = (
+    ("openrouter.ai", ReplayRule("OpenRouter", "interleaved", "reasoning_details")),
+    # Groq rejects `reasoning_content` in input with a 400 (§9) and keeps nothing.
+    ("groq.com", ReplayRule("Groq")),
+)
+
+_KIMI_KEEP = {"thinking": {"keep": "all"}}
+REPLAY_FAMILIES: tuple[tuple[tuple[str, ...], str, ReplayRule], ...] = (
+    (("anthropic",), r"claude-3-(5|haiku|opus|sonnet)", ReplayRule("Claude 3 (no thinking)")),
+    (("anthropic",), r"claude-fable|claude-(opus|sonnet|haiku)-5-5",
+     ReplayRule("Claude (prefix-bound thinking)", "interleaved", "thinking_blocks", required="chain",
+                prefix_binding=True)),
+    (("gemini",), r"gemini-3", ReplayRule("Gemini 3", "interleaved", "thought_signature", required="chain")),
+    (("gemini",), r"gemini-(1\.|2\.0)", ReplayRule("Gemini before 2.5")),
+    # Gemini's OpenAI-compatible endpoint carries the signature beside each call.
+    (_ANY_CHAT, r"(^|/)gemini-3",
+     ReplayRule("Gemini 3 (OpenAI-compatible)", "interleaved", "extra_content", required="chain")),
+    (_ANY_CHAT, r"deepseek-r1|deepseek-ai/deepseek-r1", ReplayRule("DeepSeek R1 (legacy)")),
+    (_ANY_CHAT, r"deepseek-(reasoner|chat|v3\.[12]|v4)|deepseek-ai/deepseek-v3\.[12]",
+     ReplayRule("DeepSeek V3.2 / V4 (thinking)", "interleaved", "reasoning_content", required="tool_turns")),
+    (_ANY_CHAT, r"kimi-k2\.[6-9]",
+     ReplayRule("Kimi K2.6+", "interleaved", "reasoning_content", _KIMI_KEEP, required="tool_turns")),
+    (_ANY_CHAT, r"kimi-k2|moonshotai/kimi",
+     ReplayRule("Kimi K2", "interleaved", "reasoning_content", required="tool_turns")),
+    (_ANY_CHAT, r"glm-(4\.[5-9]|5)",
+     ReplayRule("GLM 4.5+", "interleaved", "reasoning_content", {"thinking": {"clear_thinking": False}})),
+    ((*_ANY_CHAT, "ollama"), r"minimax-m2", ReplayRule("MiniMax M2", "interleaved", "think_tags")),
+    (_ANY_CHAT, r"gpt-oss", ReplayRule("gpt-oss (harmony)", "interleaved", "reasoning")),
+    (_ANY_CHAT, r"qwen3\.[6-9]",
+     ReplayRule("Qwen 3.6+", "strip", "reasoning_content", {"chat_template_kwargs": {"preserve_thinking": True}})),
+    (_ANY_CHAT, r"gemma-?4", ReplayRule("Gemma 4", "interleaved", "reasoning")),
+)
+_REPLAY_COMPILED = tuple((kinds, re.compile(pattern), rule) for kinds, pattern, rule in REPLAY_FAMILIES)
+
+
+def replay_rule(kind: str, model_id: str, base_url: str = "") -> ReplayRule:
+    """The replay rule for this model at this kind of provider: the family's entry,
+    else a gateway's (by base URL), else the kind's default (strip for unknown kinds)."""
+    model = model_id.lower()
+    for kinds, pattern, rule in _REPLAY_COMPILED:
+        if kind in kinds and pattern.search(model):
+            return rule
+    if kind == "openai":
+        for host, rule in REPLAY_GATEWAYS:
+            if host in base_url.lower():
+                return rule
+    return DEFAULT_REPLAY.get(kind, ReplayRule("no replay"))
+
+
+def replay_table() -> str:
+    """The markdown table in docs/tools.md ("Replay in tool loops"): every family's
+    default policy, carrier, preservation flag and when a missing carrier is refused."""
+    import json
+
+    required = {"": "never (answers get worse)", "tool_turns": "every tool-call turn, in all later requests",
+                "chain": "each tool step after the last user message"}
+    lines = [
+        "| family | kinds | model id matches | default policy | carrier | preservation flag | refused without it |",
+        "|---|---|---|---|---|---|---|",
+    ]
+
+    def row(rule: ReplayRule, kinds: str, match: str) -> None:
+        flag = f"`{json.dumps(dict(rule.preserve_flag), separators=(',', ':'))}`" if rule.preserve_flag else "—"
+        carrier = CARRIERS.get(rule.carrier, "—") + (" (prefix-bound)" if rule.prefix_binding else "")
+        lines.append(f"| {rule.family} | {kinds} | {match} | {rule.policy} | {carrier} | {flag} | "
+                     f"{required[rule.required] if rule.carrier else '—'} |")
+
+    for kinds, pattern, rule in REPLAY_FAMILIES:
+        escaped = pattern.replace("|", "\\|")  # a pipe ends a table cell, even inside code
+        row(rule, ", ".join(kinds), f"`{escaped}`")
+    for host, rule in REPLAY_GATEWAYS:
+        row(rule, "openai", f"base URL host `{host}`")
+    for kind, rule in DEFAULT_REPLAY.items():
+        row(rule, kind, "any other")
     return "\n".join(lines) + "\n"
 
 

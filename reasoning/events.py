@@ -125,7 +125,8 @@ Event = (
     | CallDone
 )
 TextDelta = ReasoningDelta | ContentDelta
-ParsedText = ReasoningDelta | ContentDelta | Reclassified  # what a markup parser yields
+# What a markup parser yields (tool-call events only with `tool_calls=True`).
+ParsedText = ReasoningDelta | ContentDelta | Reclassified | ToolCallStart | ToolCallDelta | ToolCallDone
 
 
 def fold_text(events: Iterable[object]) -> tuple[str, str]:

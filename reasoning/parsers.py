@@ -78,14 +78,47 @@ themselves and the whitespace right beside them. Policy for the ambiguous cases:
                                                 and only in lower case (as gpt-oss writes it)
     granite phrases                             plain strings, matched exactly ("Here is" and
                                                 "Here's"); same rules as the tags
+
+Tool calls written as text (`make_parser(..., tool_calls=True)`, used when the request
+offers tools and the server did not parse calls itself):
+
+    case                                        policy
+    ------------------------------------------  ----------------------------------------------
+    `<tool_call>{"name": N, "arguments": {…}}   a tool call (ToolCallStart, one ToolCallDelta,
+      </tool_call>` in the answer (Qwen /        ToolCallDone), decided at the close tag;
+      Hermes templates)                         "parameters" is accepted for "arguments", and
+                                                arguments given as a JSON string are kept as
+                                                that text; whitespace touching the tags dropped
+    malformed JSON, no name, other shapes       the whole `<tool_call>…</tool_call>` stays
+      (XML-style bodies)                        answer text, whitespace before it too
+    `<tool_call>` never closed                  a call if the body is a valid call (a stop
+                                                sequence ate the close tag), else answer text
+    harmony `commentary to=functions.NAME`      a tool call named NAME, the message body its
+      (`<|constrain|>json` allowed)             arguments, ended by `<|call|>` / `<|end|>`, the
+                                                next header, or the end of the stream (servers
+                                                stop at `<|call|>`); other recipients (built-in
+                                                `browser.*`, `python`) stay reasoning
+    tool_calls=False                            all of the above is text as before (calls in
+                                                harmony are reasoning)
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from reasoning.events import ContentDelta, ParsedText, ReasoningDelta, Reclassified, fold_text
+from reasoning.events import (
+    ContentDelta,
+    ParsedText,
+    ReasoningDelta,
+    Reclassified,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStart,
+    fold_text,
+)
+from reasoning.tool_calls import new_call_id
 
 _REASONING = 0
 _CONTENT = 1
@@ -391,7 +424,17 @@ class HarmonyParser(MarkupParser):
     body<|end|>`, the first header usually already in the prompt (output starts at
     `<|channel|>`). The header text is captured, never shown."""
 
-    def __init__(self, *, starts_in_reasoning: bool) -> None:
+    def __init__(
+        self,
+        *,
+        starts_in_reasoning: bool,
+        tool_calls: bool = False,
+        call_id: Callable[[], str] = new_call_id,
+    ) -> None:
+        self._calls = tool_calls
+        self._call_id = call_id
+        self._call: tuple[int, str, str, list[str]] | None = None  # index, id, name, arguments
+        self._call_count = 0
         body_actions: dict[str, int] = {
             "<|start|>": _HEADER_START,
             "<|channel|>": _HEADER_CHANNEL,
@@ -417,10 +460,21 @@ class HarmonyParser(MarkupParser):
     def _text(self, s: str) -> None:
         if self._header is not None:
             self._header.append(s)
+        elif self._call is not None:
+            self._call[3].append(s)
+            self._out.append(ToolCallDelta(self._call[0], s))
         else:
             self._emit(s)
 
+    def _end_call(self) -> None:
+        if self._call is not None:
+            index, call_id, name, pieces = self._call
+            self._call = None
+            self._out.append(ToolCallDone(index, call_id, name, "".join(pieces) or "{}"))
+
     def _act(self, action: int) -> None:
+        if action in (_HEADER_START, _HEADER_CHANNEL, _END_MESSAGE):
+            self._end_call()
         if action == _HEADER_START:
             self._header = []
             self._boundary()
@@ -434,6 +488,11 @@ class HarmonyParser(MarkupParser):
             self._header = None
             self._kind = _channel_kind(header)
             self._boundary()
+            name = _function_called(header) if self._calls else None
+            if name is not None:
+                self._call = (self._call_count, self._call_id(), name, [])
+                self._call_count += 1
+                self._out.append(ToolCallStart(self._call[0], self._call[1], name))
         elif action == _END_MESSAGE:
             # Text after a message's end and before the next header belongs to no
             # channel: it is answer (SGLang's harmony parser agrees).
@@ -448,6 +507,7 @@ class HarmonyParser(MarkupParser):
             super()._act(action)
 
     def _flush_unfinished(self) -> None:
+        self._end_call()  # servers stop at <|call|> and often leave it out
         if self._header is not None:
             header = "".join(self._header).replace(_CHANNEL_MARK, "")
             self._header = None
@@ -456,6 +516,20 @@ class HarmonyParser(MarkupParser):
 
 
 _RECIPIENT = re.compile(r"to=([^\s\x00]+)")
+
+
+def _function_called(header: str) -> str | None:
+    """NAME when the header addresses `functions.NAME` on the commentary channel."""
+    if _CHANNEL_MARK not in header:
+        return None
+    words = header.rsplit(_CHANNEL_MARK, 1)[1].split()
+    if not words or words[0] != "commentary":
+        return None
+    for found in _RECIPIENT.findall(header):
+        recipient = str(found).split("<|", 1)[0]
+        if recipient.startswith("functions.") and len(recipient) > len("functions."):
+            return recipient[len("functions.") :]
+    return None
 
 
 def _channel_kind(header: str) -> int:
@@ -486,6 +560,187 @@ class _PlainParser(MarkupParser):
         return []
 
 
+TOOL_CALL_OPEN = "<tool_call>"
+TOOL_CALL_CLOSE = "</tool_call>"
+
+
+def _hold_start(text: str, marker: str) -> int:
+    """Where a suffix of `text` that is a proper prefix of `marker` starts (len(text): none)."""
+    for i in range(max(0, len(text) - len(marker) + 1), len(text)):
+        if marker.startswith(text[i:]):
+            return i
+    return len(text)
+
+
+def parse_markup_call(body: str) -> tuple[str, str] | None:
+    """(name, arguments JSON text) of a `<tool_call>` body, or None when it is not one."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str) or not value["name"]:
+        return None
+    arguments = value.get("arguments", value.get("parameters", {}))
+    if isinstance(arguments, str):
+        try:
+            json.loads(arguments)
+        except ValueError:
+            return None
+        return value["name"], arguments
+    if not isinstance(arguments, dict):
+        return None
+    return value["name"], json.dumps(arguments, ensure_ascii=False)
+
+
+class ToolCallMarkup:
+    """Takes the events of a markup parser and turns `<tool_call>{json}</tool_call>` in
+    the answer text into tool-call events (see the module docstring). Streaming: text
+    that may still become a call is held back, nothing else."""
+
+    def __init__(self, call_id: Callable[[], str] = new_call_id) -> None:
+        self._call_id = call_id
+        self._held = ""  # a suffix that may be the start of a tag
+        self._ws = ""  # answer whitespace that may touch a call
+        self._body: list[str] | None = None  # inside <tool_call>
+        self._call_ws = ""
+        self._after_call = False
+        self._count = 0
+        self._out: list[ParsedText] = []
+
+    def feed(self, events: list[ParsedText]) -> list[ParsedText]:
+        out: list[ParsedText] = []
+        self._out = out
+        for event in events:
+            if type(event) is ContentDelta:
+                self._content(event.text)
+            else:
+                if type(event) is Reclassified:
+                    # The answer so far (held text included) becomes reasoning: give it
+                    # out first, as it came.
+                    self._flush_as_text()
+                out.append(event)
+        return out
+
+    def close(self, events: list[ParsedText]) -> list[ParsedText]:
+        out = self.feed(events)
+        self._out = out
+        if self._body is not None:
+            body = "".join(self._body) + self._held
+            self._held = ""
+            call = parse_markup_call(body.strip())
+            if call is not None:
+                self._body = None
+                self._emit_call(*call)
+            else:
+                self._body.append(body[len("".join(self._body)) :])
+        self._flush_as_text()
+        if self._ws and not self._after_call:
+            self._put(self._ws)
+        self._ws = ""
+        return out
+
+    def _flush_as_text(self) -> None:
+        if self._body is not None:
+            raw = self._call_ws + TOOL_CALL_OPEN + "".join(self._body) + self._held
+            self._body, self._held, self._call_ws = None, "", ""
+            self._text(raw)
+        elif self._held:
+            held, self._held = self._held, ""
+            self._text(held)
+
+    def _content(self, text: str) -> None:
+        text = self._held + text
+        self._held = ""
+        while text:
+            if self._body is not None:
+                at = text.find(TOOL_CALL_CLOSE)
+                if at < 0:
+                    hold = _hold_start(text, TOOL_CALL_CLOSE)
+                    self._body.append(text[:hold])
+                    self._held = text[hold:]
+                    return
+                body = "".join(self._body) + text[:at]
+                text = text[at + len(TOOL_CALL_CLOSE) :]
+                call = parse_markup_call(body.strip())
+                if call is None:
+                    raw = self._call_ws + TOOL_CALL_OPEN + body + TOOL_CALL_CLOSE
+                    self._body, self._call_ws = None, ""
+                    self._text(raw)
+                else:
+                    self._body, self._call_ws = None, ""
+                    self._emit_call(*call)
+                continue
+            if self._after_call:
+                text = text.lstrip()
+                if not text:
+                    return
+                self._after_call = False
+            at = text.find(TOOL_CALL_OPEN)
+            if at < 0:
+                hold = _hold_start(text, TOOL_CALL_OPEN)
+                self._text(text[:hold])
+                self._held = text[hold:]
+                return
+            self._text(text[:at])
+            self._call_ws, self._ws = self._ws, ""
+            self._body = []
+            text = text[at + len(TOOL_CALL_OPEN) :]
+
+    def _emit_call(self, name: str, arguments: str) -> None:
+        index = self._count
+        self._count += 1
+        call_id = self._call_id()
+        self._out += [
+            ToolCallStart(index, call_id, name),
+            ToolCallDelta(index, arguments),
+            ToolCallDone(index, call_id, name, arguments),
+        ]
+        self._after_call = True
+        self._ws = ""
+
+    def _text(self, s: str) -> None:
+        """Answer text; its trailing whitespace is held until it is known whether a
+        call touches it."""
+        if not s:
+            return
+        if self._after_call:
+            s = s.lstrip()
+            if not s:
+                return
+            self._after_call = False
+        body = s.rstrip()
+        if not body:
+            self._ws += s
+            return
+        self._put(self._ws + body)
+        self._ws = s[len(body) :]
+
+    def _put(self, s: str) -> None:
+        out = self._out
+        if out and type(out[-1]) is ContentDelta:
+            out[-1] = ContentDelta(out[-1].text + s)
+        else:
+            out.append(ContentDelta(s))
+
+
+class ToolCallParser:
+    """A markup parser whose answer text is also searched for `<tool_call>` calls."""
+
+    def __init__(self, inner: MarkupParser, call_id: Callable[[], str]) -> None:
+        self._inner = inner
+        self._markup = ToolCallMarkup(call_id)
+
+    @property
+    def in_reasoning(self) -> bool:
+        return self._inner.in_reasoning
+
+    def feed(self, delta: str) -> list[ParsedText]:
+        return self._markup.feed(self._inner.feed(delta))
+
+    def close(self) -> list[ParsedText]:
+        return self._markup.close(self._inner.close())
+
+
 def make_parser(
     family: str,
     starts_in_reasoning: bool = False,
@@ -493,18 +748,28 @@ def make_parser(
     *,
     reclassify: bool = False,
     close_only: bool = False,
-) -> MarkupParser:
+    tool_calls: bool = False,
+    call_id: Callable[[], str] = new_call_id,
+) -> MarkupParser | ToolCallParser:
     """A fresh streaming parser for one reply. `tags` overrides the (open, close) pair of
     a tag family; `starts_in_reasoning` says the prompt already opened the block;
     `reclassify` turns the answer before a close tag with no open tag into reasoning
     (a `Reclassified` event); `close_only` recognises the close tag alone, for text
-    that is answer unless such a tag shows otherwise (implies `reclassify`)."""
-    if family == "none":
-        return _PlainParser()
+    that is answer unless such a tag shows otherwise (implies `reclassify`);
+    `tool_calls` turns calls written as text into tool-call events (harmony's
+    `to=functions.NAME`, `<tool_call>` in the answer), ids made by `call_id`."""
     if family == "harmony":
         if tags is not None:
             raise ValueError("the harmony family has no tag pair to override")
-        return HarmonyParser(starts_in_reasoning=starts_in_reasoning)
+        return HarmonyParser(starts_in_reasoning=starts_in_reasoning, tool_calls=tool_calls, call_id=call_id)
+    if tool_calls:
+        inner = make_parser(
+            family, starts_in_reasoning, tags, reclassify=reclassify, close_only=close_only
+        )
+        assert isinstance(inner, MarkupParser)
+        return ToolCallParser(inner, call_id)
+    if family == "none":
+        return _PlainParser()
     try:
         opens, closes = TAG_PAIRS[family]
     except KeyError:
@@ -516,15 +781,15 @@ def make_parser(
             raise ValueError(f"tags must be a non-empty (open, close) pair, got {tags!r}")
         opens, closes = (tags[0],), (tags[1],)
     stray_close = _RECLASSIFY if reclassify or close_only else _DROP
-    tool_calls = TOOL_CALL_OPENERS.get(family, ()) if tags is None else ()
+    openers = TOOL_CALL_OPENERS.get(family, ()) if tags is None else ()
     in_reasoning = {
         **dict.fromkeys(opens, _DROP),
         **dict.fromkeys(closes, _TO_CONTENT),
-        **dict.fromkeys(tool_calls, _TOOL_CALL),
+        **dict.fromkeys(openers, _TOOL_CALL),
     }
     in_content = {**dict.fromkeys(opens, _TO_REASONING), **dict.fromkeys(closes, stray_close)}
     if reclassify and not close_only:
-        in_content.update(dict.fromkeys(tool_calls, _TOOL_CALL))
+        in_content.update(dict.fromkeys(openers, _TOOL_CALL))
     if close_only:
         in_content = {**dict.fromkeys(opens, _OPEN_AS_TEXT), **dict.fromkeys(closes, _RECLASSIFY)}
     return MarkupParser(
@@ -544,10 +809,38 @@ def split(
     reclassify: bool = False,
     close_only: bool = False,
 ) -> tuple[str, str]:
-    """(reasoning, content) of a whole reply, by the same state machine as streaming."""
+    """(reasoning, content) of a whole reply, by the same state machine as streaming
+    (tool calls written as text stay text here; see `split_calls`)."""
     parser = make_parser(
         family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
     )
     events: list[object] = list(parser.feed(text))
     events += parser.close()
     return fold_text(events)
+
+
+def split_calls(
+    text: str,
+    family: str,
+    starts_in_reasoning: bool = False,
+    tags: tuple[str, str] | None = None,
+    *,
+    reclassify: bool = False,
+    close_only: bool = False,
+    call_id: Callable[[], str] = new_call_id,
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """(reasoning, content, [(name, arguments)…]) of a whole reply with `tool_calls` on."""
+    parser = make_parser(
+        family,
+        starts_in_reasoning=starts_in_reasoning,
+        tags=tags,
+        reclassify=reclassify,
+        close_only=close_only,
+        tool_calls=True,
+        call_id=call_id,
+    )
+    events: list[object] = list(parser.feed(text))
+    events += parser.close()
+    reasoning, content = fold_text(events)
+    calls = [(e.name, e.arguments) for e in events if isinstance(e, ToolCallDone)]
+    return reasoning, content, calls

@@ -9,9 +9,21 @@ builder expected one payload, and nothing was ever sent back).
 The stored shape is one JSON object with a `format`:
 
 * `{"format": "anthropic", "content": [blocks as received]}`
-* `{"format": "gemini", "parts": [parts as received]}`
-* `{"format": "responses", "items": [output items as received], "response_id": "resp_…"}`
-* `{"format": "openai", "reasoning_details": [details as received]}`
+* `{"format": "gemini", "parts": [parts as received], "call_ids": [ids]}`: adjacent
+  unsigned answer-text parts are merged (one text part per answer); `call_ids` (present
+  when the step made function calls) gives, in order, the tool-call id our events used
+  for each `functionCall` part, since Gemini's parts often carry no id. A signed
+  `functionCall` part must go back verbatim, `thoughtSignature` beside `functionCall`
+  (Gemini 3 rejects a call without it): `function_call_parts` finds it by call id.
+* `{"format": "responses", "items": [output items as received], "response_id": "resp_…"}`:
+  `function_call` items (`id` fc_…, `call_id`, `name`, `arguments`) are kept in order
+  with the reasoning items before them, to go back verbatim.
+* `{"format": "openai", "reasoning_details": [details as received], "tool_calls":
+  [{"id", "extra_content"}]}`: `tool_calls` (optional) keeps what Gemini's
+  OpenAI-compatible endpoint put beside a call (`extra_content.google.thought_signature`),
+  to echo on that call.
+* `{"format": "anthropic", "content": [...]}` holds `tool_use` blocks with `input` as
+  the parsed object, between the thinking blocks, in the order they came.
 
 `read` also accepts what older rows hold: a list of such payloads (the run's old
 storage), `{"items": [...]}` or a bare list of Responses output items, and
@@ -24,6 +36,8 @@ from typing import Any
 
 FORMATS = ("anthropic", "gemini", "responses", "openai")
 _LISTS = {"anthropic": "content", "gemini": "parts", "responses": "items", "openai": "reasoning_details"}
+# Further lists a format may carry; folded (concatenated) like the main one.
+_EXTRA_LISTS = {"gemini": ("call_ids",), "openai": ("tool_calls",)}
 
 
 def _normalised(payload: Any) -> dict[str, Any] | None:
@@ -61,7 +75,11 @@ def fold(stored: Any, payload: Any) -> dict[str, Any] | None:
     if old is None or old["format"] != new["format"]:
         return new
     key = _LISTS[new["format"]]
-    return {**old, **new, key: [*old[key], *new[key]]}
+    folded = {**old, **new, key: [*old[key], *new[key]]}
+    for extra in _EXTRA_LISTS.get(new["format"], ()):
+        if isinstance(old.get(extra), list) or isinstance(new.get(extra), list):
+            folded[extra] = [*(old.get(extra) or []), *(new.get(extra) or [])]
+    return folded
 
 
 def read(stored: Any, format_: str) -> dict[str, Any] | None:
@@ -76,3 +94,20 @@ def items(stored: Any, format_: str) -> list[dict[str, Any]]:
     """The list a format replays (blocks, parts, items, details); [] when none."""
     replay = read(stored, format_)
     return list(replay[_LISTS[format_]]) if replay else []
+
+
+def function_call_parts(stored: Any) -> dict[str, dict[str, Any]]:
+    """Gemini: each stored `functionCall` part by the tool-call id our events gave it
+    (`call_ids`, else the part's own `functionCall.id`); {} when none."""
+    replay = read(stored, "gemini")
+    if replay is None:
+        return {}
+    raw_ids = replay.get("call_ids")
+    ids: list[Any] = raw_ids if isinstance(raw_ids, list) else []
+    found: dict[str, dict[str, Any]] = {}
+    calls = [part for part in replay["parts"] if isinstance(part.get("functionCall"), dict)]
+    for n, part in enumerate(calls):
+        call_id = ids[n] if n < len(ids) else part["functionCall"].get("id")
+        if isinstance(call_id, str) and call_id:
+            found[call_id] = part
+    return found

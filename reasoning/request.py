@@ -104,6 +104,9 @@ class Message:
     tool_call_id: str | None = None  # tool: the call this result answers
     name: str | None = None  # tool: the tool's name (Gemini's functionResponse needs it)
     is_error: bool = False  # tool: the call failed; `content` says why
+    # assistant: `content` is the model's raw text with its reasoning between tags (the
+    # Inline reasoning mode); the context builder takes the tags out before replay.
+    inline: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,15 @@ Settings, from `request.model.options`, overridden by the environment:
     thinking_steps      0     extra filler steps of thinking (long thoughts for demos)
     seed                0     chunk sizes and filler wording
 
+Tools (`ChatRequest.tools`, unless `tool_choice` is "none" or the model option
+`simulate_tools` is false): when the conversation ends with a user message, it thinks
+about which tool fits, then calls one (the tool `tool_choice` names, else the first
+whose name appears in the prompt, else the first tool) with arguments made from the
+tool's JSON Schema (required properties only: a string gets the prompt's arithmetic
+expression or its key words, a number the arithmetic result or 1, a boolean true), and
+finishes "tool_calls". When it ends with tool results, it thinks about them and
+answers with them. So a tool loop runs offline: thinking, call, thinking, answer.
+
 A token is counted as 4 characters. `max_tokens` cuts the raw text: cut inside the
 thinking gives reasoning only and `Finish("length")`.
 """
@@ -23,6 +32,7 @@ thinking gives reasoning only and `Finish("length")`.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import random
@@ -37,7 +47,8 @@ import httpx
 from reasoning.adapters import register
 from reasoning.events import Event, Finish, ReasoningDelta, Usage
 from reasoning.parsers import make_parser
-from reasoning.request import ChatRequest, PreparedRequest
+from reasoning.request import ChatRequest, Message, PreparedRequest, ToolSpec
+from reasoning.tool_calls import ToolCalls
 
 CHARS_PER_TOKEN = 4
 # How many of the ordered thinking steps each effort keeps, and extra filler steps.
@@ -348,6 +359,95 @@ def compose(request: ChatRequest, pace: Pace) -> tuple[str, str]:
     return "\n\n".join(steps), answer
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    name: str
+    arguments: str
+
+
+def _tool_results(request: ChatRequest) -> list[Message]:
+    """The tool results after the last assistant step that made calls, if the
+    conversation ends with them."""
+    results: list[Message] = []
+    for message in reversed(request.messages):
+        if message.role != "tool":
+            break
+        results.insert(0, message)
+    return results
+
+
+def _wants_tools(request: ChatRequest) -> bool:
+    return (
+        bool(request.tools)
+        and request.tool_choice != "none"
+        and request.model.options.get("simulate_tools", True) is not False
+    )
+
+
+def _pick_tool(request: ChatRequest, prompt: str) -> ToolSpec:
+    choice = request.tool_choice
+    if isinstance(choice, Mapping):
+        named = choice.get("name") or (choice.get("function") or {}).get("name")
+        for tool in request.tools:
+            if tool.name == named:
+                return tool
+    lowered = prompt.lower()
+    for tool in request.tools:
+        if tool.name.lower() in lowered or tool.name.lower().replace("_", " ") in lowered:
+            return tool
+    return request.tools[0]
+
+
+def _arguments(tool: ToolSpec, prompt: str) -> dict[str, Any]:
+    worked = find_arithmetic(prompt)
+    properties = tool.parameters.get("properties") or {}
+    required = tool.parameters.get("required") or []
+    arguments: dict[str, Any] = {}
+    for name in required:
+        kind = (properties.get(name) or {}).get("type")
+        if kind == "string":
+            words = " ".join(key_words(prompt)) or prompt.strip()[:80]
+            arguments[name] = worked.expression if worked is not None else words
+        elif kind in ("number", "integer"):
+            result = worked.result if worked is not None else None
+            value = result if result is not None and _is_whole(result) else 1
+            arguments[name] = int(value) if kind == "integer" else float(value)
+        elif kind == "boolean":
+            arguments[name] = True
+        elif kind == "array":
+            arguments[name] = []
+        elif kind == "object":
+            arguments[name] = {}
+    return arguments
+
+
+def plan_tool_step(request: ChatRequest) -> tuple[str, PlannedCall | None, str] | None:
+    """(thinking, call, answer) of a tool-loop step, or None for a plain answer."""
+    if not request.tools:
+        return None
+    results = _tool_results(request)
+    if results:
+        lines = [
+            f"The tool {r.name or 'call'} {'failed' if r.is_error else 'returned'}: {r.content.strip()[:500]}"
+            for r in results
+        ]
+        thinking = "\n".join(lines) + "\n\nThat is what I needed; I will answer with it."
+        answer = "\n\n".join(lines) + "\n\n(Offline simulator: I only repeat what the tool said.)"
+        return thinking, None, answer
+    if not _wants_tools(request):
+        return None
+    prompt = next((m.content for m in reversed(request.messages) if m.role == "user" and not m.apart), "")
+    tool = _pick_tool(request, prompt)
+    arguments = json.dumps(_arguments(tool, prompt), ensure_ascii=False)
+    quoted = prompt.strip().replace("\n", " ")[:200]
+    about = f" ({tool.description})" if tool.description else ""
+    thinking = (
+        f"The user asks: “{quoted}”.\n\nI have {len(request.tools)} tool(s). "
+        f"{tool.name}{about} fits best.\n\nI will call {tool.name} with {arguments}."
+    )
+    return thinking, PlannedCall(tool.name, arguments), ""
+
+
 def _filler(rng: random.Random, words: list[str], n: int) -> str:
     topic = rng.choice(words) if words else "the question"
     return rng.choice(
@@ -412,11 +512,21 @@ class Simulator:
             "max_tokens": request.max_tokens,
             "stream": True,
         }
+        if request.tools:
+            body["tools"] = [{"name": t.name, "description": t.description} for t in request.tools]
+            body["tool_choice"] = request.tool_choice
         return PreparedRequest("SIM", "simulator://local", {}, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
         pace = pace_of(request.model.options)
-        thinking, answer = compose(request, pace)
+        planned = plan_tool_step(request)
+        call: PlannedCall | None = None
+        if planned is None:
+            thinking, answer = compose(request, pace)
+        else:
+            thinking, call, answer = planned
+            if request.thinking.mode == "off":
+                thinking = ""
         text = raw_text(thinking, answer)
         cut = False
         if request.max_tokens is not None and len(text) > request.max_tokens * CHARS_PER_TOKEN:
@@ -450,6 +560,10 @@ class Simulator:
                     continue
             yield event
 
+        if call is not None and not cut:
+            for call_event in ToolCalls().whole(0, None, call.name, call.arguments):
+                yield call_event
+            text += call.arguments
         prompt_chars = len(request.system or "") + sum(len(m.content) for m in request.messages)
         completion = tokens(len(text))
         yield Usage(
@@ -457,4 +571,4 @@ class Simulator:
             completion_tokens=completion,
             reasoning_tokens=min(completion, tokens(reasoning_chars)),
         )
-        yield Finish("length" if cut else "stop")
+        yield Finish("length" if cut else "tool_calls" if call is not None else "stop")

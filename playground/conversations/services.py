@@ -19,8 +19,9 @@ from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
+from reasoning.context import context_notes
 from reasoning.controls import UnsupportedControl, check_controls
-from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
+from reasoning.request import EFFORT_LEVELS, REASONING_MODES, REPLAY_POLICIES, ChatRequest, Message, Thinking
 from reasoning.structured import check_schema
 
 # Per-turn parameters a user may set, with the type each is coerced to.
@@ -36,6 +37,7 @@ PARAMS: dict[str, type] = {
     "reasoning_mode": str,
     "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
     "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
+    "replay_policy": str,  # strip | interleaved | preserved: which stored reasoning goes back (reasoning.context)
 }
 MAX_STOP_SEQUENCES = 4
 # What a turn's params keep of its prompt; never taken from the browser.
@@ -65,6 +67,8 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         del params["prompt_id"]  # "no prompt" in a select
     if "answer_schema" in params:
         params["answer_schema"] = _schema(params["answer_schema"])
+    if params.get("replay_policy", "strip") not in REPLAY_POLICIES:
+        raise BadInput(f"replay_policy must be one of {', '.join(REPLAY_POLICIES)}")
     if params.get("thinking", "default") not in {"default", "on", "off"}:
         raise BadInput("thinking must be default, on or off")
     if "effort" in params and params["effort"] != "default":
@@ -267,6 +271,9 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
             reasoning=t.reasoning,
             replay=t.replay,
             source=t.source or None,
+            # An Inline answer keeps its reasoning between tags in its text: the context
+            # takes them out (and sends the reasoning only where the policy keeps it).
+            inline=t.role == Turn.Role.ASSISTANT and (t.params or {}).get("reasoning_mode") == "inline",
         )
         for t in chain
         if t.role != Turn.Role.ASSISTANT or t.content or t.replay
@@ -284,7 +291,20 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
         temperature=p.get("temperature") if model.supports_temperature else None,
         top_p=p.get("top_p"),
         stop=tuple(p.get("stop") or ()),
+        replay_policy=p.get("replay_policy") or None,
     )
+
+
+def request_record(request: ChatRequest | None, prepared: Any = None) -> dict[str, Any]:
+    """`Turn.sent`: the exact request (when it was built) and the context's notes: what
+    went back to the model, what was left out or repaired, or why it was refused."""
+    record: dict[str, Any] = {}
+    if prepared is not None:
+        record = {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers),
+                  "body": prepared.json}
+    if request is not None:
+        record["context_notes"] = [note.as_dict() for note in context_notes(request)]
+    return record
 
 
 def answer_schema(params: dict[str, Any]) -> Any:
@@ -332,21 +352,24 @@ def _streaming_answer(
     the turn in its one insert: the run needs no query of its own to start. A
     request that cannot be built is stored as the turn's error."""
     conversation = user_turn.conversation
+    if conversation.replay_policy and not params.get("replay_policy"):
+        # The conversation's override, kept with the turn (a regenerate reuses it).
+        params = {**params, "replay_policy": conversation.replay_policy}
     request: ChatRequest | None = None
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
         request = request_for(model, params, chain)
         # Only headers known to be public and no known secret are recorded (security.secrets).
         prepared = Scrubber.for_provider(request.provider).redact_request(adapter_for(request).prepare(request))
-        fields["sent"] = {
-            "method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers), "body": prepared.json
-        }  # fmt: skip
+        fields["sent"] = request_record(request, prepared)
     except Exception as e:
-        request = None
         fields = {
             "status": Turn.Status.ERROR,
             "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
         }
+        if request is not None:  # refused by the context: its notes say what it found
+            fields["sent"] = request_record(request)
+        request = None
     turn = Turn.objects.create(
         conversation=conversation,
         parent=user_turn,

@@ -39,7 +39,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request
+from playground.conversations.services import build_request, request_record
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
@@ -527,8 +527,12 @@ def _prepare(turn_id: int) -> TurnRun:
     turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
     request = build_request(turn)
     scrubber = Scrubber.for_provider(request.provider)
-    prepared = scrubber.redact_request(adapter_for(request).prepare(request))
-    Turn.objects.filter(pk=turn_id).update(sent=_sent(prepared))
+    try:
+        prepared = scrubber.redact_request(adapter_for(request).prepare(request))
+    except Exception:
+        Turn.objects.filter(pk=turn_id).update(sent=request_record(request))  # the notes say why
+        raise
+    Turn.objects.filter(pk=turn_id).update(sent={**_sent(prepared), **request_record(request)})
     return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
 
 

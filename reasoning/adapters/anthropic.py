@@ -4,10 +4,16 @@ Stream → events:
 
     content_block_delta thinking_delta      ReasoningDelta
     content_block_delta text_delta          ContentDelta
+    content_block_start tool_use            ToolCallStart(index = the call's order in
+                                            the message, id = the block's toolu_ id)
+    content_block_delta input_json_delta    ToolCallDelta (partial_json pieces)
+    content_block_stop of a tool_use        ToolCallDone (arguments "{}" when none came)
     signature_delta, redacted_thinking      kept; after message_stop one
                                             ReplayData({"format": "anthropic",
                                             "content": [blocks as received]}) when the
                                             message had thinking or redacted blocks
+                                            (tool_use blocks in it carry `input` as the
+                                            parsed object, as the API wants them back)
     message_start / message_delta usage     Usage (message_delta values are cumulative)
     message_delta stop_reason               Finish (end_turn → stop, max_tokens → length,
                                             refusal → content_filter, …)
@@ -23,19 +29,25 @@ prompt count includes it), `cached_tokens` = cache_read_input_tokens,
 output_tokens_details.thinking_tokens when the API reports it, else None: an estimate
 from the visible text would undercount summarised thinking, so none is invented.
 
+Interleaved thinking (thinking → tool_use → thinking → tool_use) streams as
+ReasoningDelta, call, ReasoningDelta, call, in block order. stop_reason `tool_use`
+finishes "tool_calls". The request offers `ChatRequest.tools` as `tools: [{name,
+description, input_schema}]` and `tool_choice` (`reasoning.tool_calls.tool_params`).
+
 `max_tokens` is required: `request.max_tokens`, else 16000, else what the thinking
 budget needs (see reasoning.controls).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from reasoning.adapters import prepare_or_refuse, register
-from reasoning.context import build_context
+from reasoning.context import build_context, prefix_digest
 from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import (
@@ -48,6 +60,7 @@ from reasoning.events import (
 )
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.structured import schema_params
+from reasoning.tool_calls import ToolCalls, arguments_text, tool_params
 from reasoning.wire import error_from_payload, iter_sse, open_stream, parse_json_data
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -95,13 +108,17 @@ class AnthropicAdapter:
             body["stop_sequences"] = list(request.stop)
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, tool_params(request, "anthropic"))
         merge_params(body, extra_body(request))
         body["stream"] = True
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
         prepared = prepare_or_refuse(self, request)
-        reader = _MessageReader()
+        # Stored with the replay data: a prefix-bound model's thinking goes back only
+        # after this very prefix (reasoning.context, Claude Fable 5.1+).
+        body = prepared.json
+        reader = _MessageReader(prefix_digest(body.get("system"), request.tools, body.get("messages") or []))
         async with open_stream(client, prepared) as response:
             async for sse in iter_sse(response):
                 for event in reader.read(sse.event, sse.data):
@@ -117,7 +134,8 @@ class AnthropicAdapter:
 class _MessageReader:
     """Turns Messages API stream events into reasoning events, keeping the blocks."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str | None = None) -> None:
+        self.prefix = prefix
         self.blocks: dict[int, dict[str, Any]] = {}
         # Streamed text kept as pieces per (block index, field) and joined once at the
         # end: appending to one growing string would make a long answer quadratic.
@@ -125,6 +143,7 @@ class _MessageReader:
         self.usage: dict[str, Any] = {}
         self.stop_reason: str | None = None
         self.stopped = False
+        self.calls = ToolCalls()
 
     def read(self, name: str | None, data: str) -> list[Event]:
         payload = parse_json_data(data)
@@ -136,7 +155,10 @@ class _MessageReader:
         if kind == "content_block_start":
             block = payload.get("content_block")
             if isinstance(block, dict):
-                self.blocks[int(payload.get("index", len(self.blocks)))] = dict(block)
+                index = int(payload.get("index", len(self.blocks)))
+                self.blocks[index] = dict(block)
+                if block.get("type") == "tool_use":
+                    return self.calls.start(index, str(block.get("id") or "") or None, str(block.get("name") or ""))
                 # Blocks normally start empty; text already present is shown all the same.
                 if block.get("type") == "thinking" and block.get("thinking"):
                     return [ReasoningDelta(str(block["thinking"]))]
@@ -161,7 +183,18 @@ class _MessageReader:
             return []
         if kind == "error":
             raise error_from_payload(payload)
-        return []  # ping, content_block_stop, and event types added later
+        if kind == "content_block_stop":
+            index = int(payload.get("index", 0))
+            if index in self.calls:
+                return self.calls.done(index, self._arguments(index))
+        return []  # ping, and event types added later
+
+    def _arguments(self, index: int) -> str:
+        streamed = "".join(self.pieces.get((index, "partial_json"), ()))
+        if streamed:
+            return streamed
+        # No input_json_delta: the input came whole in content_block_start (or is empty).
+        return arguments_text(self.blocks[index].get("input") or {})
 
     def _delta(self, payload: dict[str, Any]) -> list[Event]:
         delta = payload.get("delta")
@@ -185,16 +218,30 @@ class _MessageReader:
         elif kind == "input_json_delta":
             piece = str(delta.get("partial_json", ""))
             self.pieces.setdefault((index, "partial_json"), []).append(piece)
+            return self.calls.add(index, piece)
         return []
 
     def finish(self) -> list[Event]:
+        events: list[Event] = []
+        for index in list(self.blocks):
+            if index in self.calls:
+                events += self.calls.done(index, self._arguments(index))
         for (index, key), pieces in self.pieces.items():
             block = self.blocks[index]
+            if key == "partial_json":
+                # Sent back as `input`, the object the streamed JSON spells.
+                try:
+                    block["input"] = json.loads("".join(pieces) or "{}")
+                except ValueError:
+                    block["input"] = {}
+                continue
             block[key] = str(block.get(key) or "") + "".join(pieces)
-        events: list[Event] = []
         content = [self.blocks[i] for i in sorted(self.blocks)]
         if any(block.get("type") in _REPLAYED_BLOCKS for block in content):
-            events.append(ReplayData({"format": "anthropic", "content": content}))
+            payload: dict[str, Any] = {"format": "anthropic", "content": content}
+            if self.prefix:
+                payload["prefix"] = self.prefix
+            events.append(ReplayData(payload))
         if self.usage:
             events.append(_usage(self.usage))
         reason = self.stop_reason

@@ -5,10 +5,19 @@ Every `data:` line is a whole GenerateContentResponse holding only the new parts
 
     part with "thought": true               ReasoningDelta (thought summaries)
     other part with text                    ContentDelta
+    part with "functionCall" {name, args}   ToolCallStart, one ToolCallDelta (args as
+                                            JSON), ToolCallDone; id = functionCall.id when
+                                            Gemini sends one, else one we make
     "thoughtSignature" on any part          after the stream, one ReplayData({"format":
-                                            "gemini", "parts": [...]}) with the parts as
-                                            received (thought parts without a signature
-                                            left out: they are never sent back)
+                                            "gemini", "parts": [...], "call_ids": [...]})
+                                            with the parts as received (thought parts
+                                            without a signature left out: they are never
+                                            sent back; adjacent unsigned answer-text parts
+                                            merged into one, so an answer is one part, not
+                                            one per chunk); `call_ids` names the call id
+                                            of each functionCall part, in order, so the
+                                            part, signature and all, goes back verbatim
+                                            for that call (reasoning.replay.function_call_parts)
     usageMetadata (the last one wins)       Usage: prompt = promptTokenCount, reasoning =
                                             thoughtsTokenCount, completion =
                                             candidatesTokenCount + thoughtsTokenCount
@@ -18,6 +27,11 @@ Every `data:` line is a whole GenerateContentResponse holding only the new parts
                                             SAFETY and the other blocks → content_filter)
     promptFeedback.blockReason, no answer   Finish("content_filter")
     {"error": {...}} inside the stream      the ProviderError its status names
+
+A step with function calls finishes "tool_calls" (Gemini says STOP). Thought parts
+between calls stay ReasoningDelta (interleaved thinking). The request offers
+`ChatRequest.tools` as `tools: [{functionDeclarations}]` and `toolConfig`
+(`reasoning.tool_calls.tool_params`).
 
 There is no `[DONE]`: the stream ends when the socket closes. If it closes before
 any finishReason (or prompt block) arrived, the answer may be cut: BrokenStream.
@@ -34,9 +48,10 @@ from reasoning.adapters import prepare_or_refuse, register
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
+from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, ToolCallStart, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.structured import schema_params
+from reasoning.tool_calls import ToolCalls, tool_params
 from reasoning.wire import error_from_payload, iter_sse, open_stream, parse_json_data
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -89,6 +104,7 @@ class GeminiAdapter:
             body["generationConfig"] = generation
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, tool_params(request, "gemini"))
         merge_params(body, extra_body(request))
         url = stream_url(provider.base_url, request.model.model_id)
         return PreparedRequest("POST", url, headers, body)
@@ -113,6 +129,8 @@ class _ResponseReader:
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
         self.finished = False
+        self.calls = ToolCalls()
+        self.call_ids: list[str] = []
 
     def read(self, data: str) -> list[Event]:
         chunk = parse_json_data(data)
@@ -144,24 +162,52 @@ class _ResponseReader:
             is_thought = bool(part.get("thought"))
             if isinstance(text, str) and text:
                 events.append(ReasoningDelta(text) if is_thought else ContentDelta(text))
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                key = self.calls.count
+                wire_id = call.get("id") if isinstance(call.get("id"), str) and call.get("id") else None
+                events += self.calls.whole(key, wire_id, str(call.get("name") or ""), call.get("args") or {})
+                self.call_ids.append(self._call_id(events))
             if part.get("thoughtSignature"):
                 self.signed = True
             if not is_thought or part.get("thoughtSignature"):
-                self.kept_parts.append(part)
+                self._keep(part)
         reason = candidate.get("finishReason")
         if isinstance(reason, str) and reason:
             self.finish_reason = FINISH_REASONS.get(reason, reason.lower())
             self.finished = True
         return events
 
+    @staticmethod
+    def _call_id(events: list[Event]) -> str:
+        starts = [e for e in events if isinstance(e, ToolCallStart)]
+        return starts[-1].id
+
+    def _keep(self, part: dict[str, Any]) -> None:
+        # An answer streamed in many chunks is stored as one text part: adjacent
+        # plain text parts (no signature, no thought, nothing else) are merged.
+        last = self.kept_parts[-1] if self.kept_parts else None
+        if last is not None and _plain_text(last) and _plain_text(part):
+            self.kept_parts[-1] = {"text": last["text"] + part["text"]}
+        else:
+            self.kept_parts.append(part)
+
     def finish(self) -> list[Event]:
         events: list[Event] = []
         if self.signed:
-            events.append(ReplayData({"format": "gemini", "parts": self.kept_parts}))
+            payload: dict[str, Any] = {"format": "gemini", "parts": self.kept_parts}
+            if self.call_ids:
+                payload["call_ids"] = self.call_ids
+            events.append(ReplayData(payload))
         if self.usage is not None:
             events.append(_usage(self.usage))
-        events.append(Finish(self.finish_reason))
+        reason = self.finish_reason
+        events.append(Finish("tool_calls" if self.calls and reason == "stop" else reason))
         return events
+
+
+def _plain_text(part: dict[str, Any]) -> bool:
+    return set(part) == {"text"} and isinstance(part["text"], str)
 
 
 def _count(value: Any) -> int | None:

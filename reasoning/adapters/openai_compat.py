@@ -30,7 +30,21 @@ the stream is parsed as `think` markup. A `<think>` later in the answer, or afte
 native reasoning, is the model talking about the tag and stays content. A `</think>`
 with no opening tag and no native reasoning before it (the template opened the block)
 turns the answer so far into reasoning: a `Reclassified` event. With thinking off
-neither happens, and a markup model's `starts_in_reasoning` is ignored.
+neither happens, and a markup model's `starts_in_reasoning` is ignored. When the request
+offers tools, calls the server left in the text (`<tool_call>{json}</tool_call>`,
+harmony's `commentary to=functions.NAME`) become tool-call events too, numbered after
+the wire's own (reasoning.parsers, `tool_calls=True`).
+
+Tool calls (`delta.tool_calls[]`): fragments keyed by `index` (the first names the
+call's `id` and `function.name`, the rest carry `function.arguments` pieces; several
+calls may stream at once) become ToolCallStart / ToolCallDelta, and every call is
+closed with ToolCallDone at the end of the stream. Gemini's OpenAI-compatible endpoint
+sends no `index` and one whole call per chunk: those are keyed by `id`, and a call's
+`extra_content` (its `thought_signature`) is kept in
+`ReplayData({"format": "openai", "reasoning_details": [...], "tool_calls": [{"id",
+"extra_content"}]})` to go back verbatim. A stream with calls that ends with `stop`
+finishes "tool_calls" (some servers say stop). The request offers `ChatRequest.tools`
+in OpenAI's shape (`reasoning.tool_calls.tool_params`).
 
 End: `data: [DONE]`. A body that ends without it is accepted only if a
 `finish_reason` was seen (some servers omit `[DONE]`); otherwise it is a
@@ -40,6 +54,7 @@ matching `ProviderError` (`reasoning.wire.error_from_payload`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any, Protocol
@@ -47,12 +62,24 @@ from typing import Any, Protocol
 import httpx
 
 from reasoning.adapters import base_url, prepare_or_refuse, register
-from reasoning.context import build_messages
+from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
-from reasoning.events import ContentDelta, Event, Finish, ParsedText, ReasoningDelta, ReplayData, Usage
+from reasoning.events import (
+    ContentDelta,
+    Event,
+    Finish,
+    ParsedText,
+    ReasoningDelta,
+    ReplayData,
+    ToolCallDelta,
+    ToolCallDone,
+    ToolCallStart,
+    Usage,
+)
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
+from reasoning.tool_calls import ToolCalls, tool_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
 FINISH_REASONS: dict[str, str] = {
@@ -84,12 +111,18 @@ def _make_parser(
     tags: tuple[str, str] | None,
     reclassify: bool = False,
     close_only: bool = False,
+    tool_calls: bool = False,
 ) -> TextParser:
     # Imported late: only markup models need it.
     from reasoning.parsers import make_parser
 
     parser: TextParser = make_parser(
-        family, starts_in_reasoning=starts_in_reasoning, tags=tags, reclassify=reclassify, close_only=close_only
+        family,
+        starts_in_reasoning=starts_in_reasoning,
+        tags=tags,
+        reclassify=reclassify,
+        close_only=close_only,
+        tool_calls=tool_calls,
     )
     return parser
 
@@ -105,6 +138,7 @@ def markup_parser(request: ChatRequest) -> TextParser:
         starts_in_reasoning=model.starts_in_reasoning and thinking,
         tags=model.markup_tags,
         reclassify=thinking,
+        tool_calls=bool(request.tools),
     )
 
 
@@ -130,15 +164,22 @@ class ChatStream:
         model = request.model
         self.thinking = request.thinking.mode != "off"
         inline = request.thinking.reasoning_mode == "inline"  # the raw text, tags and all
+        # With tools offered, calls the server left in the text (`<tool_call>`,
+        # harmony's to=functions.X) are read too (reasoning.parsers, tool_calls).
+        self.text_calls = bool(request.tools)
         self.parser: TextParser | None = None
         if model.reasoning == ReasoningStyle.MARKUP and not inline:
             self.parser = markup_parser(request)
+        elif inline and self.text_calls:
+            self.parser = _make_parser("none", starts_in_reasoning=False, tags=None, tool_calls=True)
         # NATIVE models: hold the start of the answer until it is clear whether it
         # opens a <think> block the server failed to parse out.
         self.sniffing = model.reasoning == ReasoningStyle.NATIVE and not inline
         self.sniffed = ""
         self.native_seen = False
         self.details: list[dict[str, Any]] = []
+        self.calls = ToolCalls()
+        self.call_extras: list[dict[str, Any]] = []
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
 
@@ -172,6 +213,37 @@ class ChatStream:
             )
         if isinstance(content, str) and content:
             events += self._content(content)
+        tool_calls = delta.get("tool_calls")
+        if isinstance(tool_calls, list):
+            for fragment in tool_calls:
+                if isinstance(fragment, dict):
+                    events += self._tool_call(fragment)
+        return events
+
+    def _tool_call(self, fragment: Mapping[str, Any]) -> list[Event]:
+        index = fragment.get("index")
+        call_id = fragment.get("id") if isinstance(fragment.get("id"), str) else None
+        raw_function = fragment.get("function")
+        function: Mapping[str, Any] = raw_function if isinstance(raw_function, dict) else {}
+        name = function.get("name") if isinstance(function.get("name"), str) else None
+        if isinstance(index, int) and not isinstance(index, bool):
+            key: Any = ("index", index)
+        elif call_id:
+            key = ("id", call_id)  # Gemini's endpoint: no index, one whole call per chunk
+        else:
+            key = ("index", 0)
+        events: list[Event] = []
+        if key not in self.calls:
+            if self.sniffing:
+                events += self._end_sniffing(markup=False)
+            events += self.calls.start(key, call_id, name or "", index=index if key[0] == "index" else None)
+        if fragment.get("extra_content") is not None and call_id:
+            self.call_extras.append({"id": call_id, "extra_content": fragment["extra_content"]})
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            events += self.calls.add(key, arguments)
+        elif isinstance(arguments, dict):  # a server that sends the object itself
+            events += self.calls.add(key, json.dumps(arguments, ensure_ascii=False, separators=(",", ":")))
         return events
 
     def _reasoning(self, delta: Mapping[str, Any]) -> str:
@@ -226,19 +298,38 @@ class ChatStream:
                 return []
             return self._end_sniffing(markup=False)
         if self.parser is not None:
-            return list(self.parser.feed(text))
+            return self._route(self.parser.feed(text))
         return [ContentDelta(text)]
+
+    def _route(self, parsed: list[ParsedText]) -> list[Event]:
+        """Parser output; calls read from the text are numbered with the wire's own."""
+        events: list[Event] = []
+        for event in parsed:
+            if isinstance(event, ToolCallStart):
+                events += self.calls.start(("text", event.index), event.id, event.name)
+            elif isinstance(event, ToolCallDelta):
+                events += self.calls.add(("text", event.index), event.arguments)
+            elif isinstance(event, ToolCallDone):
+                events += self.calls.done(("text", event.index), event.arguments)
+            else:
+                events.append(event)
+        return events
 
     def _end_sniffing(self, *, markup: bool) -> list[Event]:
         self.sniffing = False
         held, self.sniffed = self.sniffed, ""
+        calls = self.text_calls
         if markup and not self.native_seen:
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, reclassify=self.thinking)
+            self.parser = _make_parser(
+                "think", starts_in_reasoning=False, tags=None, reclassify=self.thinking, tool_calls=calls
+            )
         elif not self.native_seen and self.thinking:
             # No reasoning field and no opening tag: the template may have opened the
             # block itself (DeepSeek-R1, Qwen3 on a server without a reasoning parser),
             # so a `</think>` turns the answer so far into reasoning.
-            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True)
+            self.parser = _make_parser("think", starts_in_reasoning=False, tags=None, close_only=True, tool_calls=calls)
+        elif calls:
+            self.parser = _make_parser("none", starts_in_reasoning=False, tags=None, tool_calls=True)
         if not held:
             return []
         return self._content(held)
@@ -248,13 +339,20 @@ class ChatStream:
         if self.sniffing:
             events += self._end_sniffing(markup=False)
         if self.parser is not None:
-            events += self.parser.close()
-        if self.details:
-            events.append(ReplayData({"format": "openai", "reasoning_details": self.details}))
+            events += self._route(self.parser.close())
+        events += self.calls.done_all()
+        if self.details or self.call_extras:
+            payload: dict[str, Any] = {"format": "openai", "reasoning_details": self.details}
+            if self.call_extras:
+                payload["tool_calls"] = self.call_extras
+            events.append(ReplayData(payload))
         if self.usage is not None:
             events.append(self.usage)
         reason = self.finish_reason
-        events.append(Finish(FINISH_REASONS.get(reason, reason) if reason else None))
+        finish = FINISH_REASONS.get(reason, reason) if reason else None
+        if self.calls and finish in ("stop", None):
+            finish = "tool_calls"
+        events.append(Finish(finish))
         return events
 
 
@@ -301,7 +399,7 @@ class OpenAICompatAdapter:
     def prepare(self, request: ChatRequest) -> PreparedRequest:
         body: dict[str, Any] = {
             "model": request.model.model_id,
-            "messages": build_messages(request, "openai"),
+            **build_context(request, "openai"),
             "stream": True,
         }
         if request.provider.options.get("include_usage", True):
@@ -316,6 +414,7 @@ class OpenAICompatAdapter:
             body["stop"] = list(request.stop)
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, tool_params(request, "openai"))
         merge_params(body, extra_body(request))
         url = base_url(request.provider.kind, request.provider.base_url) + "/chat/completions"
         return PreparedRequest("POST", url, base_headers(request), body)

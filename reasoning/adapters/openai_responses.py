@@ -16,15 +16,24 @@ ignored since the deltas already carried it):
     response.reasoning_text.delta           reasoning items) joined by "\\n\\n"
     response.output_text.delta              ContentDelta
     response.refusal.delta                  ContentDelta (a refusal is the answer)
-    response.output_item.done               kept; when any reasoning item came, all items
+    response.output_item.added function_call ToolCallStart(index = the call's order,
+                                            id = the item's `call_id`)
+    response.function_call_arguments.delta  ToolCallDelta
+    response.function_call_arguments.done   ToolCallDone (its `arguments` win)
+    response.output_item.done               kept; when any reasoning or function_call
+                                            item came, all items
                                             are given back once as
                                             ReplayData({"format": "responses", "items":
                                             [...], "response_id": id}) to send back
                                             verbatim with the next request
-    response.completed                      Usage, Finish("stop")
+    response.completed                      Usage, Finish("stop"; "tool_calls" when
+                                            the output has function calls)
     response.incomplete                     Usage, Finish("length" for max_output_tokens,
                                             else the reason given)
     response.failed, error                  the matching ProviderError
+
+The request offers `ChatRequest.tools` as `tools: [{type: function, name, ...}]`
+(`reasoning.tool_calls.tool_params`).
 
 A body that ends before a terminal event is a `BrokenStream`.
 """
@@ -45,6 +54,7 @@ from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, PreparedRequest, ReasoningStyle
 from reasoning.structured import schema_params
+from reasoning.tool_calls import ToolCalls, tool_params
 from reasoning.wire import drain, error_from_payload, iter_sse, open_stream, parse_json_data
 
 INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
@@ -69,6 +79,7 @@ class ResponsesStream:
         self.last_part: tuple[Any, ...] | None = None
         self.items: dict[int, dict[str, Any]] = {}
         self.ended: list[Event] | None = None
+        self.calls = ToolCalls()
 
     def event(self, payload: Any) -> list[Event]:
         if not isinstance(payload, dict):
@@ -80,11 +91,31 @@ class ResponsesStream:
         if kind in ("response.output_text.delta", "response.refusal.delta"):
             delta = payload.get("delta")
             return [ContentDelta(delta)] if isinstance(delta, str) and delta else []
+        if kind == "response.output_item.added":
+            item = payload.get("item")
+            if isinstance(item, dict) and item.get("type") == "function_call":
+                return self.calls.start(
+                    item.get("id") or item.get("call_id"), item.get("call_id"), str(item.get("name") or "")
+                )
+            return []
+        if kind == "response.function_call_arguments.delta":
+            delta = payload.get("delta")
+            return self.calls.add(payload.get("item_id"), delta) if isinstance(delta, str) else []
+        if kind == "response.function_call_arguments.done":
+            arguments = payload.get("arguments")
+            return self.calls.done(payload.get("item_id"), arguments if isinstance(arguments, str) else None)
         if kind == "response.output_item.done":
             item = payload.get("item")
+            events: list[Event] = []
             if isinstance(item, dict):
                 self.items[int(payload.get("output_index", len(self.items)))] = item
-            return []
+                if item.get("type") == "function_call":
+                    key = item.get("id") or item.get("call_id")
+                    # A call seen only here (no .added event) still reaches the caller.
+                    events += self.calls.start(key, item.get("call_id"), str(item.get("name") or ""))
+                    arguments = item.get("arguments")
+                    events += self.calls.done(key, arguments if isinstance(arguments, str) else None)
+            return events
         if kind == "error":
             raise error_from_payload(payload)
         if kind in TERMINAL:
@@ -107,7 +138,8 @@ class ResponsesStream:
         items = [self.items[i] for i in sorted(self.items)]
         if not items and isinstance(response.get("output"), list):
             items = [item for item in response["output"] if isinstance(item, dict)]
-        if any(item.get("type") == "reasoning" for item in items):
+        events += self.calls.done_all()
+        if any(item.get("type") in ("reasoning", "function_call") for item in items):
             payload: dict[str, Any] = {"format": "responses", "items": items}
             if isinstance(response.get("id"), str):
                 payload["response_id"] = response["id"]
@@ -118,7 +150,8 @@ class ResponsesStream:
             reason = (response.get("incomplete_details") or {}).get("reason")
             events.append(Finish(INCOMPLETE_REASONS.get(reason, reason) if reason else "length"))
         else:
-            events.append(Finish("stop"))
+            has_calls = self.calls or any(item.get("type") == "function_call" for item in items)
+            events.append(Finish("tool_calls" if has_calls else "stop"))
         self.ended = events
         return events
 
@@ -144,6 +177,7 @@ class OpenAIResponsesAdapter:
             raise ValueError("stop is not supported by the OpenAI Responses API")
         merge_params(body, thinking_params(request))
         merge_params(body, schema_params(request))
+        merge_params(body, tool_params(request, "responses"))
         merge_params(body, extra_body(request))
         url = base_url(request.provider.kind, request.provider.base_url) + "/responses"
         return PreparedRequest("POST", url, base_headers(request), body)

@@ -7,6 +7,7 @@ benchmarks and the `ask` command's self-checks can share it.
 from __future__ import annotations
 
 from reasoning.testing.upstream import (
+    FakeToolCall,
     FakeUpstream,
     RecordedRequest,
     Script,
@@ -20,6 +21,7 @@ from reasoning.testing.upstream import (
 )
 
 __all__ = [
+    "FakeToolCall",
     "FakeUpstream",
     "RecordedRequest",
     "Script",

@@ -11,10 +11,11 @@ splits it back the way its provider reports it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from reasoning.events import Usage
-from reasoning.testing.upstream import pieces, sse, wire_format
+from reasoning.testing.upstream import FakeToolCall, call_id, pieces, sse, wire_format
 
 
 @wire_format("anthropic")
@@ -31,10 +32,15 @@ def anthropic_sse(
     error: dict[str, Any] | None = None,
     ping: bool = True,
     stop: bool = True,
+    tool_calls: Sequence[FakeToolCall] = (),
 ) -> list[bytes]:
     """A Messages stream: message_start, a thinking block (deltas then one
-    signature_delta), an optional redacted_thinking block, a text block,
-    message_delta, message_stop. `error` (an error object such as
+    signature_delta), an optional redacted_thinking block, a text block, then per
+    tool call a thinking block of its `reasoning_before` (interleaved thinking, signed
+    with its `signature` or "sig-N") and a `tool_use` block (`id` toolu_…, `input: {}`,
+    the arguments as `input_json_delta.partial_json` pieces), message_delta
+    (stop_reason "tool_use" when there are calls and `stop_reason` is "end_turn"),
+    message_stop. `error` (an error object such as
     `{"type": "overloaded_error", "message": "Overloaded"}`) replaces the end with an
     `error` event; `stop=False` leaves message_stop out (a cut stream)."""
     out: list[bytes] = []
@@ -102,9 +108,34 @@ def anthropic_sse(
         for piece in pieces(content, chunk_chars):
             emit("content_block_delta", index=index, delta={"type": "text_delta", "text": piece})
         emit("content_block_stop", index=index)
+        index += 1
+    for i, call in enumerate(tool_calls):
+        if call.reasoning_before:
+            emit(
+                "content_block_start",
+                index=index,
+                content_block={"type": "thinking", "thinking": "", "signature": ""},
+            )
+            for piece in pieces(call.reasoning_before, chunk_chars):
+                emit("content_block_delta", index=index, delta={"type": "thinking_delta", "thinking": piece})
+            emit(
+                "content_block_delta",
+                index=index,
+                delta={"type": "signature_delta", "signature": call.signature or f"sig-{i + 1}"},
+            )
+            emit("content_block_stop", index=index)
+            index += 1
+        block = {"type": "tool_use", "id": call_id(call, i, "toolu_fake_"), "name": call.name, "input": {}}
+        emit("content_block_start", index=index, content_block=block)
+        for piece in pieces(call.arguments, chunk_chars):
+            emit("content_block_delta", index=index, delta={"type": "input_json_delta", "partial_json": piece})
+        emit("content_block_stop", index=index)
+        index += 1
     if error is not None:
         emit("error", error=error)
         return out
+    if tool_calls and stop_reason == "end_turn":
+        stop_reason = "tool_use"
     emit(
         "message_delta",
         delta={"stop_reason": stop_reason, "stop_sequence": None},
@@ -128,10 +159,16 @@ def gemini_sse(
     finish_reason: str | None = "STOP",
     model: str = "gemini-fake",
     error: dict[str, Any] | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
 ) -> list[bytes]:
     """A `streamGenerateContent?alt=sse` stream: one `data:` per chunk, thought parts
     first, then text parts; the last chunk carries the signature (on the last text
-    part, or on an extra empty part), `finishReason` and the final usage. No
+    part, or on an extra empty part), `finishReason` and the final usage. With
+    `tool_calls`, each call's `reasoning_before` comes as thought parts and then the
+    call as one whole `functionCall {name, args}` part (with `id` only when the call
+    names one), carrying `thoughtSignature` when the call has a `signature` (Gemini 3:
+    the first of parallel calls, each sequential step); the signature argument then
+    goes on the first call's part unless that call has its own. No
     `[DONE]`: the stream ends at socket close. `finish_reason=None` leaves the
     reason out (a cut stream); `error` ends the stream with `{"error": …}`."""
     metadata: dict[str, Any] = {}
@@ -150,7 +187,17 @@ def gemini_sse(
         [{"text": piece, "thought": True}] for piece in pieces(reasoning, chunk_chars)
     ]
     parts_per_chunk += [[{"text": piece}] for piece in pieces(content, chunk_chars)]
-    if signature is not None:
+    for i, call in enumerate(tool_calls):
+        parts_per_chunk += [[{"text": piece, "thought": True}] for piece in pieces(call.reasoning_before, chunk_chars)]
+        function_call: dict[str, Any] = {"name": call.name, "args": json.loads(call.arguments or "{}")}
+        if call.id is not None:
+            function_call["id"] = call.id
+        part: dict[str, Any] = {"functionCall": function_call}
+        sign = call.signature or (signature if i == 0 else None)
+        if sign:
+            part["thoughtSignature"] = sign
+        parts_per_chunk.append([part])
+    if signature is not None and not tool_calls:  # with calls it went on a call's part
         if signature_on_empty_part or not content:
             parts_per_chunk.append([{"text": "", "thoughtSignature": signature}])
         else:
@@ -189,12 +236,16 @@ def ollama_ndjson(
     think_tags: tuple[str, str] = ("<think>", "</think>"),
     model: str = "fake-ollama",
     error: str | None = None,
+    tool_calls: Sequence[FakeToolCall] = (),
 ) -> list[bytes]:
     """An `/api/chat` NDJSON stream: `message.thinking` lines, then `message.content`
     lines, then a `done: true` line with `done_reason` and counts. `markup=True`
     writes the reasoning inside `content` between `think_tags` (an old Ollama or a
     model it has no parser for); `error` ends the stream with `{"error": …}`;
-    `done=False` leaves the last line out (a cut stream)."""
+    `done=False` leaves the last line out (a cut stream). Each of `tool_calls` comes
+    whole in one line, after its `reasoning_before` as thinking lines, as
+    `message.tool_calls: [{function: {index, name, arguments: {…}}}]` (`id` only when
+    the call names one), as Ollama streams them."""
     base = {"model": model, "created_at": "2026-01-01T00:00:00Z"}
     lines: list[dict[str, Any]] = []
     if markup:
@@ -211,6 +262,17 @@ def ollama_ndjson(
             lines.append(
                 {**base, "message": {"role": "assistant", "content": piece}, "done": False}
             )
+    for i, call in enumerate(tool_calls):
+        for piece in pieces(call.reasoning_before, chunk_chars):
+            message = {"role": "assistant", "content": "", "thinking": piece}
+            lines.append({**base, "message": message, "done": False})
+        wire: dict[str, Any] = {
+            "function": {"index": i, "name": call.name, "arguments": json.loads(call.arguments or "{}")}
+        }
+        if call.id is not None:
+            wire["id"] = call.id
+        call_message: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": [wire]}
+        lines.append({**base, "message": call_message, "done": False})
     if error is not None:
         lines.append({"error": error})
     elif done:

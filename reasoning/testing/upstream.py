@@ -506,6 +506,28 @@ def _openai_usage(usage: Usage, style: str) -> dict[str, Any]:
     return body
 
 
+@dataclass(frozen=True)
+class FakeToolCall:
+    """A tool call for the stream builders to write in their provider's format.
+
+    `arguments` is the JSON text the model writes (cut into `chunk_chars` fragments
+    where the format streams them); `id` None lets the builder name it the provider's
+    way (`call_…`, `toolu_…`, `fc_…`; Gemini and Ollama send none unless given);
+    `reasoning_before` is thinking written just before this call, after the earlier
+    calls (interleaved thinking: think, call, think, call); `signature` signs that
+    thinking (Anthropic) or the call's part (Gemini `thoughtSignature`)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
+    reasoning_before: str = ""
+    signature: str | None = None
+
+
+def call_id(call: FakeToolCall, i: int, prefix: str) -> str:
+    return call.id if call.id is not None else f"{prefix}{i}"
+
+
 REASONING_FIELDS = (
     "reasoning_content",  # DeepSeek, SGLang, xAI, Kimi, GLM …
     "reasoning",  # vLLM, Groq, Ollama /v1, Together
@@ -532,9 +554,18 @@ def openai_chat_sse(
     think_tags: tuple[str, str] = ("<think>", "</think>"),
     open_tag: bool = True,
     signature: str | None = "sig-fake",
+    tool_calls: Sequence[FakeToolCall] = (),
+    interleave_calls: bool = False,
+    call_index: bool = True,
 ) -> list[bytes]:
     """A Chat Completions stream: role chunk, reasoning chunks in the chosen
-    `field` style, content chunks, a finish chunk, a usage chunk, `[DONE]`."""
+    `field` style, content chunks, then `tool_calls` deltas (the first fragment of a
+    call has its `index`, `id`, `type` and `function.name`, the rest `index` and
+    `function.arguments` pieces; `interleave_calls` sends the calls' fragments
+    round-robin, several calls at once; a call's `reasoning_before` comes as reasoning
+    just before it; `call_index=False` writes Gemini's OpenAI endpoint: no `index`,
+    one whole call per chunk), a finish chunk ("tool_calls" when there are calls and
+    `finish_reason` is "stop"), a usage chunk, `[DONE]`."""
     if field not in REASONING_FIELDS:
         raise ValueError(f"field must be one of {REASONING_FIELDS}")
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model}
@@ -572,8 +603,36 @@ def openai_chat_sse(
                     delta = {"content": [{"type": "thinking", "thinking": thinking}]}
                 out.append(chunk(delta))
         out += [chunk({"content": piece}) for piece in pieces(content, chunk_chars)]
+    reasoning_key = field if field in ("reasoning_content", "reasoning") else "reasoning_content"
+    streams: list[list[dict[str, Any]]] = []
+    for i, call in enumerate(tool_calls):
+        deltas: list[dict[str, Any]] = []
+        if call.reasoning_before:
+            deltas += [{reasoning_key: piece} for piece in pieces(call.reasoning_before, chunk_chars)]
+        first: dict[str, Any] = {
+            "id": call_id(call, i, "call_"),
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        if not call_index:
+            first["function"]["arguments"] = call.arguments
+            deltas.append({"tool_calls": [first]})
+        else:
+            deltas.append({"tool_calls": [{"index": i, **first}]})
+            deltas += [
+                {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}
+                for piece in pieces(call.arguments, chunk_chars)
+            ]
+        streams.append(deltas)
+    if interleave_calls:
+        while any(streams):
+            for deltas in streams:
+                if deltas:
+                    out.append(chunk(deltas.pop(0)))
+    else:
+        out += [chunk(delta) for deltas in streams for delta in deltas]
     if finish_reason is not None:
-        out.append(chunk({}, finish_reason))
+        out.append(chunk({}, "tool_calls" if tool_calls and finish_reason == "stop" else finish_reason))
     if usage is not None:
         out.append(sse({**base, "choices": [], "usage": _openai_usage(usage, usage_style)}))
     if done:
@@ -594,10 +653,14 @@ def openai_responses_sse(
     incomplete_reason: str = "max_output_tokens",
     error_message: str = "The model failed",
     model: str = "fake-model",
+    tool_calls: Sequence[FakeToolCall] = (),
 ) -> list[bytes]:
     """A Responses API stream. `reasoning` as a list gives several summary parts;
     `raw_reasoning` sends `response.reasoning_text.delta` (gpt-oss servers) instead
-    of summaries. `status` picks the terminal event: completed, incomplete, failed."""
+    of summaries. `status` picks the terminal event: completed, incomplete, failed.
+    After the message, each of `tool_calls` is a `function_call` item (`id` fc_…,
+    `call_id` call_…) whose arguments stream as `response.function_call_arguments.delta`,
+    preceded by a reasoning item of its own when it has `reasoning_before`."""
     parts = [reasoning] if isinstance(reasoning, str) else list(reasoning)
     parts = [p for p in parts if p]
     seq = 0
@@ -607,6 +670,66 @@ def openai_responses_sse(
         nonlocal seq
         out.append(sse({"type": kind, "sequence_number": seq, **body}, event=kind))
         seq += 1
+
+    def reasoning_item(item_id: str, parts: list[str], index: int) -> dict[str, Any]:
+        emit("response.output_item.added", output_index=index, item={"id": item_id, "type": "reasoning", "summary": []})
+        for s, part in enumerate(parts):
+            if raw_reasoning:
+                for piece in pieces(part, chunk_chars):
+                    emit(
+                        "response.reasoning_text.delta",
+                        item_id=item_id,
+                        output_index=index,
+                        content_index=s,
+                        delta=piece,
+                    )
+                emit(
+                    "response.reasoning_text.done",
+                    item_id=item_id,
+                    output_index=index,
+                    content_index=s,
+                    text=part,
+                )
+                continue
+            emit(
+                "response.reasoning_summary_part.added",
+                item_id=item_id,
+                output_index=index,
+                summary_index=s,
+                part={"type": "summary_text", "text": ""},
+            )
+            for piece in pieces(part, chunk_chars):
+                emit(
+                    "response.reasoning_summary_text.delta",
+                    item_id=item_id,
+                    output_index=index,
+                    summary_index=s,
+                    delta=piece,
+                )
+            emit(
+                "response.reasoning_summary_text.done",
+                item_id=item_id,
+                output_index=index,
+                summary_index=s,
+                text=part,
+            )
+            emit(
+                "response.reasoning_summary_part.done",
+                item_id=item_id,
+                output_index=index,
+                summary_index=s,
+                part={"type": "summary_text", "text": part},
+            )
+        done_item: dict[str, Any] = {"id": item_id, "type": "reasoning"}
+        if raw_reasoning:
+            done_item["summary"] = []
+            done_item["content"] = [{"type": "reasoning_text", "text": p} for p in parts]
+        else:
+            done_item["summary"] = [{"type": "summary_text", "text": p} for p in parts]
+        if encrypted_content is not None:
+            done_item["encrypted_content"] = encrypted_content
+        emit("response.output_item.done", output_index=index, item=done_item)
+        return done_item
 
     # Every field the SDK's `Response` type requires, as the API sends them.
     response: dict[str, Any] = {
@@ -623,65 +746,7 @@ def openai_responses_sse(
     output: list[dict[str, Any]] = []
     index = 0
     if parts:
-        item: dict[str, Any] = {"id": "rs_fake", "type": "reasoning", "summary": []}
-        emit("response.output_item.added", output_index=index, item=item)
-        for s, part in enumerate(parts):
-            if raw_reasoning:
-                for piece in pieces(part, chunk_chars):
-                    emit(
-                        "response.reasoning_text.delta",
-                        item_id="rs_fake",
-                        output_index=index,
-                        content_index=s,
-                        delta=piece,
-                    )
-                emit(
-                    "response.reasoning_text.done",
-                    item_id="rs_fake",
-                    output_index=index,
-                    content_index=s,
-                    text=part,
-                )
-                continue
-            emit(
-                "response.reasoning_summary_part.added",
-                item_id="rs_fake",
-                output_index=index,
-                summary_index=s,
-                part={"type": "summary_text", "text": ""},
-            )
-            for piece in pieces(part, chunk_chars):
-                emit(
-                    "response.reasoning_summary_text.delta",
-                    item_id="rs_fake",
-                    output_index=index,
-                    summary_index=s,
-                    delta=piece,
-                )
-            emit(
-                "response.reasoning_summary_text.done",
-                item_id="rs_fake",
-                output_index=index,
-                summary_index=s,
-                text=part,
-            )
-            emit(
-                "response.reasoning_summary_part.done",
-                item_id="rs_fake",
-                output_index=index,
-                summary_index=s,
-                part={"type": "summary_text", "text": part},
-            )
-        done_item: dict[str, Any] = {"id": "rs_fake", "type": "reasoning"}
-        if raw_reasoning:
-            done_item["summary"] = []
-            done_item["content"] = [{"type": "reasoning_text", "text": p} for p in parts]
-        else:
-            done_item["summary"] = [{"type": "summary_text", "text": p} for p in parts]
-        if encrypted_content is not None:
-            done_item["encrypted_content"] = encrypted_content
-        emit("response.output_item.done", output_index=index, item=done_item)
-        output.append(done_item)
+        output.append(reasoning_item("rs_fake", parts, index))
         index += 1
     if content:
         message: dict[str, Any] = {
@@ -727,6 +792,34 @@ def openai_responses_sse(
         message = {**message, "status": "completed", "content": [text_part]}
         emit("response.output_item.done", output_index=index, item=message)
         output.append(message)
+        index += 1
+    for i, call in enumerate(tool_calls):
+        if call.reasoning_before:
+            output.append(reasoning_item(f"rs_fake_{i}", [call.reasoning_before], index))
+            index += 1
+        item_id = f"fc_fake_{i}"
+        item = {
+            "id": item_id,
+            "type": "function_call",
+            "call_id": call_id(call, i, "call_"),
+            "name": call.name,
+            "arguments": "",
+            "status": "in_progress",
+        }
+        emit("response.output_item.added", output_index=index, item=item)
+        for piece in pieces(call.arguments, chunk_chars):
+            emit("response.function_call_arguments.delta", item_id=item_id, output_index=index, delta=piece)
+        emit(
+            "response.function_call_arguments.done",
+            item_id=item_id,
+            output_index=index,
+            name=call.name,
+            arguments=call.arguments,
+        )
+        item = {**item, "arguments": call.arguments, "status": "completed"}
+        emit("response.output_item.done", output_index=index, item=item)
+        output.append(item)
+        index += 1
     final: dict[str, Any] = {**response, "status": status, "output": output}
     if usage is not None:
         final["usage"] = {

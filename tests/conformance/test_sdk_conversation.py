@@ -1,7 +1,9 @@
 """Three turns of one conversation through the real run and store, per provider kind:
-every request body we send is checked by the provider's own SDK types, and what a
-provider requires back (signatures, redacted thinking, encrypted reasoning items,
-thought signatures, reasoning_details) is in the next request, unchanged.
+every request body we send is checked by the provider's own SDK types, for each replay
+policy. Under "preserved" what a provider takes back (signatures, redacted thinking,
+encrypted reasoning items, thought signatures, reasoning_details, Ollama's thinking) is
+in the next request, unchanged; under "strip" and "interleaved" (no tool chain here)
+none of an earlier turn's reasoning is.
 
 This is the path a user takes: `start_exchange` stores the turns, `start_run` drives
 the adapter and saves the replay data, `build_request` makes the next turn's request.
@@ -10,6 +12,7 @@ the adapter and saves the replay data, `build_request` makes the next turn's req
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +99,16 @@ def _openrouter_replayed(body: dict[str, Any], n: int) -> None:
 def _ollama_replayed(body: dict[str, Any], n: int) -> None:
     assistants = [m for m in body["messages"] if m["role"] == "assistant"]
     assert [m["content"] for m in assistants] == [f"answer {i}" for i in range(1, n)]
-    assert all("thought" not in str(m) for m in body["messages"])  # reasoning left out
+    assert [m["thinking"] for m in assistants] == [f"thought {i}" for i in range(1, n)]
+
+
+def _nothing_replayed(body: dict[str, Any], n: int) -> None:
+    sent = json.dumps(body)
+    for earlier in range(1, n):
+        assert f"answer {earlier}" in sent
+        for secret in (f"thought {earlier}", f"sig-{earlier}", b64(f"sig-{earlier}"), f"enc-{earlier}",
+                       f"redacted-{earlier}"):
+            assert secret not in sent
 
 
 CASES = {
@@ -115,7 +127,6 @@ CASES = {
             "thinking_control": "anthropic_budget",
             "efforts": ["low", "medium", "high"],
             "supports_budget": True,
-            "options": {"replay_thinking": True},
         },
         stream=lambda n: anthropic_sse(
             f"thought {n}", f"answer {n}", signature=f"sig-{n}", redacted=f"redacted-{n}"
@@ -154,12 +165,13 @@ CASES = {
 }
 
 
-def _model(case: Case, url: str) -> ModelProfile:
+def _model(case: Case, url: str, policy: str) -> ModelProfile:
     base = url + "/v1" if case.kind in ("openai", "openai-responses") else url
     provider = Provider.objects.create(name=f"fake-{case.kind}", kind=case.kind, base_url=base)
     provider.set_api_key("sk-test-123456789")
     provider.save()
-    return ModelProfile.objects.create(provider=provider, label=f"Fake {case.kind}", **case.model)
+    fields = {**case.model, "options": {**case.model.get("options", {}), "replay": policy}}
+    return ModelProfile.objects.create(provider=provider, label=f"Fake {case.kind}", **fields)
 
 
 async def _ask(conversation: Conversation, model: ModelProfile, prompt: str, params: dict[str, Any]) -> Turn:
@@ -169,13 +181,14 @@ async def _ask(conversation: Conversation, model: ModelProfile, prompt: str, par
     return await database_sync_to_async(Turn.objects.get)(pk=exchange.assistant_turn.pk)
 
 
+@pytest.mark.parametrize("policy", ["strip", "interleaved", "preserved"])
 @pytest.mark.parametrize("name", list(CASES))
-async def test_three_turns_are_what_the_sdk_accepts_with_the_replay_the_provider_requires(owner, name):
+async def test_three_turns_are_what_the_sdk_accepts_under_each_replay_policy(owner, name, policy):
     case = CASES[name]
     async with FakeUpstream() as up:
         for n in (1, 2, 3):
             up.enqueue(Script(chunks=case.stream(n), headers={"content-type": case.content_type}))
-        model = await database_sync_to_async(_model)(case, up.url)
+        model = await database_sync_to_async(_model)(case, up.url, policy)
         conversation = await database_sync_to_async(Conversation.objects.create)(owner=owner)
         for n in (1, 2, 3):
             turn = await _ask(conversation, model, f"question {n}", case.params)
@@ -184,4 +197,4 @@ async def test_three_turns_are_what_the_sdk_accepts_with_the_replay_the_provider
         bodies = [r.json for r in up.requests]
     for n, body in enumerate(bodies, start=1):
         case.check(body)
-        case.replayed(body, n)
+        (case.replayed if policy == "preserved" else _nothing_replayed)(body, n)

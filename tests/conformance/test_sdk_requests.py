@@ -86,13 +86,14 @@ CONTROLS: list[tuple[str, str, dict[str, Any]]] = [
     ("openai", "chat_template_kwargs_thinking", {}),
     ("openai", "chat_template_args", {}),
     ("openai", "thinking_type", {"efforts": ("high",), "options": {"echo_reasoning_content": True}}),
-    ("openai", "openrouter", {"efforts": ("none", "low", "medium", "high")}),
+    ("openai", "openrouter", {"efforts": ("none", "low", "medium", "high"), "options": {"replay": "preserved"}}),
     ("openai", "together", {"options": {"echo_reasoning_field": "reasoning"}}),
     ("openai", "groq", {"efforts": ("none", "low", "medium", "high")}),
     ("openai-responses", "responses", {"efforts": ("none", "low", "medium", "high")}),
+    ("openai-responses", "responses", {"efforts": ("low", "high"), "options": {"replay": "preserved"}}),
     ("anthropic", "anthropic_budget", {"efforts": ("low", "medium", "high"), "options": {"replay_thinking": True}}),
     ("anthropic", "anthropic_adaptive", {"efforts": ("low", "medium", "high")}),
-    ("gemini", "gemini_budget", {"efforts": ("low", "medium", "high")}),
+    ("gemini", "gemini_budget", {"efforts": ("low", "medium", "high"), "options": {"replay": "preserved"}}),
     ("gemini", "gemini_level", {"efforts": ("low", "high")}),
     ("ollama", "ollama_think", {"efforts": ("low", "medium", "high"), "options": {"replay_thinking": True}}),
 ]
@@ -190,6 +191,11 @@ CASES = [
     for setting in SETTINGS
     for turn in (1, 2, 3)
 ]
+# Two entries of one control differ by their replay policy: their ids say which.
+CASES = [
+    pytest.param(*case.values, id=case.id + ("-preserved" if "replay" in case.values[2].get("options", {}) else ""))
+    for case in CASES
+]
 
 
 @pytest.mark.parametrize(("kind_name", "control", "fields", "setting", "turn"), CASES)
@@ -224,23 +230,27 @@ def _check_replay(kind: str, control: str, fields: dict[str, Any], body: dict[st
     if turn == 1:
         return
     options = fields.get("options", {})
+    # Across user turns an earlier answer's reasoning goes back only under "preserved"
+    # (the model option `replay`, or the legacy `replay_thinking`); there is no tool chain.
+    kept = options.get("replay") == "preserved" or bool(options.get("replay_thinking"))
     if kind == "openai-responses":
-        assert '"encrypted_content": "enc-1"' in text
+        assert ('"encrypted_content": "enc-1"' in text) == kept
     elif kind == "anthropic":
-        assert ('"signature": "sig-1"' in text) == bool(options.get("replay_thinking"))
-        assert ('"data": "red-1"' in text) == bool(options.get("replay_thinking"))
+        assert ('"signature": "sig-1"' in text) == kept
+        assert ('"data": "red-1"' in text) == kept
     elif kind == "gemini":
-        assert b64("sig-1") in text
+        assert (b64("sig-1") in text) == kept
     elif kind == "openai":
-        assert '"signature": "sig-1"' in text  # OpenRouter's reasoning_details, unmodified
+        assert ('"signature": "sig-1"' in text) == kept  # OpenRouter's reasoning_details, unmodified
         echo = options.get("echo_reasoning_field") or (
             "reasoning_content" if options.get("echo_reasoning_content") else None
         )
+        sent = echo if echo and (kept or options.get("echo_reasoning_content")) else None
         first = next(m for m in body["messages"] if m["role"] == "assistant")
-        assert {k for k in ("reasoning_content", "reasoning") if k in first} == ({echo} if echo else set())
-        if echo:
-            assert first[echo] == "thought 1"
+        assert {k for k in ("reasoning_content", "reasoning") if k in first} == ({sent} if sent else set())
+        if sent:
+            assert first[sent] == ("thought 1" if kept else "")
     elif kind == "ollama":
-        assert ("thought 1" in text) == bool(options.get("replay_thinking"))
+        assert ("thought 1" in text) == kept
     if turn == 3:
         assert "thought 2" not in text, "another model's reasoning was echoed"

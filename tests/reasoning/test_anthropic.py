@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from reasoning.adapters import get_adapter
+from reasoning.context import prefix_digest
 from reasoning.errors import AuthError, BadRequest, BrokenStream, RateLimited, Unavailable
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, Usage
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, Thinking
@@ -75,6 +76,8 @@ async def test_it_streams_thinking_and_text_apart_with_usage_and_finish() -> Non
                     {"type": "thinking", "thinking": REASONING, "signature": SIGNATURE},
                     {"type": "text", "text": ANSWER},
                 ],
+                # The digest of the prefix it was produced after (reasoning.context)
+                "prefix": prefix_digest(None, (), up.requests[0].json["messages"]),
             }
         ),
         Usage(prompt_tokens=50, completion_tokens=312, reasoning_tokens=270, cached_tokens=10),

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from reasoning.context import FLAVOURS, build_context, build_messages
+from reasoning.context import FLAVOURS, assemble, build_context, build_messages
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig
 
 KIND_OF = {
@@ -56,6 +56,7 @@ def conversation(
     system: str | None = None,
     model_id: str = "m1",
     markup_tags: tuple[str, str] | None = None,
+    policy: str | None = None,
 ) -> ChatRequest:
     kind = KIND_OF[flavour]
     first_turn = [
@@ -74,6 +75,7 @@ def conversation(
         model=ModelSpec(model_id=model_id, options=options or {}, markup_tags=markup_tags),
         messages=first_turn if messages is None else messages,
         system=system,
+        replay_policy=policy,  # type: ignore[arg-type]
     )
 
 
@@ -171,16 +173,19 @@ def test_it_sends_the_system_text_each_providers_way(
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
-def test_it_merges_two_user_messages_left_by_a_failed_turn(flavour: str) -> None:
+def test_it_leaves_out_a_failed_turns_prompt_with_a_note(flavour: str) -> None:
     messages = [
         Message(role="user", content="first try"),
         Message(role="assistant", content="", reasoning="cut off", source="x:y"),
         Message(role="user", content="second try"),
     ]
-    listed = build_messages(conversation(flavour, messages=messages), flavour)
-    assert len(listed) == 1
-    assert "first try\\n\\nsecond try" in json.dumps(listed)
-    assert "cut off" not in json.dumps(listed)
+    built = assemble(conversation(flavour, messages=messages), flavour)
+    listed = json.dumps(built.body)
+    assert "first try" not in listed and "cut off" not in listed
+    assert "second try" in listed
+    kinds = [note.kind for note in built.notes]
+    assert kinds == ["dropped_empty_turn", "dropped_failed_turn"]
+    assert '"first try"' in built.notes[1].detail
 
 
 def test_it_merged_assistant_turns_lose_their_replay() -> None:
@@ -224,7 +229,7 @@ def test_it_ignores_a_replay_payload_of_another_format() -> None:
 
 
 def test_it_replays_gemini_signed_parts_and_drops_unsigned_thoughts() -> None:
-    request = conversation("gemini", replay=GEMINI_REPLAY)
+    request = conversation("gemini", replay=GEMINI_REPLAY, policy="preserved")
     assert build_messages(request, "gemini")[1] == {
         "role": "model",
         "parts": [{"text": "17 × 23 = "}, {"text": "391.", "thoughtSignature": "CrcBAdHt"}],
@@ -234,7 +239,7 @@ def test_it_replays_gemini_signed_parts_and_drops_unsigned_thoughts() -> None:
 def test_it_keeps_a_gemini_thought_part_that_carries_the_signature() -> None:
     signed_thought = {"text": "plan", "thought": True, "thoughtSignature": "Sig"}
     replay = {"format": "gemini", "parts": [signed_thought, {"text": "391"}]}
-    parts = build_messages(conversation("gemini", replay=replay), "gemini")[1]["parts"]
+    parts = build_messages(conversation("gemini", replay=replay, policy="preserved"), "gemini")[1]["parts"]
     assert parts == [signed_thought, {"text": "391"}]
 
 
@@ -244,21 +249,21 @@ def test_it_sends_no_gemini_signature_to_another_model() -> None:
 
 
 def test_it_replays_responses_items_for_the_same_model() -> None:
-    items = build_messages(conversation("responses", replay=RESPONSES_REPLAY), "responses")
+    items = build_messages(conversation("responses", replay=RESPONSES_REPLAY, policy="preserved"), "responses")
     assert items == [{"role": "user", "content": "17*23?"}, *RESPONSES_REPLAY, items[-1]]
     assert items[-1] == {"role": "user", "content": "And 18*23?"}
 
 
 def test_it_drops_responses_reasoning_items_without_encrypted_content() -> None:
     bare = {"type": "reasoning", "id": "rs_2", "summary": []}
-    items = build_messages(conversation("responses", replay={"items": [bare]}), "responses")
+    items = build_messages(conversation("responses", replay={"items": [bare]}, policy="preserved"), "responses")
     assert items[1] == {"role": "assistant", "content": "391"}
     assert "rs_2" not in json.dumps(items)
 
 
 def test_it_adds_the_answer_after_reasoning_only_responses_items() -> None:
     replay = [RESPONSES_REPLAY[0]]
-    items = build_messages(conversation("responses", replay=replay), "responses")
+    items = build_messages(conversation("responses", replay=replay, policy="preserved"), "responses")
     assert items[1:3] == [RESPONSES_REPLAY[0], {"role": "assistant", "content": "391"}]
 
 
@@ -268,6 +273,8 @@ def test_it_sends_no_responses_items_to_another_model() -> None:
 
 
 def test_it_echoes_reasoning_content_on_every_deepseek_assistant_message() -> None:
+    # The field on every assistant message (§3's safe choice); the reasoning itself only
+    # where the policy keeps it: across turns under "preserved", never another model's.
     messages = [
         Message(role="user", content="q1"),
         Message(role="assistant", content="a1", reasoning="r1", source="openai:m1"),
@@ -277,13 +284,14 @@ def test_it_echoes_reasoning_content_on_every_deepseek_assistant_message() -> No
         Message(role="assistant", content="a3", reasoning="foreign", source="anthropic:c"),
         Message(role="user", content="q4"),
     ]
-    request = conversation("openai", messages=messages, options={"echo_reasoning_content": True})
-    assistants = [m for m in build_messages(request, "openai") if m["role"] == "assistant"]
-    assert assistants == [
-        {"role": "assistant", "content": "a1", "reasoning_content": "r1"},
-        {"role": "assistant", "content": "a2", "reasoning_content": ""},
-        {"role": "assistant", "content": "a3", "reasoning_content": ""},
-    ]
+    for policy, first in ((None, ""), ("preserved", "r1")):
+        request = conversation("openai", messages=messages, options={"echo_reasoning_content": True}, policy=policy)
+        assistants = [m for m in build_messages(request, "openai") if m["role"] == "assistant"]
+        assert assistants == [
+            {"role": "assistant", "content": "a1", "reasoning_content": first},
+            {"role": "assistant", "content": "a2", "reasoning_content": ""},
+            {"role": "assistant", "content": "a3", "reasoning_content": ""},
+        ]
 
 
 def test_it_replays_openrouter_reasoning_details_unmodified() -> None:
@@ -291,7 +299,7 @@ def test_it_replays_openrouter_reasoning_details_unmodified() -> None:
         {"type": "reasoning.text", "text": "Let me", "signature": "EqQB", "index": 0},
         {"type": "reasoning.encrypted", "data": "eyJ", "index": 1},
     ]
-    request = conversation("openai", replay={"reasoning_details": details, "other": 1})
+    request = conversation("openai", replay={"reasoning_details": details, "other": 1}, policy="preserved")
     assert build_messages(request, "openai")[1] == {
         "role": "assistant",
         "content": "391",
@@ -336,7 +344,7 @@ def test_it_rejects_an_unknown_flavour() -> None:
 
 def test_it_echoes_reasoning_in_the_field_the_model_names() -> None:
     # vLLM renamed `reasoning_content` to `reasoning` (§8): the echo follows the model.
-    request = conversation("openai", options={"echo_reasoning_field": "reasoning"})
+    request = conversation("openai", options={"echo_reasoning_field": "reasoning"}, policy="preserved")
     assert build_messages(request, "openai")[1] == {
         "role": "assistant",
         "content": "391",
@@ -354,6 +362,6 @@ def test_it_continues_from_the_previous_response_id_when_the_model_keeps_state()
         "input": [{"role": "user", "content": "And 18*23?"}],
     }
     # Stateless (the default): the items go back, no id.
-    stateless = build_context(conversation("responses", replay=replay), "responses")
+    stateless = build_context(conversation("responses", replay=replay, policy="preserved"), "responses")
     assert "previous_response_id" not in stateless
     assert stateless["input"][1:3] == RESPONSES_REPLAY

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -286,8 +287,10 @@ async def test_it_replays_signed_parts_exactly_to_the_same_model_only() -> None:
             Message(role="user", content="And 18*23?"),
         )
         up.enqueue(Script(chunks=gemini_sse("r", "414")), Script(chunks=gemini_sse("r", "x")))
-        await collect(ask(up.url, messages=history))
-        await collect(ask(up.url, model=other, messages=history))
+        # Across user turns the signed parts go back under the "preserved" policy.
+        preserved = {"replay": "preserved"}
+        await collect(ask(up.url, model=replace(FLASH, options=preserved), messages=history))
+        await collect(ask(up.url, model=replace(other, options=preserved), messages=history))
         same, foreign = up.requests[1].json, up.requests[2].json
     server_parts = [
         part

@@ -18,7 +18,9 @@ compared with the source's expectation:
 
 A case where our policy deliberately differs carries `accepted_difference` (the reason)
 and counts as a disagreement. The test fails on any disagreement that is not listed, on a
-listed one that now agrees, and when overall agreement falls below 90 %.
+listed one that now agrees, and when overall agreement falls below 92 %. DeepSeek-R1 cases
+run with the product's R1 profile (reasoning/catalogue.py: `starts_in_reasoning`, the
+template opens the block), as SGLang's and vLLM's R1 parsers assume.
 
 Figures: `python tests/reasoning/test_vectors.py` (or pytest -s on this file).
 """
@@ -38,7 +40,7 @@ from reasoning.events import fold_text
 from reasoning.parsers import make_parser, split
 
 VECTORS = pathlib.Path(__file__).parent / "vectors"
-THRESHOLD = 0.90
+THRESHOLD = 0.92
 
 
 def load_cases() -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
@@ -196,7 +198,17 @@ def test_every_case_cites_its_source_and_our_configuration() -> None:
             assert case["ours"]["family"] and case.get("their_parser"), case["id"]
 
 
-def test_overall_agreement_is_at_least_90_percent() -> None:
+@pytest.mark.parametrize("model_id", ["deepseek-reasoner", "deepseek-ai/DeepSeek-R1", "deepseek-r1-distill-qwen-32b"])
+def test_the_r1_cases_run_with_the_catalogues_r1_profile(model_id: str) -> None:
+    from reasoning.catalogue import capabilities
+
+    found = capabilities("openai", model_id)
+    assert found is not None and found.starts_in_reasoning is True
+    r1_cases = [c for _, c in CASES if c["id"].startswith("deepseek_r1/")]
+    assert r1_cases and all(c["ours"].get("starts_in_reasoning") for c in r1_cases)
+
+
+def test_overall_agreement_is_at_least_92_percent() -> None:
     _, overall = tally()
     print("\n" + report())
     assert overall.rate >= THRESHOLD, report()

@@ -32,7 +32,7 @@ from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.prompts.answers import structured_answer
 from playground.streaming.launch import Question, launch
 from playground.templatetags.playground import status_text
-from reasoning.request import EFFORT_LEVELS
+from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 
@@ -118,6 +118,9 @@ def result(turn: Turn) -> dict[str, Any]:
         ),
         "timings": turn.metrics(),
         "prompt": (turn.params or {}).get("prompt_name"),
+        # What the context did before sending: reasoning kept or left out, repairs,
+        # a refusal (reasoning.context.NOTE_KINDS).
+        "context_notes": list((turn.sent or {}).get("context_notes") or []),
     }
     if structured is not None:
         out["structured"] = structured.as_dict()
@@ -166,6 +169,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
         )
+        parser.add_argument(
+            "--replay", choices=list(REPLAY_POLICIES),
+            help="which earlier reasoning goes back (default: the model's, else its family's)",
+        )
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT", help="a system prompt")
         parser.add_argument("--conversation", type=int, metavar="ID", help="continue this conversation")
@@ -181,6 +188,7 @@ class Command(BaseCommand):
         raw = {
             "thinking": options["thinking"],
             "reasoning_mode": options["reasoning"],
+            "replay_policy": options["replay"],
             "effort": options["effort"],
             "budget_tokens": options["budget"],
             "temperature": options["temperature"],

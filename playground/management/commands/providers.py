@@ -30,7 +30,7 @@ from reasoning.adapters import PROVIDER_KINDS
 from reasoning.catalogue import GATEWAY_NAMES
 from reasoning.controls import CONTROL_KINDS, UnsupportedControl, check_profile
 from reasoning.parsers import FAMILIES
-from reasoning.request import EFFORT_LEVELS, ModelSpec, ReasoningStyle
+from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES, ModelSpec, ReasoningStyle
 
 REASONING_STYLES = tuple(s.value for s in ReasoningStyle)
 # "simulator": the offline simulator reads the controls itself (see bootstrap).
@@ -191,6 +191,8 @@ MODEL_KEYS: dict[str, Key] = {
     "price_input": Key(price, "price_input", doc="USD per million prompt tokens"),
     "price_output": Key(price, "price_output", doc="USD per million output tokens"),
     "options": Key(table, "options", {}, doc="model-specific settings"),
+    "replay": Key(one_of(*REPLAY_POLICIES), "replay", "",
+                  doc="strip | interleaved | preserved: reasoning sent back; absent = the family's default"),
     "enabled": Key(boolean, "enabled", True),
 }
 
