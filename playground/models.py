@@ -99,6 +99,7 @@ class Provider(models.Model):
             base_url=self.base_url,
             api_key=crypto.decrypt(self.api_key_encrypted),
             options=self.sent_options(),
+            gateway=self.gateway,
         )
 
 

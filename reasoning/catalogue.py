@@ -208,7 +208,9 @@ def capabilities(kind: str, model_id: str, base_url: str = "", gateway: str | No
     inferred from `base_url`), else the kind's default."""
     gateway = gateway_of(base_url) if gateway is None else gateway
     caps = _capabilities(kind, model_id.lower(), gateway)
-    if caps is not None and gateway in READS_REASONING_FIELD and caps.options.get("echo_reasoning_content"):
+    if caps is not None and gateway in READS_REASONING_FIELD and (
+        caps.options.get("echo_reasoning_content") or replay_rule(kind, model_id).carrier == "reasoning_content"
+    ):
         caps = replace(caps, options={**caps.options, "echo_reasoning_field": "reasoning"})
     return caps
 
@@ -299,43 +301,60 @@ def _gateways_using(control: str) -> str:
     return ", ".join([*every, *(f"{name} (some)" for name in dict.fromkeys(some))])
 
 
+# An id of each gateway family, for the table's replay column (checked to match).
+_GATEWAY_EXAMPLES: dict[str, tuple[str, ...]] = {
+    r"kimi-k2\.[5-9]|glm-(4\.[7-9]|5)": ("moonshotai/Kimi-K2.5", "zai-org/GLM-4.7"),
+    r"deepseek-v4-pro": ("deepseek-ai/DeepSeek-V4-Pro",),
+    r"gpt-oss": ("openai/gpt-oss-120b",),
+    r"deepseek-v3\.1|minimax-m2|nemotron": ("deepseek-ai/DeepSeek-V3.1", "MiniMaxAI/MiniMax-M2.5", "nvidia/Nemotron"),
+}
+
+
 def gateways_table() -> str:
     """The markdown table in docs/providers.md ("Gateways"): per gateway, how it is
     found, and the catalogue's defaults there, family by family, then for any other
-    model (the families' own entries below, or the kind's default)."""
+    model (the families' own entries, or the kind's default): the thinking control,
+    efforts, and the default replay policy with the field reasoning goes back in."""
     hosts: dict[str, list[str]] = {}
     for host, name in GATEWAY_HOSTS:
         hosts.setdefault(name, []).append(f"`{host}`")
     lines = [
-        "| gateway | found by host | model id matches | thinking_control | efforts | echo field |",
+        "| gateway | found by host | model id matches | thinking_control | efforts | replay (default, carrier) |",
         "|---|---|---|---|---|---|",
     ]
 
-    def row(name: str, match: str, caps: Capabilities | None, found: str) -> None:
-        if caps is None:
-            lines.append(f"| {name} | {found} | {match} | the family's own entry | | |")
-            return
-        if name in READS_REASONING_FIELD and caps.options.get("echo_reasoning_content"):
-            echo = "`reasoning`"
-        elif caps.options.get("echo_reasoning_content"):
-            echo = "`reasoning_content`"
-        else:
-            echo = "—"
-        efforts = ", ".join(caps.efforts) or "—"
-        lines.append(f"| {name} | {found} | {match} | {caps.thinking_control} | {efforts} | {echo} |")
+    def replay(name: str, model_ids: tuple[str, ...]) -> str:
+        cells: list[str] = []
+        for model_id in model_ids:
+            rule = replay_rule("openai", model_id, gateway=name)
+            caps = capabilities("openai", model_id, gateway=name)
+            carrier = (caps.options.get("echo_reasoning_field") if caps else None) or rule.carrier
+            cell = f"{rule.policy}, `{carrier}`" if carrier else rule.policy
+            if cell not in cells:
+                cells.append(cell)
+        return "; ".join(cells)
 
     for name in GATEWAY_NAMES:
         found = ", ".join(hosts.get(name, [])) or "set only (no public host)"
         for gateway, pattern, caps in GATEWAY_FAMILIES:
-            if gateway == name:
-                row(name, "`" + pattern.replace("|", "\\|") + "`", caps, found)
+            if gateway != name:
+                continue
+            examples = _GATEWAY_EXAMPLES[pattern]
+            assert all(re.search(pattern, e.lower()) for e in examples), pattern
+            efforts = ", ".join(caps.efforts) or "—"
+            match = "`" + pattern.replace("|", "\\|") + "`"
+            lines.append(f"| {name} | {found} | {match} | {caps.thinking_control} | {efforts} | "
+                         f"{replay(name, examples)} |")
         own = dict(GATEWAYS).get(name)
+        at_gateway = replay_rule("openai", "", gateway=name)
+        kept = f"{at_gateway.policy}, `{at_gateway.carrier}`" if at_gateway.carrier else at_gateway.policy
+        if at_gateway is DEFAULT_REPLAY["openai"]:
+            kept = "the family's" + (", in `reasoning`" if name in READS_REASONING_FIELD else "")
         if own is not None:
-            row(name, "any other", own, found)
-        elif name in READS_REASONING_FIELD:
-            lines.append(f"| {name} | {found} | any other | the family's own entry | | `reasoning` |")
+            efforts = ", ".join(own.efforts) or "—"
+            lines.append(f"| {name} | {found} | any other | {own.thinking_control} | {efforts} | {kept} |")
         else:
-            row(name, "any other", None, found)
+            lines.append(f"| {name} | {found} | any other | the family's | the family's | {kept} |")
     return "\n".join(lines) + "\n"
 
 
@@ -421,16 +440,17 @@ REPLAY_FAMILIES: tuple[tuple[tuple[str, ...], str, ReplayRule], ...] = (
 _REPLAY_COMPILED = tuple((kinds, re.compile(pattern), rule) for kinds, pattern, rule in REPLAY_FAMILIES)
 
 
-def replay_rule(kind: str, model_id: str, base_url: str = "") -> ReplayRule:
+def replay_rule(kind: str, model_id: str, base_url: str = "", gateway: str = "") -> ReplayRule:
     """The replay rule for this model at this kind of provider: the family's entry,
-    else a gateway's (by base URL), else the kind's default (strip for unknown kinds)."""
+    else a gateway's (the one set, else by base URL), else the kind's default (strip
+    for unknown kinds)."""
     model = model_id.lower()
     for kinds, pattern, rule in _REPLAY_COMPILED:
         if kind in kinds and pattern.search(model):
             return rule
     if kind == "openai":
         for host, rule in REPLAY_GATEWAYS:
-            if host in base_url.lower():
+            if host in base_url.lower() or (gateway and gateway_of(f"https://{host}") == gateway):
                 return rule
     return DEFAULT_REPLAY.get(kind, ReplayRule("no replay"))
 

@@ -155,3 +155,23 @@ async def test_a_models_extra_body_never_overrides_the_requests_mode():
 def test_the_echo_field_follows_the_server():
     assert spec_from_catalogue("deepseek-v3.2", "vllm").options["echo_reasoning_field"] == "reasoning"
     assert "echo_reasoning_field" not in spec_from_catalogue("deepseek-v3.2", "sglang").options
+
+
+def test_a_server_that_reads_reasoning_gets_it_in_that_field_for_any_family_that_carries_it():
+    # Kimi self-hosted has no echo option, but its replay carrier is reasoning_content:
+    # at vLLM (and Ollama's /v1) it goes back as `reasoning`.
+    for gateway in ("vllm", "ollama"):
+        options = spec_from_catalogue("moonshotai/Kimi-K2-Thinking", gateway).options
+        assert options["echo_reasoning_field"] == "reasoning"
+    assert "echo_reasoning_field" not in spec_from_catalogue("moonshotai/Kimi-K2-Thinking", "sglang").options
+    assert "echo_reasoning_field" not in spec_from_catalogue("Qwen/Qwen3-8B", "vllm").options  # strips
+
+
+def test_the_replay_default_follows_a_gateway_that_is_set():
+    from reasoning.context import rule_of
+
+    loopback = "http://127.0.0.1:1/v1"
+    assert catalogue.replay_rule("openai", "some/model", loopback).family == "OpenAI-compatible"
+    assert catalogue.replay_rule("openai", "some/model", loopback, "openrouter").family == "OpenRouter"
+    request = ChatRequest(ProviderConfig("openai", loopback, gateway="openrouter"), ModelSpec("some/model"), [])
+    assert rule_of(request).carrier == "reasoning_details"
