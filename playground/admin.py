@@ -90,6 +90,8 @@ class ModelProfileForm(forms.ModelForm):
             return data
         if data.get("thinking_control", AUTOMATIC) == AUTOMATIC:
             given = {"efforts": data["efforts"]} if data.get("efforts") else {}
+            if data.get("reasoning") == "none":
+                given["reasoning"] = "none"
             filled = catalogue.fill(provider.kind, model_id, given, provider.base_url, provider.effective_gateway)
             data["thinking_control"] = filled.get("thinking_control", "none")
             for name in ("efforts", "supports_budget"):

@@ -239,10 +239,13 @@ def fill(
 
     Efforts and budget support belong to the thinking control: when `given` names
     its own control, the catalogue's efforts are not borrowed for it. Catalogue
-    options are merged under the given ones."""
+    options are merged under the given ones. A model given as not reasoning
+    (`reasoning = "none"`) gets no thinking control and no efforts."""
     caps = capabilities(kind, model_id, base_url, gateway)
     if caps is None:
         return {}
+    if given.get("reasoning") == "none":
+        caps = Capabilities("none", family=f"{caps.family} (given as not reasoning)")
     suggested = caps.fields()
     if "thinking_control" in given and given["thinking_control"] != caps.thinking_control:
         suggested.pop("efforts", None)

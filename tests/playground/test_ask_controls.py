@@ -97,3 +97,17 @@ def test_opus_5_5_thinking_off_exits_2_with_a_clear_message(tmp_path, admin_user
         assert up.requests == []
     assert caught.value.returncode == 2
     assert "claude-opus-5-5 cannot turn thinking off" in str(caught.value)
+
+
+def test_a_model_written_with_reasoning_none_takes_no_effort(tmp_path, admin_user):
+    from playground.models import ModelProfile
+
+    with FakeUpstream() as up:
+        import_file(tmp_path, "openai", "my-own-model", up.url + "/v1", '  reasoning = "none"\n')
+        model = ModelProfile.objects.get()
+        assert (model.thinking_control, model.efforts) == ("none", [])
+        with pytest.raises(CommandError) as caught:
+            ask("--effort", "low")
+        assert up.requests == []
+    assert caught.value.returncode == 2
+    assert "my-own-model does not reason" in str(caught.value)

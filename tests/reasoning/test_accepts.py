@@ -91,3 +91,10 @@ def test_capabilities_offers_exactly_what_check_controls_accepts():
             except UnsupportedControl:
                 accepted = False
             assert (effort in offered["effort"]) == accepted, (model_id, effort)
+
+
+def test_a_model_given_as_not_reasoning_gets_no_effort_from_the_catalogue():
+    assert catalogue.fill("openai", "my-own-model", {"reasoning": "none"}) == {
+        "thinking_control": "none", "efforts": [], "supports_budget": False,
+    }
+    assert catalogue.fill("openai", "my-own-model", {})["efforts"] == ["low", "medium", "high"]
