@@ -47,3 +47,38 @@ async def test_every_adapter_refuses_a_control_the_same_way_and_sends_nothing(ki
         assert str(refused.value) == str(direct.value)
         assert refused.value.parameter == "effort"
         assert up.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "base", "url", "auth"),
+    [
+        ("openai", "http://h/v1", "http://h/v1/models", ("authorization", "Bearer k")),
+        ("openai-responses", "http://h/v1", "http://h/v1/models", ("authorization", "Bearer k")),
+        ("anthropic", "http://h/v1", "http://h/v1/models", ("x-api-key", "k")),
+        ("gemini", "http://h", "http://h/v1beta/models", ("x-goog-api-key", "k")),
+        ("ollama", "http://h/v1", "http://h/api/tags", ("authorization", "Bearer k")),
+    ],
+)
+def test_each_kind_has_one_registered_model_list_request(kind, base, url, auth):
+    from reasoning.model_list import MODEL_LISTS, models_request
+
+    prepared = models_request(ProviderConfig(kind, base, "k"))
+    assert (prepared.method, prepared.url, prepared.headers[auth[0]]) == ("GET", url, auth[1])
+    assert kind in MODEL_LISTS
+
+
+def test_a_kind_without_a_model_list_is_refused():
+    from reasoning.model_list import models_request
+
+    with pytest.raises(BadRequest):
+        models_request(ProviderConfig("simulator"))
+
+
+def test_each_native_schema_kind_has_one_entry():
+    from reasoning.structured import NATIVE_KINDS, SCHEMA_FIELDS, schema_params
+
+    schema = {"type": "object"}
+    for kind in NATIVE_KINDS:
+        request = ChatRequest(ProviderConfig(kind), ModelSpec("m"), (), response_schema=schema)
+        assert schema_params(request) == SCHEMA_FIELDS[kind](schema)
+    assert schema_params(ChatRequest(ProviderConfig("simulator"), ModelSpec("m"), (), response_schema=schema)) == {}
