@@ -6,6 +6,12 @@ effort (none … max), budget tokens, and include reasoning. A model profile say
 returns the body fields to merge into the request (use `merge_params`, which merges
 nested objects, because Gemini's part lives under `generationConfig`).
 
+Each control is one entry of the registry `CONTROLS` (name → the provider kinds that may
+carry it and the function that spells the settings): `thinking_params` runs the checks
+every control shares (`_Wanted`; a model that does not reason takes none), then the
+entry. A new family or gateway with its own switch is one entry plus its tests. Adapters
+raise a refusal found while preparing as `BadRequest` (`adapters.prepare_or_refuse`).
+
 Sections (§) refer to /work/shared/spec/providers.md.
 
 Each control, with the provider kinds it applies to ("simulator" may mimic any):
