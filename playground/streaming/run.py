@@ -477,7 +477,6 @@ def sent_with_calls(calls: list[CallDone]) -> dict[str, Any]:
                 "prompt_tokens": call.usage.prompt_tokens,
                 "completion_tokens": call.usage.completion_tokens,
                 "reasoning_tokens": call.usage.reasoning_tokens,
-                "reasoning_tokens_estimated": call.usage.reasoning_tokens_estimated,
             },
         }
         for call in calls
