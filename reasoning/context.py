@@ -9,7 +9,8 @@ the rules follow its §12 and §13 tables.
 
 Replay policy (`ChatRequest.replay_policy`, else the model option `replay`, else the
 catalogue's `replay_rule` for the model; the legacy options `replay_thinking` and
-`keep_think_in_history` mean "preserved"):
+`keep_think_in_history`, and an echo field on a model whose family has no carrier of its
+own, mean "preserved"):
 
 * `strip`: no reasoning goes back.
 * `interleaved`: inside the tool chain (the assistant steps after the last real user
@@ -195,9 +196,12 @@ def replay_policy(request: ChatRequest) -> tuple[str, str]:
     if option:
         _check_policy(option, "the model option replay")
         return str(option), "the model's replay option"
-    if options.get("replay_thinking") or options.get("keep_think_in_history"):
-        return "preserved", "the model's replay_thinking option"
     rule = rule_of(request)
+    # The options that meant "send it back" before policies existed keep meaning it; an
+    # echo field names only the carrier for a family whose rule has one (DeepSeek, Kimi …).
+    echo = options.get("echo_reasoning_content") or options.get("echo_reasoning_field")
+    if options.get("replay_thinking") or options.get("keep_think_in_history") or (echo and not rule.carrier):
+        return "preserved", "the model's replay option (replay_thinking, keep_think_in_history or an echo field)"
     return rule.policy, f"the default for {rule.family}"
 
 
@@ -228,7 +232,7 @@ def assemble(request: ChatRequest, flavour: str) -> BuiltContext:
     else:
         body = {"systemInstruction": {"parts": [{"text": system}]}} if system else {}
         body["contents"] = _gemini(build, turns)
-    if policy == "preserved" and rule.preserve_flag and flavour in ("openai", "ollama"):
+    if policy == "preserved" and rule.preserve_flag and flavour == "openai":
         body.update(json.loads(json.dumps(dict(rule.preserve_flag))))
         flag = _flat(rule.preserve_flag)
         build.note("preservation_flag", f"sent {flag} ({rule.family} keeps reasoning across turns)")
@@ -446,13 +450,22 @@ def _decide(build: _Build, turns: list[_Turn], flavour: str) -> None:
         )
         if not has:
             continue
-        if turn.keep and carrier and _carries(turn, flavour, carrier):
-            build.note("kept_reasoning", f"{turn.label()}: reasoning sent back in {_carrier_words(carrier)}")
+        # OpenRouter-style details go back unmodified whatever the field (§6).
+        details = flavour == "openai" and bool(stored_replay.items(turn.replay, "openai"))
+        used = carrier or ("reasoning_details" if details else "")
+        if turn.keep and used and _carries(turn, flavour, used):
+            build.note("kept_reasoning", f"{turn.label()}: reasoning sent back in {_carrier_words(used)}")
         elif not turn.keep:
             where = "inside the tool chain only" if policy == "interleaved" else "none"
             build.note(
                 "stripped_reasoning",
                 f"{turn.label()}: reasoning left out (policy {policy}: {where})",
+            )
+        elif not used:
+            build.note(
+                "stripped_reasoning",
+                f"{turn.label()}: reasoning left out: no field is known to carry it to {rule.family} "
+                "(set the model option echo_reasoning_field)",
             )
     _refuse_if_rejected(build, turns, flavour)
 
@@ -487,10 +500,16 @@ def _refuse_if_rejected(build: _Build, turns: list[_Turn], flavour: str) -> None
     request, rule = build.request, build.rule
     if not rule.required or not _thinking_on(request):
         return
+    # DeepSeek and Kimi want the field only in thinking mode. "default" is thinking mode
+    # when the model always thinks (no switch), or when the conversation shows it did:
+    # a model that answered without thinking (deepseek-chat's default) is not refused.
+    thinking_mode = request.thinking.mode == "on" or request.model.thinking_control == "none" or any(
+        t.own and t.reasoning.strip() for t in turns
+    )
     for turn in turns:
         if turn.role != "assistant" or not turn.tool_calls:
             continue
-        if rule.required == "tool_turns" and flavour in ("openai", "ollama"):
+        if rule.required == "tool_turns" and flavour in ("openai", "ollama") and thinking_mode:
             if turn.own and turn.keep and turn.reasoning.strip():
                 continue
             raise _refusal(build, turn, "every assistant message that made tool calls, in all later requests")
@@ -509,7 +528,10 @@ def _why_missing(build: _Build, turn: _Turn) -> str:
         return f"it was made by {turn.source or 'another model'}, and another model's reasoning cannot go back"
     if not turn.keep:
         return f"the replay policy {build.policy} leaves it out"
-    return "no reasoning was stored for it (hidden, or never returned)"
+    return (
+        "no reasoning was stored for it (the Hidden mode keeps none: use Separate or Inline for a tool "
+        "loop with this model)"
+    )
 
 
 def _refusal(build: _Build, turn: _Turn, where: str) -> ReplayRefused:

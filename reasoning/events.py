@@ -73,9 +73,10 @@ class Finish:
 
 @dataclass(frozen=True, slots=True)
 class ToolCallStart:
-    """The model began calling a tool. `index` orders the calls of one step (it is the
-    wire's own index where the format has one); `id` is the provider's call id, or one
-    we made up where the format has none (Gemini, Ollama, markup)."""
+    """The model began calling a tool. `index` orders the calls of one step (Chat
+    Completions' own `index`; elsewhere the calls' order in the step, 0, 1, …); `id` is
+    the provider's call id, or one we made up where the format has none (Gemini,
+    Ollama, markup: `call_` + 16 hex digits, unique across a conversation)."""
 
     index: int
     id: str

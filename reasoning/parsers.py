@@ -618,6 +618,9 @@ class ToolCallMarkup:
                     # The answer so far (held text included) becomes reasoning: give it
                     # out first, as it came.
                     self._flush_as_text()
+                    if self._ws:
+                        self._put(self._ws)
+                        self._ws = ""
                 out.append(event)
         return out
 

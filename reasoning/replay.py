@@ -23,7 +23,10 @@ The stored shape is one JSON object with a `format`:
   OpenAI-compatible endpoint put beside a call (`extra_content.google.thought_signature`),
   to echo on that call.
 * `{"format": "anthropic", "content": [...]}` holds `tool_use` blocks with `input` as
-  the parsed object, between the thinking blocks, in the order they came.
+  the parsed object, between the thinking blocks, in the order they came; `prefix` is
+  the digest of the prefix the message was produced after (`reasoning.context.
+  prefix_digest`: system, tools, earlier messages as sent), which a prefix-bound model
+  (Claude Fable 5.1+) needs unchanged for its thinking blocks to go back.
 
 `read` also accepts what older rows hold: a list of such payloads (the run's old
 storage), `{"items": [...]}` or a bare list of Responses output items, and
@@ -62,7 +65,25 @@ def _normalised(payload: Any) -> dict[str, Any] | None:
     items = payload.get(key)
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         return None
+    if format_ == "gemini":
+        items = _merged_text_parts(items)
     return {**payload, "format": format_, key: list(items)}
+
+
+def _merged_text_parts(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adjacent plain answer-text parts (no signature, not thought, nothing else) as one
+    part: rows stored before the adapter merged them held one part per streamed chunk."""
+    merged: list[dict[str, Any]] = []
+    for part in parts:
+        if merged and _plain_text(merged[-1]) and _plain_text(part):
+            merged[-1] = {"text": merged[-1]["text"] + part["text"]}
+        else:
+            merged.append(part)
+    return merged
+
+
+def _plain_text(part: dict[str, Any]) -> bool:
+    return set(part) == {"text"} and isinstance(part["text"], str)
 
 
 def fold(stored: Any, payload: Any) -> dict[str, Any] | None:

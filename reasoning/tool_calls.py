@@ -18,13 +18,13 @@ What goes out (`tool_params(request, flavour)`), from `ChatRequest.tools`,
     openai     tools: [{type: function, function: {name, description, parameters}}],
                tool_choice: "auto"|"none"|"required"|{type: function, function: {name}},
                parallel_tool_calls
-    responses  tools: [{type: function, name, description, parameters}],
+    responses  tools: [{type: function, name, description, parameters, strict: false}],
                tool_choice: "auto"|"none"|"required"|{type: function, name},
                parallel_tool_calls
     anthropic  tools: [{name, description, input_schema}],
                tool_choice: {type: auto|none|any|tool (+ name)}, with
                disable_parallel_tool_use: true when parallel_tool_calls is False
-    gemini     tools: [{functionDeclarations: [{name, description, parameters}]}],
+    gemini     tools: [{functionDeclarations: [{name, description, parametersJsonSchema}]}],
                toolConfig: {functionCallingConfig: {mode: AUTO|NONE|ANY
                (+ allowedFunctionNames)}}; Gemini has no switch for parallel calls
     ollama     tools: [{type: function, function: {...}}]; Ollama has neither a
@@ -102,16 +102,6 @@ class ToolCalls:
             return []
         call.pieces.append(arguments)
         return [ToolCallDelta(call.index, arguments)]
-
-    def rename(self, key: Any, *, id: str | None = None, name: str | None = None) -> None:
-        """A later fragment named what the first left out (some servers send the id
-        or the name apart); kept for `ToolCallDone`."""
-        call = self._calls.get(key)
-        if call is not None:
-            if id and not call.id:
-                call.id = id
-            if name and not call.name:
-                call.name = name
 
     def done(self, key: Any, arguments: str | None = None) -> list[Event]:
         """Close the call. `arguments`, when the format repeats the whole text at the
@@ -225,7 +215,17 @@ def tool_params(request: ChatRequest, flavour: str) -> dict[str, Any]:
                 tool_choice["disable_parallel_tool_use"] = True
             body["tool_choice"] = tool_choice
     elif flavour == "gemini":
-        body["tools"] = [{"functionDeclarations": [_function(t) for t in request.tools]}]
+        # `parametersJsonSchema` takes the schema as JSON Schema; `parameters` would
+        # want Gemini's OpenAPI subset (upper-case types, no additionalProperties …),
+        # which MCP tools' schemas are not.
+        declarations = []
+        for t in request.tools:
+            declaration: dict[str, Any] = {"name": t.name}
+            if t.description:
+                declaration["description"] = t.description
+            declaration["parametersJsonSchema"] = dict(t.parameters)
+            declarations.append(declaration)
+        body["tools"] = [{"functionDeclarations": declarations}]
         if choice is not None:
             mode = {"auto": "AUTO", "none": "NONE", "required": "ANY"}.get(choice) if not named else "ANY"
             config: dict[str, Any] = {"mode": mode}

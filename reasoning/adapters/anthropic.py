@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 from reasoning.adapters import prepare_or_refuse, register
-from reasoning.context import build_context, prefix_digest
+from reasoning.context import build_context, prefix_digest, rule_of
 from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
 from reasoning.events import (
@@ -111,6 +111,7 @@ class AnthropicAdapter:
         merge_params(body, tool_params(request, "anthropic"))
         merge_params(body, extra_body(request))
         body["stream"] = True
+        bind_thinking(request, body, headers)
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
@@ -129,6 +130,23 @@ class AnthropicAdapter:
             raise BrokenStream("the Anthropic stream ended before message_stop")
         for event in reader.finish():
             yield event
+
+
+BINDING_BETA = "thinking-binding-controls-2026-08-01"
+
+
+def bind_thinking(request: ChatRequest, body: dict[str, Any], headers: dict[str, str]) -> None:
+    """For a prefix-bound model (Claude Fable 5.1+, spec §13) with thinking on, ask the
+    API to drop, not refuse, a thinking block whose prefix changed. The context already
+    leaves such blocks out (reasoning.context); this covers a change it cannot see."""
+    thinking = body.get("thinking")
+    if not (rule_of(request).prefix_binding and isinstance(thinking, dict)
+            and thinking.get("type") in ("enabled", "adaptive")):
+        return
+    thinking.setdefault("block_binding", {"prefix_mismatch_behavior": "drop_block"})
+    betas = [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
+    if BINDING_BETA not in betas:
+        headers["anthropic-beta"] = ",".join([*betas, BINDING_BETA])
 
 
 class _MessageReader:

@@ -9,6 +9,8 @@ provider's own status and error text (§3, §4, §5, §13) instead of the next s
     anthropic   400 messages.N.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. …
     anthropic_bound  the above, and 400 … Invalid signature in thinking block. The block is bound to a
                 different conversation … for a block sent after another prefix than the one it followed
+                (with `thinking.block_binding.prefix_mismatch_behavior: "drop_block"` it is dropped
+                and listed in `dropped` instead)
     gemini3     400 INVALID_ARGUMENT Function call is missing a thought_signature in functionCall parts. …
     responses   400 Item 'fc_…' of type 'function_call' was provided without its required 'reasoning'
                 item: 'rs_…'.
@@ -87,6 +89,7 @@ class StrictProvider:
         self.rule = rule
         self.scripts: deque[Script] = deque(scripts)
         self.rejections: list[str] = []
+        self.dropped: list[str] = []  # blocks dropped under `prefix_mismatch_behavior: drop_block`
         self._bound: dict[str, str] = {}  # Anthropic signature -> the prefix it followed
         self._needs: dict[str, str] = {}  # Responses function_call id -> its reasoning item id
 
@@ -163,6 +166,8 @@ class StrictProvider:
         if rejected is not None:
             return rejected
         messages = body.get("messages") or []
+        binding = (body.get("thinking") or {}).get("block_binding") or {}
+        drop = binding.get("prefix_mismatch_behavior") == "drop_block"
         for index, message in enumerate(messages):
             content = message.get("content")
             if message.get("role") != "assistant" or not isinstance(content, list):
@@ -171,6 +176,9 @@ class StrictProvider:
                 signature = block.get("signature") if block.get("type") == "thinking" else None
                 if signature in self._bound and self._bound[signature] != self._prefix(body, messages[:index]):
                     text = ANTHROPIC_BOUND.format(index=index, block=block_at)
+                    if drop:  # the beta's behaviour: dropped and listed, no error
+                        self.dropped.append(text)
+                        continue
                     return self._reject(Script.error(400, {"type": "error", "error": {
                         "type": "invalid_request_error", "message": text}}), text)
         return None

@@ -21,7 +21,10 @@ that goes away is noticed at once and its request's `closed_at` is set.
 
 The wire-format builders (`openai_chat_sse`, `openai_responses_sse`, …) turn a
 neutral description (reasoning text, content text, chunk size, usage) into body
-chunks. They register by name in `FORMATS` (`@wire_format("name")`, `render(name, …)`);
+chunks; each also writes tool calls in its format (`tool_calls=[FakeToolCall(name,
+arguments, reasoning_before=…)]`: several calls, argument fragments, thinking between
+calls), so a test can script a multi-step loop one response per step. They register by
+name in `FORMATS` (`@wire_format("name")`, `render(name, …)`);
 other modules add theirs the same way (`reasoning.testing.formats_native`).
 """
 
@@ -561,8 +564,8 @@ def openai_chat_sse(
     """A Chat Completions stream: role chunk, reasoning chunks in the chosen
     `field` style, content chunks, then `tool_calls` deltas (the first fragment of a
     call has its `index`, `id`, `type` and `function.name`, the rest `index` and
-    `function.arguments` pieces; `interleave_calls` sends the calls' fragments
-    round-robin, several calls at once; a call's `reasoning_before` comes as reasoning
+    `function.arguments` pieces; `interleave_calls` opens every call first, then sends
+    their argument fragments round-robin, several calls at once; a call's `reasoning_before` comes as reasoning
     just before it; `call_index=False` writes Gemini's OpenAI endpoint: no `index`,
     one whole call per chunk), a finish chunk ("tool_calls" when there are calls and
     `finish_reason` is "stop"), a usage chunk, `[DONE]`."""
@@ -604,11 +607,10 @@ def openai_chat_sse(
                 out.append(chunk(delta))
         out += [chunk({"content": piece}) for piece in pieces(content, chunk_chars)]
     reasoning_key = field if field in ("reasoning_content", "reasoning") else "reasoning_content"
-    streams: list[list[dict[str, Any]]] = []
+    heads: list[dict[str, Any]] = []  # reasoning before each call, and its first fragment
+    tails: list[list[dict[str, Any]]] = []  # each call's argument fragments
     for i, call in enumerate(tool_calls):
-        deltas: list[dict[str, Any]] = []
-        if call.reasoning_before:
-            deltas += [{reasoning_key: piece} for piece in pieces(call.reasoning_before, chunk_chars)]
+        head: list[dict[str, Any]] = [{reasoning_key: piece} for piece in pieces(call.reasoning_before, chunk_chars)]
         first: dict[str, Any] = {
             "id": call_id(call, i, "call_"),
             "type": "function",
@@ -616,21 +618,26 @@ def openai_chat_sse(
         }
         if not call_index:
             first["function"]["arguments"] = call.arguments
-            deltas.append({"tool_calls": [first]})
+            head.append({"tool_calls": [first]})
+            tail: list[dict[str, Any]] = []
         else:
-            deltas.append({"tool_calls": [{"index": i, **first}]})
-            deltas += [
+            head.append({"tool_calls": [{"index": i, **first}]})
+            tail = [
                 {"tool_calls": [{"index": i, "function": {"arguments": piece}}]}
                 for piece in pieces(call.arguments, chunk_chars)
             ]
-        streams.append(deltas)
-    if interleave_calls:
-        while any(streams):
-            for deltas in streams:
-                if deltas:
-                    out.append(chunk(deltas.pop(0)))
-    else:
-        out += [chunk(delta) for deltas in streams for delta in deltas]
+        if interleave_calls:
+            heads += head
+            tails.append(tail)
+        else:
+            out += [chunk(delta) for delta in head + tail]
+    # Several calls at once: every call opens in index order (as OpenAI streams them),
+    # then their argument fragments come round-robin.
+    out += [chunk(delta) for delta in heads]
+    while any(tails):
+        for tail in tails:
+            if tail:
+                out.append(chunk(tail.pop(0)))
     if finish_reason is not None:
         out.append(chunk({}, "tool_calls" if tool_calls and finish_reason == "stop" else finish_reason))
     if usage is not None:

@@ -232,7 +232,10 @@ def _check_replay(kind: str, control: str, fields: dict[str, Any], body: dict[st
     options = fields.get("options", {})
     # Across user turns an earlier answer's reasoning goes back only under "preserved"
     # (the model option `replay`, or the legacy `replay_thinking`); there is no tool chain.
-    kept = options.get("replay") == "preserved" or bool(options.get("replay_thinking"))
+    # (An echo option on a model of no known family means "preserved" too.)
+    kept = options.get("replay") == "preserved" or bool(
+        options.get("replay_thinking") or options.get("echo_reasoning_content") or options.get("echo_reasoning_field")
+    )
     if kind == "openai-responses":
         assert ('"encrypted_content": "enc-1"' in text) == kept
     elif kind == "anthropic":

@@ -126,3 +126,20 @@ def test_the_providers_file_sets_a_models_replay(tmp_path: Path):
     path.write_text(path.read_text().replace('"preserved"', '"always"'))
     with pytest.raises(CommandError, match="replay"):
         call_command("providers", "import", str(path), stdout=io.StringIO())
+
+
+def test_the_admin_sets_a_models_replay_and_refuses_an_unknown_one(client, admin_user):
+    client.force_login(admin_user)
+    provider = Provider.objects.create(name="g", kind="gemini")
+    data = {
+        "provider": provider.pk, "model_id": "gemini-2.5-pro", "label": "G", "reasoning": "native",
+        "thinking_control": "", "efforts": "[]", "options": "{}", "enabled": "on", "position": "0",
+        "supports_temperature": "on", "replay": "always",
+    }  # fmt: skip
+    response = client.post("/admin/playground/modelprofile/add/", data)
+    assert response.status_code == 200 and not ModelProfile.objects.exists()
+    assert "always" in response.content.decode()
+    response = client.post("/admin/playground/modelprofile/add/", {**data, "replay": "preserved"})
+    assert response.status_code == 302
+    model = ModelProfile.objects.get(label="G")
+    assert model.replay == "preserved" and model.spec().options["replay"] == "preserved"

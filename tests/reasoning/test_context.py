@@ -274,7 +274,8 @@ def test_it_sends_no_responses_items_to_another_model() -> None:
 
 def test_it_echoes_reasoning_content_on_every_deepseek_assistant_message() -> None:
     # The field on every assistant message (§3's safe choice); the reasoning itself only
-    # where the policy keeps it: across turns under "preserved", never another model's.
+    # where the policy keeps it: across turns under "preserved" (what the echo option on
+    # a model of no known family means), never another model's.
     messages = [
         Message(role="user", content="q1"),
         Message(role="assistant", content="a1", reasoning="r1", source="openai:m1"),
@@ -284,7 +285,7 @@ def test_it_echoes_reasoning_content_on_every_deepseek_assistant_message() -> No
         Message(role="assistant", content="a3", reasoning="foreign", source="anthropic:c"),
         Message(role="user", content="q4"),
     ]
-    for policy, first in ((None, ""), ("preserved", "r1")):
+    for policy, first in (("interleaved", ""), ("preserved", "r1"), (None, "r1")):
         request = conversation("openai", messages=messages, options={"echo_reasoning_content": True}, policy=policy)
         assistants = [m for m in build_messages(request, "openai") if m["role"] == "assistant"]
         assert assistants == [

@@ -296,7 +296,8 @@ def test_deepseek_tool_turns_go_back_in_all_later_requests_even_after_a_new_prom
     ],
 )
 def test_a_request_the_provider_rejects_is_refused_before_sending(flavour, model_id, policy, messages_kw) -> None:
-    req = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy)
+    req = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy,
+                  thinking=Thinking(mode="on"))
     with pytest.raises(ReplayRefused) as refused:
         assemble(req, flavour)
     assert isinstance(refused.value, BadRequest) and isinstance(refused.value, ValueError)
@@ -307,6 +308,14 @@ def test_a_request_the_provider_rejects_is_refused_before_sending(flavour, model
     off = request(flavour, loop(flavour, **messages_kw), model_id=model_id, policy=policy,
                   thinking=Thinking(mode="off"))
     assemble(off, flavour)
+
+
+def test_a_model_that_answered_without_thinking_is_not_refused() -> None:
+    # deepseek-chat's default is its non-thinking mode: no reasoning, none required.
+    req = request("openai", loop("openai", hidden=True), model_id="deepseek-chat")
+    req = ChatRequest(**{**{f: getattr(req, f) for f in req.__dataclass_fields__},
+                         "model": ModelSpec("deepseek-chat", thinking_control="thinking_type")})
+    assert kinds(assemble(req, "openai").notes) == []
 
 
 def test_an_adapter_refuses_the_request_and_sends_nothing() -> None:
@@ -449,3 +458,11 @@ def test_gemini_through_its_openai_endpoint_gets_each_calls_signature_back_in_ex
     assert kinds(built.notes) == ["kept_reasoning"]
     with pytest.raises(ReplayRefused, match="Gemini 3"):
         assemble(request("openai", messages, model_id="gemini-3-flash-preview", policy="strip"), "openai")
+
+
+def test_a_kept_reasoning_with_no_known_carrier_says_so() -> None:
+    built = assemble(request("openai", loop("openai", prompt_after=True), model_id="some-model", policy="preserved"),
+                     "openai")
+    assert "thinking 1" not in json.dumps(built.body)
+    assert kinds(built.notes) == ["stripped_reasoning"] * 3
+    assert "echo_reasoning_field" in built.notes[0].detail

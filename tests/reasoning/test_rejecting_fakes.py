@@ -211,6 +211,7 @@ async def test_the_binding_fake_rejects_a_block_sent_after_another_prefix(monkey
 
     monkeypatch.setattr(context, "prefix_digest", lambda *args: "same")
     monkeypatch.setattr(adapter, "prefix_digest", lambda *args: "same")
+    monkeypatch.setattr(adapter, "bind_thinking", lambda *args: None)  # no drop_block either
     model = ModelSpec("claude-fable-5-1", thinking_control="anthropic_adaptive", efforts=("low", "high"),
                       options={"replay": "preserved"})
     case = Case("anthropic", model, "anthropic_bound", _bound_step, "")
@@ -229,3 +230,41 @@ def replace_options(model: ModelSpec, options: dict[str, Any]) -> ModelSpec:
     from dataclasses import replace
 
     return replace(model, options=options)
+
+
+def test_a_prefix_bound_model_asks_the_api_to_drop_rather_than_refuse() -> None:
+    model = ModelSpec("claude-fable-5-1", thinking_control="anthropic_adaptive", efforts=("low", "high"))
+    bound = ChatRequest(ProviderConfig("anthropic", "http://127.0.0.1:9", "k",
+                                       options={"headers": {"anthropic-beta": "other-beta"}}),
+                        model, [Message("user", "q")], thinking=THINKING_ON)
+    prepared = get_adapter("anthropic").prepare(bound)
+    assert prepared.json["thinking"]["block_binding"] == {"prefix_mismatch_behavior": "drop_block"}
+    assert prepared.headers["anthropic-beta"] == "other-beta,thinking-binding-controls-2026-08-01"
+    older = get_adapter("anthropic").prepare(ChatRequest(bound.provider, replace_options(
+        ModelSpec("claude-sonnet-4-5", thinking_control="anthropic_budget", efforts=("low", "high")), {}),
+        bound.messages, thinking=THINKING_ON))
+    assert "block_binding" not in older.json["thinking"]
+    assert older.headers["anthropic-beta"] == "other-beta"
+    off = get_adapter("anthropic").prepare(ChatRequest(bound.provider, model, bound.messages,
+                                                       thinking=Thinking(mode="off")))
+    assert "thinking-binding" not in off.headers["anthropic-beta"]
+
+
+async def test_with_drop_block_the_api_drops_what_the_context_could_not_see(monkeypatch) -> None:
+    # Our own check broken: the blocks go out after an edit; drop_block saves the request.
+    import reasoning.adapters.anthropic as adapter
+
+    monkeypatch.setattr(context, "prefix_digest", lambda *args: "same")
+    monkeypatch.setattr(adapter, "prefix_digest", lambda *args: "same")
+    model = ModelSpec("claude-fable-5-1", thinking_control="anthropic_adaptive", efforts=("low", "high"),
+                      options={"replay": "preserved"})
+    case = Case("anthropic", model, "anthropic_bound", _bound_step, "")
+    strict = StrictProvider("anthropic_bound", *[Script(chunks=_bound_step(n)) for n in (1, 2, 3)],
+                            Script(chunks=anthropic_sse("t", "ok", signature="sig-4")))
+    async with FakeUpstream(default=strict) as up:
+        messages = await run_loop(case, strict, up.url)
+        edited = ChatRequest(ProviderConfig("anthropic", up.url, "k"), model, [*messages, Message("user", "again")],
+                             system="Changed.", thinking=case.thinking, tools=TOOLS)
+        async with make_client(read_timeout=5) as client:
+            [e async for e in get_adapter("anthropic").stream(edited, client)]
+    assert strict.rejections == [] and len(strict.dropped) == 3

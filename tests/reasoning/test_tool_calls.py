@@ -26,6 +26,7 @@ from reasoning.events import (
 )
 from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, ReasoningStyle, ToolSpec
 from reasoning.testing import FakeToolCall, FakeUpstream, Script, rechunk, render
+from reasoning.tool_calls import tool_params
 from reasoning.wire import make_client
 
 WEATHER = ToolSpec(
@@ -305,8 +306,12 @@ def test_gemini_sends_function_declarations_and_tool_config() -> None:
     assert sent["tools"] == [
         {
             "functionDeclarations": [
-                {"name": "get_weather", "description": "The weather in a city", "parameters": SCHEMA},
-                {"name": "now", "description": "The time", "parameters": {"type": "object", "properties": {}}},
+                {"name": "get_weather", "description": "The weather in a city", "parametersJsonSchema": SCHEMA},
+                {
+                    "name": "now",
+                    "description": "The time",
+                    "parametersJsonSchema": {"type": "object", "properties": {}},
+                },
             ]
         }
     ]
@@ -453,3 +458,70 @@ async def test_ollama_reads_tool_call_markup_left_in_the_text(up: FakeUpstream, 
     assert [(n, a) for _, n, a in calls_of(events)] == [("get_weather", {"city": "Paris"})]
     assert "".join(e.text for e in events if isinstance(e, ReasoningDelta)) == "Need weather."
     assert events[-1] == Finish("tool_calls")
+
+
+def test_replay_reads_old_gemini_rows_with_one_text_part_per_chunk_as_one_part() -> None:
+    old = {
+        "format": "gemini",
+        "parts": [
+            {"text": "thought", "thought": True, "thoughtSignature": "c2ln"},
+            {"text": "An "},
+            {"text": "answer"},
+            {"text": ".", "thoughtSignature": "c2lnMg=="},
+            {"text": " More"},
+            {"text": "."},
+        ],
+    }
+    assert stored_replay.items(old, "gemini") == [
+        {"text": "thought", "thought": True, "thoughtSignature": "c2ln"},
+        {"text": "An answer"},
+        {"text": ".", "thoughtSignature": "c2lnMg=="},
+        {"text": " More."},
+    ]
+
+
+def test_the_docs_table_names_only_fields_each_format_sends() -> None:
+    """docs/tools.md "Tool calls on the wire": every field named in a row's "we send"
+    cell is in a body the adapter builds, and the body's tool fields are all named."""
+    import pathlib
+    import re
+
+    doc = (pathlib.Path(__file__).parents[2] / "docs" / "tools.md").read_text()
+    section = doc[doc.index("## Tool calls on the wire") :]
+    rows = {
+        "Chat Completions": "openai",
+        "Responses": "openai-responses",
+        "Anthropic": "anthropic",
+        "Gemini": "gemini",
+        "Ollama": "ollama",
+    }
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        if len(cells) != 4 or not any(cells[0].startswith(name) for name in rows):
+            continue
+        kind = next(k for name, k in rows.items() if cells[0].startswith(name))
+        variants: list[dict[str, Any]] = [{}]
+        if kind != "ollama":
+            variants += [
+                {"tool_choice": choice, "parallel_tool_calls": False}
+                for choice in ("auto", "none", "required", {"name": "now"})
+            ]
+        flavour = {"openai-responses": "responses"}.get(kind, kind)
+        sent = json.dumps([tool_params(request_for(kind, "http://x", **v), flavour) for v in variants])
+        for schema in (json.dumps(dict(t.parameters)) for t in (WEATHER, CLOCK)):
+            sent = sent.replace(schema, "{}")  # the tools' own schemas are not fields of ours
+        keys_sent = set(re.findall(r'"([A-Za-z_]+)":', sent))
+        documented = set(re.findall(r"[A-Za-z_]+", cells[3]))
+        assert keys_sent, kind
+        assert keys_sent <= documented, (kind, keys_sent - documented)
+
+
+async def test_a_call_cut_by_the_token_limit_is_closed_and_the_step_finishes_length(
+    up: FakeUpstream, client: httpx.AsyncClient
+) -> None:
+    calls = [FakeToolCall("get_weather", '{"city": "Par', id="functions.get_weather:0")]  # Kimi's own id style
+    chunks = render("openai-chat", "hm", "", tool_calls=calls, finish_reason="length")
+    events = await run("openai", up, client, chunks)
+    [done] = [e for e in events if isinstance(e, ToolCallDone)]
+    assert (done.id, done.arguments) == ("functions.get_weather:0", '{"city": "Par')
+    assert events[-1] == Finish("length")

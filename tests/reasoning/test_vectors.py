@@ -12,8 +12,10 @@ compared with the source's expectation:
   `null` and "" are the same. The strict figure (exact text) is reported beside it;
 - `{"contains": [...]}`, `{"endswith": ...}`, `{"nonempty": true}`, `{"any": true}`
   transcribe the sources' looser assertions (`assertIn`, `len(events) > 0`, …);
-- SGLang's harmony `tool_call` events (we have no tool-call output; our policy puts tool
-  arguments in reasoning) are expected at the end of our reasoning;
+- SGLang's harmony `tool_call` events: where `ours` has `tool_calls` (a request that
+  offers tools, so `functions.NAME` calls become tool-call events) our calls' arguments
+  must equal them; elsewhere (built-in tools such as `browser.search`, which our policy
+  keeps in reasoning) they are expected at the end of our reasoning;
 - an `error` (Kiln raises) is never agreed with: we split every reply.
 
 A case where our policy deliberately differs carries `accepted_difference` (the reason)
@@ -36,8 +38,8 @@ from typing import Any
 
 import pytest
 
-from reasoning.events import fold_text
-from reasoning.parsers import make_parser, split
+from reasoning.events import ToolCallDone, fold_text
+from reasoning.parsers import make_parser, split, split_calls
 
 VECTORS = pathlib.Path(__file__).parent / "vectors"
 THRESHOLD = 0.92
@@ -66,12 +68,26 @@ def flags_of(case: dict[str, Any]) -> dict[str, Any]:
     return {"family": ours.pop("family"), **ours}
 
 
-def streamed(case: dict[str, Any], pieces: list[str]) -> tuple[str, str]:
+Got = tuple[str, str] | tuple[str, str, list[str]]
+
+
+def whole_split(case: dict[str, Any]) -> Got:
+    """(reasoning, content), and the calls' arguments when `ours` reads tool calls."""
+    flags = flags_of(case)
+    if flags.pop("tool_calls", False):
+        reasoning, content, calls = split_calls(text_of(case), **flags, call_id=lambda: "call")
+        return reasoning, content, [arguments for _, arguments in calls]
+    return split(text_of(case), **flags)
+
+
+def streamed(case: dict[str, Any], pieces: list[str]) -> Got:
     parser = make_parser(**flags_of(case))
     events: list[object] = []
     for piece in pieces:
         events += parser.feed(piece)
     events += parser.close()
+    if case["ours"].get("tool_calls"):
+        return (*fold_text(events), [e.arguments for e in events if isinstance(e, ToolCallDone)])
     return fold_text(events)
 
 
@@ -111,16 +127,18 @@ def matches(got: str, expected: Any, *, strict: bool) -> bool:
 def expected_reasoning(case: dict[str, Any]) -> Any:
     reasoning = case["reasoning"]
     tool_calls = case.get("tool_calls")
-    if not tool_calls:
+    if not tool_calls or case["ours"].get("tool_calls"):
         return reasoning
     assert reasoning is None or isinstance(reasoning, str), case["id"]
     return " ".join([reasoning or "", *tool_calls])
 
 
-def agrees(case: dict[str, Any], got: tuple[str, str], *, strict: bool = False) -> bool:
+def agrees(case: dict[str, Any], got: Got, *, strict: bool = False) -> bool:
     if "error" in case:
         return False
-    reasoning, content = got
+    reasoning, content = got[0], got[1]
+    if len(got) == 3 and got[2] != case.get("tool_calls", []):
+        return False
     return matches(reasoning, expected_reasoning(case), strict=strict) and matches(
         content, case["content"], strict=strict
     )
@@ -146,7 +164,7 @@ def tally() -> tuple[dict[str, Tally], Tally]:
     per_source: dict[str, Tally] = {}
     overall = Tally()
     for source, case in CASES:
-        got = split(text_of(case), **flags_of(case))
+        got = whole_split(case)
         a, s = agrees(case, got), agrees(case, got, strict=True)
         per_source.setdefault(source, Tally()).add(a, s)
         overall.add(a, s)
@@ -172,7 +190,7 @@ def case_id(item: tuple[str, dict[str, Any]]) -> str:
 @pytest.mark.parametrize("item", CASES, ids=[case_id(c) for c in CASES])
 def test_every_cut_gives_the_whole_text_split(item: tuple[str, dict[str, Any]]) -> None:
     _, case = item
-    whole = split(text_of(case), **flags_of(case))
+    whole = whole_split(case)
     for pieces in cuts(case):
         assert streamed(case, pieces) == whole, pieces
 
@@ -180,7 +198,7 @@ def test_every_cut_gives_the_whole_text_split(item: tuple[str, dict[str, Any]]) 
 @pytest.mark.parametrize("item", CASES, ids=[case_id(c) for c in CASES])
 def test_each_case_agrees_unless_listed_as_an_accepted_difference(item: tuple[str, dict[str, Any]]) -> None:
     _, case = item
-    got = split(text_of(case), **flags_of(case))
+    got = whole_split(case)
     if "accepted_difference" in case:
         assert not agrees(case, got), f"listed as a difference but agrees now: {got!r}"
     else:
