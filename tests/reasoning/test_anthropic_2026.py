@@ -38,7 +38,7 @@ async def ask(model_id: str, thinking: Thinking) -> tuple[tuple[str, str], dict[
 async def test_thinking_on_shows_the_thinking(model_id):
     text, body = await ask(model_id, Thinking(mode="on", effort="medium"))
     assert text == (THOUGHT, ANSWER)
-    assert body["thinking"] == {"type": "adaptive", "display": "summarized"}
+    assert (body["thinking"]["type"], body["thinking"]["display"]) == ("adaptive", "summarized")
 
 
 @pytest.mark.parametrize("model_id", ["claude-opus-5", "claude-opus-5-5", "claude-sonnet-5-5"])
@@ -50,7 +50,7 @@ async def test_a_model_that_thinks_by_default_shows_it_at_default(model_id):
 
 async def test_hidden_reasoning_asks_for_it_omitted():
     text, body = await ask("claude-opus-4-7", Thinking(mode="on", reasoning_mode="hidden", include_reasoning=False))
-    assert body["thinking"] == {"type": "adaptive", "display": "omitted"}
+    assert (body["thinking"]["type"], body["thinking"]["display"]) == ("adaptive", "omitted")
     assert text == ("", ANSWER)
 
 
