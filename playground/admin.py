@@ -15,7 +15,7 @@ from reasoning import catalogue
 from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
 from reasoning.errors import ProviderError
 from reasoning.model_list import list_models
-from reasoning.request import ModelSpec
+from reasoning.request import ModelSpec, ReasoningStyle
 
 
 class ProviderForm(forms.ModelForm):
@@ -101,6 +101,7 @@ class ModelProfileForm(forms.ModelForm):
                 data["options"] = {**filled["options"], **(data.get("options") or {})}
         spec = ModelSpec(
             model_id,
+            reasoning=ReasoningStyle(data.get("reasoning") or "native"),  # one that does not reason takes no effort
             thinking_control=data["thinking_control"],
             efforts=tuple(data.get("efforts") or ()),
             options=data.get("options") or {},

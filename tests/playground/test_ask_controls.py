@@ -111,3 +111,11 @@ def test_a_model_written_with_reasoning_none_takes_no_effort(tmp_path, admin_use
         assert up.requests == []
     assert caught.value.returncode == 2
     assert "my-own-model does not reason" in str(caught.value)
+
+
+def test_the_importer_refuses_efforts_for_a_model_that_does_not_reason(tmp_path):
+    extra = '  reasoning = "none"\n  thinking_control = "reasoning_effort"\n  efforts = ["low"]\n'
+    with pytest.raises(CommandError) as caught:
+        import_file(tmp_path, "openai", "my-own-model", "http://127.0.0.1:1/v1", extra)
+    assert caught.value.returncode == 2
+    assert "efforts" in str(caught.value) and "does not reason" in str(caught.value)

@@ -297,6 +297,7 @@ def check_model(path: str, fields: dict[str, Any], kind: str) -> None:
         )
     spec = ModelSpec(
         fields["model_id"],
+        reasoning=ReasoningStyle(fields["reasoning"]),  # a model that does not reason takes no effort
         thinking_control=control,
         efforts=tuple(fields["efforts"]),
         options=fields["options"],
