@@ -16,7 +16,7 @@ from reasoning import catalogue
 from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
 from reasoning.errors import ProviderError
 from reasoning.model_list import list_models
-from reasoning.request import ModelSpec
+from reasoning.request import ModelSpec, ReasoningStyle
 
 
 class ProviderForm(forms.ModelForm):
@@ -33,7 +33,7 @@ class ProviderForm(forms.ModelForm):
 
     class Meta:
         model = Provider
-        fields = ["name", "kind", "base_url", "enabled", "options"]
+        fields = ["name", "kind", "base_url", "gateway", "enabled", "options"]
 
     def clean_api_key(self) -> str:
         key: str = self.cleaned_data.get("api_key") or ""
@@ -91,7 +91,9 @@ class ModelProfileForm(forms.ModelForm):
             return data
         if data.get("thinking_control", AUTOMATIC) == AUTOMATIC:
             given = {"efforts": data["efforts"]} if data.get("efforts") else {}
-            filled = catalogue.fill(provider.kind, model_id, given, provider.base_url)
+            if data.get("reasoning") == "none":
+                given["reasoning"] = "none"
+            filled = catalogue.fill(provider.kind, model_id, given, provider.base_url, provider.effective_gateway)
             data["thinking_control"] = filled.get("thinking_control", "none")
             for name in ("efforts", "supports_budget"):
                 if name in filled:
@@ -100,6 +102,7 @@ class ModelProfileForm(forms.ModelForm):
                 data["options"] = {**filled["options"], **(data.get("options") or {})}
         spec = ModelSpec(
             model_id,
+            reasoning=ReasoningStyle(data.get("reasoning") or "native"),  # one that does not reason takes no effort
             thinking_control=data["thinking_control"],
             efforts=tuple(data.get("efforts") or ()),
             options=data.get("options") or {},
@@ -145,7 +148,7 @@ def _problem(provider: Provider, error: Exception) -> str:
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "kind", "base_url", "key", "enabled"]
+    list_display = ["name", "kind", "base_url", "gateway", "key", "enabled"]
     readonly_fields = ["key"]
     inlines = [ModelInline]
     actions = ["test_connection", "fetch_models"]
@@ -174,7 +177,7 @@ class ProviderAdmin(admin.ModelAdmin):
                 label = model_id[:100]
                 if ModelProfile.objects.filter(label=label).exists():
                     label = f"{model_id} ({provider.name})"[:100]
-                fields = catalogue.fill(provider.kind, model_id, {}, provider.base_url)
+                fields = catalogue.fill(provider.kind, model_id, {}, provider.base_url, provider.effective_gateway)
                 ModelProfile.objects.create(
                     provider=provider, model_id=model_id, label=label, position=position, **fields
                 )

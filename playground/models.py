@@ -17,7 +17,9 @@ from django.urls import reverse
 
 from playground import crypto
 from playground.security import secrets
+from reasoning.accepts import capabilities
 from reasoning.adapters import PROVIDER_KINDS
+from reasoning.catalogue import GATEWAY_NAMES, gateway_of
 from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES, ModelSpec, ProviderConfig, ReasoningStyle
 
 REPLAY_CHOICES = [(p, p) for p in REPLAY_POLICIES]
@@ -47,6 +49,12 @@ class Provider(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     kind = models.CharField(max_length=32, choices=[(k, k) for k in PROVIDER_KINDS])
     base_url = models.URLField(max_length=300, blank=True)
+    # Who serves the models when it is not their family's own API (reasoning.catalogue:
+    # Baseten, Friendli, vLLM …); empty: inferred from the base URL's host.
+    gateway = models.CharField(
+        max_length=32, blank=True, choices=[(g, g) for g in GATEWAY_NAMES],
+        help_text="Empty: inferred from the base URL's host (an unknown host is the model family's own API).",
+    )  # fmt: skip
     api_key_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings")
@@ -81,12 +89,18 @@ class Provider(models.Model):
             # page that shows the provider must not fail) and what fixes it.
             return UNDECRYPTABLE
 
+    @property
+    def effective_gateway(self) -> str:
+        """The gateway the catalogue's defaults follow: the one set, else the host's."""
+        return self.gateway or gateway_of(self.base_url)
+
     def config(self) -> ProviderConfig:
         return ProviderConfig(
             kind=self.kind,
             base_url=self.base_url,
             api_key=crypto.decrypt(self.api_key_encrypted),
             options=self.sent_options(),
+            gateway=self.gateway,
         )
 
 
@@ -157,6 +171,15 @@ class ModelProfile(models.Model):
             thinking_control=self.thinking_control,
             efforts=tuple(self.efforts or ()),
             options={**(self.options or {}), "replay": self.replay} if self.replay else (self.options or {}),
+        )
+
+    def accepts(self) -> dict[str, tuple[str, ...] | str]:
+        """Each control with what this model takes, or why not (reasoning.accepts)."""
+        return capabilities(
+            self.provider.kind,
+            self.spec(),
+            supports_budget=self.supports_budget,
+            supports_temperature=self.supports_temperature,
         )
 
     def cost(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal | None:
@@ -323,6 +346,9 @@ class Turn(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     reasoning_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # The provider reported no reasoning count: reasoning_tokens is estimated from the
+    # reasoning text (reasoning.tokens), and shown as "≈ N".
+    reasoning_tokens_estimated = models.BooleanField(default=False)
     cached_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
     # Milliseconds from the request being sent.

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -63,6 +63,7 @@ class Capabilities:
 
 LOW_HIGH = ("low", "medium", "high")
 ECHO = {"echo_reasoning_content": True}
+CLAUDE_5 = {"display_summarized": True, "thinks_by_default": True}
 
 DEFAULT_MECHANISM: dict[str, Capabilities] = {
     "anthropic": Capabilities("anthropic_budget", LOW_HIGH, True, family="Anthropic default"),
@@ -72,19 +73,76 @@ DEFAULT_MECHANISM: dict[str, Capabilities] = {
     "openai": Capabilities("reasoning_effort", LOW_HIGH, family="OpenAI-compatible default"),
 }
 
-# Gateways that speak Chat Completions with their own reasoning knob (§6, §9).
+# Gateways: who serves the model, when it is not the model family's own API. Known by
+# the public base URL's host (`gateway_of`), or set on the provider (the providers
+# file's `gateway`, the admin); self-hosted servers (vLLM, SGLang, llama.cpp, Ollama's
+# /v1) have no public host, so they are only ever set. An unknown host, loopback
+# included, is "" : the model family's own API.
+GATEWAY_NAMES: tuple[str, ...] = (
+    "baseten", "friendli", "openrouter", "together", "groq", "fireworks", "vllm", "sglang", "llama.cpp", "ollama",
+)  # fmt: skip
+GATEWAY_HOSTS: tuple[tuple[str, str], ...] = (
+    ("baseten.co", "baseten"),
+    ("friendli.ai", "friendli"),
+    ("openrouter.ai", "openrouter"),
+    ("together.xyz", "together"),
+    ("together.ai", "together"),
+    ("groq.com", "groq"),
+    ("fireworks.ai", "fireworks"),
+)
+# Servers that read (and write) reasoning as `reasoning` rather than `reasoning_content`
+# on an assistant message (spec §13 "Servers"): the echo field follows the server.
+READS_REASONING_FIELD = frozenset({"vllm", "ollama", "groq"})
+
+
+def gateway_of(base_url: str) -> str:
+    """The gateway a base URL's host names, or "" (the family's own API)."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url.strip()).hostname or "").lower()
+    for suffix, name in GATEWAY_HOSTS:
+        if host == suffix or host.endswith("." + suffix):
+            return name
+    return ""
+
+
+# Gateways that speak Chat Completions with their own reasoning knob for every model
+# (§6, §9), by gateway name.
 GATEWAYS: tuple[tuple[str, Capabilities], ...] = (
-    ("openrouter.ai", Capabilities("openrouter", ("none", "minimal", *LOW_HIGH, "xhigh"), True, family="OpenRouter")),
-    ("groq.com", Capabilities("groq", ("none", *LOW_HIGH), family="Groq")),
-    ("together.", Capabilities("together", family="Together")),
+    ("openrouter", Capabilities("openrouter", ("none", "minimal", *LOW_HIGH, "xhigh"), True, family="OpenRouter")),
+    ("groq", Capabilities("groq", ("none", *LOW_HIGH), family="Groq")),
+    ("together", Capabilities("together", family="Together")),
+    ("friendli", Capabilities("friendli", family="Friendli")),
+)
+
+# Families whose switch differs at one gateway: (gateway, pattern, capabilities),
+# searched before the gateway's own knob and the families below.
+GATEWAY_FAMILIES: tuple[tuple[str, str, Capabilities], ...] = (
+    # Baseten (§9, §13 "Baseten"): opt-in models reason only with chat_template_args;
+    # efforts go as `reasoning_effort` alone; some models reason by default.
+    ("baseten", r"kimi-k2\.[5-9]|glm-(4\.[7-9]|5)",
+     Capabilities("chat_template_args", options=ECHO, family="Kimi K2.5+ / GLM 4.7+ at Baseten")),
+    ("baseten", r"deepseek-v4-pro",
+     Capabilities("reasoning_effort", (*LOW_HIGH, "xhigh"), options={**ECHO, "max_tokens_field": "max_tokens"},
+                  family="DeepSeek V4 Pro at Baseten")),
+    ("baseten", r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss at Baseten")),
+    ("baseten", r"deepseek-v3\.1|minimax-m2|nemotron",
+     Capabilities("none", family="reasons by default at Baseten")),
 )
 
 # (kinds, pattern over the lower-cased model id, capabilities)
 _ANY_CHAT = ("openai",)
 FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     # --- Anthropic (§4) ---------------------------------------------------------------
+    # Claude 5 and later (§13): thinking on by default, shown only with display "summarized".
+    (("anthropic",), r"claude-opus-5-5",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options={"adaptive_only": True, **CLAUDE_5},
+                  family="Claude Opus 5.5 (cannot turn thinking off)")),
+    (("anthropic",), r"claude-(opus|sonnet|haiku)-5|claude-fable",
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options=CLAUDE_5, family="Claude 5")),
     (("anthropic",), r"claude-(opus-4-7|mythos)",
-     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"), options={"adaptive_only": True},
+     Capabilities("anthropic_adaptive", (*LOW_HIGH, "xhigh", "max"),
+                  options={"adaptive_only": True, "display_summarized": True},
                   family="Claude adaptive-only")),
     (("anthropic",), r"claude-(opus|sonnet)-4-6",
      Capabilities("anthropic_adaptive", (*LOW_HIGH, "max"), family="Claude 4.6 (adaptive)")),
@@ -111,6 +169,9 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
     (_ANY_CHAT, r"(^|/)gpt-5(?!.*chat)",
      Capabilities("reasoning_effort", ("minimal", *LOW_HIGH), reasoning="hidden", family="GPT-5")),
     (_ANY_CHAT, r"(^|/)o\d", Capabilities("reasoning_effort", LOW_HIGH, reasoning="hidden", family="o-series")),
+    # Chat models that do not reason: no effort, no switch (a reasoning_effort is a 400).
+    (("openai", "openai-responses"), r"(^|/)(gpt-4o|gpt-4\.1|gpt-4(-|$)|gpt-3\.5|chatgpt-4o|gpt-5(\.\d+)?-chat)",
+     Capabilities("none", reasoning="none", family="non-reasoning GPT")),
     # gpt-oss: effort always (it cannot stop reasoning), harmony when a server leaves it raw.
     (_ANY_CHAT, r"gpt-oss", Capabilities("reasoning_effort", LOW_HIGH, family="gpt-oss")),
     (("ollama",), r"gpt-oss", Capabilities("ollama_think", LOW_HIGH, family="gpt-oss")),
@@ -139,12 +200,28 @@ FAMILIES: tuple[tuple[tuple[str, ...], str, Capabilities], ...] = (
 _COMPILED = tuple((kinds, re.compile(pattern), caps) for kinds, pattern, caps in FAMILIES)
 
 
-def capabilities(kind: str, model_id: str, base_url: str = "") -> Capabilities | None:
-    """The family entry for this model at this kind of provider, else the kind's default."""
-    model = model_id.lower()
-    if kind == "openai":
-        for host, caps in GATEWAYS:
-            if host in base_url.lower():
+_GATEWAY_COMPILED = tuple((gateway, re.compile(pattern), caps) for gateway, pattern, caps in GATEWAY_FAMILIES)
+
+
+def capabilities(kind: str, model_id: str, base_url: str = "", gateway: str | None = None) -> Capabilities | None:
+    """The family entry for this model at this kind of provider and gateway (None:
+    inferred from `base_url`), else the kind's default."""
+    gateway = gateway_of(base_url) if gateway is None else gateway
+    caps = _capabilities(kind, model_id.lower(), gateway)
+    if caps is not None and gateway in READS_REASONING_FIELD and (
+        caps.options.get("echo_reasoning_content") or replay_rule(kind, model_id).carrier == "reasoning_content"
+    ):
+        caps = replace(caps, options={**caps.options, "echo_reasoning_field": "reasoning"})
+    return caps
+
+
+def _capabilities(kind: str, model: str, gateway: str) -> Capabilities | None:
+    if kind == "openai" and gateway:
+        for name, pattern, caps in _GATEWAY_COMPILED:
+            if name == gateway and pattern.search(model):
+                return caps
+        for name, caps in GATEWAYS:
+            if name == gateway:
                 return caps
     for kinds, pattern, caps in _COMPILED:
         if kind in kinds and pattern.search(model):
@@ -155,15 +232,20 @@ def capabilities(kind: str, model_id: str, base_url: str = "") -> Capabilities |
 CATALOGUE_FIELDS = ("thinking_control", "efforts", "supports_budget", "reasoning", "markup", "starts_in_reasoning")
 
 
-def fill(kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "") -> dict[str, Any]:
+def fill(
+    kind: str, model_id: str, given: Mapping[str, Any], base_url: str = "", gateway: str | None = None
+) -> dict[str, Any]:
     """The profile fields `given` left out, from the catalogue; `given` always wins.
 
     Efforts and budget support belong to the thinking control: when `given` names
     its own control, the catalogue's efforts are not borrowed for it. Catalogue
-    options are merged under the given ones."""
-    caps = capabilities(kind, model_id, base_url)
+    options are merged under the given ones. A model given as not reasoning
+    (`reasoning = "none"`) gets no thinking control and no efforts."""
+    caps = capabilities(kind, model_id, base_url, gateway)
     if caps is None:
         return {}
+    if given.get("reasoning") == "none":
+        caps = Capabilities("none", family=f"{caps.family} (given as not reasoning)")
     suggested = caps.fields()
     if "thinking_control" in given and given["thinking_control"] != caps.thinking_control:
         suggested.pop("efforts", None)
@@ -192,8 +274,8 @@ def controls_table() -> str:
         "budget 4096": Thinking(mode="on", budget_tokens=4096),
     }
     lines = [
-        "| kind | thinking_control | " + " | ".join(settings) + " |",
-        "|---|---|" + "---|" * len(settings),
+        "| kind | thinking_control | default at gateway | " + " | ".join(settings) + " |",
+        "|---|---|---|" + "---|" * len(settings),
     ]
     for kind in ("openai", "openai-responses", "anthropic", "gemini", "ollama", "any"):
         default = DEFAULT_MECHANISM[kind].thinking_control if kind != "any" else ""
@@ -209,12 +291,74 @@ def controls_table() -> str:
                 except UnsupportedControl:
                     cells.append("refused")
             name = f"**{control}** (default)" if control == default else control
-            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + " |")
+            at = _gateways_using(control) if kind == "openai" else ""
+            lines.append(f"| {kind} | {name} | {at or '—'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-if __name__ == "__main__":
-    print(controls_table(), end="")
+def _gateways_using(control: str) -> str:
+    """The gateways whose catalogue entries default to `control` (for every model, or
+    for some families: those marked "(some)")."""
+    every = [name for name, caps in GATEWAYS if caps.thinking_control == control]
+    some = [name for name, _, caps in GATEWAY_FAMILIES if caps.thinking_control == control and name not in every]
+    return ", ".join([*every, *(f"{name} (some)" for name in dict.fromkeys(some))])
+
+
+# An id of each gateway family, for the table's replay column (checked to match).
+_GATEWAY_EXAMPLES: dict[str, tuple[str, ...]] = {
+    r"kimi-k2\.[5-9]|glm-(4\.[7-9]|5)": ("moonshotai/Kimi-K2.5", "zai-org/GLM-4.7"),
+    r"deepseek-v4-pro": ("deepseek-ai/DeepSeek-V4-Pro",),
+    r"gpt-oss": ("openai/gpt-oss-120b",),
+    r"deepseek-v3\.1|minimax-m2|nemotron": ("deepseek-ai/DeepSeek-V3.1", "MiniMaxAI/MiniMax-M2.5", "nvidia/Nemotron"),
+}
+
+
+def gateways_table() -> str:
+    """The markdown table in docs/providers.md ("Gateways"): per gateway, how it is
+    found, and the catalogue's defaults there, family by family, then for any other
+    model (the families' own entries, or the kind's default): the thinking control,
+    efforts, and the default replay policy with the field reasoning goes back in."""
+    hosts: dict[str, list[str]] = {}
+    for host, name in GATEWAY_HOSTS:
+        hosts.setdefault(name, []).append(f"`{host}`")
+    lines = [
+        "| gateway | found by host | model id matches | thinking_control | efforts | replay (default, carrier) |",
+        "|---|---|---|---|---|---|",
+    ]
+
+    def replay(name: str, model_ids: tuple[str, ...]) -> str:
+        cells: list[str] = []
+        for model_id in model_ids:
+            rule = replay_rule("openai", model_id, gateway=name)
+            caps = capabilities("openai", model_id, gateway=name)
+            carrier = (caps.options.get("echo_reasoning_field") if caps else None) or rule.carrier
+            cell = f"{rule.policy}, `{carrier}`" if carrier else rule.policy
+            if cell not in cells:
+                cells.append(cell)
+        return "; ".join(cells)
+
+    for name in GATEWAY_NAMES:
+        found = ", ".join(hosts.get(name, [])) or "set only (no public host)"
+        for gateway, pattern, caps in GATEWAY_FAMILIES:
+            if gateway != name:
+                continue
+            examples = _GATEWAY_EXAMPLES[pattern]
+            assert all(re.search(pattern, e.lower()) for e in examples), pattern
+            efforts = ", ".join(caps.efforts) or "—"
+            match = "`" + pattern.replace("|", "\\|") + "`"
+            lines.append(f"| {name} | {found} | {match} | {caps.thinking_control} | {efforts} | "
+                         f"{replay(name, examples)} |")
+        own = dict(GATEWAYS).get(name)
+        at_gateway = replay_rule("openai", "", gateway=name)
+        kept = f"{at_gateway.policy}, `{at_gateway.carrier}`" if at_gateway.carrier else at_gateway.policy
+        if at_gateway is DEFAULT_REPLAY["openai"]:
+            kept = "the family's" + (", in `reasoning`" if name in READS_REASONING_FIELD else "")
+        if own is not None:
+            efforts = ", ".join(own.efforts) or "—"
+            lines.append(f"| {name} | {found} | any other | {own.thinking_control} | {efforts} | {kept} |")
+        else:
+            lines.append(f"| {name} | {found} | any other | the family's | the family's | {kept} |")
+    return "\n".join(lines) + "\n"
 
 
 # ---- Replay rules: what goes back to the model (§12, §13) ----------------------------
@@ -299,16 +443,17 @@ REPLAY_FAMILIES: tuple[tuple[tuple[str, ...], str, ReplayRule], ...] = (
 _REPLAY_COMPILED = tuple((kinds, re.compile(pattern), rule) for kinds, pattern, rule in REPLAY_FAMILIES)
 
 
-def replay_rule(kind: str, model_id: str, base_url: str = "") -> ReplayRule:
+def replay_rule(kind: str, model_id: str, base_url: str = "", gateway: str = "") -> ReplayRule:
     """The replay rule for this model at this kind of provider: the family's entry,
-    else a gateway's (by base URL), else the kind's default (strip for unknown kinds)."""
+    else a gateway's (the one set, else by base URL), else the kind's default (strip
+    for unknown kinds)."""
     model = model_id.lower()
     for kinds, pattern, rule in _REPLAY_COMPILED:
         if kind in kinds and pattern.search(model):
             return rule
     if kind == "openai":
         for host, rule in REPLAY_GATEWAYS:
-            if host in base_url.lower():
+            if host in base_url.lower() or (gateway and gateway_of(f"https://{host}") == gateway):
                 return rule
     return DEFAULT_REPLAY.get(kind, ReplayRule("no replay"))
 
@@ -339,3 +484,10 @@ def replay_table() -> str:
     for kind, rule in DEFAULT_REPLAY.items():
         row(rule, kind, "any other")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    # `python -m reasoning.catalogue` prints the controls table, `… gateways` the other.
+    print(gateways_table() if sys.argv[1:] == ["gateways"] else controls_table(), end="")

@@ -62,7 +62,13 @@ def checked_event(event: Event) -> Event:
     if isinstance(event, ReasoningDelta | ContentDelta):
         return event if "\x00" not in event.text else type(event)(clean_text(event.text))
     if isinstance(event, Usage):
-        return Usage(*(token_count(getattr(event, f.name)) for f in dataclasses.fields(Usage)))
+        return Usage(
+            prompt_tokens=token_count(event.prompt_tokens),
+            completion_tokens=token_count(event.completion_tokens),
+            reasoning_tokens=token_count(event.reasoning_tokens),
+            cached_tokens=token_count(event.cached_tokens),
+            reasoning_tokens_estimated=event.reasoning_tokens_estimated is True,
+        )
     if isinstance(event, Finish):
         return Finish(clean_text(event.reason, MAX_FINISH_REASON) or None if event.reason is not None else None)
     if isinstance(event, ReplayData):

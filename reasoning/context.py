@@ -182,7 +182,8 @@ def source_of(request: ChatRequest) -> str:
 
 
 def rule_of(request: ChatRequest) -> ReplayRule:
-    return replay_rule(request.provider.kind, request.model.model_id, request.provider.base_url)
+    provider = request.provider
+    return replay_rule(provider.kind, request.model.model_id, provider.base_url, provider.gateway)
 
 
 def replay_policy(request: ChatRequest) -> tuple[str, str]:

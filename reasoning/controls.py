@@ -6,6 +6,12 @@ effort (none … max), budget tokens, and include reasoning. A model profile say
 returns the body fields to merge into the request (use `merge_params`, which merges
 nested objects, because Gemini's part lives under `generationConfig`).
 
+Each control is one entry of the registry `CONTROLS` (name → the provider kinds that may
+carry it and the function that spells the settings): `thinking_params` runs the checks
+every control shares (`_Wanted`; a model that does not reason takes none), then the
+entry. A new family or gateway with its own switch is one entry plus its tests. Adapters
+raise a refusal found while preparing as `BadRequest` (`adapters.prepare_or_refuse`).
+
 Sections (§) refer to /work/shared/spec/providers.md.
 
 Each control, with the provider kinds it applies to ("simulator" may mimic any):
@@ -35,6 +41,10 @@ Each control, with the provider kinds it applies to ("simulator" may mimic any):
     include_reasoning is False), because Groq's default "raw" puts `<think>` in content; a
     model option `groq_switch: "include_reasoning"` sends `include_reasoning:bool` instead
     (GPT-OSS, which cannot take both).
+`friendli` (openai; §9 Friendli): `chat_template_kwargs.enable_thinking` as the switch
+    (effort → `reasoning_effort`), and always `parse_reasoning` / `include_reasoning`
+    following the request's reasoning mode: separate → both true, hidden →
+    `include_reasoning:false`, inline → `parse_reasoning:false` (the raw text).
 `anthropic_budget` (anthropic; §4 manual mode): `thinking:{type:"enabled",budget_tokens}`
     plus `max_tokens` (below), or `thinking:{type:"disabled"}`; effort → budget (table below).
 `anthropic_adaptive` (anthropic; §4 adaptive mode): `thinking:{type:"adaptive"}` plus
@@ -91,10 +101,11 @@ room after the thinking. `anthropic_budget` is the one control that returns
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, Thinking
+from reasoning.request import EFFORT_LEVELS, ChatRequest, ModelSpec, ReasoningStyle, Thinking
 
 ANTHROPIC_BUDGETS: dict[str, int] = {
     "minimal": 1024,
@@ -144,25 +155,6 @@ OLLAMA_LEVELS: dict[str, str] = {
     "max": "max",
 }
 
-# Which provider kinds may carry each control; "simulator" mimics any of them.
-CONTROL_KINDS: dict[str, frozenset[str]] = {
-    "none": frozenset(),  # any kind
-    "reasoning_effort": frozenset({"openai"}),
-    "chat_template_kwargs": frozenset({"openai"}),
-    "chat_template_kwargs_thinking": frozenset({"openai"}),
-    "chat_template_args": frozenset({"openai"}),
-    "thinking_type": frozenset({"openai"}),
-    "openrouter": frozenset({"openai"}),
-    "together": frozenset({"openai"}),
-    "groq": frozenset({"openai"}),
-    "anthropic_budget": frozenset({"anthropic"}),
-    "anthropic_adaptive": frozenset({"anthropic"}),
-    "gemini_budget": frozenset({"gemini"}),
-    "gemini_level": frozenset({"gemini"}),
-    "ollama_think": frozenset({"ollama"}),
-    "responses": frozenset({"openai-responses"}),
-}
-THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROL_KINDS)
 
 
 class UnsupportedControl(ValueError):
@@ -193,7 +185,9 @@ def check_controls(
     if reads_controls_itself:
         _Wanted(request)  # still refuse what no model could take (an effort it lacks, …)
         return {}
-    return thinking_params(request)
+    sent = thinking_params(request)
+    extra_body(request)  # a stored extra_body that contradicts this request is refused too
+    return sent
 
 
 def check_profile(kind: str, model: ModelSpec) -> None:
@@ -229,7 +223,7 @@ class _Wanted:
     """The UI's controls, validated against the model and normalised: effort "none"
     becomes mode "off", and an effort or budget with mode "default" becomes "on"."""
 
-    __slots__ = ("budget", "effort", "include", "mode", "model_id")
+    __slots__ = ("budget", "effort", "include", "mode", "model_id", "reasoning_mode")
 
     def __init__(self, request: ChatRequest) -> None:
         thinking, model = request.thinking, request.model
@@ -275,7 +269,8 @@ class _Wanted:
         self.mode = mode
         self.effort = effort
         self.budget = budget
-        self.include = thinking.include_reasoning
+        self.include = thinking.include_reasoning and thinking.reasoning_mode != "hidden"
+        self.reasoning_mode = thinking.reasoning_mode
 
     def no_budget(self, control: str) -> None:
         if self.budget is not None:
@@ -310,74 +305,55 @@ def thinking_params(request: ChatRequest) -> dict[str, Any]:
             f"thinking_control {control!r} does not apply to provider kind {kind!r}; "
             f"it applies to {', '.join(sorted(kinds))}",
         )
+    if request.model.reasoning == ReasoningStyle.NONE:
+        return _does_not_reason(request)
     wanted = _Wanted(request)
-    options = request.model.options
-
-    if control == "none":
-        wanted.no_effort(control)
-        wanted.no_budget(control)
-        if wanted.mode != "default":
-            raise UnsupportedControl(
-                "thinking",
-                f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
-                f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
-                "model's thinking_control to how its provider switches thinking",
-            )
-        return {}
-    if control == "reasoning_effort":
-        wanted.no_budget(control)
-        return _effort_field(wanted, request.model.efforts)
-    if control in ("chat_template_kwargs", "chat_template_kwargs_thinking", "chat_template_args"):
-        wanted.no_budget(control)
-        field = "chat_template_args" if control == "chat_template_args" else "chat_template_kwargs"
-        key = "thinking" if control == "chat_template_kwargs_thinking" else "enable_thinking"
-        return _switch(wanted, {field: {key: wanted.mode == "on"}})
-    if control == "thinking_type":
-        wanted.no_budget(control)
-        kind_of = "enabled" if wanted.mode == "on" else "disabled"
-        return _switch(wanted, {"thinking": {"type": kind_of}})
-    if control == "together":
-        wanted.no_budget(control)
-        return _switch(wanted, {"reasoning": {"enabled": wanted.mode == "on"}})
-    if control == "openrouter":
-        return _openrouter(wanted, request.model.efforts)
-    if control == "groq":
-        wanted.no_budget(control)
-        params = _effort_field(wanted, request.model.efforts)
-        if options.get("groq_switch") == "include_reasoning":
-            params["include_reasoning"] = wanted.include
-        else:
-            # Groq's default is "raw" (<think> tags inside content, §9): ask for the field.
-            params["reasoning_format"] = "parsed" if wanted.include else "hidden"
-        return params
-    if control == "anthropic_budget":
-        return _anthropic_budget(wanted, request.max_tokens)
-    if control == "anthropic_adaptive":
-        return _anthropic_adaptive(wanted, bool(options.get("adaptive_only")))
-    if control == "gemini_budget":
-        return _gemini_budget(wanted, bool(options.get("thinking_always_on")))
-    if control == "gemini_level":
-        return _gemini_level(wanted)
-    if control == "ollama_think":
-        wanted.no_budget(control)
-        if wanted.mode == "default":
-            return {}
-        if wanted.mode == "off":
-            return {"think": False}
-        return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
-    assert control == "responses"
-    return _responses(wanted, request.model.efforts)
+    return CONTROLS[control].send(wanted, request)
 
 
 def extra_body(request: ChatRequest) -> dict[str, Any]:
     """The model option `extra_body`: vendor fields merged into every request body after
     everything else (nested objects merged), so knobs such as Friendli's
     `parse_reasoning`, Baseten's `chat_template_args` or vLLM's `thinking_token_budget`
-    need no code. What it sets wins over what the controls set."""
+    need no code. A field it sets that the request's controls also set, to another
+    value, is refused (`UnsupportedControl("extra_body")`): a stored option never
+    silently overrides what this request asked for (Reasoning: hidden against
+    `include_reasoning: true`, thinking off against `enable_thinking: true`)."""
     extra = request.model.options.get("extra_body") or {}
     if not isinstance(extra, Mapping):
         raise UnsupportedControl("extra_body", f"the model option extra_body must be a table, not {extra!r}")
+    conflict = _first_conflict(extra, thinking_params(request))
+    if conflict is not None:
+        path, stored, asked = conflict
+        raise UnsupportedControl(
+            "extra_body",
+            f"{request.model.model_id}'s extra_body sets {path} = {_json(stored)}, but this request's "
+            f"reasoning settings send {path} = {_json(asked)}; remove {path} from the model's extra_body "
+            "(the controls set it per request), or choose settings that agree with it",
+        )
     return dict(extra)
+
+
+def _first_conflict(
+    extra: Mapping[str, Any], sent: Mapping[str, Any], prefix: str = ""
+) -> tuple[str, Any, Any] | None:
+    for key, value in extra.items():
+        if key not in sent:
+            continue
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and isinstance(sent[key], Mapping):
+            found = _first_conflict(value, sent[key], path + ".")
+            if found is not None:
+                return found
+        elif value != sent[key]:
+            return path, value, sent[key]
+    return None
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
 
 
 def merge_params(body: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -443,13 +419,18 @@ def _openrouter(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
     return {"reasoning": reasoning} if reasoning else {}
 
 
-def _anthropic_display(wanted: _Wanted, thinking: dict[str, Any]) -> dict[str, Any]:
+def _anthropic_display(wanted: _Wanted, thinking: dict[str, Any], summarized: bool = False) -> dict[str, Any]:
+    """`display`: "omitted" when no reasoning is wanted; "summarized" when it is and the
+    model's default is "omitted" (model option `display_summarized`: Claude Opus 4.7 and
+    later return empty thinking text otherwise, spec §13)."""
     if not wanted.include:
         thinking["display"] = "omitted"
+    elif summarized:
+        thinking["display"] = "summarized"
     return thinking
 
 
-def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]:
+def _anthropic_budget(wanted: _Wanted, max_tokens: int | None, options: Mapping[str, Any]) -> dict[str, Any]:
     if wanted.mode == "default":
         return {}
     if wanted.mode == "off":
@@ -477,21 +458,31 @@ def _anthropic_budget(wanted: _Wanted, max_tokens: int | None) -> dict[str, Any]
         )
     else:
         budget = min(budget, max_tokens - 1)
-    thinking = _anthropic_display(wanted, {"type": "enabled", "budget_tokens": budget})
+    thinking = _anthropic_display(
+        wanted, {"type": "enabled", "budget_tokens": budget}, bool(options.get("display_summarized"))
+    )
     return {"max_tokens": max_tokens, "thinking": thinking}
 
 
-def _anthropic_adaptive(wanted: _Wanted, adaptive_only: bool) -> dict[str, Any]:
+def _anthropic_adaptive(wanted: _Wanted, options: Mapping[str, Any]) -> dict[str, Any]:
     wanted.no_budget("anthropic_adaptive")
+    summarized = bool(options.get("display_summarized"))
     if wanted.mode == "default":
+        # A model that thinks by default (Claude Opus 5+) still needs "summarized" to
+        # show any of it; nothing else changes its default.
+        if summarized and options.get("thinks_by_default") and wanted.include:
+            return {"thinking": _anthropic_display(wanted, {"type": "adaptive"}, summarized)}
         return {}
     if wanted.mode == "off":
-        if adaptive_only:
+        if options.get("adaptive_only"):
             raise UnsupportedControl(
-                "thinking", f"{wanted.model_id} only supports adaptive thinking; it cannot be off (choose effort low)"
+                "thinking",
+                f"{wanted.model_id} cannot turn thinking off: it only supports adaptive thinking (Anthropic "
+                "answers thinking.type disabled with a 400). Leave thinking at default, or choose effort low "
+                "for the least thinking",
             )
         return {"thinking": {"type": "disabled"}}
-    params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"})}
+    params: dict[str, Any] = {"thinking": _anthropic_display(wanted, {"type": "adaptive"}, summarized)}
     if wanted.effort is not None:
         params["output_config"] = {"effort": ANTHROPIC_EFFORTS[wanted.effort]}
     return params
@@ -545,3 +536,145 @@ def _responses(wanted: _Wanted, efforts: tuple[str, ...]) -> dict[str, Any]:
         # Without `summary` no reasoning text comes back at all (§2).
         reasoning["summary"] = "auto"
     return {"reasoning": reasoning} if reasoning else {}
+
+
+def _none(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_effort("none")
+    wanted.no_budget("none")
+    if wanted.mode != "default":
+        raise UnsupportedControl(
+            "thinking",
+            f"{wanted.model_id} has no thinking switch (its thinking_control is none), so "
+            f"thinking {wanted.mode} cannot be sent; leave thinking at default, or set the "
+            "model's thinking_control to how its provider switches thinking",
+        )
+    return {}
+
+
+def _does_not_reason(request: ChatRequest) -> dict[str, Any]:
+    """A model that does not reason (`reasoning = "none"`: gpt-4o, gpt-4.1, Claude 3 …)
+    takes no thinking control at all, whatever its profile's control says: such
+    models answer `reasoning_effort` or `thinking` with a 400. Thinking off is what
+    it does anyway, so nothing is sent for it."""
+    thinking = request.thinking
+    what = f"{request.model.model_id} does not reason (its reasoning is none)"
+    if thinking.effort not in (None, "none"):
+        raise UnsupportedControl(
+            "effort", f"{what}, so it takes no effort; leave effort at default, or pick a reasoning model"
+        )
+    if thinking.budget_tokens is not None:
+        raise UnsupportedControl(
+            "budget_tokens",
+            f"{what}, so it takes no thinking budget; leave the budget empty, or pick a reasoning model",
+        )
+    if thinking.mode == "on":
+        raise UnsupportedControl(
+            "thinking", f"{what}, so thinking cannot be turned on; leave thinking at default, or pick a reasoning model"
+        )
+    return {}
+
+
+def _reasoning_effort(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("reasoning_effort")
+    return _effort_field(wanted, request.model.efforts)
+
+
+def _template_switch(field: str, key: str, control: str) -> Callable[[_Wanted, ChatRequest], dict[str, Any]]:
+    """A chat-template on/off switch `{field: {key: bool}}` plus `reasoning_effort`."""
+
+    def send(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+        wanted.no_budget(control)
+        return _switch(wanted, {field: {key: wanted.mode == "on"}})
+
+    return send
+
+
+def _thinking_type(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("thinking_type")
+    kind_of = "enabled" if wanted.mode == "on" else "disabled"
+    return _switch(wanted, {"thinking": {"type": kind_of}})
+
+
+def _together(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("together")
+    return _switch(wanted, {"reasoning": {"enabled": wanted.mode == "on"}})
+
+
+def _groq(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("groq")
+    params = _effort_field(wanted, request.model.efforts)
+    if request.model.options.get("groq_switch") == "include_reasoning":
+        params["include_reasoning"] = wanted.include
+    else:
+        # Groq's default is "raw" (<think> tags inside content, §9): ask for the field.
+        params["reasoning_format"] = "parsed" if wanted.include else "hidden"
+    return params
+
+
+def _ollama_think(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    wanted.no_budget("ollama_think")
+    if wanted.mode == "default":
+        return {}
+    if wanted.mode == "off":
+        return {"think": False}
+    return {"think": OLLAMA_LEVELS[wanted.effort] if wanted.effort else True}
+
+
+def _friendli(wanted: _Wanted, request: ChatRequest) -> dict[str, Any]:
+    """Friendli (§9): the template switch, and reasoning parsed out and returned as the
+    request's reasoning mode asks: Inline wants the raw text (no parsing), Hidden asks
+    for none back (`include_reasoning: false`)."""
+    wanted.no_budget("friendli")
+    params = _switch(wanted, {"chat_template_kwargs": {"enable_thinking": wanted.mode == "on"}})
+    if wanted.reasoning_mode == "inline":
+        params["parse_reasoning"] = False
+    else:
+        params["parse_reasoning"] = True
+        params["include_reasoning"] = wanted.include
+    return params
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """One thinking control: the provider kinds that may carry it (empty: any kind)
+    and the function that spells the validated settings as body fields."""
+
+    kinds: frozenset[str]
+    send: Callable[[_Wanted, ChatRequest], dict[str, Any]]
+
+
+# The registry: one entry per control, in the order the admin lists them. A new
+# family or gateway that switches thinking its own way is one entry here plus its
+# tests; `thinking_params` runs the checks every control shares, then the entry.
+CONTROLS: dict[str, Control] = {
+    "none": Control(frozenset(), _none),
+    "reasoning_effort": Control(frozenset({"openai"}), _reasoning_effort),
+    "chat_template_kwargs": Control(
+        frozenset({"openai"}), _template_switch("chat_template_kwargs", "enable_thinking", "chat_template_kwargs")
+    ),
+    "chat_template_kwargs_thinking": Control(
+        frozenset({"openai"}), _template_switch("chat_template_kwargs", "thinking", "chat_template_kwargs_thinking")
+    ),
+    "chat_template_args": Control(
+        frozenset({"openai"}), _template_switch("chat_template_args", "enable_thinking", "chat_template_args")
+    ),
+    "thinking_type": Control(frozenset({"openai"}), _thinking_type),
+    "openrouter": Control(frozenset({"openai"}), lambda w, r: _openrouter(w, r.model.efforts)),
+    "together": Control(frozenset({"openai"}), _together),
+    "groq": Control(frozenset({"openai"}), _groq),
+    "anthropic_budget": Control(
+        frozenset({"anthropic"}), lambda w, r: _anthropic_budget(w, r.max_tokens, r.model.options)
+    ),
+    "anthropic_adaptive": Control(frozenset({"anthropic"}), lambda w, r: _anthropic_adaptive(w, r.model.options)),
+    "gemini_budget": Control(
+        frozenset({"gemini"}), lambda w, r: _gemini_budget(w, bool(r.model.options.get("thinking_always_on")))
+    ),
+    "gemini_level": Control(frozenset({"gemini"}), lambda w, r: _gemini_level(w)),
+    "ollama_think": Control(frozenset({"ollama"}), _ollama_think),
+    "friendli": Control(frozenset({"openai"}), _friendli),
+    "responses": Control(frozenset({"openai-responses"}), lambda w, r: _responses(w, r.model.efforts)),
+}
+# Which provider kinds may carry each control; "simulator" mimics any of them.
+CONTROL_KINDS: dict[str, frozenset[str]] = {name: c.kinds for name, c in CONTROLS.items()}
+THINKING_CONTROLS: tuple[str, ...] = tuple(CONTROLS)
+

@@ -40,6 +40,8 @@ class AuthError(ProviderError):
 class BadRequest(ProviderError):
     kind = "bad_request"
     permanent = True
+    # Set when refused locally before sending: the control at fault (UnsupportedControl's).
+    parameter: str | None = None
 
 
 class NotFound(ProviderError):

@@ -59,6 +59,9 @@ class Usage:
     completion_tokens: int | None = None
     reasoning_tokens: int | None = None
     cached_tokens: int | None = None
+    # True when reasoning_tokens is our estimate from the reasoning text because the
+    # provider reported none (reasoning.tokens); False when the provider counted them.
+    reasoning_tokens_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ configured key, nothing else:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,31 +27,51 @@ from reasoning.request import PreparedRequest, ProviderConfig
 from reasoning.wire import open_stream
 
 
+def _openai(base: str, key: str, headers: dict[str, str]) -> PreparedRequest:
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    return PreparedRequest("GET", f"{base}/models", headers, None)
+
+
+def _anthropic(base: str, key: str, headers: dict[str, str]) -> PreparedRequest:
+    headers["anthropic-version"] = "2023-06-01"
+    if key:
+        headers["x-api-key"] = key
+    root = base.removesuffix("/v1")
+    return PreparedRequest("GET", f"{root}/v1/models", headers, None)
+
+
+def _gemini(base: str, key: str, headers: dict[str, str]) -> PreparedRequest:
+    if key:
+        headers["x-goog-api-key"] = key
+    root = base if base.endswith(("/v1beta", "/v1", "/v1alpha")) else f"{base}/v1beta"
+    return PreparedRequest("GET", f"{root}/models", headers, None)
+
+
+def _ollama(base: str, key: str, headers: dict[str, str]) -> PreparedRequest:
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    root = base.removesuffix("/v1").removesuffix("/api")
+    return PreparedRequest("GET", f"{root}/api/tags", headers, None)
+
+
+# One entry per provider kind: its model-list request from (base URL, key, headers).
+MODEL_LISTS: dict[str, Callable[[str, str, dict[str, str]], PreparedRequest]] = {
+    "openai": _openai,
+    "openai-responses": _openai,
+    "anthropic": _anthropic,
+    "gemini": _gemini,
+    "ollama": _ollama,
+}
+
+
 def models_request(config: ProviderConfig) -> PreparedRequest:
     """The GET that lists the provider's models (see the module docstring)."""
     kind, base = config.kind, base_url(config.kind, config.base_url)
     headers: dict[str, str] = {"accept": "application/json", **dict(config.options.get("headers", {}))}
-    if kind in ("openai", "openai-responses"):
-        if config.api_key:
-            headers["authorization"] = f"Bearer {config.api_key}"
-        return PreparedRequest("GET", f"{base}/models", headers, None)
-    if kind == "anthropic":
-        headers["anthropic-version"] = "2023-06-01"
-        if config.api_key:
-            headers["x-api-key"] = config.api_key
-        root = base.removesuffix("/v1")
-        return PreparedRequest("GET", f"{root}/v1/models", headers, None)
-    if kind == "gemini":
-        if config.api_key:
-            headers["x-goog-api-key"] = config.api_key
-        root = base if base.endswith(("/v1beta", "/v1", "/v1alpha")) else f"{base}/v1beta"
-        return PreparedRequest("GET", f"{root}/models", headers, None)
-    if kind == "ollama":
-        if config.api_key:
-            headers["authorization"] = f"Bearer {config.api_key}"
-        root = base.removesuffix("/v1").removesuffix("/api")
-        return PreparedRequest("GET", f"{root}/api/tags", headers, None)
-    raise BadRequest(f"provider kind {kind!r} has no model list")
+    if kind not in MODEL_LISTS:
+        raise BadRequest(f"provider kind {kind!r} has no model list")
+    return MODEL_LISTS[kind](base, config.api_key, headers)
 
 
 async def list_models(config: ProviderConfig, client: httpx.AsyncClient) -> list[str]:

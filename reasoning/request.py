@@ -45,6 +45,9 @@ class ProviderConfig:
     api_key: str = field(default="", repr=False)
     # Provider-specific knobs (extra headers, OpenRouter-style `reasoning` object, …).
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Who serves the models when set explicitly (reasoning.catalogue.GATEWAY_NAMES);
+    # "" = inferred from base_url's host where it matters.
+    gateway: str = ""
 
 
 @dataclass(frozen=True, slots=True)

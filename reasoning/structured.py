@@ -22,7 +22,7 @@ official SDKs' request types):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,23 @@ import jsonschema
 from reasoning.request import ChatRequest
 
 SCHEMA_NAME = "final_answer"
-NATIVE_KINDS = frozenset({"openai", "openai-responses", "anthropic", "gemini", "ollama"})
+
+# One entry per provider kind that takes a schema on the wire (the list above): the
+# body fields that carry it. A kind not here gets instructions only.
+SCHEMA_FIELDS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "openai": lambda schema: {
+        "response_format": {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema}}
+    },
+    "openai-responses": lambda schema: {
+        "text": {"format": {"type": "json_schema", "name": SCHEMA_NAME, "schema": schema}}
+    },
+    "anthropic": lambda schema: {"output_config": {"format": {"type": "json_schema", "schema": schema}}},
+    "gemini": lambda schema: {
+        "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": schema}
+    },
+    "ollama": lambda schema: {"format": schema},
+}
+NATIVE_KINDS = frozenset(SCHEMA_FIELDS)
 
 
 def uses_native_schema(request: ChatRequest) -> bool:
@@ -51,18 +67,7 @@ def schema_params(request: ChatRequest) -> dict[str, Any]:
     schema = request.response_schema
     if schema is None or not uses_native_schema(request):
         return {}
-    kind = request.provider.kind
-    if kind == "openai":
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "schema": schema}}}
-    if kind == "openai-responses":
-        return {"text": {"format": {"type": "json_schema", "name": SCHEMA_NAME, "schema": schema}}}
-    if kind == "anthropic":
-        return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
-    if kind == "gemini":
-        return {"generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": schema}}
-    if kind == "ollama":
-        return {"format": schema}
-    return {}
+    return SCHEMA_FIELDS[request.provider.kind](schema)
 
 
 def system_with_schema(request: ChatRequest) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reasoning.catalogue import controls_table
+from reasoning.catalogue import GATEWAY_NAMES, controls_table, gateways_table
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "providers.md"
 
@@ -22,3 +22,12 @@ def test_the_table_covers_every_kind_and_control():
     table = controls_table()
     for control in THINKING_CONTROLS:
         assert f"| {control} |" in table or f"**{control}** (default)" in table
+
+
+def test_the_gateways_table_in_the_docs_is_generated_from_the_code():
+    text = DOC.read_text()
+    start = text.index("<!-- gateways-table:start -->\n") + len("<!-- gateways-table:start -->\n")
+    end = text.index("<!-- gateways-table:end -->")
+    assert text[start:end] == gateways_table(), "run `python -m reasoning.catalogue gateways` and paste the table"
+    for name in GATEWAY_NAMES:
+        assert f"\n| {name} |" in gateways_table()

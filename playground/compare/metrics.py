@@ -36,6 +36,7 @@ class ColumnMetrics:
     cost: Decimal | None
     reasoning_share: float | None = None  # of the output tokens
     reasoning_cost_share: float | None = None  # of the turn's cost
+    reasoning_tokens_estimated: bool = False  # the provider reported none (reasoning.tokens)
 
     @classmethod
     def of(cls, letter: str, label: str, turn: Turn | None) -> ColumnMetrics:
@@ -49,7 +50,7 @@ class ColumnMetrics:
         return cls(
             letter, label, turn.status, turn.first_reasoning_ms, turn.first_content_ms,
             turn.thinking_ms, turn.duration_ms, turn.reasoning_tokens, turn.answer_tokens, tps, turn.cost,
-            *reasoning_shares(turn),
+            *reasoning_shares(turn), reasoning_tokens_estimated=turn.reasoning_tokens_estimated,
         )  # fmt: skip
 
     def lane(self) -> charts.Lane:

@@ -296,6 +296,7 @@ def provenance(turn: Turn) -> dict[str, Any]:
         "created_at": turn.created_at.isoformat(),
         "rating": rating.value if rating else None,
         "reasoning_tokens": turn.reasoning_tokens,
+        "reasoning_tokens_estimated": turn.reasoning_tokens_estimated,
         "completion_tokens": turn.completion_tokens,
     }
 

@@ -113,7 +113,8 @@ def to_markdown(conversation: Conversation) -> str:
                         "```json", str(c.get("arguments") or "{}"), "```", "", "```", said, "```", ""]  # fmt: skip
         if t.reasoning:
             seconds = f"{t.thinking_ms / 1000:.1f} s" if t.thinking_ms else "unknown time"
-            tokens = f" · {t.reasoning_tokens:,} tokens" if t.reasoning_tokens else ""
+            about = "≈ " if t.reasoning_tokens_estimated else ""
+            tokens = f" · {about}{t.reasoning_tokens:,} tokens" if t.reasoning_tokens else ""
             out += [f"**Reasoning** (thought for {seconds}{tokens})", "", _quote(t.reasoning), ""]
         elif t.reasoning_tokens:
             out += [f"**Reasoning** hidden by the provider · {t.reasoning_tokens:,} tokens", ""]

@@ -79,7 +79,9 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         if model is None and params["effort"] not in EFFORT_LEVELS:
             raise BadInput(f"effort must be one of {', '.join(EFFORT_LEVELS)}")
         if model is not None and params["effort"] not in (model.efforts or []):
-            raise BadInput(f"{model.label} does not take effort {params['effort']!r}")
+            accepted = model.accepts()["effort"]
+            why = accepted if isinstance(accepted, str) else f"it takes {', '.join(accepted)}"
+            raise BadInput(f"{model.label} does not take effort {params['effort']!r}: {why}")
     elif "effort" in params:
         del params["effort"]
     if "max_tokens" in params and not 1 <= params["max_tokens"] <= 1_000_000:
@@ -90,6 +92,9 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         raise BadInput(f"max_steps must be between 1 and {MAX_STEPS_LIMIT}")
     if "temperature" in params and not 0 <= params["temperature"] <= 2:
         raise BadInput("temperature must be between 0 and 2")
+    if "temperature" in params and model is not None and not model.supports_temperature:
+        # Never dropped silently: the user asked for it, so say it cannot be sent.
+        raise BadInput(f"{model.label}: {model.accepts()['temperature']}")
     if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
         raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
     if "top_p" in params and not 0 <= params["top_p"] <= 1:

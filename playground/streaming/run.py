@@ -676,6 +676,7 @@ class TurnRun:
             "prompt_tokens": u.prompt_tokens,
             "completion_tokens": u.completion_tokens,
             "reasoning_tokens": u.reasoning_tokens,
+            "reasoning_tokens_estimated": u.reasoning_tokens_estimated,
             "cached_tokens": u.cached_tokens,
             "thinking_ms": thinking_end if self.first_reasoning_ms is not None else None,
             "duration_ms": self._elapsed_ms(),

@@ -45,20 +45,25 @@ def hides_reasoning(turn: Turn) -> str:
     return ""
 
 
+def about(turn: Turn) -> str:
+    """"≈ " before a reasoning count we estimated (the provider reported none)."""
+    return "≈ " if turn.reasoning_tokens_estimated else ""
+
+
 @register.filter
 def thought_label(turn: Turn) -> str:
     hidden = hides_reasoning(turn)
     if hidden and not turn.reasoning:
         label = "Reasoning hidden by the provider" if hidden == "provider" else "Reasoning not shown (your setting)"
         if turn.reasoning_tokens:
-            label += f" · {turn.reasoning_tokens:,} tokens"
+            label += f" · {about(turn)}{turn.reasoning_tokens:,} tokens"
         if wait := turn.thinking_ms or turn.first_content_ms:
             label += f" · {seconds(wait)}"
         return label
     thought_ms = thinking_time_ms(turn)
     label = f"Thought for {seconds(thought_ms)}" if thought_ms is not None else "Thought"
     if turn.reasoning_tokens:
-        label += f" · {turn.reasoning_tokens:,} reasoning tokens"
+        label += f" · {about(turn)}{turn.reasoning_tokens:,} reasoning tokens"
     if turn.status in (Turn.Status.STOPPED, Turn.Status.INTERRUPTED):
         label += f" ({turn.get_status_display().lower()})"
     return label

@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 
 import httpx
 
+from reasoning.errors import BadRequest
 from reasoning.events import Event
 from reasoning.request import ChatRequest, PreparedRequest
 
@@ -54,6 +55,20 @@ DEFAULT_BASE_URLS: dict[str, str] = {
 def base_url(kind: str, configured: str) -> str:
     """The configured base URL, or the kind's public default when it is empty."""
     return (configured.strip() or DEFAULT_BASE_URLS.get(kind, "")).rstrip("/")
+
+
+def prepare_or_refuse(adapter: Adapter, request: ChatRequest) -> PreparedRequest:
+    """`adapter.prepare(request)`, a refusal found while building it (an
+    `UnsupportedControl`, a field the provider cannot take: any ValueError) raised as
+    the one `BadRequest` every adapter's `stream` gives, before anything is sent.
+    `parameter` names the control at fault where the refusal said it."""
+    try:
+        return adapter.prepare(request)
+    except ValueError as exc:
+        refused = BadRequest(str(exc))
+        refused.parameter = getattr(exc, "parameter", None)
+        raise refused from None
+
 
 _registry: dict[str, Adapter] = {}
 A = TypeVar("A")

@@ -46,10 +46,10 @@ from typing import Any
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import prepare_or_refuse, register
 from reasoning.context import build_context, prefix_digest, rule_of
 from reasoning.controls import ANTHROPIC_DEFAULT_MAX_TOKENS, extra_body, merge_params, thinking_params
-from reasoning.errors import BadRequest, BrokenStream
+from reasoning.errors import BrokenStream
 from reasoning.events import (
     ContentDelta,
     Event,
@@ -115,10 +115,7 @@ class AnthropicAdapter:
         return PreparedRequest("POST", messages_url(provider.base_url), headers, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
-        try:
-            prepared = self.prepare(request)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+        prepared = prepare_or_refuse(self, request)
         # Stored with the replay data: a prefix-bound model's thinking goes back only
         # after this very prefix (reasoning.context, Claude Fable 5.1+).
         body = prepared.json

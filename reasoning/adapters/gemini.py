@@ -44,10 +44,10 @@ from typing import Any
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import prepare_or_refuse, register
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
-from reasoning.errors import BadRequest, BrokenStream
+from reasoning.errors import BrokenStream
 from reasoning.events import ContentDelta, Event, Finish, ReasoningDelta, ReplayData, ToolCallStart, Usage
 from reasoning.request import ChatRequest, PreparedRequest
 from reasoning.structured import schema_params
@@ -110,10 +110,7 @@ class GeminiAdapter:
         return PreparedRequest("POST", url, headers, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
-        try:
-            prepared = self.prepare(request)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+        prepared = prepare_or_refuse(self, request)
         reader = _ResponseReader()
         async with open_stream(client, prepared) as response:
             async for sse in iter_sse(response):

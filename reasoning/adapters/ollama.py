@@ -34,10 +34,10 @@ from typing import Any, Protocol
 
 import httpx
 
-from reasoning.adapters import register
+from reasoning.adapters import prepare_or_refuse, register
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
-from reasoning.errors import BadRequest, BrokenStream
+from reasoning.errors import BrokenStream
 from reasoning.events import (
     ContentDelta,
     Event,
@@ -102,10 +102,7 @@ class OllamaAdapter:
         return PreparedRequest("POST", chat_url(provider.base_url), headers, body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
-        try:
-            prepared = self.prepare(request)
-        except ValueError as exc:
-            raise BadRequest(str(exc)) from None
+        prepared = prepare_or_refuse(self, request)
         parser = _markup_parser(request)
         final: dict[str, Any] | None = None
         calls = ToolCalls()

@@ -61,7 +61,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from reasoning.adapters import base_url, register
+from reasoning.adapters import base_url, prepare_or_refuse, register
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
 from reasoning.errors import BrokenStream
@@ -420,7 +420,7 @@ class OpenAICompatAdapter:
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
-        prepared = self.prepare(request)
+        prepared = prepare_or_refuse(self, request)
         reader = ChatStream(request)
         done = False
         async with (

@@ -46,7 +46,7 @@ from typing import Any
 
 import httpx
 
-from reasoning.adapters import base_url, register
+from reasoning.adapters import base_url, prepare_or_refuse, register
 from reasoning.adapters.openai_compat import base_headers
 from reasoning.context import build_context
 from reasoning.controls import extra_body, merge_params, thinking_params
@@ -183,7 +183,7 @@ class OpenAIResponsesAdapter:
         return PreparedRequest("POST", url, base_headers(request), body)
 
     async def stream(self, request: ChatRequest, client: httpx.AsyncClient) -> AsyncIterator[Event]:
-        prepared = self.prepare(request)
+        prepared = prepare_or_refuse(self, request)
         reader = ResponsesStream()
         async with (
             open_stream(client, prepared) as response,

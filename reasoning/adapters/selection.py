@@ -10,12 +10,15 @@ from reasoning.adapters import Adapter, get_adapter
 from reasoning.cot import ChainOfThought, SingleCall, reasons_natively, thinking_instructions
 from reasoning.modes import ReasoningModes
 from reasoning.request import ChatRequest
+from reasoning.tokens import EstimatedReasoningTokens
 
 
 def adapter_for(request: ChatRequest) -> Adapter:
     """What serves `request`: its provider's adapter, in one call or in the
     two-call chain of thought (see `reasoning.cot`)."""
-    adapter = get_adapter(request.provider.kind)
+    # Reasoning tokens the provider did not count are estimated per call, inside the
+    # modes, so the count includes reasoning that Hidden then drops (reasoning.tokens).
+    adapter = EstimatedReasoningTokens(get_adapter(request.provider.kind))
     chosen: Adapter
     if thinking_instructions(request) is not None and not reasons_natively(request):
         chosen = ChainOfThought(adapter)

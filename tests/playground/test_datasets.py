@@ -73,7 +73,7 @@ def test_final_answers_only_in_openai_chat_format(tmp_path, maths):
     assert lines[1]["metadata"] == {
         "conversation": conv.pk, "turn": t["a2"].pk, "model": "Scripted", "prompt": "Plan, then answer",
         "created_at": t["a2"].created_at.isoformat(), "rating": 1, "reasoning_tokens": None,
-        "completion_tokens": None,
+        "reasoning_tokens_estimated": False, "completion_tokens": None,
     }  # fmt: skip
     assert "3 row(s) written, 0 skipped." in counts
 

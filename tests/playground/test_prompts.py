@@ -182,7 +182,9 @@ def test_ask_with_a_cot_prompt_stores_both_calls_and_sums_their_usage(upstream, 
         {"role": "user", "content": FINAL_ANSWER_PROMPT},
     ]
     assert (result["reasoning"], result["content"], result["prompt"]) == ("Two and two make four.", "4", "Step by step")
-    assert result["usage"] == {"prompt_tokens": 300, "completion_tokens": 51, "reasoning_tokens": 50}
+    assert result["usage"] == {
+        "prompt_tokens": 300, "completion_tokens": 51, "reasoning_tokens": 50, "reasoning_tokens_estimated": False,
+    }  # fmt: skip
     assert "structured" not in result
     turn = Turn.objects.get(pk=result["turn"])
     assert turn.cost == Decimal("0.000402")  # (300 × 1 + 51 × 2) / 1M: both calls

@@ -113,6 +113,11 @@ TABLE: list[tuple[str, str, str | None, dict[str, Any]]] = [
     ("together", "on", None, {"reasoning": {"enabled": True}}),
     ("together", "off", None, {"reasoning": {"enabled": False}}),
     ("together", "on", "medium", {"reasoning": {"enabled": True}, "reasoning_effort": "medium"}),
+    ("friendli", "default", None, {"parse_reasoning": True, "include_reasoning": True}),
+    (
+        "friendli", "off", None,
+        {"chat_template_kwargs": {"enable_thinking": False}, "parse_reasoning": True, "include_reasoning": True},
+    ),
     ("groq", "default", None, {"reasoning_format": "parsed"}),
     ("groq", "on", "high", {"reasoning_effort": "high", "reasoning_format": "parsed"}),
     ("groq", "off", None, {"reasoning_effort": "none", "reasoning_format": "parsed"}),

@@ -125,6 +125,8 @@ def result(turn: Turn) -> dict[str, Any]:
             "prompt_tokens": turn.prompt_tokens,
             "completion_tokens": turn.completion_tokens,
             "reasoning_tokens": turn.reasoning_tokens,
+            # True: the provider reported no count; estimated from the reasoning text.
+            "reasoning_tokens_estimated": turn.reasoning_tokens_estimated,
         },
         "finish_reason": turn.finish_reason or None,
         "status": turn.status,
@@ -193,6 +195,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--thinking", choices=["on", "off"])
         parser.add_argument(
+            "--budget", type=int, metavar="N", help="a thinking budget in tokens, where the model takes one"
+        )
+        parser.add_argument("--temperature", type=float, metavar="T", help="0 to 2, where the model takes one")
+        parser.add_argument(
             "--reasoning", choices=["separate", "inline", "hidden"], help="how reasoning is returned (default separate)"
         )
         parser.add_argument(
@@ -221,6 +227,8 @@ class Command(BaseCommand):
             "reasoning_mode": options["reasoning"],
             "replay_policy": options["replay"],
             "effort": options["effort"],
+            "budget_tokens": options["budget"],
+            "temperature": options["temperature"],
             "max_tokens": options["max_tokens"],
             "system": options["system"],
             "prompt_id": self.prompt(user, options["prompt_name"]).pk if options["prompt_name"] else None,
@@ -311,7 +319,8 @@ class Command(BaseCommand):
         if turn.thinking_ms is not None:
             parts.append(f"thought {turn.thinking_ms / 1000:.1f} s")
         if turn.completion_tokens is not None:
-            parts.append(f"{turn.completion_tokens} tokens ({turn.reasoning_tokens or 0} reasoning)")
+            about = "≈ " if turn.reasoning_tokens_estimated else ""
+            parts.append(f"{turn.completion_tokens} tokens ({about}{turn.reasoning_tokens or 0} reasoning)")
         if turn.duration_ms is not None:
             parts.append(f"{turn.duration_ms / 1000:.1f} s")
         if turn.steps:

@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from playground.models import McpServer, ModelProfile, Provider
 from reasoning import catalogue
 from reasoning.adapters import PROVIDER_KINDS
+from reasoning.catalogue import GATEWAY_NAMES
 from reasoning.controls import CONTROL_KINDS, UnsupportedControl, check_profile
 from reasoning.parsers import FAMILIES
 from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES, ModelSpec, ReasoningStyle
@@ -162,6 +163,12 @@ PROVIDER_KEYS: dict[str, Key] = {
     "name": Key(slug, "name", required=True, doc="unique; letters, digits, - and _"),
     "kind": Key(one_of(*PROVIDER_KINDS), "kind", required=True, doc=" | ".join(PROVIDER_KINDS)),
     "base_url": Key(url, "base_url", "", doc="the API root; empty for the provider's default"),
+    "gateway": Key(
+        one_of("", *GATEWAY_NAMES),
+        "gateway",
+        "",
+        doc=" | ".join(GATEWAY_NAMES) + "; who serves the models (default: from the base URL's host)",
+    ),
     "api_key_env": Key(required_text, None, doc="environment variable holding the key, read now"),
     "enabled": Key(boolean, "enabled", True),
     "options": Key(table, "options", {}, doc="provider-specific settings, e.g. extra headers"),
@@ -308,7 +315,8 @@ def plan(document: dict[str, Any]) -> list[ProviderPlan]:
         for j, model_raw in enumerate(raw.get("models", [])):
             mpath = f"{path}.models[{j}]"
             mfields = check_keys(mpath, table(mpath, model_raw), MODEL_KEYS)
-            with_catalogue(mfields, model_raw, fields["kind"], fields["base_url"])
+            gateway = fields["gateway"] or catalogue.gateway_of(fields["base_url"])
+            with_catalogue(mfields, model_raw, fields["kind"], fields["base_url"], gateway)
             check_model(mpath, mfields, fields["kind"])
             for seen, value, key in ((ids, mfields["model_id"], "id"), (labels, mfields["label"], "label")):
                 if value in seen:
@@ -320,11 +328,11 @@ def plan(document: dict[str, Any]) -> list[ProviderPlan]:
     return plans
 
 
-def with_catalogue(fields: dict[str, Any], raw: dict[str, Any], kind: str, base_url: str) -> None:
+def with_catalogue(fields: dict[str, Any], raw: dict[str, Any], kind: str, base_url: str, gateway: str = "") -> None:
     """Fill what the file left out from the catalogue of model families (an explicit
     key always wins), so a model given by kind and id alone still switches thinking."""
     given = {field: fields[field] for k in raw if (field := MODEL_KEYS[k].field)}
-    for name, value in catalogue.fill(kind, fields["model_id"], given, base_url).items():
+    for name, value in catalogue.fill(kind, fields["model_id"], given, base_url, gateway).items():
         fields[name] = value
 
 
@@ -347,6 +355,7 @@ def check_model(path: str, fields: dict[str, Any], kind: str) -> None:
         )
     spec = ModelSpec(
         fields["model_id"],
+        reasoning=ReasoningStyle(fields["reasoning"]),  # a model that does not reason takes no effort
         thinking_control=control,
         efforts=tuple(fields["efforts"]),
         options=fields["options"],
