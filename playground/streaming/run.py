@@ -720,7 +720,14 @@ def _added(a: Usage | None, b: Usage) -> Usage:
     def plus(x: int | None, y: int | None) -> int | None:
         return None if x is None and y is None else (x or 0) + (y or 0)
 
-    return Usage(*(plus(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(Usage)))
+    return Usage(
+        prompt_tokens=plus(a.prompt_tokens, b.prompt_tokens),
+        completion_tokens=plus(a.completion_tokens, b.completion_tokens),
+        reasoning_tokens=plus(a.reasoning_tokens, b.reasoning_tokens),
+        cached_tokens=plus(a.cached_tokens, b.cached_tokens),
+        # one estimated part makes the sum an estimate
+        reasoning_tokens_estimated=a.reasoning_tokens_estimated or b.reasoning_tokens_estimated,
+    )
 
 
 class _TooLong(Exception):

@@ -8,8 +8,7 @@ class Migration(migrations.Migration):
 
     # After toolreplay's 0008 (merged into this branch), so the graph has one leaf.
     dependencies = [
-        ('playground', '0007_seal_secret_headers'),
-        ('playground', '0008_toolreplay_replay_policy'),
+        ("playground", "0008_replay_policy"),
     ]
 
     operations = [

@@ -8,10 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        # After both branches' 0008 (tool steps, replay policy): one leaf for `migrate`.
-        ('playground', '0008_toolrun_steps_and_tools'),
-        ('playground', '0008_toolreplay_replay_policy'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("playground", "0010_gateway_replay"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('playground', '0007_seal_secret_headers'),
+        ("playground", "0007_seal_secret_headers"),
     ]
 
     operations = [

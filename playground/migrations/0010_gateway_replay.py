@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('playground', '0008_toolrun_steps_and_tools'),
+        ("playground", "0009_tool_steps"),
     ]
 
     operations = [

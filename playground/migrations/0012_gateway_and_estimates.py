@@ -10,7 +10,7 @@ from reasoning.catalogue import GATEWAY_NAMES
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("playground", "0007_seal_secret_headers"),
+        ("playground", "0011_functions_and_tool_sets"),
     ]
 
     operations = [
