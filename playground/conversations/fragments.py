@@ -132,9 +132,16 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "temperature_control": model.supports_temperature,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
-        "answer_schema": json.dumps(current["answer_schema"], indent=2) if current.get("answer_schema") else "",
+        "answer_schema": _schema_text(current.get("answer_schema")),
         "hidden_reasoning": reasoning == "hidden",
     }
+
+
+def _schema_text(schema: Any) -> str:
+    """A stored schema pretty-printed; one just typed (a refused form sent back) as typed."""
+    if not schema:
+        return ""
+    return schema if isinstance(schema, str) else json.dumps(schema, indent=2)
 
 
 def sent_summary(turn: Turn) -> dict[str, Any]:

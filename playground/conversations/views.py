@@ -96,17 +96,35 @@ def _new_conversation(request: HttpRequest) -> Exchange:
     return store(question)
 
 
+def _refused_new_chat(request: HttpRequest, message: str) -> HttpResponse:
+    """A first prompt the server refused. The page's composer sent it with htmx and
+    keeps the prompt, model and controls as they are: only the reason goes back, beside
+    the composer. Without JavaScript the page comes back with all of them as sent."""
+    if request.headers.get("HX-Request"):
+        return render(request, "chat/_notice.html", {"message": message})
+    ctx = _page_context(request, None)
+    ctx["error"] = message
+    ctx["draft"] = request.POST.get("prompt", "")
+    with contextlib.suppress(BadInput):
+        sent_model = _model_from(request.POST)
+        ctx["selected_model"] = sent_model
+        ctx["controls"] = controls_context(sent_model, request.POST.dict())
+    return render(request, "chat/page.html", ctx, status=400)
+
+
 @require_POST
 async def new_conversation(request: HttpRequest) -> HttpResponse:
     try:
         exchange = await sync_to_async(_new_conversation)(request)
     except BadInput as e:
-        ctx = await sync_to_async(_page_context)(request, None)
-        ctx["error"] = str(e)
-        return await sync_to_async(render)(request, "chat/page.html", ctx, status=400)
+        return await sync_to_async(_refused_new_chat)(request, str(e))
     # A turn that cannot start is saved as an error with its reason: the page shows it.
     await launch_stored([exchange])
-    return redirect("conversation", pk=exchange.user_turn.conversation_id)
+    conversation_url = reverse("conversation", args=[exchange.user_turn.conversation_id])
+    if request.headers.get("HX-Request"):
+        # A GET of the new conversation: a reload there sends nothing again.
+        return HttpResponse(status=204, headers={"HX-Redirect": conversation_url})
+    return redirect(conversation_url)
 
 
 @require_POST

@@ -15,6 +15,7 @@
   const store = {
     get: function (k) { try { return localStorage.getItem(k); } catch (e) { return null; } },
     set: function (k, v) { try { localStorage.setItem(k, v); } catch (e) { /* private mode */ } },
+    remove: function (k) { try { localStorage.removeItem(k); } catch (e) { /* private mode */ } },
   };
 
   function keepOpen() { return document.body.dataset.keepThoughtsOpen === "1"; }
@@ -127,7 +128,9 @@
 
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     const target = e.detail.target;
+    if (target && target.id === "notice") promptRefused();
     if (target && target.id === "turns") {
+      promptAccepted();
       composerState();  // a new exchange
     } else if (target && target.id && target.classList.contains("streaming")) {
       if (target.id.endsWith("-c")) foldOnAnswer(target.closest(".turn"));
@@ -327,14 +330,71 @@
     }
   }, true);
 
+  // ---- nothing typed is lost ---------------------------------------------------------
+
+  // The box is emptied only once the server has accepted the prompt (its exchange
+  // arrives in #turns; a new chat's conversation page loads). A refusal (a notice
+  // beside the composer) leaves the box, the model and the controls as they were.
+  // Text not yet sent is kept per conversation in localStorage, so a reload or a
+  // visit to another conversation does not lose it.
+  let awaiting = null;  // the text of a prompt sent and not yet accepted or refused
+
+  function draftKey() {
+    const form = document.getElementById("composer");
+    return form && form.dataset.draft ? "draft:" + form.dataset.draft : null;
+  }
+
+  function saveDraft() {
+    const key = draftKey();
+    const box = document.getElementById("prompt");
+    if (!key || !box) return;
+    if (box.value.trim()) store.set(key, box.value);
+    else store.remove(key);
+  }
+
+  function restoreDraft() {
+    const key = draftKey();
+    const box = document.getElementById("prompt");
+    if (!key || !box) return;
+    const kept = store.get(key);
+    if (kept && !box.value) box.value = kept;
+    else if (box.value) saveDraft();  // a refused first prompt the server sent back
+  }
+
+  function promptAccepted() {
+    if (awaiting === null) return;  // another tab's prompt: this box is not concerned
+    const box = document.getElementById("prompt");
+    // Text typed while the server was deciding is a new draft, not the sent prompt.
+    if (box && box.value === awaiting) box.value = "";
+    awaiting = null;
+    saveDraft();
+    const notice = document.getElementById("notice");
+    if (notice) notice.replaceChildren();
+    const hint = document.getElementById("empty-hint");
+    if (hint) hint.remove();
+    toBottom();
+  }
+
+  function promptRefused() {
+    awaiting = null;  // the box keeps it; the notice says why
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "prompt" && e.target.form && e.target.form.id === "composer") saveDraft();
+  });
+
   document.addEventListener("htmx:wsAfterSend", function (e) {
     const form = e.detail.elt;
-    if (form && form.classList && form.classList.contains("composer")) {
-      form.querySelector("textarea[name=prompt]").value = "";
-      document.getElementById("notice").innerHTML = "";
-      const hint = document.getElementById("empty-hint");
-      if (hint) hint.remove();
-      toBottom();
+    if (form && form.id === "composer") {
+      awaiting = form.querySelector("textarea[name=prompt]").value;
+    }
+  });
+
+  // A new chat's first prompt: a redirect to the conversation is the acceptance.
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    const form = e.detail.elt;
+    if (form && form.id === "composer" && e.detail.xhr && e.detail.xhr.getResponseHeader("HX-Redirect")) {
+      store.remove("draft:new");
     }
   });
 
@@ -345,7 +405,7 @@
     const box = e.target;
     const composing = e.isComposing || e.keyCode === 229;  // an IME is choosing a character
     if (e.key === "Enter" && !composing && box.matches && box.matches("textarea") && box.form &&
-        (box.form.id === "composer" || box.form.classList.contains("edit-form"))) {
+        (box.form.id === "composer" || box.form.classList.contains("edit-form") || box.closest(".compare-composer"))) {
       // Enter sends and Shift+Enter is a new line; with "Enter sends" off, Ctrl+Enter sends.
       if (mod || (enterSends() && !e.shiftKey && !e.altKey)) {
         e.preventDefault();
@@ -466,6 +526,7 @@
     if (keep) document.querySelectorAll("details.thought").forEach(function (d) { d.open = true; });
     if (store.get("controlsOpen") === "1") setControlsOpen(true);
     enhance(document);
+    restoreDraft();
     composerState();
     const prompt = document.getElementById("prompt");
     if (prompt && !document.querySelector(".turn.streaming")) prompt.focus({ preventScroll: true });

@@ -1,0 +1,122 @@
+"""Which of the UI's thinking controls a model accepts, with a short reason for each
+one it does not, and refusals written for a person.
+
+The answer is asked of the very check every entry point runs before anything is sent
+(`controls.check_controls`): each control value is tried on its own, so a page built
+from `accepted_controls` offers exactly what the server would take, and no second
+table of capabilities can drift from the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reasoning.controls import ANTHROPIC_MIN_BUDGET, UnsupportedControl, check_controls
+from reasoning.request import ModelSpec, ReasoningStyle, Thinking
+
+# The budget tried when asking whether a model takes one: the smallest any provider accepts.
+PROBE_BUDGET = ANTHROPIC_MIN_BUDGET
+
+CONTROL_NAMES = {
+    "thinking": "Thinking",
+    "effort": "Effort",
+    "budget_tokens": "Thinking budget",
+    "max_tokens": "Max tokens",
+    "include_reasoning": "Reasoning",
+}
+
+
+@dataclass(frozen=True)
+class AcceptedControls:
+    """What a model takes. `thinking` maps "on" and "off" to None when accepted, else to
+    a short reason ("this model always thinks"); `efforts` are the levels it takes."""
+
+    thinking: dict[str, str | None] = field(default_factory=dict)
+    efforts: tuple[str, ...] = ()
+    effort_reason: str | None = None
+    budget_reason: str | None = None
+
+    @property
+    def thinking_switch(self) -> bool:
+        return any(reason is None for reason in self.thinking.values())
+
+    @property
+    def budget(self) -> bool:
+        return self.budget_reason is None
+
+    def unavailable(self) -> list[tuple[str, str]]:
+        """(what, why) for each control or value not offered, for a hint beside the controls."""
+        out: list[tuple[str, str]] = []
+        if not self.thinking_switch:
+            reason = self.thinking.get("off") or self.thinking.get("on")
+            if reason:
+                out.append(("Thinking on/off", reason))
+        else:
+            out += [(f"Thinking {mode}", reason) for mode, reason in self.thinking.items() if reason]
+        if self.effort_reason:
+            out.append(("Effort", self.effort_reason))
+        if self.budget_reason:
+            out.append(("Thinking budget", self.budget_reason))
+        return out
+
+
+def _refusal(kind: str, model: ModelSpec, thinking: Thinking, max_tokens: int | None) -> UnsupportedControl | None:
+    try:
+        check_controls(kind, model, thinking, max_tokens)
+    except UnsupportedControl as e:
+        return e
+    return None
+
+
+def accepted_controls(kind: str, model: ModelSpec, max_tokens: int | None = None) -> AcceptedControls:
+    """Each thinking control tried alone against `check_controls` for this provider kind."""
+    if model.reasoning is ReasoningStyle.NONE and model.thinking_control == "none":
+        fixed = "this model does not reason"
+        return AcceptedControls({"on": fixed, "off": fixed}, (), fixed, fixed)
+    thinking: dict[str, str | None] = {}
+    for mode in ("on", "off"):
+        refused = _refusal(kind, model, Thinking(mode=mode), max_tokens)
+        thinking[mode] = None if refused is None else _short_reason(model, mode, refused)
+    efforts = tuple(e for e in model.efforts if _refusal(kind, model, Thinking(effort=e), max_tokens) is None)
+    effort_reason = None if efforts else "this model has no effort levels"
+    refused = _refusal(kind, model, Thinking(budget_tokens=PROBE_BUDGET), max_tokens)
+    budget_reason = None
+    if refused is not None:
+        budget_reason = "this model takes an effort, not a token budget" if efforts else "this model takes no thinking budget"
+    return AcceptedControls(thinking, efforts, effort_reason, budget_reason)
+
+
+def _short_reason(model: ModelSpec, mode: str, refused: UnsupportedControl) -> str:
+    if model.thinking_control == "none":
+        return "this model's thinking cannot be switched" if model.reasoning is not ReasoningStyle.NONE else (
+            "this model does not reason"
+        )
+    if mode == "off":
+        return "this model always thinks"
+    return "this model cannot be asked to think"
+
+
+def for_person(
+    refused: UnsupportedControl, label: str, thinking: Thinking, accepted: AcceptedControls
+) -> str:
+    """A refusal that names the control as the page does and says what would work."""
+    parameter = refused.parameter
+    if parameter == "thinking" and thinking.mode in ("on", "off"):
+        reason = accepted.thinking.get(thinking.mode) or "it is not available"
+        options = ["Default"] + [m.capitalize() for m, why in accepted.thinking.items() if why is None]
+        lowest = f", or the lowest effort ({accepted.efforts[0]})" if thinking.mode == "off" and accepted.efforts else ""
+        return f"Thinking {thinking.mode.capitalize()} is not available for {label}: {reason}. Choose {' or '.join(options)}{lowest}."
+    if parameter == "effort" or (parameter == "thinking" and thinking.effort == "none"):
+        if accepted.efforts:
+            return (
+                f"Effort {thinking.effort!s} is not available for {label}. "
+                f"It takes {', '.join(accepted.efforts)}, or Default."
+            )
+        return f"{label} has no effort levels: leave Effort at Default."
+    if parameter == "budget_tokens" and accepted.budget_reason:
+        instead = " Choose an effort instead." if accepted.efforts else " Leave it empty."
+        return f"Thinking budget is not available for {label}: {accepted.budget_reason}.{instead}"
+    name = CONTROL_NAMES.get(parameter)
+    detail = str(refused)
+    detail = detail[0].upper() + detail[1:] if detail else detail
+    return f"{name} — {label}: {detail}." if name else f"{label}: {detail}."
