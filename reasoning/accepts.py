@@ -17,15 +17,6 @@ from reasoning.request import ModelSpec, ReasoningStyle, Thinking
 # The budget tried when asking whether a model takes one: the smallest any provider accepts.
 PROBE_BUDGET = ANTHROPIC_MIN_BUDGET
 
-CONTROL_NAMES = {
-    "thinking": "Thinking",
-    "effort": "Effort",
-    "budget_tokens": "Thinking budget",
-    "max_tokens": "Max tokens",
-    "include_reasoning": "Reasoning",
-}
-
-
 @dataclass(frozen=True)
 class AcceptedControls:
     """What a model takes. `thinking` maps "on" and "off" to None when accepted, else to
@@ -47,6 +38,10 @@ class AcceptedControls:
     def unavailable(self) -> list[tuple[str, str]]:
         """(what, why) for each control or value not offered, for a hint beside the controls."""
         out: list[tuple[str, str]] = []
+        if not self.thinking_switch and not self.efforts:
+            # Nothing about its thinking can be set: one line says why, not three.
+            reason = self.thinking.get("off") or self.thinking.get("on")
+            return [("Thinking controls", reason)] if reason else []
         if not self.thinking_switch:
             reason = self.thinking.get("off") or self.thinking.get("on")
             if reason:
@@ -82,7 +77,9 @@ def accepted_controls(kind: str, model: ModelSpec, max_tokens: int | None = None
     refused = _refusal(kind, model, Thinking(budget_tokens=PROBE_BUDGET), max_tokens)
     budget_reason = None
     if refused is not None:
-        budget_reason = "this model takes an effort, not a token budget" if efforts else "this model takes no thinking budget"
+        budget_reason = (
+            "this model takes an effort, not a token budget" if efforts else "this model takes no thinking budget"
+        )
     return AcceptedControls(thinking, efforts, effort_reason, budget_reason)
 
 
@@ -104,19 +101,35 @@ def for_person(
     if parameter == "thinking" and thinking.mode in ("on", "off"):
         reason = accepted.thinking.get(thinking.mode) or "it is not available"
         options = ["Default"] + [m.capitalize() for m, why in accepted.thinking.items() if why is None]
-        lowest = f", or the lowest effort ({accepted.efforts[0]})" if thinking.mode == "off" and accepted.efforts else ""
-        return f"Thinking {thinking.mode.capitalize()} is not available for {label}: {reason}. Choose {' or '.join(options)}{lowest}."
-    if parameter == "effort" or (parameter == "thinking" and thinking.effort == "none"):
+        lowest = ""
+        if thinking.mode == "off" and accepted.efforts:
+            lowest = f", or the lowest effort ({accepted.efforts[0]})"
+        return (
+            f"Thinking {thinking.mode.capitalize()} is not available for {label}: {reason}. "
+            f"Choose {' or '.join(options)}{lowest}."
+        )
+    if parameter == "effort" and thinking.mode == "off" and thinking.effort not in (None, "none"):
+        return (
+            f"Effort {thinking.effort} asks {label} to think, but Thinking is Off: "
+            "set Thinking to Default or On, or Effort to Default."
+        )
+    if parameter == "effort" and thinking.mode == "on" and thinking.effort == "none":
+        return (
+            f"Effort none turns thinking off, but Thinking is On for {label}: "
+            "choose another effort or Thinking Default."
+        )
+    if (parameter == "effort" and thinking.effort not in accepted.efforts) or (
+        parameter == "thinking" and thinking.effort == "none"
+    ):
         if accepted.efforts:
             return (
                 f"Effort {thinking.effort!s} is not available for {label}. "
                 f"It takes {', '.join(accepted.efforts)}, or Default."
             )
         return f"{label} has no effort levels: leave Effort at Default."
+    if parameter == "budget_tokens" and thinking.budget_tokens is not None and thinking.budget_tokens <= 0:
+        return f"Thinking budget for {label} must be a positive number of tokens, or empty for none."
     if parameter == "budget_tokens" and accepted.budget_reason:
         instead = " Choose an effort instead." if accepted.efforts else " Leave it empty."
         return f"Thinking budget is not available for {label}: {accepted.budget_reason}.{instead}"
-    name = CONTROL_NAMES.get(parameter)
-    detail = str(refused)
-    detail = detail[0].upper() + detail[1:] if detail else detail
-    return f"{name} — {label}: {detail}." if name else f"{label}: {detail}."
+    return f"{label}: {refused}."

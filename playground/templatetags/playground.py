@@ -194,3 +194,18 @@ def icon(name: str) -> SafeString:
         'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
         f"{_ICONS[name]}</svg>"
     )
+
+
+@register.filter
+def control_offer(model: Any) -> dict[str, Any]:
+    """What a model takes, as data attributes for a compare column's controls."""
+    from playground.conversations.offer import NO_BUDGET, NO_TEMPERATURE, offer_for
+
+    accepted = offer_for(model)
+    return {
+        "efforts": ",".join(accepted.efforts),
+        "no_on": accepted.thinking.get("on") or "",
+        "no_off": accepted.thinking.get("off") or "",
+        "no_budget": "" if model.supports_budget and accepted.budget else accepted.budget_reason or NO_BUDGET,
+        "no_temperature": "" if model.supports_temperature else NO_TEMPERATURE,
+    }

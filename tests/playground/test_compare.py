@@ -105,7 +105,7 @@ async def test_it_refuses_fewer_than_two_columns_or_an_effort_a_model_lacks(asyn
     assert "between 2 and 6 columns" in response.content.decode()
     response = await async_client.post("/compare/new/", setup_form(three_models, **{"col2-effort": "low"}))
     assert response.status_code == 400
-    assert "Charlie Thinker does not take effort" in response.content.decode()
+    assert "is not available for Charlie Thinker" in response.content.decode()
     assert await Comparison.objects.acount() == 0
     assert await Conversation.objects.acount() == 0
 
