@@ -59,9 +59,17 @@ def thought_label(turn: Turn) -> str:
     label = f"Thought for {seconds(thought_ms)}" if thought_ms is not None else "Thought"
     if turn.reasoning_tokens:
         label += f" · {turn.reasoning_tokens:,} reasoning tokens"
+    elif turn.reasoning and turn.status != Turn.Status.COMPLETE:
+        # A stopped run got no usage from the provider: say what it used, estimated.
+        label += f" · ~{estimated_tokens(turn.reasoning):,} reasoning tokens (estimated)"
     if turn.status in (Turn.Status.STOPPED, Turn.Status.INTERRUPTED):
         label += f" ({turn.get_status_display().lower()})"
     return label
+
+
+def estimated_tokens(text: str) -> int:
+    """About four characters a token: for runs the provider never reported usage for."""
+    return max(1, round(len(text) / 4)) if text else 0
 
 
 def thinking_time_ms(turn: Turn) -> int | None:
@@ -95,6 +103,8 @@ def metrics_line(turn: Turn) -> str:
     tokens = (turn.prompt_tokens or 0) + (turn.completion_tokens or 0)
     if tokens:
         parts.append(f"{tokens:,} tokens")
+    elif turn.status != Turn.Status.COMPLETE and (turn.reasoning or turn.content):
+        parts.append(f"~{estimated_tokens(turn.reasoning + turn.content):,} tokens (estimated)")
     if turn.answer_tokens_per_second:
         parts.append(tokens_per_second(turn))
     if turn.cost is not None:
@@ -209,3 +219,14 @@ def control_offer(model: Any) -> dict[str, Any]:
         "no_budget": "" if model.supports_budget and accepted.budget else accepted.budget_reason or NO_BUDGET,
         "no_temperature": "" if model.supports_temperature else NO_TEMPERATURE,
     }
+
+
+@register.simple_tag(takes_context=True)
+def turn_error(context: Any, turn: Turn) -> dict[str, Any]:
+    """A failed turn in words for a person (playground.conversations.turn_errors)."""
+    from playground.conversations.turn_errors import explain
+
+    user = context.get("user")
+    # Rendered for a socket there is no user in the context: the settings link is
+    # shown, and the admin page itself turns away anyone who is not staff.
+    return explain(turn, staff=user is None or bool(getattr(user, "is_staff", False)))

@@ -56,8 +56,28 @@
         : hidden ? "Reasoning not shown · " : "Thought for ") + s.toFixed(1) + " s";
       label.classList.remove("live");
     }
+    const box = details.querySelector(".reasoning");
+    if (box && !turn.dataset.hiddenReasoning && !box.textContent.trim()) {
+      details.hidden = true;  // no reasoning came: nothing to say "Thought for" about
+      return;
+    }
     if (details.open && !details.dataset.userOpened && !keepOpen()) details.open = false;
   }
+
+  // A reader at work in a thought (scrolling it, selecting or keying in it) keeps it
+  // open when the answer starts, on Stop and when the turn ends, as if they had opened it.
+  function readerIn(target) {
+    const node = target && (target.nodeType === 1 ? target : target.parentElement);
+    const details = node && node.closest && node.closest("details.thought");
+    if (details && details.open && node.closest(".reasoning")) details.dataset.userOpened = "1";
+  }
+  ["wheel", "touchstart", "pointerdown", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function (e) { readerIn(e.target); }, { capture: true, passive: true });
+  });
+  document.addEventListener("selectionchange", function () {
+    const sel = document.getSelection();
+    if (sel && !sel.isCollapsed) readerIn(sel.anchorNode);
+  });
 
   // ---- scrolling: at most once per animation frame ----------------------------------
 
