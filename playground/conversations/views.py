@@ -18,6 +18,7 @@ from playground.compare import blind
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
+from playground.conversations.sidebar_context import sidebar_context
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
@@ -53,12 +54,9 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     default = next((m for m in models if m.pk == preferences.default_model_id), None)
     selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
     return {
+        **sidebar_context(request),
         "enter_sends": preferences.enter_sends,
-        "theme_choices": [("system", "System"), ("light", "Light"), ("dark", "Dark")],
         "conversation": conversation,
-        "groups": sidebar.grouped(signed_in(request)),
-        # Requests to the OpenAI-compatible API have a folder of their own.
-        "api_conversations": Conversation.objects.filter(owner=signed_in(request), origin="api")[:100],
         "models": models,
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),

@@ -268,6 +268,7 @@
       store.set("keepThoughtsOpen", sel.checked ? "1" : "0");
       return;
     }
+    if (sel.matches("[data-presets]")) { applyPreset(sel, true); return; }
     if (sel.id !== "model") return;
     let url = sel.dataset.controlsUrl.replace("/0/", "/" + encodeURIComponent(sel.value) + "/");
     if (sel.dataset.conversation) url += "?conversation=" + sel.dataset.conversation;
@@ -276,6 +277,25 @@
       const controls = document.getElementById("controls");
       if (controls && controls.hasAttribute("hx-post")) htmx.trigger(controls, "change");
     });
+  });
+
+  // The Providers page: a preset fills the API flavour, the base URL and a name
+  // (a name typed by hand is kept).
+  function applyPreset(sel, changed) {
+    const form = sel.form;
+    const o = sel.selectedOptions[0];
+    if (!form || !o) return;
+    const name = form.elements.name;
+    const url = form.elements.base_url;
+    if (changed || !url.value) url.value = o.dataset.baseUrl;
+    form.elements.kind.value = o.dataset.kind;
+    if (changed ? (!name.value || name.dataset.fromPreset) : !name.value) {
+      name.value = o.dataset.name;
+      name.dataset.fromPreset = "1";
+    }
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.name === "name" && e.target.dataset.fromPreset) delete e.target.dataset.fromPreset;
   });
 
   // A refused htmx request (bad control value, a turn that is gone) says why.
@@ -546,6 +566,7 @@
     if (keep) document.querySelectorAll("details.thought").forEach(function (d) { d.open = true; });
     if (store.get("controlsOpen") === "1") setControlsOpen(true);
     enhance(document);
+    document.querySelectorAll("select[data-presets]").forEach(function (sel) { applyPreset(sel, false); });
     restoreDraft();
     composerState();
     const prompt = document.getElementById("prompt");
