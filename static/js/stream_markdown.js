@@ -331,16 +331,18 @@
   function update(box) {
     if (!box.isConnected || !box.classList.contains("streaming") || !visible(box)) return;
     let live = box.firstElementChild;
-    if (!live || !live.classList.contains("md-live")) {
-      // A new block, or one whose text was replaced whole (innerHTML): start over.
+    if (live && !live.classList.contains("md-live")) live = null;
+    let tail = "";
+    const nodes = [];
+    for (let n = live ? live.nextSibling : box.firstChild; n; n = n.nextSibling) { nodes.push(n); tail += n.textContent; }
+    const done = completeLength(tail);
+    if (!done) return;
+    if (!live) {
+      // Made only once there is a block to show: an empty element would count as an
+      // answer begun (playground.js). A block whose text was replaced whole starts over.
       live = el("div", "md-live markdown");
       box.insertBefore(live, box.firstChild);
     }
-    let tail = "";
-    const nodes = [];
-    for (let n = live.nextSibling; n; n = n.nextSibling) { nodes.push(n); tail += n.textContent; }
-    const done = completeLength(tail);
-    if (!done) return;
     render(tail.slice(0, done), live);
     const rest = tail.slice(done);
     nodes.forEach(function (n) { n.remove(); });
