@@ -46,12 +46,26 @@ def _enabled_models() -> list[ModelProfile]:
     return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
 
 
+def _last_model_used(request: HttpRequest) -> int | None:
+    model_id: int | None = (
+        # Not a compare column's: a blind one would name its hidden model here.
+        Conversation.objects.filter(owner=signed_in(request), model__isnull=False, comparison_column__isnull=True)
+        .exclude(origin="api")
+        .order_by("-updated_at")
+        .values_list("model_id", flat=True)
+        .first()
+    )
+    return model_id
+
+
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
     models = _enabled_models()
     turns = branch(conversation) if conversation else []
     annotate_siblings(turns)
     preferences = Preferences.of(signed_in(request))
-    default = next((m for m in models if m.pk == preferences.default_model_id), None)
+    # A new chat starts on the model chosen in Settings, else on the last one used.
+    wanted = preferences.default_model_id or _last_model_used(request)
+    default = next((m for m in models if m.pk == wanted), None)
     selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
     return {
         **sidebar_context(request),
