@@ -250,13 +250,14 @@
     if (msg && !window.confirm(msg)) e.preventDefault();
   }, true);
 
-  function setControlsOpen(open) {
+  // `forNow`: closed after use, still opened on the next visit if the user keeps it open.
+  function setControlsOpen(open, forNow) {
     const btn = document.getElementById("controls-toggle");
     const panel = document.getElementById("controls-panel");
     if (!btn || !panel) return;
     btn.setAttribute("aria-expanded", open ? "true" : "false");
     panel.hidden = !open;
-    store.set("controlsOpen", open ? "1" : "0");
+    if (!forNow) store.set("controlsOpen", open ? "1" : "0");
   }
 
   // ---- the controls follow the chosen model ----------------------------------------
@@ -408,6 +409,7 @@
     if (box && box.value === awaiting) box.value = "";
     awaiting = null;
     saveDraft();
+    setControlsOpen(false, true);  // used: the conversation gets the room back
     const notice = document.getElementById("notice");
     if (notice) notice.replaceChildren();
     const hint = document.getElementById("empty-hint");

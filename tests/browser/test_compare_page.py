@@ -258,6 +258,10 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",
     ]  # fmt: skip
+    # After a blind vote, one click to the next blind battle.
+    page.get_by_role("link", name="New battle").click()
+    page.wait_for_url(re.compile(r"/compare/new/\?blind=1$"))
+    assert page.get_by_label("Blind: hide and shuffle the models until I vote").is_checked()
 
     page.goto(server.url("/compare/leaderboard/?scope=mine"))
     after = leaderboard_rows(page)

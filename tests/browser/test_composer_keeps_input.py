@@ -102,6 +102,7 @@ def test_a_refused_prompt_in_a_conversation_keeps_the_box_until_the_server_accep
     page.wait_for_function("() => document.querySelectorAll('article.turn.user').length === 2")
     page.wait_for_function("() => document.getElementById('prompt').value === ''")
     assert page.locator("#notice .error").count() == 0
+    assert page.locator("#controls-panel").is_hidden()  # used: closed, the conversation in view
     page.reload()
     assert page.get_by_label("Prompt").input_value() == ""
     assert errors == []
