@@ -46,6 +46,14 @@ def _enabled_models() -> list[ModelProfile]:
     return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
 
 
+def _by_provider(models: list[ModelProfile]) -> list[tuple[str, list[ModelProfile]]]:
+    """The model picker's groups, one per provider, in the order the models come."""
+    groups: dict[str, list[ModelProfile]] = {}
+    for model in models:
+        groups.setdefault(model.provider.name, []).append(model)
+    return list(groups.items())
+
+
 def _last_model_used(request: HttpRequest) -> int | None:
     model_id: int | None = (
         # Not a compare column's: a blind one would name its hidden model here.
@@ -72,6 +80,7 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
         "enter_sends": preferences.enter_sends,
         "conversation": conversation,
         "models": models,
+        "model_groups": _by_provider(models),
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
         "totals": totals(conversation) if conversation else None,
