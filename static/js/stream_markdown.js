@@ -17,6 +17,10 @@
   "use strict";
 
   const INTERVAL_MS = 150;
+  // Per block, the raw text already rendered into its .md-live: with the plain tail it
+  // is exactly the text streamed (source(), which the browser tests compare with what
+  // was stored: no character lost).
+  const rendered = new WeakMap();
   const pending = new Set();
   let timer = 0;
 
@@ -342,8 +346,10 @@
       // answer begun (playground.js). A block whose text was replaced whole starts over.
       live = el("div", "md-live markdown");
       box.insertBefore(live, box.firstChild);
+      rendered.delete(box);
     }
     render(tail.slice(0, done), live);
+    rendered.set(box, (rendered.get(box) || "") + tail.slice(0, done));
     const rest = tail.slice(done);
     nodes.forEach(function (n) { n.remove(); });
     if (rest) box.appendChild(document.createTextNode(rest));
@@ -378,5 +384,12 @@
     document.querySelectorAll(".reasoning.streaming, .content.streaming").forEach(schedule);
   });
 
-  window.streamMarkdown = { completeLength: completeLength, render: render };
+  function source(box) {
+    const live = box.firstElementChild && box.firstElementChild.classList.contains("md-live") ? box.firstElementChild : null;
+    let tail = "";
+    for (let n = live ? live.nextSibling : box.firstChild; n; n = n.nextSibling) tail += n.textContent;
+    return (live ? rendered.get(box) || "" : "") + tail;
+  }
+
+  window.streamMarkdown = { completeLength: completeLength, render: render, source: source };
 })();

@@ -92,6 +92,8 @@ def test_complete_blocks_render_as_they_arrive_and_the_open_tail_stays_plain(log
         assert live.locator("img").count() == 0 and "<img src=x onerror=alert(1)> stays text" in live.inner_text()
         assert page.locator(f"#turn-{pk}").get_attribute("data-status") == "streaming"
         assert content.evaluate(OPEN_TEXT) == OPEN_TAIL
+        # No character lost: the text rendered so far and the plain tail are the text streamed.
+        assert content.evaluate("b => window.streamMarkdown.source(b)") == DONE_PART + OPEN_TAIL
 
         page.wait_for_selector(f'#turn-{pk}[data-status="complete"]', timeout=20_000)
     # The server's render takes over with the same blocks.
