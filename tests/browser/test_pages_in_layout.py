@@ -43,6 +43,12 @@ def test_every_page_is_in_the_apps_layout(page, server, screenshot, width, theme
             assert page.get_by_role("button", name="Conversations").is_visible(), name
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{name} is {overflow} px wider than the screen"
+        # Nor is a section cut off at the right (a clipped column would not widen the page).
+        right = page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll('.page-column > *')]"
+            ".map(e => e.getBoundingClientRect().right))"
+        )
+        assert right <= width + 1, f"{name}: a section reaches {right} px on a {width} px screen"
         screenshot(page, f"page-{name}-{width}-{theme}")
         assert_clean(page, f"{name} at {width} px, {theme}")
     assert errors == []
