@@ -19,8 +19,8 @@ from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
 from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
-from playground.conversations.tool_views import selection_from
 from playground.conversations.sidebar_context import sidebar_context
+from playground.conversations.tool_views import selection_from
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
