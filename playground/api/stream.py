@@ -43,10 +43,13 @@ _END = object()
 class TurnStream:
     def __init__(self, launched: Launched) -> None:
         self.launched = launched
-        self.sent = {"r": "", "c": ""}  # what went out per block (a replacing piece is cut to its new tail)
+        # What went out per block, as parts (joined only for the rare replacing piece,
+        # which is cut to its new tail): appending to one string per chunk is quadratic.
+        self.sent: dict[str, list[str]] = {"r": [], "c": []}
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._pump = asyncio.get_running_loop().create_task(self._read(), name=f"api-{launched.turn_id}")
         self._ended = False
+        self._held: object | None = None  # a piece taken from the queue for the next update
 
     async def _read(self) -> None:
         try:
@@ -59,32 +62,44 @@ class TurnStream:
         """The text that arrived since the last call (all of it, in one update)."""
         if self._ended:
             return Done(await self.launched.outcome())
-        try:
-            item = await asyncio.wait_for(self._queue.get(), heartbeat)
-        except TimeoutError:
-            return Idle()
+        if self._held is not None:
+            item, self._held = self._held, None
+        else:
+            try:
+                item = await asyncio.wait_for(self._queue.get(), heartbeat)
+            except TimeoutError:
+                return Idle()
         items = [item]
-        while not self._queue.empty():
-            items.append(self._queue.get_nowait())
+        # What else is already queued goes in the same write, up to a reasoning piece
+        # after answer text: one update says reasoning first, then answer.
+        answered = isinstance(item, Piece) and item.block == "c"
+        while self._held is None and not self._queue.empty():
+            more = self._queue.get_nowait()
+            if answered and isinstance(more, Piece) and more.block == "r":
+                self._held = more
+                break
+            answered = answered or (isinstance(more, Piece) and more.block == "c")
+            items.append(more)
         new: dict[str, list[str]] = {"r": [], "c": []}
-        for item in items:
-            if item is _END:
+        for one in items:
+            if one is _END:
                 self._ended = True
-            elif isinstance(item, Piece):
-                new[item.block].append(self._new(item))
+            elif isinstance(one, Piece):
+                new[one.block].append(self._new(one))
         text = Text("".join(new["r"]), "".join(new["c"]))
         if text.reasoning or text.content or not self._ended:
             return text
         return Done(await self.launched.outcome())
 
     def _new(self, piece: Piece) -> str:
-        sent = self.sent[piece.block]
+        parts = self.sent[piece.block]
         if not piece.replace:
-            self.sent[piece.block] = sent + piece.text
+            parts.append(piece.text)
             return piece.text
         # Text already sent cannot be taken back: pass on only what extends it.
+        sent = "".join(parts)
         if piece.text.startswith(sent):
-            self.sent[piece.block] = piece.text
+            self.sent[piece.block] = [piece.text]
             return piece.text[len(sent) :]
         return ""
 

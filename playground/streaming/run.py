@@ -43,6 +43,7 @@ from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.streaming.tap import DirectTap
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -131,6 +132,8 @@ class TurnRun:
     held: asyncio.Event | None = None
     _reclassified: bool = False  # the answer so far became reasoning; the next frame says so
     task: asyncio.Task[None] | None = None
+    # Readers in this process (the API, `ask`) given each piece as it is parsed (tap.py).
+    taps: list[DirectTap] = field(default_factory=list)
     frames_sent: int = 0
     saves: int = 0
 
@@ -149,6 +152,8 @@ class TurnRun:
         self._r_len += len(text)
         self._dirty = True
         self._wake.set()
+        for tap in self.taps:
+            tap.delta("r", text)
 
     def _on_content(self, text: str) -> None:
         if self.first_content_ms is None:
@@ -160,6 +165,8 @@ class TurnRun:
         self._c_len += len(text)
         self._dirty = True
         self._wake.set()
+        for tap in self.taps:
+            tap.delta("c", text)
 
     def _on_reclassified(self, *, keep: bool = True) -> None:
         """A close tag with no open tag: the answer so far was reasoning (dropped when
@@ -182,6 +189,8 @@ class TurnRun:
         self._dirty = True
         self._wake.set()
         self._end_nap()
+        for tap in self.taps:
+            tap.replace("".join(self.reasoning), "")
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)
@@ -289,6 +298,8 @@ class TurnRun:
             log.exception("turn %s: final save failed", self.turn_id)
         finally:
             RUNS.pop(self.turn_id, None)
+            for tap in self.taps:
+                tap.end()
             assert self.layer is not None
             try:
                 await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})

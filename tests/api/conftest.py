@@ -13,6 +13,7 @@ upstream's answers it needs and reads only the requests it caused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -100,15 +101,17 @@ class Gateway:
         return self.upstream.wait_requests(seen + n, timeout)[seen:]
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+@contextlib.contextmanager
+def running_gateway(data_dir: Path, **extra: str) -> Iterator[Gateway]:
+    """A gateway server over `data_dir`, its settings overridden by `extra`."""
     with FakeUpstream() as upstream:
         deployment = Deployment(
-            data_dir=Path(tmp_path_factory.mktemp("gateway")),
+            data_dir=data_dir,
             extra={
                 "API_HEARTBEAT_INTERVAL": "0.3",
                 "UPSTREAM_READ_TIMEOUT": "2",
                 "FRAME_INTERVAL": "0.02",
+                **extra,
             },
         )
         deployment.manage("migrate", "--noinput")
@@ -119,3 +122,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
             yield Gateway(server=server, deployment=deployment, upstream=upstream, tokens=tokens)
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(Path(tmp_path_factory.mktemp("gateway"))) as running:
+        yield running

@@ -1,0 +1,68 @@
+"""A run's text handed straight to a reader in the same process (issue 23.2).
+
+The chat page's sockets get a run's text through the channel layer, in frames
+coalesced over FRAME_INTERVAL (a browser gains nothing from more than ~25 paints a
+second). A caller that reads the turn itself (the API's SSE writer, `ask`) sits in
+the process that runs the turn, so it needs neither the frame interval nor the
+layer: the run hands it every piece of text in the same pass that appends it for
+the checkpoint and the frames (`TurnRun._on_reasoning` / `_on_content`), and the
+reader wakes at once. Lateness is then a scheduling cost, not a frame interval.
+
+The tap keeps what the reader has not taken yet (at most the turn's own text,
+which the run holds anyway); the reader detaches it when it leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator
+
+from playground.streaming.follower import Piece
+
+
+class DirectTap:
+    def __init__(self) -> None:
+        self._pieces: deque[Piece | None] = deque()  # None: the run has ended
+        self._waiter: asyncio.Future[None] | None = None
+
+    # ---- the run's side: cheap, never blocks ----------------------------------------
+
+    def delta(self, block: str, text: str) -> None:
+        self._pieces.append(Piece(block, text))
+        self._wake()
+
+    def replace(self, reasoning: str, content: str) -> None:
+        """The answer so far was reasoning: both blocks start again from these texts."""
+        self._pieces.append(Piece("r", reasoning, replace=True))
+        self._pieces.append(Piece("c", content, replace=True))
+        self._wake()
+
+    def end(self) -> None:
+        self._pieces.append(None)
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # ---- the reader's side ------------------------------------------------------------
+
+    def pending(self) -> int:
+        return len(self._pieces)
+
+    async def pieces(self) -> AsyncIterator[Piece]:
+        """Every piece in the order the run produced it, until the run ends."""
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._pieces:
+                piece = self._pieces.popleft()
+                if piece is None:
+                    return
+                yield piece
+            self._waiter = loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
