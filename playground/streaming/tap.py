@@ -52,17 +52,39 @@ class DirectTap:
     def pending(self) -> int:
         return len(self._pieces)
 
+    def take(self) -> Piece | None:
+        """The next piece (None: the run has ended); only when `pending()`."""
+        return self._pieces.popleft()
+
+    def put_back(self, piece: Piece) -> None:
+        """A piece taken but not used yet: it comes first again."""
+        self._pieces.appendleft(piece)
+
+    async def wait(self, timeout: float) -> bool:  # noqa: ASYNC109 (a timer, not wait_for: no task per wait)
+        """Until a piece is pending (True) or `timeout` seconds have passed (False)."""
+        if self._pieces:
+            return True
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _expire, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+        return bool(self._pieces)
+
     async def pieces(self) -> AsyncIterator[Piece]:
         """Every piece in the order the run produced it, until the run ends."""
-        loop = asyncio.get_running_loop()
         while True:
             while self._pieces:
                 piece = self._pieces.popleft()
                 if piece is None:
                     return
                 yield piece
-            self._waiter = loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+            await self.wait(3600.0)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -56,6 +56,17 @@ broken = Provider.objects.create(name="broken", kind="openai", base_url=up + "/v
 ModelProfile.objects.create(provider=broken, model_id="broken-1", label="Broken")
 """
 
+TOKENS = """
+import io
+from django.core.management import call_command
+tokens = {}
+for name in ("olivia", "sam"):
+    out = io.StringIO()
+    call_command("tokens", "create", "--user", name, stdout=out)
+    tokens[name] = out.getvalue().strip()
+print(json.dumps(tokens))
+"""
+
 
 @dataclass
 class Gateway:
@@ -115,8 +126,9 @@ def running_gateway(data_dir: Path, **extra: str) -> Iterator[Gateway]:
             },
         )
         deployment.manage("migrate", "--noinput")
-        deployment.manage("shell", code=MODELS.format(url=upstream.url))
-        tokens = {name: deployment.manage("tokens", "create", "--user", name).strip() for name in ("olivia", "sam")}
+        # The models and the users' tokens in one Django start (`manage.py tokens create` each).
+        out = deployment.manage("shell", code=MODELS.format(url=upstream.url) + TOKENS)
+        tokens = json.loads(out.strip().splitlines()[-1])
         server = Server(deployment).start()
         try:
             yield Gateway(server=server, deployment=deployment, upstream=upstream, tokens=tokens)
