@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.conversations.services import build_request
+from playground.db_threads import detached_context
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
@@ -566,7 +567,11 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
 def begin(run: TurnRun) -> TurnRun:
     """Start `run`'s task on the running loop; it is live (in RUNS) from now on."""
     RUNS[run.turn_id] = run
-    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{run.turn_id}")
+    # Not in the starting request's thread-sensitive context: the run outlives the
+    # request, and its database work belongs on the process's one shared thread (db_threads).
+    run.task = asyncio.get_running_loop().create_task(
+        run.main(), name=f"run-{run.turn_id}", context=detached_context()
+    )
     return run
 
 

@@ -6,6 +6,7 @@ the provider sent twenty; read with the official `openai` client."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,32 @@ def test_every_upstream_chunk_is_relayed_once_in_order_in_its_field_without_wait
     # What the client read is what was stored.
     stored = slow_frames.answer(conversation)
     assert (stored["status"], stored["reasoning"], stored["content"]) == ("complete", REASONING, CONTENT)
+
+
+def sqlite_connections(pid: int) -> int:
+    """Open handles of the server process on its database file (one per connection)."""
+    fd_dir = Path(f"/proc/{pid}/fd")
+    count = 0
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        count += target.endswith("playground.sqlite3")
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts file handles in /proc")
+def test_requests_and_their_runs_leave_no_database_connections_behind(slow_frames):
+    """Issue 23.4: each ASGI request runs its database work on a thread of its own;
+    its connection must close with the request, and its run must write through the
+    process's one shared thread, or connections (and memory) pile up per request."""
+    client = slow_frames.client()
+    for _ in range(10):
+        slow_frames.upstream.enqueue(Script(chunks=render("openai-chat", "think " * 5, "answer " * 5)))
+        stream = client.chat.completions.create(
+            model="Native", messages=[{"role": "user", "content": "Again."}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).startswith("answer")
+    # The shared thread's connection, and at most one of a request still closing.
+    assert sqlite_connections(slow_frames.server.process.pid) <= 3

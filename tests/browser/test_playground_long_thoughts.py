@@ -17,6 +17,7 @@ import time
 import pytest
 
 pytestmark = pytest.mark.browser
+THROTTLE = 4  # Chromium's CPU throttling rate while the thought streams
 
 OBSERVE = """
 window.__longTasks = [];
@@ -51,6 +52,8 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     pk = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
     cdp = page.context.new_cdp_session(page)
+    # A slower device (DESIGN's budget is set under a 4× CPU throttle, issue 23.5).
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLE})
     cdp.send("Performance.enable")
     before = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     page.evaluate("() => { window.__longTasks = []; window.__rafGaps = []; }")
@@ -94,6 +97,8 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
         "layout_s": round(after["LayoutDuration"] - before["LayoutDuration"], 2),
         "script_s": round(after["ScriptDuration"] - before["ScriptDuration"], 2),
     }
+    figures["cpu_throttle"] = THROTTLE
+    figures["long_task_ms"] = sorted(long_tasks)[-10:]
     print("\nlong-thought figures:", json.dumps(figures))
 
     assert tokens >= reasoning_tokens * 0.9 and chars >= tokens * 3
