@@ -104,11 +104,19 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     assert tokens >= reasoning_tokens * 0.9 and chars >= tokens * 3
     # One text node per frame at most: frames are ≤ 1 per FRAME_INTERVAL (0.04 s), never one per token.
     assert nodes <= seconds / 0.04 + 10 and nodes < tokens / 10
-    # Appending text adds no elements: the page does not grow while it streams.
-    assert max(elements) - min(elements) <= 5
+    # Appending text adds no elements but one block per ~2,000 characters of finished
+    # lines (playground.js, segment): the page grows with the thought's length, not its frames.
+    assert max(elements) - min(elements) <= chars / 2000 + 5
     # Markdown is rendered once, at the end, into the folded block.
     assert page.locator(f"#t{pk}-r.markdown").count() == 1
     assert page.locator(f"#turn-{pk} details.thought").evaluate("d => d.open") is False
-    # Nothing close to a freeze; generous bounds, as the CI machine may be busy.
-    assert figures["longest_task_ms"] < 500
     assert figures["main_thread_busy_s"] < seconds * 0.8
+    # Nothing close to a freeze, even on a busy CI machine.
+    assert figures["longest_task_ms"] < 500, figures
+    # DESIGN's budget, under the 4× throttle: no task over 100 ms (issue 23.5). Not
+    # met yet: streaming into segments cut the tasks over 50 ms from 67 to 20 and
+    # layout from 4.3 to 1.6 s (one run each, machine load ~16), but 3-4 tasks
+    # still passed 100 ms, the longest 438 ms. Reported, not hidden: the run says
+    # XFAIL with the figures until the page holds the budget.
+    if figures["longest_task_ms"] > 100:
+        pytest.xfail(f"a task of {figures['longest_task_ms']} ms > DESIGN's 100 ms: {figures['long_task_ms']}")
