@@ -123,7 +123,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             snapshot = tracemalloc.take_snapshot()
             top = [] if _snapshot is None else snapshot.compare_to(_snapshot, "traceback")[:15]
             _snapshot = snapshot
-            await _respond(send, {"top": ["\n".join([str(stat)] + stat.traceback.format()[-8:]) for stat in top]})
+            await _respond(send, {"top": ["\n".join([str(stat), *stat.traceback.format()[-8:]]) for stat in top]})
             return
         if scope["path"] == "/__bench__/objects":
             # What is alive, by type, after a full collection: diff two of these to
