@@ -71,12 +71,12 @@ class TurnStream:
             self._detach()
             # Whatever the run did not hand over is in the saved turn.
             turn = await self.launched.outcome()
-            for block, text in (("r", turn.reasoning), ("c", turn.content)):
-                if len(text) > self._have[block]:
-                    new[block].append(self._new(Piece(block, text[self._have[block] :])))
-        text = Text("".join(new["r"]), "".join(new["c"]))
-        if text.reasoning or text.content or not self._ended:
-            return text
+            for block, saved in (("r", turn.reasoning), ("c", turn.content)):
+                if len(saved) > self._have[block]:
+                    new[block].append(self._new(Piece(block, saved[self._have[block] :])))
+        update = Text("".join(new["r"]), "".join(new["c"]))
+        if update.reasoning or update.content or not self._ended:
+            return update
         return Done(await self.launched.outcome())
 
     def _new(self, piece: Piece) -> str:
