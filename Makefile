@@ -22,8 +22,12 @@ run: migrate
 	$(PY) manage.py bootstrap
 	$(PY) -m playground.server -b 127.0.0.1 -p $${PORT:-8000} playground.asgi:application
 
+# The suite runs on TEST_WORKERS pytest-xdist workers (tests/README.md: what each
+# worker gets of its own). TEST_WORKERS=0 runs it in this one process.
+TEST_WORKERS ?= 4
+
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check reasoning playground tests bench

@@ -24,9 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import gateway, harness, relay
+from bench import api_load, gateway, harness, relay
 
-SECTIONS = ("parsers", "relay", "ttft", "turns", "cost", "concurrency", "redis", "stall", "page", "gateway")
+SECTIONS = (
+    "parsers", "relay", "ttft", "turns", "cost", "concurrency", "redis", "stall", "page", "gateway", "api", "memory",
+)
 # Opt-in sections (not run by default): `--only candidates`, `--only readers`, `--peers`.
 EXTRA_SECTIONS = ("candidates", "readers")
 
@@ -135,7 +137,9 @@ async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict
     upstream = harness.Upstream()
     try:
         pool = max([*cfg["concurrency"], cfg["ttft_turns"], 200]) + 40
-        wanted_main = only & {"relay", "ttft", "turns", "cost", "concurrency", "stall", "page", "gateway"}
+        wanted_main = only & {
+            "relay", "ttft", "turns", "cost", "concurrency", "stall", "page", "gateway", "api", "memory",
+        }
         if wanted_main:
             log("starting daphne (in-memory channel layer, SQLite)")
             server = harness.Server(upstream, conversations=pool)
@@ -170,6 +174,12 @@ async def run_server_sections(cfg: dict[str, Any], only: set[str], results: dict
                         "first_token": await gateway.first_token(server, upstream, cfg["ttft_turns"] // 2),
                         "cpu": await gateway.cpu_per_chunk(server, upstream),
                     }
+                if "api" in only:
+                    log("issue 23's workload through /v1: 40 streams x 400 chunks at 50 chunks/s")
+                    results["api"] = await api_load.run(server, upstream)
+                if "memory" in only:
+                    log("RSS over 10 repetitions of 40 x 400 chunks through /v1, after 2 to warm up")
+                    results["memory"] = await api_load.memory(server, upstream)
                 if "page" in only:
                     log("the page in headless Chromium: 30k tokens at 2,000 tokens/s")
                     from bench import page
@@ -275,6 +285,15 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             ratio = round(red["largest_n_holding_p99"] / n, 2) if n else None
             add("the same on Redis ÷ in-memory", f"{ratio} ({red['largest_n_holding_p99']} ÷ {n})", "≥ 0.8",
                 ratio is not None and ratio >= 0.8)
+    if api := results.get("api"):
+        add(f"/v1, {api['streams']} × {api['chunks_per_stream']} chunks at {api['chunks_per_s']}/s: "
+            "lateness p50 / p99 ms (median of rounds)", f"{api['lateness_p50_ms']} / {api['lateness_p99_ms']}",
+            "≤ 5 / ≤ 50", (api["lateness_p50_ms"] or 1e9) <= 5 and (api["lateness_p99_ms"] or 1e9) <= 50)
+        add("/v1, same load: server CPU µs per chunk (least of rounds)", api["server_cpu_us_per_chunk"], "-", None)
+    if mem := results.get("memory"):
+        add(f"RSS growth over {mem['repetitions']} repetitions after warm-up, MB ({mem['rss_mb'][0]} → "
+            f"{mem['rss_mb'][-1]})", mem["growth_after_warmup_mb"], "≤ 10",
+            abs(mem["growth_after_warmup_mb"]) <= 10)
     if tc := results.get("turn_cost"):
         v = tc["server_cpu_ms_per_turn"]
         add("fixed CPU per turn, 50-token turn, ms", v, "≤ 6", v <= 6)

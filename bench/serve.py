@@ -103,11 +103,41 @@ async def _respond(send: Any, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+_snapshot: Any = None
+if os.environ.get("BENCH_TRACEMALLOC") == "1":
+    import tracemalloc
+
+    tracemalloc.start(12)
+
+
 async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _lag_task
     if _lag_task is None:
         _lag_task = asyncio.get_running_loop().create_task(_lag_meter(), name="bench-lag-meter")
     if scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
+        if scope["path"] == "/__bench__/tracemalloc":
+            # With BENCH_TRACEMALLOC=1: where memory was allocated since the last call.
+            import tracemalloc
+
+            global _snapshot
+            snapshot = tracemalloc.take_snapshot()
+            top = [] if _snapshot is None else snapshot.compare_to(_snapshot, "traceback")[:15]
+            _snapshot = snapshot
+            await _respond(send, {"top": ["\n".join([str(stat), *stat.traceback.format()[-8:]]) for stat in top]})
+            return
+        if scope["path"] == "/__bench__/objects":
+            # What is alive, by type, after a full collection: diff two of these to
+            # find what grows across runs (issue 23.4).
+            import collections
+            import gc
+
+            gc.collect()
+            counts = collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+            tasks = collections.Counter(
+                "task " + getattr(t.get_coro(), "__qualname__", "?") for t in asyncio.all_tasks()
+            )
+            await _respond(send, dict(counts.most_common(400)) | dict(tasks))
+            return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
             _writes_by_what.clear()

@@ -22,6 +22,10 @@ Takes daphne's own arguments (`daphne --help`) and adds, before daphne starts:
   10–20 s at 50 streams and made the latency tails, issue 11); and the young
   generation is collected every `GC_GEN0` allocations instead of every 700.
 
+* **TCP_NODELAY** on every connection (`SERVER_TCP_NODELAY`, on by default): the
+  API writes each chunk as it comes; Nagle's algorithm would hold a small write
+  until the client acknowledged the last one (up to its 40 ms delayed ACK).
+
 Plain `daphne playground.asgi:application` still works; it just runs without these.
 """
 
@@ -92,6 +96,26 @@ def use_ws_deflate() -> None:
     daphne.server.WebSocketFactory = DeflatingWebSocketFactory
 
 
+def use_tcp_nodelay() -> None:
+    """Turn Nagle's algorithm off on every connection daphne serves (issue 23.2).
+
+    The API relays each upstream chunk in a write of its own; with Nagle on, a
+    small write waits until the client has acknowledged the previous one, and a
+    client's delayed ACK holds it up to 40 ms: the frame interval back again."""
+    import contextlib
+
+    from daphne import http_protocol
+
+    process = http_protocol.WebRequest.process
+
+    def process_without_nagle(self: Any) -> Any:
+        with contextlib.suppress(Exception):  # not a TCP transport (a test's fake one)
+            self.channel.transport.setTcpNoDelay(True)
+        return process(self)
+
+    http_protocol.WebRequest.process = process_without_nagle
+
+
 def tune_gc() -> None:
     gc.collect()
     gc.freeze()
@@ -107,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if _on("SERVER_WS_DEFLATE"):
         use_ws_deflate()
+    if _on("SERVER_TCP_NODELAY"):
+        use_tcp_nodelay()
     if _on("SERVER_GC_TUNED"):
         app_paths = [a for a in argv if ":" in a and not a.startswith("-")]
         if app_paths:

@@ -57,10 +57,20 @@ def envint(name: str, default: int) -> int:
 def private_secret(path: Path, make: Callable[[], str]) -> str:
     """Read a generated secret, creating it once (mode 0600) when absent."""
     if not path.exists():
+        # Written aside and linked into place: processes starting together (test
+        # workers, server workers) never read a half-written file, and the first
+        # link wins; the others read it.
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(make())
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(aside)
     return path.read_text().strip()
 
 

@@ -21,8 +21,9 @@ stored: `Launched.failed` says so, and the saved turn says why.
 
 A caller that consumes the turn itself (`ask`, the API's SSE output) passes
 `follow=True` and reads `Launched.deltas()`: every character of the reasoning
-and the answer once, in order, by the same gap/resume protocol the sockets use
-(`follower.TurnFollower`), then `await launched.outcome()` for the saved turn:
+and the answer once, in order, handed over by the run as it parses each chunk
+(`tap.DirectTap`: no frame interval, no channel layer; the run lives in this
+process), then `await launched.outcome()` for the saved turn:
 
     launched = await launch(Prompt.from_messages(user, model, messages, params), follow=True)
     try:
@@ -65,9 +66,10 @@ from playground.conversations.services import (
     start_regeneration,
 )
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.follower import Piece, TurnFollower
+from playground.streaming.follower import Piece
 from playground.streaming.liveness import sweep_once
-from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
+from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
+from playground.streaming.tap import DirectTap, ToolNote
 from playground.tools import max_steps
 from reasoning.request import Message
 
@@ -208,17 +210,6 @@ def _store_prompt(start: Question) -> Exchange:
 # ---- starting what is stored ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ToolNote:
-    """A tool-loop message of the run (see playground.streaming.tool_frames)."""
-
-    message: dict[str, Any]
-
-    @property
-    def kind(self) -> str:
-        return str(self.message.get("type", ""))
-
-
 @dataclass
 class Launched:
     conversation_id: int
@@ -227,7 +218,7 @@ class Launched:
     turn_id: int
     run: TurnRun | None = None  # None once failed: the turn is saved as an error
     error: dict[str, Any] | None = None  # why it could not start
-    _channel: str | None = None  # with follow=True: this caller's member of the group
+    _tap: DirectTap | None = None  # with follow=True: the run hands its text here
 
     @property
     def failed(self) -> bool:
@@ -235,68 +226,37 @@ class Launched:
 
     async def deltas(self, *, tools: bool = False) -> AsyncIterator[Any]:
         """The turn's text as it streams: pieces of reasoning ("r") and answer ("c"),
-        each character once and in order; at the end, whatever the frames missed,
-        from the saved turn. A reclassification (answer text that was reasoning)
-        comes as two pieces with `replace` set. Needs `launch(..., follow=True)`.
+        each character once and in order, as the run parses them; at the end,
+        whatever the run did not hand over, from the saved turn. A reclassification
+        (answer text that was reasoning) comes as two pieces with `replace` set.
+        Needs `launch(..., follow=True)`.
 
         In a tool loop each step's text starts afresh; with `tools=True` the tool
         messages (tool_frames: tool.start/args/result/awaiting, turn.step) come
         too, as `ToolNote`s between the pieces, in order."""
-        if self._channel is None:
+        tap = self._tap
+        if tap is None:
             raise RuntimeError("launch(..., follow=True) to read the deltas")
-        layer = _layer()
-        follower = TurnFollower()
-        step = 0
+        have = {"r": 0, "c": 0}
+        run = self.run
         try:
-            while True:
-                try:
-                    async with asyncio.timeout(1.0):
-                        message = await layer.receive(self._channel)
-                except TimeoutError:
-                    # A lost "turn.done" or resume reply: look at the run itself.
-                    if self.run is None or self.run.task is None or self.run.task.done():
-                        break
-                    if follower.resuming:
-                        await self._ask(follower.retry(), step)
-                    continue
-                if message.get("turn") != self.turn_id:
-                    continue
-                kind = message.get("type")
-                if kind == "turn.done":
-                    break
-                at = int(message.get("step", 0) or 0)
-                if at < step:
-                    continue  # a late frame of a finished step
-                if at > step or kind == "turn.step":
-                    step, follower = at, TurnFollower()  # a new model call: its text starts at 0
-                if kind == "turn.step" or (kind or "").startswith("tool."):
-                    if tools:
-                        yield ToolNote(message)
-                    continue
-                if kind == "turn.frame":
-                    delivery = follower.on_frame(message)
-                elif kind == "turn.resumed":
-                    delivery = follower.on_resumed(message)
-                elif kind == "turn.reclassified":
-                    delivery = follower.on_reclassified(message)  # pieces that replace both blocks
-                else:
-                    continue
-                for piece in delivery.pieces:
+            if run is not None:  # a turn that never ran has only its saved text
+                async for piece in tap.pieces():
+                    if isinstance(piece, ToolNote):
+                        if piece.kind == "turn.step":
+                            have = {"r": 0, "c": 0}  # a new model call: its text starts at 0
+                        if tools:
+                            yield piece
+                        continue
+                    have[piece.block] = len(piece.text) if piece.replace else have[piece.block] + len(piece.text)
                     yield piece
-                await self._ask(delivery.ask, step)
             turn = await self.outcome()
-            for i, (block, text) in enumerate((("r", turn.reasoning), ("c", turn.content))):
-                if len(text) > follower.have[i]:
-                    yield Piece(block, text[follower.have[i] :])
+            for block, text in (("r", turn.reasoning), ("c", turn.content)):
+                if len(text) > have[block]:
+                    yield Piece(block, text[have[block] :])
         finally:
-            await asyncio.shield(layer.group_discard(self.group, self._channel))
-
-    async def _ask(self, offsets: tuple[int, int] | None, step: int = 0) -> None:
-        if offsets is not None:
-            message = {"type": "run.resume", "reply_to": self._channel, "r_off": offsets[0], "c_off": offsets[1]}
-            if step:
-                message["step"] = step
-            await _layer().group_send(run_group(self.turn_id), message)
+            if run is not None and tap in run.taps:
+                run.taps.remove(tap)
 
     async def outcome(self) -> Turn:
         """The turn as saved once its run has ended."""
@@ -336,14 +296,13 @@ async def launch_stored(
     """Start the runs of exchanges already stored (a comparison stores all its
     columns in one transaction): every run first, then every announcement, so
     each column shows its turn before any frame; a failure ends its own turn only."""
-    layer = _layer()
+    _layer()  # no layer, no way to the watchers: fail before any run starts
     launched = []
     for exchange in exchanges:
         conversation = exchange.assistant_turn.conversation
         one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk)
         if follow:
-            one._channel = await layer.new_channel()
-            await layer.group_add(one.group, one._channel)
+            one._tap = DirectTap()
         if exchange.request is None:
             one.error = exchange.assistant_turn.error or {"kind": "bad_request", "message": "not started"}
         else:
@@ -352,6 +311,8 @@ async def launch_stored(
                               tool_selection=list(conversation.tools or ()),
                               functions=function_specs(conversation.functions),
                               max_steps=max_steps(exchange.assistant_turn.params))  # fmt: skip
+                if one._tap is not None:
+                    run.taps.append(one._tap)
                 one.run = begin(run)
             except Exception as e:
                 one.error = _failure(e)

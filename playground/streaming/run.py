@@ -41,10 +41,12 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.conversations.services import build_request, request_record
+from playground.db_threads import detached_context
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.streaming.tap import DirectTap
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -147,6 +149,8 @@ class TurnRun:
     held: asyncio.Event | None = None
     _reclassified: bool = False  # the answer so far became reasoning; the next frame says so
     task: asyncio.Task[None] | None = None
+    # Readers in this process (the API, `ask`) given each piece as it is parsed (tap.py).
+    taps: list[DirectTap] = field(default_factory=list)
     frames_sent: int = 0
     saves: int = 0
 
@@ -185,6 +189,8 @@ class TurnRun:
         self._r_len += len(text)
         self._dirty = True
         self._wake.set()
+        for tap in self.taps:
+            tap.delta("r", text)
 
     def _on_content(self, text: str) -> None:
         if self._step_first_content_ms is None:
@@ -198,6 +204,8 @@ class TurnRun:
         self._c_len += len(text)
         self._dirty = True
         self._wake.set()
+        for tap in self.taps:
+            tap.delta("c", text)
 
     def _on_reclassified(self, *, keep: bool = True) -> None:
         """A close tag with no open tag: the answer so far was reasoning (dropped when
@@ -220,6 +228,8 @@ class TurnRun:
         self._dirty = True
         self._wake.set()
         self._end_nap()
+        for tap in self.taps:
+            tap.replace("".join(self.reasoning), "")
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self._started) * 1000)
@@ -371,7 +381,10 @@ class TurnRun:
         self._post(tool_frames.tool_args(self.turn_id, self.step, event.index, call))
 
     def _post(self, message: dict[str, Any]) -> None:
-        """A tool message for the watchers: it goes after the text streamed before it."""
+        """A tool message for the watchers: it goes after the text streamed before it
+        (the frames wait for the flush; a tap has had that text already)."""
+        for tap in self.taps:
+            tap.note(message)
         self._outbox.append(message)
         self._wake.set()
         self._end_nap()
@@ -464,7 +477,10 @@ class TurnRun:
             self._dirty = True
             await self._save(final=False)
             assert self.layer is not None
-            await self.layer.group_send(self.group, tool_frames.turn_step(self.turn_id, self.step))
+            boundary = tool_frames.turn_step(self.turn_id, self.step)
+            for tap in self.taps:
+                tap.note(boundary)
+            await self.layer.group_send(self.group, boundary)
 
     async def _shielded(self, work: Any) -> None:
         """Run the end of a run to completion even if this task is cancelled again
@@ -493,6 +509,8 @@ class TurnRun:
             log.exception("turn %s: final save failed", self.turn_id)
         finally:
             RUNS.pop(self.turn_id, None)
+            for tap in self.taps:
+                tap.end()
             assert self.layer is not None
             try:
                 await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
@@ -832,7 +850,11 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
 def begin(run: TurnRun) -> TurnRun:
     """Start `run`'s task on the running loop; it is live (in RUNS) from now on."""
     RUNS[run.turn_id] = run
-    run.task = asyncio.get_running_loop().create_task(run.main(), name=f"run-{run.turn_id}")
+    # Not in the starting request's thread-sensitive context: the run outlives the
+    # request, and its database work belongs on the process's one shared thread (db_threads).
+    run.task = asyncio.get_running_loop().create_task(
+        run.main(), name=f"run-{run.turn_id}", context=detached_context()
+    )
     return run
 
 

@@ -230,6 +230,38 @@
     followNewest();
   });
 
+  // A long thought streams into blocks of its own lines (issue 23.5). Text appended
+  // to one block makes the browser lay out all of that block's text again, every
+  // frame: with 100k characters that is a 100-300 ms task per frame on a slow
+  // device. Once the newest text runs past SEGMENT_CHARS it is moved, up to its
+  // last line break, into a segment (a block: later appends do not lay it out
+  // again; off screen it is skipped). Cut only after a line break, so the text
+  // wraps exactly as it would in one block.
+  const SEGMENT_CHARS = 2000;
+  function segment(block) {
+    const tail = [];
+    let chars = 0;
+    for (let n = block.lastChild; n && n.nodeType === Node.TEXT_NODE; n = n.previousSibling) {
+      tail.unshift(n);
+      chars += n.data.length;
+    }
+    if (chars < SEGMENT_CHARS) return;
+    for (let i = tail.length - 1; i >= 0; i--) {
+      const cut = tail[i].data.lastIndexOf("\n");
+      if (cut < 0) continue;
+      if (cut < tail[i].data.length - 1) tail[i].splitText(cut + 1);
+      const seg = document.createElement("div");
+      seg.className = "segment";
+      block.insertBefore(seg, tail[0]);
+      for (let j = 0; j <= i; j++) seg.appendChild(tail[j]);
+      return;
+    }
+  }
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    const target = e.detail.target;
+    if (target && target.id && target.id.endsWith("-r") && target.classList.contains("streaming")) segment(target);
+  });
+
   document.addEventListener("htmx:load", function (e) {
     const elt = e.detail.elt;
     if (!(elt instanceof Element)) return;

@@ -13,6 +13,7 @@ upstream's answers it needs and reads only the requests it caused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -74,6 +75,17 @@ broken = Provider.objects.create(name="broken", kind="openai", base_url=up + "/v
 ModelProfile.objects.create(provider=broken, model_id="broken-1", label="Broken")
 """
 
+TOKENS = """
+import io
+from django.core.management import call_command
+tokens = {}
+for name in ("olivia", "sam"):
+    out = io.StringIO()
+    call_command("tokens", "create", "--user", name, stdout=out)
+    tokens[name] = out.getvalue().strip()
+print(json.dumps(tokens))
+"""
+
 
 @dataclass
 class Gateway:
@@ -119,22 +131,31 @@ class Gateway:
         return self.upstream.wait_requests(seen + n, timeout)[seen:]
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+@contextlib.contextmanager
+def running_gateway(data_dir: Path, **extra: str) -> Iterator[Gateway]:
+    """A gateway server over `data_dir`, its settings overridden by `extra`."""
     with FakeUpstream() as upstream:
         deployment = Deployment(
-            data_dir=Path(tmp_path_factory.mktemp("gateway")),
+            data_dir=data_dir,
             extra={
                 "API_HEARTBEAT_INTERVAL": "0.3",
                 "UPSTREAM_READ_TIMEOUT": "2",
                 "FRAME_INTERVAL": "0.02",
+                **extra,
             },
         )
         deployment.manage("migrate", "--noinput")
-        deployment.manage("shell", code=MODELS.format(url=upstream.url))
-        tokens = {name: deployment.manage("tokens", "create", "--user", name).strip() for name in ("olivia", "sam")}
+        # The models and the users' tokens in one Django start (`manage.py tokens create` each).
+        out = deployment.manage("shell", code=MODELS.format(url=upstream.url) + TOKENS)
+        tokens = json.loads(out.strip().splitlines()[-1])
         server = Server(deployment).start()
         try:
             yield Gateway(server=server, deployment=deployment, upstream=upstream, tokens=tokens)
         finally:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(Path(tmp_path_factory.mktemp("gateway"))) as running:
+        yield running

@@ -5,8 +5,8 @@
                       migrated and bootstrapped, with two known users and the
                       static files collected. `.url(path)`,
                       `.manage(...)`, `.create_user(...)`, `.log_tail()`.
-    page              a Playwright (sync API) page in /usr/bin/chromium with a fresh
-                      profile (user data dir) per test.
+    page              a Playwright (sync API) page in /usr/bin/chromium, in a fresh
+                      browser context per test (one browser per module and worker).
     logged_in_page    the same, logged in as `server.user` through the real login form.
     screenshot        `screenshot(page, name)`: PNG into docs/screenshots/ when
                       SCREENSHOTS=1 (for the README), else into the test's tmp dir.
@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.migrated import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -122,7 +124,8 @@ def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
-def create_users(env: dict[str, str], users: list[tuple[str, str, bool]]) -> None:
+def create_users(env: dict[str, str], users: list[tuple[str, str, bool]], then: str = "") -> None:
+    """Create (or reset) `users`; `then`: a management command to run next in the same process."""
     code = (
         "from django.contrib.auth import get_user_model\n"
         "User = get_user_model()\n"
@@ -132,6 +135,8 @@ def create_users(env: dict[str, str], users: list[tuple[str, str, bool]]) -> Non
         "    user.is_staff = user.is_superuser = admin\n"
         "    user.save()\n"
     )
+    if then:
+        code += f"from django.core.management import call_command\ncall_command({then!r})\n"
     manage(env, "shell", "-c", code)
 
 
@@ -179,13 +184,13 @@ def server(_collected_static: Path) -> Iterator[Server]:
     env = server_env(data_dir)
     # What `make run`'s collectstatic makes (hashed names, .gz/.br), from the session's copy.
     shutil.copytree(_collected_static, data_dir / "staticfiles")
-    manage(env, "migrate", "--noinput")
+    migrate(data_dir)  # a copy of the migrated database (tests/migrated.py)
     plain = Server.__dataclass_fields__
     user, password = plain["user"].default, plain["password"].default
     admin, admin_password = plain["admin"].default, plain["admin_password"].default
-    # Users first, so bootstrap does not invent an admin with a random password.
-    create_users(env, [(user, password, False), (admin, admin_password, True)])
-    manage(env, "bootstrap")
+    # Users first, so bootstrap does not invent an admin with a random password;
+    # one Django start for both.
+    create_users(env, [(user, password, False), (admin, admin_password, True)], then="bootstrap")
     log_path = data_dir / "daphne.log"
     for _attempt in range(3):  # a free port can be taken between probe and bind
         port = free_port()
@@ -229,16 +234,22 @@ def playwright_driver() -> Iterator[object]:
         yield p
 
 
+@pytest.fixture(scope="module")
+def chromium(playwright_driver) -> Iterator[object]:
+    """One Chromium per module (per test worker): starting one takes a second or
+    more on a busy machine; each test gets a context of its own in it."""
+    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
 @pytest.fixture
-def browser_context(playwright_driver, tmp_path: Path) -> Iterator[object]:
-    """A Chromium with a fresh profile: no cookies or cache carried between tests."""
-    context = playwright_driver.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "chromium-profile"),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport={"width": 1280, "height": 860},
-    )
+def browser_context(chromium) -> Iterator[object]:
+    """A fresh browser context: no cookies, storage or cache carried between tests
+    (what a fresh profile gave, without starting a browser per test)."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(10_000)
     try:
         yield context

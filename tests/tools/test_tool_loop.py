@@ -15,7 +15,8 @@ from channels.db import database_sync_to_async
 
 from playground.models import Conversation, McpServer, Turn
 from playground.streaming import run as runs
-from playground.streaming.launch import Question, ToolNote, launch
+from playground.streaming.launch import Question, launch
+from playground.streaming.tap import ToolNote
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, ToolCallDelta, ToolCallDone, ToolCallStart, Usage
 from reasoning.request import ToolCall, ToolSpec
 from reasoning.toolbox import ToolResult

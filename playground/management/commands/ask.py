@@ -30,7 +30,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.prompts.answers import structured_answer
-from playground.streaming.launch import Question, ToolNote, launch
+from playground.streaming.launch import Question, launch
+from playground.streaming.tap import ToolNote
 from playground.templatetags.playground import status_text
 from playground.tools import BadSelection, clean_selection, unknown_servers
 from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES
