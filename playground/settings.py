@@ -325,6 +325,39 @@ if UPSTREAM_HTTP not in ("aiohttp", "httpx"):
 # connection.
 API_HEARTBEAT_INTERVAL = envfloat("API_HEARTBEAT_INTERVAL", 10.0)
 
+# --- Sign-in: local accounts and OpenID Connect (docs/operating.md, "Sign-in") ---
+# LOCAL_LOGIN=false turns username/password sign-in off (the form disappears and the
+# password backend is removed); with OIDC_ISSUER set, the login page offers the IdP.
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", True)
+OIDC_ISSUER = env("OIDC_ISSUER").rstrip("/")  # e.g. https://idp.example.com/realms/team
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")  # the button says "Sign in with …"
+OIDC_ALLOWED_DOMAINS = [d.strip() for d in env("OIDC_ALLOWED_DOMAINS").split(",") if d.strip()]
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+OIDC_REQUIRED_GROUP = env("OIDC_REQUIRED_GROUP")  # empty: anyone the IdP signs in
+OIDC_ADMIN_GROUP = env("OIDC_ADMIN_GROUP")  # empty: the admin flag is never changed by sign-in
+OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = envbool("OIDC_VERIFY_SSL", True)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for logout at the IdP
+OIDC_OP_LOGOUT_URL_METHOD = "playground.accounts.oidc.provider_logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?signin=failed"
+if OIDC_ISSUER and not OIDC_RP_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not")
+if not LOCAL_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+if OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("playground.accounts.oidc.Backend")
+    # Logout is a form POST answered by a redirect to the IdP: CSP form-action covers it.
+    _issuer = urlparse(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
+# --- end of sign-in ---
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
