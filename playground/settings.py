@@ -358,6 +358,16 @@ if OIDC_ISSUER:
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
 # --- end of sign-in ---
 
+# --- Per-user provider keys (docs/operating.md, "Per-user provider keys") ---
+# off: every turn runs on the admin's keys; optional: a user may add their own key per
+# provider, used for their turns only; required: users must bring their own.
+USER_PROVIDER_KEYS = env("USER_PROVIDER_KEYS", "off")
+if USER_PROVIDER_KEYS not in ("off", "optional", "required"):
+    raise ImproperlyConfigured(
+        f'USER_PROVIDER_KEYS must be "off", "optional" or "required", not {USER_PROVIDER_KEYS!r}'
+    )
+# --- end of per-user provider keys ---
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -39,6 +39,7 @@ urlpatterns = [
     path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("settings/theme", accounts.set_theme, name="set_theme"),
+    path("settings/keys/", accounts.provider_key, name="provider_key"),
     path("compare/", include("playground.compare.urls")),
     path("v1/", include("playground.api.urls")),
     path("login/", login_not_required(signin.LoginPage.as_view()), name="login"),
