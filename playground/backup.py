@@ -78,7 +78,7 @@ def pg_environment() -> dict[str, str]:
                        ("PGPASSWORD", db.get("PASSWORD")), ("PGDATABASE", db.get("NAME"))):  # fmt: skip
         if value:
             env[var] = str(value)
-    options: dict[str, Any] = dict(db.get("OPTIONS") or {})
+    options: Any = db.get("OPTIONS") or {}
     for option, var in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"), ("sslcert", "PGSSLCERT"),
                         ("sslkey", "PGSSLKEY"), ("connect_timeout", "PGCONNECT_TIMEOUT")):  # fmt: skip
         if option in options:
