@@ -351,7 +351,10 @@ LOGIN_REDIRECT_URL_FAILURE = "/login/?signin=failed"
 if OIDC_ISSUER and not OIDC_RP_CLIENT_ID:
     raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not")
 if not LOCAL_LOGIN:
-    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+    # Passwords no longer sign anyone in; permissions still come from the database.
+    AUTHENTICATION_BACKENDS[AUTHENTICATION_BACKENDS.index("django.contrib.auth.backends.ModelBackend")] = (
+        "playground.accounts.signin.PermissionsOnlyBackend"
+    )
 if OIDC_ISSUER:
     AUTHENTICATION_BACKENDS.append("playground.accounts.oidc.Backend")
     # Logout is a form POST answered by a redirect to the IdP: CSP form-action covers it.

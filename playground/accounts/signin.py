@@ -6,9 +6,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.backends import ModelBackend
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 
 from playground.accounts import oidc
+
+
+class PermissionsOnlyBackend(ModelBackend):
+    """LOCAL_LOGIN=false: Django's backend for permissions, but no password sign-in
+    (the login page, the admin's login form and anything else calling authenticate)."""
+
+    def authenticate(self, request: HttpRequest | None, username: str | None = None,
+                     password: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+        return None
 
 
 class LoginPage(auth_views.LoginView):

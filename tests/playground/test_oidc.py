@@ -218,12 +218,24 @@ def test_logout_ends_the_session_here_and_at_the_idp(client, idp):
 def test_local_login_turned_off_refuses_the_right_password(client, settings, django_user_model):
     django_user_model.objects.create_user("local", password="local horse battery")
     settings.LOCAL_LOGIN = False
-    settings.AUTHENTICATION_BACKENDS = [b for b in settings.AUTHENTICATION_BACKENDS if "ModelBackend" not in b]
+    settings.AUTHENTICATION_BACKENDS = [
+        "playground.accounts.signin.PermissionsOnlyBackend" if b.endswith(".ModelBackend") else b
+        for b in settings.AUTHENTICATION_BACKENDS
+    ]
     page = client.get("/login/")
     assert b'name="password"' not in page.content and b"Sign in with" in page.content
     response = client.post("/login/", {"username": "local", "password": "local horse battery"})
     assert response.status_code == 403
     assert "_auth_user_id" not in client.session
+    # Nor through the admin's own login form, nor Django's authenticate() anywhere.
+    django_user_model.objects.create_superuser("boss", password="boss horse battery")
+    client.post("/admin/login/", {"username": "boss", "password": "boss horse battery"})
+    assert "_auth_user_id" not in client.session
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/login/")
+    assert authenticate(request, username="boss", password="boss horse battery") is None
 
 
 def test_without_oidc_the_login_page_is_the_local_form_and_the_routes_are_gone(client, settings):
