@@ -7,6 +7,7 @@ redacted), token counts with reasoning apart, timings and cost.
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -360,6 +361,12 @@ class Turn(models.Model):
     # Bumped by every checkpoint: a "streaming" turn whose heartbeat is stale
     # belongs to a process that died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Whose provider key paid for it (USER_PROVIDER_KEYS): "user" with the key, or
+    # "site" (the admin's key); blank on turns from before. "user" stays when the key is deleted.
+    key_source = models.CharField(max_length=8, blank=True)
+    user_key = models.ForeignKey(
+        "UserProviderKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="turns"
+    )
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -648,3 +655,49 @@ class GatewayReplay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} ({self.source})"
+
+
+class OidcIdentity(models.Model):
+    """Who a user is at an OpenID Connect provider: (issuer, subject), never the e-mail
+    address (an IdP account must not take over a local account sharing its address)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oidc_identities")
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="oidc_identity_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class UserProviderKey(models.Model):
+    """A user's own key for a provider (USER_PROVIDER_KEYS): encrypted like the admin's,
+    used for that user's turns only, and the turns it paid for point back to it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="user_keys")
+    api_key_encrypted = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "provider"], name="one_key_per_user_and_provider")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}'s key for {self.provider_id}"
+
+    def set_api_key(self, plaintext: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(plaintext)
+
+    def masked_api_key(self) -> str:
+        try:
+            return crypto.mask(crypto.decrypt(self.api_key_encrypted))
+        except ValueError:
+            return UNDECRYPTABLE
+
+    def config(self) -> ProviderConfig:
+        """The provider's settings with this key in place of the admin's."""
+        return dataclasses.replace(self.provider.config(), api_key=crypto.decrypt(self.api_key_encrypted))

@@ -254,7 +254,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = DATA_DIR / "staticfiles"
+# The container image collects them at build into /app/staticfiles, outside the data volume.
+STATIC_ROOT = Path(env("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
 # Hashed names and .gz/.br copies once `collectstatic` ran (`make run` does); before, plain names.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -338,6 +339,52 @@ API_HEARTBEAT_INTERVAL = envfloat("API_HEARTBEAT_INTERVAL", 10.0)
 # How long /v1 keeps a tool-call step's replay data (signatures, encrypted items) for the
 # client's next request of the loop (playground.api.replay_store), in seconds.
 GATEWAY_REPLAY_TTL = envfloat("GATEWAY_REPLAY_TTL", 24 * 3600.0)
+
+# --- Sign-in: local accounts and OpenID Connect (docs/operating.md, "Sign-in") ---
+# LOCAL_LOGIN=false turns username/password sign-in off (the form disappears and the
+# password backend is removed); with OIDC_ISSUER set, the login page offers the IdP.
+LOCAL_LOGIN = envbool("LOCAL_LOGIN", True)
+OIDC_ISSUER = env("OIDC_ISSUER").rstrip("/")  # e.g. https://idp.example.com/realms/team
+OIDC_RP_CLIENT_ID = env("OIDC_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+OIDC_RP_SCOPES = env("OIDC_SCOPES", "openid email profile")
+OIDC_RP_SIGN_ALGO = env("OIDC_SIGN_ALGO", "RS256")
+OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "single sign-on")  # the button says "Sign in with …"
+OIDC_ALLOWED_DOMAINS = [d.strip() for d in env("OIDC_ALLOWED_DOMAINS").split(",") if d.strip()]
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+OIDC_REQUIRED_GROUP = env("OIDC_REQUIRED_GROUP")  # empty: anyone the IdP signs in
+OIDC_ADMIN_GROUP = env("OIDC_ADMIN_GROUP")  # empty: the admin flag is never changed by sign-in
+OIDC_TIMEOUT = envfloat("OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = envbool("OIDC_VERIFY_SSL", True)
+OIDC_USE_PKCE = True
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the hint for logout at the IdP
+OIDC_OP_LOGOUT_URL_METHOD = "playground.accounts.oidc.provider_logout_url"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_callback"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?signin=failed"
+if OIDC_ISSUER and not OIDC_RP_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set but OIDC_CLIENT_ID is not")
+if not LOCAL_LOGIN:
+    # Passwords no longer sign anyone in; permissions still come from the database.
+    AUTHENTICATION_BACKENDS[AUTHENTICATION_BACKENDS.index("django.contrib.auth.backends.ModelBackend")] = (
+        "playground.accounts.signin.PermissionsOnlyBackend"
+    )
+if OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("playground.accounts.oidc.Backend")
+    # Logout is a form POST answered by a redirect to the IdP: CSP form-action covers it.
+    _issuer = urlparse(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(f"{_issuer.scheme}://{_issuer.netloc}")
+# --- end of sign-in ---
+
+# --- Per-user provider keys (docs/operating.md, "Per-user provider keys") ---
+# off: every turn runs on the admin's keys; optional: a user may add their own key per
+# provider, used for their turns only; required: users must bring their own.
+USER_PROVIDER_KEYS = env("USER_PROVIDER_KEYS", "off")
+if USER_PROVIDER_KEYS not in ("off", "optional", "required"):
+    raise ImproperlyConfigured(
+        f'USER_PROVIDER_KEYS must be "off", "optional" or "required", not {USER_PROVIDER_KEYS!r}'
+    )
+# --- end of per-user provider keys ---
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from playground import providers
+from playground.accounts import oidc, signin
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
 from playground.conversations import dataset_views, replay_views, tool_views, views
@@ -51,10 +52,13 @@ urlpatterns = [
     path("providers/", providers.providers_page, name="providers"),
     path("providers/<int:pk>/connect", providers.reconnect, name="provider_reconnect"),
     path("providers/<int:pk>/models", providers.choose_models, name="provider_models"),
+    path("settings/keys/", accounts.provider_key, name="provider_key"),
     path("compare/", include("playground.compare.urls")),
     path("v1/", include("playground.api.urls")),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", login_not_required(signin.LoginPage.as_view()), name="login"),
+    path("logout/", signin.logout, name="logout"),
+    path("oidc/signin/", login_not_required(oidc.SignInView.as_view()), name="oidc_signin"),
+    path("oidc/callback/", login_not_required(oidc.CallbackView.as_view()), name="oidc_callback"),
     path("health", views.health, name="health"),
     path("admin/", admin.site.urls),
 ]

@@ -52,3 +52,31 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204)
     return redirect("settings")
+
+
+@require_POST
+def provider_key(request: HttpRequest) -> HttpResponse:
+    """Add, replace or remove the user's own key for a provider (USER_PROVIDER_KEYS)."""
+    from playground.accounts import keys
+    from playground.models import UserProviderKey
+
+    if not keys.enabled():
+        return HttpResponse("Per-user keys are turned off here.", status=403, content_type="text/plain")
+    user = signed_in(request)
+    provider = next((p for p in keys.providers_for_keys() if str(p.pk) == request.POST.get("provider")), None)
+    if provider is None:
+        return HttpResponse("no such provider", status=400, content_type="text/plain")
+    if request.POST.get("action") == "delete":
+        UserProviderKey.objects.filter(user=user, provider=provider).delete()
+        messages.success(request, f"Your key for {provider.name} was removed.")
+        return redirect("settings")
+    plaintext = request.POST.get("api_key", "").strip()
+    if not plaintext or len(plaintext) > 1000 or any(c.isspace() for c in plaintext):
+        return HttpResponse("a key is one line without spaces", status=400, content_type="text/plain")
+    key = UserProviderKey.objects.filter(user=user, provider=provider).first() or UserProviderKey(
+        user=user, provider=provider
+    )
+    key.set_api_key(plaintext)
+    key.save()
+    messages.success(request, f"Your key for {provider.name} was saved.")
+    return redirect("settings")

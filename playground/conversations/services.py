@@ -16,8 +16,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from playground.accounts import keys
 from playground.conversations import offer
-from playground.models import Conversation, ModelProfile, Prompt, Turn
+from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
@@ -284,10 +285,18 @@ def build_request(turn: Turn) -> ChatRequest:
     """The request that generates `turn` from the branch above it."""
     if turn.model is None:
         raise BadInput("The model of this turn no longer exists.")
-    return request_for(turn.model, turn.params or {}, branch(turn.conversation, turn)[:-1])
+    user_key = None
+    if turn.key_source == "user":
+        # Decided when the turn was made: the owner's key, never anyone else's.
+        user_key = turn.user_key
+        if user_key is None or user_key.user_id != turn.conversation.owner_id:
+            raise BadInput("The key this answer was to run with was removed.")
+    return request_for(turn.model, turn.params or {}, branch(turn.conversation, turn)[:-1], user_key=user_key)
 
 
-def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> ChatRequest:
+def request_for(
+    model: ModelProfile, p: dict[str, Any], chain: list[Turn], *, user_key: UserProviderKey | None = None
+) -> ChatRequest:
     """The request for an answer by `model` with parameters `p` to the turns of `chain`.
 
     Earlier turns go in with their reasoning and replay data attached; whether
@@ -314,7 +323,7 @@ def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> Ch
             )
     system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
     return ChatRequest(
-        provider=model.provider.config(),
+        provider=model.provider.config() if user_key is None else user_key.config(),
         model=model.spec(),
         messages=messages,
         system=system or None,
@@ -392,7 +401,9 @@ def _streaming_answer(
     request: ChatRequest | None = None
     fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
     try:
-        request = request_for(model, params, chain)
+        user_key = keys.key_for(conversation.owner_id, model.provider)
+        fields.update(user_key=user_key, key_source="user" if user_key else "site")
+        request = request_for(model, params, chain, user_key=user_key)
         # Only headers known to be public and no known secret are recorded (security.secrets).
         prepared = Scrubber.for_provider(request.provider).redact_request(adapter_for(request).prepare(request))
         fields["sent"] = request_record(request, prepared)
