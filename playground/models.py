@@ -514,3 +514,7 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# Effort sweeps live in their own module; importing them here makes them this app's models.
+from playground.sweeps.models import Sweep, SweepRun  # noqa: E402,F401

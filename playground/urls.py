@@ -39,6 +39,7 @@ urlpatterns = [
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("settings/theme", accounts.set_theme, name="set_theme"),
     path("compare/", include("playground.compare.urls")),
+    path("sweeps/", include("playground.sweeps.urls")),
     path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

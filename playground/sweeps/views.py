@@ -1,0 +1,1 @@
+"""Sweep screens (fleshed out below)."""
