@@ -270,3 +270,110 @@ def test_the_command_prints_a_table_and_refuses_what_cannot_run(owner, simulator
     with pytest.raises(CommandError, match="budget"):
         call_command("sweep", PROMPT, "--model", simulator_model.label, "--levels", "budget:2048",
                      "--expect", "391", stdout=io.StringIO())  # fmt: skip
+
+
+# ---- the judge ------------------------------------------------------------------------------
+
+
+def judge_model(url: str) -> ModelProfile:
+    provider = Provider.objects.create(name="judge", kind="openai", base_url=url)
+    return ModelProfile.objects.create(provider=provider, model_id="judge-1", label="Judge", reasoning="native")
+
+
+async def sweep_with_judge(owner, judge_responder, *, judge_reasoning=False, repeats=2):
+    async with FakeUpstream(effort_responder("openai")) as graded, FakeUpstream(judge_responder) as judge:
+        model = await sync_to_async(make_model)(graded.url, "openai", "reasoning_effort", ["low", "high"])
+        await sync_to_async(judge_model)(judge.url)
+        grader = {"kind": "judge", "judge": "Judge", "rubric": "Is the arithmetic right?", "scale": "1-10",
+                  "judge_reasoning": judge_reasoning}  # fmt: skip
+        sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["high"], grader, repeats=repeats)
+        await runner.run_sweep(sweep.pk)
+        bodies = [r.json for r in judge.requests]
+    runs = await sync_to_async(lambda: list(SweepRun.objects.filter(sweep=sweep).select_related(
+        "turn", "judge_turn", "reasoning_judge_turn")))()  # fmt: skip
+    return sweep, runs, bodies
+
+
+def judge_says(text: str):
+    from reasoning.testing import openai_chat_sse
+
+    return lambda request: Script(chunks=openai_chat_sse("The judge weighs it.", text))
+
+
+def user_text(body) -> str:
+    return "\n".join(m["content"] for m in body["messages"] if m["role"] == "user")
+
+
+async def test_the_judge_sees_the_prompt_and_the_answer_never_the_reasoning(owner):
+    sweep, runs, bodies = await sweep_with_judge(owner, judge_says("Right.\nSCORE: 9"))
+
+    assert len(bodies) == 2
+    for body in bodies:
+        asked = json.dumps(body)
+        assert PROMPT in user_text(body) and "17*23 = 391" in user_text(body)
+        assert "step0" not in asked  # the graded model's reasoning
+    for run in runs:
+        assert run.score == 9.0 and run.reasoning_score is None
+        assert run.judge_turn.reasoning == "The judge weighs it."  # the judge's own reasoning is stored
+        assert run.judge_turn.content.endswith("SCORE: 9")
+    (point,) = await sync_to_async(points)(sweep)
+    assert point.score.mean == 9.0 and point.graded == 2
+
+
+async def test_judging_the_reasoning_too_is_a_separate_score(owner):
+    def respond(request):
+        text = user_text(request.json)
+        return judge_says("SCORE: 4" if "step0" in text else "SCORE: 9")(request)
+
+    sweep, runs, bodies = await sweep_with_judge(owner, respond, judge_reasoning=True, repeats=1)
+
+    assert len(bodies) == 2
+    assert "step0" not in json.dumps(bodies[0]) and "step0" in user_text(bodies[1])
+    (run,) = runs
+    assert (run.score, run.reasoning_score) == (9.0, 4.0)
+    assert run.reasoning_judge_turn is not None and run.reasoning_judge_turn.pk != run.judge_turn.pk
+
+
+@pytest.mark.parametrize("failure", ["error", "unreadable"])
+async def test_a_failed_judgement_is_ungraded_never_zero(owner, failure):
+    calls = []
+
+    def respond(request):
+        calls.append(1)
+        if len(calls) == 1:  # the first run's judge fails, the second's answers
+            if failure == "error":
+                return Script.error(500, {"error": {"message": "judge exploded"}})
+            return judge_says("Looks fine to me!")(request)
+        return judge_says("SCORE: 6")(request)
+
+    sweep, runs, _ = await sweep_with_judge(owner, respond, repeats=2)
+
+    first, second = sorted(runs, key=lambda r: r.pk)
+    assert first.score is None and first.state == "done"
+    assert ("judge failed" if failure == "error" else "no SCORE") in first.grade_detail
+    assert second.score == 6.0
+    (point,) = await sync_to_async(points)(sweep)
+    assert (point.runs, point.graded, point.score.mean) == (2, 1, 6.0)  # not (0 + 6) / 2
+
+
+async def test_a_failed_run_is_ungraded(owner):
+    async with FakeUpstream(Script.error(400, {"error": {"message": "bad"}})) as up:
+        model = await sync_to_async(make_model)(up.url, "openai", "reasoning_effort", ["low"])
+        sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["low"], NUMBER, repeats=1)
+        await runner.run_sweep(sweep.pk)
+    (point,) = await sync_to_async(points)(sweep)
+    assert (point.runs, point.graded, point.score.mean) == (1, 0, None)
+
+
+def test_the_pick_is_the_cheapest_level_within_the_best_levels_interval():
+    from playground.sweeps.points import Point, mark_pick
+    from reasoning.stats import estimate
+
+    def point(level, scores, cost):
+        return Point(level, len(scores), len(scores), len(scores), estimate(scores, (0, 10)), estimate([]),
+                     estimate([cost * 1000]), estimate([5]), estimate([1]), estimate([cost]))  # fmt: skip
+
+    low, medium, high = point("low", [4, 5, 6], 1.0), point("medium", [7, 8, 9], 2.0), point("high", [8, 8.5, 9], 5.0)
+    mark_pick([low, medium, high])
+    # high is best (8.5, interval 7.26–9.74); medium's 8 lies inside it and costs less; low's 5 does not.
+    assert high.best and medium.pick and not low.pick and not high.pick
