@@ -58,7 +58,7 @@ class Point:
 
 def points(sweep: Sweep, runs: list[SweepRun] | None = None) -> list[Point]:
     if runs is None:
-        runs = list(sweep.runs.select_related("turn"))
+        runs = list(sweep.runs.select_related("turn", "judge_turn"))
     clip = scale_of(sweep.grader)
     out = []
     for level in sweep.levels:

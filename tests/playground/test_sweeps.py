@@ -325,7 +325,7 @@ async def test_judging_the_reasoning_too_is_a_separate_score(owner):
         text = user_text(request.json)
         return judge_says("SCORE: 4" if "step0" in text else "SCORE: 9")(request)
 
-    sweep, runs, bodies = await sweep_with_judge(owner, respond, judge_reasoning=True, repeats=1)
+    _, runs, bodies = await sweep_with_judge(owner, respond, judge_reasoning=True, repeats=1)
 
     assert len(bodies) == 2
     assert "step0" not in json.dumps(bodies[0]) and "step0" in user_text(bodies[1])
