@@ -74,13 +74,13 @@ def check_grader(grader: Mapping[str, Any]) -> dict[str, Any]:
         out["pattern"] = pattern
     elif kind == "number":
         try:
-            expected = float(grader["expected"])
+            number = float(grader["expected"])
             tolerance = float(grader.get("tolerance") or 0)
         except (KeyError, TypeError, ValueError):
             raise BadGrader("give the expected number (and a tolerance, 0 by default)") from None
-        if not math.isfinite(expected) or not math.isfinite(tolerance) or tolerance < 0:
+        if not math.isfinite(number) or not math.isfinite(tolerance) or tolerance < 0:
             raise BadGrader("the expected number and the tolerance must be finite, the tolerance ≥ 0")
-        out["expected"], out["tolerance"] = expected, tolerance
+        out["expected"], out["tolerance"] = number, tolerance
     elif kind == "schema":
         schema = grader.get("schema")
         if problems := check_schema(schema):

@@ -77,7 +77,7 @@ def points(sweep: Sweep, runs: list[SweepRun] | None = None) -> list[Point]:
             answer_tokens=estimate([t.answer_tokens for t in answered if t.answer_tokens is not None]),
             seconds=estimate([t.duration_ms / 1000 for t in answered if t.duration_ms is not None]),
             # One run without a cost makes the level's cost unknown rather than too low.
-            cost=estimate([float(c) for c in costs]) if costs and None not in costs else estimate([]),
+            cost=estimate([float(c) for c in costs if c is not None]) if costs and None not in costs else estimate([]),
             run_rows=mine,
         ))  # fmt: skip
     mark_pick(out)

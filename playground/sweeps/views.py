@@ -157,12 +157,13 @@ def _create(request: HttpRequest, data: dict[str, Any]) -> Sweep:
 
 @require_http_methods(["GET", "POST"])
 async def new_sweep(request: HttpRequest) -> HttpResponse:
+    data: dict[str, Any]
     if request.method == "GET":
         data = await sync_to_async(_prefill)(request)
         data.update({k: v for k, v in request.GET.items() if k in ("model", "prompt")})
         ctx = await sync_to_async(_form_context)(request, data)
         return await sync_to_async(render)(request, "sweeps/new.html", ctx)
-    data: dict[str, Any] = request.POST.dict()
+    data = dict(request.POST.dict())
     data["levels"] = request.POST.getlist("levels")
     try:
         sweep = await sync_to_async(_create)(request, data)
@@ -222,7 +223,7 @@ def grader_text(grader: dict[str, Any]) -> str:
         return f"matches /{grader['pattern']}/ (1 pass, 0 fail)"
     if kind == "schema":
         return "JSON matching the schema (1 pass, 0 fail)"
-    judge = ModelProfile.objects.filter(pk=grader.get("judge")).values_list("label", flat=True).first() or "a judge"
+    judge = ModelProfile.objects.filter(pk=grader.get("judge") or 0).values_list("label", flat=True).first() or "a judge"
     scale = "pass (1) or fail (0)" if grader.get("scale") == "pass-fail" else "a score from 1 to 10"
     return f"{judge} gives {scale} by the rubric “{grader.get('rubric', '')}”"
 
@@ -253,6 +254,13 @@ async def stop(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(sweep)
 
 
+def spread(p: Any) -> dict[str, Any]:
+    return {
+        "reasoning_tokens": p.reasoning_tokens.as_dict(), "answer_tokens": p.answer_tokens.as_dict(),
+        "seconds": p.seconds.as_dict(), "cost": p.cost.as_dict(), "reasoning_score": p.reasoning_score.as_dict(),
+    }  # fmt: skip
+
+
 @require_GET
 def export_json(request: HttpRequest, pk: int) -> HttpResponse:
     sweep = _sweep_for(request, pk)
@@ -268,10 +276,7 @@ def export_json(request: HttpRequest, pk: int) -> HttpResponse:
         "grader": sweep.grader,
         "status": sweep.status,
         "interval": "95% Student t interval over the graded repeats",
-        "points": [{**p.as_json(), "pick": p.pick, "spread": {
-            "reasoning_tokens": p.reasoning_tokens.as_dict(), "answer_tokens": p.answer_tokens.as_dict(),
-            "seconds": p.seconds.as_dict(), "cost": p.cost.as_dict(), "reasoning_score": p.reasoning_score.as_dict(),
-        }} for p in pts],  # fmt: skip
+        "points": [{**p.as_json(), "pick": p.pick, "spread": spread(p)} for p in pts],
         "runs": [r.as_row() for p in pts for r in p.run_rows],
     }
     response = JsonResponse(body, json_dumps_params={"ensure_ascii": False, "indent": 1})
@@ -324,7 +329,7 @@ def thought_diff_page(request: HttpRequest, pk: int) -> HttpResponse:
         value = request.GET.get(name, "")
         return by_id.get(int(value)) if value.isdigit() else default
 
-    by_level = {}
+    by_level: dict[str, Any] = {}
     for r in runs:
         by_level.setdefault(r.level, r)
     ordered = [by_level[lv] for lv in sweep.levels if lv in by_level]

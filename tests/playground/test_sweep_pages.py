@@ -32,7 +32,7 @@ def test_the_result_page_has_one_point_per_level_the_table_and_every_run(client,
 
     tokens_chart = page[page.index('data-x="reasoning_tokens"'):page.index("</svg>")]
     assert len(re.findall(r'<g class="point series-0', tokens_chart)) == 3
-    assert {m for m in re.findall(r'data-level="([^"]+)"', tokens_chart)} == {"low", "medium", "off"}
+    assert set(re.findall(r'data-level="([^"]+)"', tokens_chart)) == {"low", "medium", "off"}
     assert page.count('<tr data-level="') == 3
     for run in swept.runs.all():
         assert f'href="/c/{run.conversation_id}/#t{run.turn_id}"' in page
