@@ -21,7 +21,8 @@ from playground.sweeps.points import Point
 from reasoning.stats import Estimate
 
 SERIES_COLOURS = ("#4f46e5", "#d9480f", "#0b7285", "#5c940d")
-LEFT, RIGHT, TOP, BOTTOM = 56, 20, 34, 46
+LEFT, RIGHT, TOP, BOTTOM = 56, 28, 48, 46
+PAD = 0.05  # of the x span, on both sides: a point at 0 does not sit on the score axis
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,10 @@ def scatter_svg(series: Sequence[Series], *, x: str, scale: tuple[float, float],
     ystep = nice_step(y1 - y0, 5)
     plot_w, plot_h = width - LEFT - RIGHT, height - TOP - BOTTOM
 
+    pad = (x1 - x0) * PAD
+
     def px(v: float) -> float:
-        return LEFT + plot_w * (v - x0) / (x1 - x0)
+        return LEFT + plot_w * (v - x0 + pad) / (x1 - x0 + 2 * pad)
 
     def py(v: float) -> float:
         return TOP + plot_h * (1 - (v - y0) / (y1 - y0))
@@ -123,8 +126,8 @@ def scatter_svg(series: Sequence[Series], *, x: str, scale: tuple[float, float],
     if len(series) > 1:
         for index, s in enumerate(series):
             lx = LEFT + 10 + index * 180
-            out.append(f'<rect x="{lx}" y="{TOP - 12}" width="10" height="10" rx="2"'
+            out.append(f'<rect x="{lx}" y="22" width="10" height="10" rx="2"'
                        f' fill="{SERIES_COLOURS[index % len(SERIES_COLOURS)]}"/>')  # fmt: skip
-            out.append(f'<text class="legend" x="{lx + 14}" y="{TOP - 3}">{escape(s.name)}</text>')
+            out.append(f'<text class="legend" x="{lx + 14}" y="31">{escape(s.name)}</text>')
     out.append("</svg>")
     return mark_safe("".join(out))  # every label above went through escape()

@@ -35,7 +35,7 @@ def test_the_result_page_has_one_point_per_level_the_table_and_every_run(client,
     assert set(re.findall(r'data-level="([^"]+)"', tokens_chart)) == {"low", "medium", "off"}
     assert page.count('<tr data-level="') == 3
     for run in swept.runs.all():
-        assert f'href="/c/{run.conversation_id}/#t{run.turn_id}"' in page
+        assert f'href="/c/{run.conversation_id}/#turn-{run.turn_id}"' in page
     assert "hx-trigger" not in page  # done: no polling
     assert "★ pick" in page  # the simulator answers right at every level: the cheapest wins
     pick = page[page.index('class="pick"') - 40:page.index('class="pick"') + 200]
