@@ -206,3 +206,6 @@ class TurnAdmin(admin.ModelAdmin):
     list_display = ["pk", "conversation", "role", "model_label", "status", "created_at"]
     list_filter = ["status", "role"]
     raw_id_fields = ["conversation", "parent"]
+
+
+from playground.arena import admin as _arena_admin  # noqa: E402,F401  (the arena's pool)

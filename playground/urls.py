@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
+from playground.arena import views as arena_views
 from playground.conversations import dataset_views, views
 from playground.prompts import views as prompts
 
@@ -40,6 +41,7 @@ urlpatterns = [
     path("settings/theme", accounts.set_theme, name="set_theme"),
     path("compare/", include("playground.compare.urls")),
     path("sweeps/", include("playground.sweeps.urls")),
+    path("arena/", arena_views.arena, name="arena"),
     path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
