@@ -517,5 +517,5 @@ class ApiToken(models.Model):
 
 
 # Effort sweeps live in their own module; importing them here makes them this app's models.
-from playground.sweeps.models import Sweep, SweepRun  # noqa: E402,F401
 from playground.arena.models import ArenaBattle, ArenaEntrant  # noqa: E402,F401
+from playground.sweeps.models import Sweep, SweepRun  # noqa: E402,F401

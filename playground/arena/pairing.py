@@ -14,7 +14,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 
 class Contender(Protocol):
@@ -22,17 +22,18 @@ class Contender(Protocol):
     model_id: int
 
 
+C = TypeVar("C", bound=Contender)
+
+
 def pair_key(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def possible_pairs(pool: Sequence[Contender]) -> list[tuple[Contender, Contender]]:
+def possible_pairs(pool: Sequence[C]) -> list[tuple[C, C]]:
     return [(a, b) for a, b in combinations(pool, 2) if a.model_id != b.model_id]
 
 
-def draw(
-    pool: Sequence[Contender], played: Counter[tuple[int, int]], rng: random.Random
-) -> tuple[Contender, Contender]:
+def draw(pool: Sequence[C], played: Counter[tuple[int, int]], rng: random.Random) -> tuple[C, C]:
     """(left, right) for the next battle; ValueError when the pool has fewer than two models."""
     pairs = possible_pairs(pool)
     if not pairs:

@@ -411,6 +411,10 @@ def fit_with_style(games: Sequence[Game], *, prior: float = 1.0, iterations: int
         for a in range(n + 1, size):  # a weak ridge keeps δ finite when style separates the games
             grad[a] -= 0.01 * beta[a]
             info[a][a] += 0.01
+        if not prior:  # the strengths are fixed only up to a common factor: pin their mean
+            for a in range(n):
+                for b in range(n):
+                    info[a][b] += 1.0 / n
         step = _solve(info, grad)
         largest = max(abs(v) for v in step)
         if largest > 4:

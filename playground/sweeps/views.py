@@ -223,7 +223,8 @@ def grader_text(grader: dict[str, Any]) -> str:
         return f"matches /{grader['pattern']}/ (1 pass, 0 fail)"
     if kind == "schema":
         return "JSON matching the schema (1 pass, 0 fail)"
-    judge = ModelProfile.objects.filter(pk=grader.get("judge") or 0).values_list("label", flat=True).first() or "a judge"
+    labels = ModelProfile.objects.filter(pk=grader.get("judge") or 0).values_list("label", flat=True)
+    judge = labels.first() or "a judge"
     scale = "pass (1) or fail (0)" if grader.get("scale") == "pass-fail" else "a score from 1 to 10"
     return f"{judge} gives {scale} by the rubric “{grader.get('rubric', '')}”"
 
