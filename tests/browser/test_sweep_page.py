@@ -68,3 +68,38 @@ def test_a_sweep_from_the_chat(logged_in_page, server):
     page.wait_for_selector(f'article#turn-{turn_id}.assistant[data-status="complete"]')
     page.goto(server.url("/sweeps/"))
     assert_clean(page, "sweep list")
+
+
+POOL = """
+from playground.arena.models import ArenaEntrant
+from playground.models import ModelProfile
+for label, params in (("Offline simulator", {"effort": "low"}), ("Offline simulator", {"effort": "high"}),
+                      ("Offline simulator (long thoughts)", {"effort": "medium"})):
+    ArenaEntrant.objects.get_or_create(model=ModelProfile.objects.get(label=label), params=params)
+"""
+
+
+def test_an_arena_battle(logged_in_page, server):
+    from tests.browser.conftest import manage
+    from tests.browser.test_compare_page import wait_all_done
+
+    manage(server.env, "shell", "-c", POOL)
+    page = logged_in_page
+    page.goto(server.url("/arena/"))
+    assert page.get_by_text("3 entrants of 2 models").is_visible()
+    assert_clean(page, "arena")
+    page.get_by_label("Prompt", exact=True).fill("What is 12*12?")
+    page.get_by_role("button", name="Battle").click()
+    page.wait_for_url(re.compile(r"/compare/\d+/$"))
+    assert page.locator(".compare-column").count() == 2
+    assert "Offline simulator" not in page.locator("main").inner_text()  # blind
+    wait_all_done(page, 2)
+    page.wait_for_selector("form.vote")
+    assert_clean(page, "arena battle, answered")
+    page.get_by_role("button", name="Model A is better").click()
+    page.wait_for_selector(".voted")
+    assert "Offline simulator" in page.locator("main").inner_text()  # the vote reveals
+    page.goto(server.url("/compare/leaderboard/?ranking=pool"))
+    assert page.locator("#ranking-shown").get_attribute("data-ranking") == "pool"
+    assert page.locator("table.leaderboard tbody tr").count() == 2
+    assert_clean(page, "pool leaderboard")
