@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.browser.conftest import screenshot
-from tests.browser.test_accessibility import assert_clean, ask
+from tests.browser.test_accessibility import ask, assert_clean
 
 pytestmark = pytest.mark.browser
 
