@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from playground.compare.names import entrant_name
+
 
 class ArenaEntrant(models.Model):
     model = models.ForeignKey("playground.ModelProfile", on_delete=models.CASCADE, related_name="+")
@@ -27,8 +29,6 @@ class ArenaEntrant(models.Model):
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
-        from playground.compare.services import entrant_name
-
         self.name = entrant_name(self.model, self.params or {})
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 

@@ -125,11 +125,11 @@ def _grader(data: dict[str, Any]) -> dict[str, Any]:
 def _inputs(text: str) -> list[dict[str, Any]]:
     """One JSON object per line: the values of the prompt's {{variables}} for one input."""
     inputs = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
+    for n, entry in enumerate(text.splitlines(), 1):
+        if not entry.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(entry)
         except ValueError:
             value = None
         if not isinstance(value, dict):
