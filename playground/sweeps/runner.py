@@ -52,6 +52,7 @@ HEARTBEAT_SECONDS = 5.0
 MAX_ATTEMPTS = 6  # answers to one prompt before a rate-limited run gives up
 MAX_BACKOFF = 60.0
 LIMIT_POLL = 1.0  # seconds between looks when the owner's run limits are full
+STOP_POLL = 1.0  # seconds between looks for a Stop while an answer streams
 
 # Sweeps this process is running: sweep id -> its task (kept so it is not collected).
 ACTIVE: dict[int, asyncio.Task[None]] = {}
@@ -179,7 +180,7 @@ class Runner:
             launched = await launch(start, client=self.client)
             attempts += 1
             await on_turn(launched.turn_id)
-            turn = await launched.outcome()
+            turn = await self.outcome(launched)
             error = turn.error or {}
             if turn.status == Turn.Status.ERROR and error.get("kind") == "rate_limited" and attempts < MAX_ATTEMPTS:
                 wait = error.get("retry_after")
@@ -189,6 +190,19 @@ class Runner:
                 start = Regeneration(turn=turn)  # the same prompt, a new answer beside the refused one
                 continue
             return turn
+
+    async def outcome(self, launched: Any) -> Turn:
+        """The saved turn once its run ends; a Stop of the sweep (from any process: it
+        is read from the database) stops it, judge turns included."""
+        saved = asyncio.ensure_future(launched.outcome())
+        stopping = False
+        while True:
+            done, _ = await asyncio.wait({saved}, timeout=STOP_POLL)
+            if done:
+                return saved.result()
+            if not stopping and await self.stopped():
+                stopping = True
+                await launched.stop()
 
     async def answer(self, run: SweepRun) -> Turn | None:
         sweep = self.sweep

@@ -377,3 +377,23 @@ def test_the_pick_is_the_cheapest_level_within_the_best_levels_interval():
     mark_pick([low, medium, high])
     # high is best (8.5, interval 7.26–9.74); medium's 8 lies inside it and costs less; low's 5 does not.
     assert high.best and medium.pick and not low.pick and not high.pick
+
+
+async def test_a_stop_from_elsewhere_stops_the_judge_too(owner):
+    """Stop marks the sweep in the database; a runner (maybe in another process) sees it
+    and stops what is streaming, the judge's answer included."""
+    from reasoning.testing import openai_chat_sse
+
+    async with FakeUpstream(effort_responder("openai")) as graded, FakeUpstream() as judge:
+        judge.default = lambda request: Script(chunks=openai_chat_sse("hmm " * 200, "SCORE: 9"), interval=0.05)
+        model = await sync_to_async(make_model)(graded.url, "openai", "reasoning_effort", ["high"])
+        await sync_to_async(judge_model)(judge.url)
+        grader = {"kind": "judge", "judge": "Judge", "rubric": "Right?", "scale": "1-10"}
+        sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["high"], grader, repeats=1)
+        task = asyncio.create_task(runner.run_sweep(sweep.pk))
+        await judge.requests_received(1, timeout=5)
+        await sync_to_async(Sweep.objects.filter(pk=sweep.pk).update)(status=Sweep.Status.STOPPED)
+        async with asyncio.timeout(10):
+            await task
+    run = await sync_to_async(SweepRun.objects.select_related("judge_turn").get)(sweep=sweep)
+    assert run.judge_turn.status == Turn.Status.STOPPED and run.score is None
