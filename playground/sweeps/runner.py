@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from playground.conversations.services import BadInput, check_run_limits
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.launch import Question, Regeneration, launch
+from playground.streaming.launch import Launched, Question, Regeneration, launch
 from playground.streaming.liveness import INTERRUPTED, LIVE_RUNS
 from playground.streaming.run import stop_run
 from playground.sweeps.models import Sweep, SweepRun
@@ -191,10 +191,10 @@ class Runner:
                 continue
             return turn
 
-    async def outcome(self, launched: Any) -> Turn:
+    async def outcome(self, launched: Launched) -> Turn:
         """The saved turn once its run ends; a Stop of the sweep (from any process: it
         is read from the database) stops it, judge turns included."""
-        saved = asyncio.ensure_future(launched.outcome())
+        saved: asyncio.Future[Turn] = asyncio.ensure_future(launched.outcome())
         stopping = False
         while True:
             done, _ = await asyncio.wait({saved}, timeout=STOP_POLL)

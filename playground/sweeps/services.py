@@ -128,7 +128,9 @@ def create_sweep(
         check_level(model, level, base)
     if not 1 <= repeats <= MAX_REPEATS:
         raise BadInput(f"repeats must be between 1 and {MAX_REPEATS}")
-    inputs = [dict(i) for i in inputs]
+    if any(not isinstance(values, dict) for values in inputs):
+        raise BadInput('each input is an object of variable values, such as {"city": "Paris"}')
+    inputs = [dict(values) for values in inputs]
     for values in inputs or [{}]:
         fill(prompt, values)  # every variable has a value in every input
     if (runs := len(levels) * repeats * max(1, len(inputs))) > MAX_RUNS:

@@ -148,7 +148,8 @@ def _create(request: HttpRequest, data: dict[str, Any]) -> Sweep:
     except ValueError:
         raise BadInput("repeats must be a number") from None
     source = Turn.objects.filter(pk=data.get("turn") or 0, conversation__owner=user).first()
-    params = {"system": data.get("system") or None, "max_tokens": data.get("max_tokens") or None}
+    params = {"system": data.get("system") or None, "max_tokens": data.get("max_tokens") or None,
+              "prompt_id": data.get("prompt_id") or None}  # fmt: skip
     return create_sweep(
         user, model, data.get("prompt", ""), data.get("levels") or [], _grader(data), repeats=repeats,
         inputs=_inputs(data.get("inputs", "")), params=params, source_turn=source,

@@ -397,3 +397,25 @@ async def test_a_stop_from_elsewhere_stops_the_judge_too(owner):
             await task
     run = await sync_to_async(SweepRun.objects.select_related("judge_turn").get)(sweep=sweep)
     assert run.judge_turn.status == Turn.Status.STOPPED and run.score is None
+
+
+def test_a_saved_prompt_and_inputs(owner, simulator_model, tmp_path):
+    from playground.models import Prompt
+
+    Prompt.objects.create(owner=owner, name="terse", system="Answer in one line.")
+    inputs = tmp_path / "inputs.jsonl"
+    inputs.write_text('{"a": 17, "b": 23}\n{"a": 6, "b": 7}\n')
+    out = io.StringIO()
+    call_command("sweep", "What is {{a}}*{{b}}?", "--model", simulator_model.label, "--levels", "low,high",
+                 "--repeats", "1", "--prompt", "terse", "--inputs", str(inputs),
+                 "--expect-regex", r"= \*\*(391|42)\*\*",
+                 "--user", "olivia", "--json", stdout=out)  # fmt: skip
+    result = json.loads(out.getvalue())
+    assert [(p["level"], p["runs"], p["score"]) for p in result["points"]] == [("low", 2, 1.0), ("high", 2, 1.0)]
+    prompts = set(Turn.objects.filter(role="user", conversation__origin="sweep").values_list("content", flat=True))
+    assert prompts == {"What is 17*23?", "What is 6*7?"}
+    answer = Turn.objects.filter(role="assistant", conversation__origin="sweep").first()
+    assert answer.params["prompt_id"] and answer.sent["body"]["messages"][0]["content"].startswith("Answer in one line")
+    with pytest.raises(CommandError, match="no value"):
+        call_command("sweep", "What is {{a}}*{{c}}?", "--model", simulator_model.label, "--levels", "low",
+                     "--inputs", str(inputs), "--expect", "x", stdout=io.StringIO())  # fmt: skip

@@ -56,6 +56,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=3)
         parser.add_argument("--max-tokens", type=int, metavar="N")
         parser.add_argument("--system", metavar="TEXT")
+        parser.add_argument("--prompt", dest="prompt_name", metavar="NAME", help="a saved prompt from the library")
+        parser.add_argument("--inputs", metavar="FILE", help="JSON lines: values of the prompt's {{variables}}")
         graders = parser.add_mutually_exclusive_group()
         graders.add_argument("--expect", metavar="TEXT", help="the answer contains TEXT")
         graders.add_argument("--expect-exact", metavar="TEXT", help="the answer is TEXT")
@@ -108,10 +110,19 @@ class Command(BaseCommand):
             user = ask.user(options["user"])
             model = ask.model(options["model"])
             params = {"max_tokens": options["max_tokens"], "system": options["system"]}
+            if options["prompt_name"]:
+                params["prompt_id"] = ask.prompt(user, options["prompt_name"]).pk
+            inputs = []
+            if options["inputs"]:
+                try:
+                    lines = Path(options["inputs"]).read_text().splitlines()
+                    inputs = [json.loads(entry) for entry in lines if entry.strip()]
+                except (OSError, ValueError) as e:
+                    raise bad(f"--inputs: {e}") from None
             try:
                 sweep = create_sweep(
                     user, model, options["prompt"], options["levels"].split(","), self.grader(options),
-                    repeats=options["repeats"], params=params, concurrency=options["concurrency"],
+                    repeats=options["repeats"], params=params, concurrency=options["concurrency"], inputs=inputs,
                 )  # fmt: skip
             except BadInput as e:
                 raise bad(str(e)) from None
