@@ -11,6 +11,7 @@ import re
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from playground.models import Conversation, Turn
 from playground.sweeps.models import Sweep
@@ -98,3 +99,20 @@ def test_sweep_runs_stay_out_of_the_chat_list(client, owner, swept):
     client.force_login(owner)
     page = client.get("/").content.decode()
     assert "sweep low #1" not in page
+
+
+def test_two_sweeps_on_one_chart_and_the_progress_fragment_while_running(client, owner, swept, simulator_model):
+    call_command("sweep", "What is 17*23?", "--model", "Offline simulator (long thoughts)", "--levels", "low,high",
+                 "--repeats", "1", "--expect-number", "391", "--user", owner.username, "--json",
+                 stdout=io.StringIO())  # fmt: skip
+    other = Sweep.objects.exclude(pk=swept.pk).get()
+    client.force_login(owner)
+    page = client.get(f"{swept.get_absolute_url()}?with={other.pk}").content.decode()
+    chart = page[page.index('data-x="reasoning_tokens"'):page.index("</svg>")]
+    assert chart.count('<g class="point series-0') == 3 and chart.count('<g class="point series-1') == 2
+    assert "Offline simulator (long thoughts) (sweep" in chart  # the legend names both
+
+    Sweep.objects.filter(pk=other.pk).update(status=Sweep.Status.RUNNING, heartbeat_at=timezone.now())
+    fragment = client.get(reverse("sweep_progress", args=[other.pk])).content.decode()
+    assert fragment.startswith('<section class="sweep-results"') and 'hx-trigger="every 1s"' in fragment
+    assert ">Stop</button>" in fragment
