@@ -281,3 +281,4 @@ class McpServerAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{server.name}: {problems[0][1]}", messages.ERROR)
             else:
                 self.message_user(request, f"{server.name}: {len(names)} tools: {', '.join(names)}", messages.SUCCESS)
+from playground.arena import admin as _arena_admin  # noqa: E402,F401  (the arena's pool)

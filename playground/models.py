@@ -701,3 +701,6 @@ class UserProviderKey(models.Model):
     def config(self) -> ProviderConfig:
         """The provider's settings with this key in place of the admin's."""
         return dataclasses.replace(self.provider.config(), api_key=crypto.decrypt(self.api_key_encrypted))
+# Effort sweeps live in their own module; importing them here makes them this app's models.
+from playground.arena.models import ArenaBattle, ArenaEntrant  # noqa: E402,F401
+from playground.sweeps.models import Sweep, SweepRun  # noqa: E402,F401

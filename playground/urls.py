@@ -6,6 +6,7 @@ from playground import providers
 from playground.accounts import oidc, signin
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
+from playground.arena import views as arena_views
 from playground.conversations import dataset_views, replay_views, tool_views, views
 from playground.prompts import views as prompts
 
@@ -54,6 +55,8 @@ urlpatterns = [
     path("providers/<int:pk>/models", providers.choose_models, name="provider_models"),
     path("settings/keys/", accounts.provider_key, name="provider_key"),
     path("compare/", include("playground.compare.urls")),
+    path("sweeps/", include("playground.sweeps.urls")),
+    path("arena/", arena_views.arena, name="arena"),
     path("v1/", include("playground.api.urls")),
     path("login/", login_not_required(signin.LoginPage.as_view()), name="login"),
     path("logout/", signin.logout, name="logout"),

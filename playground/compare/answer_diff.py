@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 
 from playground.compare.diff import similarity, word_diff
 from playground.compare.metrics import ColumnView, column_views, rounds
+from playground.compare.thought_diff import shared_steps, thought_diff
 from playground.compare.views import _comparison_for, _round_param
 
 
@@ -36,5 +37,11 @@ def comparison_diff(request: HttpRequest, pk: int) -> HttpResponse:
         "similarity": similarity(pieces) if pieces else None,
         "missing": a is None or b is None,
     }  # fmt: skip
+    if part == "reasoning" and a is not None and b is not None:
+        # The reasoning side by side, steps aligned (what one thought that the other did not).
+        rows = thought_diff(a, b)
+        ctx.update(rows=rows, counts=shared_steps(rows),
+                   first_label=f"{first.column.letter} · {first.label}" if first else "",
+                   second_label=f"{second.column.letter} · {second.label}" if second else "")  # fmt: skip
     template = "compare/_diff.html" if request.headers.get("HX-Request") else "compare/diff.html"
     return render(request, template, ctx)

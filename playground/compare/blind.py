@@ -36,8 +36,9 @@ def without_hidden_columns(turns: QuerySet[Turn]) -> QuerySet[Turn]:
 
 
 def chats_only(conversations: QuerySet[Conversation]) -> QuerySet[Conversation]:
-    """The conversations the chat list shows: a comparison's columns are one comparison item, not chats."""
-    return conversations.filter(comparison_column__isnull=True)
+    """The conversations the chat list shows: a comparison's columns are one comparison item, not chats,
+    and an effort sweep's runs are its page's (one conversation per run would flood the list)."""
+    return conversations.filter(comparison_column__isnull=True).exclude(origin="sweep")
 
 
 def sidebar_comparisons(owner: User, query: str = "") -> QuerySet[Comparison]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -52,6 +53,9 @@ class Game:
     b: str
     score: float
     a_left: bool | None = None
+    # Style covariates, a minus b, each (x_a - x_b) / (x_a + x_b): answer length, markdown
+    # elements. None when the answers are unknown (style control leaves the game out).
+    style: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -307,18 +311,146 @@ def standings(votes: Iterable[Sequence[Game]], *, prior: float = 1.0, position: 
     return leaderboard(list(votes), prior=prior, position=position).standings
 
 
-def games_from_votes(votes: QuerySet[Vote]) -> list[list[Game]]:
-    """The games of each stored vote (`votes`: a Vote queryset)."""
-    from playground.models import ComparisonColumn
+def games_from_votes(votes: QuerySet[Vote], *, style: bool = False) -> list[list[Game]]:
+    """The games of each stored vote (`votes`: a Vote queryset); with `style`, each game
+    carries the style difference of the two answers of the voted round."""
+    from playground.models import ComparisonColumn, Turn
 
     votes = votes.select_related("winner")
     comparison_ids = {v.comparison_id for v in votes}
     columns: dict[int, list[ComparisonColumn]] = defaultdict(list)
     for column in ComparisonColumn.objects.filter(comparison_id__in=comparison_ids).order_by("position"):
         columns[column.comparison_id].append(column)
+    answers: dict[int, list[str]] = defaultdict(list)  # conversation -> its answers, round by round
+    if style:
+        conversation_ids = [c.conversation_id for cols in columns.values() for c in cols]
+        for conversation_id, content in (
+            Turn.objects.filter(conversation_id__in=conversation_ids, role=Turn.Role.ASSISTANT)
+            .order_by("created_at", "pk").values_list("conversation_id", "content")
+        ):  # fmt: skip
+            answers[conversation_id].append(content)
     out = []
     for vote in votes:
         cols = columns[vote.comparison_id]
         winner = next((i for i, c in enumerate(cols) if c.pk == vote.winner_id), None)
-        out.append(pairwise_outcomes([c.entrant for c in cols], vote.outcome, winner))
+        games = pairwise_outcomes([c.entrant for c in cols], vote.outcome, winner)
+        if style:
+            text = {}
+            for c in cols:
+                said = answers.get(c.conversation_id, [])
+                if len(said) >= vote.round:
+                    text[c.entrant] = said[vote.round - 1]
+            games = [replace(g, style=style_difference(text[g.a], text[g.b])) if g.a in text and g.b in text else g
+                     for g in games]  # fmt: skip
+        out.append(games)
     return out
+
+
+# ---- style control ----------------------------------------------------------------------------
+#
+# As LMArena does it: the same Bradley–Terry fit with the answers' style as covariates,
+# P(a beats b) = σ(β_a − β_b + γ·side + Σ δ_k·d_k), d_k the normalised difference of
+# style feature k between the two answers (answer length in words; markdown elements:
+# headers, list items, bold spans, code blocks). The ratings are then what remains once
+# "longer and prettier wins" is accounted for; δ says how much style itself sways readers.
+
+STYLE_FEATURES = ("length", "markdown")
+_MARKDOWN = re.compile(r"^\s{0,3}#{1,6}\s|^\s*(?:[-*+]|\d+[.)])\s|\*\*[^*]+\*\*|^```", re.M)
+
+
+def style_features(text: str) -> tuple[float, float]:
+    return float(len(text.split())), float(len(_MARKDOWN.findall(text)))
+
+
+def style_difference(a: str, b: str) -> tuple[float, ...]:
+    out = []
+    for x, y in zip(style_features(a), style_features(b), strict=True):
+        out.append((x - y) / (x + y) if x + y else 0.0)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class StyleFit:
+    strength: dict[str, float]
+    left_odds: float
+    coefficients: dict[str, float]  # δ per style feature (log-odds per unit of normalised difference)
+
+
+def fit_with_style(games: Sequence[Game], *, prior: float = 1.0, iterations: int = 50,
+                   tolerance: float = 1e-8) -> StyleFit:  # fmt: skip
+    """Bradley–Terry with the position term and the style covariates (games with no
+    style are left out). Newton's method per game: the covariates differ per game."""
+    games = [g for g in games if g.style is not None]
+    names = sorted({n for g in games for n in (g.a, g.b)})
+    if not names:
+        return StyleFit({}, 1.0, dict.fromkeys(STYLE_FEATURES, 0.0))
+    index = {name: k for k, name in enumerate(names)}
+    n, k = len(names), len(STYLE_FEATURES)
+    size = n + 1 + k
+    beta = [0.0] * size
+    for _ in range(iterations):
+        grad = [0.0] * size
+        info = [[0.0] * size for _ in range(size)]
+        for g in games:
+            assert g.style is not None
+            side = 0.0 if g.a_left is None else (1.0 if g.a_left else -1.0)
+            terms = [(index[g.a], 1.0), (index[g.b], -1.0), (n, side)]
+            terms += [(n + 1 + f, d) for f, d in enumerate(g.style)]
+            x = sum(beta[a] * sa for a, sa in terms)
+            p = _logistic(x)
+            r, w = g.score - p, p * (1 - p)
+            for a, sa in terms:
+                if sa:
+                    grad[a] += sa * r
+                    for b, sb in terms:
+                        info[a][b] += sa * sb * w
+        for a in range(n + 1):  # the virtual draws, as in `fit`
+            p = _logistic(beta[a])
+            grad[a] += prior * (0.5 - p)
+            info[a][a] += prior * p * (1 - p)
+        for a in range(n + 1, size):  # a weak ridge keeps δ finite when style separates the games
+            grad[a] -= 0.01 * beta[a]
+            info[a][a] += 0.01
+        if not prior:  # the strengths are fixed only up to a common factor: pin their mean
+            for a in range(n):
+                for b in range(n):
+                    info[a][b] += 1.0 / n
+        step = _solve(info, grad)
+        largest = max(abs(v) for v in step)
+        if largest > 4:
+            step = [v * 4 / largest for v in step]
+        beta = [b + v for b, v in zip(beta, step, strict=True)]
+        if largest < tolerance:
+            break
+    mean = sum(beta[:n]) / n
+    return StyleFit(
+        {name: math.exp(beta[index[name]] - mean) for name in names},
+        math.exp(beta[n]),
+        {feature: beta[n + 1 + f] for f, feature in enumerate(STYLE_FEATURES)},
+    )
+
+
+@dataclass(frozen=True)
+class StyleBoard:
+    ratings: dict[str, tuple[float, float | None, float | None]]  # entrant -> (rating, low, high)
+    coefficients: dict[str, float]
+    bootstrap: int
+
+
+def style_board(votes: Sequence[Sequence[Game]], *, prior: float = 1.0, bootstrap: int = 0,
+                seed: int = 0) -> StyleBoard:  # fmt: skip
+    """Style-controlled ratings with bootstrap intervals (votes resampled, as `leaderboard`)."""
+    result = fit_with_style([g for v in votes for g in v], prior=prior)
+    samples: dict[str, list[float]] = defaultdict(list)
+    rng = random.Random(seed)
+    bootstrap = bootstrap if len(votes) >= MIN_VOTES_FOR_INTERVALS else 0
+    for _ in range(bootstrap):
+        drawn = [votes[i] for i in rng.choices(range(len(votes)), k=len(votes))]
+        refit = fit_with_style([g for v in drawn for g in v], prior=prior, iterations=30, tolerance=1e-6)
+        for name, p in refit.strength.items():
+            samples[name].append(rating(p))
+    ratings: dict[str, tuple[float, float | None, float | None]] = {}
+    for name, p in result.strength.items():
+        low, high = _interval(samples[name]) if samples.get(name) else (None, None)
+        ratings[name] = (rating(p), low, high)
+    return StyleBoard(ratings, result.coefficients, bootstrap)

@@ -22,6 +22,8 @@ from typing import Any
 
 from django.db import transaction
 
+from playground.compare.names import entrant_name as entrant_name  # re-exported: named here before
+from playground.compare.names import settings_summary as settings_summary
 from playground.conversations.services import (
     BadInput,
     Exchange,
@@ -45,31 +47,6 @@ MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)
 CONTROLS = ("thinking", "effort", "budget_tokens", "temperature", "max_tokens", "prompt_id")
 
 # ---- names -------------------------------------------------------------------------------
-
-
-def settings_summary(params: dict[str, Any]) -> str:
-    """The controls that change how a model thinks, in a few words."""
-    parts = []
-    if params.get("thinking") in ("on", "off"):
-        parts.append(f"thinking {params['thinking']}")
-    if params.get("effort"):
-        parts.append(f"effort {params['effort']}")
-    if params.get("budget_tokens") is not None:
-        parts.append(f"budget {params['budget_tokens']:,}")
-    if params.get("temperature") is not None:
-        parts.append(f"T {params['temperature']:g}")
-    if params.get("max_tokens") is not None:
-        parts.append(f"max {params['max_tokens']:,}")
-    return " · ".join(parts)
-
-
-def entrant_name(model: ModelProfile, params: dict[str, Any]) -> str:
-    """What the leaderboard ranks: one model at one thinking setting.
-
-    Temperature and max tokens are left out so they do not split a model's votes."""
-    ranked: dict[str, Any] = {k: params[k] for k in ("thinking", "effort", "budget_tokens") if k in params}
-    summary = settings_summary(ranked)
-    return f"{model.label} · {summary}" if summary else model.label
 
 
 def blind_label_for(conversation_id: int) -> str:

@@ -225,6 +225,12 @@ def delete_comparison(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("compare_list")
 
 
+RANKINGS = {
+    "pool": "Pool battles: contenders drawn at random from the arena's pool",
+    "hand": "Hand-set-up comparisons: match-ups the voters chose themselves",
+}
+
+
 @require_GET
 def leaderboard_page(request: HttpRequest) -> HttpResponse:
     votes = Vote.objects.all()
@@ -234,12 +240,25 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
     which = request.GET.get("votes", "all")
     if which == "blind":
         votes = votes.filter(blind=True)
-    board = leaderboard.leaderboard(leaderboard.games_from_votes(votes), bootstrap=LEADERBOARD_BOOTSTRAP)
+    # Pool battles and hand-set-up comparisons are ranked apart: a match-up a voter
+    # chose is not a random draw, so mixing them would bias both.
+    ranking = request.GET.get("ranking", "")
+    if ranking not in RANKINGS:
+        ranking = "pool" if votes.filter(comparison__battle__isnull=False).exists() else "hand"
+    votes = votes.filter(comparison__battle__isnull=ranking == "hand")
+    games = leaderboard.games_from_votes(votes, style=True)
+    board = leaderboard.leaderboard(games, bootstrap=LEADERBOARD_BOOTSTRAP)
+    styled = leaderboard.style_board(games, bootstrap=LEADERBOARD_BOOTSTRAP // 2)
+    rows = [{"s": s, "style": styled.ratings.get(s.entrant)} for s in board.standings]
     return render(request, "compare/leaderboard.html", {
         "board": board,
         "min_votes": leaderboard.MIN_VOTES_FOR_INTERVALS,
         "standings": board.standings,
+        "rows": rows,
+        "styled": styled,
         "vote_count": votes.count(),
         "scope": scope,
         "which": which,
+        "ranking": ranking,
+        "rankings": RANKINGS,
     })  # fmt: skip
