@@ -5,6 +5,7 @@ from django.urls import include, path
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
 from playground.conversations import dataset_views, views
+from playground.operations import health, metrics
 from playground.prompts import views as prompts
 
 urlpatterns = [
@@ -43,5 +44,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", views.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -41,6 +41,7 @@ from django.db.models.functions import Now
 
 from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
+from playground.operations import context, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
 from reasoning import replay as stored_replay
@@ -116,6 +117,7 @@ class TurnRun:
     first_reasoning_ms: int | None = None
     first_content_ms: int | None = None
     last_reasoning_ms: int | None = None
+    upstream_error: str | None = None  # the ProviderError's kind, for /metrics
 
     _r_len: int = 0
     _c_len: int = 0
@@ -192,6 +194,8 @@ class TurnRun:
         self.layer = self.layer or get_channel_layer()
         self.client = self.client or http_client()
         self._started = time.monotonic()
+        context.turn_id.set(self.turn_id)  # log lines of this run and its helpers name the turn
+        metrics.run_started(self)
         flusher = asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}")
         others = [
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
@@ -236,6 +240,7 @@ class TurnRun:
         except ProviderError as e:
             self.status = Turn.Status.ERROR
             self.error = scrub.scrub_data(e.as_dict())
+            self.upstream_error = e.kind
         except _TooLong:
             self.status = Turn.Status.ERROR
             limit = settings.MAX_TURN_CHARS
@@ -289,6 +294,10 @@ class TurnRun:
             log.exception("turn %s: final save failed", self.turn_id)
         finally:
             RUNS.pop(self.turn_id, None)
+            try:
+                metrics.run_ended(self, self.upstream_error)
+            except Exception:
+                log.warning("turn %s: metrics not recorded", self.turn_id, exc_info=True)
             assert self.layer is not None
             try:
                 await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})

@@ -20,7 +20,7 @@ from playground.routing import websocket_urlpatterns
 # What an id in a route names, by the route's first segment.
 OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token"}
 SHARED = {"models": "model"}  # any logged-in user may read these
-PUBLIC = {"login/", "health"}
+PUBLIC = {"login/", "health", "ready", "metrics"}  # metrics: its own bearer token (test_metrics)
 SHARE_LINK = "s/<str:token>/"  # public to whoever has the unguessable token; a made-up one is a 404
 API = "v1/"  # bearer tokens, no session: a request without one is refused, never redirected
 CAST = ["anonymous", "stranger", "admin", "owner"]  # the owner last: their POSTs change things
