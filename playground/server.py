@@ -100,6 +100,9 @@ def tune_gc() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from playground.operations import envfile
+
+    envfile.load()  # SERVER_* may be in .env; settings would read it only later
     use_uvloop()
     import daphne.server  # noqa: F401 (installs the asyncio reactor on the loop chosen above)
     from daphne.cli import CommandLineInterface

@@ -83,12 +83,21 @@ def env_file_path(environ: os._Environ[str] | dict[str, str] | None = None) -> P
 
 def load(environ: os._Environ[str] | dict[str, str] | None = None) -> dict[str, str]:
     """Read the env file into `environ` (os.environ by default) without overriding
-    anything set there; returns what the file held (empty when there is none)."""
+    anything set there; returns what it took from the file.
+
+    A setting given in the real environment in either form (NAME or NAME_FILE)
+    is taken whole from there: the file's other form of it is ignored too.
+    """
     environ = os.environ if environ is None else environ
     path = env_file_path(environ)
     if path is None:
         return {}
-    values = parse(path.read_text(), str(path))
-    for name, value in values.items():
-        environ.setdefault(name, value)
-    return values
+    real = set(environ)
+    taken: dict[str, str] = {}
+    for name, value in parse(path.read_text(), str(path)).items():
+        base = name.removesuffix("_FILE")
+        if name in real or base in real or f"{base}_FILE" in real:
+            continue
+        environ[name] = value
+        taken[name] = value
+    return taken
