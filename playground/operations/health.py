@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
@@ -26,7 +27,7 @@ def check_database() -> None:
 
 def check_channel_layer() -> None:
     """Redis answers PING at every configured host; the in-memory layer is always there."""
-    layer = settings.CHANNEL_LAYERS["default"]
+    layer: dict[str, Any] = settings.CHANNEL_LAYERS["default"]
     if not layer["BACKEND"].startswith("channels_redis."):
         return
     import redis

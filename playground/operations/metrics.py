@@ -89,7 +89,7 @@ FIRST_ANSWER = Histogram(
 if _directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # A live gauge file left by a dead process whose pid this one reuses would be
     # read back as this process's value.
-    multiprocess.mark_process_dead(os.getpid(), _directory)
+    multiprocess.mark_process_dead(os.getpid(), _directory)  # type: ignore[no-untyped-call]
 ACTIVE_STREAMS = Gauge(
     "playground_active_streams",
     "Turns generating now, in the workers that are alive.",
@@ -153,7 +153,7 @@ def _forget_dead_processes(directory: str) -> None:
             pid = int(name.rsplit("_", 1)[1].split(".", 1)[0])
             os.kill(pid, 0)
         except ProcessLookupError:
-            multiprocess.mark_process_dead(pid, directory)
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
         except (ValueError, IndexError, PermissionError):
             continue
 
