@@ -26,6 +26,6 @@ application = ProtocolTypeRouter(
         # observe_http: a request id for the log lines, /v1/ statuses for /metrics.
         "http": observe_http(with_api(serve_static(django_asgi_app))),
         # Origin: scheme, host and port must be this site's (security.sockets).
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": observe_http(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -295,6 +295,9 @@ class Turn(models.Model):
     # Bumped by every checkpoint: a "streaming" turn whose heartbeat is stale
     # belongs to a process that died.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # The worker process generating it (Worker.name): if that worker stops beating,
+    # the surviving workers mark the turn interrupted (operations.heartbeat).
+    worker = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -514,3 +517,14 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class Worker(models.Model):
+    """A server process, alive while `beat_at` is recent (operations.heartbeat)."""
+
+    name = models.CharField(max_length=100, primary_key=True)  # host:pid:random
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -345,6 +345,11 @@ METRICS_DIR = env("METRICS_DIR", str(DATA_DIR / "metrics"))
 if METRICS_TOKEN:
     Path(METRICS_DIR).mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR)
+# Each worker beats every WORKER_HEARTBEAT_INTERVAL seconds (0: off) and sweeps: the
+# streaming turns of a worker silent for WORKER_LOST_AFTER seconds (0: 6 intervals)
+# are marked interrupted (playground.operations.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = envfloat("WORKER_HEARTBEAT_INTERVAL", 5.0)
+WORKER_LOST_AFTER = envfloat("WORKER_LOST_AFTER", 0.0)
 # "text" (readable lines) or "json" (one JSON object per line, for a log collector).
 LOG_FORMAT = env("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
-from playground.streaming.liveness import mark_interrupted
+from playground.streaming.liveness import WORKER_ID, mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import UnsupportedControl, check_controls
 from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ChatRequest, Message, Thinking
@@ -351,6 +351,7 @@ def _streaming_answer(
         source=model.source,
         params=params,
         heartbeat_at=timezone.now(),
+        worker=WORKER_ID,  # this process runs it (operations.heartbeat)
         **fields,
     )
     conversation.leaf = turn

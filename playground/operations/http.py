@@ -1,4 +1,5 @@
-"""Every HTTP request gets a request id (kept from the proxy's X-Request-ID when
+"""The first request or socket starts this worker's heartbeat (operations.heartbeat).
+Every HTTP request gets a request id (kept from the proxy's X-Request-ID when
 it looks like one, sent back in the response) for its log lines; /v1/ responses
 are counted by status for /metrics. An ASGI wrapper, so the API (which skips the
 page middleware, playground.api.asgi) is covered too."""
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground.operations import context, metrics
+from playground.operations import context, heartbeat, metrics
 
 GATEWAY_PREFIX = "/v1/"
 
@@ -17,6 +18,8 @@ class observe_http:  # lower case: it reads as a function, observe_http(app)
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] in ("http", "websocket"):
+            heartbeat.ensure_started()
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

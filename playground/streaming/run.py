@@ -43,7 +43,7 @@ from playground.conversations.services import build_request
 from playground.models import Turn, decimal_that_fits
 from playground.operations import context, metrics
 from playground.security.secrets import Scrubber
-from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.streaming.liveness import LIVE_RUNS, WORKER_ID, heartbeat, sweep_once
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -426,6 +426,7 @@ class TurnRun:
             "first_reasoning_ms": self.first_reasoning_ms,
             "first_content_ms": self.first_content_ms,
             "heartbeat_at": Now(),  # the database's clock, shared by all workers
+            "worker": WORKER_ID,  # if this process dies, the others interrupt the turn (operations.heartbeat)
         }
         if final:
             fields.update(self._final_fields())
