@@ -370,5 +370,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # Django's own console handler (DEBUG only) would print its lines a second
+        # time, unscrubbed and never as JSON: they go through the root's console only.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -38,7 +38,7 @@ def captured():
     root.removeHandler(handler)
 
 
-def logged_by_a_process(log_format: str, tmp_path: Path) -> str:
+def logged_by_a_process(log_format: str, tmp_path: Path, debug: str = "false") -> str:
     """stderr of a process that saves a provider with a key, makes a run's scrubber
     for it, and logs the key in a message and in an exception."""
     code = f"""
@@ -54,6 +54,7 @@ provider.save()
 Scrubber.for_provider(Provider.objects.get(pk=provider.pk).config())  # as a run makes it
 log = logging.getLogger("playground.test")
 log.info("plain line")
+logging.getLogger("django.request").warning("Not Found: /x/ (%s)", {KEY!r})
 log.error("upstream said: Incorrect API key provided: %s", {KEY!r})
 try:
     raise RuntimeError("refused key {KEY} by the provider")
@@ -62,7 +63,7 @@ except RuntimeError:
 """
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "LOG_FORMAT"}}
     env.update(
-        DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT=log_format,
+        DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT=log_format, DEBUG=debug,
         FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=", PYTHONPATH=str(ROOT),
     )  # fmt: skip
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
@@ -70,8 +71,9 @@ except RuntimeError:
     return done.stderr
 
 
-def test_json_logs_are_one_object_per_line_without_the_key(tmp_path):
-    err = logged_by_a_process("json", tmp_path)
+@pytest.mark.parametrize("debug", ["false", "true"])  # with DEBUG, Django's own handler must not add lines
+def test_json_logs_are_one_object_per_line_without_the_key(tmp_path, debug):
+    err = logged_by_a_process("json", tmp_path, debug)
     assert KEY not in err
     entries = [json.loads(line) for line in err.splitlines()]  # every line is one JSON object
     by_message = {e["message"]: e for e in entries}
@@ -79,6 +81,8 @@ def test_json_logs_are_one_object_per_line_without_the_key(tmp_path):
     assert {"time", "level", "logger", "message"} <= set(plain) and plain["level"] == "INFO"
     assert plain["logger"] == "playground.test" and plain["time"].endswith("+00:00")
     assert "upstream said: Incorrect API key provided: [redacted]" in by_message
+    assert by_message["Not Found: /x/ ([redacted])"]["logger"] == "django.request"
+    assert [e["logger"] for e in entries].count("django.request") == 1
     failed = by_message["the call failed"]
     assert failed["level"] == "ERROR"
     assert "RuntimeError: refused key [redacted] by the provider" in failed["exception"]
