@@ -24,7 +24,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # ---- Configuration in one place (docs/operating.md, "Configuration") ----
 # The `.env` file (or ENV_FILE's) fills in what the real environment does not set;
 # .env.example lists every setting below with its default (tests/playground/test_envfile.py).
-ENV_FILE_VALUES = envfile.load()
+# Only the names are kept here: DEBUG pages list settings, and a value may be a password.
+ENV_FILE_NAMES = sorted(envfile.load())
 
 
 def env(name: str, default: str = "") -> str:

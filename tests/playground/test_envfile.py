@@ -76,7 +76,7 @@ def settings_dump(tmp_path: Path, **extra: str) -> dict[str, str]:
     code = (
         "import json; from django.conf import settings; "
         "print(json.dumps({k: repr(getattr(settings, k)) for k in dir(settings) "
-        "if k.isupper() and k != 'ENV_FILE_VALUES'}))"
+        "if k.isupper() and k != 'ENV_FILE_NAMES'}))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
