@@ -92,6 +92,26 @@ def use_ws_deflate() -> None:
     daphne.server.WebSocketFactory = DeflatingWebSocketFactory
 
 
+def use_logging_for_access_log() -> None:
+    """With LOG_FORMAT=json every line must be a JSON object: daphne's access log
+    (NCSA lines written straight to stdout) goes through the `daphne.access`
+    logger instead, so the settings' handler formats it. After daphne.cli's import."""
+    import logging
+
+    import daphne.cli
+    from daphne.access import AccessLogGenerator
+
+    access = logging.getLogger("daphne.access")
+
+    class LoggedAccess(AccessLogGenerator):  # type: ignore[misc]
+        def write_entry(self, host: str, date: Any, request: str, status: Any = None, length: Any = None,
+                        ident: Any = None, user: Any = None) -> None:  # fmt: skip
+            shown = ["-" if v is None else v for v in (status, length)]
+            access.info("%s %s %s %s", host, request, *shown)
+
+    daphne.cli.AccessLogGenerator = LoggedAccess
+
+
 def tune_gc() -> None:
     gc.collect()
     gc.freeze()
@@ -110,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
 
     if _on("SERVER_WS_DEFLATE"):
         use_ws_deflate()
+    if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+        use_logging_for_access_log()
     if _on("SERVER_GC_TUNED"):
         app_paths = [a for a in argv if ":" in a and not a.startswith("-")]
         if app_paths:

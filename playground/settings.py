@@ -373,6 +373,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # The access log, when playground.server sends it through logging (LOG_FORMAT=json).
+        "daphne.access": {"level": "INFO"},
         # Django's own console handler (DEBUG only) would print its lines a second
         # time, unscrubbed and never as JSON: they go through the root's console only.
         "django": {"handlers": [], "level": "INFO", "propagate": True},

@@ -146,3 +146,48 @@ async def test_a_runs_log_lines_carry_its_turn_id_and_no_key(captured, client, o
     assert entry["turn_id"] == turn.pk
     assert entry["message"] == "talking to upstream with [redacted]"
     assert KEY not in json.dumps(captured())
+
+
+def test_a_json_server_writes_only_json_lines_access_log_included(tmp_path):
+    """`python -m playground.server` with LOG_FORMAT=json: stdout and stderr hold
+    only JSON objects, daphne's access log among them."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(
+        DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT="json", PYTHONPATH=str(ROOT),
+        FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=",
+    )  # fmt: skip
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    out, err = tmp_path / "out", tmp_path / "err"
+    with open(out, "wb") as o, open(err, "wb") as e:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(port),
+             "playground.asgi:application"],
+            cwd=ROOT, env=env, stdout=o, stderr=e,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, err.read_text()
+                time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/c/404404/", timeout=5).status_code == 302
+        time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(10)
+    lines = [line for line in (out.read_text() + err.read_text()).splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # each line one JSON object
+    access = [e for e in entries if e["logger"] == "daphne.access"]
+    assert any("GET /health 200" in e["message"] for e in access), entries
+    assert any("GET /c/404404/ 302" in e["message"] for e in access), entries
