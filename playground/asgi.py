@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from playground.api.asgi import with_api  # noqa: E402
+from playground.operations.http import observe_http  # noqa: E402
 from playground.routing import websocket_urlpatterns  # noqa: E402
 from playground.security.sockets import SameOriginValidator  # noqa: E402
 from playground.staticfiles import serve_static  # noqa: E402
@@ -22,8 +23,9 @@ application = ProtocolTypeRouter(
         # them (playground/staticfiles.py). A local playground has no front proxy by
         # default; behind one, the proxy may serve STATIC_ROOT instead.
         # The OpenAI-compatible API (/v1/) skips the page middleware (playground.api.asgi).
-        "http": with_api(serve_static(django_asgi_app)),
+        # observe_http: a request id for the log lines, /v1/ statuses for /metrics.
+        "http": observe_http(with_api(serve_static(django_asgi_app))),
         # Origin: scheme, host and port must be this site's (security.sockets).
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": observe_http(SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),
     }
 )

@@ -367,6 +367,9 @@ class Turn(models.Model):
     user_key = models.ForeignKey(
         "UserProviderKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="turns"
     )
+    # The worker process generating it (Worker.name): if that worker stops beating,
+    # the surviving workers mark the turn interrupted (operations.heartbeat).
+    worker = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["created_at", "pk"]
@@ -704,3 +707,14 @@ class UserProviderKey(models.Model):
 # Effort sweeps live in their own module; importing them here makes them this app's models.
 from playground.arena.models import ArenaBattle, ArenaEntrant  # noqa: E402,F401
 from playground.sweeps.models import Sweep, SweepRun  # noqa: E402,F401
+
+
+class Worker(models.Model):
+    """A server process, alive while `beat_at` is recent (operations.heartbeat)."""
+
+    name = models.CharField(max_length=100, primary_key=True)  # host:pid:random
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.name

@@ -116,6 +116,26 @@ def use_tcp_nodelay() -> None:
     http_protocol.WebRequest.process = process_without_nagle
 
 
+def use_logging_for_access_log() -> None:
+    """With LOG_FORMAT=json every line must be a JSON object: daphne's access log
+    (NCSA lines written straight to stdout) goes through the `daphne.access`
+    logger instead, so the settings' handler formats it. After daphne.cli's import."""
+    import logging
+
+    import daphne.cli
+    from daphne.access import AccessLogGenerator
+
+    access = logging.getLogger("daphne.access")
+
+    class LoggedAccess(AccessLogGenerator):  # type: ignore[misc]
+        def write_entry(self, host: str, date: Any, request: str, status: Any = None, length: Any = None,
+                        ident: Any = None, user: Any = None) -> None:  # fmt: skip
+            shown = ["-" if v is None else v for v in (status, length)]
+            access.info("%s %s %s %s", host, request, *shown)
+
+    daphne.cli.AccessLogGenerator = LoggedAccess
+
+
 def tune_gc() -> None:
     gc.collect()
     gc.freeze()
@@ -124,6 +144,9 @@ def tune_gc() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from playground.operations import envfile
+
+    envfile.load()  # SERVER_* may be in .env; settings would read it only later
     use_uvloop()
     import daphne.server  # noqa: F401 (installs the asyncio reactor on the loop chosen above)
     from daphne.cli import CommandLineInterface
@@ -133,6 +156,10 @@ def main(argv: list[str] | None = None) -> None:
         use_ws_deflate()
     if _on("SERVER_TCP_NODELAY"):
         use_tcp_nodelay()
+
+
+    if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
+        use_logging_for_access_log()
     if _on("SERVER_GC_TUNED"):
         app_paths = [a for a in argv if ":" in a and not a.startswith("-")]
         if app_paths:

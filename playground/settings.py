@@ -17,7 +17,15 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
+from playground.operations import envfile
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# ---- Configuration in one place (docs/operating.md, "Configuration") ----
+# The `.env` file (or ENV_FILE's) fills in what the real environment does not set;
+# .env.example lists every setting below with its default (tests/playground/test_envfile.py).
+# Only the names are kept here: DEBUG pages list settings, and a value may be a password.
+ENV_FILE_NAMES = sorted(envfile.load())
 
 
 def env(name: str, default: str = "") -> str:
@@ -108,6 +116,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Log lines of a request name its user (playground.operations.context).
+    "playground.operations.context.RequestContextMiddleware",
     "playground.security.csp.PagePolicyMiddleware",
     # Last, as django-axes asks: it turns a lockout into the page that says so.
     "axes.middleware.AxesMiddleware",
@@ -274,7 +284,7 @@ if proxy_header := env("SECURE_PROXY_SSL_HEADER"):  # e.g. "X-Forwarded-Proto: h
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + name.strip().upper().replace("-", "_"), value.strip())
 SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
 # /health answers over plain http too, for the proxy's or the orchestrator's probe.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$"]
 SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
@@ -386,11 +396,48 @@ if USER_PROVIDER_KEYS not in ("off", "optional", "required"):
     )
 # --- end of per-user provider keys ---
 
+# ---- Operating: health, logs, metrics, worker heartbeats (docs/operating.md) ----
+# /ready gives each dependency (database, Redis) this long to answer.
+READY_TIMEOUT = envfloat("READY_TIMEOUT", 2.0)
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>"; unset, it is off (404).
+METRICS_TOKEN = env("METRICS_TOKEN")
+# Where the workers of this host write their counters for /metrics to add up
+# (prometheus_client's multiprocess mode, read from the environment at its import).
+METRICS_DIR = env("METRICS_DIR", str(DATA_DIR / "metrics"))
+if METRICS_TOKEN:
+    Path(METRICS_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", METRICS_DIR)
+# Each worker beats every WORKER_HEARTBEAT_INTERVAL seconds (0: off) and sweeps: the
+# streaming turns of a worker silent for WORKER_LOST_AFTER seconds (0: 6 intervals)
+# are marked interrupted (playground.operations.heartbeat).
+WORKER_HEARTBEAT_INTERVAL = envfloat("WORKER_HEARTBEAT_INTERVAL", 5.0)
+WORKER_LOST_AFTER = envfloat("WORKER_LOST_AFTER", 0.0)
+# "text" (readable lines) or "json" (one JSON object per line, for a log collector).
+LOG_FORMAT = env("LOG_FORMAT", "text")
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "text" or "json", not {LOG_FORMAT!r}')
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"()": "playground.operations.logs.TextFormatter"},
+        "json": {"()": "playground.operations.logs.JsonFormatter"},
+    },
+    "filters": {"context": {"()": "playground.operations.logs.ContextFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # The access log, when playground.server sends it through logging (LOG_FORMAT=json).
+        "daphne.access": {"level": "INFO"},
+        # Django's own console handler (DEBUG only) would print its lines a second
+        # time, unscrubbed and never as JSON: they go through the root's console only.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }

@@ -8,6 +8,7 @@ from playground.accounts import views as accounts
 from playground.api import pages as api_pages
 from playground.arena import views as arena_views
 from playground.conversations import dataset_views, replay_views, tool_views, views
+from playground.operations import health, metrics
 from playground.prompts import views as prompts
 
 urlpatterns = [
@@ -63,5 +64,7 @@ urlpatterns = [
     path("oidc/signin/", login_not_required(oidc.SignInView.as_view()), name="oidc_signin"),
     path("oidc/callback/", login_not_required(oidc.CallbackView.as_view()), name="oidc_callback"),
     path("health", views.health, name="health"),
+    path("ready", health.ready, name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
 ]

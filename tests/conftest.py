@@ -59,6 +59,8 @@ def _isolated_data_dir(settings, tmp_path):
     settings.FIELD_ENCRYPTION_KEY = "7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk="
     settings.FRAME_INTERVAL = 0.02
     settings.CHECKPOINT_INTERVAL = 0.2
+    # No background heartbeat in the test process's loops (operations.heartbeat; its tests start it).
+    settings.WORKER_HEARTBEAT_INTERVAL = 0
     # One user runs many turns in a test run; the per-user limits are tested in test_limits.
     settings.MAX_CONCURRENT_RUNS = 1_000_000
     settings.RUNS_PER_MINUTE = 1_000_000

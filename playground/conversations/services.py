@@ -20,7 +20,7 @@ from playground.accounts import keys
 from playground.conversations import offer
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
 from playground.security.secrets import Scrubber
-from playground.streaming.liveness import mark_interrupted
+from playground.streaming.liveness import WORKER_ID, mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import context_notes
 from reasoning.controls import UnsupportedControl, check_controls
@@ -424,6 +424,7 @@ def _streaming_answer(
         source=model.source,
         params=params,
         heartbeat_at=timezone.now(),
+        worker=WORKER_ID,  # this process runs it (operations.heartbeat)
         **fields,
     )
     conversation.leaf = turn

@@ -37,6 +37,11 @@ PUBLIC_HEADERS = frozenset(
 )  # fmt: skip
 
 
+# Every secret any scrubber of this process was made with: the log filter scrubs
+# log records with them too (playground.operations.logs).
+KNOWN_SECRETS: set[str] = set()
+
+
 def is_public_header(name: str) -> bool:
     return name.lower() in PUBLIC_HEADERS
 
@@ -64,6 +69,7 @@ class Scrubber:
         unique = {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}
         # Longest first: a secret that contains another is replaced whole.
         self.secrets: tuple[str, ...] = tuple(sorted(unique, key=len, reverse=True))
+        KNOWN_SECRETS.update(unique)
 
     @classmethod
     def for_provider(cls, config: ProviderConfig, extra: Iterable[str] = ()) -> Scrubber:

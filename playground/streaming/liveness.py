@@ -16,6 +16,9 @@ runtime.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +31,8 @@ from playground.models import Conversation, Turn
 log = logging.getLogger(__name__)
 
 LIVE_RUNS: dict[int, Any] = {}  # turn id -> the TurnRun generating it in this process
+# This process, as its turns (Turn.worker) and its heartbeat row name it (operations.heartbeat).
+WORKER_ID = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 INTERRUPTED = {
     "kind": "interrupted",
@@ -76,7 +81,7 @@ def finished_or_dead(turn_ids: list[int]) -> list[int]:
 
 def heartbeat(turn_id: int) -> None:
     """A checkpoint with nothing new to save still says the run is alive."""
-    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=Now())
+    Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(heartbeat_at=Now(), worker=WORKER_ID)
 
 
 _swept = False

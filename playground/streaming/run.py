@@ -43,9 +43,10 @@ from django.db.models.functions import Now
 from playground.conversations.services import build_request, request_record
 from playground.db_threads import detached_context
 from playground.models import Turn, decimal_that_fits
+from playground.operations import context, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
-from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.streaming.liveness import LIVE_RUNS, WORKER_ID, heartbeat, sweep_once
 from playground.streaming.tap import DirectTap
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
@@ -134,6 +135,7 @@ class TurnRun:
     first_reasoning_ms: int | None = None
     first_content_ms: int | None = None
     last_reasoning_ms: int | None = None
+    upstream_error: str | None = None  # the ProviderError's kind, for /metrics
 
     _r_len: int = 0
     _c_len: int = 0
@@ -240,6 +242,8 @@ class TurnRun:
         self.layer = self.layer or get_channel_layer()
         self.client = self.client or http_client()
         self._started = time.monotonic()
+        context.turn_id.set(self.turn_id)  # log lines of this run and its helpers name the turn
+        metrics.run_started(self)
         flusher = asyncio.create_task(self._flusher(), name=f"flush-{self.turn_id}")
         others = [
             asyncio.create_task(self._checkpointer(), name=f"checkpoint-{self.turn_id}"),
@@ -276,6 +280,7 @@ class TurnRun:
         except ProviderError as e:
             self.status = Turn.Status.ERROR
             self.error = scrub.scrub_data(e.as_dict())
+            self.upstream_error = e.kind
         except _StepLimit:
             self.status = Turn.Status.ERROR
             self.error = {"kind": "step_limit", "status_code": None, "message": (
@@ -511,6 +516,10 @@ class TurnRun:
             RUNS.pop(self.turn_id, None)
             for tap in self.taps:
                 tap.end()
+            try:
+                metrics.run_ended(self, self.upstream_error)
+            except Exception:
+                log.warning("turn %s: metrics not recorded", self.turn_id, exc_info=True)
             assert self.layer is not None
             try:
                 await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
@@ -658,6 +667,7 @@ class TurnRun:
             "first_reasoning_ms": self.first_reasoning_ms,
             "first_content_ms": self.first_content_ms,
             "heartbeat_at": Now(),  # the database's clock, shared by all workers
+            "worker": WORKER_ID,  # if this process dies, the others interrupt the turn (operations.heartbeat)
         }
         if self.steps:
             # A copy: the thread that writes it must not see a result land mid-write.

@@ -21,7 +21,7 @@ from playground.routing import websocket_urlpatterns
 OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token"}
 SHARED = {"models": "model"}  # any logged-in user may read these
 STAFF = {"providers": "provider"}  # admins only: anyone else is sent to the admin's login
-PUBLIC = {"login/", "health", "oidc/signin/", "oidc/callback/"}  # OIDC: 404 unless configured
+PUBLIC = {"login/", "health", "ready", "metrics", "oidc/signin/", "oidc/callback/"}  # OIDC: 404 unless configured; metrics: its own bearer token
 SHARE_LINK = "s/<str:token>/"  # public to whoever has the unguessable token; a made-up one is a 404
 API = "v1/"  # bearer tokens, no session: a request without one is refused, never redirected
 CAST = ["anonymous", "stranger", "admin", "owner"]  # the owner last: their POSTs change things
