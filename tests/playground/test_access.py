@@ -16,12 +16,17 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from playground.asgi import application
 from playground.models import ApiToken, Comparison, ComparisonColumn, Conversation, ModelProfile, Prompt, Provider, Turn
 from playground.routing import websocket_urlpatterns
+from playground.sweeps.models import Sweep
 
 # What an id in a route names, by the route's first segment.
-OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token"}
+OWNED = {
+    "c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token",
+    "sweeps": "sweep",
+}  # fmt: skip
 SHARED = {"models": "model"}  # any logged-in user may read these
 STAFF = {"providers": "provider"}  # admins only: anyone else is sent to the admin's login
-PUBLIC = {"login/", "health", "ready", "metrics", "oidc/signin/", "oidc/callback/"}  # OIDC: 404 unless configured; metrics: its own bearer token
+# OIDC: 404 unless configured; metrics: its own bearer token
+PUBLIC = {"login/", "health", "ready", "metrics", "oidc/signin/", "oidc/callback/"}
 SHARE_LINK = "s/<str:token>/"  # public to whoever has the unguessable token; a made-up one is a 404
 API = "v1/"  # bearer tokens, no session: a request without one is refused, never redirected
 CAST = ["anonymous", "stranger", "admin", "owner"]  # the owner last: their POSTs change things
@@ -71,9 +76,13 @@ def world(db, owner, stranger, admin_user):
     from playground.api.tokens import create_token
 
     token_pk = create_token(owner, "secret token")[0].pk
+    sweep = Sweep.objects.create(
+        owner=owner, model=model, model_label=model.label, prompt="secret sweep", levels=["low"],
+        grader={"kind": "contains", "expected": "x"}, status=Sweep.Status.DONE,
+    )  # fmt: skip
     return {
         "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk, "prompt": prompt_pk,
-        "token": token_pk, "provider": provider.pk,
+        "token": token_pk, "provider": provider.pk, "sweep": sweep.pk,
         "column_conversation": column_conv.pk,
         "users": {"owner": owner, "stranger": stranger, "admin": admin_user},
     }  # fmt: skip
@@ -103,6 +112,7 @@ def still_there(world):
         and Comparison.objects.filter(pk=world["comparison"]).exists()
         and Prompt.objects.filter(pk=world["prompt"]).exists()
         and ApiToken.objects.filter(pk=world["token"], revoked_at=None).exists()
+        and Sweep.objects.filter(pk=world["sweep"]).exists()
     )
 
 
