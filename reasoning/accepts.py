@@ -136,7 +136,8 @@ def for_person(
                 f"Effort {thinking.effort!s} is not available for {label}. "
                 f"It takes {', '.join(accepted.efforts)}, or Default."
             )
-        return f"{label} has no effort levels: leave Effort at Default."
+        why = accepted.effort_reason or "it has no effort levels"
+        return f"Effort is not available for {label}: {why}. Leave Effort at Default."
     if parameter == "budget_tokens" and thinking.budget_tokens is not None and thinking.budget_tokens <= 0:
         return f"Thinking budget for {label} must be a positive number of tokens, or empty for none."
     if parameter == "budget_tokens" and accepted.budget_reason:
