@@ -24,12 +24,12 @@ from django.db import transaction
 
 from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
-from playground.conversations.services import Exchange, request_for, request_record
 from playground.models import Conversation, Preferences, Turn
 from playground.security.secrets import Scrubber
 from playground.streaming.launch import Launched, Question, launch, launch_stored
 from playground.streaming.launch import store as store_start
-from playground.streaming.liveness import sweep_once
+from playground.turns.liveness import sweep_once
+from playground.turns.services import Exchange, request_for, request_record
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import ReplayRefused
 from reasoning.request import ChatRequest

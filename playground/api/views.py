@@ -37,9 +37,9 @@ from playground.api.requests import CompletionRequest, completion_request, parse
 from playground.api.services import check_tool_request, forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import token_for
-from playground.conversations.services import BadInput, RunLimit
 from playground.models import ApiToken, Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched
+from playground.turns.services import BadInput, RunLimit
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()

@@ -22,14 +22,6 @@ from typing import Any
 
 from django.db import transaction
 
-from playground.conversations.services import (
-    BadInput,
-    Exchange,
-    check_prompt,
-    check_run_limits,
-    clean_params,
-    start_exchange,
-)
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -38,7 +30,15 @@ from playground.models import (
     ModelProfile,
     Turn,
 )
-from playground.streaming.liveness import mark_interrupted
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import (
+    BadInput,
+    Exchange,
+    check_prompt,
+    check_run_limits,
+    clean_params,
+    start_exchange,
+)
 
 MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)
 # The per-column controls of the setup form; "system" is shared by all columns.

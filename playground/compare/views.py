@@ -23,7 +23,6 @@ from playground.compare.services import (
     create_comparison,
     send_to_columns,
 )
-from playground.conversations.services import BadInput, Exchange
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -33,8 +32,9 @@ from playground.models import (
     Vote,
 )
 from playground.streaming.launch import launch_stored
-from playground.streaming.liveness import mark_interrupted
 from playground.streaming.run import stop_run
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import BadInput, Exchange
 from reasoning.request import EFFORT_LEVELS
 
 # Refits on resampled votes behind each rating's interval (LMArena's notebooks use 100);

@@ -11,9 +11,9 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils.html import escape
 
-from playground.conversations.services import branch
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.messages import split_turn
+from playground.turns.services import branch
 
 
 def append_fragment(turn_id: int, block: str, text: str) -> str:

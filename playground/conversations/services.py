@@ -1,505 +1,72 @@
-"""The synchronous domain logic of a conversation: branches, new exchanges,
-and the request a turn is generated from. Everything here touches the database
-and is called from views, commands, or `database_sync_to_async` in the run.
+"""Moved to `playground.turns.services` (issue 19.8: the turn's domain in one room).
+
+Kept only so code written against the old place keeps importing while the
+branches that still use it are merged; nothing in the tree imports it. Delete it
+once `grep -r "playground.conversations.services"` finds nothing.
 """
 
-from __future__ import annotations
-
-import json
-import math
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
-
-from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Count, Min, Q
-from django.utils import timezone
-
-from playground.models import Conversation, ModelProfile, Prompt, Turn
-from playground.security.secrets import Scrubber
-from playground.streaming.liveness import mark_interrupted
-from reasoning.adapters.selection import adapter_for
-from reasoning.context import context_notes
-from reasoning.controls import UnsupportedControl, check_controls
-from reasoning.request import EFFORT_LEVELS, REASONING_MODES, REPLAY_POLICIES, ChatRequest, Message, Thinking
-from reasoning.structured import check_schema
-from reasoning.toolbox.steps import turn_messages
-
-# Per-turn parameters a user may set, with the type each is coerced to.
-PARAMS: dict[str, type] = {
-    "thinking": str,
-    "effort": str,
-    "budget_tokens": int,
-    "max_tokens": int,
-    "temperature": float,
-    "top_p": float,
-    "system": str,
-    "show_reasoning": bool,
-    "reasoning_mode": str,
-    "prompt_id": int,  # a Prompt's id; the turn keeps a snapshot of it (Prompt.snapshot)
-    "answer_schema": str,  # the conversation's own JSON Schema for answers (JSON text); wins over the prompt's
-    "max_steps": int,  # model calls a tool loop may make in one turn (playground.streaming.toolrun)
-    "replay_policy": str,  # strip | interleaved | preserved: which stored reasoning goes back (reasoning.context)
-}
-MAX_STEPS_LIMIT = 50
-MAX_STOP_SEQUENCES = 4
-# What a turn's params keep of its prompt; never taken from the browser.
-PROMPT_SNAPSHOT = ("prompt_name", "prompt_system", "thinking_instructions", "schema")
-
-
-class BadInput(ValueError):
-    """Input a user can correct; the message is shown to them."""
-
-
-def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, Any]:
-    """Coerce and check the controls a user sent; unknown or empty ones are dropped.
-    Without a model (an import naming one not here) any known effort level passes."""
-    params: dict[str, Any] = {}
-    for name, kind in PARAMS.items():
-        value = raw.get(name)
-        if value in (None, ""):
-            continue
-        try:
-            if kind is bool:
-                params[name] = value in (True, "1", "true", "on", "yes")
-            else:
-                params[name] = kind(value)
-        except (TypeError, ValueError):
-            raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
-    if params.get("prompt_id") == 0:
-        del params["prompt_id"]  # "no prompt" in a select
-    if "answer_schema" in params:
-        params["answer_schema"] = _schema(params["answer_schema"])
-    if params.get("replay_policy", "strip") not in REPLAY_POLICIES:
-        raise BadInput(f"replay_policy must be one of {', '.join(REPLAY_POLICIES)}")
-    if params.get("thinking", "default") not in {"default", "on", "off"}:
-        raise BadInput("thinking must be default, on or off")
-    if "effort" in params and params["effort"] != "default":
-        if model is None and params["effort"] not in EFFORT_LEVELS:
-            raise BadInput(f"effort must be one of {', '.join(EFFORT_LEVELS)}")
-        if model is not None and params["effort"] not in (model.efforts or []):
-            accepted = model.accepts()["effort"]
-            why = accepted if isinstance(accepted, str) else f"it takes {', '.join(accepted)}"
-            raise BadInput(f"{model.label} does not take effort {params['effort']!r}: {why}")
-    elif "effort" in params:
-        del params["effort"]
-    if "max_tokens" in params and not 1 <= params["max_tokens"] <= 1_000_000:
-        raise BadInput("max_tokens must be between 1 and 1,000,000")
-    if "budget_tokens" in params and not 0 <= params["budget_tokens"] <= 1_000_000:
-        raise BadInput("budget_tokens must be between 0 and 1,000,000")
-    if "max_steps" in params and not 1 <= params["max_steps"] <= MAX_STEPS_LIMIT:
-        raise BadInput(f"max_steps must be between 1 and {MAX_STEPS_LIMIT}")
-    if "temperature" in params and not 0 <= params["temperature"] <= 2:
-        raise BadInput("temperature must be between 0 and 2")
-    if "temperature" in params and model is not None and not model.supports_temperature:
-        # Never dropped silently: the user asked for it, so say it cannot be sent.
-        raise BadInput(f"{model.label}: {model.accepts()['temperature']}")
-    if len(params.get("system", "")) > settings.MAX_PROMPT_CHARS:
-        raise BadInput(f"The system prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
-    if "top_p" in params and not 0 <= params["top_p"] <= 1:
-        raise BadInput("top_p must be between 0 and 1")
-    if (stop := raw.get("stop")) not in (None, "", []):
-        stops = [stop] if isinstance(stop, str) else stop
-        if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
-            raise BadInput("stop must be a string or a list of strings")
-        if len(stops) > MAX_STOP_SEQUENCES:
-            raise BadInput(f"stop takes at most {MAX_STOP_SEQUENCES} sequences")
-        params["stop"] = stops
-    mode = params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate")
-    if mode not in REASONING_MODES:
-        raise BadInput(f"reasoning_mode must be one of {', '.join(REASONING_MODES)}")
-    if mode != "separate":
-        params["reasoning_mode"] = mode
-    if mode == "hidden":
-        params["show_reasoning"] = False  # the page says the reasoning was not shown
-    # Refused here, before anything is stored or sent: a control the model cannot
-    # honour is never silently dropped (the message says why and what would work).
-    try:
-        if model is not None:  # an import may name a model that is not here
-            check_controls(
-                model.provider.kind,
-                model.spec(),
-                thinking_of(params, model),
-                params.get("max_tokens") or model.max_output_tokens,
-            )
-    except UnsupportedControl as e:
-        raise BadInput(f"{model.label if model else 'This model'}: {e}") from None
-    return params
-
-
-class RunLimit(BadInput):
-    """A per-user limit of runs was reached; `retry_after` is the seconds after which
-    a start may pass (the API's 429 says it in `Retry-After`)."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-# How long to wait when the limit of simultaneous runs is reached: when a run ends is
-# not known, and a few seconds keeps a retrying client from hammering the server.
-BUSY_RETRY_AFTER = 2
-
-
-def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
-    """Refuse, before anything is stored, a start that would pass the owner's limits:
-    MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
-    in the last minute. Counted in the database (one query), so every worker sees the same."""
-    if owner_id is None:
-        return
-    now = timezone.now()
-    window = now - timedelta(minutes=1)
-    counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
-        running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
-        recent=Count("pk", filter=Q(created_at__gte=window)),
-        oldest=Min("created_at", filter=Q(created_at__gte=window)),
-    )
-    if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
-        raise RunLimit(
-            f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
-            "Wait for one to finish or stop it.",
-            BUSY_RETRY_AFTER,
-        )
-    if counts["recent"] + new_runs > settings.RUNS_PER_MINUTE:
-        # The oldest start of the window leaves it first (a start of several runs at
-        # once may need more to leave; then the retry is told again).
-        oldest = counts["oldest"] or now
-        wait = max(1, math.ceil((oldest + timedelta(minutes=1) - now).total_seconds()))
-        raise RunLimit(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in {wait} s.", wait)
-
-
-def check_prompt(prompt: str) -> str:
-    prompt = prompt.strip()
-    if not prompt:
-        raise BadInput("The prompt is empty.")
-    if len(prompt) > settings.MAX_PROMPT_CHARS:
-        raise BadInput(f"The prompt is longer than {settings.MAX_PROMPT_CHARS:,} characters.")
-    return prompt.replace("\x00", "")
-
-
-def _schema(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text  # already parsed: params stored with a turn
-    try:
-        schema = json.loads(text)
-    except (ValueError, RecursionError):
-        raise BadInput("The answer schema is not valid JSON.") from None
-    if problems := check_schema(schema):
-        raise BadInput(f"The answer schema is not a valid JSON Schema: {problems[0]}")
-    return schema
-
-
-def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
-    """The thinking controls of a turn's parameters, as the request carries them."""
-    return Thinking(
-        mode=params.get("thinking", "default"),
-        effort=params.get("effort"),
-        budget_tokens=params.get("budget_tokens"),
-        # "Reasoning: hidden" asks for no reasoning text; a hidden-reasoning model has none to give.
-        include_reasoning=params.get("show_reasoning", True) and model.reasoning != "hidden",
-        reasoning_mode=params.get("reasoning_mode", "hidden" if params.get("show_reasoning") is False else "separate"),
-    )
-
-
-def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
-    """The turns from the root to `leaf` (default: the conversation's leaf), oldest first."""
-    turns = {t.pk: t for t in conversation.turns.select_related("model").all()}
-    if not turns:
-        return []
-    leaf_id = leaf.pk if leaf else conversation.leaf_id
-    if leaf_id not in turns:
-        leaf_id = max(turns.values(), key=lambda t: (t.created_at, t.pk)).pk
-    chain: list[Turn] = []
-    node: Turn | None = turns[leaf_id]
-    while node is not None:
-        chain.append(node)
-        node = turns.get(node.parent_id) if node.parent_id else None
-    chain.reverse()
-    return chain
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """A prompt and the empty answer to it, stored; with what to send for the answer.
-
-    `request` is None when it could not be built (a missing key, an unknown
-    provider kind): the answer is then stored as an error saying why, and a
-    launch ends it at once (playground.streaming.launch)."""
-
-    user_turn: Turn
-    assistant_turn: Turn
-    request: ChatRequest | None = None
-    branched: bool = False  # the branch on show changed above the prompt (an edit, a regeneration)
-
-
-def start_exchange(
-    conversation: Conversation,
-    prompt: str,
-    model: ModelProfile,
-    params: dict[str, Any],
-    parent: Turn | None = None,
-) -> Exchange:
-    """Store the user's prompt and an empty assistant turn in state "streaming"."""
-    prompt = check_prompt(prompt)
-    check_model(model)
-    check_run_limits(conversation.owner_id)
-    library_prompt, params = with_prompt(conversation.owner_id, params)
-    # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
-    # a failure here ends that whole transaction anyway.
-    with transaction.atomic(savepoint=False):
-        if parent is None and connection.features.has_select_for_update:
-            # Locked so two prompts sent at once cannot both continue the same leaf
-            # (SQLite's immediate transactions already serialise writers).
-            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-        chain = branch(conversation, parent)
-        if parent is None:
-            _check_can_continue(conversation, chain[-1] if chain else None)
-        parent = chain[-1] if chain else None
-        user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
-        first = conversation.title == "New conversation" and not parent
-        title = prompt.splitlines()[0][:80] if first else None
-        return _streaming_answer(
-            user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
-        )
-
-
-PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."
-
-
-def _check_can_continue(conversation: Conversation, leaf: Turn | None) -> None:
-    """Never two user messages in a row: a prompt continues only a finished answer
-    (a provider would otherwise get the new prompt right after the previous one)."""
-    if leaf is not None and leaf.status == Turn.Status.AWAITING_TOOL:
-        raise BadInput("The answer waits for a tool's result: give it (or stop the turn) before sending again.")
-    if leaf is None or (leaf.role == Turn.Role.ASSISTANT and not leaf.is_streaming):
-        return
-    if leaf.is_streaming and mark_interrupted(conversation, turn_ids=[leaf.pk]):
-        return  # its process is gone: the turn is kept as interrupted and may be continued
-    if leaf.is_streaming:
-        raise BadInput(PROMPT_WHILE_STREAMING)
-    raise BadInput("The last prompt has no answer yet; regenerate it or edit it instead.")
-
-
-def build_request(turn: Turn) -> ChatRequest:
-    """The request that generates `turn` from the branch above it."""
-    if turn.model is None:
-        raise BadInput("The model of this turn no longer exists.")
-    return request_for(turn.model, turn.params or {}, branch(turn.conversation, turn)[:-1])
-
-
-def request_for(model: ModelProfile, p: dict[str, Any], chain: list[Turn]) -> ChatRequest:
-    """The request for an answer by `model` with parameters `p` to the turns of `chain`.
-
-    Earlier turns go in with their reasoning and replay data attached; whether
-    any of it is sent is the provider's replay rule, applied in reasoning.context.
-    """
-    messages: list[Message] = []
-    for t in chain:
-        if t.role == Turn.Role.ASSISTANT and t.steps:
-            # A tool loop goes back as its steps: each assistant step with its calls,
-            # then their results (reasoning.toolbox.steps).
-            messages.extend(turn_messages(t.steps, t.source or None))
-        elif t.role != Turn.Role.ASSISTANT or t.content or t.replay:
-            messages.append(
-                Message(
-                    role=t.role,  # type: ignore[arg-type]
-                    content=t.content,
-                    reasoning=t.reasoning,
-                    replay=t.replay,
-                    source=t.source or None,
-                    # An Inline answer keeps its reasoning between tags in its text: the context
-                    # takes them out (and sends the reasoning only where the policy keeps it).
-                    inline=t.role == Turn.Role.ASSISTANT and (t.params or {}).get("reasoning_mode") == "inline",
-                )
-            )
-    system = "\n\n".join(s for s in (p.get("prompt_system"), p.get("system")) if s and s.strip())
-    return ChatRequest(
-        provider=model.provider.config(),
-        model=model.spec(),
-        messages=messages,
-        system=system or None,
-        thinking_instructions=p.get("thinking_instructions"),
-        response_schema=answer_schema(p),
-        thinking=thinking_of(p, model),
-        max_tokens=p.get("max_tokens") or model.max_output_tokens,
-        temperature=p.get("temperature") if model.supports_temperature else None,
-        top_p=p.get("top_p"),
-        stop=tuple(p.get("stop") or ()),
-        replay_policy=p.get("replay_policy") or None,
-    )
-
-
-def request_record(request: ChatRequest | None, prepared: Any = None) -> dict[str, Any]:
-    """`Turn.sent`: the exact request (when it was built) and the context's notes: what
-    went back to the model, what was left out or repaired, or why it was refused."""
-    record: dict[str, Any] = {}
-    if prepared is not None:
-        record = {"method": prepared.method, "url": prepared.url, "headers": dict(prepared.headers),
-                  "body": prepared.json}
-    if request is not None:
-        record["context_notes"] = [note.as_dict() for note in context_notes(request)]
-    return record
-
-
-def answer_schema(params: dict[str, Any]) -> Any:
-    """The JSON Schema a turn's answer was asked for: the conversation's own, else its prompt's."""
-    return params.get("answer_schema") or params.get("schema")
-
-
-# ---- branches: edit a prompt, regenerate an answer, switch between siblings --------------
-
-
-def with_prompt(owner: Any, params: dict[str, Any]) -> tuple[Prompt | None, dict[str, Any]]:
-    """The library prompt `params` name and the parameters with its snapshot.
-
-    Resolved before anything is written: a refused prompt stores nothing, and
-    the check raises outside the caller's transaction (it has no savepoint)."""
-    # A snapshot in `params` comes from a stored turn (clean_params drops those keys):
-    # regenerating an answer whose prompt was deleted since runs with the copy it kept.
-    kept = {k: params[k] for k in (*PROMPT_SNAPSHOT, "prompt_id") if k in params}
-    try:
-        prompt = prompt_for(owner, params.get("prompt_id"))
-    except BadInput:
-        if "prompt_name" not in kept:
-            raise
-        prompt = None
-    params = {k: v for k, v in params.items() if k not in kept}
-    params.update(prompt.snapshot() if prompt is not None else kept)
-    return prompt, params
-
-
-def _streaming_answer(
-    user_turn: Turn,
-    model: ModelProfile,
-    params: dict[str, Any],
-    chain: list[Turn],
-    *,
-    prompt: Prompt | None,
-    title: str | None = None,
-    branched: bool = False,
-) -> Exchange:
-    """An empty assistant turn under `user_turn` (the last of `chain`), made the
-    conversation's leaf (and its title set, in the same write, when the first
-    prompt names the conversation).
-
-    The request is built here, from the turns already in hand, and stored with
-    the turn in its one insert: the run needs no query of its own to start. A
-    request that cannot be built is stored as the turn's error."""
-    conversation = user_turn.conversation
-    if conversation.replay_policy and not params.get("replay_policy"):
-        # The conversation's override, kept with the turn (a regenerate reuses it).
-        params = {**params, "replay_policy": conversation.replay_policy}
-    request: ChatRequest | None = None
-    fields: dict[str, Any] = {"status": Turn.Status.STREAMING}
-    try:
-        request = request_for(model, params, chain)
-        # Only headers known to be public and no known secret are recorded (security.secrets).
-        prepared = Scrubber.for_provider(request.provider).redact_request(adapter_for(request).prepare(request))
-        fields["sent"] = request_record(request, prepared)
-    except Exception as e:
-        fields = {
-            "status": Turn.Status.ERROR,
-            "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
-        }
-        if request is not None:  # refused by the context: its notes say what it found
-            fields["sent"] = request_record(request)
-        request = None
-    turn = Turn.objects.create(
-        conversation=conversation,
-        parent=user_turn,
-        role=Turn.Role.ASSISTANT,
-        model=model,
-        model_label=model.label,
-        source=model.source,
-        params=params,
-        heartbeat_at=timezone.now(),
-        **fields,
-    )
-    conversation.leaf = turn
-    conversation.model = model
-    conversation.prompt = prompt
-    update = ["leaf", "model", "prompt", "updated_at"]
-    if title is not None:
-        conversation.title = title
-        update.append("title")
-    conversation.save(update_fields=update)
-    return Exchange(user_turn, turn, request, branched)
-
-
-def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
-    """The prompt `prompt_id` if `owner` may use it (their own or a built-in one)."""
-    if prompt_id in (None, "", 0):
-        return None
-    prompt = Prompt.available_to(owner).filter(pk=prompt_id).first()
-    if prompt is None:
-        raise BadInput("That prompt does not exist (any more).")
-    return prompt
-
-
-def check_model(model: ModelProfile) -> None:
-    if not model.enabled or not model.provider.enabled:
-        raise BadInput(f"{model.label} is disabled.")
-
-
-def model_by_id(raw: Any) -> ModelProfile:
-    """The enabled model a form or a socket message names by id."""
-    try:
-        return ModelProfile.objects.select_related("provider").get(pk=int(raw or 0), enabled=True)
-    except (ValueError, TypeError, ModelProfile.DoesNotExist):
-        raise BadInput("Choose a model.") from None
-
-
-def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Exchange:
-    """A new answer to an existing prompt: a sibling of its earlier answers."""
-    if user_turn.role != Turn.Role.USER:
-        raise BadInput("Only a prompt can be answered again.")
-    check_model(model)
-    check_run_limits(user_turn.conversation.owner_id)
-    library_prompt, params = with_prompt(user_turn.conversation.owner_id, params)
-    with transaction.atomic(savepoint=False):
-        chain = branch(user_turn.conversation, user_turn)
-        return _streaming_answer(user_turn, model, params, chain, prompt=library_prompt, branched=True)
-
-
-def start_edit(edited: Turn, prompt: str, model: ModelProfile, params: dict[str, Any]) -> Exchange:
-    """An edited prompt run again: a new user turn beside `edited` (same parent),
-    so the original and its answers stay reachable as another branch."""
-    if edited.role != Turn.Role.USER:
-        raise BadInput("Only a prompt can be edited.")
-    prompt = check_prompt(prompt)
-    check_model(model)
-    check_run_limits(edited.conversation.owner_id)
-    library_prompt, params = with_prompt(edited.conversation.owner_id, params)
-    with transaction.atomic(savepoint=False):
-        above = branch(edited.conversation, edited.parent) if edited.parent_id else []
-        user_turn = Turn.objects.create(
-            conversation=edited.conversation, parent=edited.parent, role=Turn.Role.USER, content=prompt
-        )
-        return _streaming_answer(
-            user_turn, model, params, [*above, user_turn], prompt=library_prompt, branched=True
-        )
-
-
-def newest_leaf(turn: Turn) -> Turn:
-    """The newest turn under `turn` (itself included). A turn is always created
-    after its parent, so the newest descendant has no children: it is a leaf."""
-    children: dict[int | None, list[Turn]] = {}
-    for t in turn.conversation.turns.all():
-        children.setdefault(t.parent_id, []).append(t)
-    newest, stack = turn, [turn]
-    while stack:
-        node = stack.pop()
-        if (node.created_at, node.pk) > (newest.created_at, newest.pk):
-            newest = node
-        stack.extend(children.get(node.pk, []))
-    return newest
-
-
-def show_branch(turn: Turn) -> Turn:
-    """Make the branch through `turn` the one on show; returns the new leaf."""
-    leaf = newest_leaf(turn)
-    conversation = turn.conversation
-    conversation.leaf = leaf
-    conversation.save(update_fields=["leaf", "updated_at"])
-    return leaf
+from playground.turns.services import (
+    BUSY_RETRY_AFTER,
+    MAX_STEPS_LIMIT,
+    MAX_STOP_SEQUENCES,
+    PARAMS,
+    PROMPT_SNAPSHOT,
+    PROMPT_WHILE_STREAMING,
+    BadInput,
+    Exchange,
+    RunLimit,
+    _check_can_continue,
+    _schema,
+    _streaming_answer,
+    answer_schema,
+    branch,
+    build_request,
+    check_model,
+    check_prompt,
+    check_run_limits,
+    clean_params,
+    model_by_id,
+    newest_leaf,
+    prompt_for,
+    request_for,
+    request_record,
+    show_branch,
+    start_edit,
+    start_exchange,
+    start_regeneration,
+    thinking_of,
+    with_prompt,
+)
+
+__all__ = [
+    "BUSY_RETRY_AFTER",
+    "MAX_STEPS_LIMIT",
+    "MAX_STOP_SEQUENCES",
+    "PARAMS",
+    "PROMPT_SNAPSHOT",
+    "PROMPT_WHILE_STREAMING",
+    "BadInput",
+    "Exchange",
+    "RunLimit",
+    "_check_can_continue",
+    "_schema",
+    "_streaming_answer",
+    "answer_schema",
+    "branch",
+    "build_request",
+    "check_model",
+    "check_prompt",
+    "check_run_limits",
+    "clean_params",
+    "model_by_id",
+    "newest_leaf",
+    "prompt_for",
+    "request_for",
+    "request_record",
+    "show_branch",
+    "start_edit",
+    "start_exchange",
+    "start_regeneration",
+    "thinking_of",
+    "with_prompt",
+]

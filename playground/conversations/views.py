@@ -14,16 +14,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.compare import blind
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
-from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 from playground.conversations.tool_views import selection_from
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
-from playground.streaming.liveness import mark_interrupted
+from playground.turns import blind
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:

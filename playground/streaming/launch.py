@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,9 +51,13 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from playground.conversations import fragments
-from playground.conversations.functions import specs as function_specs
-from playground.conversations.services import (
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.follower import Piece, TurnFollower
+from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
+from playground.tools import max_steps
+from playground.turns.functions import specs as function_specs
+from playground.turns.liveness import sweep_once
+from playground.turns.services import (
     BadInput,
     Exchange,
     branch,
@@ -64,17 +68,16 @@ from playground.conversations.services import (
     start_exchange,
     start_regeneration,
 )
-from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.follower import Piece, TurnFollower
-from playground.streaming.liveness import sweep_once
-from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
-from playground.tools import max_steps
 from reasoning.request import Message
 
 log = logging.getLogger(__name__)
 
 # A model given as a ModelProfile, or by its id as a form or socket message has it.
 ModelRef = ModelProfile | int | str | None
+# How a screen renders a new exchange (its prompt and empty answer) as HTML: given by
+# the screen (the chat page: conversations.fragments.render_new_exchange), since the
+# runtime knows no screen.
+ExchangeRenderer = Callable[[Turn, Turn], str]
 
 
 # ---- what to start ------------------------------------------------------------------------
@@ -85,7 +88,7 @@ class Question:
     """A new exchange: `text` answered by `model` at the end of `conversation`'s
     branch; with no conversation, in a new one of `owner`'s (its controls set to
     `params`). `params` are the raw controls; they are checked here
-    (conversations.services.PARAMS). `history` is stored first, as earlier turns
+    (turns.services.PARAMS). `history` is stored first, as earlier turns
     at the end of the branch: the API's messages before the last prompt."""
 
     owner: Any
@@ -310,11 +313,12 @@ class Launched:
 
 
 async def launch(
-    start: Start, *, render: bool = False, follow: bool = False, client: httpx.AsyncClient | None = None
+    start: Start, *, render: ExchangeRenderer | None = None, follow: bool = False,
+    client: httpx.AsyncClient | None = None,
 ) -> Launched:
     """Store `start`'s exchange and start its run; see the module docstring.
 
-    `render`: render the new exchange once here, for every chat socket (the
+    `render`: render the new exchange once here, with it, for every chat socket (the
     socket that sends the prompt does; elsewhere each socket renders its own).
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
@@ -329,7 +333,7 @@ async def launch(
 async def launch_stored(
     exchanges: Sequence[Exchange],
     *,
-    render: bool = False,
+    render: ExchangeRenderer | None = None,
     follow: bool = False,
     client: httpx.AsyncClient | None = None,
 ) -> list[Launched]:
@@ -375,13 +379,13 @@ async def launch_stored(
     return launched
 
 
-async def _announce(one: Launched, exchange: Exchange, *, render: bool) -> None:
+async def _announce(one: Launched, exchange: Exchange, *, render: ExchangeRenderer | None) -> None:
     message: dict[str, Any] = {"type": "turn.started", "user_turn": one.user_turn_id, "turn": one.turn_id}
     if exchange.branched:
         message["branch"] = True  # the branch on show changed: sockets render it whole
-    elif render:
+    elif render is not None:
         try:
-            message["html"] = await database_sync_to_async(fragments.render_new_exchange)(
+            message["html"] = await database_sync_to_async(render)(
                 exchange.user_turn, exchange.assistant_turn
             )
         except Exception:  # each socket renders its own instead

@@ -40,11 +40,11 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request, request_record
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
-from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.turns.liveness import LIVE_RUNS, heartbeat, sweep_once
+from playground.turns.services import build_request, request_record
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -154,7 +154,7 @@ class TurnRun:
     # What the conversation offers ("server" or "server:tool" entries); the toolbox
     # is opened from it when the run starts, unless one is given (tests, toolpage).
     tool_selection: list[str] = field(default_factory=list)
-    # Functions a person answers (playground.conversations.functions): offered beside
+    # Functions a person answers (playground.turns.functions): offered beside
     # the selection's tools; a call of one pauses the turn.
     functions: list[ToolSpec] = field(default_factory=list)
     toolbox: Toolbox | None = None

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming.run import start_run
+from playground.turns.services import start_exchange
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse, openai_responses_sse
 from reasoning.testing.formats_native import anthropic_sse, gemini_sse, ollama_ndjson
 from tests.conformance import oracle

@@ -7,9 +7,9 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming.run import start_run
+from playground.turns.services import start_exchange
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,12 +15,12 @@ from channels.layers import get_channel_layer
 from django.db.backends import utils as db_utils
 from django.utils import timezone
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
-from playground.streaming import liveness
 from playground.streaming import run as runs
-from playground.streaming.liveness import mark_interrupted
 from playground.streaming.run import RUNS, run_group, start_run
+from playground.turns import liveness
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import start_exchange
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import PreparedRequest
