@@ -55,6 +55,7 @@ from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.follower import Piece, TurnFollower
 from playground.streaming.run import TurnRun, _update_turn, begin, run_group, stop_run
 from playground.tools import max_steps
+from playground.turns.errors import TurnError
 from playground.turns.functions import specs as function_specs
 from playground.turns.liveness import sweep_once
 from playground.turns.services import (
@@ -349,7 +350,7 @@ async def launch_stored(
             one._channel = await layer.new_channel()
             await layer.group_add(one.group, one._channel)
         if exchange.request is None:
-            one.error = exchange.assistant_turn.error or {"kind": "bad_request", "message": "not started"}
+            one.error = exchange.assistant_turn.error or TurnError("bad_request", "not started").as_dict()
         else:
             try:
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
@@ -414,7 +415,7 @@ def _layer() -> BaseChannelLayer:
 
 def _failure(e: Exception) -> dict[str, Any]:
     log.warning("a turn could not start: %s", e, exc_info=True)
-    return {"kind": "bad_request", "message": f"The turn could not start: {e}", "status_code": None}
+    return TurnError("bad_request", f"The turn could not start: {e}").as_dict()
 
 
 async def _end_failed(one: Launched, *, saved: bool) -> None:

@@ -43,6 +43,7 @@ from django.db.models.functions import Now
 from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
+from playground.turns.errors import TurnError
 from playground.turns.liveness import LIVE_RUNS, heartbeat, sweep_once
 from playground.turns.services import build_request, request_record
 from reasoning import replay as stored_replay
@@ -268,21 +269,20 @@ class TurnRun:
             self.error = scrub.scrub_data(e.as_dict())
         except _StepLimit:
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "step_limit", "status_code": None, "message": (
+            self.error = TurnError("step_limit", (
                 f"The tool loop stopped at its limit of {self.max_steps} model calls; the last step's tool calls "
                 "were not run. Raise max_steps to let the model go on."
-            )}  # fmt: skip
+            )).as_dict()  # fmt: skip
         except _TooLong:
             self.status = Turn.Status.ERROR
             limit = settings.MAX_TURN_CHARS
-            self.error = {"kind": "too_long", "message": f"The answer passed {limit:,} characters and was cut there.",
-                          "status_code": None}  # fmt: skip
+            self.error = TurnError("too_long", f"The answer passed {limit:,} characters and was cut there.").as_dict()
         except Exception as e:
             # The traceback's text goes through the scrubber too: an exception may quote
             # what the provider sent.
             log.error("run of turn %s failed: %s", self.turn_id, scrub.scrub(traceback.format_exc()))
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "internal", "message": scrub.scrub(f"{type(e).__name__}: {e}"), "status_code": None}
+            self.error = TurnError("internal", scrub.scrub(f"{type(e).__name__}: {e}")).as_dict()
         finally:
             # A tail held back as the possible start of a secret was not one.
             if text := r_stream.flush():
@@ -654,12 +654,11 @@ class TurnRun:
             "reasoning": "".join(self.reasoning).replace("\x00", ""),
             "content": "".join(self.content).replace("\x00", ""),
             "status": Turn.Status.ERROR,
-            "error": {
-                "kind": "internal",
-                "message": "The text is kept, but the details the provider sent with it "
+            "error": TurnError(
+                "internal",
+                "The text is kept, but the details the provider sent with it "
                 "(token counts, finish reason) could not be saved.",
-                "status_code": None,
-            },
+            ).as_dict(),
             "heartbeat_at": Now(),
         }
         await database_sync_to_async(_update_turn_fields)(self.turn_id, fields)
@@ -821,7 +820,7 @@ async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) ->
         log.warning("turn %s could not start: %s", turn_id, e)
         await database_sync_to_async(_update_turn)(
             turn_id,
-            {"status": Turn.Status.ERROR, "error": {"kind": "bad_request", "message": str(e), "status_code": None}},
+            {"status": Turn.Status.ERROR, "error": TurnError("bad_request", str(e)).as_dict()},
             True,
         )
         raise

@@ -24,16 +24,13 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.models import Conversation, Turn
+from playground.turns.errors import TurnError
 
 log = logging.getLogger(__name__)
 
 LIVE_RUNS: dict[int, Any] = {}  # turn id -> the TurnRun generating it in this process
 
-INTERRUPTED = {
-    "kind": "interrupted",
-    "message": "The server stopped while this turn was streaming.",
-    "status_code": None,
-}
+INTERRUPTED = TurnError("interrupted", "The server stopped while this turn was streaming.").as_dict()
 
 
 def stale_after() -> float:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
+from playground.turns.errors import TurnError
 from playground.turns.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import context_notes
@@ -400,7 +401,7 @@ def _streaming_answer(
     except Exception as e:
         fields = {
             "status": Turn.Status.ERROR,
-            "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
+            "error": TurnError.bad_request(e).as_dict(),
         }
         if request is not None:  # refused by the context: its notes say what it found
             fields["sent"] = request_record(request)
