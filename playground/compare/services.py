@@ -37,6 +37,7 @@ from playground.turns.services import (
     check_prompt,
     check_run_limits,
     clean_params,
+    enabled_models,
     start_exchange,
 )
 
@@ -100,9 +101,7 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
 
     A slot with no model is no column. With `same_settings`, column 0's controls
     apply to every column."""
-    models = {
-        m.pk: m for m in ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
-    }
+    models = {m.pk: m for m in enabled_models()}
     same = data.get("same_settings") in ("on", "1", "true")
     columns: list[tuple[ModelProfile, dict[str, Any]]] = []
     for i in range(MAX_COLUMNS):

@@ -23,7 +23,15 @@ from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
 from playground.turns import blind
 from playground.turns.liveness import mark_interrupted
-from playground.turns.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
+from playground.turns.services import (
+    BadInput,
+    Exchange,
+    branch,
+    clean_params,
+    enabled_models,
+    model_by_id,
+    show_branch,
+)
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
@@ -44,7 +52,7 @@ def _turn_for(request: HttpRequest, pk: int) -> Turn:
 
 
 def _enabled_models() -> list[ModelProfile]:
-    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(enabled_models())
 
 
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
@@ -152,7 +160,7 @@ def save_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        model = ModelProfile.objects.select_related("provider").get(pk=pk, enabled=True, provider__enabled=True)
+        model = enabled_models().get(pk=pk)
     except ModelProfile.DoesNotExist:
         raise Http404("No such model") from None
     current: dict[str, Any] = {}

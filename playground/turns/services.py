@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
@@ -441,6 +441,11 @@ def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
 def check_model(model: ModelProfile) -> None:
     if not model.enabled or not model.provider.enabled:
         raise BadInput(f"{model.label} is disabled.")
+
+
+def enabled_models() -> QuerySet[ModelProfile]:
+    """The models a user may choose: enabled, of an enabled provider (with it, to label them)."""
+    return ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
 
 
 def model_by_id(raw: Any) -> ModelProfile:
