@@ -9,19 +9,10 @@ from typing import Any
 
 from django.db.models import Sum
 from django.template.loader import render_to_string
-from django.utils.html import escape
 
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.messages import split_turn
 from playground.turns.services import branch
-
-
-def append_fragment(turn_id: int, block: str, text: str) -> str:
-    """Append escaped text to a turn's reasoning ("r") or content ("c") block.
-
-    Built by hand rather than through a template: it is on the per-frame path.
-    """
-    return f'<div hx-swap-oob="beforeend:#t{turn_id}-{block}">{escape(text)}</div>'
 
 
 def annotate_siblings(turns: Iterable[Turn]) -> None:

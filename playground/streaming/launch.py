@@ -24,7 +24,7 @@ A caller that consumes the turn itself (`ask`, the API's SSE output) passes
 and the answer once, in order, by the same gap/resume protocol the sockets use
 (`follower.TurnFollower`), then `await launched.outcome()` for the saved turn:
 
-    launched = await launch(Prompt.from_messages(user, model, messages, params), follow=True)
+    launched = await launch(Question(user, model, prompt, params, history=earlier), follow=True)
     try:
         async for piece in launched.deltas():  # Piece(block="r" or "c", text)
             ...                                # reasoning_content / content chunks
@@ -101,32 +101,6 @@ class Question:
     # The tools the conversation offers from now on ("server" or "server:tool",
     # playground.tools); None keeps the conversation's own selection.
     tools: Sequence[str] | None = None
-
-    @classmethod
-    def from_messages(
-        cls,
-        owner: Any,
-        model: ModelRef,
-        messages: Sequence[Message],
-        params: dict[str, Any] | None = None,
-        conversation: Conversation | None = None,
-    ) -> Question:
-        """The prompt of an OpenAI-style message list (in a new conversation unless
-        one is given): the last message (a user's) is the prompt, the ones before
-        are its history, and system messages become the `system` control."""
-        params = dict(params or {})
-        system = "\n\n".join(m.content for m in messages if m.role == "system")
-        if system and not params.get("system"):
-            params["system"] = system
-        rest = [m for m in messages if m.role != "system"]
-        if odd := next((m.role for m in rest if m.role not in ("user", "assistant")), None):
-            raise BadInput(f"Messages of role {odd!r} are not supported.")
-        if not rest or rest[-1].role != "user":
-            raise BadInput("The last message must be the user's.")
-        return cls(
-            owner=owner, model=model, text=rest[-1].content, params=params, conversation=conversation,
-            history=tuple(rest[:-1]),
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -44,8 +44,7 @@ from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
 from playground.turns.errors import TurnError
-from playground.turns.liveness import LIVE_RUNS, heartbeat, sweep_once
-from playground.turns.services import build_request, request_record
+from playground.turns.liveness import LIVE_RUNS, heartbeat
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -791,41 +790,6 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
 
 def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
     Turn.objects.filter(pk=turn_id).update(**fields)
-
-
-def _prepare(turn_id: int) -> TurnRun:
-    turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
-    request = build_request(turn)
-    scrubber = Scrubber.for_provider(request.provider)
-    try:
-        prepared = scrubber.redact_request(adapter_for(request).prepare(request))
-    except Exception:
-        Turn.objects.filter(pk=turn_id).update(sent=request_record(request))  # the notes say why
-        raise
-    Turn.objects.filter(pk=turn_id).update(sent={**_sent(prepared), **request_record(request)})
-    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
-
-
-async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
-    """Start generating an assistant turn stored in state "streaming"; returns at once.
-
-    If the request cannot even be built (bad settings, a missing key, an unknown
-    provider kind) the turn ends as an error with its reason and this raises;
-    the caller tells the sockets ("turn.done") so none waits for a run that never was.
-    """
-    await sweep_once()
-    try:
-        run = await database_sync_to_async(_prepare)(turn_id)
-    except Exception as e:
-        log.warning("turn %s could not start: %s", turn_id, e)
-        await database_sync_to_async(_update_turn)(
-            turn_id,
-            {"status": Turn.Status.ERROR, "error": TurnError("bad_request", str(e)).as_dict()},
-            True,
-        )
-        raise
-    run.client = client
-    return begin(run)
 
 
 def begin(run: TurnRun) -> TurnRun:

@@ -119,9 +119,8 @@ async def via_comparison(client, async_client, owner, model, good_model):
 
 
 async def via_messages(client, async_client, owner, model, good_model):
-    messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
-                Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Question.from_messages(owner, model, messages), follow=True)
+    history = (Message("user", "Hi"), Message("assistant", "Hello"))
+    launched = await launch(Question(owner, model, "Why?", {"system": "Be brief."}, history=history), follow=True)
     assert launched.failed
     assert [p async for p in launched.deltas()] == []
 
@@ -187,9 +186,9 @@ async def test_bad_input_stores_nothing(owner, scripted_model):
 async def test_a_message_list_is_stored_as_a_conversation_and_its_deltas_read_in_order(owner, scripted, scripted_model):
     scripted.enqueue([ReasoningDelta("Think "), ReasoningDelta("more."), ContentDelta("The "), ContentDelta("end."),
                       Finish("stop")], delay=0.01)  # fmt: skip
-    messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
-                Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Question.from_messages(owner, scripted_model, messages), follow=True)
+    history = (Message("user", "Hi"), Message("assistant", "Hello"))
+    question = Question(owner, scripted_model, "Why?", {"system": "Be brief."}, history=history)
+    launched = await launch(question, follow=True)
     pieces = [(p.block, p.text) async for p in launched.deltas()]
     turn = await launched.outcome()
     assert "".join(t for b, t in pieces if b == "r") == "Think more."
