@@ -13,13 +13,14 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from playground.conversations import fragments
-from playground.models import Conversation
+from playground.models import Conversation, Turn
 from playground.streaming.consumer import StreamingConsumer
 from playground.turns import blind
 
 
 class ConversationConsumer(StreamingConsumer):
-    announce_exchange = staticmethod(fragments.render_new_exchange)
+    def announce_exchange(self, user_turn: Turn, turn: Turn) -> str:
+        return fragments.render_new_exchange(user_turn, turn)
 
     def render_exchange(self, user_turn_id: int, turn_id: int) -> str:
         return fragments.render_new_exchange(user_turn_id, turn_id)
