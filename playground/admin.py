@@ -3,19 +3,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 from asgiref.sync import async_to_sync, sync_to_async
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from playground import crypto
+from playground import crypto, provider_setup
 from playground.models import Conversation, McpServer, ModelProfile, Provider, Turn
 from reasoning import catalogue
 from reasoning.controls import THINKING_CONTROLS, UnsupportedControl, check_profile
 from reasoning.errors import ProviderError
-from reasoning.model_list import list_models
 from reasoning.request import ModelSpec, ReasoningStyle
 
 
@@ -122,27 +120,8 @@ class ModelInline(admin.TabularInline):
     fields = ["label", "model_id", "reasoning", "markup", "thinking_control", "efforts", "enabled"]
 
 
-def _listed_models(provider: Provider) -> list[str]:
-    """The provider's model list, fetched with its stored key from its stored URL."""
-
-    async def fetch() -> list[str]:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(15.0)) as client:
-            return await list_models(provider.config(), client)
-
-    return async_to_sync(fetch)()
-
-
-def _problem(provider: Provider, error: Exception) -> str:
-    """The provider's own message, the key blanked out should it echo it."""
-    if isinstance(error, ProviderError):
-        text = f"{error.kind}" + (f", HTTP {error.status_code}" if error.status_code else "") + f": {error.message}"
-    else:
-        text = str(error)
-    try:
-        key = provider.config().api_key
-    except ValueError:
-        key = ""
-    return text.replace(key, "[key]") if key else text
+_listed_models = provider_setup.listed_models
+_problem = provider_setup.problem
 
 
 @admin.register(Provider)
@@ -171,16 +150,7 @@ class ProviderAdmin(admin.ModelAdmin):
             except (ProviderError, ValueError) as e:
                 self.message_user(request, f"{provider.name}: {_problem(provider, e)}", messages.ERROR)
                 continue
-            known = set(provider.models.values_list("model_id", flat=True))
-            new = [i for i in ids if i not in known]
-            for position, model_id in enumerate(new, start=provider.models.count()):
-                label = model_id[:100]
-                if ModelProfile.objects.filter(label=label).exists():
-                    label = f"{model_id} ({provider.name})"[:100]
-                fields = catalogue.fill(provider.kind, model_id, {}, provider.base_url, provider.effective_gateway)
-                ModelProfile.objects.create(
-                    provider=provider, model_id=model_id, label=label, position=position, **fields
-                )
+            new = provider_setup.add_profiles(provider, ids)
             self.message_user(
                 request, f"{provider.name}: {len(ids)} models listed, {len(new)} added.", messages.SUCCESS
             )

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from playground import providers
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
 from playground.conversations import dataset_views, replay_views, tool_views, views
@@ -47,6 +48,9 @@ urlpatterns = [
     path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("settings/theme", accounts.set_theme, name="set_theme"),
+    path("providers/", providers.providers_page, name="providers"),
+    path("providers/<int:pk>/connect", providers.reconnect, name="provider_reconnect"),
+    path("providers/<int:pk>/models", providers.choose_models, name="provider_models"),
     path("compare/", include("playground.compare.urls")),
     path("v1/", include("playground.api.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -82,6 +82,8 @@ def comparison_list(request: HttpRequest) -> HttpResponse:
 async def new_comparison(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         ctx = await sync_to_async(_form_context)(request)
+        if request.GET.get("blind") == "1":  # "New battle" after a blind vote
+            ctx["data"] = {"blind": True}
         return await sync_to_async(render)(request, "compare/new.html", ctx)
     data = request.POST.dict()
     user = await request.auser()

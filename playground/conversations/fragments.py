@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.messages import split_turn
+from playground.turns import offer
 from playground.turns.services import branch
 
 
@@ -103,17 +104,22 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
     defaults where the model accepts them)."""
     if model is None:
         return {"model": None}
-    efforts = list(model.efforts or [])
+    accepted = offer.offer_for(model)
+    efforts = list(accepted.efforts)
     effort = current.get("effort")
+    thinking = current.get("thinking", "default")
     reasoning = model.reasoning
     return {
         "model": model,
-        "thinking_toggle": model.supports_thinking_toggle,
-        "thinking": current.get("thinking", "default"),
-        "thinking_choices": [("default", "Default"), ("on", "On"), ("off", "Off")],
+        "thinking_toggle": accepted.thinking_switch,
+        # A value the model does not take is not kept: it would only be refused.
+        "thinking": thinking if accepted.thinking.get(thinking) is None else "default",
+        "thinking_choices": [("default", "Default", None)]
+        + [(mode, mode.capitalize(), accepted.thinking.get(mode)) for mode in ("on", "off")],
         "efforts": efforts,
         "effort": effort if effort in efforts else "default",
-        "budget": model.supports_budget,
+        "budget": model.supports_budget and accepted.budget,
+        "unavailable": offer.unavailable(model, accepted),
         "budget_tokens": current.get("budget_tokens", ""),
         "show_toggle": reasoning not in ("none", "hidden"),
         "show_reasoning": current.get("show_reasoning", True),
@@ -123,9 +129,16 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "temperature_control": model.supports_temperature,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
-        "answer_schema": json.dumps(current["answer_schema"], indent=2) if current.get("answer_schema") else "",
+        "answer_schema": _schema_text(current.get("answer_schema")),
         "hidden_reasoning": reasoning == "hidden",
     }
+
+
+def _schema_text(schema: Any) -> str:
+    """A stored schema pretty-printed; one just typed (a refused form sent back) as typed."""
+    if not schema:
+        return ""
+    return schema if isinstance(schema, str) else json.dumps(schema, indent=2)
 
 
 def sent_summary(turn: Turn) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from playground.accounts.users import signed_in
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
+from playground.conversations.sidebar_context import sidebar_context
 from playground.conversations.tool_views import selection_from
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
@@ -55,21 +56,41 @@ def _enabled_models() -> list[ModelProfile]:
     return list(enabled_models())
 
 
+def _by_provider(models: list[ModelProfile]) -> list[tuple[str, list[ModelProfile]]]:
+    """The model picker's groups, one per provider, in the order the models come."""
+    groups: dict[str, list[ModelProfile]] = {}
+    for model in models:
+        groups.setdefault(model.provider.name, []).append(model)
+    return list(groups.items())
+
+
+def _last_model_used(request: HttpRequest) -> int | None:
+    model_id: int | None = (
+        # Not a compare column's: a blind one would name its hidden model here.
+        Conversation.objects.filter(owner=signed_in(request), model__isnull=False, comparison_column__isnull=True)
+        .exclude(origin="api")
+        .order_by("-updated_at")
+        .values_list("model_id", flat=True)
+        .first()
+    )
+    return model_id
+
+
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, object]:
     models = _enabled_models()
     turns = branch(conversation) if conversation else []
     annotate_siblings(turns)
     preferences = Preferences.of(signed_in(request))
-    default = next((m for m in models if m.pk == preferences.default_model_id), None)
+    # A new chat starts on the model chosen in Settings, else on the last one used.
+    wanted = preferences.default_model_id or _last_model_used(request)
+    default = next((m for m in models if m.pk == wanted), None)
     selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
     return {
+        **sidebar_context(request),
         "enter_sends": preferences.enter_sends,
-        "theme_choices": [("system", "System"), ("light", "Light"), ("dark", "Dark")],
         "conversation": conversation,
-        "groups": sidebar.grouped(signed_in(request)),
-        # Requests to the OpenAI-compatible API have a folder of their own.
-        "api_conversations": Conversation.objects.filter(owner=signed_in(request), origin="api")[:100],
         "models": models,
+        "model_groups": _by_provider(models),
         "selected_model": selected,
         "controls": controls_context(selected, conversation.settings if conversation else {}),
         "totals": totals(conversation) if conversation else None,
@@ -113,17 +134,35 @@ def _new_conversation(request: HttpRequest) -> Exchange:
     return exchange
 
 
+def _refused_new_chat(request: HttpRequest, message: str) -> HttpResponse:
+    """A first prompt the server refused. The page's composer sent it with htmx and
+    keeps the prompt, model and controls as they are: only the reason goes back, beside
+    the composer. Without JavaScript the page comes back with all of them as sent."""
+    if request.headers.get("HX-Request"):
+        return render(request, "chat/_notice.html", {"message": message})
+    ctx = _page_context(request, None)
+    ctx["error"] = message
+    ctx["draft"] = request.POST.get("prompt", "")
+    with contextlib.suppress(BadInput):
+        sent_model = _model_from(request.POST)
+        ctx["selected_model"] = sent_model
+        ctx["controls"] = controls_context(sent_model, request.POST.dict())
+    return render(request, "chat/page.html", ctx, status=400)
+
+
 @require_POST
 async def new_conversation(request: HttpRequest) -> HttpResponse:
     try:
         exchange = await sync_to_async(_new_conversation)(request)
     except BadInput as e:
-        ctx = await sync_to_async(_page_context)(request, None)
-        ctx["error"] = str(e)
-        return await sync_to_async(render)(request, "chat/page.html", ctx, status=400)
+        return await sync_to_async(_refused_new_chat)(request, str(e))
     # A turn that cannot start is saved as an error with its reason: the page shows it.
     await launch_stored([exchange])
-    return redirect("conversation", pk=exchange.user_turn.conversation_id)
+    conversation_url = reverse("conversation", args=[exchange.user_turn.conversation_id])
+    if request.headers.get("HX-Request"):
+        # A GET of the new conversation: a reload there sends nothing again.
+        return HttpResponse(status=204, headers={"HX-Redirect": conversation_url})
+    return redirect(conversation_url)
 
 
 @require_POST

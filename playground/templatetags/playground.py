@@ -64,9 +64,17 @@ def thought_label(turn: Turn) -> str:
     label = f"Thought for {seconds(thought_ms)}" if thought_ms is not None else "Thought"
     if turn.reasoning_tokens:
         label += f" · {about(turn)}{turn.reasoning_tokens:,} reasoning tokens"
+    elif turn.reasoning and turn.status != Turn.Status.COMPLETE:
+        # A stopped run got no usage from the provider: say what it used, estimated.
+        label += f" · ~{estimated_tokens(turn.reasoning):,} reasoning tokens (estimated)"
     if turn.status in (Turn.Status.STOPPED, Turn.Status.INTERRUPTED):
         label += f" ({turn.get_status_display().lower()})"
     return label
+
+
+def estimated_tokens(text: str) -> int:
+    """About four characters a token: for runs the provider never reported usage for."""
+    return max(1, round(len(text) / 4)) if text else 0
 
 
 def thinking_time_ms(turn: Turn) -> int | None:
@@ -100,6 +108,8 @@ def metrics_line(turn: Turn) -> str:
     tokens = (turn.prompt_tokens or 0) + (turn.completion_tokens or 0)
     if tokens:
         parts.append(f"{tokens:,} tokens")
+    elif turn.status != Turn.Status.COMPLETE and (turn.reasoning or turn.content):
+        parts.append(f"~{estimated_tokens(turn.reasoning + turn.content):,} tokens (estimated)")
     if turn.answer_tokens_per_second:
         parts.append(tokens_per_second(turn))
     if turn.cost is not None:
@@ -189,6 +199,10 @@ _ICONS = {
     "share": '<circle cx="18" cy="5" r="3"/><circle cx="6" cy="12" r="3"/><circle cx="18" cy="19" r="3"/>'
     '<path d="m8.6 13.5 6.8 4M15.4 6.5l-6.8 4"/>',
     "down": '<path d="M12 5v14"/><path d="m19 12-7 7-7-7"/>',
+    "thumbs-up": '<path d="M7 10v12"/>'
+    '<path d="M15 5.9 14 10h5.8a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.4 22H7V10l4-8a3 3 0 0 1 4 3.9z"/>',
+    "thumbs-down": '<path d="M17 14V2"/>'
+    '<path d="M9 18.1 10 14H4.2a2 2 0 0 1-2-2.3l1.4-8A2 2 0 0 1 5.6 2H17v12l-4 8a3 3 0 0 1-4-3.9z"/>',
 }
 
 
@@ -199,3 +213,29 @@ def icon(name: str) -> SafeString:
         'fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">'
         f"{_ICONS[name]}</svg>"
     )
+
+
+@register.filter
+def control_offer(model: Any) -> dict[str, Any]:
+    """What a model takes, as data attributes for a compare column's controls."""
+    from playground.turns.offer import NO_BUDGET, NO_TEMPERATURE, offer_for
+
+    accepted = offer_for(model)
+    return {
+        "efforts": ",".join(accepted.efforts),
+        "no_on": accepted.thinking.get("on") or "",
+        "no_off": accepted.thinking.get("off") or "",
+        "no_budget": "" if model.supports_budget and accepted.budget else accepted.budget_reason or NO_BUDGET,
+        "no_temperature": "" if model.supports_temperature else NO_TEMPERATURE,
+    }
+
+
+@register.simple_tag(takes_context=True)
+def turn_error(context: Any, turn: Turn) -> dict[str, Any]:
+    """A failed turn in words for a person (playground.conversations.turn_errors)."""
+    from playground.conversations.turn_errors import explain
+
+    user = context.get("user")
+    # Rendered for a socket there is no user in the context: the settings link is
+    # shown, and the admin page itself turns away anyone who is not staff.
+    return explain(turn, staff=user is None or bool(getattr(user, "is_staff", False)))

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.security.secrets import Scrubber
+from playground.turns import offer
 from playground.turns.errors import TurnError
 from playground.turns.liveness import mark_interrupted
 from reasoning.adapters.selection import adapter_for
@@ -80,9 +81,7 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
         if model is None and params["effort"] not in EFFORT_LEVELS:
             raise BadInput(f"effort must be one of {', '.join(EFFORT_LEVELS)}")
         if model is not None and params["effort"] not in (model.efforts or []):
-            accepted = model.accepts()["effort"]
-            why = accepted if isinstance(accepted, str) else f"it takes {', '.join(accepted)}"
-            raise BadInput(f"{model.label} does not take effort {params['effort']!r}: {why}")
+            raise BadInput(offer.effort_refusal(model, params["effort"]))
     elif "effort" in params:
         del params["effort"]
     if "max_tokens" in params and not 1 <= params["max_tokens"] <= 1_000_000:
@@ -125,7 +124,7 @@ def clean_params(raw: dict[str, Any], model: ModelProfile | None) -> dict[str, A
                 params.get("max_tokens") or model.max_output_tokens,
             )
     except UnsupportedControl as e:
-        raise BadInput(f"{model.label if model else 'This model'}: {e}") from None
+        raise BadInput(offer.refusal(model, e, thinking_of(params, model)) if model else str(e)) from None
     return params
 
 

@@ -111,17 +111,43 @@
     });
     refresh();
 
-    // Offer only the efforts the chosen model takes (the server checks again).
+    // Offer only what the chosen model takes (its option carries what the server's
+    // check accepts, templatetags control_offer), saying why the rest is unavailable.
     form.querySelectorAll(".slot").forEach(function (slot) {
       const model = slot.querySelector("select[name$='-model']");
       const effort = slot.querySelector("select[name$='-effort']");
+      const thinking = slot.querySelector("select[name$='-thinking']");
+      const budget = slot.querySelector("input[name$='-budget_tokens']");
+      const temperature = slot.querySelector("input[name$='-temperature']");
+      const notes = slot.querySelector(".unavailable-list");
       function limit() {
         const chosen = model.selectedOptions[0];
-        const allowed = chosen && chosen.value ? (chosen.dataset.efforts || "").split(",") : null;
+        const data = chosen && chosen.value ? chosen.dataset : null;
+        const allowed = data ? (data.efforts || "").split(",") : null;
+        const reasons = [];
         effort.querySelectorAll("option").forEach(function (option) {
           option.disabled = option.value !== "default" && allowed !== null && !allowed.includes(option.value);
         });
         if (effort.selectedOptions[0] && effort.selectedOptions[0].disabled) effort.value = "default";
+        thinking.querySelectorAll("option").forEach(function (option) {
+          const why = data && option.value !== "default" ? data["no" + option.value.charAt(0).toUpperCase() + option.value.slice(1)] : "";
+          option.disabled = !!why;
+          option.title = why ? why : "";
+          if (why) reasons.push("Thinking " + option.value + ": " + why);
+        });
+        if (thinking.selectedOptions[0] && thinking.selectedOptions[0].disabled) thinking.value = "default";
+        [[budget, "noBudget", "Budget"], [temperature, "noTemperature", "Temperature"]].forEach(function (c) {
+          const why = data ? data[c[1]] : "";
+          c[0].disabled = !!why;
+          c[0].title = why || "";
+          if (why) { c[0].value = ""; reasons.push(c[2] + ": " + why); }
+        });
+        notes.replaceChildren.apply(notes, reasons.map(function (r) {
+          const li = document.createElement("li");
+          li.textContent = r;
+          return li;
+        }));
+        notes.hidden = !reasons.length;
       }
       model.addEventListener("change", limit);
       limit();

@@ -15,6 +15,7 @@
   const store = {
     get: function (k) { try { return localStorage.getItem(k); } catch (e) { return null; } },
     set: function (k, v) { try { localStorage.setItem(k, v); } catch (e) { /* private mode */ } },
+    remove: function (k) { try { localStorage.removeItem(k); } catch (e) { /* private mode */ } },
   };
 
   function keepOpen() { return document.body.dataset.keepThoughtsOpen === "1"; }
@@ -63,6 +64,11 @@
       label.textContent = (hidden === "provider" ? "Reasoning hidden by the provider · "
         : hidden ? "Reasoning not shown · " : "Thought for ") + s.toFixed(1) + " s";
       label.classList.remove("live");
+    }
+    const box = details.querySelector(".reasoning");
+    if (box && !turn.dataset.hiddenReasoning && !box.textContent.trim()) {
+      details.hidden = true;  // no reasoning came: nothing to say "Thought for" about
+      return;
     }
     if (details.open && !details.dataset.userOpened && !keepOpen()) details.open = false;
   }
@@ -120,6 +126,21 @@
     enhance(target);
     if (keepOpen()) target.querySelectorAll("details.step-thought").forEach(function (d) { d.open = true; });
   }
+
+  // A reader at work in a thought (scrolling it, selecting or keying in it) keeps it
+  // open when the answer starts, on Stop and when the turn ends, as if they had opened it.
+  function readerIn(target) {
+    const node = target && (target.nodeType === 1 ? target : target.parentElement);
+    const details = node && node.closest && node.closest("details.thought");
+    if (details && details.open && node.closest(".reasoning")) details.dataset.userOpened = "1";
+  }
+  ["wheel", "touchstart", "pointerdown", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function (e) { readerIn(e.target); }, { capture: true, passive: true });
+  });
+  document.addEventListener("selectionchange", function () {
+    const sel = document.getSelection();
+    if (sel && !sel.isCollapsed) readerIn(sel.anchorNode);
+  });
 
   // ---- scrolling: at most once per animation frame ----------------------------------
 
@@ -190,7 +211,9 @@
 
   document.addEventListener("htmx:oobAfterSwap", function (e) {
     const target = e.detail.target;
+    if (target && target.id === "notice") promptRefused();
     if (target && target.id === "turns") {
+      promptAccepted();
       composerState();  // a new exchange
     } else if (target && target.id && (target.classList.contains("steps") || target.classList.contains("tool-calls"))) {
       onStepsSwapped(target);
@@ -302,13 +325,14 @@
     if (msg && !window.confirm(msg)) e.preventDefault();
   }, true);
 
-  function setControlsOpen(open) {
+  // `forNow`: closed after use, still opened on the next visit if the user keeps it open.
+  function setControlsOpen(open, forNow) {
     const btn = document.getElementById("controls-toggle");
     const panel = document.getElementById("controls-panel");
     if (!btn || !panel) return;
     btn.setAttribute("aria-expanded", open ? "true" : "false");
     panel.hidden = !open;
-    store.set("controlsOpen", open ? "1" : "0");
+    if (!forNow) store.set("controlsOpen", open ? "1" : "0");
   }
 
   // ---- the controls follow the chosen model ----------------------------------------
@@ -320,6 +344,7 @@
       store.set("keepThoughtsOpen", sel.checked ? "1" : "0");
       return;
     }
+    if (sel.matches("[data-presets]")) { applyPreset(sel, true); return; }
     if (sel.id !== "model") return;
     let url = sel.dataset.controlsUrl.replace("/0/", "/" + encodeURIComponent(sel.value) + "/");
     if (sel.dataset.conversation) url += "?conversation=" + sel.dataset.conversation;
@@ -328,6 +353,25 @@
       const controls = document.getElementById("controls");
       if (controls && controls.hasAttribute("hx-post")) htmx.trigger(controls, "change");
     });
+  });
+
+  // The Providers page: a preset fills the API flavour, the base URL and a name
+  // (a name typed by hand is kept).
+  function applyPreset(sel, changed) {
+    const form = sel.form;
+    const o = sel.selectedOptions[0];
+    if (!form || !o) return;
+    const name = form.elements.name;
+    const url = form.elements.base_url;
+    if (changed || !url.value) url.value = o.dataset.baseUrl;
+    form.elements.kind.value = o.dataset.kind;
+    if (changed ? (!name.value || name.dataset.fromPreset) : !name.value) {
+      name.value = o.dataset.name;
+      name.dataset.fromPreset = "1";
+    }
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target.name === "name" && e.target.dataset.fromPreset) delete e.target.dataset.fromPreset;
   });
 
   // A refused htmx request (bad control value, a turn that is gone) says why.
@@ -402,14 +446,72 @@
     }
   }, true);
 
+  // ---- nothing typed is lost ---------------------------------------------------------
+
+  // The box is emptied only once the server has accepted the prompt (its exchange
+  // arrives in #turns; a new chat's conversation page loads). A refusal (a notice
+  // beside the composer) leaves the box, the model and the controls as they were.
+  // Text not yet sent is kept per conversation in localStorage, so a reload or a
+  // visit to another conversation does not lose it.
+  let awaiting = null;  // the text of a prompt sent and not yet accepted or refused
+
+  function draftKey() {
+    const form = document.getElementById("composer");
+    return form && form.dataset.draft ? "draft:" + form.dataset.draft : null;
+  }
+
+  function saveDraft() {
+    const key = draftKey();
+    const box = document.getElementById("prompt");
+    if (!key || !box) return;
+    if (box.value.trim()) store.set(key, box.value);
+    else store.remove(key);
+  }
+
+  function restoreDraft() {
+    const key = draftKey();
+    const box = document.getElementById("prompt");
+    if (!key || !box) return;
+    const kept = store.get(key);
+    if (kept && !box.value) box.value = kept;
+    else if (box.value) saveDraft();  // a refused first prompt the server sent back
+  }
+
+  function promptAccepted() {
+    if (awaiting === null) return;  // another tab's prompt: this box is not concerned
+    const box = document.getElementById("prompt");
+    // Text typed while the server was deciding is a new draft, not the sent prompt.
+    if (box && box.value === awaiting) box.value = "";
+    awaiting = null;
+    saveDraft();
+    setControlsOpen(false, true);  // used: the conversation gets the room back
+    const notice = document.getElementById("notice");
+    if (notice) notice.replaceChildren();
+    const hint = document.getElementById("empty-hint");
+    if (hint) hint.remove();
+    toBottom();
+  }
+
+  function promptRefused() {
+    awaiting = null;  // the box keeps it; the notice says why
+  }
+
+  document.addEventListener("input", function (e) {
+    if (e.target.id === "prompt" && e.target.form && e.target.form.id === "composer") saveDraft();
+  });
+
   document.addEventListener("htmx:wsAfterSend", function (e) {
     const form = e.detail.elt;
-    if (form && form.classList && form.classList.contains("composer")) {
-      form.querySelector("textarea[name=prompt]").value = "";
-      document.getElementById("notice").innerHTML = "";
-      const hint = document.getElementById("empty-hint");
-      if (hint) hint.remove();
-      toBottom();
+    if (form && form.id === "composer") {
+      awaiting = form.querySelector("textarea[name=prompt]").value;
+    }
+  });
+
+  // A new chat's first prompt: a redirect to the conversation is the acceptance.
+  document.addEventListener("htmx:beforeOnLoad", function (e) {
+    const form = e.detail.elt;
+    if (form && form.id === "composer" && e.detail.xhr && e.detail.xhr.getResponseHeader("HX-Redirect")) {
+      store.remove("draft:new");
     }
   });
 
@@ -420,7 +522,7 @@
     const box = e.target;
     const composing = e.isComposing || e.keyCode === 229;  // an IME is choosing a character
     if (e.key === "Enter" && !composing && box.matches && box.matches("textarea") && box.form &&
-        (box.form.id === "composer" || box.form.classList.contains("edit-form"))) {
+        (box.form.id === "composer" || box.form.classList.contains("edit-form") || box.closest(".compare-composer"))) {
       // Enter sends and Shift+Enter is a new line; with "Enter sends" off, Ctrl+Enter sends.
       if (mod || (enterSends() && !e.shiftKey && !e.altKey)) {
         e.preventDefault();
@@ -541,6 +643,8 @@
     if (keep) document.querySelectorAll("details.thought").forEach(function (d) { d.open = true; });
     if (store.get("controlsOpen") === "1") setControlsOpen(true);
     enhance(document);
+    document.querySelectorAll("select[data-presets]").forEach(function (sel) { applyPreset(sel, false); });
+    restoreDraft();
     composerState();
     const prompt = document.getElementById("prompt");
     if (prompt && !document.querySelector(".turn.streaming")) prompt.focus({ preventScroll: true });

@@ -23,7 +23,8 @@ RECORD_STREAM = """
 window.__streamed = {};
 new MutationObserver(() => {
   document.querySelectorAll(".reasoning.streaming, .content.streaming").forEach((el) => {
-    window.__streamed[el.id] = el.textContent;
+    // The raw text streamed (what is rendered live plus the plain tail).
+    window.__streamed[el.id] = window.streamMarkdown ? window.streamMarkdown.source(el) : el.textContent;
   });
 }).observe(document, {childList: true, subtree: true, characterData: true});
 """

@@ -188,10 +188,10 @@ def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, 
     columns = page.locator(".compare-column")
     assert "42" in columns.nth(0).locator(".content").inner_text()
     assert "42" in columns.nth(3).locator(".content").inner_text()
-    refused = columns.nth(1).locator(".turn-status.error").inner_text()
-    assert refused.startswith("Error (unavailable")
-    limited = columns.nth(2).locator(".turn-status.error").inner_text()
-    assert limited.startswith("Error (rate_limited, HTTP 429)") and "Rate limit reached" in limited
+    refused = columns.nth(1).locator(".turn-error").text_content()
+    assert "could not be reached" in refused and "kind: unavailable" in refused
+    limited = columns.nth(2).locator(".turn-error").text_content()
+    assert "rate-limiting" in limited and "HTTP 429" in limited and "Rate limit reached" in limited
     assert [t[0]["status"] for t in column_turns(server, pk)] == ["complete", "error", "error", "complete"]
     pills = page.locator("table.metrics-table .status-pill.error")
     assert pills.count() == 2
@@ -258,6 +258,10 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",
     ]  # fmt: skip
+    # After a blind vote, one click to the next blind battle.
+    page.get_by_role("link", name="New battle").click()
+    page.wait_for_url(re.compile(r"/compare/new/\?blind=1$"))
+    assert page.get_by_label("Blind: hide and shuffle the models until I vote").is_checked()
 
     page.goto(server.url("/compare/leaderboard/?scope=mine"))
     after = leaderboard_rows(page)

@@ -31,8 +31,10 @@ def test_it_shows_only_the_controls_the_chosen_model_supports(logged_in_page, se
         "ModelProfile.objects.update_or_create(provider=p, model_id='plain-chat',"
         " defaults={'label': 'Plain chat model',"
         " 'reasoning': 'none', 'supports_temperature': False, 'max_output_tokens': 4096, 'position': 95})\n"
-        "ModelProfile.objects.update_or_create(provider=p, model_id='budgeted', defaults={'label': 'Budgeted thinker',"
-        " 'reasoning': 'native', 'thinking_control': 'anthropic_thinking', 'supports_budget': True,"
+        "a, _ = Provider.objects.get_or_create(name='plain-anthropic', defaults={'kind': 'anthropic',"
+        " 'base_url': 'http://127.0.0.1:9'})\n"
+        "ModelProfile.objects.update_or_create(provider=a, model_id='budgeted', defaults={'label': 'Budgeted thinker',"
+        " 'reasoning': 'native', 'thinking_control': 'anthropic_budget', 'supports_budget': True,"
         " 'position': 96})\n"
     )
     page = logged_in_page
@@ -55,7 +57,10 @@ def test_it_shows_only_the_controls_the_chosen_model_supports(logged_in_page, se
 
     page.get_by_label("Model").select_option(label=QUICK)
     page.wait_for_selector("#controls [data-control=effort]")
-    server.shell("from playground.models import Provider\nProvider.objects.filter(name='plain-openai').delete()\n")
+    server.shell(
+        "from playground.models import Provider\n"
+        "Provider.objects.filter(name__in=['plain-openai', 'plain-anthropic']).delete()\n"
+    )
 
 
 def test_controls_go_with_each_prompt_and_stay_as_the_conversations_defaults(logged_in_page, server):

@@ -99,8 +99,9 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     assert tokens >= reasoning_tokens * 0.9 and chars >= tokens * 3
     # One text node per frame at most: frames are ≤ 1 per FRAME_INTERVAL (0.04 s), never one per token.
     assert nodes <= seconds / 0.04 + 10 and nodes < tokens / 10
-    # Appending text adds no elements: the page does not grow while it streams.
-    assert max(elements) - min(elements) <= 5
+    # Appending text adds no elements; only complete blocks rendered as they arrive
+    # (static/js/stream_markdown.js) do, a few per paragraph, never one per frame.
+    assert max(elements) - min(elements) <= 5 + chars / 100
     # Markdown is rendered once, at the end, into the folded block.
     assert page.locator(f"#t{pk}-r.markdown").count() == 1
     assert page.locator(f"#turn-{pk} details.thought").evaluate("d => d.open") is False

@@ -20,6 +20,7 @@ from playground.routing import websocket_urlpatterns
 # What an id in a route names, by the route's first segment.
 OWNED = {"c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token"}
 SHARED = {"models": "model"}  # any logged-in user may read these
+STAFF = {"providers": "provider"}  # admins only: anyone else is sent to the admin's login
 PUBLIC = {"login/", "health"}
 SHARE_LINK = "s/<str:token>/"  # public to whoever has the unguessable token; a made-up one is a 404
 API = "v1/"  # bearer tokens, no session: a request without one is refused, never redirected
@@ -72,7 +73,7 @@ def world(db, owner, stranger, admin_user):
     token_pk = create_token(owner, "secret token")[0].pk
     return {
         "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk, "prompt": prompt_pk,
-        "token": token_pk,
+        "token": token_pk, "provider": provider.pk,
         "column_conversation": column_conv.pk,
         "users": {"owner": owner, "stranger": stranger, "admin": admin_user},
     }  # fmt: skip
@@ -80,7 +81,7 @@ def world(db, owner, stranger, admin_user):
 
 def fill(route, world):
     head = route.split("/", 1)[0]
-    kind = OWNED.get(head) or SHARED.get(head)
+    kind = OWNED.get(head) or SHARED.get(head) or STAFF.get(head)
     if route == SHARE_LINK:
         return "/s/not-a-real-share-token/"
     if "<" in route and kind is None:
@@ -128,6 +129,8 @@ def test_every_app_route(route, world, scripted):
                 continue
             if who == "anonymous":
                 assert status == 302 and "/login/" in response["Location"], (method, url, status)
+            elif head in STAFF and who != "admin":
+                assert status == 302 and "/admin/login/" in response["Location"], (method, url, who, status)
             elif owned and who in ("stranger", "admin"):
                 # Another user, staff or not, gets a 404 and learns nothing.
                 assert status in (404, 405), (method, url, who, status)

@@ -125,9 +125,9 @@ def test_the_importer_rejects_a_control_or_effort_the_kind_cannot_take(tmp_path,
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--thinking", "on"], "has no thinking switch"),
-        (["--thinking", "off"], "has no thinking switch"),
-        (["--effort", "high"], "does not take effort"),
+        (["--thinking", "on"], "thinking cannot be switched"),
+        (["--thinking", "off"], "thinking cannot be switched"),
+        (["--effort", "high"], "has no effort levels"),
     ],
 )
 def test_ask_exits_2_on_a_control_the_model_cannot_honour_and_sends_nothing(tmp_path, admin_user, args, message):

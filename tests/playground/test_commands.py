@@ -370,7 +370,7 @@ def test_it_exits_1_with_the_error_in_json_when_the_provider_fails(scripted, scr
     ("args", "message"),
     [
         (["--model", "No such model", "Hi"], "'No such model' is no enabled model; choose one of: Offline simulator"),
-        (["--model", "Offline simulator", "--effort", "max", "Hi"], "Offline simulator does not take effort 'max'"),
+        (["--model", "Offline simulator", "--effort", "max", "Hi"], "Effort max is not available for Offline"),
         (["--model", "Offline simulator", "--max-tokens", "0", "Hi"], "max_tokens must be between 1"),
         (["--model", "Offline simulator", "   "], "The prompt is empty."),
         (["--model", "Offline simulator", "--user", "nobody", "Hi"], "no user 'nobody'"),

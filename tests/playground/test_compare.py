@@ -105,7 +105,7 @@ async def test_it_refuses_fewer_than_two_columns_or_an_effort_a_model_lacks(asyn
     assert "between 2 and 6 columns" in response.content.decode()
     response = await async_client.post("/compare/new/", setup_form(three_models, **{"col2-effort": "low"}))
     assert response.status_code == 400
-    assert "Charlie Thinker does not take effort" in response.content.decode()
+    assert "is not available for Charlie Thinker" in response.content.decode()
     assert await Comparison.objects.acount() == 0
     assert await Conversation.objects.acount() == 0
 
@@ -149,7 +149,8 @@ async def test_a_failing_column_shows_its_error_and_leaves_the_others(async_clie
     statuses = [(turns[0].status, turns[0].content) for _, turns in await columns_of(pk)]
     assert statuses == [("complete", "fine"), ("error", ""), ("complete", "fine")]
     page = (await async_client.get(f"/compare/{pk}/")).content.decode()
-    assert "Error (rate_limited, HTTP 429): Too many requests Retry after 7 s." in page
+    assert "The provider is rate-limiting requests." in page and "Too many requests" in page
+    assert 'data-retry-after="7"' in page and "kind: rate_limited · HTTP 429" in page
     assert page.count('class="status-pill error"') == 1
 
 

@@ -103,7 +103,7 @@ def post_import(client, doc):
         (lambda d: d["turns"][1].update(cost="NaN"), "turn 2 cost must be ≥ 0"),
         (lambda d: d["turns"][1].update(params={"max_tokens": 2_000_000_000}), "max_tokens must be between"),
         (lambda d: d["turns"][1].update(params={"temperature": 99.5}), "temperature must be between 0 and 2"),
-        (lambda d: d["turns"][1].update(params={"effort": "ludicrous"}), "does not take effort"),
+        (lambda d: d["turns"][1].update(params={"effort": "ludicrous"}), "is not available for"),
         (lambda d: d.update(settings={"max_tokens": -1}), '"settings" are out of range'),
         (lambda d: d.update(settings={"system": "s" * 200_000}), "system prompt is longer"),
         (lambda d: d["turns"][1].update(error={"message": ["x"]}), "turn 2 error message must be a string"),

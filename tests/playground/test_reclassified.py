@@ -65,6 +65,6 @@ async def test_a_control_the_model_cannot_honour_is_refused_in_the_page_before_a
     await comm.send_to(text_data=json.dumps(message))
     notice = await comm.receive_from(timeout=5)
     await comm.disconnect()
-    assert "Mine: my-model has no thinking switch" in notice
-    assert "leave thinking at default" in notice  # what would work
+    assert "Thinking On is not available for Mine" in notice
+    assert "Choose Default." in notice  # what would work
     assert not await database_sync_to_async(Turn.objects.exists)()

@@ -57,8 +57,8 @@ def test_a_budget_of_zero_is_refused_at_the_form(scripted_model, budget):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--thinking", "off", "--effort", "high"], "thinking is off"),
-        (["--effort", "none"], "does not take effort 'none'"),
+        (["--thinking", "off", "--effort", "high"], "but Thinking is Off"),
+        (["--effort", "none"], "Effort none is not available"),
     ],
 )
 def test_impossible_combinations_exit_2_with_the_simulator_too(simulator_model, admin_user, args, message):

@@ -29,7 +29,7 @@ def test_pages_link_hashed_names(client, _collected_static):
     linked = LINKED.findall(page)
     assert {u.split("/")[-1].split(".")[0] for u in linked} >= {"app", "htmx-2", "playground"}
     for url in linked:
-        assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", url), url
+        assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", url), url
         assert (_collected_static / url.removeprefix("/static/")).is_file()
 
 

@@ -23,7 +23,7 @@ def test_an_interrupted_turn_reports_how_long_it_was_seen_thinking(owner):
     turn = answer(owner, reasoning="Hmm, let me see", status=Turn.Status.INTERRUPTED)
     Turn.objects.filter(pk=turn.pk).update(heartbeat_at=turn.created_at + timedelta(seconds=4.2))
     turn.refresh_from_db()
-    assert thought_label(turn) == "Thought for 4.2 s (interrupted)"
+    assert thought_label(turn) == "Thought for 4.2 s · ~4 reasoning tokens (estimated) (interrupted)"
 
 
 def test_a_stopped_turn_says_so_with_its_thinking_time(owner):

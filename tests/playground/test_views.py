@@ -149,7 +149,7 @@ def test_it_shows_only_the_controls_a_model_supports(client, owner):
                                         supports_temperature=True, max_output_tokens=16384)  # fmt: skip
     claude = ModelProfile.objects.create(
         provider=Provider.objects.create(name="anth", kind="anthropic"), model_id="claude", label="Claude",
-        thinking_control="anthropic_thinking", supports_budget=True, supports_temperature=False,
+        thinking_control="anthropic_budget", supports_budget=True, supports_temperature=False,
     )  # fmt: skip
     client.force_login(owner)
     html = client.get(f"/models/{plain.pk}/controls").content.decode()
@@ -173,7 +173,7 @@ def test_it_stores_conversation_defaults_and_shows_them_again(client, owner, con
     assert '<option value="high" selected>' in html and 'value="900"' in html and "Be brief." in html
     assert 'value="on" checked' in html
     bad = client.post(f"/c/{conversation.pk}/settings", {"model": scripted_model.pk, "effort": "max"})
-    assert bad.status_code == 400 and "does not take effort" in bad.content.decode()
+    assert bad.status_code == 400 and "is not available for" in bad.content.decode()
 
 
 def test_it_regenerates_an_answer_as_a_sibling_and_switches_between_branches(client, owner, conversation):

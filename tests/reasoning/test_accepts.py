@@ -1,100 +1,81 @@
-"""Controls that match the model (issue 20.4): a model that does not reason takes no
-effort, budget or switch, and `capabilities` lists what each model takes or why not,
-in the words of the refusal the same setting would get."""
+"""What a model accepts (reasoning.accepts) agrees with the check every turn runs:
+each value offered is sent without a refusal, each one withheld is refused; and the
+refusals name the control as the page does and say what would work."""
 
 from __future__ import annotations
 
 import pytest
 
-from reasoning import catalogue
-from reasoning.accepts import capabilities
-from reasoning.adapters import get_adapter
-from reasoning.controls import UnsupportedControl, check_controls
-from reasoning.request import ChatRequest, Message, ModelSpec, ProviderConfig, ReasoningStyle, Thinking
+from reasoning.accepts import accepted_controls, for_person
+from reasoning.controls import CONTROL_KINDS, UnsupportedControl, check_controls
+from reasoning.request import EFFORT_LEVELS, ModelSpec, ReasoningStyle, Thinking
 
-NON_REASONING = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "openai/gpt-4o", "gpt-4-turbo",
-                 "gpt-3.5-turbo", "chatgpt-4o-latest", "gpt-5-chat-latest"]
-
-
-@pytest.mark.parametrize("model_id", NON_REASONING)
-def test_non_reasoning_families_get_no_effort_control(model_id):
-    caps = catalogue.capabilities("openai", model_id)
-    assert caps is not None
-    assert (caps.thinking_control, caps.efforts, caps.reasoning) == ("none", (), "none")
+KIND_OF = {
+    control: next(iter(kinds)) if kinds else "openai" for control, kinds in CONTROL_KINDS.items()
+}
+EFFORT_LISTS = [(), ("low", "medium", "high"), ("none", "low", "high"), ("minimal", "low", "medium", "high", "max")]
 
 
-def test_reasoning_families_keep_theirs():
-    for model_id in ("o4-mini", "gpt-5", "gpt-5.1", "openai/gpt-oss-120b"):
-        caps = catalogue.capabilities("openai", model_id)
-        assert caps is not None and caps.efforts, model_id
+def cases():
+    for control, kind in KIND_OF.items():
+        for efforts in EFFORT_LISTS:
+            for options in ({}, {"adaptive_only": True}, {"thinking_always_on": True}):
+                yield kind, ModelSpec(
+                    model_id="m", reasoning=ReasoningStyle.NATIVE, thinking_control=control,
+                    efforts=efforts, options=options,
+                )  # fmt: skip
 
 
-# A profile written before the catalogue knew better: reasoning none, yet an effort list.
-STALE = ModelSpec("gpt-4o", reasoning=ReasoningStyle.NONE, thinking_control="reasoning_effort",
-                  efforts=("low", "medium", "high"))
+def refused(kind: str, model: ModelSpec, thinking: Thinking) -> bool:
+    try:
+        check_controls(kind, model, thinking)
+    except UnsupportedControl:
+        return True
+    return False
 
 
-@pytest.mark.parametrize(
-    ("thinking", "parameter"),
-    [(Thinking(effort="low"), "effort"), (Thinking(mode="on", budget_tokens=2048), "budget_tokens"),
-     (Thinking(mode="on"), "thinking")],
-)
-def test_a_model_with_reasoning_none_refuses_every_thinking_control(thinking, parameter):
-    with pytest.raises(UnsupportedControl) as refused:
-        check_controls("openai", STALE, thinking)
-    assert refused.value.parameter == parameter
-    assert "gpt-4o does not reason" in str(refused.value)
+@pytest.mark.parametrize(("kind", "model"), list(cases()))
+def test_it_offers_exactly_what_the_check_accepts(kind, model):
+    accepted = accepted_controls(kind, model)
+    for mode in ("on", "off"):
+        assert (accepted.thinking[mode] is None) == (not refused(kind, model, Thinking(mode=mode))), mode
+    for effort in EFFORT_LEVELS:
+        offered = effort in accepted.efforts
+        assert offered == (effort in model.efforts and not refused(kind, model, Thinking(effort=effort))), effort
+    assert accepted.budget == (not refused(kind, model, Thinking(budget_tokens=1024)))
+    for what, why in accepted.unavailable():
+        assert what and why and why[0].islower()
 
 
-def test_thinking_off_for_a_model_that_does_not_reason_sends_nothing():
-    request = ChatRequest(ProviderConfig("openai", "http://127.0.0.1:1/v1"), STALE, [Message("user", "hi")],
-                          thinking=Thinking(mode="off"))
-    body = get_adapter("openai").prepare(request).json
-    assert "reasoning_effort" not in body
-
-
-def test_capabilities_lists_what_a_model_takes_or_why_not():
-    gpt4o = capabilities("openai", ModelSpec("gpt-4o", reasoning=ReasoningStyle.NONE))
-    for control in ("thinking", "effort", "budget_tokens", "reasoning_mode"):
-        assert isinstance(gpt4o[control], str) and "gpt-4o does not reason" in gpt4o[control], control
-    assert gpt4o["temperature"] == ("0-2",)
-
-    sonnet = capabilities(
-        "anthropic", ModelSpec("claude-sonnet-4-5", thinking_control="anthropic_budget",
-                               efforts=("low", "medium", "high")), supports_budget=True,
+def test_a_model_that_always_thinks_says_so_and_the_refusal_says_what_works():
+    model = ModelSpec(
+        model_id="o3", reasoning=ReasoningStyle.NATIVE, thinking_control="reasoning_effort",
+        efforts=("low", "medium", "high"),
+    )  # fmt: skip
+    accepted = accepted_controls("openai", model)
+    assert accepted.thinking == {"on": None, "off": "this model always thinks"}
+    assert ("Thinking off", "this model always thinks") in accepted.unavailable()
+    with pytest.raises(UnsupportedControl) as e:
+        check_controls("openai", model, Thinking(mode="off"))
+    message = for_person(e.value, "OpenAI o3", Thinking(mode="off"), accepted)
+    assert message == (
+        "Thinking Off is not available for OpenAI o3: this model always thinks. "
+        "Choose Default or On, or the lowest effort (low)."
     )
-    assert sonnet["thinking"] == ("default", "on", "off")
-    assert sonnet["effort"] == ("low", "medium", "high")
-    assert sonnet["budget_tokens"] == ("1024 or more tokens",)
-
-    gemini3 = capabilities("gemini", ModelSpec("gemini-3-pro", thinking_control="gemini_level",
-                                               efforts=("low", "high")))
-    assert gemini3["thinking"] == ("default", "on")  # it cannot turn thinking off
-    assert isinstance(gemini3["budget_tokens"], str) and "choose an effort" in gemini3["budget_tokens"]
-
-    o4 = capabilities("openai", ModelSpec("o4-mini", thinking_control="reasoning_effort",
-                                          efforts=("low", "medium", "high")), supports_temperature=False)
-    assert isinstance(o4["temperature"], str) and "takes no temperature" in o4["temperature"]
+    assert "reasoning_effort" not in message
 
 
-def test_capabilities_offers_exactly_what_check_controls_accepts():
-    for kind, model_id in [("openai", "deepseek-v4-pro"), ("anthropic", "claude-opus-4-7"),
-                           ("gemini", "gemini-2.5-pro"), ("openai-responses", "gpt-5.1")]:
-        fields = catalogue.fill(kind, model_id, {})
-        spec = ModelSpec(model_id, thinking_control=fields["thinking_control"], efforts=tuple(fields["efforts"]),
-                         options=fields.get("options", {}))
-        offered = capabilities(kind, spec)
-        for effort in spec.efforts:
-            accepted = True
-            try:
-                check_controls(kind, spec, Thinking(effort=effort))
-            except UnsupportedControl:
-                accepted = False
-            assert (effort in offered["effort"]) == accepted, (model_id, effort)
+def test_a_model_that_does_not_reason_has_one_reason_for_all_its_thinking_controls():
+    model = ModelSpec(model_id="chat", reasoning=ReasoningStyle.NONE)
+    accepted = accepted_controls("openai", model)
+    assert not accepted.thinking_switch and not accepted.efforts and not accepted.budget
+    assert accepted.unavailable() == [("Thinking controls", "this model does not reason")]
 
 
-def test_a_model_given_as_not_reasoning_gets_no_effort_from_the_catalogue():
-    assert catalogue.fill("openai", "my-own-model", {"reasoning": "none"}) == {
-        "thinking_control": "none", "efforts": [], "supports_budget": False,
-    }
-    assert catalogue.fill("openai", "my-own-model", {})["efforts"] == ["low", "medium", "high"]
+def test_an_effort_refusal_lists_the_levels_the_model_takes():
+    model = ModelSpec(
+        model_id="g", reasoning=ReasoningStyle.NATIVE, thinking_control="gemini_level", efforts=("low", "high")
+    )
+    accepted = accepted_controls("gemini", model)
+    message = for_person(UnsupportedControl("effort", ""), "Gemini 3", Thinking(effort="max"), accepted)
+    assert message == "Effort max is not available for Gemini 3. It takes low, high, or Default."

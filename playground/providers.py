@@ -1,0 +1,137 @@
+"""The Providers page (admin only), inside the playground's layout: add a provider
+from a preset, one action that saves it, tests the connection and fetches its models
+(the provider's own message on failure), then choose which models are enabled. The
+Django admin stays for everything else (a model's full profile)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from playground import provider_setup
+from playground.admin import ProviderForm
+from playground.conversations.sidebar_context import sidebar_context
+from playground.models import ModelProfile, Provider
+from reasoning import catalogue
+from reasoning.errors import ProviderError
+
+
+@dataclass(frozen=True)
+class Preset:
+    key: str
+    name: str
+    kind: str
+    base_url: str
+
+
+PRESETS = (
+    Preset("openai", "OpenAI", "openai", "https://api.openai.com/v1"),
+    Preset("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com"),
+    Preset("gemini", "Google Gemini", "gemini", "https://generativelanguage.googleapis.com"),
+    Preset("deepseek", "DeepSeek", "openai", "https://api.deepseek.com"),
+    Preset("openrouter", "OpenRouter", "openai", "https://openrouter.ai/api/v1"),
+    Preset("baseten", "Baseten", "openai", "https://inference.baseten.co/v1"),
+    Preset("friendli", "Friendli", "openai", "https://api.friendli.ai/serverless/v1"),
+    Preset("together", "Together", "openai", "https://api.together.xyz/v1"),
+    Preset("groq", "Groq", "openai", "https://api.groq.com/openai/v1"),
+    Preset("ollama", "Ollama", "ollama", "http://127.0.0.1:11434"),
+    Preset("vllm", "vLLM / SGLang", "openai", "http://127.0.0.1:8000/v1"),
+    Preset("compatible", "Any OpenAI-compatible", "openai", ""),
+)
+PRESET_BY_KEY = {p.key: p for p in PRESETS}
+
+# Plain words for a profile's thinking control, as the page shows it.
+CONTROL_LABELS = {
+    "none": "No thinking switch",
+    "simulator": "Offline simulator",
+    "reasoning_effort": "Effort levels (reasoning_effort)",
+    "chat_template_kwargs": "On/off switch in the chat template (enable_thinking)",
+    "chat_template_kwargs_thinking": "On/off switch in the chat template (thinking)",
+    "chat_template_args": "On/off switch (Baseten chat_template_args)",
+    "thinking_type": "Thinking enabled/disabled (DeepSeek, GLM, Kimi)",
+    "openrouter": "OpenRouter reasoning (effort or budget)",
+    "together": "Together reasoning on/off",
+    "groq": "Groq reasoning (effort, parsed)",
+    "anthropic_budget": "Token budget (Anthropic)",
+    "anthropic_adaptive": "Adaptive thinking with effort (Anthropic)",
+    "gemini_budget": "Token budget (Gemini 2.5)",
+    "gemini_level": "Thinking level (Gemini 3)",
+    "ollama_think": "Think on/off or level (Ollama)",
+    "responses": "Effort with summaries (OpenAI Responses)",
+}
+
+
+def model_row(model: ModelProfile) -> dict[str, Any]:
+    caps = catalogue.capabilities(model.provider.kind, model.model_id, model.provider.base_url)
+    return {
+        "model": model,
+        "family": caps.family if caps and caps.family else "",
+        "control": CONTROL_LABELS.get(model.thinking_control, model.thinking_control),
+    }
+
+
+def _context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+    providers = Provider.objects.exclude(kind="simulator").prefetch_related("models")
+    rows = [(p, [model_row(m) for m in p.models.all()]) for p in providers]
+    return {**sidebar_context(request), "presets": PRESETS, "providers": rows, **extra}
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def providers_page(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "providers/page.html", _context(request, form=ProviderForm()))
+    preset = PRESET_BY_KEY.get(request.POST.get("preset", ""))
+    data = request.POST.copy()
+    if preset and not data.get("kind"):
+        data["kind"] = preset.kind
+    if preset and not data.get("base_url"):
+        data["base_url"] = preset.base_url
+    data.setdefault("enabled", "on")
+    data.setdefault("options", "{}")
+    form = ProviderForm(data)
+    if not form.is_valid():
+        return render(request, "providers/page.html", _context(request, form=form), status=400)
+    provider = form.save()
+    return _connect(request, provider)
+
+
+def _connect(request: HttpRequest, provider: Provider) -> HttpResponse:
+    """Test the connection by fetching the model list; add what it lists (not yet enabled)."""
+    try:
+        ids = provider_setup.listed_models(provider)
+    except (ProviderError, ValueError) as e:
+        problem = provider_setup.problem(provider, e)
+        return render(
+            request, "providers/page.html",
+            _context(request, form=ProviderForm(), failed=provider, problem=problem), status=400,
+        )  # fmt: skip
+    added = provider_setup.add_profiles(provider, ids, enabled=False)
+    return render(
+        request, "providers/page.html",
+        _context(request, form=ProviderForm(), connected=provider, listed=len(ids), added=len(added)),
+    )  # fmt: skip
+
+
+@staff_member_required
+@require_POST
+def reconnect(request: HttpRequest, pk: int) -> HttpResponse:
+    return _connect(request, get_object_or_404(Provider, pk=pk))
+
+
+@staff_member_required
+@require_POST
+def choose_models(request: HttpRequest, pk: int) -> HttpResponse:
+    """Enable the models ticked, disable the others; the picker has them at once."""
+    provider = get_object_or_404(Provider, pk=pk)
+    chosen = {int(v) for v in request.POST.getlist("enabled") if v.isdigit()}
+    for model in provider.models.all():
+        if model.enabled != (model.pk in chosen):
+            model.enabled = model.pk in chosen
+            model.save(update_fields=["enabled"])
+    return redirect("providers")
