@@ -249,7 +249,7 @@ class Prompt(models.Model):
 
 class ToolSet(models.Model):
     """A named set of functions in a user's library, loaded into a conversation like
-    a prompt (playground.conversations.functions has the shape)."""
+    a prompt (playground.turns.functions has the shape)."""
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tool_sets")
     name = models.CharField(max_length=100)
@@ -289,7 +289,7 @@ class Conversation(models.Model):
     # The tools offered to the model in this conversation's turns: MCP server names
     # ("clock": all its tools) or single tools ("clock:now"). See playground.tools.
     tools = models.JSONField(default=list, blank=True)
-    # Functions the user answers by hand (playground.conversations.functions): each
+    # Functions the user answers by hand (playground.turns.functions): each
     # {"name", "description", "parameters": JSON Schema, "returns": JSON Schema or absent}.
     functions = models.JSONField(default=list, blank=True)
     # Overrides the model's replay policy for this conversation's next turns ("" = the model's).

@@ -101,3 +101,25 @@ def test_no_import_circle_among_the_projects_modules():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def package_of(module: str) -> str:
+    """`playground.streaming.run` -> `playground.streaming`; other modules are their own package."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "playground" and len(parts) > 2 else module
+
+
+def test_no_package_circle_through_the_turns_domain_the_runtime_or_a_screen():
+    # The turn's domain (playground.turns) sits under the runtime (streaming), which
+    # sits under the screens (issue 19.8): a screen and the runtime once imported each other.
+    modules = project_modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        graph.setdefault(package_of(name), set()).update(
+            package_of(m) for m in imports_of(name, path, modules) if package_of(m) != package_of(name)
+        )
+    for deps in list(graph.values()):
+        for dep in deps:
+            graph.setdefault(dep, set())
+    layered = {f"playground.{p}" for p in ("turns", "streaming", "conversations", "compare", "api", "accounts")}
+    assert [c for c in cycles(graph) if layered & set(c)] == []

@@ -44,3 +44,27 @@ def test_playground_never_parses_provider_json():
         text = path.read_text()
         for marker in ("content_block_delta", "thoughtSignature", "\"delta\"", "aiter_lines", "json.loads(line"):
             assert marker not in text, f"{path} mentions provider field {marker!r}"
+
+
+# The screens: each renders pages or answers a route, on top of the turn's domain.
+SCREENS = ("conversations", "compare", "api", "accounts", "prompts")
+
+
+def _screen_imports(package: str) -> set[str]:
+    return {m for m in imported_modules(package) if m.split(".")[:2] in [["playground", s] for s in SCREENS]}
+
+
+def test_the_turns_domain_imports_no_screen_and_not_the_runtime():
+    # playground/turns/ is what every screen and the streaming runtime stand on
+    # (issue 19.8): it may not reach back up into either.
+    assert _screen_imports("playground/turns") == set()
+    assert {m for m in imported_modules("playground/turns") if m.startswith("playground.streaming")} == set()
+
+
+def test_streaming_imports_no_screen():
+    # A screen gives the runtime what it needs to render (e.g. launch's `render`).
+    assert _screen_imports("playground/streaming") == set()
+
+
+def test_the_layering_reader_sees_a_screen_import():
+    assert _screen_imports("playground/conversations")  # the check above is not vacuous

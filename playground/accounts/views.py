@@ -9,7 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.models import ModelProfile, Preferences
+from playground.models import Preferences
+from playground.turns.services import enabled_models
 
 
 class PreferencesForm(forms.ModelForm):
@@ -27,7 +28,7 @@ class PreferencesForm(forms.ModelForm):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         field = self.fields["default_model"]
         assert isinstance(field, forms.ModelChoiceField)
-        field.queryset = ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+        field.queryset = enabled_models()
         field.empty_label = "The first enabled model"
 
 
@@ -57,8 +58,8 @@ def set_theme(request: HttpRequest) -> HttpResponse:
 @require_POST
 def provider_key(request: HttpRequest) -> HttpResponse:
     """Add, replace or remove the user's own key for a provider (USER_PROVIDER_KEYS)."""
-    from playground.accounts import keys
     from playground.models import UserProviderKey
+    from playground.turns import keys
 
     if not keys.enabled():
         return HttpResponse("Per-user keys are turned off here.", status=403, content_type="text/plain")

@@ -1,6 +1,6 @@
 """A Chat Completions request body, checked and turned into the playground's terms:
 a model profile, earlier turns, the prompt, and the same cleaned parameters the
-chat page stores (`conversations.services.clean_params`), so the provider mapping is
+chat page stores (`turns.services.clean_params`), so the provider mapping is
 the playground's own (`reasoning.controls` through the adapters).
 
 API parameter → playground control:
@@ -46,8 +46,8 @@ from typing import Any
 from playground.api import tools
 from playground.api.errors import ApiError, bad_parameter
 from playground.api.tools import Conversation, ToolUse
-from playground.conversations.services import BadInput, clean_params, request_for
 from playground.models import ModelProfile, Turn
+from playground.turns.services import BadInput, clean_params, request_for
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import ANTHROPIC_BUDGETS, GEMINI_BUDGETS
 from reasoning.parsers import split

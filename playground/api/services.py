@@ -24,12 +24,13 @@ from django.db import transaction
 
 from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
-from playground.conversations.services import Exchange, request_for, request_record
 from playground.models import Conversation, Preferences, Turn
 from playground.security.secrets import Scrubber
 from playground.streaming.launch import Launched, Question, launch, launch_stored
 from playground.streaming.launch import store as store_start
-from playground.streaming.liveness import sweep_once
+from playground.turns.errors import TurnError
+from playground.turns.liveness import sweep_once
+from playground.turns.services import Exchange, request_for, request_record
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import ReplayRefused
 from reasoning.request import ChatRequest
@@ -125,7 +126,7 @@ def _store_tool_step(prompt: Question, request: CompletionRequest) -> Exchange:
         prepared = Scrubber.for_provider(chat.provider).redact_request(adapter_for(chat).prepare(chat))
     except Exception as e:
         # Checked before the store (check_tool_request); a failure now ends the turn with its reason.
-        error = {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None}
+        error = TurnError.bad_request(e).as_dict()
         Turn.objects.filter(pk=exchange.assistant_turn.pk).update(status=Turn.Status.ERROR, error=error)
         exchange.assistant_turn.error = error
         return dataclasses.replace(exchange, request=None)

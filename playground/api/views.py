@@ -37,9 +37,9 @@ from playground.api.requests import CompletionRequest, completion_request, parse
 from playground.api.services import check_tool_request, forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import token_for
-from playground.conversations.services import BadInput, RunLimit
 from playground.models import ApiToken, Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched
+from playground.turns.services import BadInput, RunLimit, enabled_models
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
@@ -56,11 +56,11 @@ def _authenticated(request: HttpRequest) -> ApiToken:
 
 
 def _enabled_models() -> list[ModelProfile]:
-    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(enabled_models())
 
 
 def _model(label: str) -> ModelProfile:
-    model = ModelProfile.objects.filter(label=label, enabled=True, provider__enabled=True).select_related("provider")
+    model = enabled_models().filter(label=label)
     found = model.first()
     if found is None:
         raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")

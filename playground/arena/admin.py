@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin
 
 from playground.arena.models import ArenaEntrant
-from playground.conversations.services import BadInput, clean_params
+from playground.turns.services import BadInput, clean_params
 
 
 class ArenaEntrantForm(forms.ModelForm):  # type: ignore[type-arg]

@@ -13,8 +13,8 @@ from django.db import transaction
 from playground.arena.models import ArenaBattle, ArenaEntrant
 from playground.arena.pairing import draw, pair_key
 from playground.compare.services import create_comparison
-from playground.conversations.services import BadInput, Exchange
 from playground.models import Comparison
+from playground.turns.services import BadInput, Exchange
 
 _rng = random.SystemRandom()
 

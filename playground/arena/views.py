@@ -8,8 +8,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from playground.arena.services import pool, start_battle
-from playground.conversations.services import BadInput
 from playground.streaming.launch import launch_stored
+from playground.turns.services import BadInput
 
 
 def _context() -> dict[str, object]:

@@ -11,12 +11,12 @@ from playground.compare.services import (
     disguise,
 )
 from playground.conversations.fragments import branch_fragments
-from playground.conversations.services import branch
 from playground.models import (
     ComparisonColumn,
     Conversation,
     Turn,
 )
+from playground.turns.services import branch
 
 
 def render_column_exchange(conversation_id: int, user_turn_id: int, turn_id: int) -> str:

@@ -13,12 +13,12 @@ from playground.compare.services import (
     disguise,
     settings_summary,
 )
-from playground.conversations.services import branch
 from playground.models import (
     Comparison,
     ComparisonColumn,
     Turn,
 )
+from playground.turns.services import branch
 
 
 @dataclass

@@ -24,14 +24,6 @@ from django.db import transaction
 
 from playground.compare.names import entrant_name as entrant_name  # re-exported: named here before
 from playground.compare.names import settings_summary as settings_summary
-from playground.conversations.services import (
-    BadInput,
-    Exchange,
-    check_prompt,
-    check_run_limits,
-    clean_params,
-    start_exchange,
-)
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -40,7 +32,16 @@ from playground.models import (
     ModelProfile,
     Turn,
 )
-from playground.streaming.liveness import mark_interrupted
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import (
+    BadInput,
+    Exchange,
+    check_prompt,
+    check_run_limits,
+    clean_params,
+    enabled_models,
+    start_exchange,
+)
 
 MIN_COLUMNS, MAX_COLUMNS = 2, len(COLUMN_LETTERS)
 # The per-column controls of the setup form; "system" is shared by all columns.
@@ -77,9 +78,7 @@ def parse_columns(data: dict[str, Any]) -> list[tuple[ModelProfile, dict[str, An
 
     A slot with no model is no column. With `same_settings`, column 0's controls
     apply to every column."""
-    models = {
-        m.pk: m for m in ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
-    }
+    models = {m.pk: m for m in enabled_models()}
     same = data.get("same_settings") in ("on", "1", "true")
     columns: list[tuple[ModelProfile, dict[str, Any]]] = []
     for i in range(MAX_COLUMNS):

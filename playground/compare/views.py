@@ -23,18 +23,17 @@ from playground.compare.services import (
     create_comparison,
     send_to_columns,
 )
-from playground.conversations.services import BadInput, Exchange
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
     Conversation,
-    ModelProfile,
     Turn,
     Vote,
 )
 from playground.streaming.launch import launch_stored
-from playground.streaming.liveness import mark_interrupted
 from playground.streaming.run import stop_run
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import BadInput, Exchange, enabled_models
 from reasoning.request import EFFORT_LEVELS
 
 # Refits on resampled votes behind each rating's interval (LMArena's notebooks use 100);
@@ -50,7 +49,7 @@ def _comparison_for(request: HttpRequest, pk: int) -> Comparison:
 
 
 def _form_context(request: HttpRequest, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    models = list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    models = list(enabled_models())
     data = data or {}
     slots = []
     for i in range(MAX_COLUMNS):

@@ -12,13 +12,16 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from playground.compare import blind
 from playground.conversations import fragments
-from playground.models import Conversation
+from playground.models import Conversation, Turn
 from playground.streaming.consumer import StreamingConsumer
+from playground.turns import blind
 
 
 class ConversationConsumer(StreamingConsumer):
+    def announce_exchange(self, user_turn: Turn, turn: Turn) -> str:
+        return fragments.render_new_exchange(user_turn, turn)
+
     def render_exchange(self, user_turn_id: int, turn_id: int) -> str:
         return fragments.render_new_exchange(user_turn_id, turn_id)
 

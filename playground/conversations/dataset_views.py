@@ -11,7 +11,6 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from playground.accounts.users import signed_in
-from playground.compare import blind
 from playground.conversations.datasets import (
     ANSWER_STYLES,
     FORMATS,
@@ -26,6 +25,7 @@ from playground.conversations.datasets import (
     rows,
 )
 from playground.models import Comparison, Prompt, Turn
+from playground.turns import blind
 
 CHUNK_LINES = 200  # lines per streamed chunk: one thread hop per chunk under ASGI, not per line
 

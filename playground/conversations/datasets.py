@@ -48,8 +48,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from playground.compare import blind
 from playground.models import Comparison, Rating, Turn, Vote
+from playground.turns import blind
 from reasoning.cot import DEFAULT_THINKING_INSTRUCTIONS, FINAL_ANSWER_PROMPT
 
 FORMATS = ("final", "reasoning_field", "think_inline", "cot", "dpo")

@@ -17,8 +17,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from playground.conversations.services import BadInput, branch, clean_params
 from playground.models import Conversation, ModelProfile, Turn, decimal_that_fits
+from playground.turns.services import BadInput, branch, clean_params
 
 FORMAT = "reasoning-playground/conversation"
 VERSION = 1

@@ -9,20 +9,11 @@ from typing import Any
 
 from django.db.models import Sum
 from django.template.loader import render_to_string
-from django.utils.html import escape
 
-from playground.conversations import offer
-from playground.conversations.services import branch
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.messages import split_turn
-
-
-def append_fragment(turn_id: int, block: str, text: str) -> str:
-    """Append escaped text to a turn's reasoning ("r") or content ("c") block.
-
-    Built by hand rather than through a template: it is on the per-frame path.
-    """
-    return f'<div hx-swap-oob="beforeend:#t{turn_id}-{block}">{escape(text)}</div>'
+from playground.turns import offer
+from playground.turns.services import branch
 
 
 def annotate_siblings(turns: Iterable[Turn]) -> None:

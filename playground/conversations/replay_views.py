@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from playground.accounts.users import signed_in
-from playground.compare import blind
-from playground.conversations.services import BadInput, Exchange
 from playground.models import Conversation, Turn
 from playground.streaming.launch import Regeneration, launch_stored, store
+from playground.turns import blind
+from playground.turns.services import BadInput, Exchange
 from reasoning.request import REPLAY_POLICIES
 
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from playground.compare.blind import SidebarItem, chats_only, sidebar_comparisons
 from playground.models import Conversation, Turn
+from playground.turns.blind import SidebarItem, chats_only, sidebar_comparisons
 
 LIST_LIMIT = 100
 SNIPPET_CHARS = 60  # either side of the match

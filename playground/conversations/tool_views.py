@@ -14,13 +14,12 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from playground.accounts.users import signed_in
-from playground.compare import blind
-from playground.conversations import functions
 from playground.conversations.fragments import render_turn
-from playground.conversations.services import BadInput
 from playground.models import Conversation, ToolSet, Turn
 from playground.streaming.toolrun import answer_tool_call
 from playground.tools import BadSelection, clean_selection, unknown_servers
+from playground.turns import blind, functions
+from playground.turns.services import BadInput
 
 
 def selection_from(data: QueryDict | dict[str, Any]) -> list[str]:

@@ -14,17 +14,25 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.compare import blind
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
-from playground.conversations.services import BadInput, Exchange, branch, clean_params, model_by_id, show_branch
 from playground.conversations.sidebar_context import sidebar_context
 from playground.conversations.tool_views import selection_from
 from playground.models import Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
-from playground.streaming.liveness import mark_interrupted
+from playground.turns import blind
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import (
+    BadInput,
+    Exchange,
+    branch,
+    clean_params,
+    enabled_models,
+    model_by_id,
+    show_branch,
+)
 
 
 def _conversation_for(request: HttpRequest, pk: int) -> Conversation:
@@ -45,7 +53,7 @@ def _turn_for(request: HttpRequest, pk: int) -> Turn:
 
 
 def _enabled_models() -> list[ModelProfile]:
-    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(enabled_models())
 
 
 def _by_provider(models: list[ModelProfile]) -> list[tuple[str, list[ModelProfile]]]:
@@ -191,7 +199,7 @@ def save_settings(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def model_controls(request: HttpRequest, pk: int) -> HttpResponse:
     try:
-        model = ModelProfile.objects.select_related("provider").get(pk=pk, enabled=True, provider__enabled=True)
+        model = enabled_models().get(pk=pk)
     except ModelProfile.DoesNotExist:
         raise Http404("No such model") from None
     current: dict[str, Any] = {}

@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.models import Turn, Worker
-from playground.streaming.liveness import INTERRUPTED, LIVE_RUNS, WORKER_ID, mark_interrupted
+from playground.turns.liveness import INTERRUPTED, LIVE_RUNS, WORKER_ID, mark_interrupted
 
 log = logging.getLogger(__name__)
 

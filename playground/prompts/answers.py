@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from playground.conversations.services import answer_schema
 from playground.models import Turn
+from playground.turns.services import answer_schema
 from reasoning.structured import StructuredAnswer, validate
 
 

@@ -25,18 +25,18 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from playground.conversations.services import BadInput, branch
 from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import Delivery, Piece, TurnFollower
-from playground.streaming.launch import Question, launch
-from playground.streaming.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
+from playground.streaming.launch import ExchangeRenderer, Question, launch
 from playground.streaming.messages import fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
+from playground.turns.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
+from playground.turns.services import BadInput, branch
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     slow_reader: SlowReader | None = None
     watchdog: asyncio.Task[None] | None = None
     notice_template = "chat/_notice.html"
+    # How the socket that sends a prompt renders the new exchange once for every socket
+    # of its screen (launch's `render`); None: each socket renders its own.
+    announce_exchange: ExchangeRenderer | None = None
 
     # ---- what a screen says: how its turns are rendered ----------------------------------
 
@@ -156,7 +159,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
-            await launch(prompt, render=True)
+            await launch(prompt, render=self.announce_exchange)
         except BadInput as e:
             await self.send(text_data=bad_message_frame(str(e), self.notice_template))
 

@@ -25,7 +25,7 @@ and the answer once, in order, handed over by the run as it parses each chunk
 (`tap.DirectTap`: no frame interval, no channel layer; the run lives in this
 process), then `await launched.outcome()` for the saved turn:
 
-    launched = await launch(Prompt.from_messages(user, model, messages, params), follow=True)
+    launched = await launch(Question(user, model, prompt, params, history=earlier), follow=True)
     try:
         async for piece in launched.deltas():  # Piece(block="r" or "c", text)
             ...                                # reasoning_content / content chunks
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,9 +52,15 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from playground.conversations import fragments
-from playground.conversations.functions import specs as function_specs
-from playground.conversations.services import (
+from playground.models import Conversation, ModelProfile, Turn
+from playground.streaming.follower import Piece
+from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
+from playground.streaming.tap import DirectTap, ToolNote
+from playground.tools import max_steps
+from playground.turns.errors import TurnError
+from playground.turns.functions import specs as function_specs
+from playground.turns.liveness import sweep_once
+from playground.turns.services import (
     BadInput,
     Exchange,
     branch,
@@ -65,18 +71,16 @@ from playground.conversations.services import (
     start_exchange,
     start_regeneration,
 )
-from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.follower import Piece
-from playground.streaming.liveness import sweep_once
-from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
-from playground.streaming.tap import DirectTap, ToolNote
-from playground.tools import max_steps
 from reasoning.request import Message
 
 log = logging.getLogger(__name__)
 
 # A model given as a ModelProfile, or by its id as a form or socket message has it.
 ModelRef = ModelProfile | int | str | None
+# How a screen renders a new exchange (its prompt and empty answer) as HTML: given by
+# the screen (the chat page: conversations.fragments.render_new_exchange), since the
+# runtime knows no screen.
+ExchangeRenderer = Callable[[Turn, Turn], str]
 
 
 # ---- what to start ------------------------------------------------------------------------
@@ -87,7 +91,7 @@ class Question:
     """A new exchange: `text` answered by `model` at the end of `conversation`'s
     branch; with no conversation, in a new one of `owner`'s (its controls set to
     `params`). `params` are the raw controls; they are checked here
-    (conversations.services.PARAMS). `history` is stored first, as earlier turns
+    (turns.services.PARAMS). `history` is stored first, as earlier turns
     at the end of the branch: the API's messages before the last prompt."""
 
     owner: Any
@@ -99,32 +103,6 @@ class Question:
     # The tools the conversation offers from now on ("server" or "server:tool",
     # playground.tools); None keeps the conversation's own selection.
     tools: Sequence[str] | None = None
-
-    @classmethod
-    def from_messages(
-        cls,
-        owner: Any,
-        model: ModelRef,
-        messages: Sequence[Message],
-        params: dict[str, Any] | None = None,
-        conversation: Conversation | None = None,
-    ) -> Question:
-        """The prompt of an OpenAI-style message list (in a new conversation unless
-        one is given): the last message (a user's) is the prompt, the ones before
-        are its history, and system messages become the `system` control."""
-        params = dict(params or {})
-        system = "\n\n".join(m.content for m in messages if m.role == "system")
-        if system and not params.get("system"):
-            params["system"] = system
-        rest = [m for m in messages if m.role != "system"]
-        if odd := next((m.role for m in rest if m.role not in ("user", "assistant")), None):
-            raise BadInput(f"Messages of role {odd!r} are not supported.")
-        if not rest or rest[-1].role != "user":
-            raise BadInput("The last message must be the user's.")
-        return cls(
-            owner=owner, model=model, text=rest[-1].content, params=params, conversation=conversation,
-            history=tuple(rest[:-1]),
-        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -270,11 +248,12 @@ class Launched:
 
 
 async def launch(
-    start: Start, *, render: bool = False, follow: bool = False, client: httpx.AsyncClient | None = None
+    start: Start, *, render: ExchangeRenderer | None = None, follow: bool = False,
+    client: httpx.AsyncClient | None = None,
 ) -> Launched:
     """Store `start`'s exchange and start its run; see the module docstring.
 
-    `render`: render the new exchange once here, for every chat socket (the
+    `render`: render the new exchange once here, with it, for every chat socket (the
     socket that sends the prompt does; elsewhere each socket renders its own).
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
@@ -289,7 +268,7 @@ async def launch(
 async def launch_stored(
     exchanges: Sequence[Exchange],
     *,
-    render: bool = False,
+    render: ExchangeRenderer | None = None,
     follow: bool = False,
     client: httpx.AsyncClient | None = None,
 ) -> list[Launched]:
@@ -304,7 +283,7 @@ async def launch_stored(
         if follow:
             one._tap = DirectTap()
         if exchange.request is None:
-            one.error = exchange.assistant_turn.error or {"kind": "bad_request", "message": "not started"}
+            one.error = exchange.assistant_turn.error or TurnError("bad_request", "not started").as_dict()
         else:
             try:
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
@@ -336,13 +315,13 @@ async def launch_stored(
     return launched
 
 
-async def _announce(one: Launched, exchange: Exchange, *, render: bool) -> None:
+async def _announce(one: Launched, exchange: Exchange, *, render: ExchangeRenderer | None) -> None:
     message: dict[str, Any] = {"type": "turn.started", "user_turn": one.user_turn_id, "turn": one.turn_id}
     if exchange.branched:
         message["branch"] = True  # the branch on show changed: sockets render it whole
-    elif render:
+    elif render is not None:
         try:
-            message["html"] = await database_sync_to_async(fragments.render_new_exchange)(
+            message["html"] = await database_sync_to_async(render)(
                 exchange.user_turn, exchange.assistant_turn
             )
         except Exception:  # each socket renders its own instead
@@ -371,7 +350,7 @@ def _layer() -> BaseChannelLayer:
 
 def _failure(e: Exception) -> dict[str, Any]:
     log.warning("a turn could not start: %s", e, exc_info=True)
-    return {"kind": "bad_request", "message": f"The turn could not start: {e}", "status_code": None}
+    return TurnError("bad_request", f"The turn could not start: {e}").as_dict()
 
 
 async def _end_failed(one: Launched, *, saved: bool) -> None:

@@ -40,14 +40,14 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.conversations.services import build_request, request_record
 from playground.db_threads import detached_context
 from playground.models import Turn, decimal_that_fits
 from playground.operations import context, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
-from playground.streaming.liveness import LIVE_RUNS, WORKER_ID, heartbeat, sweep_once
 from playground.streaming.tap import DirectTap
+from playground.turns.errors import TurnError
+from playground.turns.liveness import LIVE_RUNS, WORKER_ID, heartbeat
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -160,7 +160,7 @@ class TurnRun:
     # What the conversation offers ("server" or "server:tool" entries); the toolbox
     # is opened from it when the run starts, unless one is given (tests, toolpage).
     tool_selection: list[str] = field(default_factory=list)
-    # Functions a person answers (playground.conversations.functions): offered beside
+    # Functions a person answers (playground.turns.functions): offered beside
     # the selection's tools; a call of one pauses the turn.
     functions: list[ToolSpec] = field(default_factory=list)
     toolbox: Toolbox | None = None
@@ -283,21 +283,20 @@ class TurnRun:
             self.upstream_error = e.kind
         except _StepLimit:
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "step_limit", "status_code": None, "message": (
+            self.error = TurnError("step_limit", (
                 f"The tool loop stopped at its limit of {self.max_steps} model calls; the last step's tool calls "
                 "were not run. Raise max_steps to let the model go on."
-            )}  # fmt: skip
+            )).as_dict()  # fmt: skip
         except _TooLong:
             self.status = Turn.Status.ERROR
             limit = settings.MAX_TURN_CHARS
-            self.error = {"kind": "too_long", "message": f"The answer passed {limit:,} characters and was cut there.",
-                          "status_code": None}  # fmt: skip
+            self.error = TurnError("too_long", f"The answer passed {limit:,} characters and was cut there.").as_dict()
         except Exception as e:
             # The traceback's text goes through the scrubber too: an exception may quote
             # what the provider sent.
             log.error("run of turn %s failed: %s", self.turn_id, scrub.scrub(traceback.format_exc()))
             self.status = Turn.Status.ERROR
-            self.error = {"kind": "internal", "message": scrub.scrub(f"{type(e).__name__}: {e}"), "status_code": None}
+            self.error = TurnError("internal", scrub.scrub(f"{type(e).__name__}: {e}")).as_dict()
         finally:
             # A tail held back as the possible start of a secret was not one.
             if text := r_stream.flush():
@@ -682,12 +681,11 @@ class TurnRun:
             "reasoning": "".join(self.reasoning).replace("\x00", ""),
             "content": "".join(self.content).replace("\x00", ""),
             "status": Turn.Status.ERROR,
-            "error": {
-                "kind": "internal",
-                "message": "The text is kept, but the details the provider sent with it "
+            "error": TurnError(
+                "internal",
+                "The text is kept, but the details the provider sent with it "
                 "(token counts, finish reason) could not be saved.",
-                "status_code": None,
-            },
+            ).as_dict(),
             "heartbeat_at": Now(),
         }
         await database_sync_to_async(_update_turn_fields)(self.turn_id, fields)
@@ -820,41 +818,6 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
 
 def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
     Turn.objects.filter(pk=turn_id).update(**fields)
-
-
-def _prepare(turn_id: int) -> TurnRun:
-    turn = Turn.objects.select_related("conversation", "model__provider").get(pk=turn_id)
-    request = build_request(turn)
-    scrubber = Scrubber.for_provider(request.provider)
-    try:
-        prepared = scrubber.redact_request(adapter_for(request).prepare(request))
-    except Exception:
-        Turn.objects.filter(pk=turn_id).update(sent=request_record(request))  # the notes say why
-        raise
-    Turn.objects.filter(pk=turn_id).update(sent={**_sent(prepared), **request_record(request)})
-    return TurnRun(turn_id=turn_id, group=turn.conversation.group_name, request=request, scrubber=scrubber)
-
-
-async def start_run(turn_id: int, *, client: httpx.AsyncClient | None = None) -> TurnRun:
-    """Start generating an assistant turn stored in state "streaming"; returns at once.
-
-    If the request cannot even be built (bad settings, a missing key, an unknown
-    provider kind) the turn ends as an error with its reason and this raises;
-    the caller tells the sockets ("turn.done") so none waits for a run that never was.
-    """
-    await sweep_once()
-    try:
-        run = await database_sync_to_async(_prepare)(turn_id)
-    except Exception as e:
-        log.warning("turn %s could not start: %s", turn_id, e)
-        await database_sync_to_async(_update_turn)(
-            turn_id,
-            {"status": Turn.Status.ERROR, "error": {"kind": "bad_request", "message": str(e), "status_code": None}},
-            True,
-        )
-        raise
-    run.client = client
-    return begin(run)
 
 
 def begin(run: TurnRun) -> TurnRun:

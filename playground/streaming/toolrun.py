@@ -33,12 +33,12 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.db.models.functions import Now
 
-from playground.conversations.functions import specs as function_specs
-from playground.conversations.services import BadInput, build_request
 from playground.models import Turn
 from playground.streaming import tool_frames
 from playground.streaming.run import TurnRun, begin
 from playground.tools import limits, max_steps
+from playground.turns.functions import specs as function_specs
+from playground.turns.services import BadInput, build_request
 from reasoning.events import Usage
 from reasoning.toolbox import cut_result
 from reasoning.toolbox import steps as tool_steps

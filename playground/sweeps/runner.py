@@ -36,13 +36,13 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from playground.conversations.services import BadInput, check_run_limits
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched, Question, Regeneration, launch
-from playground.streaming.liveness import INTERRUPTED, LIVE_RUNS
 from playground.streaming.run import stop_run
 from playground.sweeps.models import Sweep, SweepRun
 from playground.sweeps.services import check_level, prompt_of
+from playground.turns.liveness import INTERRUPTED, LIVE_RUNS
+from playground.turns.services import BadInput, check_run_limits
 from reasoning.grading import Grade, grade_answer, judge_prompt, parse_verdict
 
 log = logging.getLogger(__name__)

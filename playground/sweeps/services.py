@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import transaction
 
-from playground.conversations.services import BadInput, check_prompt, clean_params
 from playground.models import ModelProfile, Turn
 from playground.sweeps.models import Sweep, SweepRun
+from playground.turns.services import BadInput, check_prompt, clean_params
 from reasoning.grading import BadGrader, check_grader
 from reasoning.request import EFFORT_LEVELS
 

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from playground.accounts.users import signed_in
 from playground.compare.services import blind_label_for, settings_summary
-from playground.conversations.services import BadInput
 from playground.models import Comparison, ModelProfile, Turn
 from playground.sweeps.charts import Series, scatter_svg
 from playground.sweeps.models import Sweep
@@ -28,6 +27,7 @@ from playground.sweeps.services import (
     create_sweep,
     level_params,
 )
+from playground.turns.services import BadInput
 from reasoning.grading import scale_of
 
 GRADER_KINDS = (

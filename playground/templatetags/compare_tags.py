@@ -1,18 +1,13 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django import template
 
+from playground.templatetags.playground import secs, usd
+
 register = template.Library()
-
-
-@register.filter
-def secs(ms: int | None) -> str:
-    """Milliseconds as seconds for a metrics table; "—" when not measured."""
-    if ms is None:
-        return "—"
-    return f"{ms / 1000:.2f} s"
+# Durations and costs read the same on every page: the chat's filters, not a second copy.
+register.filter("secs", secs)
+register.filter("usd", usd)
 
 
 @register.filter
@@ -20,13 +15,6 @@ def count(n: int | float | None) -> str:
     if n is None:
         return "—"
     return f"{n:,.0f}"
-
-
-@register.filter
-def usd(value: Decimal | float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
 @register.filter

@@ -218,7 +218,7 @@ def icon(name: str) -> SafeString:
 @register.filter
 def control_offer(model: Any) -> dict[str, Any]:
     """What a model takes, as data attributes for a compare column's controls."""
-    from playground.conversations.offer import NO_BUDGET, NO_TEMPERATURE, offer_for
+    from playground.turns.offer import NO_BUDGET, NO_TEMPERATURE, offer_for
 
     accepted = offer_for(model)
     return {

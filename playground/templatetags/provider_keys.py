@@ -4,8 +4,8 @@ from typing import Any
 
 from django import template
 
-from playground.accounts import keys
 from playground.models import UserProviderKey
+from playground.turns import keys
 
 register = template.Library()
 

@@ -96,14 +96,14 @@ def tools_count(conversation: Any) -> int:
 
 @register.filter
 def function_of(call: dict[str, Any], turn: Any) -> dict[str, Any] | None:
-    from playground.conversations import functions
+    from playground.turns import functions
 
     return functions.named(turn.conversation.functions, str(call.get("name", "")))
 
 
 @register.filter
 def argument_problems(call: dict[str, Any], turn: Any) -> list[str]:
-    from playground.conversations import functions
+    from playground.turns import functions
 
     return functions.argument_problems(function_of(call, turn), str(call.get("arguments") or ""))
 

@@ -119,7 +119,7 @@ def stored(server, pk: int) -> dict:
 def roles_in_order(server, conversation: int) -> list[str]:
     out = server.shell(
         "import json\nfrom playground.models import Conversation\n"
-        "from playground.conversations.services import branch\n"
+        "from playground.turns.services import branch\n"
         f"print(json.dumps([t.role for t in branch(Conversation.objects.get(pk={conversation}))]))\n"
     )
     return json.loads(out.strip().splitlines()[-1])

@@ -5,8 +5,8 @@ encrypted reasoning items, thought signatures, reasoning_details, Ollama's think
 in the next request, unchanged; under "strip" and "interleaved" (no tool chain here)
 none of an earlier turn's reasoning is.
 
-This is the path a user takes: `start_exchange` stores the turns, `start_run` drives
-the adapter and saves the replay data, `build_request` makes the next turn's request.
+This is the path a user takes: `start_exchange` stores the turns and builds the request, `launch_stored` drives
+the adapter and saves the replay data for the next turn's request.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
-from playground.streaming.run import start_run
+from playground.streaming.launch import launch_stored
+from playground.turns.services import start_exchange
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse, openai_responses_sse
 from reasoning.testing.formats_native import anthropic_sse, gemini_sse, ollama_ndjson
 from tests.conformance import oracle
@@ -176,8 +176,9 @@ def _model(case: Case, url: str, policy: str) -> ModelProfile:
 
 async def _ask(conversation: Conversation, model: ModelProfile, prompt: str, params: dict[str, Any]) -> Turn:
     exchange = await database_sync_to_async(start_exchange)(conversation, prompt, model, params)
-    run = await start_run(exchange.assistant_turn.pk)
-    await run.task
+    (launched,) = await launch_stored([exchange])
+    assert launched.run is not None and launched.run.task is not None, launched.error
+    await launched.run.task
     return await database_sync_to_async(Turn.objects.get)(pk=exchange.assistant_turn.pk)
 
 

@@ -39,7 +39,7 @@ print(conv.pk)
 
 ASK = """
 import asyncio, json
-from playground.conversations.services import start_exchange
+from playground.turns.services import start_exchange
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.run import start_run
 conv = Conversation.objects.get(pk=CONV)

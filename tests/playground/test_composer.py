@@ -7,8 +7,8 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import PROMPT_WHILE_STREAMING, BadInput, start_exchange
 from playground.models import Conversation, Turn
+from playground.turns.services import PROMPT_WHILE_STREAMING, BadInput, start_exchange
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from tests.playground.test_consumer import login_communicator, receive_until_done, started_turn
 

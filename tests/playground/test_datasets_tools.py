@@ -106,7 +106,7 @@ def test_a_conversation_export_keeps_the_steps_and_imports_them_back(owner):
     import json
 
     from playground.conversations import exports
-    from playground.conversations.services import BadInput
+    from playground.turns.services import BadInput
 
     conv = Conversation.objects.create(owner=owner, title="Clock")
     q = Turn.objects.create(conversation=conv, role="user", content="What time is it?")

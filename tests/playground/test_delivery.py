@@ -11,10 +11,10 @@ import time
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import start_exchange
 from playground.models import Comparison, Conversation, Turn
 from playground.streaming import run as runs
 from playground.streaming.run import RUNS
+from playground.turns.services import start_exchange
 from reasoning.events import ContentDelta, Finish, ReasoningDelta
 from tests.playground.stream_page import layer_losing, open_socket
 

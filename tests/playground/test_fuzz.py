@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from playground.asgi import application
 from playground.conversations import exports
-from playground.conversations.services import BadInput
 from playground.management.commands.providers import import_file
 from playground.models import Conversation, ModelProfile, Provider, Turn
+from playground.turns.services import BadInput
 from reasoning.adapters import get_adapter
 from reasoning.checked import Checked
 from reasoning.errors import ProviderError

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from playground.models import Conversation, Turn, Worker
 from playground.operations import heartbeat
-from playground.streaming.liveness import WORKER_ID
+from playground.turns.liveness import WORKER_ID
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

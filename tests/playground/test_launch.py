@@ -15,11 +15,11 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 
-from playground.conversations.services import BadInput, start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming import launch as launching
 from playground.streaming.launch import Question, launch
 from playground.streaming.run import RUNS
+from playground.turns.services import BadInput, start_exchange
 from reasoning.events import ContentDelta, Finish, ReasoningDelta
 from reasoning.request import Message
 from tests.playground.stream_page import Page, started_turn_id
@@ -119,9 +119,8 @@ async def via_comparison(client, async_client, owner, model, good_model):
 
 
 async def via_messages(client, async_client, owner, model, good_model):
-    messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
-                Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Question.from_messages(owner, model, messages), follow=True)
+    history = (Message("user", "Hi"), Message("assistant", "Hello"))
+    launched = await launch(Question(owner, model, "Why?", {"system": "Be brief."}, history=history), follow=True)
     assert launched.failed
     assert [p async for p in launched.deltas()] == []
 
@@ -187,9 +186,9 @@ async def test_bad_input_stores_nothing(owner, scripted_model):
 async def test_a_message_list_is_stored_as_a_conversation_and_its_deltas_read_in_order(owner, scripted, scripted_model):
     scripted.enqueue([ReasoningDelta("Think "), ReasoningDelta("more."), ContentDelta("The "), ContentDelta("end."),
                       Finish("stop")], delay=0.01)  # fmt: skip
-    messages = [Message("system", "Be brief."), Message("user", "Hi"), Message("assistant", "Hello"),
-                Message("user", "Why?")]  # fmt: skip
-    launched = await launch(Question.from_messages(owner, scripted_model, messages), follow=True)
+    history = (Message("user", "Hi"), Message("assistant", "Hello"))
+    question = Question(owner, scripted_model, "Why?", {"system": "Be brief."}, history=history)
+    launched = await launch(question, follow=True)
     pieces = [(p.block, p.text) async for p in launched.deltas()]
     turn = await launched.outcome()
     assert "".join(t for b, t in pieces if b == "r") == "Think more."
@@ -244,21 +243,20 @@ async def test_no_frame_reaches_the_group_before_the_turn_is_announced(owner, sc
     """The provider request goes out before the exchange is rendered and announced;
     its frames wait, so no watcher sees text of a turn it was not yet shown."""
     conversation = await Conversation.objects.acreate(owner=owner)
-    real_render = launching.fragments.render_new_exchange
+    from playground.conversations import fragments
 
     def slow_render(*args):
         import time
 
         time.sleep(0.3)  # meanwhile the instant provider has answered
-        return real_render(*args)
+        return fragments.render_new_exchange(*args)
 
-    monkeypatch.setattr(launching.fragments, "render_new_exchange", slow_render)
     scripted.enqueue([ReasoningDelta("a"), ContentDelta("b"), Finish("stop")])
     layer = get_channel_layer()
     channel = await layer.new_channel()
     await layer.group_add(conversation.group_name, channel)
     prompt = Question(owner=owner, model=scripted_model, text="Go", conversation=conversation)
-    launched = await launch(prompt, render=True)
+    launched = await launch(prompt, render=slow_render)
     kinds = []
     async with asyncio.timeout(5):
         while not kinds or kinds[-1] != "turn.done":

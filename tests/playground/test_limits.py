@@ -15,8 +15,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from playground.conversations import exports
-from playground.conversations.services import BadInput, start_exchange
 from playground.models import Conversation, Turn
+from playground.turns.services import BadInput, start_exchange
 from tests.playground.test_views import conversation  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db

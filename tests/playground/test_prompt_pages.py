@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, Prompt, Rating, Turn
+from playground.turns.services import start_exchange
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +50,7 @@ def test_an_exchange_keeps_a_snapshot_of_its_prompt_and_the_conversation_remembe
 
 
 def test_another_users_prompt_cannot_be_used(owner, stranger, scripted_model):
-    from playground.conversations.services import BadInput
+    from playground.turns.services import BadInput
 
     theirs = Prompt.objects.create(owner=stranger, name="Sams")
     conv = Conversation.objects.create(owner=owner)
@@ -201,7 +201,7 @@ def test_an_answer_whose_prompt_was_deleted_regenerates_with_the_copy_it_kept(cl
 
 
 def test_a_conversations_own_schema_wins_over_the_prompts(owner, scripted_model):
-    from playground.conversations.services import BadInput, build_request, clean_params
+    from playground.turns.services import BadInput, build_request, clean_params
 
     own = {"type": "object", "required": ["label"]}
     prompt = Prompt.objects.create(owner=owner, name="Json", schema=SCHEMA)

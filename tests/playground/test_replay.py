@@ -7,9 +7,9 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
-from playground.streaming.run import start_run
+from playground.streaming.launch import launch_stored
+from playground.turns.services import start_exchange
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +26,9 @@ def model_at(url: str, **fields) -> ModelProfile:
 
 async def ask(conversation, model, prompt):
     exchange = await database_sync_to_async(start_exchange)(conversation, prompt, model, {})
-    run = await start_run(exchange.assistant_turn.pk)
-    await run.task
+    (launched,) = await launch_stored([exchange])
+    assert launched.run is not None and launched.run.task is not None, launched.error
+    await launched.run.task
     return await database_sync_to_async(Turn.objects.get)(pk=exchange.assistant_turn.pk)
 
 

@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.template.loader import render_to_string
 
-from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, Turn
+from playground.turns.services import BadInput, clean_params
 from reasoning.errors import RateLimited
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -15,12 +15,13 @@ from channels.layers import get_channel_layer
 from django.db.backends import utils as db_utils
 from django.utils import timezone
 
-from playground.conversations.services import start_exchange
 from playground.models import Conversation, ModelProfile, Provider, Turn
-from playground.streaming import liveness
 from playground.streaming import run as runs
-from playground.streaming.liveness import mark_interrupted
-from playground.streaming.run import RUNS, run_group, start_run
+from playground.streaming.launch import Question, launch, launch_stored
+from playground.streaming.run import RUNS, TurnRun, run_group
+from playground.turns import liveness
+from playground.turns.liveness import mark_interrupted
+from playground.turns.services import Exchange, start_exchange
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
 from reasoning.request import PreparedRequest
@@ -47,9 +48,22 @@ def new_conversation(owner):
     return Conversation.objects.create(owner=owner)
 
 
+# Exchanges stored by new_exchange, by their answer's id, until run_stored starts them.
+_stored: dict[int, Exchange] = {}
+
+
 @database_sync_to_async
 def new_exchange(conversation, model):
-    return start_exchange(conversation, "Go", model, {}).assistant_turn.pk
+    exchange = start_exchange(conversation, "Go", model, {})
+    _stored[exchange.assistant_turn.pk] = exchange
+    return exchange.assistant_turn.pk
+
+
+async def run_stored(turn_id: int) -> TurnRun:
+    """The run of an exchange stored by `new_exchange`, started as a screen starts it."""
+    (launched,) = await launch_stored([_stored.pop(turn_id)])
+    assert launched.run is not None, launched.error
+    return launched.run
 
 
 async def wait_for_run_end(turn_id, timeout=10.0):  # noqa: ASYNC109
@@ -234,7 +248,7 @@ async def test_frames_coalesce_deltas_first_at_once_then_one_per_interval(owner,
     turn_id = await new_exchange(conv, scripted_model)
     async with GroupWatcher(conv.group_name) as watcher:
         started = time.monotonic()
-        run = await start_run(turn_id)
+        run = await run_stored(turn_id)
         await watcher.until_done(turn_id)
     frames = [(t, m) for t, m in watcher.messages if m["type"] == "turn.frame"]
     duration = watcher.messages[-1][0] - started
@@ -306,7 +320,7 @@ async def test_a_long_turn_makes_a_bounded_number_of_queries_whatever_the_token_
         turn_id = await new_exchange(conv, model)
         counter = QueryCounter(monkeypatch)
         started = time.monotonic()
-        run = await start_run(turn_id)
+        run = await run_stored(turn_id)
         await run.task
         duration = time.monotonic() - started
         monkeypatch.undo()
@@ -327,7 +341,7 @@ async def test_checkpoints_save_the_text_while_streaming(owner, scripted, script
     scripted.enqueue([*REASONING, *CONTENT, Finish("stop")], delay=0.02)
     conv = await new_conversation(owner)
     turn_id = await new_exchange(conv, scripted_model)
-    run = await start_run(turn_id)
+    run = await run_stored(turn_id)
     seen = []
     while not run.task.done():
         await asyncio.sleep(0.1)
@@ -370,7 +384,7 @@ async def test_stop_reaches_a_run_through_the_layer_as_from_another_worker(owner
     scripted.enqueue([*REASONING, Finish("stop")], delay=0.05)
     conv = await new_conversation(owner)
     turn_id = await new_exchange(conv, scripted_model)
-    run = await start_run(turn_id)
+    run = await run_stored(turn_id)
     await until(lambda: len(run.reasoning) > 2)
     # Another worker has no entry in its RUNS: it can only publish to the run's group.
     await get_channel_layer().group_send(run_group(turn_id), {"type": "run.stop"})
@@ -383,7 +397,7 @@ async def test_a_run_cancelled_again_while_finishing_still_saves_and_says_done(o
     conv = await new_conversation(owner)
     turn_id = await new_exchange(conv, scripted_model)
     async with GroupWatcher(conv.group_name) as watcher:
-        run = await start_run(turn_id)
+        run = await run_stored(turn_id)
         await until(lambda: len(run.reasoning) > 2)
         run.task.cancel()
         for _ in range(5):  # server shutdown, repeated clicks: raw cancels while it saves
@@ -403,7 +417,7 @@ async def test_the_answers_first_frame_does_not_wait_for_the_frame_interval(owne
     conv = await new_conversation(owner)
     turn_id = await new_exchange(conv, scripted_model)
     async with GroupWatcher(conv.group_name) as watcher:
-        run = await start_run(turn_id)
+        run = await run_stored(turn_id)
         await watcher.until_done(turn_id, timeout=10)
     frames = [(t, m) for t, m in watcher.messages if m["type"] == "turn.frame"]
     assert [(m["r"], m["c"]) for _, m in frames] == [("thinking", ""), ("", "answer")]
@@ -433,7 +447,7 @@ async def test_deltas_that_arrive_while_the_last_frame_is_being_sent_are_still_s
                     await release.wait()
             await real.group_send(group, message)
 
-    run = await start_run(turn_id)
+    run = await run_stored(turn_id)
     run.layer = SlowFirstFrame()  # before the task's first step
     await until(lambda: run._finishing)
     release.set()
@@ -494,7 +508,7 @@ async def test_the_sweep_spares_live_runs_and_fresh_heartbeats(owner, scripted, 
     dead = await streaming_turn(await new_conversation(owner), scripted_model, "r", "c", heartbeat_age=5)
     scripted.enqueue([ReasoningDelta("x"), Finish("stop")], first_delay=1.0)
     live = await new_exchange(await new_conversation(owner), scripted_model)
-    run = await start_run(live)
+    run = await run_stored(live)
     await asyncio.sleep(0.5)
     # The live run's heartbeat is fresh anyway; age it to show RUNS protects it too.
     await database_sync_to_async(
@@ -593,7 +607,9 @@ async def test_a_process_sweeps_dead_turns_on_its_first_run(owner, scripted, scr
     conv = await new_conversation(owner)
     dead = await streaming_turn(conv, scripted_model, "left over", "", heartbeat_age=30)
     scripted.enqueue([ContentDelta("hi"), Finish("stop")])
-    run = await start_run(await new_exchange(conv, scripted_model))
-    await run.task
+    # In a conversation of its own: only the sweep, not the new prompt's check of its leaf, sees the dead turn.
+    launched = await launch(Question(owner=owner, model=scripted_model, text="Go"))
+    assert launched.run is not None and launched.run.task is not None
+    await launched.run.task
     assert (await saved(dead)).status == "interrupted"
     assert (await saved(dead)).reasoning == "left over"

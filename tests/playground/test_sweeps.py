@@ -13,12 +13,12 @@ from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from playground.conversations.services import BadInput
 from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.sweeps import runner
 from playground.sweeps.models import Sweep, SweepRun
 from playground.sweeps.points import points
 from playground.sweeps.services import available_levels, create_sweep
+from playground.turns.services import BadInput
 from reasoning.testing import FakeUpstream, Script
 from reasoning.testing.effort import effort_responder
 

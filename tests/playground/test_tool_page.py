@@ -200,7 +200,7 @@ def test_the_inspector_shows_every_call_of_the_loop_with_what_reasoning_went_bac
 
 def test_compare_columns_each_get_their_own_tools(logged_in, owner, simulator_model):
     from playground.compare.services import create_comparison
-    from playground.conversations.services import BadInput
+    from playground.turns.services import BadInput
 
     McpServer.objects.create(name="clock", command="python3")
     assert 'name="col1-tools"' in logged_in.get("/compare/new/").content.decode()

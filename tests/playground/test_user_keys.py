@@ -11,9 +11,9 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
 
-from playground.conversations.services import start_exchange, start_regeneration
 from playground.models import Conversation, ModelProfile, Provider, Turn, UserProviderKey
 from playground.streaming.run import start_run
+from playground.turns.services import start_exchange, start_regeneration
 from reasoning.events import Usage
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
 
@@ -80,7 +80,7 @@ async def test_each_user_runs_on_their_own_key_and_nobody_else_does(settings, ow
     ]  # fmt: skip
     # Usage and cost add up per key: Olivia's two turns, 10 in + 30 out each.
     assert turns[0].cost == Decimal("0.070000")
-    from playground.accounts.keys import usage_by_key
+    from playground.turns.keys import usage_by_key
 
     usage = await database_sync_to_async(usage_by_key)(owner)
     assert usage[keys[owner.pk].pk]["n_turns"] == 2

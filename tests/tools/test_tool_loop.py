@@ -250,8 +250,8 @@ async def test_a_turns_stdio_server_never_sees_our_secrets(owner, scripted_model
 
 
 async def test_a_paused_loop_goes_on_when_the_result_is_posted(owner, stranger, scripted_model, scripted, toolbox):
-    from playground.conversations.services import BadInput
     from playground.streaming.toolrun import answer_tool_call
+    from playground.turns.services import BadInput
 
     toolbox.later = ("ask_user",)
     scripted.enqueue(calls_step(("c1", "ask_user", '{"q": "colour?"}'), ("c2", "ask_user", '{"q": "size?"}')))

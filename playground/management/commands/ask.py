@@ -27,13 +27,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from playground.conversations.services import BadInput, clean_params
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.prompts.answers import structured_answer
 from playground.streaming.launch import Question, launch
 from playground.streaming.tap import ToolNote
 from playground.templatetags.playground import status_text
 from playground.tools import BadSelection, clean_selection, unknown_servers
+from playground.turns.services import BadInput, clean_params, enabled_models
 from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES
 from reasoning.toolbox import steps as tool_steps
 
@@ -289,7 +289,7 @@ class Command(BaseCommand):
     def model(self, label: str) -> ModelProfile:
         model = ModelProfile.objects.select_related("provider").filter(label=label).first()
         if model is None or not model.enabled or not model.provider.enabled:
-            labels = ModelProfile.objects.filter(enabled=True, provider__enabled=True).values_list("label", flat=True)
+            labels = enabled_models().values_list("label", flat=True)
             state = "no enabled model" if model is None else "a disabled model"
             raise bad(f"{label!r} is {state}; choose one of: {', '.join(labels) or '(none)'}")
         return model

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 
 from playground.models import ModelProfile, Provider
 from playground.prompts.builtins import ensure_builtin_prompts
-from playground.streaming.liveness import mark_interrupted
+from playground.turns.liveness import mark_interrupted
 
 SIMULATOR_MODELS: list[dict[str, Any]] = [
     {

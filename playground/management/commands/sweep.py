@@ -27,13 +27,13 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from playground.conversations.services import BadInput
 from playground.management.commands.ask import Command as Ask
 from playground.management.commands.ask import bad
 from playground.sweeps.models import Sweep
 from playground.sweeps.points import as_json, points
 from playground.sweeps.runner import _claim, run_sweep, stop_sweep
 from playground.sweeps.services import DEFAULT_REPEATS, create_sweep
+from playground.turns.services import BadInput
 
 
 def site_url(path: str) -> str:

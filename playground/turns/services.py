@@ -13,14 +13,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from playground.accounts import keys
-from playground.conversations import offer
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
 from playground.security.secrets import Scrubber
-from playground.streaming.liveness import WORKER_ID, mark_interrupted
+from playground.turns import keys, offer
+from playground.turns.errors import TurnError
+from playground.turns.liveness import WORKER_ID, mark_interrupted
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import context_notes
 from reasoning.controls import UnsupportedControl, check_controls
@@ -410,7 +410,7 @@ def _streaming_answer(
     except Exception as e:
         fields = {
             "status": Turn.Status.ERROR,
-            "error": {"kind": "bad_request", "message": str(e) or type(e).__name__, "status_code": None},
+            "error": TurnError.bad_request(e).as_dict(),
         }
         if request is not None:  # refused by the context: its notes say what it found
             fields["sent"] = request_record(request)
@@ -451,6 +451,11 @@ def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
 def check_model(model: ModelProfile) -> None:
     if not model.enabled or not model.provider.enabled:
         raise BadInput(f"{model.label} is disabled.")
+
+
+def enabled_models() -> QuerySet[ModelProfile]:
+    """The models a user may choose: enabled, of an enabled provider (with it, to label them)."""
+    return ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
 
 
 def model_by_id(raw: Any) -> ModelProfile:

@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from playground.conversations.services import BadInput
+from playground.turns.services import BadInput
 from reasoning.request import ToolSpec
 from reasoning.structured import check_schema, validate
 

@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.models import Conversation, Turn
+from playground.turns.errors import TurnError
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,7 @@ LIVE_RUNS: dict[int, Any] = {}  # turn id -> the TurnRun generating it in this p
 # This process, as its turns (Turn.worker) and its heartbeat row name it (operations.heartbeat).
 WORKER_ID = f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
-INTERRUPTED = {
-    "kind": "interrupted",
-    "message": "The server stopped while this turn was streaming.",
-    "status_code": None,
-}
+INTERRUPTED = TurnError("interrupted", "The server stopped while this turn was streaming.").as_dict()
 
 
 def stale_after() -> float:
