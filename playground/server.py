@@ -144,7 +144,7 @@ def tune_gc() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
-    from playground.operations import envfile
+    from playground import envfile
 
     envfile.load()  # SERVER_* may be in .env; settings would read it only later
     use_uvloop()

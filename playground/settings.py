@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
 
-from playground.operations import envfile
+from playground import envfile
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 

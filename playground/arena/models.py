@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from playground.compare.names import entrant_name
+from playground.naming import entrant_name
 
 
 class ArenaEntrant(models.Model):

@@ -14,13 +14,13 @@ from playground.arena.models import ArenaBattle, ArenaEntrant
 from playground.arena.pairing import draw, pair_key
 from playground.compare.services import create_comparison
 from playground.models import Comparison
-from playground.turns.services import BadInput, Exchange
+from playground.turns.services import BadInput, Exchange, enabled_models
 
 _rng = random.SystemRandom()
 
 
 def pool() -> list[ArenaEntrant]:
-    return list(ArenaEntrant.objects.filter(enabled=True, model__enabled=True, model__provider__enabled=True)
+    return list(ArenaEntrant.objects.filter(enabled=True, model__in=enabled_models())
                 .select_related("model__provider"))  # fmt: skip
 
 

@@ -22,8 +22,6 @@ from typing import Any
 
 from django.db import transaction
 
-from playground.compare.names import entrant_name as entrant_name  # re-exported: named here before
-from playground.compare.names import settings_summary as settings_summary
 from playground.models import (
     COLUMN_LETTERS,
     Comparison,
@@ -32,6 +30,8 @@ from playground.models import (
     ModelProfile,
     Turn,
 )
+from playground.naming import entrant_name as entrant_name  # re-exported: named here before
+from playground.naming import settings_summary as settings_summary
 from playground.turns.liveness import mark_interrupted
 from playground.turns.services import (
     BadInput,

@@ -42,7 +42,7 @@ from playground.streaming.run import stop_run
 from playground.sweeps.models import Sweep, SweepRun
 from playground.sweeps.services import check_level, prompt_of
 from playground.turns.liveness import INTERRUPTED, LIVE_RUNS
-from playground.turns.services import BadInput, check_run_limits
+from playground.turns.services import BadInput, check_run_limits, enabled_models
 from reasoning.grading import Grade, grade_answer, judge_prompt, parse_verdict
 
 log = logging.getLogger(__name__)
@@ -236,9 +236,7 @@ class Runner:
     async def judge(self, run: SweepRun, prompt: str, turn: Turn, with_reasoning: bool) -> tuple[Grade, int | None]:
         grader = self.sweep.grader
         try:
-            judge_model = await db(ModelProfile.objects.select_related("provider").get)(
-                pk=grader["judge"], enabled=True, provider__enabled=True
-            )
+            judge_model = await db(enabled_models().get)(pk=grader["judge"])
         except ModelProfile.DoesNotExist:
             return Grade(None, "the judge model is no longer available"), None
         text = judge_prompt(

@@ -19,7 +19,7 @@ from django.db import transaction
 
 from playground.models import ModelProfile, Turn
 from playground.sweeps.models import Sweep, SweepRun
-from playground.turns.services import BadInput, check_prompt, clean_params
+from playground.turns.services import BadInput, check_prompt, clean_params, enabled_models
 from reasoning.grading import BadGrader, check_grader
 from reasoning.request import EFFORT_LEVELS
 
@@ -91,7 +91,7 @@ def variables(prompt: str) -> list[str]:
 
 def model_named(ref: Any) -> ModelProfile:
     """An enabled model by label or id."""
-    models = ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    models = enabled_models()
     found = None
     if isinstance(ref, ModelProfile):
         found = models.filter(pk=ref.pk).first()

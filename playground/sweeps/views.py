@@ -27,7 +27,7 @@ from playground.sweeps.services import (
     create_sweep,
     level_params,
 )
-from playground.turns.services import BadInput
+from playground.turns.services import BadInput, enabled_models
 from reasoning.grading import scale_of
 
 GRADER_KINDS = (
@@ -59,7 +59,7 @@ def level_label(level: str) -> str:
 
 
 def _models() -> list[ModelProfile]:
-    return list(ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(enabled_models())
 
 
 def _prefill(request: HttpRequest) -> dict[str, Any]:

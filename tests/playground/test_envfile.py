@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from playground.operations import envfile
+from playground import envfile
 from tests.playground.test_deploy import documented_environment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ READERS = {"env", "envbool", "envint", "envfloat", "_on"}
 def names_read_from_the_environment() -> dict[str, str]:
     """Every literal name playground/ reads with settings' env helpers, server's
     `_on` or os.environ.get, with the file that reads it; plus ENV_FILE."""
-    found = {"ENV_FILE": "playground/operations/envfile.py"}
+    found = {"ENV_FILE": "playground/envfile.py"}
     for path in sorted((ROOT / "playground").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)):
