@@ -91,7 +91,7 @@ async def load(
                 for t in tags
             ),
             return_exceptions=True,
-        )  # fmt: skip
+        )
         await asyncio.sleep(0.3)  # the runs' final saves follow the last chunk
         cpu = server.cpu_seconds() - cpu0
     writes = await upstream.times(tags)
@@ -122,12 +122,12 @@ async def load(
 
 
 async def run(server: Server, upstream: Upstream, streams: int = 40, chunks: int = 400, rate: float = 50,
-              rounds: int = 3) -> dict[str, Any]:  # fmt: skip
+              rounds: int = 3) -> dict[str, Any]:
     """The workload `rounds` times (least CPU, median lateness of the rounds)."""
     token = token_for(server)
     await load(server, upstream, token, streams=4, chunks=20, rate=0, tag="api-warm")
     per = [await load(server, upstream, token, streams=streams, chunks=chunks, rate=rate, tag=f"api-{n}")
-           for n in range(rounds)]  # fmt: skip
+           for n in range(rounds)]
     cpus = sorted(r["server_cpu_us_per_chunk"] for r in per)
     p50s = sorted(r["lateness_ms"]["p50"] or 0 for r in per)
     p99s = sorted(r["lateness_ms"]["p99"] or 0 for r in per)
@@ -137,11 +137,11 @@ async def run(server: Server, upstream: Upstream, streams: int = 40, chunks: int
         "lateness_p50_ms": p50s[len(p50s) // 2],
         "lateness_p99_ms": p99s[len(p99s) // 2],
         "complete": all(r["complete"] == streams for r in per),
-    }  # fmt: skip
+    }
 
 
 async def memory(server: Server, upstream: Upstream, streams: int = 40, chunks: int = 400, rate: float = 50,
-                 warmup: int = 2, repetitions: int = 10) -> dict[str, Any]:  # fmt: skip
+                 warmup: int = 2, repetitions: int = 10) -> dict[str, Any]:
     """RSS of one server process after each repetition of the same load."""
     token = token_for(server)
     rss: list[float] = []
@@ -157,4 +157,4 @@ async def memory(server: Server, upstream: Upstream, streams: int = 40, chunks: 
         "rss_mb": rss,
         "growth_after_warmup_mb": round(after[-1] - after[0], 1),
         "spread_after_warmup_mb": round(max(after) - min(after), 1),
-    }  # fmt: skip
+    }

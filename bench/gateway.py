@@ -44,7 +44,7 @@ def token_for(server: Server) -> str:
     done = subprocess.run(
         [PY, "manage.py", "tokens", "create", "--user", "bench", "--name", "bench"],
         cwd=ROOT, env=server.env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    )
     return done.stdout.strip()
 
 
@@ -100,7 +100,7 @@ async def cpu_per_chunk(server: Server, upstream: Upstream, tokens: int = 10_000
     direct_out = subprocess.run(  # noqa: ASYNC221 (nothing else runs meanwhile)
         [PY, "-c", DIRECT_READER, upstream.url, prompt("gw-direct-cpu", r, c, 0)],
         cwd=ROOT, capture_output=True, text=True, check=True, preexec_fn=_pinned(SERVER_CORES),
-    )  # fmt: skip
+    )
     direct = json.loads(direct_out.stdout)
     body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt("gw-cpu", r, c, 0)}]}
     chunks_out = 0

@@ -79,7 +79,7 @@ class ModelProfileForm(forms.ModelForm):
             "starts_in_reasoning", "thinking_control", "efforts", "supports_budget", "supports_temperature",
             "max_output_tokens", "context_window", "price_input", "price_output", "options", "replay", "enabled",
             "position",
-        ]  # fmt: skip
+        ]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -195,7 +195,7 @@ class McpServerForm(forms.ModelForm):
         label="Environment", required=False, widget=forms.Textarea(attrs={"rows": 4}),
         help_text=f"stdio: one NAME=value per line; the server gets these (and PATH) and nothing else of ours. "
         f"A value shown as {KEPT} is kept as stored.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = McpServer

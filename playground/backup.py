@@ -75,12 +75,12 @@ def pg_environment() -> dict[str, str]:
     db = settings.DATABASES["default"]
     env = dict(os.environ)
     for var, value in (("PGHOST", db.get("HOST")), ("PGPORT", db.get("PORT")), ("PGUSER", db.get("USER")),
-                       ("PGPASSWORD", db.get("PASSWORD")), ("PGDATABASE", db.get("NAME"))):  # fmt: skip
+                       ("PGPASSWORD", db.get("PASSWORD")), ("PGDATABASE", db.get("NAME"))):
         if value:
             env[var] = str(value)
     options: Any = db.get("OPTIONS") or {}
     for option, var in (("sslmode", "PGSSLMODE"), ("sslrootcert", "PGSSLROOTCERT"), ("sslcert", "PGSSLCERT"),
-                        ("sslkey", "PGSSLKEY"), ("connect_timeout", "PGCONNECT_TIMEOUT")):  # fmt: skip
+                        ("sslkey", "PGSSLKEY"), ("connect_timeout", "PGCONNECT_TIMEOUT")):
         if option in options:
             env[var] = str(options[option])
     return env
@@ -121,7 +121,7 @@ def backup(path: Path, *, with_keys: bool = True) -> dict[str, Any]:
             result = subprocess.run(
                 ["pg_dump", "--no-owner", "--no-privileges", "--format=plain", "--file", str(database)],
                 env=pg_environment(), capture_output=True, text=True, timeout=3600,
-            )  # fmt: skip
+            )
             if result.returncode != 0:
                 raise BackupError(f"pg_dump failed: {result.stderr.strip()}")
         fd, partial = tempfile.mkstemp(prefix=".backup-", dir=path.parent)
@@ -237,7 +237,7 @@ def restore(path: Path, *, force: bool = False) -> dict[str, Any]:
     if backed_up and not configured:
         _write_private(settings.FIELD_ENCRYPTION_KEY_PATH, backed_up)
     if (secret := archive.keys.get("secret_key")) and not os.environ.get("SECRET_KEY") \
-            and not os.environ.get("SECRET_KEY_FILE"):  # fmt: skip
+            and not os.environ.get("SECRET_KEY_FILE"):
         _write_private(data_dir / "secret_key", secret)
     from playground import crypto
 
@@ -267,7 +267,7 @@ def _restore_postgres(sql: bytes, *, force: bool) -> None:
             ["psql", "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", "--single-transaction",
              *commands, "-f", dump.name],
             env=env, capture_output=True, text=True, timeout=3600,
-        )  # fmt: skip
+        )
     if result.returncode != 0:
         raise BackupError(f"psql failed: {result.stderr.strip()}")
 

@@ -49,12 +49,12 @@ _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol", "li",
     "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td", "img",
     "span", "div",
-}  # fmt: skip
+}
 _ATTRIBUTES = {
     "a": {"href", "title", "class", "target"}, "img": {"src", "alt", "title"}, "code": {"class"},
     "th": {"style"}, "td": {"style"},
     "span": {"class"}, "div": {"class", "data-lang"}, "pre": {"class"},
-}  # fmt: skip
+}
 _WORDISH = re.compile(r"[\w)\]]")
 _WORDISH_AFTER = re.compile(r"[\w(\[]")
 _CODE_FORMATTER = HtmlFormatter(nowrap=True)

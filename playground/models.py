@@ -55,7 +55,7 @@ class Provider(models.Model):
     gateway = models.CharField(
         max_length=32, blank=True, choices=[(g, g) for g in GATEWAY_NAMES],
         help_text="Empty: inferred from the base URL's host (an unknown host is the model family's own API).",
-    )  # fmt: skip
+    )
     api_key_encrypted = models.TextField(blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     options = models.JSONField(default=dict, blank=True, help_text="Provider-specific settings")
@@ -601,7 +601,7 @@ class McpServer(models.Model):
     name = models.CharField(
         max_length=64, unique=True, validators=[validators.RegexValidator(r"^[A-Za-z0-9_-]+$")],
         help_text="letters, digits, - and _",
-    )  # fmt: skip
+    )
     command = models.CharField(max_length=500, blank=True, help_text="stdio: the program to run")
     args = models.JSONField(default=list, blank=True, help_text="stdio: its arguments, a JSON list of strings")
     env = models.JSONField(default=dict, blank=True, help_text="stdio: its whole environment (PATH is added)")

@@ -110,12 +110,12 @@ def _connect(request: HttpRequest, provider: Provider) -> HttpResponse:
         return render(
             request, "providers/page.html",
             _context(request, form=ProviderForm(), failed=provider, problem=problem), status=400,
-        )  # fmt: skip
+        )
     added = provider_setup.add_profiles(provider, ids, enabled=False)
     return render(
         request, "providers/page.html",
         _context(request, form=ProviderForm(), connected=provider, listed=len(ids), added=len(added)),
-    )  # fmt: skip
+    )
 
 
 @staff_member_required

@@ -129,7 +129,7 @@ def use_logging_for_access_log() -> None:
 
     class LoggedAccess(AccessLogGenerator):  # type: ignore[misc]
         def write_entry(self, host: str, date: Any, request: str, status: Any = None, length: Any = None,
-                        ident: Any = None, user: Any = None) -> None:  # fmt: skip
+                        ident: Any = None, user: Any = None) -> None:
             shown = ["-" if v is None else v for v in (status, length)]
             access.info("%s %s %s %s", host, request, *shown)
 

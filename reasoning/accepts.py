@@ -190,7 +190,7 @@ def capabilities(
     out["temperature"] = (
         ("0-2",) if supports_temperature
         else f"{name} takes no temperature (its provider fixes it, or refuses the field); leave it empty"
-    )  # fmt: skip
+    )
     if model.reasoning == ReasoningStyle.NONE:
         out["reasoning_mode"] = f"{name} does not reason (its reasoning is none), so there is no reasoning to show"
     else:

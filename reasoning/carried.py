@@ -91,7 +91,7 @@ def _gemini(contents: Any) -> list[Carried]:
         signed = [p for p in parts if p.get("thoughtSignature")]
         if signed:
             out.append(Carried(i, "thoughtSignature", sum(_text(p.get("text")) for p in signed if p.get("thought")),
-                               calls))  # fmt: skip
+                               calls))
     return out
 
 

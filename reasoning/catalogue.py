@@ -80,7 +80,7 @@ DEFAULT_MECHANISM: dict[str, Capabilities] = {
 # included, is "" : the model family's own API.
 GATEWAY_NAMES: tuple[str, ...] = (
     "baseten", "friendli", "openrouter", "together", "groq", "fireworks", "vllm", "sglang", "llama.cpp", "ollama",
-)  # fmt: skip
+)
 GATEWAY_HOSTS: tuple[tuple[str, str], ...] = (
     ("baseten.co", "baseten"),
     ("friendli.ai", "friendli"),

@@ -96,7 +96,7 @@ def check_grader(grader: Mapping[str, Any]) -> dict[str, Any]:
         if scale not in SCALES:
             raise BadGrader(f"scale must be one of {', '.join(SCALES)}")
         out.update(judge=grader["judge"], rubric=rubric, scale=scale,
-                   judge_reasoning=bool(grader.get("judge_reasoning")))  # fmt: skip
+                   judge_reasoning=bool(grader.get("judge_reasoning")))
     return out
 
 
@@ -141,7 +141,7 @@ def grade_answer(grader: Mapping[str, Any], answer: str) -> Grade:
             return Grade(0.0, "no number in the answer")
         ok = abs(value - grader["expected"]) <= grader["tolerance"]
         return Grade(float(ok), f"{value:g} is {'within' if ok else 'outside'} ±{grader['tolerance']:g} of "
-                                f"{grader['expected']:g}", {"value": value})  # fmt: skip
+                                f"{grader['expected']:g}", {"value": value})
     if kind == "schema":
         checked = validate(answer.strip(), grader["schema"])
         return Grade(float(checked.valid), "matches the schema" if checked.valid else "; ".join(checked.errors))

@@ -45,7 +45,7 @@ def template() -> Path:
         done = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        )
         if done.returncode:
             raise RuntimeError(f"manage.py migrate failed:\n{done.stdout}\n{done.stderr}")
         # WAL mode: fold the log into the file, so the one file is the whole database.

@@ -51,7 +51,7 @@ def running_idp(users: list[dict[str, object]], log_dir: Path) -> Iterator[IdP]:
             process = subprocess.Popen(
                 [sys.executable, "-m", "oidc_provider_mock", "--host", "127.0.0.1", "--port", str(port), *args],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
-            )  # fmt: skip
+            )
         issuer = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and process.poll() is None:

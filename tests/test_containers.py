@@ -84,7 +84,7 @@ def test_compose_runs_the_playground_on_postgres_and_redis_configured_by_env():
     assert app["environment"]["DATABASE_URL"].endswith("@postgres:5432/playground")
     assert app["environment"]["REDIS_URL"] == "redis://redis:6379/0"
     assert app["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                 "redis": {"condition": "service_healthy"}}  # fmt: skip
+                                 "redis": {"condition": "service_healthy"}}
     assert "playground-data:/data" in app["volumes"]
     assert all("healthcheck" in services[name] for name in ("postgres", "redis"))
     # pg_dump in the image is Debian 12's 15: the server must not be newer.
@@ -119,7 +119,7 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_the_build_steps_run_in_a_fresh_virtualenv_and_the_result_serves_health(tmp_path):
     mapping = {"/opt/venv": str(tmp_path / "opt-venv"), "/app": str(tmp_path / "app"),
-               "/data": str(tmp_path / "data"), "/tmp/build-data": str(tmp_path / "build-data")}  # fmt: skip
+               "/data": str(tmp_path / "data"), "/tmp/build-data": str(tmp_path / "build-data")}
 
     def mapped(text: str) -> str:
         for image_path in sorted(mapping, key=len, reverse=True):
@@ -151,7 +151,7 @@ def test_the_build_steps_run_in_a_fresh_virtualenv_and_the_result_serves_health(
                 if (ROOT / source).is_dir():
                     shutil.copytree(ROOT / source, destination / Path(source).name if target.endswith("./") and
                                     target == "./" else destination, dirs_exist_ok=True,
-                                    ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+                                    ignore=shutil.ignore_patterns("__pycache__"))
                 else:
                     shutil.copy2(ROOT / source, destination if not target.endswith("/") else destination / source)
         elif word == "RUN":
@@ -159,7 +159,7 @@ def test_the_build_steps_run_in_a_fresh_virtualenv_and_the_result_serves_health(
                 skipped.append(args)
                 continue
             result = subprocess.run(["/bin/sh", "-c", mapped(args)], cwd=workdir, env=env,
-                                    capture_output=True, text=True, timeout=1500)  # fmt: skip
+                                    capture_output=True, text=True, timeout=1500)
             assert result.returncode == 0, f"RUN {args}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     # Exactly the root-only lines were left out (the report says so).
     assert len(skipped) == 2 and "apt-get" in skipped[0] and "useradd" in skipped[1]
@@ -178,7 +178,7 @@ def test_the_build_steps_run_in_a_fresh_virtualenv_and_the_result_serves_health(
     cmd[cmd.index("-b") + 1] = "127.0.0.1"
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen([str(app / "docker-entrypoint.sh"), *cmd], cwd=app, env=run_env,
-                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+                              stdout=log, stderr=subprocess.STDOUT)
     try:
         health = ["python", "-m", "playground.healthcheck"]
         deadline = time.monotonic() + 120

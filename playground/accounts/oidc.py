@@ -293,5 +293,5 @@ def provider_logout_url(request: HttpRequest) -> str:
     if not endpoint:
         return after
     query = urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": after,
-                       "client_id": settings.OIDC_RP_CLIENT_ID})  # fmt: skip
+                       "client_id": settings.OIDC_RP_CLIENT_ID})
     return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"

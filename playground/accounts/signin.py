@@ -17,7 +17,7 @@ class PermissionsOnlyBackend(ModelBackend):
     (the login page, the admin's login form and anything else calling authenticate)."""
 
     def authenticate(self, request: HttpRequest | None, username: str | None = None,
-                     password: str | None = None, **kwargs: Any) -> None:  # fmt: skip
+                     password: str | None = None, **kwargs: Any) -> None:
         return None
 
 

@@ -60,7 +60,7 @@ def remember(token: ApiToken | None, turn: Turn, source: str) -> int:
                     "step": step, "source": source, "calls": calls, "reasoning": str(last.get("reasoning") or ""),
                     "replay": last.get("replay"), "expires_at": expires,
                 },
-            )  # fmt: skip
+            )
     return len(calls)
 
 

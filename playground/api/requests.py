@@ -72,11 +72,11 @@ HANDLED = frozenset(
         "thinking", "max_tokens", "max_completion_tokens", "temperature", "top_p", "stop",
         "response_format", "reasoning_format", "tools", "tool_choice", "parallel_tool_calls",
     }
-)  # fmt: skip
+)
 # The order parameters are tried in when naming the one a model cannot honour.
 PROBE_ORDER = (
     "thinking", "effort", "budget_tokens", "max_tokens", "temperature", "top_p", "stop", "answer_schema",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def completion_request(body: dict[str, Any], model: ModelProfile) -> CompletionR
         model=model, history=history, prompt=prompt, params=params, raw=raw, stream=stream,
         include_usage=include_usage, reasoning_format=reasoning_format, named=named, tool_use=tool_use,
         conversation=conversation,
-    )  # fmt: skip
+    )
 
 
 def _text(content: Any, where: str) -> str:

@@ -46,7 +46,7 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
         conversation = Conversation.objects.create(
             owner=user, model=model, settings=request.params, origin=API_ORIGIN,
             title=(request.prompt.strip().splitlines() or ["API request"])[0][:80],
-        )  # fmt: skip
+        )
         parent: Turn | None = None
         for turn in request.history:
             answer = turn.role == Turn.Role.ASSISTANT
@@ -57,7 +57,7 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
                 # reasoning back exactly when this model needs it (and never else).
                 model=model if answer else None, model_label=model.label if answer else "",
                 source=model.source if answer else "",
-            )  # fmt: skip
+            )
         if parent is not None:
             conversation.leaf = parent
             conversation.save(update_fields=["leaf"])

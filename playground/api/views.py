@@ -51,7 +51,7 @@ def _authenticated(request: HttpRequest) -> ApiToken:
         raise ApiError(
             401, "Invalid, revoked or missing API token (Authorization: Bearer …).",
             code="invalid_api_key", headers={"www-authenticate": "Bearer"},
-        )  # fmt: skip
+        )
     return token
 
 
@@ -190,7 +190,7 @@ async def _streamed(
     writer = shapes.ChunkWriter(
         stream.launched.turn_id, completion.model.label, completion.reasoning_format,
         include_usage=completion.include_usage,
-    )  # fmt: skip
+    )
     response = StreamingHttpResponse(
         _sse_body(writer, first, stream, heartbeat, keep, token, completion.model.source),
         content_type="text/event-stream",

@@ -21,7 +21,7 @@ _rng = random.SystemRandom()
 
 def pool() -> list[ArenaEntrant]:
     return list(ArenaEntrant.objects.filter(enabled=True, model__in=enabled_models())
-                .select_related("model__provider"))  # fmt: skip
+                .select_related("model__provider"))
 
 
 def played() -> Counter[tuple[int, int]]:

@@ -36,12 +36,12 @@ def comparison_diff(request: HttpRequest, pk: int) -> HttpResponse:
         "first": first, "second": second, "pieces": pieces,
         "similarity": similarity(pieces) if pieces else None,
         "missing": a is None or b is None,
-    }  # fmt: skip
+    }
     if part == "reasoning" and a is not None and b is not None:
         # The reasoning side by side, steps aligned (what one thought that the other did not).
         rows = thought_diff(a, b)
         ctx.update(rows=rows, counts=shared_steps(rows),
                    first_label=f"{first.column.letter} · {first.label}" if first else "",
-                   second_label=f"{second.column.letter} · {second.label}" if second else "")  # fmt: skip
+                   second_label=f"{second.column.letter} · {second.label}" if second else "")
     template = "compare/_diff.html" if request.headers.get("HX-Request") else "compare/diff.html"
     return render(request, template, ctx)

@@ -104,13 +104,13 @@ def timeline_svg(lanes: Sequence[Lane], *, width: int = 960) -> SafeString:
             out.append(_segment(
                 "thinking", x(lane.first_reasoning_ms), x(max(stop, lane.first_reasoning_ms)), y, LANE,
                 f"{lane.label}: thinking {_seconds(lane.first_reasoning_ms)} → {_seconds(stop)}",
-            ))  # fmt: skip
+            ))
         if lane.first_content_ms is not None:
             stop = lane.end_ms or lane.first_content_ms
             out.append(_segment(
                 "answering", x(lane.first_content_ms), x(stop), y, LANE,
                 f"{lane.label}: answering {_seconds(lane.first_content_ms)} → {_seconds(stop)}",
-            ))  # fmt: skip
+            ))
         tail = lane.note or (_seconds(lane.end_ms) if lane.end_ms is not None else "streaming…")
         tail_x = x(lane.end_ms or first or 0) + 6
         out.append(f'<text class="lane-note" x="{_num(tail_x)}" y="{_num(mid + 4)}">{escape(tail)}</text>')

@@ -108,7 +108,7 @@ class Fit:
 def fit(
     games: Iterable[Game], *, prior: float = 1.0, position: bool = True,
     iterations: int = 100, tolerance: float = 1e-10,
-) -> Fit:  # fmt: skip
+) -> Fit:
     """Maximum-likelihood Bradley–Terry strengths and, with `position`, the left-side factor θ.
 
     `prior` is the weight of the virtual draw each entrant plays against a
@@ -327,7 +327,7 @@ def games_from_votes(votes: QuerySet[Vote], *, style: bool = False) -> list[list
         for conversation_id, content in (
             Turn.objects.filter(conversation_id__in=conversation_ids, role=Turn.Role.ASSISTANT)
             .order_by("created_at", "pk").values_list("conversation_id", "content")
-        ):  # fmt: skip
+        ):
             answers[conversation_id].append(content)
     out = []
     for vote in votes:
@@ -341,7 +341,7 @@ def games_from_votes(votes: QuerySet[Vote], *, style: bool = False) -> list[list
                 if len(said) >= vote.round:
                     text[c.entrant] = said[vote.round - 1]
             games = [replace(g, style=style_difference(text[g.a], text[g.b])) if g.a in text and g.b in text else g
-                     for g in games]  # fmt: skip
+                     for g in games]
         out.append(games)
     return out
 
@@ -377,7 +377,7 @@ class StyleFit:
 
 
 def fit_with_style(games: Sequence[Game], *, prior: float = 1.0, iterations: int = 50,
-                   tolerance: float = 1e-8) -> StyleFit:  # fmt: skip
+                   tolerance: float = 1e-8) -> StyleFit:
     """Bradley–Terry with the position term and the style covariates (games with no
     style are left out). Newton's method per game: the covariates differ per game."""
     games = [g for g in games if g.style is not None]
@@ -438,7 +438,7 @@ class StyleBoard:
 
 
 def style_board(votes: Sequence[Sequence[Game]], *, prior: float = 1.0, bootstrap: int = 0,
-                seed: int = 0) -> StyleBoard:  # fmt: skip
+                seed: int = 0) -> StyleBoard:
     """Style-controlled ratings with bootstrap intervals (votes resampled, as `leaderboard`)."""
     result = fit_with_style([g for v in votes for g in v], prior=prior)
     samples: dict[str, list[float]] = defaultdict(list)

@@ -51,7 +51,7 @@ class ColumnMetrics:
             letter, label, turn.status, turn.first_reasoning_ms, turn.first_content_ms,
             turn.thinking_ms, turn.duration_ms, turn.reasoning_tokens, turn.answer_tokens, tps, turn.cost,
             *reasoning_shares(turn), reasoning_tokens_estimated=turn.reasoning_tokens_estimated,
-        )  # fmt: skip
+        )
 
     def lane(self) -> charts.Lane:
         note = {"error": "error", "stopped": "stopped", "interrupted": "interrupted"}.get(self.status, "")
@@ -60,7 +60,7 @@ class ColumnMetrics:
             label if len(label) <= 22 else label[:21] + "…",
             self.first_reasoning_ms, self.thinking_ms, self.first_content_ms,
             None if self.status == "streaming" else self.duration_ms, note,
-        )  # fmt: skip
+        )
 
 
 def reasoning_shares(turn: Turn) -> tuple[float | None, float | None]:
@@ -107,7 +107,7 @@ def column_views(comparison: Comparison) -> list[ColumnView]:
             summary="" if hidden else settings_summary(column.params),
             turns=turns,
             resume=",".join(f"{t.pk}:{len(t.reasoning)}:{len(t.content)}" for t in turns if t.is_streaming),
-        ))  # fmt: skip
+        ))
     return views
 
 
@@ -148,14 +148,14 @@ def metrics_context(
             ], "{:,.0f}"),
             ("Output tokens per second", [[(m.tokens_per_second, "bar")] for m in metrics], "{:.0f}"),
             ("Cost (USD)", [[(float(m.cost) if m.cost is not None else None, "bar")] for m in metrics], "${:.4f}"),
-        ]  # fmt: skip
+        ]
         # A measure no column reported (cost without prices) gets no chart, only "—" in the table.
         ctx["charts"] = [
             charts.bars_svg(title, [charts.Bar(m.letter, parts) for m, parts in zip(metrics, rows, strict=True)],
                             fmt=pattern.format)
             for title, rows, pattern in panels
             if any(value is not None for parts in rows for value, _ in parts)
-        ]  # fmt: skip
+        ]
     return ctx
 
 

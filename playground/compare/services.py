@@ -138,11 +138,11 @@ def create_comparison(owner: Any, data: dict[str, Any]) -> tuple[Comparison, lis
             conversation = Conversation.objects.create(
                 owner=owner, model=model, settings=params, tools=tools,
                 title=f"{title[:60]} · compare {COLUMN_LETTERS[position]}",
-            )  # fmt: skip
+            )
             ComparisonColumn.objects.create(
                 comparison=comparison, conversation=conversation, position=position,
                 model=model, params=params, entrant=entrant_name(model, params),
-            )  # fmt: skip
+            )
         started = send_to_columns(comparison, prompt)
     return comparison, started
 

@@ -73,10 +73,10 @@ def thought_diff(first: str, second: str) -> list[Row]:
         if left is not None and right is not None:
             pieces = word_diff(left, right)
             rows.append(Row(left, right, [p for p in pieces if p.kind != "added"],
-                            [p for p in pieces if p.kind != "removed"], sim))  # fmt: skip
+                            [p for p in pieces if p.kind != "removed"], sim))
         else:
             rows.append(Row(left, right, [Piece("removed", left)] if left else [],
-                            [Piece("added", right)] if right else [], 0.0))  # fmt: skip
+                            [Piece("added", right)] if right else [], 0.0))
     return rows
 
 

@@ -63,7 +63,7 @@ def _form_context(request: HttpRequest, data: dict[str, Any] | None = None) -> d
             "model": chosen,
             "values": {name: data.get(f"col{i}-{name}", "") for name in CONTROLS},
             "tools": data.get(f"col{i}-tools", ""),
-        })  # fmt: skip
+        })
     return {
         "models": models,
         "slots": slots,
@@ -260,4 +260,4 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
         "which": which,
         "ranking": ranking,
         "rankings": RANKINGS,
-    })  # fmt: skip
+    })

@@ -96,7 +96,7 @@ def dataset_page(request: HttpRequest) -> HttpResponse:
         "models": sorted(set(mine.exclude(model_label="").values_list("model_label", flat=True))),
         "prompts": Prompt.available_to(request.user),
         "comparisons": Comparison.objects.filter(owner=signed_in(request), votes__isnull=False).distinct()[:200],
-    })  # fmt: skip
+    })
 
 
 @require_GET

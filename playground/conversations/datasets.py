@@ -255,17 +255,17 @@ def answer_messages(turn: Turn, style: str, reasoning_field: str) -> list[dict[s
     for step in steps[:-1] if not steps[-1].get("tool_calls") else steps:
         calls = [c for c in step.get("tool_calls") or () if isinstance(c, dict)]
         message = _step_message(str(step.get("reasoning") or ""), str(step.get("content") or ""), style,
-                                reasoning_field)  # fmt: skip
+                                reasoning_field)
         if calls:
             message["content"] = message["content"] or None  # OpenAI's shape for a step that only calls
             message["tool_calls"] = [
                 {"id": c.get("id"), "type": "function",
                  "function": {"name": c.get("name"), "arguments": c.get("arguments") or "{}"}}
                 for c in calls
-            ]  # fmt: skip
+            ]
         out.append(message)
         out += [{"role": "tool", "tool_call_id": c.get("id"), "content": str(c["result"])}
-                for c in calls if c.get("result") is not None]  # fmt: skip
+                for c in calls if c.get("result") is not None]
     if not steps[-1].get("tool_calls"):
         out.append(answer_message(turn, style, reasoning_field))
     return out
@@ -368,7 +368,7 @@ def rows(
 
     by_id = {t.pk: t for t in Turn.objects.filter(pk__in=_pair_members(candidates, judged)).select_related(
         "conversation", "rating"
-    )}  # fmt: skip
+    )}
     paired: set[tuple[int, int]] = set()
     for i, chosen in enumerate(candidates, 1):
         for rejected_id, source in _pairs_for(chosen, judged, report):
@@ -408,7 +408,7 @@ def _pairs_for(chosen: Turn, judged: dict[int, list[Verdict]], report: Report) -
             continue
         for other in verdict.others:
             yield other, {"source": "vote", "comparison": verdict.comparison, "round": verdict.round,
-                          "blind": verdict.blind}  # fmt: skip
+                          "blind": verdict.blind}
     rating = getattr(chosen, "rating", None) if _has_rating(chosen) else None
     if rating is not None and rating.value == Rating.Value.UP and chosen.parent_id:
         down = Rating.objects.filter(

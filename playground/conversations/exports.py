@@ -33,7 +33,7 @@ _TIMINGS = ("first_reasoning_ms", "first_content_ms", "thinking_ms", "duration_m
 _TURN_KEYS = {
     "id", "parent", "role", "content", "reasoning", "model", "source", "params", "status",
     "finish_reason", "error", "cost", "created_at", "steps", *_COUNTS, *_TIMINGS,
-}  # fmt: skip
+}
 _STEP_KEYS = {"reasoning", "content", "finish_reason", "tool_calls", "notices"}
 _CALL_KEYS = {"id", "name", "arguments", "server", "result", "is_error", "duration_ms", "status"}
 MAX_STEPS = 200
@@ -110,7 +110,7 @@ def to_markdown(conversation: Conversation) -> str:
             for c in step.get("tool_calls") or ():
                 said = "(no result)" if c.get("result") is None else str(c["result"])
                 out += [f"Tool call `{c.get('name')}`{' (error)' if c.get('is_error') else ''}:", "",
-                        "```json", str(c.get("arguments") or "{}"), "```", "", "```", said, "```", ""]  # fmt: skip
+                        "```json", str(c.get("arguments") or "{}"), "```", "", "```", said, "```", ""]
         if t.reasoning:
             seconds = f"{t.thinking_ms / 1000:.1f} s" if t.thinking_ms else "unknown time"
             about = "≈ " if t.reasoning_tokens_estimated else ""
@@ -183,7 +183,7 @@ def _steps(value: Any, where: str) -> list[dict[str, Any]]:
                 "is_error": call.get("is_error") is True,
                 "duration_ms": _count(call.get("duration_ms"), f"{where_call} duration_ms"),
                 "status": "done" if result is not None else "",
-            })  # fmt: skip
+            })
         steps.append({
             "reasoning": _text(step.get("reasoning", ""), f"{at} reasoning", nullable=True),
             "content": _text(step.get("content", ""), f"{at} content", nullable=True),
@@ -191,7 +191,7 @@ def _steps(value: Any, where: str) -> list[dict[str, Any]]:
             "replay": None,
             "source": "",
             "tool_calls": calls,
-        })  # fmt: skip
+        })
     return steps
 
 

@@ -45,7 +45,7 @@ def totals(conversation: Conversation) -> dict[str, Any]:
     agg = conversation.turns.filter(role=Turn.Role.ASSISTANT).aggregate(
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
         reasoning=Sum("reasoning_tokens"), cost=Sum("cost"), ms=Sum("duration_ms"),
-    )  # fmt: skip
+    )
     tokens = (agg["prompt"] or 0) + (agg["completion"] or 0)
     return {
         "tokens": tokens,

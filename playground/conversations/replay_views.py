@@ -35,12 +35,12 @@ def set_replay(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(str(e), status=400, content_type="text/plain")
     conversation.save(update_fields=["replay_policy", "updated_at"])
     return render(request, "chat/_replay_switch.html", {"conversation": conversation,
-                                                        "selected_model": conversation.model})  # fmt: skip
+                                                        "selected_model": conversation.model})
 
 
 def _resend(request: HttpRequest, pk: int) -> Exchange:
     turn = get_object_or_404(Turn.objects.select_related("conversation", "model__provider"), pk=pk,
-                             conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)  # fmt: skip
+                             conversation__owner=signed_in(request), role=Turn.Role.ASSISTANT)
     if blind.hidden_column(turn.conversation_id):
         raise BadInput("This answer belongs to a blind comparison: resend it after the vote.")
     policy = policy_from(request.POST.get("replay_policy"))

@@ -60,7 +60,7 @@ def _own_set(request: HttpRequest) -> ToolSet | None:
 def _panel(request: HttpRequest, conversation: Conversation, message: str = "", status: int = 200) -> HttpResponse:
     # The summary's count changes with the functions: it travels along, out of band.
     response = render(request, "chat/_functions.html", {"conversation": conversation, "message": message},
-                      status=status)  # fmt: skip
+                      status=status)
     response.content += render(request, "chat/_tools_summary.html", {"conversation": conversation, "oob": True}).content
     return response
 
@@ -81,7 +81,7 @@ def add_function(request: HttpRequest, pk: int) -> HttpResponse:
     def change(current: list[dict[str, Any]]) -> list[dict[str, Any]]:
         p = request.POST
         made = functions.clean_function(p.get("fn_name", ""), p.get("fn_description", ""),
-                                        p.get("fn_parameters", ""), p.get("fn_returns", ""))  # fmt: skip
+                                        p.get("fn_parameters", ""), p.get("fn_returns", ""))
         return functions.add(current, made)
 
     return _edit_functions(request, pk, change)
@@ -117,7 +117,7 @@ def save_tool_set(request: HttpRequest, pk: int) -> HttpResponse:
         return _panel(request, conversation, "Name the set.")
     try:
         ToolSet.objects.update_or_create(owner=signed_in(request), name=name,
-                                         defaults={"functions": list(conversation.functions or [])})  # fmt: skip
+                                         defaults={"functions": list(conversation.functions or [])})
     except IntegrityError:
         return _panel(request, conversation, "That set could not be saved; try another name.")
     return _panel(request, conversation, f"Saved as “{name}”.")

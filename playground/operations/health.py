@@ -75,4 +75,4 @@ def ready(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
         json.dumps(body), status=503 if failing else 200, content_type="application/json",
         headers={"Cache-Control": "no-store"},
-    )  # fmt: skip
+    )

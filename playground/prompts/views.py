@@ -19,7 +19,7 @@ class PromptForm(forms.ModelForm):
     schema_text = forms.CharField(
         label="JSON Schema of the answer", required=False, widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Optional. The final answer is asked for in this shape and checked against it.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Prompt

@@ -34,7 +34,7 @@ PUBLIC_HEADERS = frozenset(
         "accept", "content-type", "user-agent", "http-referer", "referer", "x-title",
         "anthropic-version", "anthropic-beta", "openai-beta",
     }
-)  # fmt: skip
+)
 
 
 # Every secret any scrubber of this process was made with: the log filter scrubs

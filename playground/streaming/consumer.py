@@ -155,7 +155,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         prompt = Question(
             owner=self.scope["user"], model=data.get("model"), text=str(data.get("prompt", "")),
             params=data, conversation=self.conversation,
-        )  # fmt: skip
+        )
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
@@ -197,7 +197,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             await self._deliver(
                 turn_id, Delivery([Piece("r", "", replace=True), Piece("c", "", replace=True)], reload_steps=True,
                                   calls=[]),
-            )  # fmt: skip
+            )
 
     async def turn_frame(self, event: dict[str, Any]) -> None:
         follower = self.following.get(event["turn"])

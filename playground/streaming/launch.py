@@ -181,7 +181,7 @@ def _store_prompt(start: Question) -> Exchange:
             parent = Turn.objects.create(
                 conversation=conversation, parent=parent, role=message.role, content=message.content,
                 status=Turn.Status.COMPLETE,
-            )  # fmt: skip
+            )
         return start_exchange(conversation, start.text, model, params, parent=parent if start.history else None)
 
 
@@ -289,7 +289,7 @@ async def launch_stored(
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
                               tool_selection=list(conversation.tools or ()),
                               functions=function_specs(conversation.functions),
-                              max_steps=max_steps(exchange.assistant_turn.params))  # fmt: skip
+                              max_steps=max_steps(exchange.assistant_turn.params))
                 if one._tap is not None:
                     run.taps.append(one._tap)
                 one.run = begin(run)

@@ -286,7 +286,7 @@ class TurnRun:
             self.error = TurnError("step_limit", (
                 f"The tool loop stopped at its limit of {self.max_steps} model calls; the last step's tool calls "
                 "were not run. Raise max_steps to let the model go on."
-            )).as_dict()  # fmt: skip
+            )).as_dict()
         except _TooLong:
             self.status = Turn.Status.ERROR
             limit = settings.MAX_TURN_CHARS

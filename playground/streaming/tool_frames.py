@@ -29,23 +29,23 @@ from typing import Any
 
 def tool_start(turn: int, step: int, index: int, call: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "tool.start", "turn": turn, "step": step, "index": index, "id": call["id"],
-            "name": call["name"], "server": call.get("server", "")}  # fmt: skip
+            "name": call["name"], "server": call.get("server", "")}
 
 
 def tool_args(turn: int, step: int, index: int, call: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "tool.args", "turn": turn, "step": step, "index": index, "id": call["id"],
-            "name": call["name"], "arguments": call.get("arguments", "")}  # fmt: skip
+            "name": call["name"], "arguments": call.get("arguments", "")}
 
 
 def tool_result(turn: int, step: int, index: int, call: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "tool.result", "turn": turn, "step": step, "index": index, "id": call["id"],
             "name": call["name"], "server": call.get("server", ""), "result": call.get("result"),
-            "is_error": bool(call.get("is_error")), "duration_ms": call.get("duration_ms")}  # fmt: skip
+            "is_error": bool(call.get("is_error")), "duration_ms": call.get("duration_ms")}
 
 
 def tool_awaiting(turn: int, step: int, index: int, call: Mapping[str, Any]) -> dict[str, Any]:
     return {"type": "tool.awaiting", "turn": turn, "step": step, "index": index, "id": call["id"],
-            "name": call["name"], "arguments": call.get("arguments", "")}  # fmt: skip
+            "name": call["name"], "arguments": call.get("arguments", "")}
 
 
 def turn_step(turn: int, step: int) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class Sweep(models.Model):
     concurrency = models.PositiveSmallIntegerField(default=3)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     source_turn = models.ForeignKey("playground.Turn", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")  # fmt: skip
+                                    related_name="+")
     # The runner's lease: a sweep "running" whose heartbeat is stale has no live runner
     # (the process died): the next one to look at it resumes it.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -67,16 +67,16 @@ class SweepRun(models.Model):
     repeat = models.PositiveSmallIntegerField()
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
     conversation = models.ForeignKey("playground.Conversation", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")  # fmt: skip
+                                     related_name="+")
     turn = models.ForeignKey("playground.Turn", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     attempts = models.PositiveSmallIntegerField(default=0)
     score = models.FloatField(null=True, blank=True)  # None: ungraded
     grade_detail = models.TextField(blank=True)
     reasoning_score = models.FloatField(null=True, blank=True)  # "judge the reasoning too"
     judge_turn = models.ForeignKey("playground.Turn", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")  # fmt: skip
+                                   related_name="+")
     reasoning_judge_turn = models.ForeignKey("playground.Turn", null=True, blank=True, on_delete=models.SET_NULL,
-                                             related_name="+")  # fmt: skip
+                                             related_name="+")
 
     class Meta:
         ordering = ["pk"]

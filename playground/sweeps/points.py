@@ -22,7 +22,7 @@ from reasoning.grading import scale_of
 from reasoning.stats import Estimate, estimate
 
 JSON_FIELDS = ("level", "runs", "graded", "score", "score_low", "score_high", "reasoning_tokens",
-               "answer_tokens", "seconds", "cost")  # fmt: skip
+               "answer_tokens", "seconds", "cost")
 
 
 @dataclass
@@ -79,7 +79,7 @@ def points(sweep: Sweep, runs: list[SweepRun] | None = None) -> list[Point]:
             # One run without a cost makes the level's cost unknown rather than too low.
             cost=estimate([float(c) for c in costs if c is not None]) if costs and None not in costs else estimate([]),
             run_rows=mine,
-        ))  # fmt: skip
+        ))
     mark_pick(out)
     return out
 

@@ -251,7 +251,7 @@ class Runner:
 
         try:
             verdict = await self.ask(Question(owner=self.sweep.owner, model=judge_model, text=text,
-                                              conversation=conversation), on_turn)  # fmt: skip
+                                              conversation=conversation), on_turn)
         except BadInput as e:
             return Grade(None, f"the judge could not be asked: {e}"), None
         judge_turn_id = judged[-1] if judged else None
@@ -302,7 +302,7 @@ class Runner:
             await self.grade(run, turn)
             run.state = SweepRun.State.DONE
             await _save_run(run, "state", "score", "grade_detail", "reasoning_score", "judge_turn",
-                            "reasoning_judge_turn")  # fmt: skip
+                            "reasoning_judge_turn")
 
     async def heartbeat(self) -> None:
         while True:
@@ -368,6 +368,6 @@ async def stop_sweep(sweep_id: int) -> None:
         Turn.objects.filter(conversation__origin="sweep", status=Turn.Status.STREAMING)
         .filter(pk__in=SweepRun.objects.filter(sweep_id=sweep_id).values("turn"))
         .values_list("pk", flat=True)
-    ))()  # fmt: skip
+    ))()
     for turn_id in turn_ids:
         await stop_run(turn_id)

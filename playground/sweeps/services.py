@@ -146,7 +146,7 @@ def create_sweep(
             owner=owner, model=model, model_label=model.label, prompt=prompt, inputs=inputs, params=base,
             levels=levels, repeats=repeats, grader=grader, concurrency=max(1, min(concurrency, 16)),
             source_turn=source_turn,
-        )  # fmt: skip
+        )
         # Interleaved (repeat-major) so a stopped sweep has a few runs of every level.
         SweepRun.objects.bulk_create(
             SweepRun(sweep=sweep, level=level, input_index=i, repeat=r)

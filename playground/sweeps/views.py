@@ -119,7 +119,7 @@ def _grader(data: dict[str, Any]) -> dict[str, Any]:
             raise BadInput(f"the schema is not JSON: {e}") from None
         return {"kind": kind, "schema": schema}
     return {"kind": kind, "judge": data.get("judge", ""), "rubric": data.get("rubric", ""),
-            "scale": data.get("scale") or "1-10", "judge_reasoning": data.get("judge_reasoning") == "on"}  # fmt: skip
+            "scale": data.get("scale") or "1-10", "judge_reasoning": data.get("judge_reasoning") == "on"}
 
 
 def _inputs(text: str) -> list[dict[str, Any]]:
@@ -149,11 +149,11 @@ def _create(request: HttpRequest, data: dict[str, Any]) -> Sweep:
         raise BadInput("repeats must be a number") from None
     source = Turn.objects.filter(pk=data.get("turn") or 0, conversation__owner=user).first()
     params = {"system": data.get("system") or None, "max_tokens": data.get("max_tokens") or None,
-              "prompt_id": data.get("prompt_id") or None}  # fmt: skip
+              "prompt_id": data.get("prompt_id") or None}
     return create_sweep(
         user, model, data.get("prompt", ""), data.get("levels") or [], _grader(data), repeats=repeats,
         inputs=_inputs(data.get("inputs", "")), params=params, source_turn=source,
-    )  # fmt: skip
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -260,7 +260,7 @@ def spread(p: Any) -> dict[str, Any]:
     return {
         "reasoning_tokens": p.reasoning_tokens.as_dict(), "answer_tokens": p.answer_tokens.as_dict(),
         "seconds": p.seconds.as_dict(), "cost": p.cost.as_dict(), "reasoning_score": p.reasoning_score.as_dict(),
-    }  # fmt: skip
+    }
 
 
 @require_GET
@@ -305,7 +305,7 @@ def export_csv(request: HttpRequest, pk: int) -> HttpResponse:
         for p in pts:
             row = p.as_json()
             writer.writerow((*(row[f] for f in JSON_FIELDS), p.reasoning_tokens.low, p.reasoning_tokens.high,
-                             p.seconds.sd, p.cost.sd, int(p.pick)))  # fmt: skip
+                             p.seconds.sd, p.cost.sd, int(p.pick)))
         name = f"sweep-{sweep.pk}.csv"
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -343,5 +343,5 @@ def thought_diff_page(request: HttpRequest, pk: int) -> HttpResponse:
         answer = word_diff(first.turn.content, second.turn.content)
         ctx.update(rows=rows, counts=shared_steps(rows), answer_pieces=answer, answer_similarity=similarity(answer),
                    first_label=f"{level_label(first.level)} #{first.repeat + 1}",
-                   second_label=f"{level_label(second.level)} #{second.repeat + 1}")  # fmt: skip
+                   second_label=f"{level_label(second.level)} #{second.repeat + 1}")
     return render(request, "sweeps/thought_diff.html", ctx)

@@ -119,7 +119,7 @@ def _with_carried(call: dict[str, Any], kind: str) -> dict[str, Any]:
 
     body = call.get("body")
     messages = next((len(body[k]) for k in ("messages", "input", "contents") if isinstance(body, dict)
-                     and isinstance(body.get(k), list)), None)  # fmt: skip
+                     and isinstance(body.get(k), list)), None)
     return {
         **call,
         "body_json": json.dumps(body, indent=2, ensure_ascii=False),

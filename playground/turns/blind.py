@@ -23,7 +23,7 @@ def hidden_column(conversation_id: int) -> ComparisonColumn | None:
                                         comparison__revealed_at__isnull=True)
         .select_related("comparison")
         .first()
-    )  # fmt: skip
+    )
 
 
 def without_hidden_columns(turns: QuerySet[Turn]) -> QuerySet[Turn]:

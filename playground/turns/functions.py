@@ -66,7 +66,7 @@ def clean_functions(raw: Any) -> list[dict[str, Any]]:
         out.append(clean_function(
             str(f.get("name", "")), str(f.get("description", "")), json.dumps(f.get("parameters") or EMPTY_PARAMETERS),
             json.dumps(returns) if returns is not None else "",
-        ))  # fmt: skip
+        ))
     names = [f["name"] for f in out]
     if len(set(names)) != len(names):
         raise BadInput("Two functions have the same name.")

@@ -23,7 +23,7 @@ WORDS_PER_DEPTH = 30
 RIGHT, WRONG = "17*23 = 391", "17*23 = 381"
 
 FORMAT = {"openai": "openai-chat", "anthropic": "anthropic", "gemini": "gemini", "ollama": "ollama",
-          "openai-responses": "openai-responses"}  # fmt: skip
+          "openai-responses": "openai-responses"}
 
 
 def _budget_level(budget: int) -> str:
@@ -67,7 +67,7 @@ def effort_answer(level: str) -> tuple[str, str, Usage]:
     content = RIGHT if depth >= 2 else WRONG
     reasoning_tokens = depth * WORDS_PER_DEPTH
     return reasoning, content, Usage(prompt_tokens=12, completion_tokens=reasoning_tokens + 6,
-                                     reasoning_tokens=reasoning_tokens)  # fmt: skip
+                                     reasoning_tokens=reasoning_tokens)
 
 
 def effort_responder(kind: str, seen: list[str] | None = None) -> Callable[[RecordedRequest], Script]:

@@ -33,7 +33,7 @@ class Script:
 DEFAULT = Script(
     [ReasoningDelta("Let me think. "), ReasoningDelta("Done."), ContentDelta("The answer."),
      Usage(10, 8, 4), Finish("stop")]
-)  # fmt: skip
+)
 
 
 @dataclass

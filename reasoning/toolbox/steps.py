@@ -34,12 +34,12 @@ RUNNING, DONE, AWAITING = "running", "done", "awaiting"
 
 def new_step(source: str | None = None) -> dict[str, Any]:
     return {"reasoning": "", "content": "", "replay": None, "source": source or "", "finish_reason": "",
-            "tool_calls": []}  # fmt: skip
+            "tool_calls": []}
 
 
 def new_call(call_id: str, name: str, arguments: str = "", server: str = "") -> dict[str, Any]:
     return {"id": call_id, "name": name, "arguments": arguments, "server": server, "status": RUNNING,
-            "result": None, "is_error": False, "duration_ms": None}  # fmt: skip
+            "result": None, "is_error": False, "duration_ms": None}
 
 
 def step_messages(step: Mapping[str, Any], source: str | None = None) -> list[Message]:

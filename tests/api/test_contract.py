@@ -39,7 +39,7 @@ def test_an_effort_and_a_budget_that_disagree_are_a_400_naming_both(gateway, lab
         gateway.client().chat.completions.create(
             model=label, messages=PROMPT, reasoning_effort=effort,
             extra_body={"thinking": {"type": "enabled", "budget_tokens": budget}, "max_tokens": 30000},
-        )  # fmt: skip
+        )
     error = error_of(caught.value)
     assert "reasoning_effort" in error["message"] and "thinking.budget_tokens" in error["message"]
     assert error["param"] in ("reasoning_effort", "thinking.budget_tokens")
@@ -60,7 +60,7 @@ def test_an_effort_and_a_budget_that_agree_are_sent_as_that_budget(gateway, labe
     gateway.client().chat.completions.create(
         model=label, messages=PROMPT, reasoning_effort=effort,
         extra_body={"thinking": {"type": "enabled", "budget_tokens": budget}, "max_tokens": 30000},
-    )  # fmt: skip
+    )
     [request] = gateway.requests_after(seen)
     assert wire(request.json) == budget
 
@@ -74,7 +74,7 @@ def test_a_model_with_no_reasoning_has_no_reasoning_content_field(gateway):
         gateway.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {gateway.tokens['olivia']}"},
         json={"model": "Plain", "messages": PROMPT}, timeout=20,
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.text
     message = response.json()["choices"][0]["message"]
     assert message["content"] == "42"
@@ -93,13 +93,13 @@ def test_a_reasoning_model_keeps_the_field_even_when_empty(gateway):
 
 def test_a_model_with_no_reasoning_streams_no_reasoning_content_field(gateway):
     gateway.upstream.enqueue(Script(chunks=render("openai-chat", "", "The answer is 42.", field="hidden",
-                                                  chunk_chars=4)))  # fmt: skip
+                                                  chunk_chars=4)))
     with httpx.stream(
         "POST", gateway.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {gateway.tokens['olivia']}"},
         json={"model": "Plain", "messages": PROMPT, "stream": True,
               "stream_options": {"include_usage": True}}, timeout=20,
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.status_code == 200
         chunks = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
     content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
@@ -132,7 +132,7 @@ def limited(gateway) -> Iterator[Limited]:
     """A second server on the gateway's database, with small per-user limits and one
     upstream connection."""
     limits = {"MAX_CONCURRENT_RUNS": "1", "RUNS_PER_MINUTE": "3",
-              "UPSTREAM_MAX_CONNECTIONS": "1", "UPSTREAM_POOL_TIMEOUT": "0.5"}  # fmt: skip
+              "UPSTREAM_MAX_CONNECTIONS": "1", "UPSTREAM_POOL_TIMEOUT": "0.5"}
     deployment = dataclasses.replace(gateway.deployment, extra={**gateway.deployment.extra, **limits})
     deployment.manage("shell", code=USERS)
     names = ("lena", "lars", "lotte", "luca")
@@ -160,7 +160,7 @@ def test_the_limit_of_simultaneous_runs_is_a_429_with_retry_after(gateway, limit
         "POST", limited.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {limited.tokens['lena']}"},
         json={"model": "Native", "messages": PROMPT, "stream": True}, timeout=20,
-    ) as running:  # fmt: skip
+    ) as running:
         # Held: a line iterator let go of closes the response, which stops the run.
         lines = running.iter_lines()
         for line in lines:
@@ -208,7 +208,7 @@ def test_a_full_pool_of_upstream_connections_is_a_429_with_retry_after(gateway, 
         "POST", limited.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {limited.tokens['lotte']}"},
         json={"model": "Native", "messages": PROMPT, "stream": True}, timeout=20,
-    ) as running:  # fmt: skip
+    ) as running:
         lines = running.iter_lines()  # held: letting it go would close the response
         for line in lines:
             if "reasoning_content" in line:

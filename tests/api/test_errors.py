@@ -104,7 +104,7 @@ def test_a_provider_rate_limit_is_a_429_with_its_retry_after_and_message(gateway
     gateway.upstream.enqueue(
         Script.error(429, {"error": {"message": "Rate limit reached for requests", "type": "requests"}},
                      headers={"retry-after": "7"})
-    )  # fmt: skip
+    )
     with pytest.raises(openai.RateLimitError) as caught:
         gateway.client().chat.completions.create(model="Native", messages=PROMPT)
     assert caught.value.response.headers["retry-after"] == "7"
@@ -146,7 +146,7 @@ def test_a_failure_after_streaming_began_is_an_error_object_then_done_and_the_te
         "POST", gateway.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {gateway.tokens['olivia']}"},
         json={"model": "Native", "messages": PROMPT, "stream": True}, timeout=20,
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.status_code == 200
         conversation = response.headers["x-playground-conversation"]
         lines = [line for line in response.iter_lines() if line]

@@ -24,7 +24,7 @@ def answered_turn(owner, model) -> Turn:
     step = {
         "reasoning": "Weather.", "content": "", "replay": REPLAY, "source": model.source, "finish_reason": "tool_calls",
         "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "result": None} for c in CALLS],
-    }  # fmt: skip
+    }
     return Turn.objects.create(
         conversation=conversation, role="assistant", status="complete", steps=[step], model=model
     )

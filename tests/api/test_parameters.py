@@ -106,7 +106,7 @@ def test_parameters_clients_send_with_their_default_value_are_accepted(gateway):
     body = sent(
         gateway, "Native", n=1, frequency_penalty=0, presence_penalty=0.0, logprobs=False, tools=[],
         parallel_tool_calls=True, user="script-7",
-    )  # fmt: skip
+    )
     for name in ("n", "frequency_penalty", "presence_penalty", "logprobs", "tools", "parallel_tool_calls", "user"):
         assert name not in body
 
@@ -132,7 +132,7 @@ def test_developer_messages_are_the_system_prompt_and_text_parts_are_joined(gate
          "messages[0].content[0]"),
         ([{"role": "user", "content": "   "}], "messages[0].content"),
     ],
-)  # fmt: skip
+)
 def test_messages_it_cannot_carry_are_a_400_naming_them(gateway, messages, param):
     import openai
 

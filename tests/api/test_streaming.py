@@ -17,13 +17,13 @@ def stream(gateway, **body):
         "POST", gateway.url + "/v1/chat/completions",
         headers={"authorization": f"Bearer {gateway.tokens['olivia']}"},
         json={"model": "Native", "messages": PROMPT, "stream": True, **body}, timeout=20,
-    )  # fmt: skip
+    )
 
 
 def test_it_sends_heartbeat_comments_while_the_model_thinks_silently(gateway):
     # The server's heartbeat interval is 0.3 s; the model is silent for 1.2 s.
     gateway.upstream.enqueue(Script(chunks=render("openai-chat", "", "Done thinking.", field="hidden"),
-                                    first_chunk_delay=1.2))  # fmt: skip
+                                    first_chunk_delay=1.2))
     started = time.monotonic()
     with stream(gateway) as response:
         assert response.status_code == 200

@@ -66,7 +66,7 @@ def test_a_tool_call_comes_back_with_its_reasoning_and_finish_reason(gateway):
     gateway.upstream.enqueue(Script(chunks=render(
         "openai-chat", "I need the weather first.", "",
         tool_calls=[FakeToolCall("get_weather", '{"city": "Paris"}', id=call_id)],
-    )))  # fmt: skip
+    )))
     completion = gateway.client().chat.completions.create(
         model="Native", messages=QUESTION, tools=TOOLS, tool_choice="auto", parallel_tool_calls=False
     )
@@ -88,7 +88,7 @@ def test_tool_calls_stream_as_standard_deltas(gateway):
         "openai-chat", "Two cities at once.", "",
         tool_calls=[FakeToolCall("get_weather", '{"city": "Paris"}', id=ids[0]),
                     FakeToolCall("get_weather", '{"city": "Oslo"}', id=ids[1])],
-    )))  # fmt: skip
+    )))
     stream = gateway.client().chat.completions.create(model="Native", messages=QUESTION, tools=TOOLS, stream=True)
     calls: dict[int, dict[str, str]] = {}
     reasoning, finish = [], None
@@ -117,7 +117,7 @@ def test_the_sdk_stream_helper_accumulates_the_calls(gateway):
     call_id = unique("call_")
     gateway.upstream.enqueue(Script(chunks=render(
         "openai-chat", "Weather.", "", tool_calls=[FakeToolCall("get_weather", '{"city": "Rome"}', id=call_id)],
-    )))  # fmt: skip
+    )))
     with gateway.client().chat.completions.stream(model="Native", messages=QUESTION, tools=TOOLS) as stream:
         for _ in stream:
             pass
@@ -144,7 +144,7 @@ def test_tool_results_go_back_as_the_providers_messages(gateway):
         {"role": "assistant", "content": first.content, "reasoning_content": extra(first, "reasoning_content"),
          "tool_calls": [c.model_dump() for c in first.tool_calls]},
         {"role": "tool", "tool_call_id": call_id, "content": run_tool("get_weather", {"city": "Paris"})},
-    ]  # fmt: skip
+    ]
     final = client.chat.completions.create(model="DeepSeek", messages=messages, tools=TOOLS)
     assert final.choices[0].message.content == "It is 68 °F in Paris."
     assert final.choices[0].finish_reason == "stop"
@@ -184,7 +184,7 @@ BAD = [
     ({"tools": [WEATHER]}, [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [
         {"type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]}],
      "messages[1].tool_calls[0].id"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("params", "messages", "param"), BAD)
@@ -219,7 +219,7 @@ def _anthropic_missing(body: dict, signatures: list[str]) -> str | None:
         if m.get("role") == "assistant" and any(b.get("type") == "tool_use" for b in blocks):
             if blocks[0].get("type") not in ("thinking", "redacted_thinking"):
                 return (f"messages.{i}.content.0.type: Expected `thinking` or `redacted_thinking`, but found "
-                        f"`{blocks[0].get('type')}`.")  # fmt: skip
+                        f"`{blocks[0].get('type')}`.")
             sent += [b.get("signature") for b in blocks if b.get("type") == "thinking"]
     if not set(signatures) <= set(sent):
         return "messages: Invalid `signature` in `thinking` block"
@@ -292,7 +292,7 @@ class StrictFake:
         token = uuid.uuid4().hex[:8]
         thought = f"Step {n} thinking {token}."
         calls = [FakeToolCall("get_weather", '{"city": "Paris"}', id=self.ids[0]),
-                 FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=self.ids[1])]  # fmt: skip
+                 FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=self.ids[1])]
         kwargs: dict[str, Any] = {}
         if self.format == "anthropic":
             kwargs["signature"] = f"sig-{token}"
@@ -353,7 +353,7 @@ def agent_loop(client, model: str, *, whole_message: bool, stream: bool = False)
                 "tool_calls": [{"id": c.id, "type": "function",
                                 "function": {"name": c.function.name, "arguments": c.function.arguments}}
                                for c in message.tool_calls],
-            })  # fmt: skip
+            })
         for call in message.tool_calls:
             result = run_tool(call.function.name, json.loads(call.function.arguments))
             messages.append({"role": "tool", "tool_call_id": call.id, "content": result})
@@ -392,7 +392,7 @@ def test_another_token_cannot_replay_what_one_token_was_given(gateway):
         {"role": "assistant", "content": message.content, "reasoning_content": extra(message, "reasoning_content"),
          "tool_calls": [call.model_dump()]},
         {"role": "tool", "tool_call_id": call.id, "content": run_tool("get_weather", {"city": "Paris"})},
-    ]  # fmt: skip
+    ]
     seen = len(gateway.upstream.requests)
     with pytest.raises(openai.BadRequestError) as caught:
         gateway.client(token=gateway.tokens["sam"]).chat.completions.create(
@@ -433,7 +433,7 @@ STRICT = {
 
 def strict_steps(fmt: str) -> list[Script]:
     calls = [FakeToolCall("get_weather", '{"city": "Paris"}', id=unique("call_")),
-             FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=unique("call_"))]  # fmt: skip
+             FakeToolCall("to_fahrenheit", '{"celsius": 20}', id=unique("call_"))]
     # Each step signs its own thinking (a signature is bound to the prefix it followed).
     signed = [{"signature": unique("sig-")} if fmt == "anthropic" else {} for _ in range(3)]
     return [
@@ -461,10 +461,10 @@ def test_the_loop_passes_the_providers_that_reject_a_missing_carrier(gateway, la
         message = choice.message
         messages.append({"role": "assistant", "content": message.content,
                          "reasoning_content": extra(message, "reasoning_content"),
-                         "tool_calls": [c.model_dump() for c in message.tool_calls]})  # fmt: skip
+                         "tool_calls": [c.model_dump() for c in message.tool_calls]})
         for call in message.tool_calls:
             messages.append({"role": "tool", "tool_call_id": call.id,
-                             "content": run_tool(call.function.name, json.loads(call.function.arguments))})  # fmt: skip
+                             "content": run_tool(call.function.name, json.loads(call.function.arguments))})
     assert choice.message.content == "It is 68 °F in Paris."
     assert provider.rejections == []
 
@@ -481,7 +481,7 @@ def test_a_loop_whose_carrier_is_lost_gets_the_providers_error(gateway):
     ).choices[0].message
     [call] = message.tool_calls
     messages = [*QUESTION, {"role": "assistant", "content": message.content, "tool_calls": [call.model_dump()]},
-                {"role": "tool", "tool_call_id": call.id, "content": "20 C"}]  # fmt: skip
+                {"role": "tool", "tool_call_id": call.id, "content": "20 C"}]
     with pytest.raises(openai.BadRequestError) as caught:
         gateway.client(token=gateway.tokens["sam"]).chat.completions.create(
             model="DeepSeek", messages=messages, tools=TOOLS
@@ -508,7 +508,7 @@ def test_the_stored_turn_records_the_tool_request_and_its_notes(gateway):
     first = client.chat.completions.create(model="DeepSeek", messages=QUESTION, tools=TOOLS).choices[0].message
     step(gateway, "openai-chat", "Done.", answer="68 °F.")
     messages = [*QUESTION, first.model_dump(),
-                {"role": "tool", "tool_call_id": call_id, "content": "20 C"}]  # fmt: skip
+                {"role": "tool", "tool_call_id": call_id, "content": "20 C"}]
     response = client.chat.completions.with_raw_response.create(model="DeepSeek", messages=messages, tools=TOOLS)
     conversation = int(response.headers["x-playground-conversation"])
     [(sent,)] = gateway.query(

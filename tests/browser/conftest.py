@@ -116,7 +116,7 @@ def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     if check and result.returncode != 0:
         raise RuntimeError(
             f"manage.py {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
@@ -199,7 +199,7 @@ def server(_collected_static: Path) -> Iterator[Server]:
                 [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                  "playground.asgi:application"],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         base_url = f"http://127.0.0.1:{port}"
         try:
             wait_for_health(base_url, process, log_path)

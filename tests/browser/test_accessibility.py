@@ -36,7 +36,7 @@ def violations(page) -> list[dict]:
         {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:8],
          "count": len(v["nodes"]), "summary": v["nodes"][0]["failureSummary"][:300]}
         for v in results["violations"]
-    ]  # fmt: skip
+    ]
 
 
 def assert_clean(page, where: str) -> None:

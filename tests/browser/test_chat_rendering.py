@@ -82,7 +82,7 @@ def test_a_short_answer_takes_a_short_space_on_a_phone(playwright_driver, server
     context = playwright_driver.chromium.launch_persistent_context(
         user_data_dir=str(tmp_path / "phone"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
-    )  # fmt: skip
+    )
     try:
         page = context.pages[0] if context.pages else context.new_page()
         log_in(page, server)
@@ -166,7 +166,7 @@ def test_chat_screens_light_dark_and_phone(logged_in_page, server, playwright_dr
     context = playwright_driver.chromium.launch_persistent_context(
         user_data_dir=str(tmp_path / "phone"), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
-    )  # fmt: skip
+    )
     try:
         phone = context.pages[0] if context.pages else context.new_page()
         log_in(phone, server)

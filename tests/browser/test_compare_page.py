@@ -67,7 +67,7 @@ def column_turns(server, comparison_id: int) -> list[list[dict]]:
         " 'sent': t.sent, 'error': t.error, 'model': t.model_label}"
         " for t in col.conversation.turns.filter(role='assistant').order_by('pk')]"
         " for col in c.columns.all()]))\n"
-    ))  # fmt: skip
+    ))
 
 
 def start_comparison(page, server, models: list[str], prompt: str, *, blind: bool = False, efforts=None):
@@ -179,7 +179,7 @@ def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, 
         upstream.enqueue(Script.error(
             429, {"error": {"message": "Rate limit reached for requests", "type": "requests"}},
             headers={"retry-after": "7"},
-        ))  # fmt: skip
+        ))
         add_openai_model(server, "limited", "Rate-limited upstream", upstream.url + "/v1")
         pk = start_comparison(page, server, [LONG, "Refused upstream", "Rate-limited upstream", QUICK], "What is 6*7?")
         wait_all_done(page, 4)
@@ -222,7 +222,7 @@ def leaderboard_rows(page) -> list[tuple[str, str, str]]:
         (rows.nth(i).locator("td").nth(1).inner_text(), rows.nth(i).locator("td").nth(2).inner_text(),
          rows.nth(i).locator("td").nth(6).inner_text())
         for i in range(rows.count())
-    ]  # fmt: skip
+    ]
 
 
 def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_page, server, screenshot):
@@ -257,7 +257,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     screenshot(page, "compare-voted")
     assert stored(server, f"v = Vote.objects.get(comparison={pk}); print(json.dumps([v.blind, v.winner.letter]))") == [
         True, "B",
-    ]  # fmt: skip
+    ]
     # After a blind vote, one click to the next blind battle.
     page.get_by_role("link", name="New battle").click()
     page.wait_for_url(re.compile(r"/compare/new/\?blind=1$"))

@@ -37,7 +37,7 @@ def oidc_server(idp: IdP, _collected_static: Path) -> Iterator[Server]:
     env.update(
         OIDC_ISSUER=idp.issuer, OIDC_CLIENT_ID="playground", OIDC_CLIENT_SECRET="s3cret-for-tests",
         OIDC_PROVIDER_NAME="Example IdP", OIDC_ADMIN_GROUP="admins", LOCAL_LOGIN="false",
-    )  # fmt: skip
+    )
     shutil.copytree(_collected_static, data_dir / "staticfiles")
     manage(env, "migrate", "--noinput")
     manage(env, "bootstrap")
@@ -47,7 +47,7 @@ def oidc_server(idp: IdP, _collected_static: Path) -> Iterator[Server]:
         process = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "playground.asgi:application"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base_url, process, log_path)

@@ -79,7 +79,7 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     stored = json.loads(server.shell(
         f"from playground.models import Turn\nt = Turn.objects.get(pk={pk})\n"
         "import json\nprint(json.dumps([len(t.reasoning), t.reasoning_tokens]))\n"
-    ).strip().splitlines()[-1])  # fmt: skip
+    ).strip().splitlines()[-1])
     chars, tokens = stored
     nodes = max(n for n, _ in samples)
     elements = [e for _, e in samples]

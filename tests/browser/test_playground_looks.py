@@ -57,7 +57,7 @@ def test_it_fits_a_phone_and_has_a_dark_theme(playwright_driver, server, tmp_pat
         user_data_dir=str(tmp_path / "phone-profile"), executable_path=str(CHROMIUM), headless=True,
         args=CHROMIUM_ARGS, viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True,
         has_touch=True,
-    )  # fmt: skip
+    )
     try:
         page = context.pages[0] if context.pages else context.new_page()
         log_in(page, server)

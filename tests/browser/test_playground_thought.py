@@ -127,7 +127,7 @@ def test_it_keeps_thoughts_open_when_asked(logged_in_page, server):
 
 def test_hidden_reasoning_is_shown_as_a_silent_wait_and_a_token_count(logged_in_page, server, screenshot):
     add_model(server, "Hidden reasoner", reasoning="hidden", markup="think", thinking_control="simulator",
-              efforts=["low", "high"], options={"reasoning_tokens": 2500})  # fmt: skip
+              efforts=["low", "high"], options={"reasoning_tokens": 2500})
     page = logged_in_page
     pk = new_chat(page, server, "Hidden reasoner", "What is 9*9?")
     label = page.locator(f"#turn-{pk} details.thought summary")

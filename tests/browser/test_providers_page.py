@@ -28,7 +28,7 @@ def test_a_provider_added_in_the_app_answers_the_first_prompt(page, server):
     models = {"object": "list", "data": [{"id": "loop-reasoner"}, {"id": "loop-other"}]}
     with FakeUpstream() as upstream:
         upstream.enqueue(Script.error(401, refusal), Script.json(models),
-                         Script(chunks=openai_chat_sse("Two and two.", "Four.")))  # fmt: skip
+                         Script(chunks=openai_chat_sse("Two and two.", "Four.")))
         page.get_by_label("Preset").select_option(label="Any OpenAI-compatible")
         assert page.get_by_label("API flavour").input_value() == "openai"
         page.get_by_label("Preset").select_option(label="Groq")

@@ -78,7 +78,7 @@ def test_switch_the_policy_see_the_notes_and_resend_with_the_other(logged_in_pag
         # Resent with strip: a sibling of the answer, its reasoning left out.
         dialog.get_by_role("button", name="Resend with strip").click()
         page.wait_for_function("() => document.querySelector('.siblings .sibling-pos')?.textContent === '2/2'",
-                               timeout=20_000)  # fmt: skip
+                               timeout=20_000)
         third = last_answer(page)
         assert third != second
         assert upstream.requests[2].json["messages"][1]["reasoning_content"] == ""

@@ -63,7 +63,7 @@ def markup_stream(*texts: str) -> list[bytes]:
         return sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     return [chunk({"role": "assistant", "content": ""}), *(chunk({"content": t}) for t in texts),
-            chunk({}, "stop"), sse("[DONE]")]  # fmt: skip
+            chunk({}, "stop"), sse("[DONE]")]
 
 
 def test_the_live_label_follows_a_reclassification(logged_in_page, server, screenshot):

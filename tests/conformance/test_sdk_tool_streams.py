@@ -129,7 +129,7 @@ STREAMS = [
     pytest.param("gemini", "", read_gemini,
                  render("gemini", "", "", tool_calls=[FakeToolCall("ping", id="fc-7")]), id="gemini-with-id"),
     pytest.param("ollama", "", read_ollama, render("ollama", REASONING, "", tool_calls=CALLS), id="ollama"),
-]  # fmt: skip
+]
 
 
 async def ours(kind: str, url: str) -> tuple[str, list[Call]]:

@@ -22,7 +22,7 @@ from playground.sweeps.models import Sweep
 OWNED = {
     "c": "conversation", "turns": "turn", "compare": "comparison", "prompts": "prompt", "settings": "token",
     "sweeps": "sweep",
-}  # fmt: skip
+}
 SHARED = {"models": "model"}  # any logged-in user may read these
 STAFF = {"providers": "provider"}  # admins only: anyone else is sent to the admin's login
 # OIDC: 404 unless configured; metrics: its own bearer token
@@ -79,13 +79,13 @@ def world(db, owner, stranger, admin_user):
     sweep = Sweep.objects.create(
         owner=owner, model=model, model_label=model.label, prompt="secret sweep", levels=["low"],
         grader={"kind": "contains", "expected": "x"}, status=Sweep.Status.DONE,
-    )  # fmt: skip
+    )
     return {
         "conversation": conv.pk, "turn": answer.pk, "comparison": comparison.pk, "model": model.pk, "prompt": prompt_pk,
         "token": token_pk, "provider": provider.pk, "sweep": sweep.pk,
         "column_conversation": column_conv.pk,
         "users": {"owner": owner, "stranger": stranger, "admin": admin_user},
-    }  # fmt: skip
+    }
 
 
 def fill(route, world):

@@ -21,7 +21,7 @@ def post_model(admin_client, provider: Provider, **fields):
         "provider": provider.pk, "model_id": "gemini-2.5-pro", "label": "G", "reasoning": "native",
         "thinking_control": "", "efforts": "[]", "options": "{}", "enabled": "on", "position": "0",
         "supports_temperature": "on",
-    }  # fmt: skip
+    }
     data.update(fields)
     return admin_client.post("/admin/playground/modelprofile/add/", data)
 

@@ -76,7 +76,7 @@ def test_a_key_typed_into_a_form_with_another_error_is_kept(admin_client):
     data = {
         "name": "openai", "kind": "openai", "base_url": "not a url", "enabled": "on", "options": "{}",
         "api_key": SECRET, "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
-    }  # fmt: skip
+    }
     first = admin_client.post("/admin/playground/provider/add/", data)
     html = first.content.decode()
     assert first.status_code == 200 and "Enter a valid URL" in html

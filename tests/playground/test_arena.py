@@ -100,7 +100,7 @@ def test_style_control_takes_the_length_advantage_out():
         a_text, b_text = (long, short) if verbose_longer else (short, long)
         a_wins = (len(a_text) > len(b_text)) == (rng.random() < 0.85)
         votes.append([Game("verbose", "terse", 1.0 if a_wins else 0.0, rng.random() < 0.5,
-                           style_difference(a_text, b_text))])  # fmt: skip
+                           style_difference(a_text, b_text))])
     raw = {s.entrant: s.rating for s in leaderboard.leaderboard(votes).standings}
     styled = style_board(votes)
     assert raw["verbose"] - raw["terse"] > 100  # verbose wins 0.8·0.85 + 0.2·0.15 = 71 %: about 155

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE_KEY = "sk-site-backup-0123456789abcdef"
 LONG_THOUGHT = " ".join(f"step{i}" for i in range(400))
 SCRUBBED = ("DATABASE_URL", "REDIS_URL", "SQLITE_PATH", "SECRET_KEY", "SECRET_KEY_FILE",
-            "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY_FILE", "DEBUG")  # fmt: skip
+            "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY_FILE", "DEBUG")
 
 SETUP = f"""
 from django.contrib.auth.models import User
@@ -55,13 +55,13 @@ print(json.dumps({"pk": turn.pk, "status": turn.status, "content": turn.content}
 def environment(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     env.update(DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="playground.settings", CHECKPOINT_INTERVAL="0.2",
-               MAX_CONCURRENT_RUNS="100", RUNS_PER_MINUTE="1000", **extra)  # fmt: skip
+               MAX_CONCURRENT_RUNS="100", RUNS_PER_MINUTE="1000", **extra)
     return env
 
 
 def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=180)  # fmt: skip
+                            capture_output=True, text=True, timeout=180)
     if check and result.returncode != 0:
         raise AssertionError(f"manage.py {args[0]} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -75,7 +75,7 @@ def shell(env: dict[str, str], code: str, **names: object) -> str:
 def ask_process(env: dict[str, str], conv: int, prompt: str) -> subprocess.Popen[str]:
     code = f"CONV = {conv}\nPROMPT = {prompt!r}\n" + ASK
     return subprocess.Popen([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def streaming_turn(database: Path) -> tuple[str, int] | None:
@@ -92,7 +92,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
         # The first answer streams 40 chunks, pauses 10 s mid-thought (the backup runs
         # then, whatever the machine's load), then finishes; the second comes at once.
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
-                          stall_after=40, stall_for=10))  # fmt: skip
+                          stall_after=40, stall_for=10))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
         manage(env_here, "migrate", "--noinput")
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
@@ -145,7 +145,7 @@ def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):
     assert refused.returncode != 0 and "not empty" in refused.stderr
     manage(environment(there), "restore", str(archive), "--force")
     assert shell(environment(there), "from playground.models import Provider\n"
-                 "print(Provider.objects.get(name='fake').config().api_key)") == SITE_KEY  # fmt: skip
+                 "print(Provider.objects.get(name='fake').config().api_key)") == SITE_KEY
 
 
 def test_a_backup_without_keys_leaves_them_out_and_a_wrong_configured_key_is_refused(tmp_path):
@@ -160,13 +160,13 @@ def test_a_backup_without_keys_leaves_them_out_and_a_wrong_configured_key_is_ref
     manage(environment(here), "backup", str(full))
     other_key = "tTnYl6bEyuSgpnrUQrXqT0Vb4o3b2JfOeYt5gYy6xjQ="
     refused = manage(environment(tmp_path / "there", FIELD_ENCRYPTION_KEY=other_key), "restore", str(full),
-                     check=False)  # fmt: skip
+                     check=False)
     assert refused.returncode != 0 and "FIELD_ENCRYPTION_KEY is set and is not the key of this backup" in refused.stderr
 
 
 def psql(*args: str, database: str = "test") -> None:
     subprocess.run(["psql", "-h", "127.0.0.1", "-d", database, "-v", "ON_ERROR_STOP=1", "-qAt", *args],
-                   check=True, capture_output=True, text=True, timeout=60)  # fmt: skip
+                   check=True, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.services

@@ -87,7 +87,7 @@ def test_it_imports_the_example_file_with_encrypted_keys(example_keys):
     qwen = ModelProfile.objects.get(label="Qwen3 8B")
     assert (qwen.provider.name, qwen.model_id, qwen.reasoning, qwen.markup) == (
         "local-vllm", "Qwen/Qwen3-8B", "markup", "think",
-    )  # fmt: skip
+    )
     assert qwen.thinking_control == "chat_template_kwargs"
     assert (qwen.max_output_tokens, qwen.context_window) == (8192, 32768)
     claude = ModelProfile.objects.get(label="Claude Sonnet 4.5")
@@ -96,7 +96,7 @@ def test_it_imports_the_example_file_with_encrypted_keys(example_keys):
     assert str(claude.price_input) == "3.0000" and str(claude.price_output) == "15.0000"
     assert ModelProfile.objects.get(label="Simulator (imported)").options == {
         "tokens_per_second": 120, "first_token_delay": 0.2,
-    }  # fmt: skip
+    }
     assert not any(key in out for key in EXAMPLE_KEYS.values())
 
 
@@ -316,7 +316,7 @@ def test_it_passes_effort_thinking_max_tokens_and_system(scripted, scripted_mode
     result = ask_json(
         "--model", "Scripted", "--user", "olivia", "--effort", "high", "--thinking", "on",
         "--max-tokens", "500", "--system", "Be brief.", "Hi",
-    )  # fmt: skip
+    )
 
     request = scripted.requests[-1]
     assert (request.thinking.mode, request.thinking.effort) == ("on", "high")
@@ -330,7 +330,7 @@ def test_it_prints_the_live_frames_thinking_then_answer(scripted, scripted_model
         [ReasoningDelta("Let me see. "), ReasoningDelta("Seven."), ContentDelta("It is "),
          ContentDelta("7."), Usage(5, 9, 4), Finish("stop")],
         delay=0.03,
-    )  # fmt: skip
+    )
     printed_by_frames = []
     finish = ask.Printer.finish
 
@@ -450,7 +450,7 @@ def test_it_stops_on_ctrl_c_and_keeps_the_partial_turn(tmp_path):
     asking = subprocess.Popen(
         [sys.executable, "manage.py", "ask", "--model", "Offline simulator (long thoughts)", "What is 6*7?"],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    )
     assert asking.stdout.readline() == "Thinking:\n"  # it is streaming the thought now
     asking.send_signal(signal.SIGINT)
     _, err = asking.communicate(timeout=30)
@@ -460,7 +460,7 @@ def test_it_stops_on_ctrl_c_and_keeps_the_partial_turn(tmp_path):
     stored = manage("shell", "-c", (
         "from playground.models import Turn; t = Turn.objects.get(role='assistant'); "
         "print(t.status, t.finish_reason, len(t.reasoning), repr(t.content))"
-    )).splitlines()[-1].split()  # fmt: skip
+    )).splitlines()[-1].split()
     assert stored[:2] == ["stopped", "cancelled"]
     assert 0 < int(stored[2]) < 12_000 and stored[3] == "''"
 

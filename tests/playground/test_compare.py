@@ -26,7 +26,7 @@ def three_models(scripted_model):
     second = ModelProfile.objects.create(
         provider=scripted_model.provider, model_id="scripted-2", label="Bravo Reasoner", efforts=["low", "high"],
         price_input=1, price_output=4,
-    )  # fmt: skip
+    )
     third = ModelProfile.objects.create(
         provider=scripted_model.provider, model_id="scripted-3", label="Charlie Thinker", efforts=["high"]
     )
@@ -182,7 +182,7 @@ async def test_strangers_get_404_for_every_comparison_page(async_client, owner, 
     await finish_runs()
     await async_client.aforce_login(stranger)
     for method, path in [("get", ""), ("get", "metrics"), ("post", "send"), ("post", "stop"), ("post", "vote"),
-                         ("post", "reveal"), ("post", "delete")]:  # fmt: skip
+                         ("post", "reveal"), ("post", "delete")]:
         response = await getattr(async_client, method)(f"/compare/{pk}/{path}", {"prompt": "x", "choice": "A"})
         assert response.status_code == 404, path
     assert await Vote.objects.acount() == 0

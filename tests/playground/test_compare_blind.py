@@ -105,7 +105,7 @@ async def test_the_chat_socket_refuses_a_hidden_column(client, async_client, own
     headers = [
         (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
         (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
-    ]  # fmt: skip
+    ]
     comm = WebsocketCommunicator(application, f"/ws/conversations/{column.conversation_id}/", headers=headers)
     connected, code = await comm.connect()
     assert not connected and code == 4403

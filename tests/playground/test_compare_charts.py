@@ -25,7 +25,7 @@ def test_it_draws_thinking_then_answering_on_a_shared_time_axis():
     svg = timeline_svg([
         Lane("A", first_reasoning_ms=500, thinking_end_ms=2000, first_content_ms=2000, end_ms=4000),
         Lane("B", first_content_ms=1000, end_ms=2000),
-    ], width=760)  # fmt: skip
+    ], width=760)
     # Plot from x=150 to x=690 (760 - 70) over an axis that ends at 4 s: 135 px per second.
     thinking = rects(svg, "thinking")
     answering = rects(svg, "answering")
@@ -56,7 +56,7 @@ def test_bars_scale_to_the_largest_total_and_stack_their_parts():
         Bar("A", [(300, "thinking"), (100, "answering")]),
         Bar("B", [(None, "thinking"), (200, "answering")]),
         Bar("C", [(None, "bar")]),
-    ], width=360)  # fmt: skip
+    ], width=360)
     # Plot width 360 - 28 - 64 = 268 px for the largest total (400).
     assert rects(svg, "thinking") == [{"x": 28, "y": 24, "width": 201, "height": 17}]
     a_answer, b_answer = rects(svg, "answering")

@@ -51,7 +51,7 @@ async def test_the_word_diff_shows_what_differs_between_two_answers(async_client
     text = html.split('class="diff-text"', 1)[1]
     assert set(re.findall(r"<(del|ins)>([^<]*)</", text)) in (
         {("del", "391"), ("ins", "392")}, {("del", "392"), ("ins", "391")},
-    )  # fmt: skip
+    )
     assert "So 17 × 23 is " in html and ", the answer." in html
     assert "Model A" in html and "Alpha Sage" not in html and "Bravo Reasoner" not in html  # still blind
     assert "90% of the words in common" in html  # 9 of 10 (a punctuation mark counts as a word)

@@ -64,7 +64,7 @@ async def test_it_streams_reasoning_then_content_as_separate_events(client, owne
         [ReasoningDelta("First I think."), ReasoningDelta(" Then more."), ContentDelta("Answer"),
          ContentDelta(" done."), Usage(5, 9, 4), Finish("stop")],
         delay=0.05,
-    )  # fmt: skip
+    )
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
     comm = await login_communicator(client, owner, conv)
     connected, _ = await comm.connect()
@@ -113,7 +113,7 @@ async def test_it_refuses_a_foreign_origin(client, owner):
         f"/ws/conversations/{conv.pk}/",
         headers=[(b"origin", b"http://evil.example"), (b"host", b"127.0.0.1"),
                  (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())],
-    )  # fmt: skip
+    )
     connected, _ = await comm.connect()
     assert not connected
 

@@ -68,11 +68,11 @@ async def receive_until(comm, needle: str, timeout: float = 10.0) -> str:  # noq
 
 
 async def test_cards_stream_and_a_joining_socket_sees_the_running_call(client, owner, scripted, scripted_model,
-                                                                        slow_clock):  # fmt: skip
+                                                                        slow_clock):
     scripted.enqueue([ReasoningDelta("Ask the clock. "), ToolCallStart(0, "c1", "now"), ToolCallDelta(0, "{}"),
                       ToolCallDone(0, "c1", "now", "{}"), Usage(5, 3, 1), Finish("tool_calls")], delay=0.05)
     scripted.enqueue([ReasoningDelta("It said noon. "), ContentDelta("Noon."), Usage(9, 2, 1), Finish("stop")],
-                     delay=0.05)  # fmt: skip
+                     delay=0.05)
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner, tools=["clock"])
     comm = await login_communicator(client, owner, conv)
     assert (await comm.connect())[0]

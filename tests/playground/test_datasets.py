@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def answer(conv: Conversation, parent: Turn, content: str, reasoning: str = "", **fields) -> Turn:
     fields.setdefault("model_label", "Scripted")
     return Turn.objects.create(conversation=conv, parent=parent, role="assistant", content=content,
-                               reasoning=reasoning, **fields)  # fmt: skip
+                               reasoning=reasoning, **fields)
 
 
 def ask(conv: Conversation, parent: Turn | None, content: str) -> Turn:
@@ -40,7 +40,7 @@ def maths(owner):
     a2 = answer(conv, q2, "12", "4*3 = 12", params={
         "system": "Be brief.", "prompt_id": 1, "prompt_name": "Plan, then answer",
         "prompt_system": "You plan.", "thinking_instructions": "Plan first.",
-    })  # fmt: skip
+    })
     a2b = answer(conv, q2, "13", "", model_label="Other")
     answer(conv, q2, "1", "oops", status=Turn.Status.STOPPED)
     Rating.objects.create(turn=a2, value=1, note="right")
@@ -74,7 +74,7 @@ def test_final_answers_only_in_openai_chat_format(tmp_path, maths):
         "conversation": conv.pk, "turn": t["a2"].pk, "model": "Scripted", "prompt": "Plan, then answer",
         "created_at": t["a2"].created_at.isoformat(), "rating": 1, "reasoning_tokens": None,
         "reasoning_tokens_estimated": False, "completion_tokens": None,
-    }  # fmt: skip
+    }
     assert "3 row(s) written, 0 skipped." in counts
 
 
@@ -120,7 +120,7 @@ def test_a_refused_export_names_the_answer_and_leaves_no_file(tmp_path, maths):
     path = tmp_path / "out.jsonl"
     with pytest.raises(CommandError) as caught:
         call_command("dataset", "--format", "think_inline", "--missing-reasoning", "fail", "--out", str(path),
-                     stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+                     stdout=io.StringIO(), stderr=io.StringIO())
     assert caught.value.returncode == 1
     assert f"turn {t['a2b'].pk}" in str(caught.value) and "Thinking data is required" in str(caught.value)
     assert list(tmp_path.iterdir()) == []
@@ -181,7 +181,7 @@ def blind_comparison(owner):
         conv.leaf = a2
         conv.save()
         column = ComparisonColumn.objects.create(comparison=comparison, conversation=conv, position=position,
-                                                 entrant=label)  # fmt: skip
+                                                 entrant=label)
         turns[label] = (column, a1, a2)
     Vote.objects.create(comparison=comparison, round=1, outcome="best", winner=turns["Beta"][0], blind=True)
     Vote.objects.create(comparison=comparison, round=2, outcome="tie", blind=True)
@@ -191,7 +191,7 @@ def blind_comparison(owner):
 def test_dpo_pairs_from_a_blind_comparison_vote(tmp_path, blind_comparison):
     comparison, turns = blind_comparison
     lines, counts = export(tmp_path, "--format", "dpo", "--dpo-reasoning", "reasoning_field",
-                           "--comparison", str(comparison.pk), "--blind-only")  # fmt: skip
+                           "--comparison", str(comparison.pk), "--blind-only")
     assert len(lines) == 2 and "2 row(s) written, 0 skipped." in counts
     for pair in lines:
         assert pair["prompt"] == [{"role": "user", "content": "First primes?"}]

@@ -25,11 +25,11 @@ def loop_answer(conv, parent, answer="It is noon.", thought="Noon, then.", ratin
             {"id": "call_1", "name": "now", "arguments": '{"zone": "UTC"}', "server": "clock", "status": "done",
              "result": "12:00", "is_error": False, "duration_ms": 4}]},
         {"reasoning": thought, "content": answer, "tool_calls": []},
-    ]  # fmt: skip
+    ]
     turn = Turn.objects.create(
         conversation=conv, parent=parent, role="assistant", content=answer, reasoning=thought, steps=steps,
         model_label="Tool model", sent={"body": {"messages": [], "tools": [TOOL]}},
-    )  # fmt: skip
+    )
     if rating:
         Rating.objects.create(turn=turn, value=rating)
     return turn
@@ -44,7 +44,7 @@ def export(owner, **options) -> list[dict]:
 def sdk_checked(messages: list[dict]) -> list[dict]:
     # The vendor reasoning fields are no part of OpenAI's types: checked apart.
     MESSAGES.validate_python([{k: v for k, v in m.items() if k not in ("reasoning_content", "reasoning")}
-                              for m in messages])  # fmt: skip
+                              for m in messages])
     return messages
 
 
@@ -58,7 +58,7 @@ def test_a_tool_loop_is_exported_whole_in_openai_format(owner):
     call = messages[1]
     assert call["content"] is None and call["reasoning_content"] == "I should ask the clock."
     assert call["tool_calls"] == [{"id": "call_1", "type": "function",
-                                   "function": {"name": "now", "arguments": '{"zone": "UTC"}'}}]  # fmt: skip
+                                   "function": {"name": "now", "arguments": '{"zone": "UTC"}'}}]
     assert messages[2] == {"role": "tool", "tool_call_id": "call_1", "content": "12:00"}
     assert messages[3] == {"role": "assistant", "content": "It is noon.", "reasoning_content": "Noon, then."}
     TOOLS.validate_python(row["tools"])
@@ -75,7 +75,7 @@ def test_an_earlier_tool_loop_is_context_without_reasoning(owner):
     a1 = loop_answer(conv, q1)
     q2 = Turn.objects.create(conversation=conv, parent=a1, role="user", content="Thanks!")
     Turn.objects.create(conversation=conv, parent=q2, role="assistant", content="You're welcome.",
-                        reasoning="Polite.", model_label="Tool model")  # fmt: skip
+                        reasoning="Polite.", model_label="Tool model")
     rows_ = export(owner, format="reasoning_field")
     second = next(r for r in rows_ if r["messages"][-1]["content"] == "You're welcome.")
     messages = sdk_checked(second["messages"])

@@ -33,7 +33,7 @@ def check_deploy(extra: dict[str, str], tmp_path: Path) -> subprocess.CompletedP
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
 
 
 def test_check_deploy_passes_with_the_documented_production_environment(tmp_path):

@@ -70,7 +70,7 @@ async def test_the_reader_gets_every_piece_as_parsed_and_equals_the_watchers_and
 
 async def test_a_reclassified_answer_replaces_both_blocks_for_the_reader(owner, scripted, scripted_model):
     scripted.enqueue([ContentDelta("was "), ContentDelta("thinking"), Reclassified(), ContentDelta("Answer."),
-                      Finish("stop")], delay=0.005)  # fmt: skip
+                      Finish("stop")], delay=0.005)
     launched = await launch(Question.from_messages(owner, scripted_model, [Message("user", "Go")]), follow=True)
     watcher = asyncio.create_task(watch(launched.group, launched.turn_id))
     text = {"r": "", "c": ""}

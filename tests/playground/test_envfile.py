@@ -81,7 +81,7 @@ def settings_dump(tmp_path: Path, **extra: str) -> dict[str, str]:
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -123,7 +123,7 @@ def test_the_parser():
         "export D=x#y\n\n   # indented comment\nE=\n"
     )
     assert envfile.parse(text) == {"A": "plain value", "B": "single # kept $HOME", "C": 'two\nlines "q"',
-                                   "D": "x#y", "E": ""}  # fmt: skip
+                                   "D": "x#y", "E": ""}
     with pytest.raises(envfile.EnvFileError, match="line 1"):
         envfile.parse("not a setting")
     with pytest.raises(envfile.EnvFileError, match="unclosed"):
@@ -141,6 +141,6 @@ def test_check_deploy_is_clean_with_the_documented_production_values_in_an_env_f
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no issues" in done.stdout + done.stderr

@@ -77,7 +77,7 @@ HTTP_FAULTS = [
     (500, {"error": {"message": "The server had an error while processing your request. Sorry about that!"}},
      {}, "unavailable"),
     (503, {"error": {"message": "The engine is currently overloaded, please try again later"}}, {}, "unavailable"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("status", "body", "headers", "kind"), HTTP_FAULTS, ids=[str(f[0]) for f in HTTP_FAULTS])

@@ -41,7 +41,7 @@ def frames_of(deltas: list[tuple[str, str]], cuts: list[bool]) -> list[dict]:
 
 def _frame(kind: str, offsets: dict[str, int], text: dict[str, str]) -> dict:
     return {"type": kind, "turn": 1, "r_off": offsets["r"], "r": text["r"][offsets["r"] :],
-            "c_off": offsets["c"], "c": text["c"][offsets["c"] :]}  # fmt: skip
+            "c_off": offsets["c"], "c": text["c"][offsets["c"] :]}
 
 
 def reply(ask: tuple[int, int], upto: tuple[str, str]) -> dict:

@@ -17,7 +17,7 @@ def frame(step: int, r_off: int, r: str, c_off: int = 0, c: str = "") -> dict:
 
 def tool(kind: str, step: int, index: int = 0, **fields) -> dict:
     return {"type": f"tool.{kind}", "turn": 1, "step": step, "index": index, "id": f"call_{index}",
-            "name": "now", **fields}  # fmt: skip
+            "name": "now", **fields}
 
 
 def test_it_starts_each_step_with_empty_blocks_and_the_finished_steps_again():
@@ -30,7 +30,7 @@ def test_it_starts_each_step_with_empty_blocks_and_the_finished_steps_again():
     done = f.on_tool(tool("result", 0, server="clock", result="12:00", is_error=False, duration_ms=12))
     assert done.calls == [{"id": "call_0", "name": "now", "server": "clock", "status": "done",
                            "arguments": '{"tz": "UTC"}', "result": "12:00", "is_error": False,
-                           "duration_ms": 12}]  # fmt: skip
+                           "duration_ms": 12}]
 
     step = f.on_step({"type": "turn.step", "turn": 1, "step": 1})
     assert step.reload_steps and step.calls == []

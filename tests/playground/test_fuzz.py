@@ -38,7 +38,7 @@ json_leaves = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=30),
     st.sampled_from(["1e999999", "NaN", "-1", "\x00", "x" * 300, "user", "assistant", "complete", "streaming"]),
-)  # fmt: skip
+)
 json_values = st.recursive(
     json_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
@@ -78,7 +78,7 @@ def export_doc(db, owner):
     conv = Conversation.objects.create(owner=owner, model=model, settings={"max_tokens": 100})
     q = Turn.objects.create(conversation=conv, role="user", content="q")
     Turn.objects.create(conversation=conv, role="assistant", parent=q, content="a", model=model, cost="0.01",
-                        params={"effort": "low"}, prompt_tokens=3, error=None)  # fmt: skip
+                        params={"effort": "low"}, prompt_tokens=3, error=None)
     return exports.to_json(conv)
 
 
@@ -133,7 +133,7 @@ def toml_document(providers):
 
 
 VALID_PROVIDER = {"name": "local", "kind": "openai", "base_url": "http://127.0.0.1:9/v1",
-                  "models": [{"id": "m1", "label": "Local one", "reasoning": "native"}]}  # fmt: skip
+                  "models": [{"id": "m1", "label": "Local one", "reasoning": "native"}]}
 
 
 @FUZZ
@@ -162,7 +162,7 @@ messages = st.one_of(
         optional={"prompt": json_values, "model": json_values, "turn": json_values, "max_tokens": json_values,
                   "temperature": json_values, "effort": json_values, "thinking": json_values},
     ).map(json.dumps),
-)  # fmt: skip
+)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -175,7 +175,7 @@ def test_any_socket_message_gets_an_answer_and_leaves_the_socket_open(message, o
         await database_sync_to_async(client.force_login)(owner)
         comm = WebsocketCommunicator(application, f"/ws/conversations/{conv.pk}/", headers=[
             (b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
-            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])  # fmt: skip
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])
         assert (await comm.connect())[0]
         await comm.send_to(text_data=message)
         replies = []
@@ -203,7 +203,7 @@ sse_pieces = st.lists(
         st.text(max_size=20),
     ),
     max_size=40,
-)  # fmt: skip
+)
 
 
 @FUZZ
@@ -236,11 +236,11 @@ def test_any_stream_yields_checked_events_or_a_provider_error(pieces, chunk):
                 yield part
 
     transport = httpx.MockTransport(lambda r: httpx.Response(200, headers={"content-type": "text/event-stream"},
-                                                             stream=Body()))  # fmt: skip
+                                                             stream=Body()))
     request = ChatRequest(
         provider=ProviderConfig(kind="openai", base_url="http://upstream.test/v1", api_key="k"),
         model=ModelSpec("m"), messages=[Message(role="user", content="q")],
-    )  # fmt: skip
+    )
 
     async def run():
         events = []

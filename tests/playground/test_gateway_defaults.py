@@ -120,6 +120,6 @@ def test_the_admin_form_sets_the_gateway(admin_client):
     data = {
         "name": "fr", "kind": "openai", "base_url": "http://127.0.0.1:1/v1", "gateway": "friendli",
         "enabled": "on", "options": "{}", "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
-    }  # fmt: skip
+    }
     assert admin_client.post("/admin/playground/provider/add/", data).status_code == 302
     assert Provider.objects.get(name="fr").effective_gateway == "friendli"

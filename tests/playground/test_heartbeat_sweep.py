@@ -24,7 +24,7 @@ def streaming_turn(owner, worker: str) -> Turn:
     return Turn.objects.create(
         conversation=conv, role="assistant", status="streaming", reasoning="thought so far", content="ans",
         worker=worker, heartbeat_at=timezone.now(),
-    )  # fmt: skip
+    )
 
 
 def test_only_turns_of_lost_workers_are_interrupted(owner, settings):

@@ -28,7 +28,7 @@ def add_provider(admin_client):
             "enabled": "on", "options": "{}", "api_key": SECRET,
             "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
         },
-    )  # fmt: skip
+    )
 
 
 def test_it_stores_the_key_encrypted_and_decrypts_it_for_requests(admin_client):
@@ -49,7 +49,7 @@ def test_it_never_shows_the_key_in_any_admin_page_or_log(admin_client, caplog):
     pages = [
         "/admin/", "/admin/playground/provider/", f"/admin/playground/provider/{provider.pk}/change/",
         f"/admin/playground/provider/{provider.pk}/history/", "/admin/playground/modelprofile/", "/",
-    ]  # fmt: skip
+    ]
     for url in pages:
         response = admin_client.get(url)
         assert response.status_code == 200, url
@@ -70,7 +70,7 @@ def test_an_empty_key_field_keeps_the_stored_key(admin_client):
             "enabled": "on", "options": "{}", "api_key": "",
             "models-TOTAL_FORMS": "0", "models-INITIAL_FORMS": "0",
         },
-    )  # fmt: skip
+    )
     provider.refresh_from_db()
     assert provider.config().api_key == SECRET
 

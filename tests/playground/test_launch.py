@@ -114,7 +114,7 @@ async def via_edit(client, async_client, owner, model, good_model):
 async def via_comparison(client, async_client, owner, model, good_model):
     await async_client.aforce_login(owner)
     response = await async_client.post("/compare/new/", {"prompt": "Why?", "col0-model": good_model.pk,
-                                                          "col1-model": model.pk})  # fmt: skip
+                                                          "col1-model": model.pk})
     assert response.status_code == 302
 
 
@@ -185,7 +185,7 @@ async def test_bad_input_stores_nothing(owner, scripted_model):
 
 async def test_a_message_list_is_stored_as_a_conversation_and_its_deltas_read_in_order(owner, scripted, scripted_model):
     scripted.enqueue([ReasoningDelta("Think "), ReasoningDelta("more."), ContentDelta("The "), ContentDelta("end."),
-                      Finish("stop")], delay=0.01)  # fmt: skip
+                      Finish("stop")], delay=0.01)
     history = (Message("user", "Hi"), Message("assistant", "Hello"))
     question = Question(owner, scripted_model, "Why?", {"system": "Be brief."}, history=history)
     launched = await launch(question, follow=True)
@@ -227,7 +227,7 @@ def test_a_turn_starts_with_a_bounded_number_of_queries(owner, scripted, scripte
     socket_message = {"prompt": "Next?", "model": str(scripted_model.pk), "effort": "high"}
     with CaptureQueriesContext(connection) as queries:
         exchange = store(Question(owner=owner, model=socket_message["model"], text=socket_message["prompt"],
-                                params=socket_message, conversation=conversation))  # fmt: skip
+                                params=socket_message, conversation=conversation))
         render_new_exchange(exchange.user_turn, exchange.assistant_turn)
     sql = [q["sql"] for q in queries.captured_queries]
     data = [s for s in sql if s.split(None, 1)[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE")]

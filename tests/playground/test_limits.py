@@ -111,7 +111,7 @@ def post_import(client, doc):
         (lambda d: d["turns"][1].update(error={"nested": json.loads("[" * 25 + "]" * 25)}),
          "nested more than 20 levels"),
     ],
-)  # fmt: skip
+)
 def test_an_import_is_validated_like_typed_input_and_stores_nothing(client, owner, conversation, mutate, message):  # noqa: F811
     client.force_login(owner)
     doc = exports.to_json(conversation)
@@ -146,6 +146,6 @@ def test_deeply_nested_toml_is_a_clear_error_not_a_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "manage.py", "providers", "import", str(path)],
         cwd=root, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "invalid TOML" in result.stderr and "Traceback" not in result.stderr

@@ -65,7 +65,7 @@ except RuntimeError:
     env.update(
         DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT=log_format, DEBUG=debug,
         FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=", PYTHONPATH=str(ROOT),
-    )  # fmt: skip
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stderr
@@ -163,7 +163,7 @@ def test_a_json_server_writes_only_json_lines_access_log_included(tmp_path):
     env.update(
         DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT="json", PYTHONPATH=str(ROOT),
         FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=",
-    )  # fmt: skip
+    )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
     out, err = tmp_path / "out", tmp_path / "err"
     with open(out, "wb") as o, open(err, "wb") as e:
@@ -171,7 +171,7 @@ def test_a_json_server_writes_only_json_lines_access_log_included(tmp_path):
             [sys.executable, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(port),
              "playground.asgi:application"],
             cwd=ROOT, env=env, stdout=o, stderr=e,
-        )  # fmt: skip
+        )
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -33,4 +33,4 @@ def test_metrics_need_the_bearer_token(settings, admin_user):
         "playground_time_to_first_reasoning_token_seconds", "playground_time_to_first_answer_token_seconds",
         "playground_active_streams", "playground_upstream_errors", "playground_gateway_requests",
         "playground_turns_interrupted",
-    } <= names  # fmt: skip
+    } <= names

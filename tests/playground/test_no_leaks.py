@@ -58,7 +58,7 @@ def leaky_model(base_url):
     provider = Provider(
         name="leaky", kind="openai", base_url=base_url,
         options={"headers": {"cf-aig-authorization": f"Bearer {GATEWAY_TOKEN}", "x-title": "Playground"}},
-    )  # fmt: skip
+    )
     provider.set_api_key(KEY)
     provider.save()
     return ModelProfile.objects.create(provider=provider, model_id="leaky-1", label="Leaky", reasoning="native")

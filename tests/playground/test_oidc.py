@@ -162,12 +162,12 @@ def id_token_for(idp: IdP, client_id: str, nonce: str) -> str:
     authorize = requests.Request("GET", metadata["authorization_endpoint"], params={
         "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
         "scope": "openid email", "state": "s" * 32, "nonce": nonce,
-    }).prepare().url  # fmt: skip
+    }).prepare().url
     code = parse_qs(urlparse(authorize_at_idp(str(authorize), "alice-1")).query)["code"][0]
     token = requests.post(metadata["token_endpoint"], data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
         "client_id": client_id, "client_secret": "whatever",
-    }, timeout=10)  # fmt: skip
+    }, timeout=10)
     token.raise_for_status()
     return str(token.json()["id_token"])
 

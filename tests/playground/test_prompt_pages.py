@@ -21,7 +21,7 @@ def conversation(owner, scripted_model):
     conv = Conversation.objects.create(owner=owner, title="Sums", model=scripted_model)
     user = Turn.objects.create(conversation=conv, role="user", content="2+2?")
     bot = Turn.objects.create(conversation=conv, parent=user, role="assistant", content="4", reasoning="2+2=4",
-                              model=scripted_model, model_label="Scripted")  # fmt: skip
+                              model=scripted_model, model_label="Scripted")
     conv.leaf = bot
     conv.save()
     return conv
@@ -44,7 +44,7 @@ def test_an_exchange_keeps_a_snapshot_of_its_prompt_and_the_conversation_remembe
     prompt.save()
     turn.refresh_from_db()
     assert turn.params == {"prompt_id": prompt.pk, "prompt_name": "Json", "prompt_system": "Sys",
-                           "thinking_instructions": "", "schema": SCHEMA}  # fmt: skip
+                           "thinking_instructions": "", "schema": SCHEMA}
     conv.refresh_from_db()
     assert conv.prompt == prompt
 
@@ -62,7 +62,7 @@ def test_another_users_prompt_cannot_be_used(owner, stranger, scripted_model):
 def test_the_library_page_creates_edits_and_deletes_own_prompts(client, owner, stranger):
     client.force_login(owner)
     response = client.post("/prompts/", {"name": "Strict", "system": "Only JSON.", "chain_of_thought": "on",
-                                         "thinking_instructions": "", "schema_text": json.dumps(SCHEMA)})  # fmt: skip
+                                         "thinking_instructions": "", "schema_text": json.dumps(SCHEMA)})
     assert response.status_code == 302
     prompt = Prompt.objects.get(name="Strict")
     assert (prompt.owner, prompt.chain_of_thought, prompt.schema) == (owner, True, SCHEMA)
@@ -121,12 +121,12 @@ def test_the_inspector_shows_both_chain_of_thought_calls(client, owner, conversa
     bot = conversation.leaf
     first = {"messages": [{"role": "user", "content": "2+2?"}, {"role": "user", "content": "Think."}]}
     second = {"messages": [*first["messages"], {"role": "assistant", "content": "2+2=4"},
-                           {"role": "user", "content": "Considering the above, return a final result."}]}  # fmt: skip
+                           {"role": "user", "content": "Considering the above, return a final result."}]}
     call = {"method": "POST", "url": "http://x/v1/chat/completions", "headers": {}}
     bot.sent = {**call, "body": first, "calls": [
         {"step": "thinking", **call, "body": first, "usage": {"prompt_tokens": 5, "completion_tokens": 3}},
         {"step": "answer", **call, "body": second, "usage": {"prompt_tokens": 9, "completion_tokens": 1}},
-    ]}  # fmt: skip
+    ]}
     bot.save()
     client.force_login(owner)
     html = client.get(f"/turns/{bot.pk}/request").content.decode()
@@ -167,7 +167,7 @@ def test_each_compare_column_runs_with_its_own_prompt(owner, scripted_model):
     mine = Prompt.objects.create(owner=owner, name="Mine", chain_of_thought=True)
     step = Prompt.objects.get(name="Step by step")
     data = {"prompt": "2+2?", "col0-model": str(scripted_model.pk), "col0-prompt_id": str(mine.pk),
-            "col1-model": str(scripted_model.pk), "col1-prompt_id": str(step.pk)}  # fmt: skip
+            "col1-model": str(scripted_model.pk), "col1-prompt_id": str(step.pk)}
     comparison, started = create_comparison(owner, data)
     names = [s.assistant_turn.params.get("prompt_name") for s in started]
     assert names == ["Mine", "Step by step"]

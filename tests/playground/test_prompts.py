@@ -43,7 +43,7 @@ def import_error(tmp_path: Path, text: str) -> str:
 
 def library() -> list[tuple]:
     return list(Prompt.objects.order_by("pk").values_list("owner", "name", "system", "chain_of_thought",
-                                                           "thinking_instructions", "schema"))  # fmt: skip
+                                                           "thinking_instructions", "schema"))
 
 
 # ---- the library ----------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_it_sets_a_prompt_to_what_the_file_says_and_files_it_under_its_user(tmp_
     prompt = Prompt.objects.get(name="Mine")
     assert (prompt.owner, prompt.system, prompt.chain_of_thought, prompt.thinking_instructions) == (
         owner, "Now plain.", False, "",
-    )  # fmt: skip
+    )
 
 
 DEEP_TOML = "[[prompts]]\nname = \"deep\"\nschema = " + "[" * 5000 + "]" * 5000 + "\n"
@@ -143,7 +143,7 @@ def plain_model(upstream, db):
     return ModelProfile.objects.create(
         provider=provider, model_id="plain-1", label="Plain", reasoning="none",
         price_input=Decimal("1"), price_output=Decimal("2"),
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture
@@ -184,7 +184,7 @@ def test_ask_with_a_cot_prompt_stores_both_calls_and_sums_their_usage(upstream, 
     assert (result["reasoning"], result["content"], result["prompt"]) == ("Two and two make four.", "4", "Step by step")
     assert result["usage"] == {
         "prompt_tokens": 300, "completion_tokens": 51, "reasoning_tokens": 50, "reasoning_tokens_estimated": False,
-    }  # fmt: skip
+    }
     assert "structured" not in result
     turn = Turn.objects.get(pk=result["turn"])
     assert turn.cost == Decimal("0.000402")  # (300 × 1 + 51 × 2) / 1M: both calls
@@ -210,14 +210,14 @@ def test_a_third_turn_sends_no_earlier_reasoning(upstream, plain_model, owner):
     assert [(m["role"], m["content"]) for m in think["messages"][1:]] == [
         ("user", "Q1"), ("assistant", "A1"), ("user", "Q2"), ("assistant", "A2"), ("user", "Q3"),
         ("user", DEFAULT_THINKING_INSTRUCTIONS),
-    ]  # fmt: skip
+    ]
     assert (third["reasoning"], third["content"]) == ("R3", "A3")
 
 
 @pytestmark_ask
 def test_a_reasoning_model_gets_the_instructions_in_the_system_prompt(upstream, reasoning_model, owner):
     Prompt.objects.create(owner=owner, name="Careful", system="Be exact.", chain_of_thought=True,
-                          thinking_instructions="Check every step.")  # fmt: skip
+                          thinking_instructions="Check every step.")
     upstream.enqueue(Script(chunks=openai_chat_sse("own thinking", "4")))
 
     result = ask_json("--model", "Thinker", "--prompt", "Careful", "What is 2+2?")
@@ -256,7 +256,7 @@ def test_an_invalid_structured_answer_is_kept_and_reported(upstream, plain_model
     assert result["content"] == '{"answer": "four"}'
     assert result["structured"] == {
         "valid": False, "value": {"answer": "four"}, "errors": ["$.answer: 'four' is not of type 'integer'"],
-    }  # fmt: skip
+    }
 
 
 @pytestmark_ask
@@ -264,7 +264,7 @@ def test_ask_refuses_an_unknown_or_another_users_prompt(plain_model, owner, stra
     Prompt.objects.create(owner=stranger, name="Sams")
     with pytest.raises(CommandError) as caught:
         call_command("ask", "--model", "Plain", "--user", "olivia", "--prompt", "Sams", "Hi",
-                     stdout=io.StringIO(), stderr=io.StringIO())  # fmt: skip
+                     stdout=io.StringIO(), stderr=io.StringIO())
     assert caught.value.returncode == 2
     assert "no prompt 'Sams'" in str(caught.value)
 

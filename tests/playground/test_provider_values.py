@@ -40,7 +40,7 @@ def stream(content, finish="stop", usage=None):
     ("value", "expected"),
     [(12, 12), (12.0, 12), ("12", 12), (-1, None), ("abc", None), (2**31, None), (1e999, None), (True, None),
      (None, None), (MAX_TOKENS, MAX_TOKENS), ([3], None)],
-)  # fmt: skip
+)
 def test_token_counts_are_non_negative_integers_in_range(value, expected):
     assert token_count(value) == expected
 
@@ -64,7 +64,7 @@ pytestmark_db = pytest.mark.django_db(transaction=True)
 @pytestmark_db
 async def test_bad_provider_values_end_the_turn_complete_with_its_text(client, owner):
     usage = {"prompt_tokens": -3, "completion_tokens": "many", "total_tokens": 2**40,
-             "completion_tokens_details": {"reasoning_tokens": 2**33}}  # fmt: skip
+             "completion_tokens_details": {"reasoning_tokens": 2**33}}
     async with FakeUpstream() as up:
         up.enqueue(Script(chunks=stream(["The an", "swer\x00 is 42."], finish="z" * 3000, usage=usage)))
         turn, page = await run_turn(client, owner, up.url + "/v1")

@@ -23,7 +23,7 @@ async def test_a_reclassification_moves_the_streamed_answer_into_the_thought_blo
         [ContentDelta("The user wants 17*23."), ContentDelta(" 340 + 51."), Reclassified(),
          ContentDelta("391"), Usage(5, 9, None), Finish("stop")],
         delay=0.08,
-    )  # fmt: skip
+    )
     conv = await database_sync_to_async(Conversation.objects.create)(owner=owner)
     comm = await login_communicator(client, owner, conv)
     assert (await comm.connect())[0]

@@ -52,7 +52,7 @@ async def test_the_next_message_goes_with_the_switched_policy_and_a_turn_is_rese
     await database_sync_to_async(client.force_login)(owner)
     await client.post(f"/c/{conversation.pk}/replay", {"replay_policy": "preserved"})
     launched = await launch(Question(owner=owner, model=simulator_model, text="What is 17*23?",
-                                     conversation=conversation))  # fmt: skip
+                                     conversation=conversation))
     turn = await finished(launched.turn_id)
     assert turn.params.get("replay_policy") == "preserved"
 

@@ -135,7 +135,7 @@ def test_the_admin_sets_a_models_replay_and_refuses_an_unknown_one(client, admin
         "provider": provider.pk, "model_id": "gemini-2.5-pro", "label": "G", "reasoning": "native",
         "thinking_control": "", "efforts": "[]", "options": "{}", "enabled": "on", "position": "0",
         "supports_temperature": "on", "replay": "always",
-    }  # fmt: skip
+    }
     response = client.post("/admin/playground/modelprofile/add/", data)
     assert response.status_code == 200 and not ModelProfile.objects.exists()
     assert "always" in response.content.decode()

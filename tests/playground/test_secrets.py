@@ -69,12 +69,12 @@ def test_the_inspector_redacts_every_header_not_known_to_be_public():
         {"authorization": "Bearer " + KEY, "cf-aig-authorization": GATEWAY, "x-title": "Playground",
          "content-type": "application/json"},
         {"model": "m", "messages": [{"role": "user", "content": "my key is " + KEY}]},
-    )  # fmt: skip
+    )
     shown = Scrubber.for_provider(config(headers={"cf-aig-authorization": GATEWAY})).redact_request(prepared)
     assert shown.headers == {
         "authorization": REDACTED, "cf-aig-authorization": REDACTED, "x-title": "Playground",
         "content-type": "application/json",
-    }  # fmt: skip
+    }
     assert KEY not in repr(shown)
 
 
@@ -129,7 +129,7 @@ def test_the_inspector_never_shows_a_secret_header_recorded_before_redaction(cli
         conversation=conv, role="assistant",
         sent={"method": "POST", "url": "https://gw.example/v1", "body": {},
               "headers": {"cf-aig-authorization": GATEWAY, "x-title": "Playground"}},
-    )  # fmt: skip
+    )
     client.force_login(owner)
     page = client.get(f"/turns/{turn.pk}/request").content.decode()
     assert "cfut_GATEWAY" not in page and "[redacted]" in page and "Playground" in page

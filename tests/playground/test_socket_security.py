@@ -77,7 +77,7 @@ async def open_socket(client, user, conv, origin=b"http://127.0.0.1"):
         f"/ws/conversations/{conv.pk}/",
         headers=[(b"origin", origin), (b"host", b"127.0.0.1"),
                  (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())],
-    )  # fmt: skip
+    )
     connected, code = await comm.connect()
     return comm, connected, code
 
@@ -146,7 +146,7 @@ MALFORMED = [
     '{"action": "dance"}', '{"action": ["send"]}', '{"action": "stop", "turn": {"a": 1}}',
     '{"action": "stop", "turn": "99999999999999999999999"}', '{"action": "send", "model": "abc"}',
     '{"action": "send", "model": [1], "prompt": "x"}', '{"action": "send", "model": 1e999, "prompt": "x"}',
-]  # fmt: skip
+]
 
 
 async def test_a_malformed_message_gets_an_error_frame_and_the_socket_stays_open(client, owner, scripted_model):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def swept(owner, simulator_model):
     call_command("sweep", "What is 17*23?", "--model", simulator_model.label, "--levels", "low,medium,off",
                  "--repeats", "2", "--expect-number", "391", "--user", owner.username, "--json",
-                 stdout=io.StringIO())  # fmt: skip
+                 stdout=io.StringIO())
     return Sweep.objects.get()
 
 
@@ -51,7 +51,7 @@ def test_exports(client, owner, swept):
     rows = list(csv.DictReader(io.StringIO(client.get(reverse("sweep_export_csv", args=[swept.pk])).content.decode())))
     assert [r["level"] for r in rows] == ["low", "medium", "off"] and rows[2]["reasoning_tokens"] == "0.0"
     runs = list(csv.DictReader(io.StringIO(client.get(
-        reverse("sweep_export_csv", args=[swept.pk]) + "?runs=1").content.decode())))  # fmt: skip
+        reverse("sweep_export_csv", args=[swept.pk]) + "?runs=1").content.decode())))
     assert len(runs) == 6 and {r["state"] for r in runs} == {"done"}
 
 
@@ -73,7 +73,7 @@ def test_sweep_efforts_from_a_chat_turn(client, owner, simulator_model):
     conversation = Conversation.objects.create(owner=owner, model=simulator_model)
     prompt = Turn.objects.create(conversation=conversation, role="user", content="What is 6*7?")
     answer = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", model=simulator_model,
-                                 content="42")  # fmt: skip
+                                 content="42")
     client.force_login(owner)
     chat = client.get(f"/c/{conversation.pk}/").content.decode()
     assert f'href="/sweeps/new/?turn={answer.pk}"' in chat
@@ -88,7 +88,7 @@ def test_sweep_efforts_from_a_chat_turn(client, owner, simulator_model):
 
     started = client.post("/sweeps/new/", {"model": simulator_model.pk, "prompt": "What is 6*7?", "turn": answer.pk,
                                            "levels": ["low", "high"], "repeats": "2", "grader": "number",
-                                           "expected": "42", "tolerance": "0"})  # fmt: skip
+                                           "expected": "42", "tolerance": "0"})
     sweep = Sweep.objects.get()
     assert started.status_code == 302 and started["Location"] == sweep.get_absolute_url()
     assert sweep.source_turn_id == answer.pk and sweep.runs.count() == 4
@@ -104,7 +104,7 @@ def test_sweep_runs_stay_out_of_the_chat_list(client, owner, swept):
 def test_two_sweeps_on_one_chart_and_the_progress_fragment_while_running(client, owner, swept, simulator_model):
     call_command("sweep", "What is 17*23?", "--model", "Offline simulator (long thoughts)", "--levels", "low,high",
                  "--repeats", "1", "--expect-number", "391", "--user", owner.username, "--json",
-                 stdout=io.StringIO())  # fmt: skip
+                 stdout=io.StringIO())
     other = Sweep.objects.exclude(pk=swept.pk).get()
     client.force_login(owner)
     page = client.get(f"{swept.get_absolute_url()}?with={other.pk}").content.decode()

@@ -36,7 +36,7 @@ def make_model(url: str, kind: str, control: str, efforts: list[str], budget: bo
         provider=provider, model_id="fake-reasoner", label=f"Fake {kind} {control}", reasoning="native",
         thinking_control=control, efforts=efforts, supports_budget=budget, options=options,
         price_input="1.0", price_output="4.0",
-    )  # fmt: skip
+    )
 
 
 # kind, thinking_control, the model's efforts, budget?, levels swept, the level each request must carry
@@ -52,7 +52,7 @@ WIRE_CASES = [
      ["off", "low", "high", "budget:8192"], ["off", "low", "high", "medium"]),
     ("ollama", "ollama_think", ["low", "medium", "high"], False, ["off", "low", "high"], ["off", "low", "high"]),
     ("openai-responses", "responses", ["none", "low", "medium", "high"], False, ["off", "medium"], ["off", "medium"]),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("kind", "control", "efforts", "budget", "levels", "wire"), WIRE_CASES)
@@ -103,7 +103,7 @@ def test_levels_a_model_cannot_take_are_refused(owner, simulator_model):
     o3 = ModelProfile.objects.create(
         provider=provider, model_id="o3", label="o3", reasoning="hidden",
         thinking_control="reasoning_effort", efforts=["low", "medium", "high"],
-    )  # fmt: skip
+    )
     with pytest.raises(BadInput, match="off"):
         create_sweep(owner, o3, PROMPT, ["off", "low"], NUMBER)  # o3 cannot turn thinking off
     with pytest.raises(BadInput, match="budget"):
@@ -117,7 +117,7 @@ def test_levels_a_model_cannot_take_are_refused(owner, simulator_model):
     claude = ModelProfile.objects.create(
         provider=Provider.objects.create(name="ant", kind="anthropic"), model_id="claude", label="Claude",
         reasoning="native", thinking_control="anthropic_budget", efforts=["low", "high"], supports_budget=True,
-    )  # fmt: skip
+    )
     assert available_levels(claude) == ["off", "low", "high", "budget:1024", "budget:4096", "budget:16384"]
 
 
@@ -141,7 +141,7 @@ async def test_a_429_is_waited_out_with_its_retry_after_and_answered_again(owner
     assert run.attempts == 2 and run.score == 1.0 and run.turn.status == Turn.Status.COMPLETE
     # The refused answer is kept beside the new one, as an error of kind rate_limited.
     siblings = await sync_to_async(lambda: list(Turn.objects.filter(conversation_id=run.conversation_id,
-                                                                    role="assistant").order_by("pk")))()  # fmt: skip
+                                                                    role="assistant").order_by("pk")))()
     assert [t.status for t in siblings] == ["error", "complete"]
     assert siblings[0].error["kind"] == "rate_limited"
 
@@ -166,7 +166,7 @@ async def test_concurrency_is_bounded(owner, settings, monkeypatch):
         up.default = lambda request: Script(**{**inner(request).__dict__, "first_chunk_delay": 0.2})
         model = await sync_to_async(make_model)(up.url, "openai", "reasoning_effort", ["low", "high"])
         sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["low", "high"], NUMBER, repeats=3,
-                                                  concurrency=8)  # fmt: skip
+                                                  concurrency=8)
         await runner.run_sweep(sweep.pk)
 
     assert len(up.requests) == 6 and peak == 2
@@ -178,7 +178,7 @@ async def test_stop_ends_the_streaming_runs_and_starts_no_more(owner):
         up.default = lambda request: Script(**{**inner(request).__dict__, "interval": 0.05})
         model = await sync_to_async(make_model)(up.url, "openai", "reasoning_effort", ["low", "high"])
         sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["low", "high"], NUMBER, repeats=3,
-                                                  concurrency=2)  # fmt: skip
+                                                  concurrency=2)
         task = asyncio.create_task(runner.run_sweep(sweep.pk))
         await up.requests_received(2, timeout=5)
         await runner.stop_sweep(sweep.pk)
@@ -210,7 +210,7 @@ async def test_a_sweep_left_running_by_a_dead_process_resumes(owner):
                 prompt = Turn.objects.create(conversation=conversation, role="user", content=PROMPT)
                 turn = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", model=model,
                                            params={"effort": run.level}, status=status,
-                                           content="17*23 = 391" if status == "complete" else "17*2")  # fmt: skip
+                                           content="17*23 = 391" if status == "complete" else "17*2")
                 run.conversation, run.turn, run.state, run.attempts = conversation, turn, "running", 1
                 run.save()
             Sweep.objects.filter(pk=sweep.pk).update(heartbeat_at=None)
@@ -224,12 +224,12 @@ async def test_a_sweep_left_running_by_a_dead_process_resumes(owner):
 
     assert sent == 3  # the interrupted run again, and the two pending ones; not the finished one
     runs = {r.pk: r for r in await sync_to_async(lambda: list(SweepRun.objects.filter(sweep=sweep)
-                                                               .select_related("turn")))()}  # fmt: skip
+                                                               .select_related("turn")))()}
     assert {r.state for r in runs.values()} == {"done"}
     assert runs[finished_id].score == 1.0 and runs[finished_id].attempts == 1
     assert runs[streaming_id].attempts == 2 and runs[streaming_id].turn.status == Turn.Status.COMPLETE
     old = await sync_to_async(Turn.objects.filter(conversation_id=runs[streaming_id].conversation_id,
-                                                  role="assistant").order_by("pk").first)()  # fmt: skip
+                                                  role="assistant").order_by("pk").first)()
     assert old.status == Turn.Status.INTERRUPTED
     assert (await sync_to_async(Sweep.objects.get)(pk=sweep.pk)).status == Sweep.Status.DONE
 
@@ -242,14 +242,14 @@ def test_the_command_prints_the_points_as_json(owner):
         make_model(up.url, "openai", "reasoning_effort", ["none", "low", "high"])
         out = io.StringIO()
         call_command("sweep", PROMPT, "--model", "Fake openai reasoning_effort", "--levels", "low,high,off",
-                     "--repeats", "2", "--expect-number", "391", "--user", "olivia", "--json", stdout=out)  # fmt: skip
+                     "--repeats", "2", "--expect-number", "391", "--user", "olivia", "--json", stdout=out)
     result = json.loads(out.getvalue())
     sweep = Sweep.objects.get()
     assert result["id"] == sweep.pk and result["url"].endswith(f"/sweeps/{sweep.pk}/")
     assert [p["level"] for p in result["points"]] == ["low", "high", "off"]
     for point in result["points"]:
         assert set(point) == {"level", "runs", "graded", "score", "score_low", "score_high", "reasoning_tokens",
-                              "answer_tokens", "seconds", "cost"}  # fmt: skip
+                              "answer_tokens", "seconds", "cost"}
         assert point["runs"] == 2 and point["graded"] == 2
     high = result["points"][1]
     assert high["score"] == 1.0 and high["reasoning_tokens"] == 90 and high["answer_tokens"] == 6
@@ -261,7 +261,7 @@ def test_the_command_prints_the_points_as_json(owner):
 def test_the_command_prints_a_table_and_refuses_what_cannot_run(owner, simulator_model):
     out = io.StringIO()
     call_command("sweep", PROMPT, "--model", simulator_model.label, "--levels", "low,high", "--repeats", "1",
-                 "--expect", "391", "--user", "olivia", stdout=out, stderr=io.StringIO())  # fmt: skip
+                 "--expect", "391", "--user", "olivia", stdout=out, stderr=io.StringIO())
     text = out.getvalue()
     assert "level" in text and "low" in text and "high" in text and "/sweeps/" in text
     with pytest.raises(CommandError) as caught:
@@ -269,7 +269,7 @@ def test_the_command_prints_a_table_and_refuses_what_cannot_run(owner, simulator
     assert caught.value.returncode == 2 and "grader" in str(caught.value)
     with pytest.raises(CommandError, match="budget"):
         call_command("sweep", PROMPT, "--model", simulator_model.label, "--levels", "budget:2048",
-                     "--expect", "391", stdout=io.StringIO())  # fmt: skip
+                     "--expect", "391", stdout=io.StringIO())
 
 
 # ---- the judge ------------------------------------------------------------------------------
@@ -285,12 +285,12 @@ async def sweep_with_judge(owner, judge_responder, *, judge_reasoning=False, rep
         model = await sync_to_async(make_model)(graded.url, "openai", "reasoning_effort", ["low", "high"])
         await sync_to_async(judge_model)(judge.url)
         grader = {"kind": "judge", "judge": "Judge", "rubric": "Is the arithmetic right?", "scale": "1-10",
-                  "judge_reasoning": judge_reasoning}  # fmt: skip
+                  "judge_reasoning": judge_reasoning}
         sweep = await sync_to_async(create_sweep)(owner, model, PROMPT, ["high"], grader, repeats=repeats)
         await runner.run_sweep(sweep.pk)
         bodies = [r.json for r in judge.requests]
     runs = await sync_to_async(lambda: list(SweepRun.objects.filter(sweep=sweep).select_related(
-        "turn", "judge_turn", "reasoning_judge_turn")))()  # fmt: skip
+        "turn", "judge_turn", "reasoning_judge_turn")))()
     return sweep, runs, bodies
 
 
@@ -371,7 +371,7 @@ def test_the_pick_is_the_cheapest_level_within_the_best_levels_interval():
 
     def point(level, scores, cost):
         return Point(level, len(scores), len(scores), len(scores), estimate(scores, (0, 10)), estimate([]),
-                     estimate([cost * 1000]), estimate([5]), estimate([1]), estimate([cost]))  # fmt: skip
+                     estimate([cost * 1000]), estimate([5]), estimate([1]), estimate([cost]))
 
     low, medium, high = point("low", [4, 5, 6], 1.0), point("medium", [7, 8, 9], 2.0), point("high", [8, 8.5, 9], 5.0)
     mark_pick([low, medium, high])
@@ -409,7 +409,7 @@ def test_a_saved_prompt_and_inputs(owner, simulator_model, tmp_path):
     call_command("sweep", "What is {{a}}*{{b}}?", "--model", simulator_model.label, "--levels", "low,high",
                  "--repeats", "1", "--prompt", "terse", "--inputs", str(inputs),
                  "--expect-regex", r"= \*\*(391|42)\*\*",
-                 "--user", "olivia", "--json", stdout=out)  # fmt: skip
+                 "--user", "olivia", "--json", stdout=out)
     result = json.loads(out.getvalue())
     assert [(p["level"], p["runs"], p["score"]) for p in result["points"]] == [("low", 2, 1.0), ("high", 2, 1.0)]
     prompts = set(Turn.objects.filter(role="user", conversation__origin="sweep").values_list("content", flat=True))
@@ -418,4 +418,4 @@ def test_a_saved_prompt_and_inputs(owner, simulator_model, tmp_path):
     assert answer.params["prompt_id"] and answer.sent["body"]["messages"][0]["content"].startswith("Answer in one line")
     with pytest.raises(CommandError, match="no value"):
         call_command("sweep", "What is {{a}}*{{c}}?", "--model", simulator_model.label, "--levels", "low",
-                     "--inputs", str(inputs), "--expect", "x", stdout=io.StringIO())  # fmt: skip
+                     "--inputs", str(inputs), "--expect", "x", stdout=io.StringIO())

@@ -55,11 +55,11 @@ def test_the_compare_diff_of_reasoning_aligns_the_steps(client, owner, simulator
         conversation = Conversation.objects.create(owner=owner, model=simulator_model)
         prompt = Turn.objects.create(conversation=conversation, role="user", content="What is 17*23?")
         answer = Turn.objects.create(conversation=conversation, parent=prompt, role="assistant", content="391",
-                                     reasoning=reasoning, model=simulator_model)  # fmt: skip
+                                     reasoning=reasoning, model=simulator_model)
         conversation.leaf = answer
         conversation.save()
         ComparisonColumn.objects.create(comparison=comparison, conversation=conversation, position=position,
-                                        model=simulator_model, entrant="sim")  # fmt: skip
+                                        model=simulator_model, entrant="sim")
     client.force_login(owner)
     page = client.get(f"/compare/{comparison.pk}/diff?part=reasoning&a=A&b=B").content.decode()
     assert 'class="thought-diff"' in page

@@ -29,7 +29,7 @@ def tool_turn(owner, model, **fields) -> Turn:
             {"id": "c2", "name": "divide", "arguments": '{"a": 1, "b": 0}', "server": "clock", "status": "done",
              "result": "division by zero", "is_error": True, "duration_ms": 3}]},
         {"reasoning": "It came back.", "content": "Done.", "tool_calls": []},
-    ]  # fmt: skip
+    ]
     defaults = {"conversation": conversation, "parent": user, "role": "assistant", "model": model,
                 "model_label": model.label, "reasoning": "It came back.", "content": "Done.", "steps": steps,
                 "status": "complete"}
@@ -49,7 +49,7 @@ def test_a_finished_tool_turn_renders_its_steps_in_order_with_results_escaped(ow
 def test_a_stopped_turns_unanswered_call_says_so(owner, simulator_model):
     turn = tool_turn(owner, simulator_model, status="stopped", reasoning="I will **echo** it.", content="")
     turn.steps = [{**turn.steps[0], "tool_calls": [{**turn.steps[0]["tool_calls"][0], "result": None,
-                                                    "status": "running"}]}]  # fmt: skip
+                                                    "status": "running"}]}]
     html = render_turn(turn)
     assert 'data-state="unanswered"' in html and "no result" in html
     assert 'class="thought step-thought"' not in html  # the one step is the turn's own
@@ -107,7 +107,7 @@ def test_functions_are_defined_checked_saved_as_a_set_and_loaded(logged_in, owne
     assert "<code>get_colour</code>" in ok.content.decode()
     conversation.refresh_from_db()
     assert conversation.functions == [{"name": "get_colour", "description": "The colour of a thing",
-                                       "parameters": schema, "returns": {"type": "string"}}]  # fmt: skip
+                                       "parameters": schema, "returns": {"type": "string"}}]
     logged_in.post(f"{base}/save", {"set_name": "Colours"})
     assert ToolSet.objects.get(owner=owner, name="Colours").functions == conversation.functions
     logged_in.post(f"{base}/remove", {"name": "get_colour"})
@@ -130,7 +130,7 @@ def with_function(owner, model):
     schema = {"type": "object", "properties": {"thing": {"type": "string"}}, "required": ["thing"]}
     return Conversation.objects.create(owner=owner, model=model, functions=[
         {"name": "get_colour", "description": "The colour of a thing", "parameters": schema,
-         "returns": {"type": "string"}}])  # fmt: skip
+         "returns": {"type": "string"}}])
 
 
 async def wait_status(turn_id: int, *statuses: str) -> Turn:
@@ -146,7 +146,7 @@ async def wait_status(turn_id: int, *statuses: str) -> Turn:
 async def test_a_function_call_waits_for_a_checked_answer_then_the_loop_goes_on(owner, simulator_model):
     conversation = await with_function(owner, simulator_model)
     launched = await launch(Question(owner=owner, model=simulator_model, text="What is the get_colour of the sky?",
-                                     conversation=conversation))  # fmt: skip
+                                     conversation=conversation))
     turn = await wait_status(launched.turn_id, "awaiting_tool", "complete", "error")
     assert turn.status == "awaiting_tool", turn.error
     call = turn.steps[-1]["tool_calls"][0]
@@ -175,7 +175,7 @@ def test_the_inspector_shows_every_call_of_the_loop_with_what_reasoning_went_bac
                            {"role": "assistant", "content": "", "reasoning_content": "I will echo it.",
                             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "echo",
                                                                                          "arguments": "{}"}}]},
-                           {"role": "tool", "tool_call_id": "c1", "content": PAYLOAD}]}  # fmt: skip
+                           {"role": "tool", "tool_call_id": "c1", "content": PAYLOAD}]}
     usage = {"prompt_tokens": 10, "completion_tokens": 5, "reasoning_tokens": 2}
     turn.sent = {
         "method": "POST", "url": "https://api.deepseek.com/v1/chat/completions", "headers": {}, "body": first,
@@ -183,7 +183,7 @@ def test_the_inspector_shows_every_call_of_the_loop_with_what_reasoning_went_bac
         "calls": [{"step": "step 1", "method": "POST", "url": "u", "headers": {}, "body": first, "usage": usage},
                   {"step": "step 2", "method": "POST", "url": "u", "headers": {}, "body": second, "usage": usage,
                    "context_notes": [{"kind": "kept_reasoning", "detail": "message 2 in reasoning_content"}]}],
-    }  # fmt: skip
+    }
     turn.save()
     html = logged_in.get(f"/turns/{turn.pk}/request").content.decode()
     assert "Call 1: step 1" in html and "Call 2: step 2" in html
@@ -205,7 +205,7 @@ def test_compare_columns_each_get_their_own_tools(logged_in, owner, simulator_mo
     McpServer.objects.create(name="clock", command="python3")
     assert 'name="col1-tools"' in logged_in.get("/compare/new/").content.decode()
     data = {"col0-model": str(simulator_model.pk), "col1-model": str(simulator_model.pk),
-            "col0-tools": "clock", "col1-tools": "clock:now", "prompt": "What time is it?"}  # fmt: skip
+            "col0-tools": "clock", "col1-tools": "clock:now", "prompt": "What time is it?"}
     comparison, _ = create_comparison(owner, data)
     tools = [c.conversation.tools for c in comparison.columns.select_related("conversation")]
     assert tools == [["clock"], ["clock:now"]]

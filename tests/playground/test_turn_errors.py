@@ -15,7 +15,7 @@ def test_a_turn_error_is_stored_with_the_three_keys_every_reader_uses():
     assert TurnError("too_long", "cut").as_dict() == {"kind": "too_long", "message": "cut", "status_code": None}
     assert INTERRUPTED == {
         "kind": "interrupted", "message": "The server stopped while this turn was streaming.", "status_code": None,
-    }  # fmt: skip
+    }
 
 
 def test_a_refusal_without_text_is_named_by_its_type():

@@ -36,7 +36,7 @@ def model_at(url: str) -> ModelProfile:
     return ModelProfile.objects.create(
         provider=provider, model_id="fake-r1", label="Fake R1",
         price_input=Decimal("1000"), price_output=Decimal("2000"),
-    )  # fmt: skip
+    )
 
 
 async def ask(conversation, model, prompt="Hi"):
@@ -77,7 +77,7 @@ async def test_each_user_runs_on_their_own_key_and_nobody_else_does(settings, ow
     keys = await database_sync_to_async(lambda: {k.user_id: k for k in UserProviderKey.objects.all()})()
     assert [(t.key_source, t.user_key_id) for t in turns] == [
         ("user", keys[owner.pk].pk), ("user", keys[stranger.pk].pk), ("site", None), ("user", keys[owner.pk].pk),
-    ]  # fmt: skip
+    ]
     # Usage and cost add up per key: Olivia's two turns, 10 in + 30 out each.
     assert turns[0].cost == Decimal("0.070000")
     from playground.turns.keys import usage_by_key
@@ -108,7 +108,7 @@ async def test_with_the_option_off_everyone_runs_on_the_site_key(settings, owner
         assert bearer(up.requests[0]) == f"Bearer {SITE_KEY}"
     assert turn.key_source == "site"
     assert (await database_sync_to_async(client.post)("/settings/keys/", {"provider": model.provider.pk,
-            "api_key": "x", "action": "save"})).status_code == 403  # fmt: skip
+            "api_key": "x", "action": "save"})).status_code == 403
 
 
 async def test_required_mode_refuses_a_turn_without_the_users_key(settings, owner):

@@ -22,7 +22,7 @@ def exchange(conv, prompt, answer, *, parent=None, reasoning="", model=None, **m
     bot = Turn.objects.create(
         conversation=conv, parent=user, role="assistant", content=answer, reasoning=reasoning,
         model=model, model_label=model.label if model else "Gone", source="scripted:scripted-1", **metrics,
-    )  # fmt: skip
+    )
     conv.leaf = bot
     conv.save()
     return user, bot
@@ -37,7 +37,7 @@ def conversation(owner, scripted_model):
         first_reasoning_ms=310, first_content_ms=2400, thinking_ms=2090, duration_ms=3400,
         sent={"method": "POST", "url": "https://example.test/v1/chat", "headers": {"authorization": "[redacted]"},
               "body": {"messages": [{"role": "user", "content": "What is 17*23?"}]}},
-    )  # fmt: skip
+    )
     return conv
 
 
@@ -126,7 +126,7 @@ def test_it_shows_stored_metrics_and_totals_after_reload(client, owner, conversa
 def test_it_labels_hidden_reasoning_with_its_token_count(client, owner):
     provider = Provider.objects.create(name="oai", kind="openai-responses")
     o3 = ModelProfile.objects.create(provider=provider, model_id="o3", label="o3", reasoning="hidden",
-                                     efforts=["low", "high"], thinking_control="reasoning_effort")  # fmt: skip
+                                     efforts=["low", "high"], thinking_control="reasoning_effort")
     conv = Conversation.objects.create(owner=owner, model=o3)
     exchange(conv, "Hi", "Hello", model=o3, reasoning_tokens=1832, completion_tokens=1900, thinking_ms=12400)
     client.force_login(owner)
@@ -146,11 +146,11 @@ def test_it_says_when_a_turn_ran_out_of_tokens_while_thinking(client, owner, scr
 def test_it_shows_only_the_controls_a_model_supports(client, owner):
     provider = Provider.objects.create(name="plain", kind="openai")
     plain = ModelProfile.objects.create(provider=provider, model_id="gpt-4o", label="GPT-4o", reasoning="none",
-                                        supports_temperature=True, max_output_tokens=16384)  # fmt: skip
+                                        supports_temperature=True, max_output_tokens=16384)
     claude = ModelProfile.objects.create(
         provider=Provider.objects.create(name="anth", kind="anthropic"), model_id="claude", label="Claude",
         thinking_control="anthropic_budget", supports_budget=True, supports_temperature=False,
-    )  # fmt: skip
+    )
     client.force_login(owner)
     html = client.get(f"/models/{plain.pk}/controls").content.decode()
     assert 'name="thinking"' not in html and 'name="effort"' not in html and 'name="budget_tokens"' not in html
@@ -234,7 +234,7 @@ def test_the_inspector_shows_the_request_and_that_earlier_reasoning_was_left_out
         "body": {"messages": [{"role": "user", "content": "What is 17*23?"},
                               {"role": "assistant", "content": "**391**"},
                               {"role": "user", "content": "And 17*24?"}]},
-    }  # fmt: skip
+    }
     second.save()
     client.force_login(owner)
     html = client.get(f"/turns/{second.pk}/request").content.decode()

@@ -23,7 +23,7 @@ def cases():
                 yield kind, ModelSpec(
                     model_id="m", reasoning=ReasoningStyle.NATIVE, thinking_control=control,
                     efforts=efforts, options=options,
-                )  # fmt: skip
+                )
 
 
 def refused(kind: str, model: ModelSpec, thinking: Thinking) -> bool:
@@ -51,7 +51,7 @@ def test_a_model_that_always_thinks_says_so_and_the_refusal_says_what_works():
     model = ModelSpec(
         model_id="o3", reasoning=ReasoningStyle.NATIVE, thinking_control="reasoning_effort",
         efforts=("low", "medium", "high"),
-    )  # fmt: skip
+    )
     accepted = accepted_controls("openai", model)
     assert accepted.thinking == {"on": None, "off": "this model always thinks"}
     assert ("Thinking off", "this model always thinks") in accepted.unavailable()

@@ -35,16 +35,16 @@ def test_it_finds_the_step_reasoning_the_context_sent_back():
 def test_each_flavours_carrier():
     anthropic = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [
         {"type": "thinking", "thinking": "hmm", "signature": "sig"}, {"type": "tool_use", "id": "t", "name": "now",
-                                                                     "input": {}}]}]}  # fmt: skip
+                                                                     "input": {}}]}]}
     assert [(c.carrier, c.chars, c.tool_calls) for c in carried(anthropic, "anthropic")] == [
         ("signed thinking block", 3, 1)
     ]
     gemini = {"contents": [{"role": "model", "parts": [{"functionCall": {"name": "now", "args": {}},
-                                                        "thoughtSignature": "abc"}]}]}  # fmt: skip
+                                                        "thoughtSignature": "abc"}]}]}
     assert [(c.message, c.carrier) for c in carried(gemini, "gemini")] == [(1, "thoughtSignature")]
     responses = {"input": [{"type": "message", "role": "user", "content": "hi"},
                            {"type": "reasoning", "id": "rs_1", "encrypted_content": "xyz", "summary": []},
-                           {"type": "function_call", "call_id": "c", "name": "now", "arguments": "{}"}]}  # fmt: skip
+                           {"type": "function_call", "call_id": "c", "name": "now", "arguments": "{}"}]}
     assert [(c.message, c.carrier) for c in carried(responses, "openai-responses")] == [
         (2, "reasoning item (encrypted_content)")
     ]

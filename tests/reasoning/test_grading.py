@@ -40,7 +40,7 @@ def test_graders_that_cannot_work_are_refused():
     for bad in (
         {"kind": "regex", "pattern": "("}, {"kind": "exact"}, {"kind": "number", "expected": "x"},
         {"kind": "schema", "schema": {"type": 7}}, {"kind": "judge", "judge": "j"}, {"kind": "vibes"},
-    ):  # fmt: skip
+    ):
         with pytest.raises(BadGrader):
             check_grader(bad)
 

@@ -22,7 +22,7 @@ def request(kind: str, **options) -> ChatRequest:
     return ChatRequest(
         provider=ProviderConfig(kind=kind), model=ModelSpec("m", options=options), messages=[],
         system="Be terse.", response_schema=SCHEMA,
-    )  # fmt: skip
+    )
 
 
 def keys_fit(typed_dict: type, value: dict) -> None:

@@ -45,7 +45,7 @@ class Deployment:
         env = {
             k: v for k, v in os.environ.items()
             if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-        }  # fmt: skip
+        }
         env.update(
             DJANGO_SETTINGS_MODULE="playground.settings",
             PYTHONPATH=str(ROOT),

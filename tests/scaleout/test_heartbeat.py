@@ -44,7 +44,7 @@ async def test_a_dead_workers_turn_is_interrupted_within_the_bound_while_nobody_
             # The per-turn rule (no checkpoint for this long) must not be what finds it.
             "STREAM_STALE_AFTER": "120",
         },
-    )  # fmt: skip
+    )
     servers: list[Server] = []
     try:
         ids = deployment.setup(LONG, conversations=2)

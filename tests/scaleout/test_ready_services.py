@@ -22,7 +22,7 @@ class ProbedServer(Server):
             self.process = subprocess.Popen(
                 [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "playground.asgi:application"],
                 cwd=ROOT, env=self.deployment.env(), stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -40,7 +40,7 @@ def workers(request, tmp_path_factory):
     deployment = Deployment(
         tmp_path_factory.mktemp("workers"), database_url=database_url, redis_url=redis_url,
         extra={"REDIS_LAYER": request.param},
-    )  # fmt: skip
+    )
     servers: list[Server] = []
     try:
         ids = deployment.setup(OPTIONS, conversations=3)

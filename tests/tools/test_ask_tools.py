@@ -23,7 +23,7 @@ def ask(*args: str) -> tuple[str, str]:
 
 def test_json_has_the_steps_of_a_loop_with_a_real_server(simulator_model, clock_server, owner):
     out, _ = ask("--json", "--model", simulator_model.label, "--user", "olivia", "--tools", "clock",
-                 "What time is it now?")  # fmt: skip
+                 "What time is it now?")
     result = json.loads(out)
     assert result["status"] == "complete"
     first, last = result["steps"]
@@ -53,12 +53,12 @@ def test_the_terminal_shows_calls_and_results(simulator_model, clock_server, own
 def test_max_steps_ends_a_loop_that_never_stops(scripted, scripted_model, clock_server, owner):
     for n in range(4):
         scripted.enqueue([ReasoningDelta("again "), ToolCallStart(0, f"c{n}", "now"),
-                          ToolCallDone(0, f"c{n}", "now", "{}"), Finish("tool_calls")])  # fmt: skip
+                          ToolCallDone(0, f"c{n}", "now", "{}"), Finish("tool_calls")])
     scripted.enqueue([ContentDelta("never"), Finish("stop")])
     out = io.StringIO()
     with pytest.raises(CommandError) as caught:
         call_command("ask", "--json", "--model", "Scripted", "--user", "olivia", "--tools", "clock",
-                     "--max-steps", "2", "loop", stdout=out, stderr=io.StringIO())  # fmt: skip
+                     "--max-steps", "2", "loop", stdout=out, stderr=io.StringIO())
     assert caught.value.returncode == 1
     result = json.loads(out.getvalue())
     assert result["error"]["kind"] == "step_limit" and "limit of 2 model calls" in result["error"]["message"]

@@ -22,7 +22,7 @@ def deepseek_like(url, owner):
     model = ModelProfile.objects.create(
         provider=provider, model_id="fake-reasoner", label="Loopback", reasoning="native",
         options={"replay": "interleaved", "echo_reasoning_content": True},
-    )  # fmt: skip
+    )
     conversation = Conversation.objects.create(owner=owner, model=model, tools=["clock:add"])
     return model, conversation
 

@@ -85,7 +85,7 @@ def test_the_admin_is_for_superusers_only(client, admin_user, django_user_model)
     response = client.post("/admin/playground/mcpserver/add/", {
         "name": "clock", "command": sys.executable, "args": json.dumps([str(CLOCK_SERVER)]), "url": "",
         "enabled": "on", "env_lines": "TZ=UTC\nTOKEN=tok-42",
-    })  # fmt: skip
+    })
     assert response.status_code == 302, response.content.decode()[:2000]
     server = McpServer.objects.get(name="clock")
     assert server.opened_env() == {"TZ": "UTC", "TOKEN": "tok-42"}
@@ -95,7 +95,7 @@ def test_the_admin_is_for_superusers_only(client, admin_user, django_user_model)
     client.post(f"/admin/playground/mcpserver/{server.pk}/change/", {
         "name": "clock", "command": sys.executable, "args": json.dumps([str(CLOCK_SERVER)]), "url": "",
         "enabled": "on", "env_lines": "TZ=UTC\nTOKEN=••••",
-    })  # fmt: skip
+    })
     assert McpServer.objects.get(pk=server.pk).opened_env() == {"TZ": "UTC", "TOKEN": "tok-42"}
 
 

@@ -52,7 +52,7 @@ def calls_step(*calls, reasoning="Let me use a tool. "):
     events = [ReasoningDelta(reasoning)]
     for index, (call_id, name, arguments) in enumerate(calls):
         events += [ToolCallStart(index, call_id, name), ToolCallDelta(index, arguments),
-                   ToolCallDone(index, call_id, name, arguments)]  # fmt: skip
+                   ToolCallDone(index, call_id, name, arguments)]
     return [*events, Usage(10, 5, 2), Finish("tool_calls")]
 
 
@@ -102,7 +102,7 @@ async def test_a_two_step_loop_with_parallel_calls(owner, scripted_model, script
     toolbox.delay = 0.3
     scripted.enqueue(calls_step(("c1", "add", '{"a": 2, "b": 3}'), ("c2", "now", "{}")))
     scripted.enqueue([ReasoningDelta("Got 5 and noon. "), ContentDelta("5, at 12:00."), Usage(20, 6, 3),
-                      Finish("stop")])  # fmt: skip
+                      Finish("stop")])
     conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
     turn, seen = await ask(owner, scripted_model, "2+3, and the time?", conversation=conversation)
 
@@ -114,7 +114,7 @@ async def test_a_two_step_loop_with_parallel_calls(owner, scripted_model, script
             for c in first["tool_calls"]] == [
         ("c1", "add", '{"a": 2, "b": 3}', "5", False, "fake", "done"),
         ("c2", "now", "{}", "12:00", False, "fake", "done"),
-    ]  # fmt: skip
+    ]
     assert last["content"] == turn.content and last["tool_calls"] == []
     assert first["thinking_ms"] is not None and first["duration_ms"] >= first["thinking_ms"]
     assert last["thinking_ms"] is not None
@@ -256,7 +256,7 @@ async def test_a_paused_loop_goes_on_when_the_result_is_posted(owner, stranger, 
     toolbox.later = ("ask_user",)
     scripted.enqueue(calls_step(("c1", "ask_user", '{"q": "colour?"}'), ("c2", "ask_user", '{"q": "size?"}')))
     scripted.enqueue([ReasoningDelta("Blue, large. "), ContentDelta("A large blue one."), Usage(7, 3, 1),
-                      Finish("stop")])  # fmt: skip
+                      Finish("stop")])
     conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
     turn, _ = await ask(owner, scripted_model, "pick", conversation=conversation)
     assert turn.status == "awaiting_tool"
@@ -297,7 +297,7 @@ async def test_a_loop_over_a_streamable_http_server(owner, simulator_model, cloc
 
 async def test_calls_cut_by_the_token_limit_are_not_run(owner, scripted_model, scripted, toolbox):
     scripted.enqueue([ReasoningDelta("Adding. "), ToolCallStart(0, "c1", "add"), ToolCallDelta(0, '{"a": 2, "b"'),
-                      ToolCallDone(0, "c1", "add", '{"a": 2, "b"'), Finish("length")])  # fmt: skip
+                      ToolCallDone(0, "c1", "add", '{"a": 2, "b"'), Finish("length")])
     conversation = await conversation_with_tools(owner, scripted_model, ["fake"])
     turn, _ = await ask(owner, scripted_model, "2+3?", conversation=conversation)
     assert (turn.status, turn.finish_reason) == ("complete", "length")

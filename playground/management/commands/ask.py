@@ -217,7 +217,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--tools", metavar="SERVER[,SERVER:TOOL…]",
             help="MCP servers (or single tools) the model may call; the conversation keeps them",
-        )  # fmt: skip
+        )
         parser.add_argument("--max-steps", type=int, metavar="N", help="model calls a tool loop may make (default 8)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -303,7 +303,7 @@ class Command(BaseCommand):
             raise bad(f"--tools: {e}") from None
         if missing := unknown_servers(selection):
             raise bad(f"--tools: no enabled MCP server named {', '.join(missing)} (see the admin, or "
-                      "[[mcp_servers]] in `providers import`)")  # fmt: skip
+                      "[[mcp_servers]] in `providers import`)")
         return selection
 
     def prompt(self, user: User, name: str) -> Prompt:
@@ -329,5 +329,5 @@ class Command(BaseCommand):
             parts.append(f"{len(turn.steps)} steps, {calls} tool call{'' if calls == 1 else 's'}")
         if (structured := structured_answer(turn)) is not None:
             parts.append("answer matches the schema" if structured.valid else
-                         f"answer does not match the schema: {'; '.join(structured.errors)}")  # fmt: skip
+                         f"answer does not match the schema: {'; '.join(structured.errors)}")
         return " · ".join(parts)

@@ -19,7 +19,7 @@ class Command(BaseCommand):
             "--without-keys", action="store_true",
             help="leave FIELD_ENCRYPTION_KEY and SECRET_KEY out (keep them elsewhere: without them the "
             "provider keys in the copy cannot be read)",
-        )  # fmt: skip
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:

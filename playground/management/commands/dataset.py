@@ -43,11 +43,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--format", choices=FORMATS, default="final")
         parser.add_argument("--reasoning-field", choices=REASONING_FIELDS, default="reasoning_content",
-                            help="the assistant field that holds the reasoning (format reasoning_field)")  # fmt: skip
+                            help="the assistant field that holds the reasoning (format reasoning_field)")
         parser.add_argument("--missing-reasoning", choices=MISSING, default="skip",
-                            help="an answer without reasoning is skipped, or stops the export")  # fmt: skip
+                            help="an answer without reasoning is skipped, or stops the export")
         parser.add_argument("--dpo-reasoning", choices=ANSWER_STYLES, default="final",
-                            help="how chosen and rejected answers carry reasoning (format dpo)")  # fmt: skip
+                            help="how chosen and rejected answers carry reasoning (format dpo)")
         parser.add_argument("--user", help="only this user's conversations (default: every user's)")
         parser.add_argument("--model", action="append", default=[], metavar="LABEL", help="repeatable")
         parser.add_argument("--prompt", action="append", default=[], metavar="NAME", help="repeatable")
@@ -72,11 +72,11 @@ class Command(BaseCommand):
             until=date(options["until"]) if options["until"] else None,
             rating=options["rating"], conversations=options["conversation"], comparison=options["comparison"],
             verdict=options["verdict"], blind_only=options["blind_only"],
-        )  # fmt: skip
+        )
         export = ExportOptions(
             format=options["format"], reasoning_field=options["reasoning_field"],
             missing_reasoning=options["missing_reasoning"], dpo_reasoning=options["dpo_reasoning"],
-        )  # fmt: skip
+        )
         report = Report()
         if options["out"]:
             self.write_file(Path(options["out"]), flt, export, report)

@@ -51,4 +51,4 @@ class Command(BaseCommand):
             self.stdout.write(f"updated {line}")
         self.stdout.write(self.style.SUCCESS(
             f"Imported {path}: {len(outcome.created)} created, {len(outcome.updated)} updated."
-        ))  # fmt: skip
+        ))

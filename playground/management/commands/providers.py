@@ -476,7 +476,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"updated {line}")
             self.stdout.write(self.style.SUCCESS(
                 f"Imported {options['file']}: {len(outcome.created)} created, {len(outcome.updated)} updated."
-            ))  # fmt: skip
+            ))
         else:
             self.list_providers()
 

@@ -92,9 +92,9 @@ class Command(BaseCommand):
             if not options["rubric"]:
                 raise bad("--judge needs --rubric")
             return {"kind": "judge", "judge": options["judge"], "rubric": options["rubric"],
-                    "scale": options["scale"], "judge_reasoning": options["judge_reasoning"]}  # fmt: skip
+                    "scale": options["scale"], "judge_reasoning": options["judge_reasoning"]}
         raise bad("choose a grader: --expect, --expect-exact, --expect-regex, --expect-number, --expect-schema "
-                  "or --judge with --rubric")  # fmt: skip
+                  "or --judge with --rubric")
 
     def handle(self, *args: Any, **options: Any) -> None:
         ask = Ask()
@@ -123,12 +123,12 @@ class Command(BaseCommand):
                 sweep = create_sweep(
                     user, model, options["prompt"], options["levels"].split(","), self.grader(options),
                     repeats=options["repeats"], params=params, concurrency=options["concurrency"], inputs=inputs,
-                )  # fmt: skip
+                )
             except BadInput as e:
                 raise bad(str(e)) from None
         if not options["json"]:
             self.stderr.write(f"sweep {sweep.pk}: {sweep.runs.count()} runs of {sweep.model_label} "
-                              f"at {', '.join(sweep.levels)}", style_func=str)  # fmt: skip
+                              f"at {', '.join(sweep.levels)}", style_func=str)
         try:
             asyncio.run(self.run(sweep.pk))
         except KeyboardInterrupt:
@@ -159,7 +159,7 @@ class Command(BaseCommand):
                 p.level + mark, str(p.runs), str(p.graded), _fmt(p.score.mean), interval,
                 _fmt(p.reasoning_tokens.mean, 0), _fmt(p.answer_tokens.mean, 0), _fmt(p.seconds.mean),
                 "—" if p.cost.mean is None else f"${p.cost.mean:.5f}",
-            ))  # fmt: skip
+            ))
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
         lines.append("* the cheapest level whose score is within the best level's 95% interval")
