@@ -45,7 +45,6 @@ from playground.models import Turn, decimal_that_fits
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
 from playground.streaming.liveness import LIVE_RUNS, heartbeat, sweep_once
-from playground.streaming.messages import TEXT_CHARS
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -563,25 +562,20 @@ class TurnRun:
         c_new = self._c_len - self._c_sent
         if not (r_new or c_new):
             return
-        r_off, c_off = self._r_sent, self._c_sent
-        r_text, c_text = _tail(self.reasoning, r_new), _tail(self.content, c_new)
+        frame = {
+            "type": "turn.frame",
+            "turn": self.turn_id,
+            "r_off": self._r_sent,
+            "r": _tail(self.reasoning, r_new),
+            "c_off": self._c_sent,
+            "c": _tail(self.content, c_new),
+        }
+        if self.step:  # offsets start again at each step of a tool loop
+            frame["step"] = self.step
         self._r_sent, self._c_sent = self._r_len, self._c_len
-        # At most TEXT_CHARS of text a frame: after a stall (a loaded machine, a long
-        # garbage collection) what came meanwhile goes as several frames, so a socket
-        # whose browser stopped reading is paused after one of them and drops the
-        # rest (backpressure), instead of being written the whole backlog at once.
-        r_at = c_at = 0
-        while r_at < len(r_text) or c_at < len(c_text):
-            r = r_text[r_at : r_at + TEXT_CHARS]
-            c = c_text[c_at : c_at + TEXT_CHARS - len(r)]
-            frame = {"type": "turn.frame", "turn": self.turn_id, "r_off": r_off + r_at, "r": r,
-                     "c_off": c_off + c_at, "c": c}  # fmt: skip
-            r_at, c_at = r_at + len(r), c_at + len(c)
-            if self.step:  # offsets start again at each step of a tool loop
-                frame["step"] = self.step
-            self.frames_sent += 1
-            assert self.layer is not None
-            await self.layer.group_send(self.group, frame)
+        self.frames_sent += 1
+        assert self.layer is not None
+        await self.layer.group_send(self.group, frame)
 
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed

@@ -20,7 +20,6 @@ from playground.models import Conversation, ModelProfile, Provider, Turn
 from playground.streaming import liveness
 from playground.streaming import run as runs
 from playground.streaming.liveness import mark_interrupted
-from playground.streaming.messages import TEXT_CHARS
 from playground.streaming.run import RUNS, run_group, start_run
 from reasoning.adapters import get_adapter, register
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Usage
@@ -256,33 +255,6 @@ async def test_frames_coalesce_deltas_first_at_once_then_one_per_interval(owner,
         c_end += len(frame["c"])
     assert (r_end, c_end) == (2000, 2000)
     assert watcher.messages[-1][1]["type"] == "turn.done"  # nothing after done
-
-
-async def test_a_backlog_goes_as_frames_of_at_most_text_chars(owner, scripted, scripted_model, settings):
-    """Text that piled up while the run could not send (a stall) is cut into frames of at
-    most TEXT_CHARS, so a socket whose browser stopped reading is paused after one of
-    them and drops the rest, instead of being written the whole backlog at once."""
-    settings.FRAME_INTERVAL = 0.5
-    big = TEXT_CHARS // 2 + 7
-    deltas = [ReasoningDelta("r"), *(ReasoningDelta("x" * big) for _ in range(5))]
-    deltas += [ContentDelta("y" * big) for _ in range(3)]
-    scripted.enqueue([*deltas, Finish("stop")], delay=0.0, first_delay=0.05)
-    conv = await new_conversation(owner)
-    turn_id = await new_exchange(conv, scripted_model)
-    async with GroupWatcher(conv.group_name) as watcher:
-        await start_run(turn_id)
-        await watcher.until_done(turn_id)
-    frames = [m for _, m in watcher.messages if m["type"] == "turn.frame"]
-    assert len(frames) >= 1 + (5 * big + 3 * big) // TEXT_CHARS
-    assert all(len(f["r"]) + len(f["c"]) <= TEXT_CHARS for f in frames)
-    # Reasoning before the answer, offsets chained, nothing lost.
-    r_end = c_end = 0
-    for frame in frames:
-        assert (frame["r_off"], frame["c_off"]) == (r_end, c_end)
-        assert not (frame["c"] and r_end + len(frame["r"]) < 1 + 5 * big)
-        r_end += len(frame["r"])
-        c_end += len(frame["c"])
-    assert (r_end, c_end) == (1 + 5 * big, 3 * big)
 
 
 class QueryCounter:
