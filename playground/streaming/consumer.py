@@ -30,9 +30,9 @@ from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
-from playground.streaming.follower import Delivery, Piece, TurnFollower
+from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
 from playground.streaming.launch import ExchangeRenderer, Question, launch
-from playground.streaming.messages import fit, pack, split_turn, text_swaps
+from playground.streaming.messages import TEXT_CHARS, fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
 from playground.turns.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
@@ -296,12 +296,32 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if structure:
             await self._send_all(pack(structure))
         if delivery.pieces:
-            swaps = [s for p in delivery.pieces for s in text_swaps(turn_id, p.block, p.text, replace=p.replace)]
-            await self._send_all(pack(swaps))
-            if self.slow_reader is not None:
-                self.slow_reader.sent()
+            await self._send_text(turn_id, delivery.pieces)
         if delivery.ask is not None:
             await self._ask_resume(turn_id, delivery.ask)
+
+    async def _send_text(self, turn_id: int, pieces: list[Piece]) -> None:
+        """Text as messages that fit; once the browser stops reading, the messages
+        not yet written are dropped like frames (a resume reply may hold a long
+        backlog): the follower no longer counts their text as had, and fetches it
+        again when the browser reads (`catch_up`)."""
+        messages = text_messages(turn_id, pieces)
+        for n, (message, _) in enumerate(messages):
+            if n and self._reader_is_slow():
+                follower = self.following.get(turn_id)
+                if follower is not None:
+                    unsent = [carried for _, carries in messages[n:] for carried in carries]
+                    if any(sets for _, _, sets in unsent):
+                        follower.forget()  # the page's block is not a prefix of the run's text
+                    else:
+                        for block, chars, _ in unsent:
+                            follower.have[BLOCKS.index(block)] -= chars
+                        follower.on_dropped()
+                self._note_dropped()
+                break
+            await self.send(text_data=message)
+        if self.slow_reader is not None:
+            self.slow_reader.sent()
 
     async def _send_all(self, messages: list[str]) -> None:
         for message in messages:
@@ -362,6 +382,28 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         except (TypeError, ValueError):
             return None
         return Turn.objects.filter(pk=pk, conversation=self.conversation).values_list("pk", flat=True).first()
+
+
+def text_messages(turn_id: int, pieces: list[Piece]) -> list[tuple[str, list[tuple[str, int, bool]]]]:
+    """`pieces` as messages that fit (`pack` of their `text_swaps`), each with what it
+    carries: (block, characters, whether it sets the block rather than appends)."""
+    fragments: list[tuple[str, tuple[str, int, bool]]] = []
+    for piece in pieces:
+        swaps = text_swaps(turn_id, piece.block, piece.text, replace=piece.replace)
+        chunks = [len(piece.text[i : i + TEXT_CHARS]) for i in range(0, len(piece.text), TEXT_CHARS)] or [0]
+        fragments += [(swap, (piece.block, chars, piece.replace and k == 0)) for k, (swap, chars) in
+                      enumerate(zip(swaps, chunks, strict=True))]  # fmt: skip
+    messages: list[tuple[str, list[tuple[str, int, bool]]]] = []
+    for message in pack([swap for swap, _ in fragments]):
+        carries = []
+        at = 0
+        while at < len(message):  # pack joins whole fragments, in order
+            swap, carried = fragments.pop(0)
+            assert message.startswith(swap, at)
+            at += len(swap)
+            carries.append(carried)
+        messages.append((message, carries))
+    return messages
 
 
 def _finished_steps(turn_id: int, step: int) -> list[dict[str, Any]]:

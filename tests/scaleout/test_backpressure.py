@@ -101,7 +101,7 @@ def run_deployment(tmp_path, backpressure: bool, stuck: int) -> tuple[dict[str, 
     server = Server(deployment).start()
     try:
         sockets = asyncio.run(heavy_turn(server, ids, stuck))
-        stats = httpx.get(f"{server.url}/_scaleout/backpressure", timeout=10).json()
+        stats = httpx.get(f"{server.url}/_scaleout/backpressure", timeout=30).json()
         closed_after = _closed_within(sockets, 10)
     finally:
         server.stop()
