@@ -74,9 +74,10 @@ def test_the_word_diff_opens_under_the_metrics(logged_in_page, server, screensho
     assert "42" in diff.inner_text()
     page.locator(".diff-choice select[name=part]").select_option("reasoning")
     page.get_by_role("button", name="Show the differences").click()
-    page.wait_for_function("() => document.querySelector('.diff-text').innerText.length > 200")
-    assert page.locator(".diff-text del, .diff-text ins").count() >= 1  # the two simulators think differently
-    diff.scroll_into_view_if_needed()
+    # The reasoning part is the thought diff: the two reasonings side by side, steps aligned.
+    page.wait_for_function("() => document.querySelector('.thought-diff')?.innerText.length > 200")
+    assert page.locator(".thought-diff del, .thought-diff ins").count() >= 1  # the two simulators think differently
+    page.locator(".thought-diff").scroll_into_view_if_needed()
     screenshot(page, "compare-diff")
 
 
@@ -146,7 +147,7 @@ def test_the_leaderboard_shows_intervals_ranks_and_the_position_term(page, serve
     assert rows.first.locator("td").nth(1).inner_text() == "o3 · effort high"
     for i in range(4):
         low, high = (int(x) for x in rows.nth(i).locator("td.interval").inner_text().split(" – "))
-        assert low <= int(rows.nth(i).locator("td").nth(2).inner_text()) <= high
+        assert low <= int(rows.nth(i).locator("td.rating").inner_text()) <= high
     assert "the left column wins" in page.locator("#position-term").inner_text()
     screenshot(page, "compare-leaderboard")
 

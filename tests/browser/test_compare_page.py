@@ -219,8 +219,9 @@ def test_stop_one_column_then_the_rest(logged_in_page, server):
 def leaderboard_rows(page) -> list[tuple[str, str, str]]:
     rows = page.locator("table.leaderboard tbody tr")
     return [
-        (rows.nth(i).locator("td").nth(1).inner_text(), rows.nth(i).locator("td").nth(2).inner_text(),
-         rows.nth(i).locator("td").nth(6).inner_text())
+        # The entrant, its (raw) rating and the votes it took part in ("Battles").
+        (rows.nth(i).locator("td.entrant").inner_text(), rows.nth(i).locator("td.rating").inner_text(),
+         rows.nth(i).locator("td.battles").inner_text())
         for i in range(rows.count())
     ]
 

@@ -73,7 +73,7 @@ async def test_the_leaderboard_shows_intervals_ranks_and_the_side_term(async_cli
         await finish_runs()
         await async_client.post(f"/compare/{pk}/vote", {"choice": choice})
     page = (await async_client.get("/compare/leaderboard/")).content.decode()
-    rows = re.findall(r"<tr><td>(\d+)</td><td class=\"entrant\">([^<]+)</td><td>(\d+)</td>"
+    rows = re.findall(r"<tr><td>(\d+)</td><td class=\"entrant\">([^<]+)</td><td class=\"rating\">(\d+)</td>"
                       r"<td class=\"interval\">(\d+) – (\d+)</td>", page)
     assert [name for _, name, *_ in rows] == ["Alpha Sage", "Bravo Reasoner"]
     for _, _, value, low, high in rows:
