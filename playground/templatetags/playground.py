@@ -199,6 +199,8 @@ _ICONS = {
     "share": '<circle cx="18" cy="5" r="3"/><circle cx="6" cy="12" r="3"/><circle cx="18" cy="19" r="3"/>'
     '<path d="m8.6 13.5 6.8 4M15.4 6.5l-6.8 4"/>',
     "down": '<path d="M12 5v14"/><path d="m19 12-7 7-7-7"/>',
+    # Rising bars: the same prompt at each thinking level.
+    "sweep": '<path d="M4 20h16"/><path d="M6 20v-4M11 20v-8M16 20V6"/>',
     "thumbs-up": '<path d="M7 10v12"/>'
     '<path d="M15 5.9 14 10h5.8a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.4 22H7V10l4-8a3 3 0 0 1 4 3.9z"/>',
     "thumbs-down": '<path d="M17 14V2"/>'

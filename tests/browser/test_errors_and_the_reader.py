@@ -81,7 +81,8 @@ def test_a_thought_the_reader_scrolled_in_stays_open_on_stop_and_says_what_it_us
     page.locator(f"#t{pk}-r").hover()
     page.mouse.wheel(0, -200)  # the reader scrolls up inside the thought
     page.get_by_role("button", name="Stop generating (Esc)").first.click()
-    page.wait_for_selector(f'#turn-{pk}[data-status="stopped"]')
+    # The stop's round trip and the turn's final save: 10 s was too short under pytest -n 4 on a loaded machine.
+    page.wait_for_selector(f'#turn-{pk}[data-status="stopped"]', timeout=30_000)
     thought = page.locator(f"#turn-{pk} details.thought")
     assert thought.evaluate("d => d.open"), "the block closed on its reader"
     label = thought.locator("summary").inner_text()

@@ -59,18 +59,20 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     page.evaluate("() => { window.__longTasks = []; window.__rafGaps = []; }")
     started = time.monotonic()
 
-    # Sample cheaply (no reading of the streamed text): status, text nodes in the block, elements.
+    # Sample cheaply (no reading of the streamed text): status, text nodes in the block, elements (all, in the block,
+    # segments).
     samples = []
     while True:
-        status, nodes, elements = page.evaluate(
+        status, nodes, elements, in_block, segments = page.evaluate(
             "id => { const r = document.getElementById(`t${id}-r`);"
             " return [document.getElementById(`turn-${id}`).dataset.status, r.childNodes.length,"
-            " document.getElementsByTagName('*').length]; }",
+            " document.getElementsByTagName('*').length, r.getElementsByTagName('*').length,"
+            " r.getElementsByClassName('segment').length]; }",
             pk,
         )
         if status != "streaming":
             break
-        samples.append((nodes, elements))
+        samples.append((nodes, elements, in_block, segments))
         time.sleep(0.5)
     seconds = time.monotonic() - started
     after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -81,8 +83,8 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
         "import json\nprint(json.dumps([len(t.reasoning), t.reasoning_tokens]))\n"
     ).strip().splitlines()[-1])
     chars, tokens = stored
-    nodes = max(n for n, _ in samples)
-    elements = [e for _, e in samples]
+    nodes = max(s[0] for s in samples)
+    elements = [s[1] for s in samples]
     figures = {
         "reasoning_tokens": tokens,
         "stream_seconds": round(seconds, 1),
@@ -99,14 +101,23 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     }
     figures["cpu_throttle"] = THROTTLE
     figures["long_task_ms"] = sorted(long_tasks)[-10:]
+    # What the server's render of the whole thought holds (the bound for what streaming markdown may add).
+    final_block = page.locator(f"#t{pk}-r.markdown").evaluate("r => r.getElementsByTagName('*').length")
+    figures["elements_in_final_block"] = final_block
+    figures["elements_in_block_while_streaming"] = max(s[2] for s in samples)
     print("\nlong-thought figures:", json.dumps(figures))
 
     assert tokens >= reasoning_tokens * 0.9 and chars >= tokens * 3
     # One text node per frame at most: frames are ≤ 1 per FRAME_INTERVAL (0.04 s), never one per token.
     assert nodes <= seconds / 0.04 + 10 and nodes < tokens / 10
-    # Appending text adds no elements; only line segments (playground.js) and complete blocks rendered as they arrive
-    # (static/js/stream_markdown.js) do, a few per paragraph, never one per frame.
-    assert max(elements) - min(elements) <= 5 + chars / 100
+    # Appending text adds no elements; only line segments (playground.js, one per SEGMENT_CHARS = 2000 characters)
+    # and complete blocks rendered as they arrive (static/js/stream_markdown.js) do, inside the block: never one
+    # per frame. The rendered blocks hold no more elements than the server's render of the whole thought at the end
+    # (the same markdown), so what the block grows by is bounded by that render plus the segments.
+    outside = [e - b for _, e, b, _ in samples]
+    assert max(outside) - min(outside) <= 5, outside
+    assert max(g for *_, g in samples) <= chars / 2000 + 1
+    assert max(b - g for _, _, b, g in samples) <= final_block + 1, (samples, final_block)  # + its .md-live wrapper
     # Markdown is rendered once, at the end, into the folded block.
     assert page.locator(f"#t{pk}-r.markdown").count() == 1
     assert page.locator(f"#turn-{pk} details.thought").evaluate("d => d.open") is False

@@ -19,7 +19,11 @@ def get(url: str, encoding: str = "identity"):
 def test_daphne_serves_hashed_immutable_compressed_static_files(server):
     _, _, page = get(server.url("/login/"))
     linked = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.decode())
-    assert linked and all(re.search(r"\.[0-9a-f]{12}\.(css|js)$", u) for u in linked), linked
+    # The icon (an SVG since the ux branch) is linked like the stylesheets and scripts: hashed, cached for good.
+    assert linked and all(re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", u) for u in linked), linked
+    icon = next(u for u in linked if u.endswith(".svg"))
+    status, headers, _ = get(server.url(icon))
+    assert status == 200 and "immutable" in headers["Cache-Control"] and headers["Content-Type"].startswith("image/svg")
     script = next(u for u in linked if "htmx-2" in u)
     status, headers, plain = get(server.url(script))
     assert status == 200 and "immutable" in headers["Cache-Control"]
