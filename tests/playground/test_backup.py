@@ -92,10 +92,12 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
     archive = tmp_path / "backup.tar.gz"
     env_here, env_there = environment(here), environment(there)
     with FakeUpstream() as up:
-        # The first answer streams 40 chunks, pauses 10 s mid-thought (the backup runs
-        # then, whatever the machine's load), then finishes; the second comes at once.
+        # The first answer streams 40 chunks, pauses 30 s mid-thought (the backup runs
+        # then, whatever the machine's load: a manage.py backup takes 2 s alone, and more
+        # than the 10 s this pause once was under a full pytest -n 4 run on 2 cores), then
+        # finishes; the second comes at once.
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
-                          stall_after=40, stall_for=10))
+                          stall_after=40, stall_for=30))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
         manage(env_here, "migrate", "--noinput")
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
