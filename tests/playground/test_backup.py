@@ -41,14 +41,17 @@ ASK = """
 import asyncio, json
 from playground.turns.services import start_exchange
 from playground.models import Conversation, ModelProfile, Turn
-from playground.streaming.run import start_run
+from playground.streaming.launch import launch_stored
 conv = Conversation.objects.get(pk=CONV)
 exchange = start_exchange(conv, PROMPT, ModelProfile.objects.get(model_id="fake-r1"), {})
 async def run():
-    await (await start_run(exchange.assistant_turn.pk)).task
+    (launched,) = await launch_stored([exchange])
+    assert launched.run is not None and launched.run.task is not None, launched.error
+    await launched.run.task
 asyncio.run(run())
 turn = Turn.objects.get(pk=exchange.assistant_turn.pk)
-print(json.dumps({"pk": turn.pk, "status": turn.status, "content": turn.content}))
+print(json.dumps({"pk": turn.pk, "status": turn.status, "content": turn.content,
+                  "notes": (turn.sent or {}).get("context_notes") or []}))
 """
 
 
@@ -89,10 +92,12 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
     archive = tmp_path / "backup.tar.gz"
     env_here, env_there = environment(here), environment(there)
     with FakeUpstream() as up:
-        # The first answer streams 40 chunks, pauses 10 s mid-thought (the backup runs
-        # then, whatever the machine's load), then finishes; the second comes at once.
+        # The first answer streams 40 chunks, pauses 30 s mid-thought (the backup runs
+        # then, whatever the machine's load: a manage.py backup takes 2 s alone, and more
+        # than the 10 s this pause once was under a full pytest -n 4 run on 2 cores), then
+        # finishes; the second comes at once.
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
-                          stall_after=40, stall_for=10))
+                          stall_after=40, stall_for=30))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
         manage(env_here, "migrate", "--noinput")
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
@@ -128,10 +133,12 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
         assert second["status"] == "complete" and second["content"] == "Continued."
         requests = list(up.requests)
     assert [r.headers["authorization"] for r in requests] == [f"Bearer {SITE_KEY}"] * 2
-    # The restored history went along (the interrupted answer had no text yet: the
-    # context joins the two prompts, as it does for any unanswered prompt).
+    # The restored history went along: the interrupted answer had no text yet, so its
+    # prompt is left out, as any unanswered prompt is, and the context says so (issue 20).
     sent = " ".join(m["content"] for m in requests[1].json["messages"] if m["role"] == "user")
-    assert "Think long" in sent and "And then?" in sent
+    assert "Think long" not in sent and "And then?" in sent
+    notes = json.dumps(second["notes"])
+    assert "dropped_failed_turn" in notes and "Think long" in notes, notes
 
 
 def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):

@@ -92,7 +92,10 @@ async def test_an_http_error_ends_the_turn_with_the_providers_message(client, ow
     assert f"HTTP {status}" in shown(page, turn.pk)
     if status == 429:
         assert turn.error["retry_after"] == 17
-        assert "Retry after 17" in shown(page, turn.pk)
+        # The error turn counts down to its own retry (ux's _turn_error.html): the
+        # provider's Retry-After drives the countdown's start and its text.
+        assert 'data-retry-after="17"' in shown(page, turn.pk)
+        assert "Retrying in 17 s" in shown(page, turn.pk)
 
 
 async def test_a_refused_connection_ends_the_turn_as_unavailable(client, owner):

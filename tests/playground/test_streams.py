@@ -249,7 +249,9 @@ async def test_frames_coalesce_deltas_first_at_once_then_one_per_interval(owner,
     async with GroupWatcher(conv.group_name) as watcher:
         started = time.monotonic()
         run = await run_stored(turn_id)
-        await watcher.until_done(turn_id)
+        # 4000 deltas, each after a 0.3 ms sleep: 1.2 s alone, several times that with
+        # pytest -n 4 on 2 loaded cores, where the 10 s default ran out.
+        await watcher.until_done(turn_id, timeout=30.0)
     frames = [(t, m) for t, m in watcher.messages if m["type"] == "turn.frame"]
     duration = watcher.messages[-1][0] - started
     # The first delta goes out at once, not after a frame interval ...

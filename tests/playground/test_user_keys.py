@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from playground.models import Conversation, ModelProfile, Provider, Turn, UserProviderKey
-from playground.streaming.run import start_run
+from playground.streaming.launch import launch_stored
 from playground.turns.services import start_exchange, start_regeneration
 from reasoning.events import Usage
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
@@ -39,12 +39,17 @@ def model_at(url: str) -> ModelProfile:
     )
 
 
+async def run_exchange(exchange):
+    (launched,) = await launch_stored([exchange])
+    assert launched.run is not None and launched.run.task is not None, launched.error
+    await launched.run.task
+
+
 async def ask(conversation, model, prompt="Hi"):
     exchange = await database_sync_to_async(start_exchange)(conversation, prompt, model, {})
     turn = exchange.assistant_turn
     if turn.status == Turn.Status.STREAMING:
-        run = await start_run(turn.pk)
-        await run.task
+        await run_exchange(exchange)
     return await database_sync_to_async(Turn.objects.get)(pk=turn.pk)
 
 
@@ -134,7 +139,7 @@ async def test_a_regeneration_after_the_key_is_removed_falls_back_only_as_the_mo
         await database_sync_to_async(client.post)("/settings/keys/", remove)
         user_turn = await database_sync_to_async(Turn.objects.get)(pk=first.parent_id)
         exchange = await database_sync_to_async(start_regeneration)(user_turn, model, {})
-        await (await start_run(exchange.assistant_turn.pk)).task
+        await run_exchange(exchange)
         assert [bearer(r) for r in up.requests] == [f"Bearer {OLIVIA_KEY}", f"Bearer {SITE_KEY}"]
     first = await database_sync_to_async(Turn.objects.get)(pk=first.pk)
     assert first.key_source == "user" and first.user_key_id is None  # attribution kept: it was her key
