@@ -17,6 +17,11 @@ class observe_http:  # lower case: it reads as a function, observe_http(app)
     def __init__(self, app: Any) -> None:
         self.app = app
 
+    def __getattr__(self, name: str) -> Any:
+        # The wrapped router's own attributes (its `pages` app) read through: the
+        # wrapper adds ids and counts, it is not another layer to look behind.
+        return getattr(self.__dict__["app"], name)
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket"):
             heartbeat.ensure_started()

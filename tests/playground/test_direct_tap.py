@@ -14,7 +14,6 @@ from playground.streaming.follower import TurnFollower
 from playground.streaming.launch import Question, launch
 from playground.streaming.run import RUNS
 from reasoning.events import ContentDelta, Finish, ReasoningDelta, Reclassified, Usage
-from reasoning.request import Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +54,7 @@ async def test_the_reader_gets_every_piece_as_parsed_and_equals_the_watchers_and
 ):
     settings.FRAME_INTERVAL = 0.5  # frames coalesce; the direct reader must not
     scripted.enqueue([*REASONING, *CONTENT, Usage(3, 60, 30), Finish("stop")], delay=0.005)
-    launched = await launch(Question.from_messages(owner, scripted_model, [Message("user", "Go")]), follow=True)
+    launched = await launch(Question(owner, scripted_model, "Go"), follow=True)
     watcher = asyncio.create_task(watch(launched.group, launched.turn_id))
     pieces = [(p.block, p.text) async for p in launched.deltas()]
     seen = await watcher
@@ -71,7 +70,7 @@ async def test_the_reader_gets_every_piece_as_parsed_and_equals_the_watchers_and
 async def test_a_reclassified_answer_replaces_both_blocks_for_the_reader(owner, scripted, scripted_model):
     scripted.enqueue([ContentDelta("was "), ContentDelta("thinking"), Reclassified(), ContentDelta("Answer."),
                       Finish("stop")], delay=0.005)
-    launched = await launch(Question.from_messages(owner, scripted_model, [Message("user", "Go")]), follow=True)
+    launched = await launch(Question(owner, scripted_model, "Go"), follow=True)
     watcher = asyncio.create_task(watch(launched.group, launched.turn_id))
     text = {"r": "", "c": ""}
     async for piece in launched.deltas():
@@ -83,7 +82,7 @@ async def test_a_reclassified_answer_replaces_both_blocks_for_the_reader(owner, 
 
 async def test_a_reader_that_leaves_detaches_its_tap(owner, scripted, scripted_model):
     scripted.enqueue([*REASONING, Finish("stop")], delay=0.01)
-    launched = await launch(Question.from_messages(owner, scripted_model, [Message("user", "Go")]), follow=True)
+    launched = await launch(Question(owner, scripted_model, "Go"), follow=True)
     deltas = launched.deltas()
     assert (await anext(deltas)).text == "r0 "
     assert launched.run is not None and len(launched.run.taps) == 1

@@ -120,7 +120,9 @@ print(json.dumps({{"openai": model.pk, "token": secret, "long": long.pk}}))
                 assert value(found, usage, **fake, gen_ai_token_type="output") == 40
                 assert value(found, usage, **fake, gen_ai_token_type="reasoning") == 25
                 assert value(found, usage, **paced, gen_ai_token_type="output") == 2 * 40
-                assert value(found, usage, **paced, gen_ai_token_type="reasoning") == 0
+                # The paced adapter reports no reasoning count: it is estimated from its
+                # reasoning text (issue 20.6), never above the turn's output tokens.
+                assert 0 < value(found, usage, **paced, gen_ai_token_type="reasoning") <= 2 * 40
                 first_r = "playground_time_to_first_reasoning_token_seconds_count"
                 assert value(found, first_r, **paced) == 2 and value(found, first_r, **fake) == 1
                 first_a = "playground_time_to_first_answer_token_seconds_count"
