@@ -42,7 +42,12 @@ def test_every_page_is_in_the_apps_layout(page, server, screenshot, width, theme
         else:
             assert page.get_by_role("button", name="Conversations").is_visible(), name
         overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{name} is {overflow} px wider than the screen"
+        if overflow > 1:  # name what sticks out, to make the failure say where to look
+            wide = page.evaluate(
+                "() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right"
+                " > window.innerWidth + 1).slice(-5).map(e => e.tagName + '.' + e.className + '#' + e.id)"
+            )
+            raise AssertionError(f"{name} is {overflow} px wider than the screen: {wide}")
         # Nor is a section cut off at the right (a clipped column would not widen the page).
         right = page.evaluate(
             "() => Math.max(...[...document.querySelectorAll('.page-column > *')]"
