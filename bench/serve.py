@@ -96,6 +96,59 @@ def _stats() -> dict[str, Any]:
     }
 
 
+def _memory(trim: bool) -> dict[str, Any]:
+    import contextlib
+    import ctypes
+    import gc
+    import threading
+
+    def rss_kb() -> dict[str, int]:
+        out: dict[str, int] = {}
+        with open("/proc/self/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in {"Rss", "Anonymous"}:
+                    out[key] = int(rest.split()[0])
+        return out
+
+    libc = ctypes.CDLL("libc.so.6")
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                     "fordblks", "keepcost")]
+
+    libc.mallinfo2.restype = Mallinfo2
+    before = rss_kb()
+    if trim:
+        libc.malloc_trim(0)
+    info = libc.mallinfo2()
+    fds = os.listdir("/proc/self/fd")
+    links = []
+    for fd in fds:
+        with contextlib.suppress(OSError):  # closed since it was listed
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    from channels.layers import get_channel_layer
+
+    from playground.streaming.run import RUNS
+
+    layer = get_channel_layer()
+    gc.collect()
+    wrappers = sum(1 for o in gc.get_objects() if type(o).__name__ == "DatabaseWrapper")
+    return {
+        "rss_kb": before, "rss_after_trim_kb": rss_kb() if trim else None,
+        "mallinfo2_kb": {f: getattr(info, f) // 1024 for f, _ in Mallinfo2._fields_},
+        "threads": sorted(t.name for t in threading.enumerate()),
+        "sqlite_files": sum(1 for x in links if x.endswith(".sqlite3")),
+        "sockets": sum(1 for x in links if x.startswith("socket:")),
+        "database_wrappers": wrappers,
+        "layer_groups": len(getattr(layer, "groups", {}) or {}),
+        "layer_channels": len(getattr(layer, "channels", {}) or {}),
+        "runs": len(RUNS),
+        "gc_counts": gc.get_count(), "gc_frozen": gc.get_freeze_count(),
+    }
+
+
 async def _respond(send: Any, body: dict[str, Any]) -> None:
     data = json.dumps(body).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
@@ -138,13 +191,27 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             )
             await _respond(send, dict(counts.most_common(400)) | dict(tasks))
             return
+        if scope["path"] == "/__bench__/memory":
+            # Native memory and the counts that could grow across runs (issue 23.4):
+            # threads, open SQLite files, the channel layer's maps, the run registry,
+            # glibc's heap (mallinfo2). `?trim=1` also returns freed heap to the system
+            # first, to tell fragmentation (trimmable) from live memory.
+            await _respond(send, _memory(b"trim=1" in scope.get("query_string", b"")))
+            return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
             _writes_by_what.clear()
             _lags.clear()
         await _respond(send, _stats())
         return
+    if _NO_REQUEST_THREADS:
+        from asgiref.sync import SyncToAsync
+
+        SyncToAsync.thread_sensitive_context.set(None)  # type: ignore[arg-type]
     await _app(scope, receive, send)
+
+
+_NO_REQUEST_THREADS = os.environ.get("BENCH_NO_REQUEST_THREADS") == "1"
 
 
 def _bench_toggles() -> None:

@@ -319,6 +319,11 @@ RUNS_PER_MINUTE = envint("RUNS_PER_MINUTE", 60)  # answers started in any minute
 MAX_PROMPT_CHARS = envint("MAX_PROMPT_CHARS", 100_000)  # a prompt or system prompt
 MAX_TURN_CHARS = envint("MAX_TURN_CHARS", 2_000_000)  # reasoning and answer of one turn (as an import's limit)
 
+# HTTP requests' synchronous work (database, templates) runs on this many kept
+# threads, each with its kept-open connection, not on a thread made per request
+# (playground.db_threads: that churn grew the process's heap, issue 23.4).
+REQUEST_THREADS = envint("REQUEST_THREADS", 4)
+
 # Streaming: how often frames go to the browser and checkpoints to the database.
 FRAME_INTERVAL = envfloat("FRAME_INTERVAL", 0.04)
 CHECKPOINT_INTERVAL = envfloat("CHECKPOINT_INTERVAL", 1.0)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+
+from playground.db_threads import KeptThreadsASGIHandler
 
 API_PREFIX = "/v1/"
 
 
-class ApiHandler(ASGIHandler):
+class ApiHandler(KeptThreadsASGIHandler):
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware: list[Any] = []
         self._template_response_middleware: list[Any] = []

@@ -37,6 +37,7 @@ from playground.api.requests import CompletionRequest, completion_request, parse
 from playground.api.services import check_tool_request, forget, launch_request, store
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import token_for
+from playground.db_threads import detached_context
 from playground.models import ApiToken, Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched
 from playground.turns.services import BadInput, RunLimit, enabled_models
@@ -155,7 +156,8 @@ def _end(launched: Launched, keep: bool) -> None:
     """Delete the conversation of an owner who keeps no API requests, once its run has saved."""
     if keep:
         return
-    task = asyncio.get_running_loop().create_task(_forget_after_run(launched))
+    # It outlives the request: its database work goes to the shared thread (db_threads).
+    task = asyncio.get_running_loop().create_task(_forget_after_run(launched), context=detached_context())
     _forgetting.add(task)
     task.add_done_callback(_forgetting.discard)
 

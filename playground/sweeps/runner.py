@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from playground.db_threads import detached_context
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.launch import Launched, Question, Regeneration, launch
 from playground.streaming.run import stop_run
@@ -353,7 +354,8 @@ async def resume_if_idle(sweep_id: int) -> bool:
         return False
     if not await _claim(sweep_id):
         return False
-    task = asyncio.get_running_loop().create_task(run_sweep(sweep_id))
+    # Started by a request, it outlives it: its database work goes to the shared thread (db_threads).
+    task = asyncio.get_running_loop().create_task(run_sweep(sweep_id), context=detached_context())
     ACTIVE[sweep_id] = task
     task.add_done_callback(lambda t: ACTIVE.pop(sweep_id, None) if ACTIVE.get(sweep_id) is t else None)
     return True

@@ -7,6 +7,7 @@ the provider sent twenty; read with the official `openai` client."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,3 +85,57 @@ def test_requests_and_their_runs_leave_no_database_connections_behind(slow_frame
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices).startswith("answer")
     # The shared thread's connection, and at most one of a request still closing.
     assert sqlite_connections(slow_frames.server.process.pid) <= 3
+
+
+def server_threads(pid: int) -> int:
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_concurrent_requests_share_a_few_kept_threads_and_their_connections(slow_frames):
+    """Issue 23.4: Django's ASGI handler made a thread (and a SQLite connection) for
+    every request, and the process's heap grew with that churn round after round
+    (bench `memory`). Requests now run on REQUEST_THREADS kept threads: ten streams
+    open at once add no thread and leave no connection behind, however many rounds."""
+    pid = slow_frames.server.process.pid
+    client = slow_frames.client()
+    streams = 10
+
+    def round_of_streams() -> int:
+        """`streams` streams open at once; the server's threads while all of them are open."""
+        for _ in range(streams):
+            slow_frames.upstream.enqueue(
+                Script(chunks=render("openai-chat", "think " * 20, "answer " * 5), rate=20)
+            )
+        all_open = threading.Barrier(streams + 1)
+        counted = threading.Barrier(streams + 1)
+        answers: list[str] = []
+
+        def read() -> None:
+            stream = client.chat.completions.create(
+                model="Native", messages=[{"role": "user", "content": "Together."}], stream=True
+            )
+            chunks = iter(stream)
+            first = next(chunks)
+            all_open.wait(30)
+            counted.wait(30)
+            answers.append("".join(c.choices[0].delta.content or "" for c in [first, *chunks] if c.choices))
+
+        readers = [threading.Thread(target=read) for _ in range(streams)]
+        for reader in readers:
+            reader.start()
+        all_open.wait(30)
+        during = server_threads(pid)
+        counted.wait(30)
+        for reader in readers:
+            reader.join(30)
+        assert answers == ["answer " * 5] * streams
+        return during
+
+    round_of_streams()  # starts what the process keeps: the request threads, the loop's resolver threads
+    kept = server_threads(pid)
+    for _ in range(2):
+        assert round_of_streams() <= kept + 1  # not one thread per open request
+        assert server_threads(pid) <= kept
+    # The request threads' connections (REQUEST_THREADS, 4 by default) and the shared thread's.
+    assert sqlite_connections(pid) <= 4 + 1
