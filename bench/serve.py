@@ -120,8 +120,10 @@ def _memory(trim: bool) -> dict[str, Any]:
 
     libc.mallinfo2.restype = Mallinfo2
     before = rss_kb()
+    trim_started = time.thread_time()
     if trim:
         libc.malloc_trim(0)
+    trim_cpu_ms = round((time.thread_time() - trim_started) * 1000, 2)
     info = libc.mallinfo2()
     fds = os.listdir("/proc/self/fd")
     links = []
@@ -137,6 +139,7 @@ def _memory(trim: bool) -> dict[str, Any]:
     wrappers = sum(1 for o in gc.get_objects() if type(o).__name__ == "DatabaseWrapper")
     return {
         "rss_kb": before, "rss_after_trim_kb": rss_kb() if trim else None,
+        "trim_cpu_ms": trim_cpu_ms,
         "mallinfo2_kb": {f: getattr(info, f) // 1024 for f, _ in Mallinfo2._fields_},
         "threads": sorted(t.name for t in threading.enumerate()),
         "sqlite_files": sum(1 for x in links if x.endswith(".sqlite3")),
@@ -223,6 +226,10 @@ def _bench_toggles() -> None:
         from playground.streaming.layers import InMemoryChannelLayer as Lean
 
         Lean.group_send = InMemoryChannelLayer.group_send  # type: ignore[method-assign]
+    if os.environ.get("BENCH_NO_HEAP_TRIM") == "1":
+        from playground.operations import heap
+
+        heap.run_ended = lambda runs_left: None
     if os.environ.get("BENCH_STDLIB_JSON") == "1":
         import types
 

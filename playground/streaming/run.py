@@ -42,7 +42,7 @@ from django.db.models.functions import Now
 
 from playground.db_threads import detached_context
 from playground.models import Turn, decimal_that_fits
-from playground.operations import context, metrics
+from playground.operations import context, heap, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
 from playground.streaming.tap import DirectTap
@@ -524,6 +524,7 @@ class TurnRun:
                 await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
             except Exception:
                 log.exception("turn %s: turn.done not sent", self.turn_id)
+            heap.run_ended(len(RUNS))
 
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL

@@ -1,0 +1,66 @@
+"""Issue 23.4: the heap's free pages go back to the system once the process's last
+run ends (playground.operations.heap), once per quiet spell, and now and then when
+runs never stop; counted by `heap.trims`."""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import time
+
+import pytest
+
+from playground.operations import heap
+
+
+@pytest.fixture
+def quick(monkeypatch):
+    monkeypatch.setattr(heap, "QUIET_DELAY", 0.01)
+    monkeypatch.setattr(heap, "MIN_INTERVAL", 0.0)
+    monkeypatch.setattr(heap, "MAX_INTERVAL", 3600.0)
+    monkeypatch.setattr(heap, "_last", time.monotonic())
+    monkeypatch.setattr(heap, "_pending", None)
+    return heap
+
+
+async def settle():
+    await asyncio.sleep(0.1)
+
+
+async def test_it_trims_once_when_the_last_run_ends(quick):
+    before = quick.trims
+    quick.run_ended(2)
+    quick.run_ended(1)
+    await settle()
+    assert quick.trims == before  # runs still going: their buffers are in use
+    quick.run_ended(0)
+    quick.run_ended(0)  # several runs ending together: one trim
+    await settle()
+    assert quick.trims == before + 1
+
+
+async def test_quiet_spells_closer_than_the_minimum_interval_wait_for_it(quick, monkeypatch):
+    monkeypatch.setattr(heap, "MIN_INTERVAL", 0.3)
+    monkeypatch.setattr(heap, "_last", time.monotonic() - 1)
+    before = quick.trims
+    quick.run_ended(0)
+    await settle()
+    assert quick.trims == before + 1
+    quick.run_ended(0)
+    await settle()
+    assert quick.trims == before + 1  # not yet: the last trim was under 0.3 s ago
+    await asyncio.sleep(0.4)
+    assert quick.trims == before + 2  # but not skipped
+
+
+async def test_runs_that_never_stop_still_trim_every_max_interval(quick, monkeypatch):
+    monkeypatch.setattr(heap, "MAX_INTERVAL", 0.0)
+    before = quick.trims
+    quick.run_ended(5)
+    assert quick.trims == before + 1
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
+def test_it_calls_glibcs_malloc_trim():
+    assert heap._trim is not None
+    heap.trim_now()  # does not crash the process (argument and result types)
