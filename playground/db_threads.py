@@ -19,10 +19,14 @@ database connection of its own that no later request can reuse. Two costs follow
 from __future__ import annotations
 
 import contextvars
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync
+from channels.db import database_sync_to_async
 from django.db import connections
+
+T = TypeVar("T")
 
 
 def detached_context() -> contextvars.Context:
@@ -42,3 +46,15 @@ def close_request_connections(**_: Any) -> None:
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close()
+
+
+def off_the_shared_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`database_sync_to_async` for work that only reads (a session check, a render)
+    on a pool thread, not asgiref's one thread-sensitive thread, which carries every
+    turn's start and every run's writes in order (issue 23.3). With all of it on one
+    thread, 200 turns started at once went through in stages: every session check,
+    then every start, then every render, so no turn had its first frame before all
+    of them were stored; a finished turn's render also held up the next starts.
+    The pool threads are few and kept (the loop's default executor), each with its
+    connection; SQLite's WAL lets them read while the shared thread writes."""
+    return database_sync_to_async(func, thread_sensitive=False)

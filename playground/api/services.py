@@ -38,8 +38,9 @@ from reasoning.request import ChatRequest
 API_ORIGIN = "api"
 
 
-def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
-    """The request's conversation with its earlier turns, and whether the owner keeps it."""
+def store(user: Any, request: CompletionRequest) -> tuple[Conversation, list[Turn], bool]:
+    """The request's conversation, its earlier turns (its branch, oldest first), and
+    whether the owner keeps it."""
     model = request.model
     keep = Preferences.of(user).store_api_requests
     with transaction.atomic():
@@ -48,6 +49,7 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
             title=(request.prompt.strip().splitlines() or ["API request"])[0][:80],
         )
         parent: Turn | None = None
+        turns: list[Turn] = []
         for turn in request.history:
             answer = turn.role == Turn.Role.ASSISTANT
             parent = Turn.objects.create(
@@ -58,18 +60,22 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
                 model=model if answer else None, model_label=model.label if answer else "",
                 source=model.source if answer else "",
             )
+            turns.append(parent)
         if parent is not None:
             conversation.leaf = parent
             conversation.save(update_fields=["leaf"])
-    return conversation, keep
+    return conversation, turns, keep
 
 
 async def launch_request(
-    user: Any, conversation: Conversation, request: CompletionRequest, *, follow: bool
+    user: Any, conversation: Conversation, request: CompletionRequest, *, follow: bool,
+    above: list[Turn] | None = None,
 ) -> Launched:
-    """Start the answer to the request's prompt at the end of `conversation`."""
+    """Start the answer to the request's prompt at the end of `conversation`; `above`:
+    its turns as `store` just wrote them (then they are not read again)."""
     prompt = Question(
-        owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation
+        owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation,
+        branch_above=above,
     )
     if not request.uses_tools:
         return await launch(prompt, follow=follow)

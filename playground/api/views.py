@@ -87,7 +87,7 @@ def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"object": "list", "data": data})
 
 
-def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Conversation, bool]:
+def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Conversation, list[Turn], bool]:
     token = _authenticated(request)
     try:
         body = json.loads(request.body or b"null")
@@ -99,8 +99,8 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Convers
         # What this token was returned with its tool calls goes back with them (exact replay).
         completion.conversation.messages = attach(token, completion.conversation.messages)
         check_tool_request(completion)
-    conversation, keep = store(token.user, completion)
-    return token, completion, conversation, keep
+    conversation, above, keep = store(token.user, completion)
+    return token, completion, conversation, above, keep
 
 
 @csrf_exempt
@@ -108,11 +108,11 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Convers
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
     try:
-        token, completion, conversation, keep = await sync_to_async(_prepare)(request)
+        token, completion, conversation, above, keep = await sync_to_async(_prepare)(request)
     except ApiError as e:
         return e.response()
     try:
-        launched = await launch_request(token.user, conversation, completion, follow=completion.stream)
+        launched = await launch_request(token.user, conversation, completion, follow=completion.stream, above=above)
     except RunLimit as e:
         await sync_to_async(forget)(conversation.pk)
         return rate_limited(str(e), e.retry_after).response()

@@ -25,6 +25,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from playground.db_threads import off_the_shared_thread
 from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
@@ -122,7 +123,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await database_sync_to_async(session_is_current)(self.scope):
+        if not await off_the_shared_thread(session_is_current)(self.scope):
             await self.close(code=SESSION_ENDED)
             return
         try:
@@ -178,9 +179,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     async def turn_started(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if event.get("branch"):
-            messages = pack(await database_sync_to_async(self.render_branch)())
+            messages = pack(await off_the_shared_thread(self.render_branch)())
         else:
-            html = self.announced_html(event) or await database_sync_to_async(self.render_exchange)(
+            html = self.announced_html(event) or await off_the_shared_thread(self.render_exchange)(
                 event["user_turn"], turn_id
             )
             # Rendered from the database, it may hold much text already (a run that
@@ -278,7 +279,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if self.following.pop(turn_id, None) is None:
             return  # frames or a second "done" (watchdog and run) after this are ignored
         try:
-            html = await database_sync_to_async(self.render_finished)(turn_id)
+            html = await off_the_shared_thread(self.render_finished)(turn_id)
         except Turn.DoesNotExist:
             return  # deleted with its conversation
         await self._send_all(split_turn(html, turn_id))

@@ -52,6 +52,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from playground.db_threads import off_the_shared_thread
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.follower import Piece
 from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
@@ -103,6 +104,10 @@ class Question:
     # The tools the conversation offers from now on ("server" or "server:tool",
     # playground.tools); None keeps the conversation's own selection.
     tools: Sequence[str] | None = None
+    # The conversation's whole branch, oldest first, as the caller has just written it
+    # (the API stores a request's earlier messages first): neither it nor the
+    # conversation is read again.
+    branch_above: Sequence[Turn] | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +171,7 @@ def _store_prompt(start: Question) -> Exchange:
             conversation = Conversation.objects.create(
                 owner=start.owner, model=model, settings=params, tools=list(start.tools or ())
             )
-        else:
+        elif start.branch_above is None:
             conversation.refresh_from_db()  # its leaf and title, as other tabs left them
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
@@ -182,7 +187,10 @@ def _store_prompt(start: Question) -> Exchange:
                 conversation=conversation, parent=parent, role=message.role, content=message.content,
                 status=Turn.Status.COMPLETE,
             )
-        return start_exchange(conversation, start.text, model, params, parent=parent if start.history else None)
+        known = None if start.history or start.branch_above is None else list(start.branch_above)
+        return start_exchange(
+            conversation, start.text, model, params, parent=parent if start.history else None, above=known
+        )
 
 
 # ---- starting what is stored ----------------------------------------------------------------
@@ -197,6 +205,7 @@ class Launched:
     run: TurnRun | None = None  # None once failed: the turn is saved as an error
     error: dict[str, Any] | None = None  # why it could not start
     _tap: DirectTap | None = None  # with follow=True: the run hands its text here
+    _outcome: Turn | None = None  # the saved turn, read once
 
     @property
     def failed(self) -> bool:
@@ -240,7 +249,9 @@ class Launched:
         """The turn as saved once its run has ended."""
         if self.run is not None and self.run.task is not None:
             await asyncio.shield(self.run.task)
-        return await Turn.objects.select_related("model").aget(pk=self.turn_id)
+        if self._outcome is None:  # the API's stream and its final chunk both ask
+            self._outcome = await Turn.objects.select_related("model").aget(pk=self.turn_id)
+        return self._outcome
 
     async def stop(self) -> None:
         """Stop the run (the partial text is kept, as "stopped")."""
@@ -289,7 +300,8 @@ async def launch_stored(
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
                               tool_selection=list(conversation.tools or ()),
                               functions=function_specs(conversation.functions),
-                              max_steps=max_steps(exchange.assistant_turn.params))
+                              max_steps=max_steps(exchange.assistant_turn.params),
+                              priced_by=exchange.assistant_turn.model)
                 if one._tap is not None:
                     run.taps.append(one._tap)
                 one.run = begin(run)
@@ -321,7 +333,7 @@ async def _announce(one: Launched, exchange: Exchange, *, render: ExchangeRender
         message["branch"] = True  # the branch on show changed: sockets render it whole
     elif render is not None:
         try:
-            message["html"] = await database_sync_to_async(render)(
+            message["html"] = await off_the_shared_thread(render)(
                 exchange.user_turn, exchange.assistant_turn
             )
         except Exception:  # each socket renders its own instead
