@@ -49,12 +49,14 @@ def close_request_connections(**_: Any) -> None:
 
 
 def off_the_shared_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """`database_sync_to_async` for work that only reads (a session check, a render)
-    on a pool thread, not asgiref's one thread-sensitive thread, which carries every
-    turn's start and every run's writes in order (issue 23.3). With all of it on one
-    thread, 200 turns started at once went through in stages: every session check,
-    then every start, then every render, so no turn had its first frame before all
-    of them were stored; a finished turn's render also held up the next starts.
-    The pool threads are few and kept (the loop's default executor), each with its
-    connection; SQLite's WAL lets them read while the shared thread writes."""
+    """`database_sync_to_async` on a pool thread (the loop's default executor: a
+    few threads, kept, each with its connection), not asgiref's one thread-sensitive
+    thread, which carries the chat's starts and every run's writes in order (issue
+    23.3). For work no run's write must come before: a session check, a render, an
+    API request's own start. With all of it on one thread, 200 turns started at
+    once went through in stages (every session check, then every start, then every
+    render: no first frame before all 200 were stored), and a finished turn's render
+    held up the next starts. Not a request's own thread either: that would open a
+    connection for the one request. SQLite's WAL lets the pool read while the
+    shared thread writes; writers wait for each other (IMMEDIATE, the busy timeout)."""
     return database_sync_to_async(func, thread_sensitive=False)

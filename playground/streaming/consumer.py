@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -32,7 +33,7 @@ from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
-from playground.streaming.launch import ExchangeRenderer, Question, launch
+from playground.streaming.launch import ExchangeRenderer, NotAllowed, Question, launch
 from playground.streaming.messages import TEXT_CHARS, fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
@@ -123,13 +124,15 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await off_the_shared_thread(session_is_current)(self.scope):
-            await self.close(code=SESSION_ENDED)
-            return
         try:
             data = json.loads(text_data or "{}")
         except (json.JSONDecodeError, RecursionError):
             data = None
+        # A prompt's session check goes with its start, in one hop (launch's `allowed`).
+        sending = isinstance(data, dict) and data.get("action", "send") == "send"
+        if not sending and not await off_the_shared_thread(session_is_current)(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
         if not isinstance(data, dict):
             await self.send(text_data=bad_message_frame())
             return
@@ -160,7 +163,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
-            await launch(prompt, render=self.announce_exchange)
+            await launch(prompt, render=self.announce_exchange, allowed=partial(session_is_current, self.scope))
+        except NotAllowed:
+            await self.close(code=SESSION_ENDED)
         except BadInput as e:
             await self.send(text_data=bad_message_frame(str(e), self.notice_template))
 

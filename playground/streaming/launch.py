@@ -41,6 +41,7 @@ before any delta; `BadInput` is raised before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -154,6 +155,15 @@ def store(start: Start) -> Exchange:
     return start_edit(start.turn, start.text, model, clean_params(start.params, model))
 
 
+def _allowed_store(start: Start, allowed: Callable[[], bool] | None) -> Exchange:
+    # One hop for both: 200 prompts sent at once would otherwise wait in stages on
+    # the shared thread (every check, then every store), and no turn would show its
+    # first frame before all 200 were stored.
+    if allowed is not None and not allowed():
+        raise NotAllowed
+    return store(start)
+
+
 def _model(ref: ModelRef) -> ModelProfile:
     model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
     check_model(model)
@@ -165,7 +175,9 @@ def _store_prompt(start: Question) -> Exchange:
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (the API stores its request's
+    # conversation with the exchange) a failure here ends that transaction anyway.
+    with transaction.atomic(savepoint=False):
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -206,6 +218,7 @@ class Launched:
     error: dict[str, Any] | None = None  # why it could not start
     _tap: DirectTap | None = None  # with follow=True: the run hands its text here
     _outcome: Turn | None = None  # the saved turn, read once
+    _stored: Turn | None = None  # the answer as stored at the start
 
     @property
     def failed(self) -> bool:
@@ -250,7 +263,16 @@ class Launched:
         if self.run is not None and self.run.task is not None:
             await asyncio.shield(self.run.task)
         if self._outcome is None:  # the API's stream and its final chunk both ask
-            self._outcome = await Turn.objects.select_related("model").aget(pk=self.turn_id)
+            saved = self.run.saved if self.run is not None else None
+            if saved is not None and self._stored is not None:
+                # The row is what was stored at the start with the run's final save over
+                # it: no need to read it back.
+                turn = copy.copy(self._stored)
+                for name, value in saved.items():
+                    setattr(turn, name, value)
+                self._outcome = turn
+            else:  # it never ran, or its final save failed: the database says what is kept
+                self._outcome = await Turn.objects.select_related("model").aget(pk=self.turn_id)
         return self._outcome
 
     async def stop(self) -> None:
@@ -258,9 +280,13 @@ class Launched:
         await stop_run(self.turn_id)
 
 
+class NotAllowed(Exception):
+    """`launch`'s `allowed` said no (the socket's session ended): nothing is stored."""
+
+
 async def launch(
     start: Start, *, render: ExchangeRenderer | None = None, follow: bool = False,
-    client: httpx.AsyncClient | None = None,
+    client: httpx.AsyncClient | None = None, allowed: Callable[[], bool] | None = None,
 ) -> Launched:
     """Store `start`'s exchange and start its run; see the module docstring.
 
@@ -268,10 +294,12 @@ async def launch(
     socket that sends the prompt does; elsewhere each socket renders its own).
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
+    `allowed`: asked first, in the same thread hop as the store (a socket's session
+    check): False raises `NotAllowed`.
     Raises `BadInput` (nothing stored) for input a user can correct.
     """
     await sweep_once()
-    exchange = await database_sync_to_async(store)(start)
+    exchange = await database_sync_to_async(_allowed_store)(start, allowed)
     (launched,) = await launch_stored([exchange], render=render, follow=follow, client=client)
     return launched
 
@@ -290,7 +318,8 @@ async def launch_stored(
     launched = []
     for exchange in exchanges:
         conversation = exchange.assistant_turn.conversation
-        one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk)
+        one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk,
+                       _stored=exchange.assistant_turn)
         if follow:
             one._tap = DirectTap()
         if exchange.request is None:

@@ -158,6 +158,7 @@ class TurnRun:
     taps: list[DirectTap] = field(default_factory=list)
     frames_sent: int = 0
     saves: int = 0
+    saved: dict[str, Any] | None = None  # the fields of the final save, once it succeeded
 
     # ---- the tool loop (see `_loop`) ----
     # What the conversation offers ("server" or "server:tool" entries); the toolbox
@@ -679,6 +680,10 @@ class TurnRun:
             if self.priced_by is not None:
                 fields["cost"] = _cost(self.priced_by, fields)
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
+        if final:
+            # What the row now holds besides what it was made with (the database's
+            # clock apart): a reader in this process need not read it back (Launched.outcome).
+            self.saved = {k: v for k, v in fields.items() if not hasattr(v, "resolve_expression")}
 
     async def _save_text_only(self) -> None:
         """The final save failed on some value: keep the text, and say so."""
