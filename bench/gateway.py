@@ -13,6 +13,7 @@ same fake provider directly, in one run:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -126,4 +127,69 @@ async def cpu_per_chunk(server: Server, upstream: Upstream, tokens: int = 10_000
         "gateway_server_cpu_us_per_chunk": round(gateway_us, 1),
         "direct_reader_cpu_us_per_chunk": round(direct_us, 1),
         "gateway_over_direct": round(gateway_us / direct_us, 2) if direct_us else None,
+    }
+
+
+def per_turn_parts(stats: dict[str, Any], turns: int) -> dict[str, dict[str, float]]:
+    """The server's metered parts (bench/serve.py, BENCH_PARTS=1) per turn: CPU ms, queries."""
+    return {
+        name: {"cpu_ms": round(v["cpu_s"] / turns * 1000, 3), "queries": round(v["queries"] / turns, 2)}
+        for name, v in sorted(stats.get("parts", {}).items(), key=lambda kv: -kv[1]["cpu_s"])
+    }
+
+
+async def turn_cost(server: Server, upstream: Upstream, turns: int = 30) -> dict[str, Any]:
+    """The fixed cost of a /v1 turn: `turns` streamed 50-token requests, unpaced, one
+    after another; the server's CPU and statements over all of them, per turn."""
+    token = token_for(server)
+    auth = {"authorization": f"Bearer {token}"}
+    url = server.url + "/v1/chat/completions"
+    tags = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        warm = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt("v1-warm", 25, 25)}]}
+        await _first_reasoning_at(client, url, warm, auth)
+        time.sleep(0.3)  # noqa: ASYNC251 (the warm turn's end, before the meters start)
+        await server.stats(reset=True)
+        cpu0 = server.cpu_seconds()
+        for i in range(turns):
+            tag = f"v1-cost-{i}-{time.monotonic_ns()}"
+            tags.append(tag)
+            body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt(tag, 25, 25)}]}
+            await _first_reasoning_at(client, url, body, auth)
+        time.sleep(0.3)  # noqa: ASYNC251 (the last run's save follows its last chunk)
+        cpu = server.cpu_seconds() - cpu0
+    stats = await server.stats()
+    await upstream.times([*tags, "v1-warm"])
+    return {
+        "turns": turns,
+        "server_cpu_ms_per_turn": round(cpu / turns * 1000, 2),
+        "db_queries_per_turn": round(sum(stats["queries"].values()) / turns, 1),
+        "parts_per_turn": per_turn_parts(stats, turns),
+    }
+
+
+async def burst(server: Server, upstream: Upstream, requests: int = 50) -> dict[str, Any]:
+    """`requests` streamed /v1 requests sent at the same moment, the provider
+    answering each after 50 ms: the time added to each first token (the client's
+    first reasoning chunk − the provider's first chunk written)."""
+    token = token_for(server)
+    auth = {"authorization": f"Bearer {token}"}
+    url = server.url + "/v1/chat/completions"
+    limits = httpx.Limits(max_connections=requests + 10, max_keepalive_connections=requests + 10)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        warm = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt("v1b-warm", 4, 4)}]}
+        await _first_reasoning_at(client, url, warm, auth)
+        tags = [f"v1-burst-{i}-{time.monotonic_ns()}" for i in range(requests)]
+        bodies = [
+            {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": prompt(t, 10, 10, 50, 0.05)}]}
+            for t in tags
+        ]
+        firsts = await asyncio.gather(*(_first_reasoning_at(client, url, b, auth) for b in bodies))
+    writes = await upstream.times([*tags, "v1b-warm"])
+    added = [f - writes[t][1] for t, f in zip(tags, firsts, strict=True) if f is not None and writes.get(t)]
+    return {
+        "requests": requests,
+        "complete": len(added),
+        "first_token_added_ms": {"p50": ms(pct(added, 0.5)), "p99": ms(pct(added, 0.99)),
+                                 "max": ms(max(added, default=None))},
     }

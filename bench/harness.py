@@ -144,10 +144,11 @@ def _migrate_and_seed(env: dict[str, str], upstream: Upstream, conversations: in
 class Server:
     def __init__(
         self, upstream: Upstream, *, conversations: int, env: dict[str, str] | None = None,
-        seeded: tuple[Path, dict[str, Any]] | None = None,
+        seeded: tuple[Path, dict[str, Any]] | None = None, code: Path = ROOT,
     ) -> None:
         """`seeded`: a copy of `seed_template()`'s data dir and seed instead of
-        migrating and seeding again (several servers of one section)."""
+        migrating and seeding again (several servers of one section). `code`: the
+        checkout the server runs (another one, to compare in one run)."""
         self.data_dir = Path(tempfile.mkdtemp(prefix="bench-data-"))
         if seeded is not None:
             shutil.copytree(seeded[0], self.data_dir, dirs_exist_ok=True)
@@ -179,7 +180,7 @@ class Server:
             # A loaded machine may take longer than daphne's 5 s for 50 handshakes at once.
             [PY, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(self.port),
              "--websocket_connect_timeout", "60", "bench.serve:application"],
-            cwd=ROOT,
+            cwd=code,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

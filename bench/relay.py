@@ -329,12 +329,15 @@ async def turn_cost(server: Server, upstream: Upstream, turns: int = 30) -> dict
     stats = await server.stats()
     await asyncio.gather(*(s.close() for s in sockets))
     await upstream.times([r.tag for r in records] + ["warm-cost"])
+    from bench.gateway import per_turn_parts
+
     return {
         "turns": turns,
         "tokens_per_turn": 50,
         "complete": sum(1 for r in records if r.done_at is not None and not r.error),
         "server_cpu_ms_per_turn": round(cpu / turns * 1000, 2),
         "db_queries_per_turn": round(sum(stats["queries"].values()) / turns, 1),
+        "parts_per_turn": per_turn_parts(stats, turns),
     }
 
 

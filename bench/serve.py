@@ -10,7 +10,12 @@ and adds, for the benchmark's server process only,
   readings around one turn;
 * an event-loop lag meter: a task that asks to wake every 10 ms and records how
   late it woke (the delay every other callback on the loop also suffers);
-* `GET /__bench__/stats` (JSON) and `POST /__bench__/reset` on loopback.
+* `GET /__bench__/stats` (JSON) and `POST /__bench__/reset` on loopback;
+* with `BENCH_PARTS=1`, the fixed cost of a turn by part (issue 23.3): the
+  product's synchronous steps of a turn's start and end are wrapped here (never in
+  the product) with a meter of the thread's own CPU (`time.thread_time`, so time
+  spent waiting for the GIL or the database lock is not counted) and of the
+  statements sent meanwhile; nested parts count only their own share.
 
 Nothing here is imported by `playground`; `make run` serves the bare application.
 """
@@ -18,8 +23,11 @@ Nothing here is imported by `playground`; `make run` serves the bare application
 from __future__ import annotations
 
 import asyncio
+import functools
+import importlib
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -38,12 +46,21 @@ _lag_task: asyncio.Task[None] | None = None
 
 _writes_by_what: dict[str, int] = {}
 
+# part -> [thread CPU seconds, statements, calls]; `_part_stack.names`: the parts
+# open on this thread, innermost last.
+_parts: dict[str, list[Any]] = {}
+_part_stack = threading.local()
+
 
 def _count(sql: Any) -> None:
     text = str(sql).lstrip() if sql else ""
     verb = text.split(None, 1)[0].lower() if text else "other"
     kind = verb if verb in {"select", "insert", "update", "delete"} else "other"
     _queries[kind] = _queries.get(kind, 0) + 1
+    if kind != "other":
+        stack = getattr(_part_stack, "names", None)
+        part = _parts.setdefault(stack[-1] if stack else "outside the metered parts", [0.0, 0, 0])
+        part[1] += 1
     if kind in {"insert", "update", "delete"}:
         # "UPDATE "playground_turn" SET "status" = ..." -> 'update playground_turn status':
         # enough to tell checkpoints from sweeps and session saves.
@@ -91,6 +108,7 @@ def _stats() -> dict[str, Any]:
         "writes": sum(_queries.get(k, 0) for k in ("insert", "update", "delete")),
         "writes_by_what": dict(sorted(_writes_by_what.items())),
         "loop_lag_ms": {"samples": len(lags), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)},
+        "parts": {name: {"cpu_s": round(v[0], 6), "queries": v[1], "calls": v[2]} for name, v in _parts.items()},
         "pid": os.getpid(),
         "time": time.monotonic(),
     }
@@ -204,6 +222,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
             _writes_by_what.clear()
+            _parts.clear()
             _lags.clear()
         await _respond(send, _stats())
         return
@@ -238,5 +257,64 @@ def _bench_toggles() -> None:
         wire.orjson = types.SimpleNamespace(loads=json.loads, JSONDecodeError=ValueError)  # type: ignore[assignment]
 
 
+# (part, module, attribute): where the product looks each step up when it runs it.
+PARTS = (
+    ("auth: session check (socket message)", "playground.streaming.consumer", "session_is_current"),
+    ("auth: token (/v1)", "playground.api.views", "token_for"),
+    ("lookup: model", "playground.streaming.launch", "model_by_id"),
+    ("lookup: model", "playground.api.views", "_model"),
+    ("lookup: preferences (/v1)", "playground.api.services", "Preferences.of"),
+    ("rows at start: /v1 history and conversation", "playground.api.views", "store"),
+    ("rows at start: prompt, answer, leaf", "playground.streaming.launch", "store"),
+    ("lookup: run limits", "playground.turns.services", "check_run_limits"),
+    ("lookup: user key", "playground.turns.services", "keys.key_for"),
+    ("context build (+ key decryption)", "playground.turns.services", "request_for"),
+    ("context build: the request as sent", "playground.turns.services", "request_record"),
+    ("first frame: the exchange rendered", "playground.conversations.fragments", "render_new_exchange"),
+    ("rows during/at end: checkpoints and the final save", "playground.streaming.run", "_update_turn"),
+    ("rows during: heartbeats", "playground.streaming.run", "heartbeat"),
+    ("end: the finished turn rendered (per socket)", "playground.conversations.fragments", "render_turn_oob"),
+    ("end: replay kept (/v1)", "playground.api.views", "remember"),
+)
+
+
+def _metered(name: str, fn: Any) -> Any:
+    @functools.wraps(fn)
+    def metered(*args: Any, **kwargs: Any) -> Any:
+        stack = getattr(_part_stack, "names", None)
+        if stack is None:
+            stack = _part_stack.names = []
+        stack.append(name)
+        inner = _part_stack.inner = getattr(_part_stack, "inner", 0.0)
+        _part_stack.inner = 0.0
+        t0 = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent = time.thread_time() - t0
+            part = _parts.setdefault(name, [0.0, 0, 0])
+            part[0] += spent - _part_stack.inner  # its own share; nested parts count theirs
+            part[2] += 1
+            stack.pop()
+            _part_stack.inner = inner + spent
+
+    return metered
+
+
+def _install_part_meters() -> None:
+    for name, module_name, attribute in PARTS:
+        owner: Any = importlib.import_module(module_name)
+        *path, last = attribute.split(".")
+        for step in path:
+            owner = getattr(owner, step)
+        original = getattr(owner, last)
+        if isinstance(owner, type):  # a classmethod: wrap its function, bound again
+            setattr(owner, last, classmethod(_metered(name, original.__func__)))
+        else:
+            setattr(owner, last, _metered(name, original))
+
+
 _install_query_counter()
 _bench_toggles()
+if os.environ.get("BENCH_PARTS") == "1":
+    _install_part_meters()

@@ -27,14 +27,32 @@ def encrypt(plaintext: str) -> str:
     return _fernet().encrypt(plaintext.encode()).decode() if plaintext else ""
 
 
+# Keys opened before, by token, for the keys they were opened with: every turn's start
+# builds its provider's config, and Fernet checks and decrypts the token each time.
+_opened: dict[str, str] = {}
+_opened_with: MultiFernet | None = None
+OPENED_KEPT = 256
+
+
 def decrypt(token: str) -> str:
+    global _opened_with
     if not token:
         return ""
+    fernet = _fernet()
+    if fernet is not _opened_with:  # other keys (a rotation, a restore): open again
+        _opened.clear()
+        _opened_with = fernet
+    if (plaintext := _opened.get(token)) is not None:
+        return plaintext
     try:
-        return _fernet().decrypt(token.encode()).decode()
+        plaintext = fernet.decrypt(token.encode()).decode()
     except InvalidToken:
         # Wrong or rotated-away key: report without ever echoing the token.
         raise ValueError("stored API key cannot be decrypted with the configured key") from None
+    if len(_opened) >= OPENED_KEPT:
+        _opened.clear()
+    _opened[token] = plaintext
+    return plaintext
 
 
 def rotate(token: str) -> str:

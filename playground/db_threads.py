@@ -31,12 +31,16 @@ from __future__ import annotations
 
 import contextvars
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext
+from channels.db import database_sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
+
+T = TypeVar("T")
 
 _kept = threading.local()
 
@@ -137,3 +141,17 @@ def close_request_connections(**_: Any) -> None:
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close()
+
+
+def off_the_shared_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """`database_sync_to_async` on a pool thread (the loop's default executor: a
+    few threads, kept, each with its connection), not asgiref's one thread-sensitive
+    thread, which carries the chat's starts and every run's writes in order (issue
+    23.3). For work no run's write must come before: a session check, a render, an
+    API request's own start. With all of it on one thread, 200 turns started at
+    once went through in stages (every session check, then every start, then every
+    render: no first frame before all 200 were stored), and a finished turn's render
+    held up the next starts. Not a request's own thread either: that would open a
+    connection for the one request. SQLite's WAL lets the pool read while the
+    shared thread writes; writers wait for each other (IMMEDIATE, the busy timeout)."""
+    return database_sync_to_async(func, thread_sensitive=False)

@@ -7,6 +7,7 @@ redacted), token counts with reasoning apart, timings and cost.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from decimal import Decimal
 from typing import Any
@@ -542,6 +543,13 @@ class Preferences(models.Model):
 
     @classmethod
     def of(cls, user: Any) -> Preferences:
+        # Loaded with the user already (select_related("user__preferences"), as the
+        # API's token lookup does): no query of its own.
+        related = getattr(type(user), "preferences", None)
+        if related is not None and related.is_cached(user):
+            with contextlib.suppress(cls.DoesNotExist):
+                preferences: Preferences = user.preferences
+                return preferences
         preferences, _ = cls.objects.get_or_create(user=user)
         return preferences
 

@@ -1,9 +1,10 @@
 """Gateway requests as playground conversations, started by the one start path.
 
 `store` writes the request's earlier messages as a conversation in the owner's
-API folder (`Conversation.origin == "api"`); `launch_request` hands the prompt to
-`playground.streaming.launch` (validation, the exchange, the run, a failed turn
-ended cleanly), like every other entry. An owner who turned `store_api_requests`
+API folder (`Conversation.origin == "api"`); `store_exchange` stores it with the
+prompt's exchange, as `playground.streaming.launch.store` does for every entry, in
+one transaction; the view starts it with `launch_stored` (the run, a failed turn
+ended cleanly). An owner who turned `store_api_requests`
 off still gets a run (runs are stored turns); `forget` deletes the conversation
 once the run has saved its end.
 
@@ -19,17 +20,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 
 from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
 from playground.models import Conversation, Preferences, Turn
 from playground.security.secrets import Scrubber
-from playground.streaming.launch import Launched, Question, launch, launch_stored
+from playground.streaming.launch import Question
 from playground.streaming.launch import store as store_start
 from playground.turns.errors import TurnError
-from playground.turns.liveness import sweep_once
 from playground.turns.services import Exchange, request_for, request_record
 from reasoning.adapters.selection import adapter_for
 from reasoning.context import ReplayRefused
@@ -38,16 +37,18 @@ from reasoning.request import ChatRequest
 API_ORIGIN = "api"
 
 
-def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
-    """The request's conversation with its earlier turns, and whether the owner keeps it."""
+def store(user: Any, request: CompletionRequest) -> tuple[Conversation, list[Turn], bool]:
+    """The request's conversation, its earlier turns (its branch, oldest first), and
+    whether the owner keeps it."""
     model = request.model
     keep = Preferences.of(user).store_api_requests
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # inside store_exchange's transaction, no savepoint
         conversation = Conversation.objects.create(
             owner=user, model=model, settings=request.params, origin=API_ORIGIN,
             title=(request.prompt.strip().splitlines() or ["API request"])[0][:80],
         )
         parent: Turn | None = None
+        turns: list[Turn] = []
         for turn in request.history:
             answer = turn.role == Turn.Role.ASSISTANT
             parent = Turn.objects.create(
@@ -58,25 +59,27 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, bool]:
                 model=model if answer else None, model_label=model.label if answer else "",
                 source=model.source if answer else "",
             )
+            turns.append(parent)
         if parent is not None:
             conversation.leaf = parent
             conversation.save(update_fields=["leaf"])
-    return conversation, keep
+    return conversation, turns, keep
 
 
-async def launch_request(
-    user: Any, conversation: Conversation, request: CompletionRequest, *, follow: bool
-) -> Launched:
-    """Start the answer to the request's prompt at the end of `conversation`."""
-    prompt = Question(
-        owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation
-    )
-    if not request.uses_tools:
-        return await launch(prompt, follow=follow)
-    await sweep_once()
-    exchange = await database_sync_to_async(_store_tool_step)(prompt, request)
-    (launched,) = await launch_stored([exchange], follow=follow)
-    return launched
+def store_exchange(user: Any, request: CompletionRequest) -> tuple[Exchange, bool]:
+    """The request's conversation, its earlier turns and the exchange that answers
+    it, in one transaction (one thread hop): a start refused there (a limit, a
+    control the model cannot take) stores nothing. Returns the exchange, for
+    `launch_stored`, and whether the owner keeps the conversation."""
+    with transaction.atomic():
+        conversation, above, keep = store(user, request)
+        # Its turns as just written: neither they nor the conversation are read again.
+        prompt = Question(
+            owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation,
+            branch_above=above,
+        )
+        exchange = _store_tool_step(prompt, request) if request.uses_tools else store_start(prompt)
+    return exchange, keep
 
 
 def tool_request(base: ChatRequest, request: CompletionRequest) -> ChatRequest:
@@ -131,7 +134,9 @@ def _store_tool_step(prompt: Question, request: CompletionRequest) -> Exchange:
         exchange.assistant_turn.error = error
         return dataclasses.replace(exchange, request=None)
     # The request and the context's notes (what went back, what was left out), as every turn keeps them.
-    Turn.objects.filter(pk=exchange.assistant_turn.pk).update(sent=request_record(chat, prepared))
+    record = request_record(chat, prepared)
+    Turn.objects.filter(pk=exchange.assistant_turn.pk).update(sent=record)
+    exchange.assistant_turn.sent = record  # as stored (Launched.outcome builds on it)
     return dataclasses.replace(exchange, request=chat)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -16,6 +17,10 @@ from playground.models import ApiToken
 
 TOKEN_PREFIX = "rp-"
 SHOWN_PREFIX_LENGTH = 10
+# "Last used" is shown to the minute: a token in steady use is written at most this
+# often, not once per request (a write takes SQLite's one write lock, which the
+# runs' checkpoints need).
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def digest_of(secret: str) -> str:
@@ -49,13 +54,16 @@ def token_for(authorization: str) -> ApiToken | None:
     if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX):
         return None
     token = (
-        ApiToken.objects.select_related("user")
+        ApiToken.objects.select_related("user", "user__preferences")
         .filter(digest=digest_of(secret), revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if token is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
     return token
 
 

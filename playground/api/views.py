@@ -22,7 +22,6 @@ import json
 import logging
 from collections.abc import AsyncIterator
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -34,13 +33,14 @@ from playground.api import shapes
 from playground.api.errors import ApiError, from_turn_error, rate_limited
 from playground.api.replay_store import attach, remember
 from playground.api.requests import CompletionRequest, completion_request, parse
-from playground.api.services import check_tool_request, forget, launch_request, store
+from playground.api.services import check_tool_request, forget, store_exchange
 from playground.api.stream import Done, Idle, Text, TurnStream, Update
 from playground.api.tokens import token_for
-from playground.db_threads import detached_context
-from playground.models import ApiToken, Conversation, ModelProfile, Turn
-from playground.streaming.launch import Launched
-from playground.turns.services import BadInput, RunLimit, enabled_models
+from playground.db_threads import detached_context, off_the_shared_thread
+from playground.models import ApiToken, ModelProfile, Turn
+from playground.streaming.launch import Launched, launch_stored
+from playground.turns.liveness import sweep_once
+from playground.turns.services import BadInput, Exchange, RunLimit, enabled_models
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
@@ -88,7 +88,9 @@ def models(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"object": "list", "data": data})
 
 
-def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Conversation, bool]:
+def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Exchange, bool]:
+    """Everything before the run, in one thread hop: the token, the request, and its
+    conversation and exchange stored (services.store_exchange)."""
     token = _authenticated(request)
     try:
         body = json.loads(request.body or b"null")
@@ -100,26 +102,27 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Convers
         # What this token was returned with its tool calls goes back with them (exact replay).
         completion.conversation.messages = attach(token, completion.conversation.messages)
         check_tool_request(completion)
-    conversation, keep = store(token.user, completion)
-    return token, completion, conversation, keep
+    exchange, keep = store_exchange(token.user, completion)
+    return token, completion, exchange, keep
 
 
 @csrf_exempt
 @login_not_required
 @require_POST
 async def chat_completions(request: HttpRequest) -> HttpResponseBase:
+    await sweep_once()
     try:
-        token, completion, conversation, keep = await sync_to_async(_prepare)(request)
+        # Not on the request's own thread: it would open a database connection for
+        # this request alone (db_threads). Not on the shared thread either, where
+        # many requests at once would wait for each other's start in stages.
+        token, completion, exchange, keep = await off_the_shared_thread(_prepare)(request)
     except ApiError as e:
         return e.response()
-    try:
-        launched = await launch_request(token.user, conversation, completion, follow=completion.stream)
     except RunLimit as e:
-        await sync_to_async(forget)(conversation.pk)
         return rate_limited(str(e), e.retry_after).response()
     except BadInput as e:
-        await sync_to_async(forget)(conversation.pk)
         return ApiError(400, str(e), code="invalid_request").response()
+    (launched,) = await launch_stored([exchange], follow=completion.stream)
     if launched.failed:
         if completion.stream:
             # The "turn.done" of the failure is already on its way: reading to it
@@ -130,7 +133,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
                         pass
         _end(launched, keep)
         return from_turn_error(launched.error).response()
-    headers = {"x-playground-conversation": str(conversation.pk)}
+    headers = {"x-playground-conversation": str(launched.conversation_id)}
     if completion.stream:
         return await _streamed(completion, TurnStream(launched), keep, headers, token)
     try:
@@ -143,7 +146,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponseBase:
         _end(launched, keep)
     if done.status == Turn.Status.ERROR:
         return from_turn_error(done.error).response()
-    await sync_to_async(remember)(token, done, completion.model.source)
+    await off_the_shared_thread(remember)(token, done, completion.model.source)
     reasons = completion.model.reasoning != "none"
     body = shapes.completion(done, completion.model.label, completion.reasoning_format, reasons=reasons)
     response = JsonResponse(body)
@@ -166,7 +169,7 @@ async def _forget_after_run(launched: Launched) -> None:
     try:
         if launched.run is not None and launched.run.task is not None:
             await asyncio.wait([launched.run.task])
-        await sync_to_async(forget)(launched.conversation_id)
+        await off_the_shared_thread(forget)(launched.conversation_id)
     except Exception:
         log.warning("API conversation %s not deleted", launched.conversation_id, exc_info=True)
 
@@ -224,7 +227,7 @@ async def _sse_body(
                 return
             else:
                 # Kept before the calls go out: the client's next request may come at once.
-                await sync_to_async(remember)(token, update.turn, source)
+                await off_the_shared_thread(remember)(token, update.turn, source)
                 yield pending + writer.finish(update.turn)
                 return
             pending = b""

@@ -20,18 +20,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from playground.db_threads import off_the_shared_thread
 from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
-from playground.streaming.launch import ExchangeRenderer, Question, launch
+from playground.streaming.launch import ExchangeRenderer, NotAllowed, Question, launch
 from playground.streaming.messages import TEXT_CHARS, fit, pack, split_turn, text_swaps
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
@@ -122,13 +124,15 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if not await database_sync_to_async(session_is_current)(self.scope):
-            await self.close(code=SESSION_ENDED)
-            return
         try:
             data = json.loads(text_data or "{}")
         except (json.JSONDecodeError, RecursionError):
             data = None
+        # A prompt's session check goes with its start, in one hop (launch's `allowed`).
+        sending = isinstance(data, dict) and data.get("action", "send") == "send"
+        if not sending and not await off_the_shared_thread(session_is_current)(self.scope):
+            await self.close(code=SESSION_ENDED)
+            return
         if not isinstance(data, dict):
             await self.send(text_data=bad_message_frame())
             return
@@ -159,7 +163,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
-            await launch(prompt, render=self.announce_exchange)
+            await launch(prompt, render=self.announce_exchange, allowed=partial(session_is_current, self.scope))
+        except NotAllowed:
+            await self.close(code=SESSION_ENDED)
         except BadInput as e:
             await self.send(text_data=bad_message_frame(str(e), self.notice_template))
 
@@ -178,9 +184,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     async def turn_started(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
         if event.get("branch"):
-            messages = pack(await database_sync_to_async(self.render_branch)())
+            messages = pack(await off_the_shared_thread(self.render_branch)())
         else:
-            html = self.announced_html(event) or await database_sync_to_async(self.render_exchange)(
+            html = self.announced_html(event) or await off_the_shared_thread(self.render_exchange)(
                 event["user_turn"], turn_id
             )
             # Rendered from the database, it may hold much text already (a run that
@@ -278,7 +284,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if self.following.pop(turn_id, None) is None:
             return  # frames or a second "done" (watchdog and run) after this are ignored
         try:
-            html = await database_sync_to_async(self.render_finished)(turn_id)
+            html = await off_the_shared_thread(self.render_finished)(turn_id)
         except Turn.DoesNotExist:
             return  # deleted with its conversation
         await self._send_all(split_turn(html, turn_id))

@@ -41,6 +41,7 @@ before any delta; `BadInput` is raised before anything is stored.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from playground.db_threads import off_the_shared_thread
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.follower import Piece
 from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
@@ -103,6 +105,10 @@ class Question:
     # The tools the conversation offers from now on ("server" or "server:tool",
     # playground.tools); None keeps the conversation's own selection.
     tools: Sequence[str] | None = None
+    # The conversation's whole branch, oldest first, as the caller has just written it
+    # (the API stores a request's earlier messages first): neither it nor the
+    # conversation is read again.
+    branch_above: Sequence[Turn] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,15 @@ def store(start: Start) -> Exchange:
     return start_edit(start.turn, start.text, model, clean_params(start.params, model))
 
 
+def _allowed_store(start: Start, allowed: Callable[[], bool] | None) -> Exchange:
+    # One hop for both: 200 prompts sent at once would otherwise wait in stages on
+    # the shared thread (every check, then every store), and no turn would show its
+    # first frame before all 200 were stored.
+    if allowed is not None and not allowed():
+        raise NotAllowed
+    return store(start)
+
+
 def _model(ref: ModelRef) -> ModelProfile:
     model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
     check_model(model)
@@ -160,13 +175,15 @@ def _store_prompt(start: Question) -> Exchange:
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
-    with transaction.atomic():
+    # No savepoint: inside a caller's transaction (the API stores its request's
+    # conversation with the exchange) a failure here ends that transaction anyway.
+    with transaction.atomic(savepoint=False):
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
                 owner=start.owner, model=model, settings=params, tools=list(start.tools or ())
             )
-        else:
+        elif start.branch_above is None:
             conversation.refresh_from_db()  # its leaf and title, as other tabs left them
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
@@ -182,7 +199,10 @@ def _store_prompt(start: Question) -> Exchange:
                 conversation=conversation, parent=parent, role=message.role, content=message.content,
                 status=Turn.Status.COMPLETE,
             )
-        return start_exchange(conversation, start.text, model, params, parent=parent if start.history else None)
+        known = None if start.history or start.branch_above is None else list(start.branch_above)
+        return start_exchange(
+            conversation, start.text, model, params, parent=parent if start.history else None, above=known
+        )
 
 
 # ---- starting what is stored ----------------------------------------------------------------
@@ -197,6 +217,8 @@ class Launched:
     run: TurnRun | None = None  # None once failed: the turn is saved as an error
     error: dict[str, Any] | None = None  # why it could not start
     _tap: DirectTap | None = None  # with follow=True: the run hands its text here
+    _outcome: Turn | None = None  # the saved turn, read once
+    _stored: Turn | None = None  # the answer as stored at the start
 
     @property
     def failed(self) -> bool:
@@ -240,16 +262,31 @@ class Launched:
         """The turn as saved once its run has ended."""
         if self.run is not None and self.run.task is not None:
             await asyncio.shield(self.run.task)
-        return await Turn.objects.select_related("model").aget(pk=self.turn_id)
+        if self._outcome is None:  # the API's stream and its final chunk both ask
+            saved = self.run.saved if self.run is not None else None
+            if saved is not None and self._stored is not None:
+                # The row is what was stored at the start with the run's final save over
+                # it: no need to read it back.
+                turn = copy.copy(self._stored)
+                for name, value in saved.items():
+                    setattr(turn, name, value)
+                self._outcome = turn
+            else:  # it never ran, or its final save failed: the database says what is kept
+                self._outcome = await Turn.objects.select_related("model").aget(pk=self.turn_id)
+        return self._outcome
 
     async def stop(self) -> None:
         """Stop the run (the partial text is kept, as "stopped")."""
         await stop_run(self.turn_id)
 
 
+class NotAllowed(Exception):
+    """`launch`'s `allowed` said no (the socket's session ended): nothing is stored."""
+
+
 async def launch(
     start: Start, *, render: ExchangeRenderer | None = None, follow: bool = False,
-    client: httpx.AsyncClient | None = None,
+    client: httpx.AsyncClient | None = None, allowed: Callable[[], bool] | None = None,
 ) -> Launched:
     """Store `start`'s exchange and start its run; see the module docstring.
 
@@ -257,10 +294,12 @@ async def launch(
     socket that sends the prompt does; elsewhere each socket renders its own).
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
+    `allowed`: asked first, in the same thread hop as the store (a socket's session
+    check): False raises `NotAllowed`.
     Raises `BadInput` (nothing stored) for input a user can correct.
     """
     await sweep_once()
-    exchange = await database_sync_to_async(store)(start)
+    exchange = await database_sync_to_async(_allowed_store)(start, allowed)
     (launched,) = await launch_stored([exchange], render=render, follow=follow, client=client)
     return launched
 
@@ -279,7 +318,8 @@ async def launch_stored(
     launched = []
     for exchange in exchanges:
         conversation = exchange.assistant_turn.conversation
-        one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk)
+        one = Launched(conversation.pk, conversation.group_name, exchange.user_turn.pk, exchange.assistant_turn.pk,
+                       _stored=exchange.assistant_turn)
         if follow:
             one._tap = DirectTap()
         if exchange.request is None:
@@ -289,7 +329,8 @@ async def launch_stored(
                 run = TurnRun(one.turn_id, one.group, exchange.request, client=client, held=asyncio.Event(),
                               tool_selection=list(conversation.tools or ()),
                               functions=function_specs(conversation.functions),
-                              max_steps=max_steps(exchange.assistant_turn.params))
+                              max_steps=max_steps(exchange.assistant_turn.params),
+                              priced_by=exchange.assistant_turn.model)
                 if one._tap is not None:
                     run.taps.append(one._tap)
                 one.run = begin(run)
@@ -321,7 +362,7 @@ async def _announce(one: Launched, exchange: Exchange, *, render: ExchangeRender
         message["branch"] = True  # the branch on show changed: sockets render it whole
     elif render is not None:
         try:
-            message["html"] = await database_sync_to_async(render)(
+            message["html"] = await off_the_shared_thread(render)(
                 exchange.user_turn, exchange.assistant_turn
             )
         except Exception:  # each socket renders its own instead

@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db.models.functions import Now
 
 from playground.db_threads import detached_context
-from playground.models import Turn, decimal_that_fits
+from playground.models import ModelProfile, Turn, decimal_that_fits
 from playground.operations import context, heap, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming import tool_frames
@@ -118,6 +118,9 @@ class TurnRun:
     group: str  # the conversation's group: every socket watching it
     request: ChatRequest
     source_prepared: PreparedRequest | None = None
+    # The turn's model as it was when the turn started (its prices): the final save
+    # prices the turn from it rather than reading the turn and its model back.
+    priced_by: ModelProfile | None = None
     layer: BaseChannelLayer | None = None
     client: httpx.AsyncClient | None = None
     # Every provider string passes through it before it is kept (security.secrets);
@@ -155,6 +158,7 @@ class TurnRun:
     taps: list[DirectTap] = field(default_factory=list)
     frames_sent: int = 0
     saves: int = 0
+    saved: dict[str, Any] | None = None  # the fields of the final save, once it succeeded
 
     # ---- the tool loop (see `_loop`) ----
     # What the conversation offers ("server" or "server:tool" entries); the toolbox
@@ -674,7 +678,13 @@ class TurnRun:
             fields["steps"] = copy.deepcopy(self.steps)
         if final:
             fields.update(self._final_fields())
+            if self.priced_by is not None:
+                fields["cost"] = _cost(self.priced_by, fields)
         await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
+        if final:
+            # What the row now holds besides what it was made with (the database's
+            # clock apart): a reader in this process need not read it back (Launched.outcome).
+            self.saved = {k: v for k, v in fields.items() if not hasattr(v, "resolve_expression")}
 
     async def _save_text_only(self) -> None:
         """The final save failed on some value: keep the text, and say so."""
@@ -805,12 +815,16 @@ def _tail(parts: list[str], n: int) -> str:
     return "".join(reversed(out))
 
 
+def _cost(model: ModelProfile, fields: dict[str, Any]) -> Any:
+    cost = model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
+    return None if cost is None else decimal_that_fits(cost, Turn._meta.get_field("cost"))
+
+
 def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
-    if final:
+    if final and "cost" not in fields:  # a run not given its model (priced_by) reads it
         turn = Turn.objects.select_related("model").get(pk=turn_id)
         if turn.model is not None:
-            cost = turn.model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
-            fields["cost"] = None if cost is None else decimal_that_fits(cost, Turn._meta.get_field("cost"))
+            fields["cost"] = _cost(turn.model, fields)
     # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.

@@ -239,8 +239,10 @@ def start_exchange(
     model: ModelProfile,
     params: dict[str, Any],
     parent: Turn | None = None,
+    above: list[Turn] | None = None,
 ) -> Exchange:
-    """Store the user's prompt and an empty assistant turn in state "streaming"."""
+    """Store the user's prompt and an empty assistant turn in state "streaming".
+    `above`: the conversation's branch as the caller just wrote it (not read again)."""
     prompt = check_prompt(prompt)
     check_model(model)
     check_run_limits(conversation.owner_id)
@@ -252,7 +254,7 @@ def start_exchange(
             # Locked so two prompts sent at once cannot both continue the same leaf
             # (SQLite's immediate transactions already serialise writers).
             Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-        chain = branch(conversation, parent)
+        chain = above if above is not None and parent is None else branch(conversation, parent)
         if parent is None:
             _check_can_continue(conversation, chain[-1] if chain else None)
         parent = chain[-1] if chain else None
