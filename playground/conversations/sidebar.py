@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -72,22 +72,26 @@ class Match:
 
     turn: int
     field: str  # "prompt", "reasoning" or "content"
+    on_show: bool = True  # False: only a branch not on show matches (the page cannot open at it)
 
     @property
     def anchor(self) -> str:
-        """The id of the turn's block that holds the match (chat/_turn.html): `t<turn>-p`,
-        `-r` or `-c`. The result's link ends in it, so the page opens at the match."""
-        return f"t{self.turn}-{self.field[0]}"
+        """The result link's fragment, `t<turn>-<field>`: the page opens at the match
+        (static/js/search_match.js). Not an element's id (the turn's blocks are
+        `t<turn>-p`, `-r`, `-c`), so the browser's own jump to it never undoes that."""
+        return f"t{self.turn}-{self.field}"
 
     @property
     def label(self) -> str:
-        return "answer" if self.field == "content" else self.field
+        where = "answer" if self.field == "content" else self.field
+        return where if self.on_show else f"{where} (another branch)"
 
 
 def search(owner: Any, query: str) -> list[SidebarItem]:
     """Chats whose title, prompts, answers or reasoning contain `query` (case-insensitive),
-    each with `match` (the first on the branch on show, or None: a title, or another
-    branch) and `snippet`: that match in context, marked; then the comparisons that match."""
+    each with `match`, the first on the branch on show in page order (else the first in
+    any branch; None when only the title matches) and `snippet`: that match in context,
+    marked; then the comparisons that match."""
     text_match = Q(content__icontains=query) | Q(reasoning__icontains=query)
     found = list(
         chats_only(Conversation.objects.filter(owner=owner))
@@ -110,9 +114,12 @@ def search(owner: Any, query: str) -> list[SidebarItem]:
     for conv in found:
         conv.match = conv.snippet = None  # type: ignore[attr-defined]
         shown = branch_ids(parents[conv.pk], conv.leaf_id)
-        for turn in (matching[conv.pk][pk] for pk in shown if pk in matching[conv.pk]):
-            if hit := first_match(turn, query):
-                conv.match, conv.snippet = hit  # type: ignore[attr-defined]
+        on_show = set(shown)
+        hidden = sorted(set(matching[conv.pk]) - on_show)  # ids grow with time: oldest first
+        for pk in [*(pk for pk in shown if pk in matching[conv.pk]), *hidden]:
+            if hit := first_match(matching[conv.pk][pk], query):
+                match, conv.snippet = hit  # type: ignore[attr-defined]
+                conv.match = match if pk in on_show else replace(match, on_show=False)  # type: ignore[attr-defined]
                 break
     return [*found, *sidebar_comparisons(owner, query)[:LIST_LIMIT]]
 
