@@ -43,15 +43,24 @@
     if (moveInResults(e)) e.preventDefault();
   });
 
-  // A screen reader hears how many results came, not the whole list again.
+  // A screen reader hears it through the page's one polite region (base.html), where
+  // finished turns are announced too.
+  function announce(text) {
+    const region = document.getElementById("announcer");
+    if (!region) return;
+    const p = document.createElement("p");
+    p.textContent = text;
+    region.appendChild(p);
+  }
+
+  // How many results came, not the whole list again.
   document.addEventListener("htmx:afterSwap", function (e) {
-    const status = document.getElementById("search-status");
-    if (!status || !e.detail.target || e.detail.target.id !== "conversation-list") return;
+    if (!e.detail.target || e.detail.target.id !== "conversation-list") return;
     const box = searchBox();
+    if (!box || !box.value.trim()) return;
     const n = resultLinks().length;
-    status.textContent = !box || !box.value.trim() ? "" :
-      n === 0 ? "Nothing matches." : n + (n === 1 ? " conversation matches" : " conversations match") +
-        ": down arrow to move through them.";
+    announce(n === 0 ? "Nothing matches." : n + (n === 1 ? " conversation matches" : " conversations match") +
+      ": down arrow to move through them.");
   });
 
   // ---- the conversation: open at the match -----------------------------------------
@@ -133,7 +142,10 @@
 
   function say(text) {
     const pos = document.getElementById("match-pos");
-    if (pos) pos.textContent = text;
+    if (pos && pos.textContent !== text) {
+      pos.textContent = text;
+      announce(text);
+    }
     document.querySelectorAll("#match-nav [data-match-step]").forEach(function (b) { b.disabled = !hits.length; });
   }
 

@@ -160,7 +160,10 @@ def test_a_match_in_the_thought_opens_it_and_the_arrow_keys_move_through_results
         f"/c/{second['pk']}/?q={needle}#t{second['turns'][0][0]}-prompt",
         f"/c/{first['pk']}/?q={needle}#t{first['turns'][1][1]}-reasoning",
     ]
-    assert page.locator("#search-status").inner_text().startswith("2 conversations match")
+    page.wait_for_function(  # said once in the page's one live region
+        "() => [...document.querySelectorAll('#announcer p')].map(p => p.textContent)"
+        ".filter(t => t.startsWith('2 conversations match')).length === 1"
+    )
 
     focused = "document.activeElement === document.querySelectorAll('#conversation-list > li.result > a')[{}]"
     box.press("ArrowDown")
@@ -188,6 +191,7 @@ def test_a_match_in_the_thought_opens_it_and_the_arrow_keys_move_through_results
     assert hit.evaluate("m => m.closest('.reasoning').id") == f"t{answer}-r"
     assert in_view(page, hit), "the match is not in view (the thought scrolls on its own)"
     assert page.locator("#match-pos").inner_text() == "Match 1 of 1"
+    assert page.locator("#announcer p").last.inner_text() == "Match 1 of 1"
     screenshot(page, "search-in-thought")
 
     page.reload()
