@@ -2,7 +2,8 @@
 place, like a send from the composer. The new branch streams into the page over its
 socket, the ‹ n/m › switchers update, the scroll position and the composer's draft
 stay, and the page is never loaded again (a window property set before the action is
-still there after it). Stop works as for a send; a refused edit keeps its text."""
+still there after it). Stop works as for a send, an error shows in the turn and its
+"Try again" is in place too; a refused edit or regeneration keeps what was typed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import re
 
 import pytest
 
-from tests.browser.test_compare_page import LONG, QUICK
+from reasoning.testing import FakeUpstream, Script, openai_chat_sse
+from tests.browser.test_compare_page import LONG, QUICK, add_openai_model
 
 pytestmark = pytest.mark.browser
 
@@ -193,4 +195,39 @@ def test_a_refused_edit_or_regeneration_keeps_everything_typed(logged_in_page, s
     assert page.locator("#notice .error").count() == 0
     assert page.evaluate("window.__samePage") is True
     assert loads == [] and page.url == url
+    assert errors == []
+
+
+def test_a_regeneration_that_fails_shows_its_error_in_place_and_try_again_stays_too(logged_in_page, server, errors,
+                                                                                     loads):
+    page = logged_in_page
+    failure = Script.error(500, {"error": {"message": "The server had an error while processing your request"}})
+    with FakeUpstream(Script(chunks=openai_chat_sse("Six sevens.", "42"))) as upstream:
+        upstream.enqueue(failure)
+        add_openai_model(server, "flaky-once", "Flaky once", upstream.url + "/v1")
+        url = start(page, server, ["What is 6*7?"])
+        first = last_answer_id(page)
+        choose_model(page, "Flaky once")
+        page.get_by_label("Prompt").fill("my next question")
+        mark_the_page(page)
+        loads.clear()
+
+        page.locator(f"#turn-{first}").get_by_role("button", name="Regenerate").click()
+        page.wait_for_function(f"() => !document.getElementById('turn-{first}')")
+        failed = last_answer_id(page)
+        wait_done(page, failed, "error")
+        assert "Try again" in page.locator(f"#turn-{failed} .turn-error").inner_text()
+        assert page.locator(f"#turn-{failed} .sibling-pos").inner_text() == "2/2"
+        assert page.locator("#send").inner_text() == "Send"
+
+        page.locator(f"#turn-{failed}").get_by_role("button", name="Try again").click()
+        page.wait_for_function(f"() => !document.getElementById('turn-{failed}')")
+        retried = last_answer_id(page)
+        wait_done(page, retried)
+        assert len(upstream.requests) == 2
+    assert "42" in page.locator(f"#t{retried}-c").inner_text()
+    assert page.locator(f"#turn-{retried} .sibling-pos").inner_text() == "3/3"
+    assert page.evaluate("window.__samePage") is True
+    assert loads == [] and page.url == url
+    assert page.get_by_label("Prompt").input_value() == "my next question"
     assert errors == []
