@@ -26,6 +26,17 @@
     if (target && target.id === "turns") holdHeight(target);
   });
 
+  // The edit form or the button that was used went with the old branch: focus would
+  // fall to the page's start. It goes to the composer, as on a page load, the
+  // window staying where it is.
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    const target = e.detail.target;
+    if (!target || target.id !== "turns") return;
+    const lost = !document.activeElement || document.activeElement === document.body;
+    const prompt = document.getElementById("prompt");
+    if (lost && prompt) prompt.focus({ preventScroll: true });
+  });
+
   // With the socket down, the page would never hear of the new branch: once the
   // server has accepted the edit or regeneration, load the conversation again
   // (the composer's draft is kept in the browser).

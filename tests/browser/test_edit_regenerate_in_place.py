@@ -145,6 +145,7 @@ def test_an_edit_streams_a_new_branch_in_place_and_stops_like_a_send(logged_in_p
     answer = last_answer_id(page)
     page.wait_for_function(f"() => (document.getElementById('t{answer}-r') || {{}}).textContent?.length > 40")
     screenshot(page, "edit-in-place")
+    assert page.evaluate("document.activeElement.id") == "prompt"  # not lost with the edit form
     # Esc stops it, as it stops a prompt sent from the composer.
     page.get_by_label("Prompt").press("Escape")
     wait_done(page, answer, "stopped")
