@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -64,9 +64,34 @@ def _recency(item: SidebarItem) -> Any:
     return getattr(item, "updated_at", None) or item.created_at
 
 
+@dataclass(frozen=True)
+class Match:
+    """Where a search first matches a conversation: a turn on the branch on show and
+    which of its texts, in the order the page shows them (a prompt; an answer's
+    reasoning, then its content)."""
+
+    turn: int
+    field: str  # "prompt", "reasoning" or "content"
+    on_show: bool = True  # False: only a branch not on show matches (the page cannot open at it)
+
+    @property
+    def anchor(self) -> str:
+        """The result link's fragment, `t<turn>-<field>`: the page opens at the match
+        (static/js/search_match.js). Not an element's id (the turn's blocks are
+        `t<turn>-p`, `-r`, `-c`), so the browser's own jump to it never undoes that."""
+        return f"t{self.turn}-{self.field}"
+
+    @property
+    def label(self) -> str:
+        where = "answer" if self.field == "content" else self.field
+        return where if self.on_show else f"{where} (another branch)"
+
+
 def search(owner: Any, query: str) -> list[SidebarItem]:
     """Chats whose title, prompts, answers or reasoning contain `query` (case-insensitive),
-    each with `snippet`: the first match in context, marked; then the comparisons that match."""
+    each with `match`, the first on the branch on show in page order (else the first in
+    any branch; None when only the title matches) and `snippet`: that match in context,
+    marked; then the comparisons that match."""
     text_match = Q(content__icontains=query) | Q(reasoning__icontains=query)
     found = list(
         chats_only(Conversation.objects.filter(owner=owner))
@@ -74,19 +99,52 @@ def search(owner: Any, query: str) -> list[SidebarItem]:
         .distinct()
         .order_by("-pinned", "-updated_at")[:LIST_LIMIT]
     )
+    ids = [conv.pk for conv in found]
+    # Two queries for the whole list: every turn's place in its tree, and the turns that match.
+    parents: dict[int, dict[int, int | None]] = {pk: {} for pk in ids}
+    for pk, parent_id, conv_id in Turn.objects.filter(conversation_id__in=ids).values_list(
+        "pk", "parent_id", "conversation_id"
+    ):
+        parents[conv_id][pk] = parent_id
+    matching: dict[int, dict[int, Turn]] = {pk: {} for pk in ids}
+    for turn in Turn.objects.filter(conversation_id__in=ids).filter(text_match).only(
+        "pk", "conversation_id", "role", "content", "reasoning"
+    ):
+        matching[turn.conversation_id][turn.pk] = turn
     for conv in found:
-        snippet = None
-        turn = Turn.objects.filter(conversation=conv).filter(text_match).order_by("created_at", "pk").first()
-        if turn is not None:
-            for where, text in (
-                ("prompt" if turn.role == "user" else "answer", turn.content),
-                ("reasoning", turn.reasoning),
-            ):
-                if (s := snippet_of(text, query)) is not None:
-                    snippet = (where, s)
-                    break
-        conv.snippet = snippet  # type: ignore[attr-defined]
+        conv.match = conv.snippet = None  # type: ignore[attr-defined]
+        shown = branch_ids(parents[conv.pk], conv.leaf_id)
+        on_show = set(shown)
+        hidden = sorted(set(matching[conv.pk]) - on_show)  # ids grow with time: oldest first
+        for pk in [*(pk for pk in shown if pk in matching[conv.pk]), *hidden]:
+            if hit := first_match(matching[conv.pk][pk], query):
+                match, conv.snippet = hit  # type: ignore[attr-defined]
+                conv.match = match if pk in on_show else replace(match, on_show=False)  # type: ignore[attr-defined]
+                break
     return [*found, *sidebar_comparisons(owner, query)[:LIST_LIMIT]]
+
+
+def branch_ids(parents: dict[int, int | None], leaf_id: int | None) -> list[int]:
+    """The turns on show, root first: from `leaf_id` up (as turns.services.branch, with
+    ids only; a missing leaf is the newest turn, the highest id)."""
+    if not parents:
+        return []
+    node: int | None = leaf_id if leaf_id in parents else max(parents)
+    chain: list[int] = []
+    while node is not None:
+        chain.append(node)
+        node = parents.get(node)
+    chain.reverse()
+    return chain
+
+
+def first_match(turn: Turn, query: str) -> tuple[Match, SafeString] | None:
+    """The first of `turn`'s texts, as the page shows them, that contains `query`, with its snippet."""
+    fields = ("content",) if turn.role == Turn.Role.USER else ("reasoning", "content")
+    for name in fields:
+        if (snippet := snippet_of(getattr(turn, name), query)) is not None:
+            return Match(turn.pk, "prompt" if turn.role == Turn.Role.USER else name), snippet
+    return None
 
 
 def snippet_of(text: str, query: str) -> SafeString | None:

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
@@ -110,7 +111,12 @@ def conversation(request: HttpRequest, pk: int) -> HttpResponse:
     if column := blind.hidden_column(conv.pk):
         return redirect(column.comparison)  # as a chat it would name the model before the vote
     mark_interrupted(conv)
-    return render(request, "chat/page.html", _page_context(request, conv))
+    context = _page_context(request, conv)
+    if q := request.GET.get("q", "").strip()[:200]:
+        # Opened from a search result (…?q=…#t<turn>-<field>): the page marks the
+        # matches (static/js/search_match.js) and the sidebar still lists the results.
+        context.update(query=q, match_query=q, results=sidebar.search(signed_in(request), q))
+    return render(request, "chat/page.html", context)
 
 
 def _model_from(data: Any) -> ModelProfile:
@@ -291,9 +297,23 @@ def _redirect_to(request: HttpRequest, conv: Conversation) -> HttpResponse:
     return redirect(url)
 
 
+def _in_place(request: HttpRequest, conv: Conversation) -> HttpResponse:
+    """An edit or a regeneration sent by htmx stays on the page: the conversation's socket
+    renders the new branch in place (turn.started with `branch`) and streams its answer,
+    as for a prompt from the composer, so the scroll position and the composer's draft
+    stay. The empty answer clears an earlier refusal from #notice. A plain form, with
+    no socket to show it, gets the conversation page."""
+    if request.headers.get("HX-Request"):
+        # branchStarted: a page whose socket is down loads again (static/js/branch_in_place.js).
+        return HttpResponse("", headers={"HX-Trigger": "branchStarted"})
+    return redirect(conv.get_absolute_url())
+
+
 def _bad(request: HttpRequest, message: str) -> HttpResponse:
     if request.headers.get("HX-Request"):
-        return render(request, "chat/_notice.html", {"message": message}, status=200)
+        # Swapped into #notice, the hx-target of the edit form and the turn's buttons: the
+        # reason itself. An out-of-band notice would be wiped by the empty rest of the answer.
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', message))
     return HttpResponse(message, status=400, content_type="text/plain")
 
 
@@ -310,7 +330,7 @@ async def regenerate(request: HttpRequest, pk: int) -> HttpResponse:
     except BadInput as e:
         return await sync_to_async(_bad)(request, str(e))
     await launch_stored([exchange])
-    return _redirect_to(request, exchange.user_turn.conversation)
+    return _in_place(request, exchange.user_turn.conversation)
 
 
 def _edit(request: HttpRequest, pk: int) -> Exchange:
@@ -325,7 +345,7 @@ async def edit(request: HttpRequest, pk: int) -> HttpResponse:
     except BadInput as e:
         return await sync_to_async(_bad)(request, str(e))
     await launch_stored([exchange])
-    return _redirect_to(request, exchange.user_turn.conversation)
+    return _in_place(request, exchange.user_turn.conversation)
 
 
 @require_POST

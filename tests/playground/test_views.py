@@ -180,7 +180,9 @@ def test_it_regenerates_an_answer_as_a_sibling_and_switches_between_branches(cli
     client.force_login(owner)
     first = conversation.leaf
     response = client.post(f"/turns/{first.pk}/regenerate", HTTP_HX_REQUEST="true")
-    assert response.status_code == 204 and response["HX-Redirect"] == f"/c/{conversation.pk}/"
+    # In place: no page load; the page's socket renders the new branch (branch_in_place.js).
+    assert response.status_code == 200 and not response.has_header("HX-Redirect")
+    assert response["HX-Trigger"] == "branchStarted" and response.content == b""
     conversation.refresh_from_db()
     second = conversation.leaf
     assert second.pk != first.pk and second.parent_id == first.parent_id and second.role == "assistant"
@@ -221,6 +223,14 @@ def test_it_runs_an_edited_prompt_as_a_new_branch_and_returns_to_the_newest_leaf
 
     empty = client.post(f"/turns/{original_prompt.pk}/edit", {"prompt": "  ", "model": scripted_model.pk})
     assert empty.status_code == 400 and "empty" in empty.content.decode()
+    # Sent by htmx, the reason is the answer itself, swapped into #notice; nothing is stored.
+    turns = Turn.objects.count()
+    refused = client.post(
+        f"/turns/{original_prompt.pk}/edit", {"prompt": "  ", "model": scripted_model.pk}, HTTP_HX_REQUEST="true"
+    )
+    assert refused.status_code == 200 and not refused.has_header("HX-Trigger")
+    assert refused.content.decode().startswith('<p class="error" role="alert">') and "empty" in refused.content.decode()
+    assert Turn.objects.count() == turns
 
 
 def test_the_inspector_shows_the_request_and_that_earlier_reasoning_was_left_out(
