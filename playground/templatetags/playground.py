@@ -241,3 +241,22 @@ def turn_error(context: Any, turn: Turn) -> dict[str, Any]:
     # Rendered for a socket there is no user in the context: the settings link is
     # shown, and the admin page itself turns away anyone who is not staff.
     return explain(turn, staff=user is None or bool(getattr(user, "is_staff", False)))
+
+
+@register.filter
+def model_family(model: Any) -> str:
+    """The catalogue family a model belongs to ("Claude 5", "gpt-oss at Baseten"), for
+    the model picker's search; "" when only the kind's default matched."""
+    from reasoning import catalogue
+
+    caps = catalogue.capabilities(model.provider.kind, model.model_id, model.provider.base_url)
+    family = caps.family if caps is not None else ""
+    return "" if family.endswith(" default") else family
+
+
+@register.simple_tag(takes_context=True)
+def favourite_models(context: template.Context) -> str:
+    """The signed-in user's starred models as "3,7", for the model picker."""
+    preferences = user_preferences(context)
+    starred = preferences.favourite_models if preferences is not None else []
+    return ",".join(str(m) for m in starred if isinstance(m, int))
