@@ -261,6 +261,9 @@ def model_family(model: Any) -> str:
 @register.simple_tag(takes_context=True)
 def favourite_models(context: template.Context) -> str:
     """The signed-in user's starred models as "3,7", for the model picker."""
-    preferences = user_preferences(context)
+    # base.html has already read them (as `prefs`): no query per picker.
+    preferences = context.get("prefs")
+    if not isinstance(preferences, Preferences):
+        preferences = user_preferences(context)
     starred = preferences.favourite_models if preferences is not None else []
     return ",".join(str(m) for m in starred if isinstance(m, int))
