@@ -247,7 +247,7 @@ def test_a_starred_model_comes_first_after_a_reload_and_elsewhere(
     page.keyboard.press("PageUp")  # the first row: the favourite
     page.keyboard.press("Enter")
     assert page.locator("#model").input_value() == str(ids[ORCHID])
-    page.get_by_label("Prompt").fill("Which model are you?")
+    page.get_by_label("Prompt").fill("Who is answering?")
     page.get_by_label("Prompt").press("Enter")
     page.wait_for_url(re.compile(r"/c/\d+/$"))
     page.wait_for_selector("article.turn.assistant[data-status=complete]", timeout=30_000)
