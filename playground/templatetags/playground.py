@@ -20,7 +20,7 @@ def markdown(text: str) -> SafeString:
 
 def seconds(ms: int | None) -> str:
     """Milliseconds as "2.4 s", halves rounded up, in whole numbers: the thought label's
-    live figure (thought_clock.js) rounds the same milliseconds the same way, so the
+    live figure (playground.js tenthsOfSeconds) rounds the same milliseconds alike, so the
     two never differ by a tenth (a float's 2.25 is "2.2" in Python, "2.3" in JS)."""
     tenths = (int(ms or 0) + 50) // 100
     return f"{tenths // 10}.{tenths % 10} s"
