@@ -537,6 +537,9 @@ class Preferences(models.Model):
     store_api_requests = models.BooleanField(default=True)
     # Images in model output that point at another host load only when this is on.
     load_remote_images = models.BooleanField(default=False)
+    # The model picker's starred models (ModelProfile ids, in the order starred): kept
+    # here, not in the browser, so they follow the user to another browser or device.
+    favourite_models = models.JSONField(default=list, blank=True)
 
     def __str__(self) -> str:
         return f"preferences of {self.user_id}"

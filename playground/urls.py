@@ -51,6 +51,7 @@ urlpatterns = [
     path("datasets/preview", dataset_views.dataset_preview, name="dataset_preview"),
     path("datasets/export.jsonl", dataset_views.dataset_export, name="dataset_export"),
     path("settings/theme", accounts.set_theme, name="set_theme"),
+    path("settings/favourites", accounts.favourite_model, name="favourite_model"),
     path("providers/", providers.providers_page, name="providers"),
     path("providers/<int:pk>/connect", providers.reconnect, name="provider_reconnect"),
     path("providers/<int:pk>/models", providers.choose_models, name="provider_models"),

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.models import Preferences
+from playground.models import ModelProfile, Preferences
 from playground.turns.services import enabled_models
 
 
@@ -53,6 +54,27 @@ def set_theme(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return HttpResponse(status=204)
     return redirect("settings")
+
+
+@require_POST
+def favourite_model(request: HttpRequest) -> HttpResponse:
+    """The model picker's star: `model` starred (`on=1`) or not (`on=0`); answers the
+    user's favourites as they now are, so every picker on the page can follow."""
+    try:
+        pk = int(request.POST.get("model", ""))
+    except ValueError:
+        return HttpResponse("model must be a model id", status=400, content_type="text/plain")
+    if not ModelProfile.objects.filter(pk=pk, enabled=True).exists():
+        return HttpResponse("no such model", status=400, content_type="text/plain")
+    with transaction.atomic():
+        # Locked: two quick stars (two tabs) must not each drop the other's.
+        preferences = Preferences.objects.select_for_update().get(pk=Preferences.of(signed_in(request)).pk)
+        starred = [m for m in preferences.favourite_models if isinstance(m, int) and m != pk]
+        if request.POST.get("on") == "1":
+            starred.append(pk)
+        preferences.favourite_models = starred
+        preferences.save(update_fields=["favourite_models"])
+    return JsonResponse({"favourites": starred})
 
 
 @require_POST

@@ -34,7 +34,7 @@ from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id,
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
 from playground.streaming.launch import ExchangeRenderer, NotAllowed, Question, launch
-from playground.streaming.messages import TEXT_CHARS, fit, pack, split_turn, text_swaps
+from playground.streaming.messages import MESSAGE_BYTES, TEXT_CHARS, fit, pack, split_turn, text_swaps, thought_clock
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
 from playground.turns.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
@@ -213,7 +213,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             follower.on_dropped()
             self._note_dropped()
             return
-        await self._deliver(event["turn"], follower.on_frame(event))
+        await self._deliver(event["turn"], follower.on_frame(event), lead=thought_clock(event["turn"], event))
 
     async def turn_resumed(self, event: dict[str, Any]) -> None:
         """The run's answer to this socket's resume request."""
@@ -291,7 +291,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     # ---- delivery ------------------------------------------------------------------------
 
-    async def _deliver(self, turn_id: int, delivery: Delivery) -> None:
+    async def _deliver(self, turn_id: int, delivery: Delivery, *, lead: str = "") -> None:
+        """`lead`: a fragment that goes just before the delivery's text, in its message
+        (the run's thinking time for the thought label; dropped with no text to go with)."""
         structure = []
         if delivery.reload_steps:
             follower = self.following.get(turn_id)
@@ -302,11 +304,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if structure:
             await self._send_all(pack(structure))
         if delivery.pieces:
-            await self._send_text(turn_id, delivery.pieces)
+            await self._send_text(turn_id, delivery.pieces, lead=lead)
         if delivery.ask is not None:
             await self._ask_resume(turn_id, delivery.ask)
 
-    async def _send_text(self, turn_id: int, pieces: list[Piece]) -> None:
+    async def _send_text(self, turn_id: int, pieces: list[Piece], *, lead: str = "") -> None:
         """Text as messages that fit; once the browser stops reading, the messages
         not yet written are dropped like frames (a resume reply may hold a long
         backlog): the follower no longer counts their text as had, and fetches it
@@ -325,6 +327,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
                         follower.on_dropped()
                 self._note_dropped()
                 break
+            if n == 0 and lead:
+                if len(lead) + len(message) * 4 <= MESSAGE_BYTES or len(lead) + len(message.encode()) <= MESSAGE_BYTES:
+                    message = lead + message  # one message: the page reads both in one go
+                else:
+                    await self.send(text_data=lead)
             await self.send(text_data=message)
         if self.slow_reader is not None:
             self.slow_reader.sent()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from html.parser import HTMLParser
+from typing import Any
 
 from django.utils.html import escape, strip_tags
 
@@ -37,6 +38,16 @@ def text_swaps(turn_id: int, block: str, text: str, *, replace: bool = False) ->
         swap = "innerHTML" if replace and n == 0 else "beforeend"
         out.append(f'<div hx-swap-oob="{swap}:#t{turn_id}-{block}">{escape(piece)}</div>')
     return out
+
+
+def thought_clock(turn_id: int, frame: dict[str, Any]) -> str:
+    """The run's thinking time (ms) that came with a frame, for the page's thought
+    label: `think_ms` (thinking so far) or `thought_ms` (the answer began). "" if none."""
+    for key in ("thought_ms", "think_ms"):
+        value = frame.get(key)
+        if isinstance(value, int):
+            return f'<div hx-swap-oob="innerHTML:#t{turn_id}-clock"><i data-{key.replace("_", "-")}>{value}</i></div>'
+    return ""
 
 
 def pack(fragments: list[str]) -> list[str]:

@@ -179,6 +179,8 @@ class TurnRun:
     _notices: list[str] = field(default_factory=list)  # for the user: servers that did not start
     _step_started_ms: int = 0  # when the current step's model call began
     _step_first_content_ms: int | None = None
+    # The answer's start went to the watchers with the thinking time (`_thought_clock`).
+    _thought_time_sent: bool = False
 
     def __post_init__(self) -> None:
         if self.scrubber is None:
@@ -230,6 +232,7 @@ class TurnRun:
             self.first_reasoning_ms = self.first_content_ms
         self.last_reasoning_ms = now if keep else self.last_reasoning_ms
         self.first_content_ms = None  # the answer has not started after all
+        self._thought_time_sent = False
         self._reclassified = True
         self._dirty = True
         self._wake.set()
@@ -603,10 +606,26 @@ class TurnRun:
         }
         if self.step:  # offsets start again at each step of a tool loop
             frame["step"] = self.step
+        else:
+            self._thought_clock(frame, r_new)
         self._r_sent, self._c_sent = self._r_len, self._c_len
         self.frames_sent += 1
         assert self.layer is not None
         await self.layer.group_send(self.group, frame)
+
+    def _thought_clock(self, frame: dict[str, Any], r_new: int) -> None:
+        """The run's own measure of the thinking, for the page's thought label (issue
+        21.9): the label the reader sees must end on the figure the finished turn shows
+        (`thinking_ms`), which counts from this run's start on this process's clock, not
+        from the turn's creation on the browser's. While thinking, a frame with reasoning
+        carries the thinking time up to its newest reasoning (the page counts on from it);
+        the frame that starts the answer carries when it started, the final figure."""
+        if self.first_content_ms is not None:
+            if not self._thought_time_sent:
+                self._thought_time_sent = True
+                frame["thought_ms"] = self.first_content_ms
+        elif r_new and self.last_reasoning_ms is not None:
+            frame["think_ms"] = self.last_reasoning_ms
 
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed

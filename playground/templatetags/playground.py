@@ -19,7 +19,11 @@ def markdown(text: str) -> SafeString:
 
 
 def seconds(ms: int | None) -> str:
-    return f"{(ms or 0) / 1000:.1f} s"
+    """Milliseconds as "2.4 s", halves rounded up, in whole numbers: the thought label's
+    live figure (playground.js tenthsOfSeconds) rounds the same milliseconds alike, so the
+    two never differ by a tenth (a float's 2.25 is "2.2" in Python, "2.3" in JS)."""
+    tenths = (int(ms or 0) + 50) // 100
+    return f"{tenths // 10}.{tenths % 10} s"
 
 
 @register.filter
@@ -241,3 +245,25 @@ def turn_error(context: Any, turn: Turn) -> dict[str, Any]:
     # Rendered for a socket there is no user in the context: the settings link is
     # shown, and the admin page itself turns away anyone who is not staff.
     return explain(turn, staff=user is None or bool(getattr(user, "is_staff", False)))
+
+
+@register.filter
+def model_family(model: Any) -> str:
+    """The catalogue family a model belongs to ("Claude 5", "gpt-oss at Baseten"), for
+    the model picker's search; "" when only the kind's default matched."""
+    from reasoning import catalogue
+
+    caps = catalogue.capabilities(model.provider.kind, model.model_id, model.provider.base_url)
+    family = caps.family if caps is not None else ""
+    return "" if family.endswith(" default") else family
+
+
+@register.simple_tag(takes_context=True)
+def favourite_models(context: template.Context) -> str:
+    """The signed-in user's starred models as "3,7", for the model picker."""
+    # base.html has already read them (as `prefs`): no query per picker.
+    preferences = context.get("prefs")
+    if not isinstance(preferences, Preferences):
+        preferences = user_preferences(context)
+    starred = preferences.favourite_models if preferences is not None else []
+    return ",".join(str(m) for m in starred if isinstance(m, int))

@@ -104,7 +104,9 @@
     form.querySelectorAll(".remove-slot").forEach(function (button) {
       button.addEventListener("click", function () {
         const slot = button.closest(".slot");
-        slot.querySelector("select").value = "";
+        const model = slot.querySelector("select");
+        model.value = "";
+        model.dispatchEvent(new Event("change", { bubbles: true }));  // the model picker's text follows
         slot.dataset.empty = "";
         refresh();
       });

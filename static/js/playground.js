@@ -60,9 +60,12 @@
       return;
     }
     if (label) {
-      const s = Math.max(0, (Date.now() - parseFloat(label.dataset.started)) / 1000);
+      // The run's own figure when it came with the answer (thought_clock.js): the
+      // finished turn's label shows the same one, so the number does not jump.
+      const ms = label.dataset.thoughtMs !== undefined ? parseInt(label.dataset.thoughtMs, 10)
+        : Math.max(0, Date.now() - parseFloat(label.dataset.started));
       label.textContent = (hidden === "provider" ? "Reasoning hidden by the provider · "
-        : hidden ? "Reasoning not shown · " : "Thought for ") + s.toFixed(1) + " s";
+        : hidden ? "Reasoning not shown · " : "Thought for ") + tenthsOfSeconds(ms);
       label.classList.remove("live");
     }
     const box = details.querySelector(".reasoning");
@@ -71,6 +74,13 @@
       return;
     }
     if (details.open && !details.dataset.userOpened && !keepOpen()) details.open = false;
+  }
+
+  // Milliseconds as "2.4 s", halves up, in whole numbers: the server's label
+  // (templatetags seconds) rounds the same way, so the two agree to the tenth.
+  function tenthsOfSeconds(ms) {
+    const t = Math.floor((ms + 50) / 100);
+    return Math.floor(t / 10) + "." + (t % 10) + " s";
   }
 
   // The answer block was emptied while the turn streams: what looked like the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from channels.db import database_sync_to_async
@@ -79,8 +80,12 @@ async def test_it_streams_reasoning_then_content_as_separate_events(client, owne
     # All reasoning before any content, and each frame is one block's new text.
     assert kinds == sorted(kinds, key=lambda k: k == "c")
     assert "r" in kinds and "c" in kinds
-    text_r = "".join(f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-r" in f)
-    text_c = "".join(f.split('">', 1)[1].rsplit("</div>", 1)[0] for f in appended if f"#t{turn.pk}-c" in f)
+    # A message may also carry the run's thinking time for the thought label (#t<id>-clock).
+    def text(block: str) -> str:
+        swap = re.compile(rf'<div hx-swap-oob="beforeend:#t{turn.pk}-{block}">(.*?)</div>', re.S)
+        return "".join(t for f in appended for t in swap.findall(f))
+
+    text_r, text_c = text("r"), text("c")
     assert text_r == "First I think. Then more."
     assert text_c == "Answer done."
     await database_sync_to_async(turn.refresh_from_db)()
