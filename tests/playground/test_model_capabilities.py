@@ -166,3 +166,20 @@ def test_the_page_is_for_admins_only(client, owner):
     client.force_login(owner)
     response = client.post(f"/providers/models/{flash.pk}/capabilities", {"reset": "efforts"})
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_model_that_takes_no_tools_is_refused_with_tools_on(owner):
+    from playground.models import Conversation, Turn
+    from playground.streaming.launch import Question, store
+    from playground.turns.services import BadInput
+
+    qwen = profile("openai", "Qwen/Qwen3-32B")
+    caps.save(qwen, caps.profile_fields(qwen, answers(qwen, tools=False)))
+    with pytest.raises(BadInput, match="takes no tools"):
+        store(Question(owner=owner, model=qwen, text="What time is it?", tools=["clock"]))
+    with_functions = Conversation.objects.create(owner=owner, model=qwen, functions=[{"name": "f"}])
+    with pytest.raises(BadInput, match="takes no tools"):
+        store(Question(owner=owner, model=qwen, text="Hi", conversation=with_functions))
+    assert Turn.objects.count() == 0
+    store(Question(owner=owner, model=qwen, text="Hi"))  # no tools: taken
+    assert Turn.objects.filter(role="user").count() == 1
