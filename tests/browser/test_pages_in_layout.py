@@ -35,7 +35,8 @@ SHARED = (
     "    q = Turn.objects.create(conversation=c, role='user', content='Why is the sky blue? ' * 8)\n"
     "    a = Turn.objects.create(conversation=c, parent=q, role='assistant', status='complete',"
     " reasoning='Rayleigh scattering goes as the inverse fourth power of the wavelength.',"
-    " content='Short wavelengths scatter more.\\n\\n```\\n' + 'x' * 300 + '\\n```\\n\\n| a | b |\\n|---|---|\\n| 1 | 2 |')\n"
+    " content='Short wavelengths scatter more.\\n\\n```\\n' + 'x' * 300 + '\\n```\\n\\n'"
+    " '| a | b |\\n|---|---|\\n| 1 | 2 |')\n"
     "    c.leaf = a; c.save()\n"
 )
 
