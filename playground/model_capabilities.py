@@ -143,7 +143,8 @@ class Family:
     """The catalogue entry that matched, and the answers it gives."""
 
     name: str
-    answers: dict[str, Any]  # only the answers the catalogue decides
+    answers: dict[str, Any]  # every answer: the catalogue's where it decides, else the default
+    decided: frozenset[str]  # the answers the catalogue itself decides
     replay_rule: catalogue.ReplayRule
 
 
@@ -158,15 +159,15 @@ def family_of(profile: ModelProfile) -> Family | None:
     options = {k: v for k, v in (profile.options or {}).items() if k not in OWN_OPTIONS}
     options.update(filled.pop("options", {}))
     as_family.options = options
-    as_family.replay = ""
-    as_family.reasoning = "native" if profile.reasoning == "none" else profile.reasoning
+    # What the catalogue leaves out is a new profile's default.
+    as_family.replay, as_family.reasoning, as_family.supports_temperature = "", "native", True
+    as_family.context_window = as_family.max_output_tokens = None
     for name, value in filled.items():
         setattr(as_family, name, value)
-    answers = plain(as_family)
-    decided = ["thinking", "control", "efforts", "budget", "replay"]
+    decided = {"thinking", "control", "efforts", "budget", "replay"}
     if caps.reasoning not in (None, "none") or caps.markup is not None:
-        decided.append("returns")
-    return Family(caps.family, {k: answers[k] for k in decided}, rule)
+        decided.add("returns")
+    return Family(caps.family, plain(as_family), frozenset(decided), rule)
 
 
 def overrides(answers: dict[str, Any], family: Family | None) -> dict[str, Any]:

@@ -51,10 +51,18 @@ CONTROL_LABELS = model_capabilities.CONTROL_LABELS
 
 def model_row(model: ModelProfile) -> dict[str, Any]:
     caps = catalogue.capabilities(model.provider.kind, model.model_id, model.provider.base_url)
+    overridden: list[str] = []
+    if model.enabled:  # only offered models are edited here; a provider may list hundreds
+        family = model_capabilities.family_of(model)
+        overridden = [
+            model_capabilities.LABELS[name]
+            for name in model_capabilities.overrides(model_capabilities.plain(model), family)
+        ]
     return {
         "model": model,
         "family": caps.family if caps and caps.family else "",
         "control": CONTROL_LABELS.get(model.thinking_control, model.thinking_control),
+        "overridden": overridden,
     }
 
 
@@ -166,8 +174,9 @@ def _capabilities(
             "name": name, "label": label, "field": form[name], "errors": form.errors.get(name),
             "stored": model_capabilities.STORED[name], "shape": model_capabilities.SHAPES.get(name, "input"),
         }
-        if family is not None and name in family.answers:
+        if family is not None:
             row["family"] = model_capabilities.describe(name, family.answers[name], kind)
+            row["decided"] = name in family.decided
             row["overridden"] = name in overridden
         rows[name] = row
     offered = model_capabilities.offered(profile)

@@ -95,12 +95,14 @@ def test_edit_a_models_capabilities_with_plain_labels(page, server, flash, scree
     page.get_by_label("Context window (tokens)").fill("1048576")
     page.get_by_role("button", name="Save capabilities").click()
     page.wait_for_selector("#capabilities-saved")
-    assert page.locator("#family-overrides").inner_text() == "Overridden here: Thinking, Effort levels it accepts."
+    assert page.locator("#family-overrides").inner_text() == (
+        "Overridden here: Thinking, Effort levels it accepts, Context window (tokens)."
+    )
     note = page.locator('[data-answer="efforts"] .cap-note').inner_text()
     assert "Overridden" in note and "the family says: low, medium, high" in note
     assert page.locator('[data-offered="Effort"]').inner_text() == "low, medium"
     page.set_viewport_size({"width": 1440, "height": 1300})
-    screenshot(page, "model-capabilities")
+    screenshot(page, "capabilities-overridden")
     page.set_viewport_size({"width": 1280, "height": 860})
     assert_clean(page, "capabilities after an override")
     assert stored(server, flash)["options"]["thinking_always_on"] is True
@@ -112,7 +114,7 @@ def test_edit_a_models_capabilities_with_plain_labels(page, server, flash, scree
     page.goto(server.url(f"/providers/models/{flash}/capabilities"))
     page.get_by_role("button", name="Reset Effort levels it accepts to the family's value").click()
     page.wait_for_selector("#capabilities-saved")
-    assert page.locator("#family-overrides").inner_text() == "Overridden here: Thinking."
+    assert page.locator("#family-overrides").inner_text() == "Overridden here: Thinking, Context window (tokens)."
     assert page.get_by_role("group", name="Effort levels it accepts").get_by_label("high", exact=True).is_checked()
     assert page.get_by_label("Context window (tokens)").input_value() == "1048576"
     assert composer(page, server, flash) == (["Default", "Low", "Medium", "High"], False)

@@ -130,8 +130,12 @@ def test_the_family_and_its_overrides():
     assert family is not None and family.name == "Gemini 2.5"
     assert family.answers["control"] == "gemini_budget" and family.answers["efforts"] == ["low", "medium", "high"]
     assert caps.overrides(caps.plain(flash), family) == {}
-    caps.save(flash, caps.profile_fields(flash, answers(flash, efforts=["low"], thinking="always")))
-    assert caps.overrides(caps.plain(flash), family) == {"efforts": ["low", "medium", "high"], "thinking": "switch"}
+    assert {"thinking", "control", "efforts", "budget", "replay"} <= family.decided
+    assert "tools" not in family.decided and family.answers["tools"] is True  # a new profile's default
+    caps.save(flash, caps.profile_fields(flash, answers(flash, efforts=["low"], thinking="always", tools=False)))
+    assert caps.overrides(caps.plain(flash), family) == {
+        "thinking": "switch", "efforts": ["low", "medium", "high"], "tools": True
+    }
     # An option the form does not own is kept through a save and a reset.
     flash.options = {**flash.options, "headers": {"x": "y"}}
     flash.save()
