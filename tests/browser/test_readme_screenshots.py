@@ -73,7 +73,9 @@ def test_the_readme_screenshots_of_providers_and_capabilities(page, server, seed
     page.set_viewport_size({"width": 390, "height": 900})
     page.emulate_media(color_scheme="dark")
     page.goto(server.url("/providers/"))
-    page.locator('section[data-provider="OpenAI"] h2').scroll_into_view_if_needed()
+    # The first provider's card at the top, under the sticky heading.
+    page.evaluate("""() => window.scrollTo(0, document.querySelector('section.provider-card')
+                          .getBoundingClientRect().top + window.scrollY - 64)""")
     screenshot(page, "providers-phone-dark")
     page.goto(server.url("/settings/"))
     screenshot(page, "settings-phone-dark")
