@@ -89,6 +89,13 @@ def test_efforts_and_budget_range_map_to_the_profile_and_the_composer():
         check_controls("gemini", gemini.spec(), Thinking(budget_tokens=9000))
     check_controls("gemini", gemini.spec(), Thinking(budget_tokens=4096))
     assert ("Thinking budget", "2048 to 8192 tokens") in caps.offered(gemini)
+    # The composer's budget field takes the same range.
+    from django.template.loader import render_to_string
+
+    from playground.conversations.fragments import controls_context
+
+    html = render_to_string("chat/_controls.html", {"controls": controls_context(gemini, {})})
+    assert 'name="budget_tokens" min="2048" max="8192"' in html
 
 
 def test_tools_structured_output_temperature_and_sizes():
