@@ -53,7 +53,7 @@ _TAGS = {
 _ATTRIBUTES = {
     "a": {"href", "title", "class", "target"}, "img": {"src", "alt", "title"}, "code": {"class"},
     "th": {"style"}, "td": {"style"},
-    "span": {"class"}, "div": {"class", "data-lang"}, "pre": {"class"},
+    "span": {"class"}, "div": {"class", "data-lang"}, "pre": {"class", "tabindex"},
 }
 _WORDISH = re.compile(r"[\w)\]]")
 _WORDISH_AFTER = re.compile(r"[\w(\[]")
@@ -118,11 +118,12 @@ def _fence(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> st
     body = _highlight(token.content, lang, None) or _escape(token.content)
     label = f' data-lang="{_escape(lang)}"' if lang else ""
     cls = f' class="language-{_escape(lang)}"' if lang else ""
-    return f'<div class="code-block"{label}><pre><code{cls}>{body}</code></pre></div>\n'
+    # tabindex: a long line scrolls the block sideways, so a keyboard must reach it (axe).
+    return f'<div class="code-block"{label}><pre tabindex="0"><code{cls}>{body}</code></pre></div>\n'
 
 
 def _code_block(self: Any, tokens: list[Any], idx: int, options: Any, env: Any) -> str:
-    return f'<div class="code-block"><pre><code>{_escape(tokens[idx].content)}</code></pre></div>\n'
+    return f'<div class="code-block"><pre tabindex="0"><code>{_escape(tokens[idx].content)}</code></pre></div>\n'
 
 
 def _build() -> MarkdownIt:

@@ -1,7 +1,8 @@
 """The Providers page (admin only), inside the playground's layout: add a provider
 from a preset, one action that saves it, tests the connection and fetches its models
-(the provider's own message on failure), then choose which models are enabled. The
-Django admin stays for everything else (a model's full profile)."""
+(the provider's own message on failure), then choose which models are enabled. Each
+enabled model's capabilities are edited here in plain words (playground.model_capabilities);
+the Django admin stays for everything else (prices, markup tags, raw options)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from playground import provider_setup
+from playground import model_capabilities, provider_setup
 from playground.admin import ProviderForm
 from playground.conversations.sidebar_context import sidebar_context
 from playground.models import ModelProfile, Provider
@@ -45,33 +46,23 @@ PRESETS = (
 )
 PRESET_BY_KEY = {p.key: p for p in PRESETS}
 
-# Plain words for a profile's thinking control, as the page shows it.
-CONTROL_LABELS = {
-    "none": "No thinking switch",
-    "simulator": "Offline simulator",
-    "reasoning_effort": "Effort levels (reasoning_effort)",
-    "chat_template_kwargs": "On/off switch in the chat template (enable_thinking)",
-    "chat_template_kwargs_thinking": "On/off switch in the chat template (thinking)",
-    "chat_template_args": "On/off switch (Baseten chat_template_args)",
-    "thinking_type": "Thinking enabled/disabled (DeepSeek, GLM, Kimi)",
-    "openrouter": "OpenRouter reasoning (effort or budget)",
-    "together": "Together reasoning on/off",
-    "groq": "Groq reasoning (effort, parsed)",
-    "anthropic_budget": "Token budget (Anthropic)",
-    "anthropic_adaptive": "Adaptive thinking with effort (Anthropic)",
-    "gemini_budget": "Token budget (Gemini 2.5)",
-    "gemini_level": "Thinking level (Gemini 3)",
-    "ollama_think": "Think on/off or level (Ollama)",
-    "responses": "Effort with summaries (OpenAI Responses)",
-}
+CONTROL_LABELS = model_capabilities.CONTROL_LABELS
 
 
 def model_row(model: ModelProfile) -> dict[str, Any]:
     caps = catalogue.capabilities(model.provider.kind, model.model_id, model.provider.base_url)
+    overridden: list[str] = []
+    if model.enabled:  # only offered models are edited here; a provider may list hundreds
+        family = model_capabilities.family_of(model)
+        overridden = [
+            model_capabilities.LABELS[name]
+            for name in model_capabilities.overrides(model_capabilities.plain(model), family)
+        ]
     return {
         "model": model,
         "family": caps.family if caps and caps.family else "",
         "control": CONTROL_LABELS.get(model.thinking_control, model.thinking_control),
+        "overridden": overridden,
     }
 
 
@@ -135,3 +126,62 @@ def choose_models(request: HttpRequest, pk: int) -> HttpResponse:
             model.enabled = model.pk in chosen
             model.save(update_fields=["enabled"])
     return redirect("providers")
+
+
+@staff_member_required
+@require_http_methods(["GET", "POST"])
+def model_capabilities_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """A model's capabilities in plain words; a refused save keeps every answer and
+    says why beside the field; `reset` puts one answer back to the family's value."""
+    profile = get_object_or_404(ModelProfile.objects.select_related("provider"), pk=pk)
+    family = model_capabilities.family_of(profile)
+    if request.method == "GET":
+        form = model_capabilities.CapabilitiesForm(profile, initial=model_capabilities.plain(profile))
+        return _capabilities(request, profile, family, form, model_capabilities.plain(profile))
+    data: QueryDict = request.POST
+    if (reset := request.POST.get("reset")) and family is not None and reset in family.answers:
+        answers = {**model_capabilities.plain(profile), reset: family.answers[reset]}
+        data = _as_data(answers)
+    form = model_capabilities.CapabilitiesForm(profile, data)
+    if not form.is_valid():
+        return _capabilities(request, profile, family, form, model_capabilities.plain(profile), status=400)
+    model_capabilities.save(profile, form.stored)
+    return redirect(f"{request.path}?saved=1")
+
+
+def _as_data(answers: dict[str, Any]) -> QueryDict:
+    data = QueryDict(mutable=True)
+    for name, value in answers.items():
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif isinstance(value, list):
+            data.setlist(name, value)
+        else:
+            data[name] = "" if value is None else str(value)
+    return data
+
+
+def _capabilities(
+    request: HttpRequest, profile: ModelProfile, family: model_capabilities.Family | None,
+    form: model_capabilities.CapabilitiesForm, stored: dict[str, Any], status: int = 200,
+) -> HttpResponse:
+    kind = profile.provider.kind
+    overridden = model_capabilities.overrides(stored, family)
+    rows: dict[str, dict[str, Any]] = {}
+    for name, label in model_capabilities.LABELS.items():
+        row: dict[str, Any] = {
+            "name": name, "label": label, "field": form[name], "errors": form.errors.get(name),
+            "stored": model_capabilities.STORED[name], "shape": model_capabilities.SHAPES.get(name, "input"),
+        }
+        if family is not None:
+            row["family"] = model_capabilities.describe(name, family.answers[name], kind)
+            row["decided"] = name in family.decided
+            row["overridden"] = name in overridden
+        rows[name] = row
+    offered = model_capabilities.offered(profile)
+    return render(request, "providers/capabilities.html", {
+        **sidebar_context(request), "profile": profile, "family": family, "form": form, "rows": rows,
+        "overridden": [model_capabilities.LABELS[n] for n in overridden], "offered": offered,
+        "saved": request.GET.get("saved") == "1" and status == 200,
+    }, status=status)

@@ -55,6 +55,7 @@ urlpatterns = [
     path("providers/", providers.providers_page, name="providers"),
     path("providers/<int:pk>/connect", providers.reconnect, name="provider_reconnect"),
     path("providers/<int:pk>/models", providers.choose_models, name="provider_models"),
+    path("providers/models/<int:pk>/capabilities", providers.model_capabilities_page, name="model_capabilities"),
     path("settings/keys/", accounts.provider_key, name="provider_key"),
     path("compare/", include("playground.compare.urls")),
     path("sweeps/", include("playground.sweeps.urls")),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reasoning.controls import ANTHROPIC_MIN_BUDGET, UnsupportedControl, check_controls
+from reasoning.controls import ANTHROPIC_MIN_BUDGET, UnsupportedControl, budget_range, check_controls
 from reasoning.request import EFFORT_LEVELS, REASONING_MODES, ModelSpec, ReasoningStyle, Thinking
 
 # The budget tried when asking whether a model takes one: the smallest any provider accepts.
@@ -84,13 +84,20 @@ def accepted_controls(kind: str, model: ModelSpec, max_tokens: int | None = None
         thinking[mode] = None if refused is None else _short_reason(model, mode, refused)
     efforts = tuple(e for e in model.efforts if _refusal(kind, model, Thinking(effort=e), max_tokens) is None)
     effort_reason = None if efforts else "this model has no effort levels"
-    refused = _refusal(kind, model, Thinking(budget_tokens=PROBE_BUDGET), max_tokens)
+    refused = _refusal(kind, model, Thinking(budget_tokens=probe_budget(model)), max_tokens)
     budget_reason = None
     if refused is not None:
         budget_reason = (
             "this model takes an effort, not a token budget" if efforts else "this model takes no thinking budget"
         )
     return AcceptedControls(thinking, efforts, effort_reason, budget_reason)
+
+
+def probe_budget(model: ModelSpec) -> int:
+    """A budget inside the profile's own range, to ask whether it takes one at all."""
+    low, high = budget_range(model)
+    probe = max(PROBE_BUDGET, low or 0)
+    return min(probe, high) if high is not None else probe
 
 
 def _short_reason(model: ModelSpec, mode: str, refused: UnsupportedControl) -> str:
@@ -177,15 +184,18 @@ def capabilities(
         probe = model.efforts[0] if model.efforts else "high"
         out["effort"] = refusal(Thinking(effort=probe)) or f"{name} takes no effort"
 
+    probe_tokens = probe_budget(model)
     if not supports_budget:
         out["budget_tokens"] = (
-            refusal(Thinking(budget_tokens=PROBE_BUDGET))
+            refusal(Thinking(budget_tokens=probe_tokens))
             or f"{name}'s profile says it takes no thinking budget (supports_budget is off); choose an effort"
         )
     else:
-        reason = refusal(Thinking(budget_tokens=PROBE_BUDGET))
-        minimum = ANTHROPIC_MIN_BUDGET if kind == "anthropic" else 1
-        out["budget_tokens"] = reason or (f"{minimum} or more tokens",)
+        reason = refusal(Thinking(budget_tokens=probe_tokens))
+        low, high = budget_range(model)
+        minimum = max(ANTHROPIC_MIN_BUDGET if kind == "anthropic" else 1, low or 0)
+        span = f"{minimum} to {high} tokens" if high is not None else f"{minimum} or more tokens"
+        out["budget_tokens"] = reason or (span,)
 
     out["temperature"] = (
         ("0-2",) if supports_temperature

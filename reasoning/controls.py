@@ -68,6 +68,10 @@ Each control, with the provider kinds it applies to ("simulator" may mimic any):
 
 Rules common to every control:
 
+* The model option `thinking_always_on` (any control) refuses mode "off" and effort
+  "none": the profile says this model cannot stop thinking. `budget_min_tokens` and
+  `budget_max_tokens` bound budget_tokens (the Providers page's capabilities form sets them).
+
 * An effort must be one of `EFFORT_LEVELS` and one the model lists in `ModelSpec.efforts`;
   a model with no efforts takes none (ValueError). Effort `"none"` means thinking off,
   so it contradicts mode "on" (ValueError).
@@ -219,6 +223,17 @@ def check_profile(kind: str, model: ModelSpec) -> None:
             raise UnsupportedControl("efforts", f"effort {effort!r} cannot be sent with {control}: {e}") from None
 
 
+def budget_range(model: ModelSpec) -> tuple[int | None, int | None]:
+    """The smallest and largest thinking budget the profile allows (the model options
+    `budget_min_tokens` / `budget_max_tokens`), None where it sets no bound."""
+
+    def bound(name: str) -> int | None:
+        value = model.options.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+    return bound("budget_min_tokens"), bound("budget_max_tokens")
+
+
 class _Wanted:
     """The UI's controls, validated against the model and normalised: effort "none"
     becomes mode "off", and an effort or budget with mode "default" becomes "on"."""
@@ -257,9 +272,25 @@ class _Wanted:
                         "effort", "effort 'none' turns thinking off, but thinking is set on"
                     )
                 mode, effort = "off", None
+        if mode == "off" and model.options.get("thinking_always_on"):
+            raise UnsupportedControl(
+                "thinking",
+                f"{model.model_id} cannot turn thinking off (its profile says thinking is always on); "
+                "leave thinking at default, or choose its lowest effort",
+            )
         budget = thinking.budget_tokens
         if budget is not None and budget <= 0:
             raise UnsupportedControl("budget_tokens", f"budget_tokens must be positive, not {budget}")
+        if budget is not None:
+            low, high = budget_range(model)
+            if low is not None and budget < low:
+                raise UnsupportedControl(
+                    "budget_tokens", f"{model.model_id} takes a thinking budget of {low} tokens or more, not {budget}"
+                )
+            if high is not None and budget > high:
+                raise UnsupportedControl(
+                    "budget_tokens", f"{model.model_id} takes a thinking budget of at most {high} tokens, not {budget}"
+                )
         if mode == "off" and budget is not None:
             raise UnsupportedControl(
                 "budget_tokens", "a thinking budget was given but thinking is off; turn thinking on or drop the budget"

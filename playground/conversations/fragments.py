@@ -121,6 +121,8 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "budget": model.supports_budget and accepted.budget,
         "unavailable": offer.unavailable(model, accepted),
         "budget_tokens": current.get("budget_tokens", ""),
+        "budget_min": (model.options or {}).get("budget_min_tokens") or 1,
+        "budget_max": (model.options or {}).get("budget_max_tokens") or 1_000_000,
         "show_toggle": reasoning not in ("none", "hidden"),
         "show_reasoning": current.get("show_reasoning", True),
         "reasoning_mode": current.get("reasoning_mode", "separate"),

@@ -282,7 +282,8 @@ def shared_conversation(request: HttpRequest, token: str) -> HttpResponse:
     response = render(
         request,
         "chat/shared.html",
-        {"conversation": conv, "turns": turns, "readonly": True, "hide_reasoning": not conv.share_reasoning},
+        # As "shared", not "conversation": the sidebar of a signed-in reader marks their own.
+        {"shared": conv, "turns": turns, "readonly": True, "hide_reasoning": not conv.share_reasoning},
     )
     response["X-Robots-Tag"] = "noindex"
     response["Referrer-Policy"] = "no-referrer"  # the token must not leak through a link in the text

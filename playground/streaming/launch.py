@@ -175,6 +175,15 @@ def _store_prompt(start: Question) -> Exchange:
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
+    if model.options.get("supports_tools") is False:
+        offered = start.tools if start.tools is not None else (start.conversation.tools if start.conversation else ())
+        functions = start.conversation.functions if start.conversation else ()
+        if offered or functions:
+            # Its capabilities say so (Providers page): refused here, not by the provider mid-run.
+            raise BadInput(
+                f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
+                "or choose another model."
+            )
     # No savepoint: inside a caller's transaction (the API stores its request's
     # conversation with the exchange) a failure here ends that transaction anyway.
     with transaction.atomic(savepoint=False):

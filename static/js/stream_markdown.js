@@ -313,6 +313,7 @@
         const wrap = el("div", "code-block");
         if (block.lang) wrap.dataset.lang = block.lang;
         const pre = el("pre");
+        pre.tabIndex = 0;  // as the server renders it: a block that scrolls is reachable by keyboard
         const code = el("code", block.lang ? "language-" + block.lang : "", block.text);
         pre.appendChild(code);
         wrap.appendChild(pre);
