@@ -41,6 +41,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _trim = _malloc_trim()
 _last = time.monotonic()  # the process starts with a fresh heap
 _pending: asyncio.TimerHandle | None = None
+_pending_on: asyncio.AbstractEventLoop | None = None
 trims = 0  # how many times the heap was trimmed (the tests read it)
 
 
@@ -58,13 +59,20 @@ def trim_now(collect: bool = True) -> None:
     trims += 1
 
 
+def _schedule(loop: asyncio.AbstractEventLoop, delay: float) -> asyncio.TimerHandle:
+    global _pending_on
+    _pending_on = loop
+    return loop.call_later(delay, trim_now)
+
+
 def run_ended(runs_left: int) -> None:
     """A run of this process ended, `runs_left` still going: trim soon if that was the last."""
     global _pending
-    if _pending is not None:
-        return
+    loop = asyncio.get_running_loop()
+    if _pending is not None and not _pending.cancelled() and _pending_on is loop:
+        return  # already coming (a pending trim of a loop since closed, as in tests, does not count)
     since = time.monotonic() - _last
     if runs_left == 0:
-        _pending = asyncio.get_running_loop().call_later(max(QUIET_DELAY, MIN_INTERVAL - since), trim_now)
+        _pending = _schedule(loop, max(QUIET_DELAY, MIN_INTERVAL - since))
     elif since >= MAX_INTERVAL:
         trim_now(collect=False)  # not a full collection while streams are running

@@ -97,3 +97,19 @@ async def test_the_quiet_trim_frees_the_reference_cycles_left_behind(quick):
         await until(lambda: alive() is None)
     finally:
         gc.enable()
+
+
+def test_a_trim_left_pending_on_a_closed_loop_does_not_stop_the_next(quick, monkeypatch):
+    async def last_run_ends():
+        heap.run_ended(0)
+
+    monkeypatch.setattr(heap, "QUIET_DELAY", 3600.0)
+    asyncio.run(last_run_ends())  # its loop closes with the trim still pending
+    monkeypatch.setattr(heap, "QUIET_DELAY", 0.01)
+    before = heap.trims
+
+    async def next_quiet_spell():
+        await last_run_ends()
+        await until(lambda: heap.trims == before + 1)
+
+    asyncio.run(next_quiet_spell())
