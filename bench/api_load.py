@@ -143,18 +143,32 @@ async def run(server: Server, upstream: Upstream, streams: int = 40, chunks: int
 async def memory(server: Server, upstream: Upstream, streams: int = 40, chunks: int = 400, rate: float = 50,
                  warmup: int = 2, repetitions: int = 10) -> dict[str, Any]:
     """RSS of one server process after each repetition of the same load."""
+    import httpx
+
     token = token_for(server)
     rss: list[float] = []
+    inside: list[dict[str, Any]] = []
     for n in range(warmup + repetitions):
         await load(server, upstream, token, streams=streams, chunks=chunks, rate=rate, tag=f"mem-{n}")
         await asyncio.sleep(1.0)  # checkpoints, final saves and sockets settle
         rss.append(round(server.rss_mb(), 1))
+        # What the server holds after the round (bench/serve.py): which part grows.
+        async with httpx.AsyncClient(timeout=30) as client:
+            seen = (await client.get(f"{server.url}/__bench__/memory")).json()
+        heap = seen["mallinfo2_kb"]
+        inside.append({
+            "anon_mb": round(seen["rss_kb"]["Anonymous"] / 1024, 1),
+            "heap_used_mb": round(heap["uordblks"] / 1024, 1), "heap_free_mb": round(heap["fordblks"] / 1024, 1),
+            "threads": len(seen["threads"]), "sqlite_files": seen["sqlite_files"], "runs": seen["runs"],
+            "layer_groups": seen["layer_groups"], "layer_channels": seen["layer_channels"],
+        })
         gc.collect()  # ours (the client's), so the bench process stays small too
     after = rss[warmup:]
     return {
         "streams": streams, "chunks_per_stream": chunks, "chunks_per_s": rate,
         "warmup": warmup, "repetitions": repetitions,
         "rss_mb": rss,
+        "server_after_each": inside,
         "growth_after_warmup_mb": round(after[-1] - after[0], 1),
         "spread_after_warmup_mb": round(max(after) - min(after), 1),
     }

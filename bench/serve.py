@@ -114,7 +114,7 @@ def _stats() -> dict[str, Any]:
     }
 
 
-def _memory(trim: bool) -> dict[str, Any]:
+def _memory(trim: bool, full_gc: bool) -> dict[str, Any]:
     import contextlib
     import ctypes
     import gc
@@ -153,8 +153,12 @@ def _memory(trim: bool) -> dict[str, Any]:
     from playground.streaming.run import RUNS
 
     layer = get_channel_layer()
-    gc.collect()
-    wrappers = sum(1 for o in gc.get_objects() if type(o).__name__ == "DatabaseWrapper")
+    # No collection unless asked (`?gc=1`): the server's own GC schedule is part of what is measured.
+    gc_started = time.thread_time()
+    collected = gc.collect() if full_gc else None
+    gc_cpu_ms = round((time.thread_time() - gc_started) * 1000, 2)
+    tracked = gc.get_objects()
+    wrappers = sum(1 for o in tracked if type(o).__name__ == "DatabaseWrapper")
     return {
         "rss_kb": before, "rss_after_trim_kb": rss_kb() if trim else None,
         "trim_cpu_ms": trim_cpu_ms,
@@ -166,7 +170,8 @@ def _memory(trim: bool) -> dict[str, Any]:
         "layer_groups": len(getattr(layer, "groups", {}) or {}),
         "layer_channels": len(getattr(layer, "channels", {}) or {}),
         "runs": len(RUNS),
-        "gc_counts": gc.get_count(), "gc_frozen": gc.get_freeze_count(),
+        "gc_counts": gc.get_count(), "gc_frozen": gc.get_freeze_count(), "gc_tracked": len(tracked),
+        "gc_collected": collected, "gc_cpu_ms": gc_cpu_ms, "gc_full_collections": gc.get_stats()[2]["collections"],
     }
 
 
@@ -212,12 +217,27 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             )
             await _respond(send, dict(counts.most_common(400)) | dict(tasks))
             return
+        if scope["path"] == "/__bench__/garbage":
+            # What the next full collection would free, by type: the reference cycles
+            # a round leaves for the (rarely run) oldest generation.
+            import collections
+            import gc
+
+            gc.set_debug(gc.DEBUG_SAVEALL)
+            gc.collect()
+            garbage = collections.Counter(type(o).__qualname__ for o in gc.garbage)
+            gc.garbage.clear()
+            gc.set_debug(0)
+            await _respond(send, dict(garbage.most_common(60)))
+            return
         if scope["path"] == "/__bench__/memory":
             # Native memory and the counts that could grow across runs (issue 23.4):
             # threads, open SQLite files, the channel layer's maps, the run registry,
             # glibc's heap (mallinfo2). `?trim=1` also returns freed heap to the system
-            # first, to tell fragmentation (trimmable) from live memory.
-            await _respond(send, _memory(b"trim=1" in scope.get("query_string", b"")))
+            # first, to tell fragmentation (trimmable) from live memory; `?gc=1` runs a
+            # full collection first.
+            query = scope.get("query_string", b"")
+            await _respond(send, _memory(b"trim=1" in query, b"gc=1" in query))
             return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()

@@ -1,14 +1,16 @@
-"""Give the heap's free pages back to the system when the process goes quiet (issue 23.4).
+"""Free what the runs left and give the heap's free pages back to the system when the
+process goes quiet (issue 23.4).
 
-A relay's memory is mostly short-lived buffers of many streams at once: their
-frees leave holes all over glibc's heap, and glibc returns memory to the system
-only from the top of the heap, so after each busy spell the process keeps pages
-it no longer uses (bench `memory`: ~0.7 MB more per round of 40 API streams
-while the live memory stayed flat). `malloc_trim(0)` hands every free page back;
-it took ~0.5–1 ms of CPU on this server's heap, so it runs only once the last run
-of the process has ended (at most every MIN_INTERVAL seconds), or at a run's end
-once MAX_INTERVAL has passed when runs never stop. Elsewhere than glibc it
-does nothing.
+Two things kept memory after each busy spell while the live memory stayed flat
+(bench `memory`, rounds of 40 API streams): reference cycles left by requests
+and runs, which the server's tuned GC frees only at its rare full collections
+(~1.8 MB a round, 4–6 thousand objects); and the holes many streams' short-lived
+buffers leave all over glibc's heap, which returns memory to the system only
+from the heap's top (~0.7 MB a round). So once the last run of the process has
+ended (at most every MIN_INTERVAL seconds) a full collection runs, then
+`malloc_trim(0)` hands every free page back (~0.5–1 ms of CPU on this server's
+heap). When runs never stop, a run's end trims (without the collection) once
+MAX_INTERVAL has passed. Elsewhere than glibc the trim does nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import time
 from collections.abc import Callable
 
@@ -38,25 +41,38 @@ def _malloc_trim() -> Callable[[int], int] | None:
 _trim = _malloc_trim()
 _last = time.monotonic()  # the process starts with a fresh heap
 _pending: asyncio.TimerHandle | None = None
+_pending_on: asyncio.AbstractEventLoop | None = None
 trims = 0  # how many times the heap was trimmed (the tests read it)
 
 
-def trim_now() -> None:
+def trim_now(collect: bool = True) -> None:
     global _last, _pending, trims
     _pending = None
-    _last = time.monotonic()
+    if collect:
+        # The reference cycles the runs and requests left, first: the server's tuned
+        # GC (playground.server) collects the oldest generation only after many young
+        # collections, so they would pile up over many busy spells before being freed.
+        gc.collect()
     if _trim is not None:
         _trim(0)
+    _last = time.monotonic()  # the interval counts from the end of the work
     trims += 1
+
+
+def _schedule(loop: asyncio.AbstractEventLoop, delay: float) -> asyncio.TimerHandle:
+    global _pending_on
+    _pending_on = loop
+    return loop.call_later(delay, trim_now)
 
 
 def run_ended(runs_left: int) -> None:
     """A run of this process ended, `runs_left` still going: trim soon if that was the last."""
     global _pending
-    if _pending is not None:
-        return
+    loop = asyncio.get_running_loop()
+    if _pending is not None and not _pending.cancelled() and _pending_on is loop:
+        return  # already coming (a pending trim of a loop since closed, as in tests, does not count)
     since = time.monotonic() - _last
     if runs_left == 0:
-        _pending = asyncio.get_running_loop().call_later(max(QUIET_DELAY, MIN_INTERVAL - since), trim_now)
+        _pending = _schedule(loop, max(QUIET_DELAY, MIN_INTERVAL - since))
     elif since >= MAX_INTERVAL:
-        trim_now()
+        trim_now(collect=False)  # not a full collection while streams are running
