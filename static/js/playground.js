@@ -230,6 +230,39 @@
     followNewest();
   });
 
+  // ---- streamed text, appended without htmx's swap machinery (issue 23.5) ---------------
+
+  // A frame of streamed text is one or more `<div hx-swap-oob="beforeend:#t<id>-r">text</div>`
+  // (playground.streaming.messages.text_swaps). htmx parses each message into a new
+  // document and runs its swap, settle and event machinery on it: about 3 ms of CPU per
+  // frame, 12 ms at a 4x throttle, 25 times a second, which left the page no time to lay
+  // out and paint. Such a message is applied here as text nodes; htmx keeps every other
+  // message. The same event follows (htmx:oobAfterSwap on the block), and the text is
+  // what the HTML parser would have made of it (escapes decoded, CR LF as LF, no NUL).
+  const TEXT_FRAME = /^(?:<div hx-swap-oob="(?:beforeend|innerHTML):#t\d+-[rc]">[^<]*<\/div>)+$/;
+  const TEXT_PART = /<div hx-swap-oob="(beforeend|innerHTML):#(t\d+-[rc])">([^<]*)<\/div>/g;
+  const OTHER_ENTITY = /&(?!(?:amp|lt|gt|quot|#x27|#39);)/;
+  const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'", "&#39;": "'" };
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    const message = e.detail && e.detail.message;
+    if (typeof message !== "string" || !TEXT_FRAME.test(message) || OTHER_ENTITY.test(message)) return;
+    const parts = [];
+    for (const m of message.matchAll(TEXT_PART)) {
+      const block = document.getElementById(m[2]);
+      if (!block) return;  // not on this page (yet): htmx says so as it always did
+      parts.push([m[1], block, m[3]]);
+    }
+    e.preventDefault();
+    parts.forEach(function (part) {
+      const text = part[2].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (x) { return ENTITIES[x]; })
+        .replace(/\r\n?/g, "\n").replace(/\0/g, "");
+      const block = part[1];
+      if (part[0] === "innerHTML") block.textContent = text;
+      else if (text) block.appendChild(document.createTextNode(text));
+      block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
+    });
+  });
+
   // ---- the end of a turn keeps what it streamed (issue 23.5) -------------------------
 
   // The finished turn leaves out a long block that this page shows whole (an empty

@@ -24,8 +24,8 @@
   "use strict";
 
   const INTERVAL_MS = 150;
-  const SLICE_CHARS = 6000;  // text rendered per task at most (a block longer than this goes whole)
-  const CHUNK_CHARS = 4000;  // text per .md-chunk, about a screenful
+  const SLICE_CHARS = 3000;  // text rendered per task at most (a block longer than this goes whole)
+  const CHUNK_CHARS = 2000;  // text per .md-chunk: appending to one lays out only it
   // Per block, the raw text already rendered into its .md-live: with the plain tail it
   // is exactly the text streamed (source(), which the browser tests compare with what
   // was stored: no character lost).
