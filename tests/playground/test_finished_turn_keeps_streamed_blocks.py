@@ -42,6 +42,10 @@ def test_a_block_the_page_may_not_show_exactly_or_a_short_one_is_rendered_whole(
     assert streamed_blocks_to_keep(short, (len("Brief."), len(short.content))) == set()
     html = render_turn_oob(turn.pk, None)
     assert "data-streamed" not in html and "A step of the <strong>thought</strong> &lt;b&gt;kept&lt;/b&gt;." in html
+    # A long block's render comes in chunks of whole top-level blocks (laid out only in view: a reload).
+    block = html[html.index(f'id="t{turn.pk}-r"'):html.index("</details>")]
+    assert block.count('<div class="md-chunk">') >= 2 and block.count("<p>") == LONG.count("\n\n") + 1
+    assert all(chunk.lstrip().startswith("<p>") for chunk in block.split('<div class="md-chunk">')[1:])
     hidden = finished(owner, simulator_model, params={"show_reasoning": False})
     assert "r" not in streamed_blocks_to_keep(hidden, (len(hidden.reasoning), len(hidden.content)))
     stepped = finished(owner, simulator_model, steps=[{"reasoning": "x", "content": "", "tool_calls": []}])
