@@ -22,5 +22,5 @@ class ComparisonColumnConsumer(StreamingConsumer):
     def render_branch(self) -> list[str]:
         return render_column_branch(self.conversation.pk)
 
-    def render_finished(self, turn_id: int) -> str:
+    def render_finished(self, turn_id: int, shown: tuple[int, int] | None = None) -> str:
         return render_column_done(self.conversation.pk, turn_id)

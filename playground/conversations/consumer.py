@@ -28,8 +28,8 @@ class ConversationConsumer(StreamingConsumer):
     def render_branch(self) -> list[str]:
         return fragments.render_branch(self.conversation.pk)
 
-    def render_finished(self, turn_id: int) -> str:
-        return fragments.render_turn_oob(turn_id)
+    def render_finished(self, turn_id: int, shown: tuple[int, int] | None = None) -> str:
+        return fragments.render_turn_oob(turn_id, shown)
 
     def announced_html(self, event: dict[str, Any]) -> str | None:
         # The socket that sent the prompt rendered the exchange once for every chat

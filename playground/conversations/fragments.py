@@ -11,6 +11,7 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from playground.models import Conversation, ModelProfile, Turn
+from playground.prompts.answers import structured_answer
 from playground.streaming.messages import split_turn
 from playground.turns import offer
 from playground.turns.services import branch
@@ -55,15 +56,40 @@ def totals(conversation: Conversation) -> dict[str, Any]:
     }
 
 
-def render_turn(turn: Turn, *, oob: str = "") -> str:
+# A finished block at least this long, whose text the page already shows exactly, is
+# left as the page streamed and rendered it (static/js/stream_markdown.js) rather than
+# sent again as HTML: parsing, swapping and laying out a 30k-token thought's render in
+# one task froze a throttled page for 300-450 ms (issue 23.5), and the end of a turn
+# should change nothing visible (issue 21). A shorter block is rendered here again,
+# cheaply, with what only the server adds (Pygments highlighting).
+KEEP_STREAMED_CHARS = 8000
+
+
+def streamed_blocks_to_keep(turn: Turn, shown: tuple[int, int] | None) -> set[str]:
+    """Which of a finished turn's blocks ("r", "c") the page may keep as it shows them:
+    long, rendered as markdown when finished, and shown whole (`shown`: the lengths the
+    page's socket delivered, TurnFollower.shown)."""
+    if shown is None or turn.steps:
+        return set()
+    kept = set()
+    if (turn.reasoning and len(turn.reasoning) == shown[0] >= KEEP_STREAMED_CHARS
+            and not (turn.model and turn.model.reasoning == "hidden")
+            and (turn.params or {}).get("show_reasoning") is not False):
+        kept.add("r")
+    if turn.content and len(turn.content) == shown[1] >= KEEP_STREAMED_CHARS and structured_answer(turn) is None:
+        kept.add("c")
+    return kept
+
+
+def render_turn(turn: Turn, *, oob: str = "", kept: set[str] | None = None) -> str:
     if not hasattr(turn, "sibling_count"):
         annotate_siblings([turn])
-    return render_to_string("chat/_turn.html", {"turn": turn, "oob": oob})
+    return render_to_string("chat/_turn.html", {"turn": turn, "oob": oob, "kept": kept or set()})
 
 
-def render_turn_oob(turn_id: int) -> str:
+def render_turn_oob(turn_id: int, shown: tuple[int, int] | None = None) -> str:
     turn = Turn.objects.select_related("model", "model__provider", "conversation").get(pk=turn_id)
-    html = render_turn(turn, oob="outerHTML")
+    html = render_turn(turn, oob="outerHTML", kept=streamed_blocks_to_keep(turn, shown))
     # The conversation totals in the header change when a turn finishes.
     html += render_to_string("chat/_totals.html", {"totals": totals(turn.conversation), "oob": True})
     # Screen readers hear the finished turn once, not every streamed fragment.

@@ -63,8 +63,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         """The branch on show, replacing the page's turns, as fragments that fit a message."""
         raise NotImplementedError
 
-    def render_finished(self, turn_id: int) -> str:
-        """A finished turn (an outerHTML swap of it), with whatever else its end changes."""
+    def render_finished(self, turn_id: int, shown: tuple[int, int] | None = None) -> str:
+        """A finished turn (an outerHTML swap of it), with whatever else its end changes.
+        `shown`: how much of each block this socket's page shows of the run's text, if
+        it shows exactly that (`TurnFollower.shown`); a screen may then leave a long
+        block's streamed DOM in place rather than send its whole render again."""
         raise NotImplementedError
 
     def announced_html(self, event: dict[str, Any]) -> str | None:
@@ -97,7 +100,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         shown = [turn_id for turn_id, _, _ in _parse_resume(self.scope.get("query_string", b""))]
         streaming, finished = await database_sync_to_async(_turns_to_follow)(conversation, shown)
         for turn_id in finished:  # it finished between the page render and this socket
-            self.following[turn_id] = TurnFollower()
+            self.following[turn_id] = TurnFollower.joining()  # what the page shows is not known
             await self.turn_done({"turn": turn_id})
         for turn_id in streaming:
             self.following[turn_id] = follower = TurnFollower.joining()
@@ -281,10 +284,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     async def turn_done(self, event: dict[str, Any]) -> None:
         turn_id = event["turn"]
-        if self.following.pop(turn_id, None) is None:
+        follower = self.following.pop(turn_id, None)
+        if follower is None:
             return  # frames or a second "done" (watchdog and run) after this are ignored
         try:
-            html = await off_the_shared_thread(self.render_finished)(turn_id)
+            html = await off_the_shared_thread(self.render_finished)(turn_id, follower.shown())
         except Turn.DoesNotExist:
             return  # deleted with its conversation
         await self._send_all(split_turn(html, turn_id))

@@ -77,6 +77,14 @@ class TurnFollower:
         """The first request of a joining watcher: everything, from offset 0."""
         return Delivery(ask=self._ask())
 
+    def shown(self) -> tuple[int, int] | None:
+        """How many characters of each block the watcher shows, when it shows exactly
+        the run's text up to there: synced, nothing dropped or waiting beyond a gap, and
+        no tool loop (whose blocks hold only the current step). None when it may not."""
+        if not self.synced or self.dropped or self.ahead or self.step:
+            return None
+        return (self.have[0], self.have[1])
+
     def on_frame(self, frame: dict[str, Any]) -> Delivery:
         if not self.synced:
             if len(self.early) < MAX_EARLY:

@@ -133,6 +133,11 @@ class _Positions(HTMLParser):
         self.events.append(("end", start, end, self.depth, None))
 
 
+def top_level_pieces(html: str, limit: int) -> list[str]:
+    """`html` cut between its top-level elements, in pieces of about `limit` characters."""
+    return _top_level_pieces(html, limit)
+
+
 def _hollow(html: str, ids: set[str]) -> tuple[str, dict[str, str]]:
     parser = _Positions(html)
     parser.feed(html)
@@ -154,13 +159,13 @@ def _hollow(html: str, ids: set[str]) -> tuple[str, dict[str, str]]:
     return "".join(shell), inner
 
 
-def _top_level_pieces(html: str) -> list[str]:
-    """`html` cut only where no element is open, in pieces of up to MESSAGE_BYTES."""
+def _top_level_pieces(html: str, limit: int = MESSAGE_BYTES // 4) -> list[str]:
+    """`html` cut only where no element is open, in pieces of up to `limit` characters
+    (by default MESSAGE_BYTES: at most 4 bytes a character, no encoding per boundary)."""
     parser = _Positions(html)
     parser.feed(html)
     parser.close()
     boundaries = [end for kind, _, end, depth, _ in parser.events if depth == 0 and kind in ("end", "void")]
-    limit = MESSAGE_BYTES // 4  # characters: at most 4 bytes each, no encoding per boundary
     pieces, start, size_start = [], 0, 0
     for boundary in boundaries:
         if boundary - size_start > limit and start > size_start:

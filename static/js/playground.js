@@ -240,6 +240,115 @@
     followNewest();
   });
 
+  // ---- streamed text, appended without htmx's swap machinery (issue 23.5) ---------------
+
+  // A frame of streamed text is one or more `<div hx-swap-oob="beforeend:#t<id>-r">text</div>`
+  // (playground.streaming.messages.text_swaps). htmx parses each message into a new
+  // document and runs its swap, settle and event machinery on it: about 3 ms of CPU per
+  // frame, 12 ms at a 4x throttle, 25 times a second, which left the page no time to lay
+  // out and paint. Such a message is applied here as text nodes; htmx keeps every other
+  // message. The same event follows (htmx:oobAfterSwap on the block), and the text is
+  // what the HTML parser would have made of it (escapes decoded, CR LF as LF, no NUL).
+  const TEXT_FRAME = /^(?:<div hx-swap-oob="(?:beforeend|innerHTML):#t\d+-[rc]">[^<]*<\/div>)+$/;
+  const TEXT_PART = /<div hx-swap-oob="(beforeend|innerHTML):#(t\d+-[rc])">([^<]*)<\/div>/g;
+  const OTHER_ENTITY = /&(?!(?:amp|lt|gt|quot|#x27|#39);)/;
+  const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'", "&#39;": "'" };
+  document.addEventListener("htmx:wsBeforeMessage", function (e) {
+    const message = e.detail && e.detail.message;
+    if (typeof message !== "string" || !TEXT_FRAME.test(message) || OTHER_ENTITY.test(message)) return;
+    const parts = [];
+    for (const m of message.matchAll(TEXT_PART)) {
+      const block = document.getElementById(m[2]);
+      if (!block) return;  // not on this page (yet): htmx says so as it always did
+      parts.push([m[1], block, m[3]]);
+    }
+    e.preventDefault();
+    parts.forEach(function (part) {
+      const text = part[2].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (x) { return ENTITIES[x]; })
+        .replace(/\r\n?/g, "\n").replace(/\0/g, "");
+      const block = part[1];
+      if (part[0] === "innerHTML") block.textContent = text;
+      else if (text) block.appendChild(document.createTextNode(text));
+      block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
+    });
+  });
+
+  // ---- the end of a turn keeps what it streamed (issue 23.5) -------------------------
+
+  // The finished turn leaves out a long block that this page shows whole (an empty
+  // block marked data-streamed: fragments.streamed_blocks_to_keep). Parsing, swapping
+  // and laying out a 30k-token thought's HTML again took one task of 300-450 ms on a
+  // 4x throttled CPU, and showed nothing new. So the turn is patched in place: every
+  // other part is the server's, the streamed blocks stay where they are (with their
+  // scroll position and a reader's selection) and stream_markdown.js renders what they
+  // still hold as plain text, a slice per task.
+  document.addEventListener("htmx:oobBeforeSwap", function (e) {
+    const old = e.detail.target;
+    const fresh = e.detail.fragment && e.detail.fragment.firstElementChild;
+    if (!old || !old.classList || !old.classList.contains("turn") || !fresh || !fresh.matches(".turn")) return;
+    if (!fresh.querySelector("[data-streamed]")) return;
+    e.detail.shouldSwap = false;
+    finishInPlace(old, fresh);
+  });
+
+  function finishInPlace(old, fresh) {
+    // Per kept block: the child of each article that holds it (the thought's <details>, or the block itself).
+    const kept = [];
+    fresh.querySelectorAll("[data-streamed]").forEach(function (placeholder) {
+      const live = document.getElementById(placeholder.id);
+      if (!live || !old.contains(live) || !live.classList.contains("streaming")) {
+        fillFromRaw(placeholder);  // the page lost it after all: its text is fetched and rendered
+        return;
+      }
+      kept.push({ placeholder: placeholder, live: live, fresh: childOf(fresh, placeholder), old: childOf(old, live) });
+    });
+    const parts = [];
+    Array.from(fresh.childNodes).forEach(function (n) {
+      const k = kept.find(function (x) { return x.fresh === n; });
+      if (!k) { parts.push(n); return; }
+      if (k.old !== k.live) {
+        // The thought: its <details> stays (open or not, as the reader left it), with the server's label.
+        k.old.className = k.fresh.className;
+        const label = k.fresh.querySelector(":scope > summary");
+        const was = k.old.querySelector(":scope > summary");
+        if (label && was) was.replaceWith(label);
+      }
+      k.live.className = k.placeholder.className;
+      parts.push(k.old);
+    });
+    // What goes is removed and the new parts are put around what stays: a kept block never moves.
+    Array.from(old.childNodes).forEach(function (n) { if (parts.indexOf(n) < 0) n.remove(); });
+    let at = old.firstChild;
+    parts.forEach(function (n) {
+      if (n === at) at = at.nextSibling;
+      else old.insertBefore(n, at);
+    });
+    Array.from(old.attributes).forEach(function (a) { if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name); });
+    Array.from(fresh.attributes).forEach(function (a) { old.setAttribute(a.name, a.value); });
+    const thought = liveThought(old);
+    if (thought && !keepOpen() && !thought.dataset.userOpened) thought.open = false;
+    parts.forEach(function (n) {
+      if (n.nodeType === 1 && !kept.some(function (k) { return k.old === n; })) htmx.process(n);
+    });
+    kept.forEach(function (k) { window.streamMarkdown.finish(k.live); });
+    // What a swapped-in turn gets (enhance, the composer, other behaviours listening for it).
+    htmx.trigger(old, "htmx:load", { elt: old });
+  }
+
+  function childOf(parent, node) {
+    while (node.parentElement && node.parentElement !== parent) node = node.parentElement;
+    return node;
+  }
+
+  function fillFromRaw(box) {
+    fetch(box.dataset.raw, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (text) { box.textContent = text; window.streamMarkdown.finish(box); });
+  }
+
+  // A kept block finished rendering: code copy buttons as for a swapped-in one.
+  document.addEventListener("streammarkdown:done", function (e) { enhance(e.target); });
+
   // A long thought streams into blocks of its own lines (issue 23.5). Text appended
   // to one block makes the browser lay out all of that block's text again, every
   // frame: with 100k characters that is a 100-300 ms task per frame on a slow

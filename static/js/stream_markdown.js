@@ -5,7 +5,14 @@
 // math) are rendered once into a `.md-live` element at the block's start, and
 // the text nodes they came from are replaced by one node with the open tail,
 // which stays plain and readable. When the turn ends the server's render
-// (playground/markdown.py) replaces the whole block.
+// (playground/markdown.py) replaces a short block; a long one the page holds whole
+// is kept as streamed (playground.js, finishInPlace) and its rest rendered here
+// (`finish`), the same way.
+//
+// No task runs long (issue 23.5): at most SLICE_CHARS of text are rendered per
+// task, the rest in the next ones; rendered blocks go into chunks of their own
+// (`.md-chunk`, content-visibility: auto) so that appending one lays out only the
+// newest chunk, not every block rendered before it.
 //
 // Safe by construction: the DOM is built with createElement and textContent,
 // never from HTML, so model text cannot become markup. The server's rules are
@@ -17,10 +24,13 @@
   "use strict";
 
   const INTERVAL_MS = 150;
+  const SLICE_CHARS = 3000;  // text rendered per task at most (a block longer than this goes whole)
+  const CHUNK_CHARS = 2000;  // text per .md-chunk: appending to one lays out only it
   // Per block, the raw text already rendered into its .md-live: with the plain tail it
   // is exactly the text streamed (source(), which the browser tests compare with what
   // was stored: no character lost).
   const rendered = new WeakMap();
+  const chunkChars = new WeakMap();  // per .md-chunk, the text rendered into it
   const pending = new Set();
   let timer = 0;
 
@@ -29,8 +39,9 @@
   const FENCE = /^ {0,3}(`{3,}|~{3,})(.*)$/;
   const MATH_FENCE = /^ {0,3}\$\$/;
 
-  // The length of the head of `text` made of complete blocks (0 when none is).
-  function completeLength(text) {
+  // The length of the head of `text` made of complete blocks (0 when none is); with
+  // `limit`, of no more of them than fit in `limit` characters (at least one).
+  function completeLength(text, limit) {
     let end = 0;
     let fence = null;
     let math = false;
@@ -42,14 +53,25 @@
       const next = nl + 1;
       if (fence) {
         const m = FENCE.exec(line);
-        if (m && m[1][0] === fence[0] && m[1].length >= fence.length && !m[2].trim()) { fence = null; end = next; }
+        if (m && m[1][0] === fence[0] && m[1].length >= fence.length && !m[2].trim()) {
+          fence = null;
+          if (limit && end && next > limit) break;
+          end = next;
+        }
       } else if (math) {
-        if (/\$\$\s*$/.test(line)) { math = false; end = next; }
+        if (/\$\$\s*$/.test(line)) {
+          math = false;
+          if (limit && end && next > limit) break;
+          end = next;
+        }
       } else {
         const m = FENCE.exec(line);
         if (m) fence = m[1];
         else if (MATH_FENCE.test(line)) math = !/\$\$\s*$/.test(line.replace(/^\s*\$\$/, ""));  // not $$x$$ on one line
-        else if (!line.trim()) end = next;
+        else if (!line.trim()) {
+          if (limit && end && next > limit) break;
+          end = next;
+        }
       }
       pos = next;
     }
@@ -333,15 +355,23 @@
     return !details || details.open;
   }
 
+  // A block that streams, or a finished one kept as streamed whose rest is not rendered yet.
+  function rendering(box) {
+    return box.classList.contains("streaming") || box.classList.contains("md-pending");
+  }
+
   function update(box) {
-    if (!box.isConnected || !box.classList.contains("streaming") || !visible(box)) return;
+    if (!box.isConnected || !rendering(box) || !visible(box)) return false;
+    const finished = !box.classList.contains("streaming");
     let live = box.firstElementChild;
     if (live && !live.classList.contains("md-live")) live = null;
     let tail = "";
     const nodes = [];
     for (let n = live ? live.nextSibling : box.firstChild; n; n = n.nextSibling) { nodes.push(n); tail += n.textContent; }
-    const done = completeLength(tail);
-    if (!done) return;
+    // Once the turn has ended its last block is complete too.
+    let done = finished && tail.length <= SLICE_CHARS ? tail.length : completeLength(tail, SLICE_CHARS);
+    if (finished && !done) done = tail.length;
+    if (!done) return false;
     if (!live) {
       // Made only once there is a block to show: an empty element would count as an
       // answer begun (playground.js). A block whose text was replaced whole starts over.
@@ -349,17 +379,52 @@
       box.insertBefore(live, box.firstChild);
       rendered.delete(box);
     }
-    render(tail.slice(0, done), live);
+    const html = document.createDocumentFragment();
+    render(tail.slice(0, done), html);
+    let chunk = live.lastElementChild;
+    if (!chunk || !chunk.classList.contains("md-chunk") || (chunkChars.get(chunk) || 0) >= CHUNK_CHARS) {
+      chunk = live.appendChild(el("div", "md-chunk"));
+    }
+    chunk.appendChild(html);
+    chunkChars.set(chunk, (chunkChars.get(chunk) || 0) + done);
     rendered.set(box, (rendered.get(box) || "") + tail.slice(0, done));
-    const rest = tail.slice(done);
-    nodes.forEach(function (n) { n.remove(); });
-    if (rest) box.appendChild(document.createTextNode(rest));
+    consume(nodes, done);
+    if (finished && !live.nextSibling) {
+      box.classList.remove("md-pending");
+      box.dispatchEvent(new CustomEvent("streammarkdown:done", { bubbles: true }));
+      return false;
+    }
+    // More is ready (a block opened late, or a finished one): the next slice soon.
+    return finished || completeLength(tail.slice(done), 1) > 0;
+  }
+
+  // Take the first `count` characters off the plain text after .md-live (text nodes,
+  // and segments of them: playground.js); what is left stays where it is, so a long
+  // rest is not laid out again as one new text node.
+  function consume(nodes, count) {
+    for (const n of nodes) {
+      if (count <= 0) return;
+      const len = n.textContent.length;
+      if (len <= count) { n.remove(); count -= len; continue; }
+      if (n.nodeType === Node.TEXT_NODE) { n.deleteData(0, count); return; }
+      consume(Array.from(n.childNodes), count);
+      return;
+    }
   }
 
   function flushPending() {
     timer = 0;
-    pending.forEach(update);
+    const boxes = Array.from(pending);
     pending.clear();
+    boxes.forEach(function (box) {
+      if (update(box)) soon(box);
+    });
+  }
+
+  function soon(box) {
+    pending.add(box);
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(flushPending, 0);
   }
 
   function schedule(box) {
@@ -376,8 +441,8 @@
   document.addEventListener("toggle", function (e) {
     const details = e.target;
     if (details.open && details.matches && details.matches("details.thought")) {
-      const box = details.querySelector(".reasoning.streaming");
-      if (box) schedule(box);
+      const box = details.querySelector(".reasoning.streaming, .reasoning.md-pending");
+      if (box) soon(box);
     }
   }, true);
 
@@ -392,5 +457,17 @@
     return (live ? rendered.get(box) || "" : "") + tail;
   }
 
-  window.streamMarkdown = { completeLength: completeLength, render: render, source: source };
+  // A finished block kept as the page streamed it (playground.js, finishInPlace): the
+  // rest of its text is rendered now if it is in view, else when its thought opens.
+  function finish(box) {
+    if (!box.hasChildNodes() || (box.firstElementChild && box.firstElementChild.classList.contains("md-live") &&
+        !box.firstElementChild.nextSibling)) {
+      box.dispatchEvent(new CustomEvent("streammarkdown:done", { bubbles: true }));
+      return;
+    }
+    box.classList.add("md-pending");
+    soon(box);
+  }
+
+  window.streamMarkdown = { completeLength: completeLength, render: render, source: source, finish: finish };
 })();

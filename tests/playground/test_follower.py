@@ -93,6 +93,7 @@ def test_reordered_dropped_and_duplicated_frames_never_show_a_character_twice_or
             watcher.apply(watcher.follower.on_frame(frames[index]))
         if watcher.follower.synced:
             assert_prefix(watcher, truth)
+        assert_shown_is_exact(watcher, truth)
     for late in pending:
         watcher.apply(watcher.follower.on_resumed(late))
     if watcher.follower.synced:
@@ -122,6 +123,33 @@ def test_when_every_frame_arrives_in_any_order_the_whole_text_is_shown_with_no_r
         assert_prefix(watcher, truth)
     assert (watcher.blocks["r"], watcher.blocks["c"]) == truth
     assert not watcher.follower.ahead
+
+
+def assert_shown_is_exact(watcher: Watcher, truth: tuple[str, str]) -> None:
+    """What `shown()` vouches for is exactly what the page shows: the run's text up to there
+    (the end of the turn may then keep the page's blocks rather than send them again)."""
+    shown = watcher.follower.shown()
+    if shown is not None:
+        assert (watcher.blocks["r"], watcher.blocks["c"]) == (truth[0][: shown[0]], truth[1][: shown[1]])
+
+
+def test_shown_vouches_only_for_a_watcher_that_holds_the_runs_text_exactly():
+    follower = TurnFollower()
+    follower.on_frame({"type": "turn.frame", "turn": 1, "r_off": 0, "r": "ab", "c_off": 0, "c": ""})
+    assert follower.shown() == (2, 0)
+    follower.on_frame({"type": "turn.frame", "turn": 1, "r_off": 4, "r": "ef", "c_off": 0, "c": ""})
+    assert follower.shown() is None  # "ef" waits beyond a gap: the page shows less than the run wrote
+    follower.on_resumed({"type": "turn.resumed", "turn": 1, "r_off": 2, "r": "cd", "c_off": 0, "c": "x"})
+    assert follower.shown() == (6, 1)
+    follower.on_dropped()  # a frame could not be sent
+    assert follower.shown() is None
+    follower.retry()
+    follower.on_resumed({"type": "turn.resumed", "turn": 1, "r_off": 6, "r": "", "c_off": 1, "c": "y"})
+    assert follower.shown() == (6, 2)
+    assert TurnFollower.joining().shown() is None  # what a page that just loaded shows is not known
+    stepped = TurnFollower()
+    stepped.on_step({"type": "turn.step", "turn": 1, "step": 1})
+    assert stepped.shown() is None  # a tool loop's blocks hold only the current step
 
 
 def test_one_resume_request_is_in_flight_at_a_time_until_answered_or_retried():
