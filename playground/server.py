@@ -129,7 +129,8 @@ def use_eager_writes() -> None:
     the bytes is kept; TLS connections and closing ones keep Twisted's path."""
     from twisted.internet import tcp
 
-    write, write_sequence = tcp.Connection.write, tcp.Connection.writeSequence
+    write: Any = tcp.Connection.write
+    write_sequence: Any = tcp.Connection.writeSequence
 
     def unsent(self: Any, data: bytes) -> bytes:
         """What of `data` the socket did not take now (all of it if that cannot be tried)."""
@@ -161,8 +162,8 @@ def use_eager_writes() -> None:
         if data:
             write_sequence(self, [data])
 
-    tcp.Connection.write = eager_write
-    tcp.Connection.writeSequence = eager_write_sequence
+    tcp.Connection.write = eager_write  # type: ignore[method-assign]
+    tcp.Connection.writeSequence = eager_write_sequence  # type: ignore[method-assign]
 
 
 def use_logging_for_access_log() -> None:
