@@ -67,7 +67,7 @@ async def _reader_load(upstream: Upstream, variant: str, streams: int, chunks: i
         w = writes.get(t) or []
         chunk_writes = w[1:-1]
         upstream_chunks += len(chunk_writes)
-        complete += len(got) >= len(chunk_writes) > 0
+        complete += len(got) >= chunks
         # A bare reader decodes chunk by chunk: its i-th event is the provider's i-th chunk.
         lateness += [a - b for a, b in zip(got, chunk_writes, strict=False)]
     return {

@@ -86,12 +86,17 @@ async def _consume(pieces: Any, paced: bool, count: list[int], times: list[float
     async for raw in pieces:
         for event in decoder.feed(raw.decode()):
             if event.data != "[DONE]":
-                json.loads(event.data)
+                chunk = json.loads(event.data)
                 count[0] += 1
-                if times is not None:
+                if times is not None and _has_text(chunk):  # the i-th chunk of text is the provider's i-th
                     times.append(time.monotonic())
         if paced:
             woke = await _pace(woke)
+
+
+def _has_text(chunk: dict[str, Any]) -> bool:
+    delta = (chunk.get("choices") or [{}])[0].get("delta") or {}
+    return bool(delta.get("reasoning_content") or delta.get("content"))
 
 
 async def _read_httpx_like(client: Any, url: str, body: dict[str, Any], paced: bool, count: list[int],
