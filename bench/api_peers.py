@@ -44,6 +44,7 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "daphne (as shipped)": {},
     "daphne, Twisted's buffered writes": {"SERVER_EAGER_WRITES": "0"},
     "daphne, stdlib json per SSE chunk": {"BENCH_SSE_STDLIB_JSON": "1"},
+    "daphne, checkpoints compiled each time": {"BENCH_ORM_CHECKPOINT": "1"},
     "uvicorn + h11": {"BENCH_SERVER": "uvicorn-h11"},
     "uvicorn + httptools": {"BENCH_SERVER": "uvicorn-httptools"},
 }
