@@ -316,19 +316,19 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"{po['paced_figure']})", v, "≤ 0.25", v is not None and v <= 0.25)
         add("playground ÷ LiteLLM CPU per chunk, unpaced", po["cpu_per_chunk_unpaced"], "(ratio)", None)
     if ap := results.get("api_peers"):
-        rows, ratios = ap["rows"], ap["ratios"]
+        relays, ratios = ap["rows"], ap["ratios"]
         for name, by in ratios.items():
             for ref, limit in (("bare httpx", 1.0), ("bare aiohttp", None), ("bare aiohttp+uvloop", 2.0),
                                ("LiteLLM proxy", 0.15)):
                 if ref in by:
                     add(f"{name} ÷ {ref}: server CPU per chunk, {ap['streams']} × {ap['chunks_per_stream']} at "
-                        f"{ap['chunks_per_s']}/s, one run ({rows[name]['cpu_us_per_chunk']} ÷ "
-                        f"{rows[ref]['cpu_us_per_chunk']} µs)", by[ref], "-" if limit is None else f"≤ {limit}",
+                        f"{ap['chunks_per_s']}/s, one run ({relays[name]['cpu_us_per_chunk']} ÷ "
+                        f"{relays[ref]['cpu_us_per_chunk']} µs)", by[ref], "-" if limit is None else f"≤ {limit}",
                         None if limit is None else by[ref] <= limit)
-            row = rows[name]
+            row = relays[name]
             add(f"{name}: lateness p50 / p99 ms (median of rounds; bare aiohttp: "
-                f"{rows.get('bare aiohttp', {}).get('lateness_p50_ms')} / "
-                f"{rows.get('bare aiohttp', {}).get('lateness_p99_ms')})",
+                f"{relays.get('bare aiohttp', {}).get('lateness_p50_ms')} / "
+                f"{relays.get('bare aiohttp', {}).get('lateness_p99_ms')})",
                 f"{row['lateness_p50_ms']} / {row['lateness_p99_ms']}", "≤ 5 / ≤ 50",
                 (row["lateness_p50_ms"] or 1e9) <= 5 and (row["lateness_p99_ms"] or 1e9) <= 50)
         if "largest_n_holding_p99" in ap:
@@ -539,6 +539,7 @@ def main() -> None:
 
         results["peers"] = asyncio.run(peers.run(cfg["stream_seconds"]))
     results["seconds"] = round(time.monotonic() - started, 1)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")  # kept even if the table below fails
     keys = ("figure", "measured", "budget", "holds")
     results["summary"] = [dict(zip(keys, row, strict=True)) for row in summary(results)]
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
