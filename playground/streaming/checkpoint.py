@@ -11,7 +11,7 @@ so is a None (the compiler writes NULL): which values are which is part of the k
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router
 from django.db.models.expressions import ResolvedOuterRef
@@ -58,10 +58,10 @@ def _orm_update(turn_id: int, fields: dict[str, Any]) -> int:
 def _compile(alias: str, fields: dict[str, Any]) -> tuple[str, list[Any]] | None:
     """The statement with placeholders, or None when its parameters are not simply
     the prepared values then (pk, status), in that order."""
-    query = Turn.objects.filter(pk=0, status=Turn.Status.STREAMING).query.chain(UpdateQuery)
+    query = cast(UpdateQuery, Turn.objects.filter(pk=0, status=Turn.Status.STREAMING).query.chain(UpdateQuery))
     query.add_update_values(fields)
     value_fields = []
-    for field, _model, value in query.values:
+    for field, _model, value in query.values:  # type: ignore[attr-defined]
         if isinstance(value, ResolvedOuterRef):
             return None
         if _kind(value) == "sql":
