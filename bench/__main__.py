@@ -30,7 +30,7 @@ SECTIONS = (
     "parsers", "relay", "ttft", "turns", "cost", "concurrency", "redis", "stall", "page", "gateway", "api", "memory",
 )
 # Opt-in sections (not run by default): `--only candidates`, `--only readers`, `--peers`.
-EXTRA_SECTIONS = ("candidates", "readers")
+EXTRA_SECTIONS = ("candidates", "readers", "api-candidates")
 
 # Issue 11's speed changes, each undone alone and all together (bench/serve.py's
 # toggles and playground.server's switches), to measure what each one buys.
@@ -386,6 +386,35 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add(f"playground ÷ LiteLLM {pe['litellm_version']} CPU per chunk, paced ({pe['paced_streams']} × 50 tok/s, "
             f"{po['paced_figure']})", v, "≤ 0.25", v is not None and v <= 0.25)
         add("playground ÷ LiteLLM CPU per chunk, unpaced", po["cpu_per_chunk_unpaced"], "(ratio)", None)
+    if ap := results.get("api_peers"):
+        relays, ratios = ap["rows"], ap["ratios"]
+        for name, by in ratios.items():
+            for ref, limit in (("bare httpx", 1.0), ("bare aiohttp", None), ("bare aiohttp+uvloop", 2.0),
+                               ("LiteLLM proxy", 0.15)):
+                if ref in by:
+                    add(f"{name} ÷ {ref}: server CPU per chunk, {ap['streams']} × {ap['chunks_per_stream']} at "
+                        f"{ap['chunks_per_s']}/s, one run ({relays[name]['cpu_us_per_chunk']} ÷ "
+                        f"{relays[ref]['cpu_us_per_chunk']} µs)", by[ref], "-" if limit is None else f"≤ {limit}",
+                        None if limit is None else by[ref] <= limit)
+            row = relays[name]
+            add(f"{name}: lateness p50 / p99 ms (median of rounds; bare aiohttp: "
+                f"{relays.get('bare aiohttp', {}).get('lateness_p50_ms')} / "
+                f"{relays.get('bare aiohttp', {}).get('lateness_p99_ms')})",
+                f"{row['lateness_p50_ms']} / {row['lateness_p99_ms']}", "≤ 5 / ≤ 50",
+                (row["lateness_p50_ms"] or 1e9) <= 5 and (row["lateness_p99_ms"] or 1e9) <= 50)
+        if "largest_n_holding_p99" in ap:
+            tried = "/".join(str(r["streams"]) for r in ap["series"])
+            n = ap["largest_n_holding_p99"]
+            add(f"/v1 streams per process at 50 chunks/s, p99 ≤ {ap['p99_limit_ms']:.0f} ms (of {tried})", n,
+                "≥ 200", n >= 200)
+    if ac := results.get("api_candidates"):
+        base = next(iter(ac["rows"].values()))["cpu_us_per_chunk"]
+        for name, row in ac["rows"].items():
+            cpu = row["cpu_us_per_chunk"]
+            add(f"/v1 candidates, {ac['streams']} × {ac['chunks_per_stream']} at {ac['chunks_per_s']}/s: {name}: "
+                "CPU µs/chunk (÷ first); p50 / p99 ms",
+                f"{cpu} (× {round(cpu / base, 3) if cpu and base else None}); "
+                f"{row['lateness_p50_ms']} / {row['lateness_p99_ms']}", "(lower)", None)
     if ca := results.get("candidates"):
         where = "mid-stream" if ca["cpu_figure"] == "steady" else "whole turns"
         for row in ca["rows"]:
@@ -566,13 +595,29 @@ def main() -> None:
         from bench import parsers
 
         results["parsers"] = parsers.run()
+    if "api-candidates" in only:
+        log("api-candidates: the /v1 workload on each server variant, rotated rounds")
+        from bench import api_peers
+
+        results["api_candidates"] = asyncio.run(api_peers.run(
+            api_peers.CANDIDATES, references=("httpx", "aiohttp+uvloop"), litellm=False, series=(),
+            extra_path=os.environ.get("BENCH_EXTRA_PATH", ""),
+        ))
+    if args.peers and "api" in only:
+        # The /v1 workload beside its references in one run (bench.api_peers) instead of alone.
+        only.discard("api")
+        log("api + peers: /v1, bare httpx / aiohttp / aiohttp+uvloop and LiteLLM, one run")
+        from bench import api_peers
+
+        results["api_peers"] = asyncio.run(api_peers.run())
     asyncio.run(run_server_sections(cfg, only, results, args.baseline))
-    if args.peers:
+    if args.peers and "concurrency" in only:
         log("peers: the playground and the LiteLLM proxy, same workload")
         from bench import peers
 
         results["peers"] = asyncio.run(peers.run(cfg["stream_seconds"]))
     results["seconds"] = round(time.monotonic() - started, 1)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")  # kept even if the table below fails
     keys = ("figure", "measured", "budget", "holds")
     results["summary"] = [dict(zip(keys, row, strict=True)) for row in summary(results)]
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
@@ -581,6 +626,12 @@ def main() -> None:
         from bench import peers
 
         print_side_by_side(peers.rows(results["peers"]), args.markdown)
+    for key in ("api_peers", "api_candidates"):
+        if key in results:
+            from bench import api_peers
+
+            print(f"\n{key}:")
+            api_peers.print_table(results[key], args.markdown)
     log(f"wrote {args.out} in {results['seconds']} s")
 
 

@@ -72,9 +72,13 @@ def _latencies(
 
 
 async def load(
-    server: Server, upstream: Upstream, token: str, *, streams: int, chunks: int, rate: float, tag: str
+    server: Any, upstream: Upstream, token: str, *, streams: int, chunks: int, rate: float, tag: str,
+    model: str = MODEL,
 ) -> dict[str, Any]:
-    """`streams` streams of `chunks` chunks at `rate` chunks/s, started together."""
+    """`streams` streams of `chunks` chunks at `rate` chunks/s, started together.
+
+    `server`: anything with `url`, `cpu_seconds()` and `rss_mb()`: the playground's
+    `Server`, or a peer relay (bench.peers.LiteLLMProxy) serving `model`."""
     import aiohttp
 
     r_tokens, c_tokens = chunks - chunks // 20, chunks // 20
@@ -85,7 +89,7 @@ async def load(
         cpu0 = server.cpu_seconds()
         results = await asyncio.gather(
             *(
-                _read(session, url, {"model": MODEL, "stream": True,
+                _read(session, url, {"model": model, "stream": True,
                                      "messages": [{"role": "user", "content": prompt(t, r_tokens, c_tokens, rate)}]},
                       headers)
                 for t in tags

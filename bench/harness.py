@@ -174,12 +174,18 @@ class Server:
         self.conversations: list[int] = seed["conversations"]
         self._next = 0
         self.log = open(self.data_dir / "daphne.log", "w")  # noqa: SIM115
+        # The product's launcher (uvloop, the tuned GC) around daphne; `env` may
+        # turn its parts off (bench/__main__.py's "candidates" section).
+        # A loaded machine may take longer than daphne's 5 s for 50 handshakes at once.
+        command = [PY, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(self.port),
+                   "--websocket_connect_timeout", "60", "bench.serve:application"]
+        kind = self.env.pop("BENCH_SERVER", "daphne")
+        if kind.startswith("uvicorn-"):  # issue 23.1: the same app under uvicorn (bench.uvicorn_serve)
+            command = [PY, "-m", "bench.uvicorn_serve", "--port", str(self.port), "--http", kind.split("-", 1)[1]]
+        if extra := self.env.pop("BENCH_EXTRA_PATH", ""):  # a package measured but not in the venv
+            self.env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, self.env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            # The product's launcher (uvloop, the tuned GC) around daphne; `env` may
-            # turn its parts off (bench/__main__.py's "candidates" section).
-            # A loaded machine may take longer than daphne's 5 s for 50 handshakes at once.
-            [PY, "-m", "playground.server", "-b", "127.0.0.1", "-p", str(self.port),
-             "--websocket_connect_timeout", "60", "bench.serve:application"],
+            command,
             cwd=code,
             env=self.env,
             stdout=self.log,

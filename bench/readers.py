@@ -78,7 +78,7 @@ async def _pace(woke: float) -> float:
     return time.monotonic()
 
 
-async def _consume(pieces: Any, paced: bool, count: list[int]) -> None:
+async def _consume(pieces: Any, paced: bool, count: list[int], times: list[float] | None = None) -> None:
     from reasoning.wire import SSEDecoder
 
     decoder = SSEDecoder()
@@ -86,27 +86,42 @@ async def _consume(pieces: Any, paced: bool, count: list[int]) -> None:
     async for raw in pieces:
         for event in decoder.feed(raw.decode()):
             if event.data != "[DONE]":
-                json.loads(event.data)
+                chunk = json.loads(event.data)
                 count[0] += 1
+                if times is not None and _has_text(chunk):  # the i-th chunk of text is the provider's i-th
+                    times.append(time.monotonic())
         if paced:
             woke = await _pace(woke)
 
 
-async def _read_httpx_like(client: Any, url: str, body: dict[str, Any], paced: bool, count: list[int]) -> None:
+def _has_text(chunk: dict[str, Any]) -> bool:
+    delta = (chunk.get("choices") or [{}])[0].get("delta") or {}
+    return bool(delta.get("reasoning_content") or delta.get("content"))
+
+
+async def _read_httpx_like(client: Any, url: str, body: dict[str, Any], paced: bool, count: list[int],
+                           times: list[float] | None = None) -> None:
     async with client.stream("POST", url, json=body) as response:
-        await _consume(response.aiter_bytes(), paced, count)
+        await _consume(response.aiter_bytes(), paced, count, times)
 
 
-async def _read_aiohttp(session: Any, url: str, body: dict[str, Any], paced: bool, count: list[int]) -> None:
+async def _read_aiohttp(session: Any, url: str, body: dict[str, Any], paced: bool, count: list[int],
+                        times: list[float] | None = None) -> None:
     async with session.post(url, json=body) as response:
-        await _consume(response.content.iter_any(), paced, count)
+        await _consume(response.content.iter_any(), paced, count, times)
 
 
 def _body(tag: str, r: int, c: int, rate: float) -> dict[str, Any]:
     return {"model": "bench-model", "stream": True, "messages": [{"role": "user", "content": prompt(tag, r, c, rate)}]}
 
 
-async def _worker(variant: str, base: str, streams: int, rate: float, seconds: float) -> dict[str, Any]:
+async def _worker(variant: str, base: str, streams: int, rate: float, seconds: float,
+                  tag: str | None = None) -> dict[str, Any]:
+    """`tag`: issue 23's /v1 workload instead (bench.api_peers): every stream at once,
+    `rate * seconds` chunks each, the process's CPU over the whole load, and when
+    each chunk was read (per stream `{tag}-{i}`)."""
+    if tag is not None:
+        return await _whole_load(variant, base, streams, rate, seconds, tag)
     kind, _, flags = variant.partition("+")
     paced = "paced" in flags.split("+")
     tokens = max(2, int(rate * seconds))
@@ -162,11 +177,39 @@ async def _worker(variant: str, base: str, streams: int, rate: float, seconds: f
     }
 
 
-def run_variant(upstream: Upstream, variant: str, streams: int, rate: float, seconds: float) -> dict[str, Any]:
+async def _whole_load(variant: str, base: str, streams: int, rate: float, seconds: float, tag: str) -> dict[str, Any]:
+    kind = variant.partition("+")[0]  # "+uvloop" picks the loop in main()
+    tokens = max(2, int(rate * seconds))
+    r, c = tokens - tokens // 20, tokens // 20  # as bench.api_load's workload
+    url = base + "/v1/chat/completions"
+    if kind == "aiohttp":
+        import aiohttp
+
+        client: Any = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        read = _read_aiohttp
+    else:
+        client = _client(kind)
+        read = _read_httpx_like
+    await read(client, url, _body(f"{tag}-warm", 5, 5, 0), False, [0])
+    times: dict[str, list[float]] = {f"{tag}-{i}": [] for i in range(streams)}
+    count = [0]
+    cpu0 = time.process_time()
+    await asyncio.gather(*(read(client, url, _body(t, r, c, rate), False, count, got) for t, got in times.items()))
+    cpu = time.process_time() - cpu0
+    if kind == "aiohttp":
+        await client.close()
+    else:
+        await client.aclose()
+    return {"variant": variant, "cpu_s": cpu, "chunks_read": count[0], "arrivals": times}
+
+
+def run_variant(upstream: Upstream, variant: str, streams: int, rate: float, seconds: float,
+                tag: str | None = None) -> dict[str, Any]:
     """One variant in a fresh process on the server's core."""
     out = subprocess.run(
         [PY, "-m", "bench.readers", "--worker", variant, "--upstream", upstream.url,
-         "--streams", str(streams), "--rate", str(rate), "--seconds", str(seconds)],
+         "--streams", str(streams), "--rate", str(rate), "--seconds", str(seconds),
+         *(["--tag", tag] if tag else [])],
         cwd=ROOT, capture_output=True, text=True, preexec_fn=_pinned(SERVER_CORES), timeout=seconds * 4 + 60,
     )
     if out.returncode != 0:
@@ -217,6 +260,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
+    parser.add_argument("--tag", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         if "uvloop" in args.worker.split("+"):
@@ -225,7 +269,7 @@ def main() -> None:
             runner: Any = uvloop.run
         else:
             runner = asyncio.run
-        print(json.dumps(runner(_worker(args.worker, args.upstream, args.streams, args.rate, args.seconds))))
+        print(json.dumps(runner(_worker(args.worker, args.upstream, args.streams, args.rate, args.seconds, args.tag))))
         return
     from bench.harness import pin_self
 

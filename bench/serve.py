@@ -275,6 +275,20 @@ def _bench_toggles() -> None:
         from reasoning import wire
 
         wire.orjson = types.SimpleNamespace(loads=json.loads, JSONDecodeError=ValueError)  # type: ignore[assignment]
+    if os.environ.get("BENCH_ORM_CHECKPOINT") == "1":
+        # Checkpoints through QuerySet.update, compiled each time (before issue 23.1).
+        from playground.streaming import checkpoint
+
+        checkpoint.checkpoint = checkpoint._orm_update  # type: ignore[assignment]
+    if os.environ.get("BENCH_SSE_STDLIB_JSON") == "1":
+        # The API's SSE chunks as before issue 23.1: each chunk's dict through json.dumps.
+        from playground.api import shapes
+
+        def stdlib_sse(payload: Any) -> bytes:
+            return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+        shapes.sse = stdlib_sse  # type: ignore[assignment]
+        shapes.ChunkWriter._text = lambda self, field, text: self._chunk({field: text})  # type: ignore[method-assign]
 
 
 # (part, module, attribute): where the product looks each step up when it runs it.

@@ -25,6 +25,11 @@ Takes daphne's own arguments (`daphne --help`) and adds, before daphne starts:
 * **TCP_NODELAY** on every connection (`SERVER_TCP_NODELAY`, on by default): the
   API writes each chunk as it comes; Nagle's algorithm would hold a small write
   until the client acknowledged the last one (up to its 40 ms delayed ACK).
+* **eager writes** (`SERVER_EAGER_WRITES`, on by default): a write on a connection
+  with nothing buffered goes to the socket at once, as asyncio's own transports
+  do; Twisted buffers every write, registers the socket with the loop, writes on
+  the loop's next turn and unregisters it again: two `epoll_ctl` calls and a loop
+  turn per SSE chunk (docs/performance.md).
 
 Plain `daphne playground.asgi:application` still works; it just runs without these.
 """
@@ -116,6 +121,51 @@ def use_tcp_nodelay() -> None:
     http_protocol.WebRequest.process = process_without_nagle
 
 
+def use_eager_writes() -> None:
+    """Send a plain TCP connection's write at once when nothing is queued before it.
+
+    What the socket does not take (a slow reader, a full send buffer) is queued
+    the usual Twisted way, behind which every later write waits, so the order of
+    the bytes is kept; TLS connections and closing ones keep Twisted's path."""
+    from twisted.internet import tcp
+
+    write: Any = tcp.Connection.write
+    write_sequence: Any = tcp.Connection.writeSequence
+
+    def unsent(self: Any, data: bytes) -> bytes:
+        """What of `data` the socket did not take now (all of it if that cannot be tried)."""
+        if (
+            self.TLS or not self.connected or self.disconnecting or self._writeDisconnected
+            or self._tempDataLen or self.offset != len(self.dataBuffer)
+        ):
+            return data
+        try:
+            sent = self.socket.send(data)
+        except OSError:
+            # Would block, or the peer is gone: Twisted's own write, on the loop's
+            # next turn, tries again and loses the connection its way if need be.
+            return data
+        return data[sent:]
+
+    def eager_write(self: Any, data: bytes) -> None:
+        if data and type(data) is bytes:
+            data = unsent(self, data)
+            if not data:
+                return
+        write(self, data)
+
+    def eager_write_sequence(self: Any, iovec: Any) -> None:
+        data = b"".join(iovec)  # chunked encoding's size line, the data, CRLF: one send
+        if not data:
+            return
+        data = unsent(self, data)
+        if data:
+            write_sequence(self, [data])
+
+    tcp.Connection.write = eager_write  # type: ignore[method-assign]
+    tcp.Connection.writeSequence = eager_write_sequence  # type: ignore[method-assign]
+
+
 def use_logging_for_access_log() -> None:
     """With LOG_FORMAT=json every line must be a JSON object: daphne's access log
     (NCSA lines written straight to stdout) goes through the `daphne.access`
@@ -156,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         use_ws_deflate()
     if _on("SERVER_TCP_NODELAY"):
         use_tcp_nodelay()
-
+    if _on("SERVER_EAGER_WRITES"):
+        use_eager_writes()
 
     if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
         use_logging_for_access_log()

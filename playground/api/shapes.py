@@ -21,9 +21,10 @@ when the provider did not report it (never a made-up 0), and so is any other cou
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
+
+import orjson
 
 from playground.models import Turn
 
@@ -36,7 +37,7 @@ ARGUMENT_FRAGMENT = 512
 
 
 def sse(payload: Any) -> bytes:
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 def finish_reason(turn: Turn) -> str:
@@ -108,6 +109,9 @@ class ChunkWriter:
         self.include_usage = include_usage
         self.thinking_open = False  # "think" format: an opened <think> awaits its close
         self.answer_started = False
+        # A text chunk's bytes around its text, per field: the stream's text chunks
+        # differ only in the text, so each one encodes just that (issue 23.1).
+        self._around: dict[str, tuple[bytes, bytes]] = {}
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
         # Keywords, not a literal: tests/test_layering.py looks for provider field names
@@ -117,6 +121,16 @@ class ChunkWriter:
         if self.include_usage:
             payload["usage"] = None
         return sse(payload)
+
+    def _text(self, field: str, text: str) -> bytes:
+        """`_chunk({field: text})`, the same JSON, built around the encoded text."""
+        around = self._around.get(field)
+        if around is None:
+            head = self._chunk({field: ""})
+            key = b"{" + orjson.dumps(field) + b":"
+            at = head.index(key + b'""') + len(key)
+            around = self._around[field] = (head[:at], head[at + 2 :])  # less the empty text's ""
+        return around[0] + orjson.dumps(text) + around[1]
 
     def start(self) -> bytes:
         return self._chunk({"role": "assistant", "content": ""})
@@ -129,8 +143,8 @@ class ChunkWriter:
             if not self.thinking_open:
                 self.thinking_open = True
                 text = THINK_OPEN + text
-            return self._chunk({"content": text})
-        return self._chunk({self.format: text})
+            return self._text("content", text)
+        return self._text(self.format, text)
 
     def content(self, text: str) -> bytes:
         if not text:
@@ -139,7 +153,7 @@ class ChunkWriter:
         if self.thinking_open:
             self.thinking_open = False
             text = THINK_CLOSE + text
-        return self._chunk({"content": text})
+        return self._text("content", text)
 
     def finish(self, turn: Turn) -> bytes:
         out = b""

@@ -44,6 +44,7 @@ from playground.db_threads import detached_context
 from playground.models import ModelProfile, Turn, decimal_that_fits
 from playground.operations import context, heap, metrics
 from playground.security.secrets import Scrubber
+from playground.streaming import checkpoint as checkpoints
 from playground.streaming import tool_frames
 from playground.streaming.tap import DirectTap
 from playground.turns.errors import TurnError
@@ -847,7 +848,10 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     # Only a streaming turn is checkpointed: a turn marked interrupted by a sweep
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.
-    Turn.objects.filter(pk=turn_id).filter(**({} if final else {"status": Turn.Status.STREAMING})).update(**fields)
+    if final:
+        Turn.objects.filter(pk=turn_id).update(**fields)
+    else:
+        checkpoints.checkpoint(turn_id, fields)  # the same UPDATE, compiled once
 
 
 def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
