@@ -175,9 +175,7 @@ def _store_prompt(start: Question) -> Exchange:
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
-    # No savepoint: inside a caller's transaction (the API stores its request's
-    # conversation with the exchange) a failure here ends that transaction anyway.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():  # a savepoint inside a view's transaction: it goes on after a BadInput
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
