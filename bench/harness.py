@@ -187,7 +187,14 @@ class Server:
             preexec_fn=_pinned(SERVER_CORES),
         )
         # 30 s was not enough for a start-up at load 25 (seven other suites on two cores).
-        wait_until_up(f"{self.url}/__bench__/stats", self.proc, 90, lambda: f"daphne did not start: {self.log_tail()}")
+        try:
+            wait_until_up(
+                f"{self.url}/__bench__/stats", self.proc, 90, lambda: f"daphne did not start: {self.log_tail()}"
+            )
+        except BaseException:
+            self.proc.kill()  # a server that came up late would otherwise outlive the bench
+            self.proc.wait()
+            raise
 
     def seed(self, upstream: Upstream, conversations: int) -> dict[str, Any]:
         return _migrate_and_seed(self.env, upstream, conversations)
