@@ -192,7 +192,15 @@ class Server:
             stderr=subprocess.STDOUT,
             preexec_fn=_pinned(SERVER_CORES),
         )
-        wait_until_up(f"{self.url}/__bench__/stats", self.proc, 30, lambda: f"daphne did not start: {self.log_tail()}")
+        # 30 s was not enough for a start-up at load 25 (seven other suites on two cores).
+        try:
+            wait_until_up(
+                f"{self.url}/__bench__/stats", self.proc, 90, lambda: f"daphne did not start: {self.log_tail()}"
+            )
+        except BaseException:
+            self.proc.kill()  # a server that came up late would otherwise outlive the bench
+            self.proc.wait()
+            raise
 
     def seed(self, upstream: Upstream, conversations: int) -> dict[str, Any]:
         return _migrate_and_seed(self.env, upstream, conversations)

@@ -184,9 +184,7 @@ def _store_prompt(start: Question) -> Exchange:
                 f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
                 "or choose another model."
             )
-    # No savepoint: inside a caller's transaction (the API stores its request's
-    # conversation with the exchange) a failure here ends that transaction anyway.
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():  # a savepoint inside a view's transaction: it goes on after a BadInput
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
