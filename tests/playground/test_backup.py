@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -92,12 +93,13 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
     archive = tmp_path / "backup.tar.gz"
     env_here, env_there = environment(here), environment(there)
     with FakeUpstream() as up:
-        # The first answer streams 40 chunks, pauses 30 s mid-thought (the backup runs
-        # then, whatever the machine's load: a manage.py backup takes 2 s alone, and more
-        # than the 10 s this pause once was under a full pytest -n 4 run on 2 cores), then
+        # The first answer streams 40 chunks, pauses mid-thought until the backup is
+        # done (at most 120 s: a manage.py backup takes 2 s alone, and more than the 10 s
+        # a fixed pause once was under a full pytest -n 4 run on 2 cores), then
         # finishes; the second comes at once.
+        backed_up = threading.Event()
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
-                          stall_after=40, stall_for=30))
+                          stall_after=40, stall_for=120, stall_until=backed_up))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
         manage(env_here, "migrate", "--noinput")
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
@@ -112,6 +114,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
             raise AssertionError(f"the turn never streamed: {run.communicate()}")
         manage(env_here, "backup", str(archive))
         assert streaming_turn(here / "playground.sqlite3")[0] == "streaming", "backup after the stream ended"
+        backed_up.set()
         out, err = run.communicate(timeout=60)
         assert run.returncode == 0, err
         assert json.loads(out.strip().splitlines()[-1])["status"] == "complete"
