@@ -147,7 +147,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+def wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
+    # Returns as soon as the server answers; the long deadline is for a machine
+    # running several suites at once, where a daphne start took over 30 s and the
+    # session's server failing would fail every browser test of the worker.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
