@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
+from tests.migrated import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_KEY = "sk-site-backup-0123456789abcdef"
@@ -101,7 +102,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
                           stall_after=40, stall_for=120, stall_until=backed_up))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
-        manage(env_here, "migrate", "--noinput")
+        migrate(here)  # what `manage.py migrate` makes, copied (tests/migrated.py)
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
         run = ask_process(env_here, conv, "Think long")
         deadline = time.monotonic() + 60
@@ -147,7 +148,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
 def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):
     here, there = tmp_path / "here", tmp_path / "there"
     archive = tmp_path / "backup.tar.gz"
-    manage(environment(here), "migrate", "--noinput")
+    migrate(here)
     shell(environment(here), SETUP, BASE_URL="http://127.0.0.1:9")
     manage(environment(here), "backup", str(archive))
     manage(environment(there), "migrate", "--noinput")  # an installation already in use
@@ -160,7 +161,7 @@ def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):
 
 def test_a_backup_without_keys_leaves_them_out_and_a_wrong_configured_key_is_refused(tmp_path):
     here = tmp_path / "here"
-    manage(environment(here), "migrate", "--noinput")
+    migrate(here)
     shell(environment(here), SETUP, BASE_URL="http://127.0.0.1:9")
     bare = tmp_path / "bare.tar.gz"
     manage(environment(here), "backup", "--without-keys", str(bare))
