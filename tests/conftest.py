@@ -14,6 +14,35 @@ import pytest
 
 os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
 
+# Files that run first, in this order (the rest keep pytest's order after them).
+# `make test` hands whole files to its workers (`--dist loadfile`, pyproject.toml),
+# in collection order: the long files, most of whose time is spent waiting on
+# servers they start (scale-out deployments, the containers' build steps, the
+# browser harness, the API gateway, MCP servers), start while there is still
+# other work to run beside them, and the run ends on short files, so neither
+# worker waits alone at the end. The browser files stay together, so a worker
+# keeps one Chromium for all it takes of them (tests/browser/conftest.py).
+TESTS = Path(__file__).parent
+RUN_FIRST = (
+    "scaleout/", "test_containers.py", "test_bench_smoke.py", "browser/", "api/", "tools/", "conformance/",
+)
+
+
+def _run_first_rank(item: pytest.Item) -> int:
+    path = Path(str(item.fspath))
+    if not path.is_relative_to(TESTS):
+        return len(RUN_FIRST)
+    name = path.relative_to(TESTS).as_posix()
+    return next((rank for rank, prefix in enumerate(RUN_FIRST) if name.startswith(prefix)), len(RUN_FIRST))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Last, after pytest-django's ordering (database tests before transactional
+    # ones), which it keeps within each group: the sort is stable. Every worker
+    # collects the same order, as xdist requires.
+    items.sort(key=_run_first_rank)
+
 
 def collected_static() -> Path:
     """`collectstatic` as `make run` does it, into a directory named after the sources.

@@ -53,7 +53,7 @@ def running_idp(users: list[dict[str, object]], log_dir: Path) -> Iterator[IdP]:
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"},
             )
         issuer = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # left as soon as it answers; a loaded machine took over 30 s
         while time.monotonic() < deadline and process.poll() is None:
             try:
                 with urllib.request.urlopen(issuer + "/.well-known/openid-configuration", timeout=2):

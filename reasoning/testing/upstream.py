@@ -56,7 +56,8 @@ class Script:
     the first chunk (a model thinking silently); then `delays[i]` before chunk i if
     given, else one chunk every `1/rate` seconds if `rate` is set, else `interval`.
     Faults: after `stall_after` chunks were sent, wait `stall_for` seconds (None:
-    until the client goes away); after `cut_after` chunks, close the socket without
+    until the client goes away), or less if `stall_until` is set meanwhile (a test
+    that stalls a stream to act during it releases it when done); after `cut_after` chunks, close the socket without
     the final zero-length chunk. `chunked=False` sends a Content-Length body.
     """
 
@@ -72,6 +73,7 @@ class Script:
     rate: float | None = None
     stall_after: int | None = None
     stall_for: float | None = None
+    stall_until: threading.Event | None = None
     cut_after: int | None = None
     chunked: bool = True
 
@@ -416,14 +418,14 @@ class FakeUpstream:
             elif script.interval and i:
                 await asyncio.sleep(script.interval)
             if script.stall_after == i:
-                await self._stall(script.stall_for)
+                await self._stall(script.stall_for, script.stall_until)
             if script.cut_after == i:
                 return self._cut(conn)
             if chunk:
                 writer.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if script.chunked else chunk)
                 await writer.drain()
         if script.stall_after is not None and script.stall_after >= len(chunks):
-            await self._stall(script.stall_for)
+            await self._stall(script.stall_for, script.stall_until)
         if script.cut_after is not None and script.cut_after >= len(chunks):
             return self._cut(conn)
         if script.chunked:
@@ -433,8 +435,17 @@ class FakeUpstream:
         return True
 
     @staticmethod
-    async def _stall(seconds: float | None) -> None:
-        if seconds is None:
+    async def _stall(seconds: float | None, until: threading.Event | None = None) -> None:
+        if until is not None:
+            # Polled, not waited for in a thread: a handler cancelled when the client
+            # leaves must not leave a thread blocked behind it.
+            loop = asyncio.get_running_loop()
+            deadline = None if seconds is None else loop.time() + seconds
+            while True:
+                if until.is_set() or (deadline is not None and loop.time() >= deadline):
+                    return
+                await asyncio.sleep(0.02)
+        elif seconds is None:
             await asyncio.Event().wait()  # until the watcher sees the client leave
         else:
             await asyncio.sleep(seconds)

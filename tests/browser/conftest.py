@@ -6,7 +6,8 @@
                       static files collected. `.url(path)`,
                       `.manage(...)`, `.create_user(...)`, `.log_tail()`.
     page              a Playwright (sync API) page in /usr/bin/chromium, in a fresh
-                      browser context per test (one browser per module and worker).
+                      browser context per test (one browser per worker, kept while
+                      browser tests follow one another).
     logged_in_page    the same, logged in as `server.user` through the real login form.
     screenshot        `screenshot(page, name)`: PNG into docs/screenshots/ when
                       SCREENSHOTS=1 (for the README), else into the test's tmp dir.
@@ -146,7 +147,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 30) -> None:
+def wait_for_health(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float = 120) -> None:
+    # Returns as soon as the server answers; the long deadline is for a machine
+    # running several suites at once, where a daphne start took over 30 s and the
+    # session's server failing would fail every browser test of the worker.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -225,24 +229,88 @@ def server(_collected_static: Path) -> Iterator[Server]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+class _SharedChromium:
+    """One Playwright driver and one Chromium per test worker, kept while browser
+    tests follow one another (the suite runs them file after file on a worker).
+
+    Starting the driver (a Node.js process) and Chromium costs a second or two of
+    CPU and, on a busy machine, several seconds of waiting: per module that was
+    minutes of the suite. While the sync driver is up, its event loop counts as
+    running in this thread, so no other test could run asyncio (pytest-asyncio,
+    asgiref's async_to_sync): the driver is stopped as soon as the next test is
+    not a browser test (`pytest_runtest_teardown` below), and started again by
+    the next browser test that needs it."""
+
+    def __init__(self) -> None:
+        self._manager: object | None = None
+        self.driver: object | None = None
+        self._browser: object | None = None
+
+    def playwright(self) -> object:
+        if self.driver is None:
+            from playwright.sync_api import sync_playwright
+
+            self._manager = sync_playwright()
+            self.driver = self._manager.__enter__()  # type: ignore[attr-defined]
+        return self.driver
+
+    def browser(self) -> object:
+        if self._browser is None or not self._browser.is_connected():  # type: ignore[attr-defined]
+            driver = self.playwright()
+            self._browser = driver.chromium.launch(  # type: ignore[attr-defined]
+                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            )
+        return self._browser
+
+    def close_contexts(self) -> None:
+        """What a test module left open in the shared browser goes with the module."""
+        if self._browser is not None and self._browser.is_connected():  # type: ignore[attr-defined]
+            for context in list(self._browser.contexts):  # type: ignore[attr-defined]
+                context.close()
+
+    def stop(self) -> None:
+        browser, manager = self._browser, self._manager
+        self._browser = self._manager = self.driver = None
+        try:
+            if browser is not None and browser.is_connected():  # type: ignore[attr-defined]
+                browser.close()  # type: ignore[attr-defined]
+        finally:
+            if manager is not None:
+                manager.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+SHARED = _SharedChromium()
+
+
+def _is_browser_test(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("browser") is not None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    try:
+        return (yield)  # the test's fixtures first: its contexts, its module's fixtures
+    finally:
+        if not _is_browser_test(nextitem):
+            SHARED.stop()
+
+
 @pytest.fixture(scope="module")
 def playwright_driver() -> Iterator[object]:
-    # Module scope: the driver's event loop lives no longer than the browser tests need it.
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
+    """The worker's Playwright driver (sync API), for a test module: shared with the
+    browser modules run before and after it on the worker (`_SharedChromium`)."""
+    yield SHARED.playwright()
 
 
 @pytest.fixture(scope="module")
 def chromium(playwright_driver) -> Iterator[object]:
-    """One Chromium per module (per test worker): starting one takes a second or
-    more on a busy machine; each test gets a context of its own in it."""
-    browser = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    """The worker's Chromium, shared by consecutive browser modules (starting one
+    takes a second or more on a busy machine); each test gets a context of its own
+    in it, and the contexts a module leaves open are closed with the module."""
     try:
-        yield browser
+        yield SHARED.browser()
     finally:
-        browser.close()
+        SHARED.close_contexts()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from reasoning.testing import FakeUpstream, Script, openai_chat_sse
+from tests.migrated import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_KEY = "sk-site-backup-0123456789abcdef"
@@ -92,14 +94,15 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
     archive = tmp_path / "backup.tar.gz"
     env_here, env_there = environment(here), environment(there)
     with FakeUpstream() as up:
-        # The first answer streams 40 chunks, pauses 30 s mid-thought (the backup runs
-        # then, whatever the machine's load: a manage.py backup takes 2 s alone, and more
-        # than the 10 s this pause once was under a full pytest -n 4 run on 2 cores), then
+        # The first answer streams 40 chunks, pauses mid-thought until the backup is
+        # done (at most 120 s: a manage.py backup takes 2 s alone, and more than the 10 s
+        # a fixed pause once was under a full pytest -n 4 run on 2 cores), then
         # finishes; the second comes at once.
+        backed_up = threading.Event()
         up.enqueue(Script(chunks=openai_chat_sse(LONG_THOUGHT, "Finished.", chunk_chars=20), rate=100,
-                          stall_after=40, stall_for=30))
+                          stall_after=40, stall_for=120, stall_until=backed_up))
         up.enqueue(Script(chunks=openai_chat_sse("Short.", "Continued.")))
-        manage(env_here, "migrate", "--noinput")
+        migrate(here)  # what `manage.py migrate` makes, copied (tests/migrated.py)
         conv = int(shell(env_here, SETUP, BASE_URL=up.url))
         run = ask_process(env_here, conv, "Think long")
         deadline = time.monotonic() + 60
@@ -112,6 +115,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
             raise AssertionError(f"the turn never streamed: {run.communicate()}")
         manage(env_here, "backup", str(archive))
         assert streaming_turn(here / "playground.sqlite3")[0] == "streaming", "backup after the stream ended"
+        backed_up.set()
         out, err = run.communicate(timeout=60)
         assert run.returncode == 0, err
         assert json.loads(out.strip().splitlines()[-1])["status"] == "complete"
@@ -144,7 +148,7 @@ def test_backup_while_a_turn_streams_then_restore_elsewhere_and_continue(tmp_pat
 def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):
     here, there = tmp_path / "here", tmp_path / "there"
     archive = tmp_path / "backup.tar.gz"
-    manage(environment(here), "migrate", "--noinput")
+    migrate(here)
     shell(environment(here), SETUP, BASE_URL="http://127.0.0.1:9")
     manage(environment(here), "backup", str(archive))
     manage(environment(there), "migrate", "--noinput")  # an installation already in use
@@ -157,7 +161,7 @@ def test_restore_refuses_a_data_directory_in_use_without_force(tmp_path):
 
 def test_a_backup_without_keys_leaves_them_out_and_a_wrong_configured_key_is_refused(tmp_path):
     here = tmp_path / "here"
-    manage(environment(here), "migrate", "--noinput")
+    migrate(here)
     shell(environment(here), SETUP, BASE_URL="http://127.0.0.1:9")
     bare = tmp_path / "bare.tar.gz"
     manage(environment(here), "backup", "--without-keys", str(bare))

@@ -19,6 +19,7 @@ from channels.testing import HttpCommunicator
 from playground.asgi import application
 from playground.operations.logs import ContextFilter, JsonFormatter
 from reasoning.testing.upstream import FakeUpstream, Script
+from tests.migrated import migrate
 from tests.playground.test_faults import chat_stream, run_turn
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +67,7 @@ except RuntimeError:
         DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT=log_format, DEBUG=debug,
         FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=", PYTHONPATH=str(ROOT),
     )
+    migrate(tmp_path)  # the migrated database, copied (tests/migrated.py): the process's migrate finds it done
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stderr
@@ -164,7 +166,7 @@ def test_a_json_server_writes_only_json_lines_access_log_included(tmp_path):
         DJANGO_SETTINGS_MODULE="playground.settings", DATA_DIR=str(tmp_path), LOG_FORMAT="json", PYTHONPATH=str(ROOT),
         FIELD_ENCRYPTION_KEY="7Rmxz3pJmB0XcQ5h4aZzG0Z9jQyZ2bYcJ3m2s3b9aXk=",
     )
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True, timeout=120)
+    migrate(tmp_path)  # what `manage.py migrate` makes, copied (tests/migrated.py)
     out, err = tmp_path / "out", tmp_path / "err"
     with open(out, "wb") as o, open(err, "wb") as e:
         server = subprocess.Popen(

@@ -23,7 +23,7 @@ class ProbedServer(Server):
                 [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "playground.asgi:application"],
                 cwd=ROOT, env=self.deployment.env(), stdout=log, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # left as soon as it answers; a loaded machine took over 30 s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited: {self.log.read_text()[-3000:]}")
