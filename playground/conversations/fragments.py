@@ -11,10 +11,9 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 
 from playground.models import Conversation, ModelProfile, Turn
-from playground.prompts.answers import structured_answer
 from playground.streaming.messages import split_turn
 from playground.turns import offer
-from playground.turns.services import branch
+from playground.turns.services import answer_schema, branch
 
 
 def annotate_siblings(turns: Iterable[Turn]) -> None:
@@ -76,7 +75,7 @@ def streamed_blocks_to_keep(turn: Turn, shown: tuple[int, int] | None) -> set[st
             and not (turn.model and turn.model.reasoning == "hidden")
             and (turn.params or {}).get("show_reasoning") is not False):
         kept.add("r")
-    if turn.content and len(turn.content) == shown[1] >= KEEP_STREAMED_CHARS and structured_answer(turn) is None:
+    if turn.content and len(turn.content) == shown[1] >= KEEP_STREAMED_CHARS and answer_schema(turn.params or {}) is None:
         kept.add("c")
     return kept
 

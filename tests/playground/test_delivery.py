@@ -127,7 +127,7 @@ async def test_a_regenerate_over_http_shows_on_a_socket_already_open(
     comm = await open_socket(client, owner, f"/ws/conversations/{conversation.pk}/")
     await async_client.aforce_login(owner)
     response = await async_client.post(f"/turns/{first_answer}/regenerate", headers={"HX-Request": "true"})
-    assert response.status_code == 204
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers  # in place
     second_answer = await newest_assistant_turn(conversation.pk)
     assert second_answer != first_answer
     received = await receive_until(comm, final_render_of(second_answer))
@@ -163,7 +163,7 @@ async def test_a_regenerate_in_a_compare_columns_conversation_shows_in_that_colu
     first_answer = await newest_assistant_turn(conversations[1])
     comm = await open_socket(client, owner, f"/ws/compare/{conversations[1]}/")
     response = await async_client.post(f"/turns/{first_answer}/regenerate", headers={"HX-Request": "true"})
-    assert response.status_code == 204
+    assert response.status_code == 200 and "HX-Redirect" not in response.headers  # in place
     second_answer = await newest_assistant_turn(conversations[1])
     received = await receive_until(comm, final_render_of(second_answer))
     assert f"#turns-{conversations[1]}" in received[0] and f'id="turn-{first_answer}"' not in received[0]
