@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
 
@@ -144,14 +144,26 @@ def close_request_connections(**_: Any) -> None:
 
 
 def off_the_shared_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """`database_sync_to_async` on a pool thread (the loop's default executor: a
-    few threads, kept, each with its connection), not asgiref's one thread-sensitive
-    thread, which carries the chat's starts and every run's writes in order (issue
-    23.3). For work no run's write must come before: a session check, a render, an
-    API request's own start. With all of it on one thread, 200 turns started at
-    once went through in stages (every session check, then every start, then every
+    """`database_sync_to_async` on one of the kept request threads (`request_threads()`:
+    a few threads, each with its kept-open connection), not asgiref's one
+    thread-sensitive thread, which carries the chat's starts and every run's writes in
+    order (issue 23.3). For work no run's write must come before: a session check, a
+    render, an API request's own start. With all of it on one thread, 200 turns started
+    at once went through in stages (every session check, then every start, then every
     render: no first frame before all 200 were stored), and a finished turn's render
-    held up the next starts. Not a request's own thread either: that would open a
-    connection for the one request. SQLite's WAL lets the pool read while the
-    shared thread writes; writers wait for each other (IMMEDIATE, the busy timeout)."""
-    return database_sync_to_async(func, thread_sensitive=False)
+    held up the next starts. Not a request's own thread (a connection opened for one
+    request) and not the loop's default pool (one more connection per pool thread, as
+    many threads as the machine has cores plus four): the kept threads bound the
+    process's connections (issue 23.4). SQLite's WAL lets them read while the shared
+    thread writes; writers wait for each other (IMMEDIATE, the busy timeout)."""
+
+    async def on_a_kept_thread(*args: Any, **kwargs: Any) -> T:
+        threads = request_threads()
+        index = threads.take()
+        try:
+            call = DatabaseSyncToAsync(func, thread_sensitive=False, executor=threads.executor(index))
+            return await call(*args, **kwargs)
+        finally:
+            threads.give_back(index)
+
+    return on_a_kept_thread

@@ -75,7 +75,8 @@ def streamed_blocks_to_keep(turn: Turn, shown: tuple[int, int] | None) -> set[st
             and not (turn.model and turn.model.reasoning == "hidden")
             and (turn.params or {}).get("show_reasoning") is not False):
         kept.add("r")
-    if turn.content and len(turn.content) == shown[1] >= KEEP_STREAMED_CHARS and answer_schema(turn.params or {}) is None:
+    structured = answer_schema(turn.params or {}) is not None
+    if turn.content and len(turn.content) == shown[1] >= KEEP_STREAMED_CHARS and not structured:
         kept.add("c")
     return kept
 
