@@ -34,5 +34,10 @@ check: $(STAMP)
 	$(VENV)/bin/ruff check reasoning playground tests bench
 	$(VENV)/bin/mypy
 
+# Every section, with the references in the same run (bare httpx / aiohttp / aiohttp on
+# uvloop readers and the LiteLLM proxy, installed once into bench/.peers-venv):
+# one table of figures and ratios (bench/README.md). BENCH_ARGS replaces the default.
+BENCH_ARGS ?= --peers
+
 bench: $(STAMP)
 	$(PY) -m bench $(BENCH_ARGS)
