@@ -158,6 +158,10 @@ def off_the_shared_thread(func: Callable[..., T]) -> Callable[..., Awaitable[T]]
     thread writes; writers wait for each other (IMMEDIATE, the busy timeout)."""
 
     async def on_a_kept_thread(*args: Any, **kwargs: Any) -> T:
+        if SyncToAsync.thread_sensitive_context.get(None) is not None:
+            # Inside an HTTP request (KeptThreadsASGIHandler): its own kept thread and
+            # connection, already taken for it; a second one would only add a connection.
+            return await DatabaseSyncToAsync(func)(*args, **kwargs)
         threads = request_threads()
         index = threads.take()
         try:

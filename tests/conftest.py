@@ -116,6 +116,20 @@ def _forget_runs_of_closed_loops():
 
 
 @pytest.fixture
+def builtin_prompts(request: pytest.FixtureRequest) -> None:
+    """The built-in prompts, as their data migration made them. A transactional test
+    ends by flushing every table (pytest-django), data migrations' rows too, and the
+    tests after it on the same worker (xdist hands out whole files) would find none."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    from playground.prompts.builtins import ensure_builtin_prompts
+
+    ensure_builtin_prompts()
+
+
+@pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_user("olivia", password="correct horse battery")
 

@@ -11,7 +11,7 @@ import pytest
 from playground.models import Conversation, Prompt, Rating, Turn
 from playground.turns.services import start_exchange
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("builtin_prompts")]
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "integer"}}, "required": ["answer"]}
 

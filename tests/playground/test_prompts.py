@@ -126,6 +126,9 @@ def test_a_prompt_nested_deeper_than_the_limit_names_the_limit(tmp_path):
     assert "prompts[0].schema: nests deeper than 32 levels" in error
 
 
+pytestmark = pytest.mark.usefixtures("builtin_prompts")
+
+
 # ---- a chain-of-thought turn, end to end -----------------------------------------------------
 
 pytestmark_ask = pytest.mark.django_db(transaction=True)
