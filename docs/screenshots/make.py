@@ -2,6 +2,7 @@
 
     python docs/screenshots/make.py                  # every screenshot the README shows
     python docs/screenshots/make.py providers model-capabilities   # only these
+    python docs/screenshots/make.py model-picker search-match       # the picker, a search at its match
     python docs/screenshots/make.py --list           # which test draws which picture
 
 Each picture is written by a browser test (`screenshot(page, "name")`) over its own
