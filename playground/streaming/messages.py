@@ -87,7 +87,7 @@ def split_turn(html: str, turn_id: int) -> list[str]:
     shell, inner = _hollow(html, {f"t{turn_id}-r", f"t{turn_id}-c"})
     fragments = []
     for block_id, content in inner.items():
-        for piece in _top_level_pieces(content):
+        for piece in top_level_pieces(content):
             if len(piece.encode()) > MESSAGE_BYTES:  # one enormous element: keep its text
                 fragments += text_swaps(turn_id, block_id[-1], strip_tags(piece))
             else:
@@ -133,11 +133,6 @@ class _Positions(HTMLParser):
         self.events.append(("end", start, end, self.depth, None))
 
 
-def top_level_pieces(html: str, limit: int) -> list[str]:
-    """`html` cut between its top-level elements, in pieces of about `limit` characters."""
-    return _top_level_pieces(html, limit)
-
-
 def _hollow(html: str, ids: set[str]) -> tuple[str, dict[str, str]]:
     parser = _Positions(html)
     parser.feed(html)
@@ -159,7 +154,7 @@ def _hollow(html: str, ids: set[str]) -> tuple[str, dict[str, str]]:
     return "".join(shell), inner
 
 
-def _top_level_pieces(html: str, limit: int = MESSAGE_BYTES // 4) -> list[str]:
+def top_level_pieces(html: str, limit: int = MESSAGE_BYTES // 4) -> list[str]:
     """`html` cut only where no element is open, in pieces of up to `limit` characters
     (by default MESSAGE_BYTES: at most 4 bytes a character, no encoding per boundary)."""
     parser = _Positions(html)
