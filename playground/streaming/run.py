@@ -109,6 +109,11 @@ def http_client() -> httpx.AsyncClient:
     return client
 
 
+# How long a run's end waits for its helpers (the checkpointer, the listener) to stop
+# after cancelling them: each stops at once unless a cancel was lost (`_listener`).
+HELPERS_GRACE = 1.0
+
+
 def run_group(turn_id: int) -> str:
     return f"run-{turn_id}"
 
@@ -511,7 +516,12 @@ class TurnRun:
                 await asyncio.wait_for(flusher, timeout=5)
             except Exception:
                 log.warning("turn %s: last frame not sent", self.turn_id, exc_info=True)
-            await asyncio.gather(*others, return_exceptions=True)
+            # Bounded: the final save and "turn.done" must not wait on a helper that a
+            # lost cancel keeps alive (see `_listener`); one still there is cancelled again.
+            _, late = await asyncio.wait(others, timeout=HELPERS_GRACE)
+            for helper in late:
+                log.warning("turn %s: %s still running at the end; cancelled again", self.turn_id, helper.get_name())
+                helper.cancel()
             try:
                 await self._save(final=True)
             except Exception:
@@ -643,7 +653,13 @@ class TurnRun:
         channel = await self.layer.new_channel()
         await self.layer.group_add(run_group(self.turn_id), channel)
         try:
-            while True:
+            # A cancel can be lost in the layer: channels_redis's pub/sub layer, under
+            # load, returned from subscribing a short run's listener as if never
+            # cancelled, and the listener then waited in `receive` for ever (and the run
+            # on it, before its final save: the CI failure of
+            # scaleout/test_metrics_workers.py). So the listener also stops on its own
+            # once the run is finishing; a cancel during `receive` is never lost.
+            while not self._finishing:
                 message = await self.layer.receive(channel)
                 if message.get("type") == "run.stop":
                     self.stop()
