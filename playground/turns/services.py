@@ -204,7 +204,10 @@ def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
     """The turns from the root to `leaf` (default: the conversation's leaf), oldest first."""
-    turns = {t.pk: t for t in conversation.turns.select_related("model").all()}
+    return _branch_of({t.pk: t for t in conversation.turns.select_related("model").all()}, conversation, leaf)
+
+
+def _branch_of(turns: dict[int, Turn], conversation: Conversation, leaf: Turn | None) -> list[Turn]:
     if not turns:
         return []
     leaf_id = leaf.pk if leaf else conversation.leaf_id
@@ -254,16 +257,30 @@ def start_exchange(
             # Locked so two prompts sent at once cannot both continue the same leaf
             # (SQLite's immediate transactions already serialise writers).
             Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-        chain = above if above is not None and parent is None else branch(conversation, parent)
+        everything: dict[int, Turn] | None = None
+        if above is not None and parent is None:
+            chain = above
+        else:
+            everything = {t.pk: t for t in conversation.turns.select_related("model").all()}
+            chain = _branch_of(everything, conversation, parent)
         if parent is None:
             _check_can_continue(conversation, chain[-1] if chain else None)
         parent = chain[-1] if chain else None
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
+        if everything is not None:
+            # Its place among its siblings (the ‹ 1/2 › switcher), known from the turns in
+            # hand: its render reads none of them again. Its answer is the only one yet.
+            earlier = sorted((t for t in everything.values() if t.parent_id == user_turn.parent_id
+                              and t.role == Turn.Role.USER), key=lambda t: (t.created_at, t.pk))
+            user_turn.sibling_ids = (*(t.pk for t in earlier), user_turn.pk)  # type: ignore[attr-defined]
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        return _streaming_answer(
+        exchange = _streaming_answer(
             user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
         )
+        if everything is not None:
+            exchange.assistant_turn.sibling_ids = (exchange.assistant_turn.pk,)  # type: ignore[attr-defined]
+        return exchange
 
 
 PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."
