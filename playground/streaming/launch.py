@@ -67,6 +67,8 @@ from playground.turns.services import (
     branch,
     check_model,
     clean_params,
+    conversation_turns,
+    lock_for_a_prompt,
     model_by_id,
     start_edit,
     start_exchange,
@@ -166,14 +168,23 @@ def _allowed_store(start: Start, allowed: Callable[[], bool] | None) -> Exchange
     return store(start)
 
 
-def _model(ref: ModelRef) -> ModelProfile:
-    model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
+def _model(ref: ModelRef, owner: Any = None) -> ModelProfile:
+    # With its owner's run counts read in the same query (start_exchange checks them).
+    model = ref if isinstance(ref, ModelProfile) else model_by_id(ref, counted_for=getattr(owner, "pk", None))
     check_model(model)
     return model
 
 
 def _store_prompt(start: Question) -> Exchange:
-    model = _model(start.model)
+    # A savepoint inside a view's transaction: it goes on after a BadInput. The model is
+    # read inside it: the run counts read with it are then as exact as start_exchange's
+    # own count was (SQLite's immediate transactions serialise the starts).
+    with transaction.atomic():
+        return _store_prompt_in(start)
+
+
+def _store_prompt_in(start: Question) -> Exchange:
+    model = _model(start.model, start.owner)
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
@@ -186,14 +197,20 @@ def _store_prompt(start: Question) -> Exchange:
                 f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
                 "or choose another model."
             )
-    with transaction.atomic():  # a savepoint inside a view's transaction: it goes on after a BadInput
+    with transaction.atomic(savepoint=False):  # _store_prompt's
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
                 owner=start.owner, model=model, settings=params, tools=list(start.tools or ())
             )
-        elif start.branch_above is None:
-            conversation.refresh_from_db()  # its leaf and title, as other tabs left them
+        turns = None
+        if start.conversation is not None and start.branch_above is None:
+            # Its leaf and title as other tabs left them, read with its turns.
+            if start.history:
+                conversation.refresh_from_db()
+            else:
+                lock_for_a_prompt(conversation)
+                turns = conversation_turns(conversation)
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
             if start.tools is not None and list(start.tools) != conversation.tools:
@@ -210,7 +227,8 @@ def _store_prompt(start: Question) -> Exchange:
             )
         known = None if start.history or start.branch_above is None else list(start.branch_above)
         return start_exchange(
-            conversation, start.text, model, params, parent=parent if start.history else None, above=known
+            conversation, start.text, model, params, parent=parent if start.history else None, above=known,
+            turns=turns,
         )
 
 

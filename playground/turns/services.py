@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
@@ -142,19 +142,24 @@ class RunLimit(BadInput):
 BUSY_RETRY_AFTER = 2
 
 
-def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
+def check_run_limits(owner_id: Any, new_runs: int = 1, counted: Any = None) -> None:
     """Refuse, before anything is stored, a start that would pass the owner's limits:
     MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
-    in the last minute. Counted in the database (one query), so every worker sees the same."""
+    in the last minute. Counted in the database (one query), so every worker sees the same.
+    `counted`: a row read with `run_counts(owner_id)` annotated on it (no query here)."""
     if owner_id is None:
         return
     now = timezone.now()
     window = now - timedelta(minutes=1)
-    counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
-        running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
-        recent=Count("pk", filter=Q(created_at__gte=window)),
-        oldest=Min("created_at", filter=Q(created_at__gte=window)),
-    )
+    if counted is not None and hasattr(counted, "runs_running"):
+        counts = {"running": counted.runs_running or 0, "recent": counted.runs_recent or 0,
+                  "oldest": counted.runs_oldest}
+    else:
+        counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
+            running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
+            recent=Count("pk", filter=Q(created_at__gte=window)),
+            oldest=Min("created_at", filter=Q(created_at__gte=window)),
+        )
     if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
         raise RunLimit(
             f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
@@ -167,6 +172,19 @@ def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
         oldest = counts["oldest"] or now
         wait = max(1, math.ceil((oldest + timedelta(minutes=1) - now).total_seconds()))
         raise RunLimit(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in {wait} s.", wait)
+
+
+def run_counts(owner_id: Any) -> dict[str, Subquery]:
+    """What check_run_limits counts, as subqueries to annotate another row with: read
+    in the same query (model_by_id's), they cost a start no query of their own."""
+    window = timezone.now() - timedelta(minutes=1)
+    answers = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).order_by().values("role")
+    recent = answers.filter(created_at__gte=window)
+    return {
+        "runs_running": Subquery(answers.filter(status=Turn.Status.STREAMING).annotate(n=Count("pk")).values("n")[:1]),
+        "runs_recent": Subquery(recent.annotate(n=Count("pk")).values("n")[:1]),
+        "runs_oldest": Subquery(recent.annotate(n=Min("created_at")).values("n")[:1]),
+    }
 
 
 def check_prompt(prompt: str) -> str:
@@ -207,6 +225,37 @@ def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
     return _branch_of({t.pk: t for t in conversation.turns.select_related("model").all()}, conversation, leaf)
 
 
+def conversation_turns(conversation: Conversation) -> dict[int, Turn]:
+    """Every turn of `conversation` (with its model), by id, and the conversation's own
+    row as other tabs left it (its leaf, title, tools), read in the same query and
+    copied into `conversation`; with no turn yet, that row on its own. Inside a
+    start's transaction, after `lock_for_a_prompt`."""
+    turns: dict[int, Turn] = {}
+    fresh = None
+    for turn in Turn.objects.filter(conversation_id=conversation.pk).select_related("model", "conversation"):
+        fresh = turn.conversation
+        turn.conversation = conversation
+        turns[turn.pk] = turn
+    if fresh is None:
+        conversation.refresh_from_db()
+        return turns
+    for f in Conversation._meta.concrete_fields:
+        # As refresh_from_db: a related object cached for another id is dropped.
+        value = getattr(fresh, f.attname)
+        if f.is_relation and f.is_cached(conversation) and getattr(conversation, f.attname) != value:
+            f.delete_cached_value(conversation)
+        setattr(conversation, f.attname, value)
+    return turns
+
+
+def lock_for_a_prompt(conversation: Conversation) -> None:
+    """Two prompts sent at once must not both continue the same leaf: the conversation
+    is locked before its branch is read (SQLite's immediate transactions already
+    serialise writers)."""
+    if connection.features.has_select_for_update:
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+
+
 def _branch_of(turns: dict[int, Turn], conversation: Conversation, leaf: Turn | None) -> list[Turn]:
     if not turns:
         return []
@@ -243,25 +292,26 @@ def start_exchange(
     params: dict[str, Any],
     parent: Turn | None = None,
     above: list[Turn] | None = None,
+    turns: dict[int, Turn] | None = None,
 ) -> Exchange:
     """Store the user's prompt and an empty assistant turn in state "streaming".
-    `above`: the conversation's branch as the caller just wrote it (not read again)."""
+    `above`: the conversation's branch as the caller just wrote it (not read again).
+    `turns`: all its turns as the caller read them, locked (`conversation_turns`)."""
     prompt = check_prompt(prompt)
     check_model(model)
-    check_run_limits(conversation.owner_id)
+    check_run_limits(conversation.owner_id, counted=model)
     library_prompt, params = with_prompt(conversation.owner_id, params)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
-        if parent is None and connection.features.has_select_for_update:
-            # Locked so two prompts sent at once cannot both continue the same leaf
-            # (SQLite's immediate transactions already serialise writers).
-            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-        everything: dict[int, Turn] | None = None
+        if parent is None and turns is None:
+            lock_for_a_prompt(conversation)
+        everything: dict[int, Turn] | None = turns
         if above is not None and parent is None:
             chain = above
         else:
-            everything = {t.pk: t for t in conversation.turns.select_related("model").all()}
+            if everything is None:
+                everything = {t.pk: t for t in conversation.turns.select_related("model").all()}
             chain = _branch_of(everything, conversation, parent)
         if parent is None:
             _check_can_continue(conversation, chain[-1] if chain else None)
@@ -477,10 +527,14 @@ def enabled_models() -> QuerySet[ModelProfile]:
     return ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
 
 
-def model_by_id(raw: Any) -> ModelProfile:
-    """The enabled model a form or a socket message names by id."""
+def model_by_id(raw: Any, counted_for: Any = None) -> ModelProfile:
+    """The enabled model a form or a socket message names by id; with `counted_for`
+    (an owner's id), the owner's run counts read with it (`run_counts`)."""
+    models = ModelProfile.objects.select_related("provider")
+    if counted_for is not None:
+        models = models.annotate(**run_counts(counted_for))
     try:
-        return ModelProfile.objects.select_related("provider").get(pk=int(raw or 0), enabled=True)
+        return models.get(pk=int(raw or 0), enabled=True)
     except (ValueError, TypeError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
 
