@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, Min, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
@@ -242,7 +242,7 @@ def conversation_turns(conversation: Conversation) -> dict[int, Turn]:
     for f in Conversation._meta.concrete_fields:
         # As refresh_from_db: a related object cached for another id is dropped.
         value = getattr(fresh, f.attname)
-        if f.is_relation and f.is_cached(conversation) and getattr(conversation, f.attname) != value:
+        if isinstance(f, ForeignKey) and f.is_cached(conversation) and getattr(conversation, f.attname) != value:
             f.delete_cached_value(conversation)
         setattr(conversation, f.attname, value)
     return turns
