@@ -309,6 +309,8 @@ PARTS = (
     ("rows during/at end: checkpoints and the final save", "playground.streaming.run", "_update_turn"),
     ("rows during: heartbeats", "playground.streaming.run", "heartbeat"),
     ("end: the finished turn rendered (per socket)", "playground.conversations.fragments", "render_turn_oob"),
+    ("end: the finished turn rendered (once, by its run)", "playground.conversations.fragments",
+     "render_finished_once"),
     ("end: replay kept (/v1)", "playground.api.views", "remember"),
 )
 
