@@ -358,3 +358,10 @@ _install_query_counter()
 _bench_toggles()
 if os.environ.get("BENCH_PARTS") == "1":
     _install_part_meters()
+if interval := os.environ.get("BENCH_SWITCH_INTERVAL"):
+    # How long a thread holding the GIL keeps it from the others (default 5 ms): the
+    # event loop waits up to that after each of its system calls while a database
+    # thread computes (the burst's stores). An experiment (bench/burst_probe.py).
+    import sys
+
+    sys.setswitchinterval(float(interval))

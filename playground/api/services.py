@@ -71,7 +71,7 @@ def store_exchange(user: Any, request: CompletionRequest) -> tuple[Exchange, boo
     it, in one transaction (one thread hop): a start refused there (a limit, a
     control the model cannot take) stores nothing. Returns the exchange, for
     `launch_stored`, and whether the owner keeps the conversation."""
-    with transaction.atomic(savepoint=False):  # inside views._prepare's, if any: no savepoint
+    with transaction.atomic():
         conversation, above, keep = store(user, request)
         # Its turns as just written: neither they nor the conversation are read again.
         prompt = Question(

@@ -21,11 +21,9 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -42,7 +40,7 @@ from playground.db_threads import detached_context, off_the_shared_thread
 from playground.models import ApiToken, ModelProfile, Turn
 from playground.streaming.launch import Launched, launch_stored
 from playground.turns.liveness import sweep_once
-from playground.turns.services import BadInput, Exchange, RunLimit, enabled_models, run_counts
+from playground.turns.services import BadInput, Exchange, RunLimit, enabled_models
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
@@ -62,12 +60,8 @@ def _enabled_models() -> list[ModelProfile]:
     return list(enabled_models())
 
 
-def _model(label: str, counted_for: Any = None) -> ModelProfile:
-    """The enabled model named `label`; with `counted_for` (a user's id), that user's
-    run counts read in the same query (turns.services.run_counts, checked by the start)."""
+def _model(label: str) -> ModelProfile:
     model = enabled_models().filter(label=label)
-    if counted_for is not None:
-        model = model.annotate(**run_counts(counted_for))
     found = model.first()
     if found is None:
         raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")
@@ -103,15 +97,12 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Exchang
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     label, body = parse(body)
-    # One transaction from the model on: the run counts read with it are as exact as
-    # the start's own count was (SQLite's immediate transactions serialise the starts).
-    with transaction.atomic():
-        completion = completion_request(body, _model(label, counted_for=token.user_id))
-        if completion.uses_tools:
-            # What this token was returned with its tool calls goes back with them (exact replay).
-            completion.conversation.messages = attach(token, completion.conversation.messages)
-            check_tool_request(completion)
-        exchange, keep = store_exchange(token.user, completion)
+    completion = completion_request(body, _model(label))
+    if completion.uses_tools:
+        # What this token was returned with its tool calls goes back with them (exact replay).
+        completion.conversation.messages = attach(token, completion.conversation.messages)
+        check_tool_request(completion)
+    exchange, keep = store_exchange(token.user, completion)
     return token, completion, exchange, keep
 
 

@@ -168,23 +168,14 @@ def _allowed_store(start: Start, allowed: Callable[[], bool] | None) -> Exchange
     return store(start)
 
 
-def _model(ref: ModelRef, owner: Any = None) -> ModelProfile:
-    # With its owner's run counts read in the same query (start_exchange checks them).
-    model = ref if isinstance(ref, ModelProfile) else model_by_id(ref, counted_for=getattr(owner, "pk", None))
+def _model(ref: ModelRef) -> ModelProfile:
+    model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
     check_model(model)
     return model
 
 
 def _store_prompt(start: Question) -> Exchange:
-    # A savepoint inside a view's transaction: it goes on after a BadInput. The model is
-    # read inside it: the run counts read with it are then as exact as start_exchange's
-    # own count was (SQLite's immediate transactions serialise the starts).
-    with transaction.atomic():
-        return _store_prompt_in(start)
-
-
-def _store_prompt_in(start: Question) -> Exchange:
-    model = _model(start.model, start.owner)
+    model = _model(start.model)
     params = clean_params(start.params, model)
     if not start.text.strip():
         raise BadInput("The prompt is empty.")
@@ -197,7 +188,7 @@ def _store_prompt_in(start: Question) -> Exchange:
                 f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
                 "or choose another model."
             )
-    with transaction.atomic(savepoint=False):  # _store_prompt's
+    with transaction.atomic():  # a savepoint inside a view's transaction: it goes on after a BadInput
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(

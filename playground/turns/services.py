@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, ForeignKey, Min, Q, QuerySet, Subquery
+from django.db.models import Count, ForeignKey, Min, Q, QuerySet
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
@@ -142,24 +142,19 @@ class RunLimit(BadInput):
 BUSY_RETRY_AFTER = 2
 
 
-def check_run_limits(owner_id: Any, new_runs: int = 1, counted: Any = None) -> None:
+def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
     """Refuse, before anything is stored, a start that would pass the owner's limits:
     MAX_CONCURRENT_RUNS answers generating at once, RUNS_PER_MINUTE answers started
-    in the last minute. Counted in the database (one query), so every worker sees the same.
-    `counted`: a row read with `run_counts(owner_id)` annotated on it (no query here)."""
+    in the last minute. Counted in the database (one query), so every worker sees the same."""
     if owner_id is None:
         return
     now = timezone.now()
     window = now - timedelta(minutes=1)
-    if counted is not None and hasattr(counted, "runs_running"):
-        counts = {"running": counted.runs_running or 0, "recent": counted.runs_recent or 0,
-                  "oldest": counted.runs_oldest}
-    else:
-        counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
-            running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
-            recent=Count("pk", filter=Q(created_at__gte=window)),
-            oldest=Min("created_at", filter=Q(created_at__gte=window)),
-        )
+    counts = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).aggregate(
+        running=Count("pk", filter=Q(status=Turn.Status.STREAMING)),
+        recent=Count("pk", filter=Q(created_at__gte=window)),
+        oldest=Min("created_at", filter=Q(created_at__gte=window)),
+    )
     if counts["running"] + new_runs > settings.MAX_CONCURRENT_RUNS:
         raise RunLimit(
             f"You have {counts['running']} answer(s) generating; at most {settings.MAX_CONCURRENT_RUNS} run at once. "
@@ -172,19 +167,6 @@ def check_run_limits(owner_id: Any, new_runs: int = 1, counted: Any = None) -> N
         oldest = counts["oldest"] or now
         wait = max(1, math.ceil((oldest + timedelta(minutes=1) - now).total_seconds()))
         raise RunLimit(f"At most {settings.RUNS_PER_MINUTE} answers a minute; try again in {wait} s.", wait)
-
-
-def run_counts(owner_id: Any) -> dict[str, Subquery]:
-    """What check_run_limits counts, as subqueries to annotate another row with: read
-    in the same query (model_by_id's), they cost a start no query of their own."""
-    window = timezone.now() - timedelta(minutes=1)
-    answers = Turn.objects.filter(conversation__owner_id=owner_id, role=Turn.Role.ASSISTANT).order_by().values("role")
-    recent = answers.filter(created_at__gte=window)
-    return {
-        "runs_running": Subquery(answers.filter(status=Turn.Status.STREAMING).annotate(n=Count("pk")).values("n")[:1]),
-        "runs_recent": Subquery(recent.annotate(n=Count("pk")).values("n")[:1]),
-        "runs_oldest": Subquery(recent.annotate(n=Min("created_at")).values("n")[:1]),
-    }
 
 
 def check_prompt(prompt: str) -> str:
@@ -299,7 +281,7 @@ def start_exchange(
     `turns`: all its turns as the caller read them, locked (`conversation_turns`)."""
     prompt = check_prompt(prompt)
     check_model(model)
-    check_run_limits(conversation.owner_id, counted=model)
+    check_run_limits(conversation.owner_id)
     library_prompt, params = with_prompt(conversation.owner_id, params)
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
@@ -527,14 +509,10 @@ def enabled_models() -> QuerySet[ModelProfile]:
     return ModelProfile.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
 
 
-def model_by_id(raw: Any, counted_for: Any = None) -> ModelProfile:
-    """The enabled model a form or a socket message names by id; with `counted_for`
-    (an owner's id), the owner's run counts read with it (`run_counts`)."""
-    models = ModelProfile.objects.select_related("provider")
-    if counted_for is not None:
-        models = models.annotate(**run_counts(counted_for))
+def model_by_id(raw: Any) -> ModelProfile:
+    """The enabled model a form or a socket message names by id."""
     try:
-        return models.get(pk=int(raw or 0), enabled=True)
+        return ModelProfile.objects.select_related("provider").get(pk=int(raw or 0), enabled=True)
     except (ValueError, TypeError, ModelProfile.DoesNotExist):
         raise BadInput("Choose a model.") from None
 

@@ -149,34 +149,3 @@ def test_deeply_nested_toml_is_a_clear_error_not_a_traceback(tmp_path):
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "invalid TOML" in result.stderr and "Traceback" not in result.stderr
-
-
-@pytest.mark.parametrize("limit", ["at once", "a minute"])
-def test_a_prompt_sent_by_model_id_counts_its_owners_runs_with_the_model(settings, owner, stranger, scripted_model,
-                                                                         limit):
-    """The chat socket names its model by id: the owner's run counts are read in the
-    model's query (turns.services.run_counts), and enforced as when counted alone."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from playground.streaming.launch import Question, store
-    from playground.turns.services import RunLimit
-
-    if limit == "at once":
-        settings.MAX_CONCURRENT_RUNS = 2
-        conv = streaming_turns(owner, scripted_model, 2)
-        refusal = "at most 2 run at once"
-    else:
-        settings.RUNS_PER_MINUTE = 2
-        conv = streaming_turns(owner, scripted_model, 2)
-        Turn.objects.filter(conversation=conv).update(status="complete")
-        refusal = "At most 2 answers a minute; try again in"
-    before = Turn.objects.count()
-    with CaptureQueriesContext(connection) as queries, pytest.raises(RunLimit, match=refusal):
-        store(Question(owner=owner, model=str(scripted_model.pk), text="one more", conversation=conv))
-    assert Turn.objects.count() == before
-    sql = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
-    counted = [s for s in sql if "COUNT(" in s]  # no aggregate of its own: in the model's query
-    assert len(counted) == 1 and counted[0].startswith('SELECT "playground_modelprofile"'), sql
-    other = Conversation.objects.create(owner=stranger)  # someone else is not held up
-    store(Question(owner=stranger, model=str(scripted_model.pk), text="mine", conversation=other))
