@@ -309,6 +309,8 @@ PARTS = (
     ("rows during/at end: checkpoints and the final save", "playground.streaming.run", "_update_turn"),
     ("rows during: heartbeats", "playground.streaming.run", "heartbeat"),
     ("end: the finished turn rendered (per socket)", "playground.conversations.fragments", "render_turn_oob"),
+    ("end: the finished turn rendered (once, by its run)", "playground.conversations.fragments",
+     "render_finished_once"),
     ("end: replay kept (/v1)", "playground.api.views", "remember"),
 )
 
@@ -356,3 +358,10 @@ _install_query_counter()
 _bench_toggles()
 if os.environ.get("BENCH_PARTS") == "1":
     _install_part_meters()
+if interval := os.environ.get("BENCH_SWITCH_INTERVAL"):
+    # How long a thread holding the GIL keeps it from the others (default 5 ms): the
+    # event loop waits up to that after each of its system calls while a database
+    # thread computes (the burst's stores). An experiment (bench/burst_probe.py).
+    import sys
+
+    sys.setswitchinterval(float(interval))

@@ -31,6 +31,14 @@ class ConversationConsumer(StreamingConsumer):
     def render_finished(self, turn_id: int, shown: tuple[int, int] | None = None) -> str:
         return fragments.render_turn_oob(turn_id, shown)
 
+    @staticmethod
+    def render_done(turn: Turn) -> dict[str, Any]:
+        return fragments.render_finished_once(turn)
+
+    def finished_html(self, event: dict[str, Any], shown: tuple[int, int] | None) -> str | None:
+        # Rendered once by the run for every chat tab; the watchdog's "done" has none.
+        return fragments.carried_finished_html(event.get("finished"), shown)
+
     def announced_html(self, event: dict[str, Any]) -> str | None:
         # The socket that sent the prompt rendered the exchange once for every chat
         # tab (playground.streaming.launch); a comparison's announcement has none.

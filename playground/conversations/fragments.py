@@ -10,24 +10,29 @@ from typing import Any
 from django.db.models import Sum
 from django.template.loader import render_to_string
 
-from playground.models import Conversation, ModelProfile, Turn
+from playground.models import Conversation, ModelProfile, Rating, Turn
 from playground.streaming.messages import split_turn
 from playground.turns import offer
 from playground.turns.services import answer_schema, branch
 
 
-def annotate_siblings(turns: Iterable[Turn]) -> None:
+def annotate_siblings(turns: Iterable[Turn], rows: Iterable[tuple[int, int | None, str]] | None = None) -> None:
     """Give each turn its place among its siblings (same parent, same role), for
     the ‹ 2/3 › branch switcher: `sibling_index` (1-based), `sibling_count`,
-    `prev_sibling` and `next_sibling` (ids or None)."""
+    `prev_sibling` and `next_sibling` (ids or None). `rows`: the conversation's
+    (pk, parent_id, role), oldest first, if already read."""
     turns = list(turns)
     if not turns:
         return
-    rows = (
-        Turn.objects.filter(conversation_id=turns[0].conversation_id)
-        .order_by("created_at", "pk")
-        .values_list("pk", "parent_id", "role")
-    )
+    if rows is None and all(hasattr(t, "sibling_ids") for t in turns):
+        # Known by whoever just stored them (turns.services.start_exchange), oldest first.
+        rows = [(pk, t.parent_id, t.role) for t in turns for pk in t.sibling_ids]  # type: ignore[attr-defined]
+    if rows is None:
+        rows = (
+            Turn.objects.filter(conversation_id=turns[0].conversation_id)
+            .order_by("created_at", "pk")
+            .values_list("pk", "parent_id", "role")
+        )
     groups: dict[tuple[int | None, str], list[int]] = {}
     for pk, parent_id, role in rows:
         groups.setdefault((parent_id, role), []).append(pk)
@@ -46,13 +51,36 @@ def totals(conversation: Conversation) -> dict[str, Any]:
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
         reasoning=Sum("reasoning_tokens"), cost=Sum("cost"), ms=Sum("duration_ms"),
     )
-    tokens = (agg["prompt"] or 0) + (agg["completion"] or 0)
-    return {
-        "tokens": tokens,
-        "reasoning": agg["reasoning"] or 0,
-        "cost": agg["cost"],
-        "ms": agg["ms"] or 0,
-    }
+    return _totals_of(agg["prompt"], agg["completion"], agg["reasoning"], agg["cost"], agg["ms"])
+
+
+def _totals_of(prompt: Any, completion: Any, reasoning: Any, cost: Any, ms: Any) -> dict[str, Any]:
+    return {"tokens": (prompt or 0) + (completion or 0), "reasoning": reasoning or 0, "cost": cost, "ms": ms or 0}
+
+
+def _finished_context(turn: Turn) -> dict[str, Any]:
+    """What a finished turn's render needs besides the turn, in one query over its
+    conversation's turns: its siblings (annotated on it), its rating (cached on it)
+    and the conversation's totals (summed here as `totals` sums them)."""
+    rows = list(
+        Turn.objects.filter(conversation_id=turn.conversation_id)
+        .order_by("created_at", "pk")
+        .values_list("pk", "parent_id", "role", "prompt_tokens", "completion_tokens", "reasoning_tokens",
+                     "cost", "duration_ms", "rating__pk", "rating__value", "rating__note", "rating__updated_at")
+    )
+    annotate_siblings([turn], [row[:3] for row in rows])
+    rating = None
+    for row in rows:
+        if row[0] == turn.pk and row[8] is not None:
+            rating = Rating(pk=row[8], turn=turn, value=row[9], note=row[10], updated_at=row[11])
+    Turn.rating.related.set_cached_value(turn, rating)  # None: it has none (no query to say so)
+    answers = [row for row in rows if row[2] == Turn.Role.ASSISTANT]
+
+    def total(i: int) -> Any:
+        values = [row[i] for row in answers if row[i] is not None]
+        return sum(values) if values else None  # SUM of no values is NULL
+
+    return _totals_of(total(3), total(4), total(5), total(6), total(7))
 
 
 # A finished block at least this long, whose text the page already shows exactly, is
@@ -88,13 +116,54 @@ def render_turn(turn: Turn, *, oob: str = "", kept: set[str] | None = None) -> s
 
 
 def render_turn_oob(turn_id: int, shown: tuple[int, int] | None = None) -> str:
-    turn = Turn.objects.select_related("model", "model__provider", "conversation").get(pk=turn_id)
-    html = render_turn(turn, oob="outerHTML", kept=streamed_blocks_to_keep(turn, shown))
+    turn = Turn.objects.select_related("model", "model__provider").get(pk=turn_id)
+    sums = _finished_context(turn)
+    return _finished_html(turn, sums, streamed_blocks_to_keep(turn, shown))
+
+
+def _finished_html(turn: Turn, sums: dict[str, Any], kept: set[str]) -> str:
+    html = render_turn(turn, oob="outerHTML", kept=kept)
     # The conversation totals in the header change when a turn finishes.
-    html += render_to_string("chat/_totals.html", {"totals": totals(turn.conversation), "oob": True})
+    html += render_to_string("chat/_totals.html", {"totals": sums, "oob": True})
     # Screen readers hear the finished turn once, not every streamed fragment.
     html += render_to_string("chat/_announce.html", {"turn": turn})
     return html
+
+
+# A finished turn's render carried in "turn.done" at most this long; a longer one
+# (a long block a socket's page does not show whole, long tool steps) is rendered
+# by each socket that needs it, rather than sent through the layer to all of them.
+CARRIED_HTML_CHARS = 256 * 1024
+
+
+def render_finished_once(turn: Turn) -> dict[str, Any]:
+    """A finished turn rendered once, by its run, for every chat socket watching it
+    ("turn.done"'s `finished`): one render for each set of long blocks a page may
+    keep as it streamed them (none, or all those it could keep: `kept_blocks`
+    picks a socket's), with the text lengths a socket's page must show to keep them.
+    `turn` is the turn as saved (the run's own copy, not read back)."""
+    sums = _finished_context(turn)
+    lengths = (len(turn.reasoning), len(turn.content))
+    keepable = streamed_blocks_to_keep(turn, lengths)
+    html = {"": _finished_html(turn, sums, set())}
+    if keepable:
+        html["".join(sorted(keepable))] = _finished_html(turn, sums, keepable)
+    return {"lengths": list(lengths), "keepable": "".join(sorted(keepable)),
+            "html": {k: v for k, v in html.items() if len(v) <= CARRIED_HTML_CHARS}}
+
+
+def carried_finished_html(finished: dict[str, Any] | None, shown: tuple[int, int] | None) -> str | None:
+    """A socket's render of a finished turn from what its run carried, if carried:
+    the blocks its page keeps are the keepable ones it shows whole (as
+    `streamed_blocks_to_keep` decides them from the saved turn)."""
+    if not finished:
+        return None
+    html: dict[str, str] = finished["html"]
+    lengths = finished["lengths"]
+    if shown is None:
+        return html.get("")
+    kept = [b for b, i in (("r", 0), ("c", 1)) if b in finished["keepable"] and shown[i] == lengths[i]]
+    return html.get("".join(sorted(kept)))
 
 
 def render_new_exchange(user_turn: Turn | int, turn: Turn | int) -> str:

@@ -33,7 +33,7 @@ from playground.security.csp import remote_images_for
 from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
-from playground.streaming.launch import ExchangeRenderer, NotAllowed, Question, launch
+from playground.streaming.launch import ExchangeRenderer, FinishedRenderer, NotAllowed, Question, launch
 from playground.streaming.messages import MESSAGE_BYTES, TEXT_CHARS, fit, pack, split_turn, text_swaps, thought_clock
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
@@ -52,6 +52,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
     # How the socket that sends a prompt renders the new exchange once for every socket
     # of its screen (launch's `render`); None: each socket renders its own.
     announce_exchange: ExchangeRenderer | None = None
+    # How the run of a prompt sent here renders its finished turn once for every socket
+    # of its screen (launch's `render_done`; read back with `finished_html`).
+    render_done: FinishedRenderer | None = None
 
     # ---- what a screen says: how its turns are rendered ----------------------------------
 
@@ -72,6 +75,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
 
     def announced_html(self, event: dict[str, Any]) -> str | None:
         """The exchange as rendered once by whoever started it, if this screen can use it."""
+        return None
+
+    def finished_html(self, event: dict[str, Any], shown: tuple[int, int] | None) -> str | None:
+        """The finished turn as its run rendered it once ("turn.done"), if this screen
+        can use it for a page that shows `shown` of its text; None: render it here."""
         return None
 
     # ---- the socket ----------------------------------------------------------------------
@@ -166,7 +174,8 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
-            await launch(prompt, render=self.announce_exchange, allowed=partial(session_is_current, self.scope))
+            await launch(prompt, render=self.announce_exchange, allowed=partial(session_is_current, self.scope),
+                         render_done=self.render_done)
         except NotAllowed:
             await self.close(code=SESSION_ENDED)
         except BadInput as e:
@@ -288,7 +297,9 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         if follower is None:
             return  # frames or a second "done" (watchdog and run) after this are ignored
         try:
-            html = await off_the_shared_thread(self.render_finished)(turn_id, follower.shown())
+            html = self.finished_html(event, follower.shown()) or await off_the_shared_thread(
+                self.render_finished
+            )(turn_id, follower.shown())
         except Turn.DoesNotExist:
             return  # deleted with its conversation
         await self._send_all(split_turn(html, turn_id))

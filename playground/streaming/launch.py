@@ -41,7 +41,6 @@ before any delta; `BadInput` is raised before anything is stored.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -56,7 +55,7 @@ from django.db import transaction
 from playground.db_threads import off_the_shared_thread
 from playground.models import Conversation, ModelProfile, Turn
 from playground.streaming.follower import Piece
-from playground.streaming.run import TurnRun, _update_turn, begin, stop_run
+from playground.streaming.run import TurnRun, _update_turn, begin, saved_turn, stop_run
 from playground.streaming.tap import DirectTap, ToolNote
 from playground.tools import max_steps
 from playground.turns.errors import TurnError
@@ -68,6 +67,8 @@ from playground.turns.services import (
     branch,
     check_model,
     clean_params,
+    conversation_turns,
+    lock_for_a_prompt,
     model_by_id,
     start_edit,
     start_exchange,
@@ -83,6 +84,9 @@ ModelRef = ModelProfile | int | str | None
 # the screen (the chat page: conversations.fragments.render_new_exchange), since the
 # runtime knows no screen.
 ExchangeRenderer = Callable[[Turn, Turn], str]
+# How a screen renders a finished turn once for all its sockets, from the turn as saved
+# (the chat page: conversations.fragments.render_finished_once); carried in "turn.done".
+FinishedRenderer = Callable[[Turn], dict[str, Any]]
 
 
 # ---- what to start ------------------------------------------------------------------------
@@ -190,8 +194,14 @@ def _store_prompt(start: Question) -> Exchange:
             conversation = Conversation.objects.create(
                 owner=start.owner, model=model, settings=params, tools=list(start.tools or ())
             )
-        elif start.branch_above is None:
-            conversation.refresh_from_db()  # its leaf and title, as other tabs left them
+        turns = None
+        if start.conversation is not None and start.branch_above is None:
+            # Its leaf and title as other tabs left them, read with its turns.
+            if start.history:
+                conversation.refresh_from_db()
+            else:
+                lock_for_a_prompt(conversation)
+                turns = conversation_turns(conversation)
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
             if start.tools is not None and list(start.tools) != conversation.tools:
@@ -208,7 +218,8 @@ def _store_prompt(start: Question) -> Exchange:
             )
         known = None if start.history or start.branch_above is None else list(start.branch_above)
         return start_exchange(
-            conversation, start.text, model, params, parent=parent if start.history else None, above=known
+            conversation, start.text, model, params, parent=parent if start.history else None, above=known,
+            turns=turns,
         )
 
 
@@ -272,12 +283,7 @@ class Launched:
         if self._outcome is None:  # the API's stream and its final chunk both ask
             saved = self.run.saved if self.run is not None else None
             if saved is not None and self._stored is not None:
-                # The row is what was stored at the start with the run's final save over
-                # it: no need to read it back.
-                turn = copy.copy(self._stored)
-                for name, value in saved.items():
-                    setattr(turn, name, value)
-                self._outcome = turn
+                self._outcome = saved_turn(self._stored, saved)  # no need to read it back
             else:  # it never ran, or its final save failed: the database says what is kept
                 self._outcome = await Turn.objects.select_related("model").aget(pk=self.turn_id)
         return self._outcome
@@ -294,6 +300,7 @@ class NotAllowed(Exception):
 async def launch(
     start: Start, *, render: ExchangeRenderer | None = None, follow: bool = False,
     client: httpx.AsyncClient | None = None, allowed: Callable[[], bool] | None = None,
+    render_done: FinishedRenderer | None = None,
 ) -> Launched:
     """Store `start`'s exchange and start its run; see the module docstring.
 
@@ -303,11 +310,14 @@ async def launch(
     `client`: the httpx client of the run (default: the loop's pooled one).
     `allowed`: asked first, in the same thread hop as the store (a socket's session
     check): False raises `NotAllowed`.
+    `render_done`: render the finished turn once, in the run, for every chat socket.
     Raises `BadInput` (nothing stored) for input a user can correct.
     """
     await sweep_once()
     exchange = await database_sync_to_async(_allowed_store)(start, allowed)
-    (launched,) = await launch_stored([exchange], render=render, follow=follow, client=client)
+    (launched,) = await launch_stored(
+        [exchange], render=render, follow=follow, client=client, render_done=render_done
+    )
     return launched
 
 
@@ -317,6 +327,7 @@ async def launch_stored(
     render: ExchangeRenderer | None = None,
     follow: bool = False,
     client: httpx.AsyncClient | None = None,
+    render_done: FinishedRenderer | None = None,
 ) -> list[Launched]:
     """Start the runs of exchanges already stored (a comparison stores all its
     columns in one transaction): every run first, then every announcement, so
@@ -337,7 +348,8 @@ async def launch_stored(
                               tool_selection=list(conversation.tools or ()),
                               functions=function_specs(conversation.functions),
                               max_steps=max_steps(exchange.assistant_turn.params),
-                              priced_by=exchange.assistant_turn.model)
+                              priced_by=exchange.assistant_turn.model,
+                              stored=exchange.assistant_turn, render_done=render_done)
                 if one._tap is not None:
                     run.taps.append(one._tap)
                 one.run = begin(run)

@@ -30,7 +30,7 @@ import logging
 import time
 import traceback
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -40,7 +40,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
-from playground.db_threads import detached_context
+from playground.db_threads import detached_context, off_the_shared_thread
 from playground.models import ModelProfile, Turn, decimal_that_fits
 from playground.operations import context, heap, metrics
 from playground.security.secrets import Scrubber
@@ -127,6 +127,12 @@ class TurnRun:
     # The turn's model as it was when the turn started (its prices): the final save
     # prices the turn from it rather than reading the turn and its model back.
     priced_by: ModelProfile | None = None
+    # The answer as stored when the turn started, and how a screen renders it once
+    # finished: given both, the run renders the saved turn once, for every socket,
+    # and carries it in "turn.done" (each socket rendering it again from the database
+    # cost four queries per socket per turn: issue 23.3).
+    stored: Turn | None = None
+    render_done: Callable[[Turn], dict[str, Any]] | None = None
     layer: BaseChannelLayer | None = None
     client: httpx.AsyncClient | None = None
     # Every provider string passes through it before it is kept (security.secrets);
@@ -538,8 +544,16 @@ class TurnRun:
             except Exception:
                 log.warning("turn %s: metrics not recorded", self.turn_id, exc_info=True)
             assert self.layer is not None
+            done: dict[str, Any] = {"type": "turn.done", "turn": self.turn_id}
+            if self.render_done is not None and self.stored is not None and self.saved is not None:
+                try:
+                    done["finished"] = await off_the_shared_thread(self.render_done)(
+                        saved_turn(self.stored, self.saved)
+                    )
+                except Exception:  # each socket renders its own from the database
+                    log.warning("turn %s: the finished turn did not render", self.turn_id, exc_info=True)
             try:
-                await self.layer.group_send(self.group, {"type": "turn.done", "turn": self.turn_id})
+                await self.layer.group_send(self.group, done)
             except Exception:
                 log.exception("turn %s: turn.done not sent", self.turn_id)
             heap.run_ended(len(RUNS))
@@ -854,6 +868,15 @@ def _tail(parts: list[str], n: int) -> str:
 def _cost(model: ModelProfile, fields: dict[str, Any]) -> Any:
     cost = model.cost(fields.get("prompt_tokens"), fields.get("completion_tokens"))
     return None if cost is None else decimal_that_fits(cost, Turn._meta.get_field("cost"))
+
+
+def saved_turn(stored: Turn, saved: dict[str, Any]) -> Turn:
+    """The row as it now is: what was stored at the start with the run's final save
+    over it (`TurnRun.saved`), without reading it back."""
+    turn = copy.copy(stored)
+    for name, value in saved.items():
+        setattr(turn, name, value)
+    return turn
 
 
 def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:

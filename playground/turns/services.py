@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, ForeignKey, Min, Q, QuerySet
 from django.utils import timezone
 
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
@@ -204,7 +204,41 @@ def thinking_of(params: dict[str, Any], model: ModelProfile) -> Thinking:
 
 def branch(conversation: Conversation, leaf: Turn | None = None) -> list[Turn]:
     """The turns from the root to `leaf` (default: the conversation's leaf), oldest first."""
-    turns = {t.pk: t for t in conversation.turns.select_related("model").all()}
+    return _branch_of({t.pk: t for t in conversation.turns.select_related("model").all()}, conversation, leaf)
+
+
+def conversation_turns(conversation: Conversation) -> dict[int, Turn]:
+    """Every turn of `conversation` (with its model), by id, and the conversation's own
+    row as other tabs left it (its leaf, title, tools), read in the same query and
+    copied into `conversation`; with no turn yet, that row on its own. Inside a
+    start's transaction, after `lock_for_a_prompt`."""
+    turns: dict[int, Turn] = {}
+    fresh = None
+    for turn in Turn.objects.filter(conversation_id=conversation.pk).select_related("model", "conversation"):
+        fresh = turn.conversation
+        turn.conversation = conversation
+        turns[turn.pk] = turn
+    if fresh is None:
+        conversation.refresh_from_db()
+        return turns
+    for f in Conversation._meta.concrete_fields:
+        # As refresh_from_db: a related object cached for another id is dropped.
+        value = getattr(fresh, f.attname)
+        if isinstance(f, ForeignKey) and f.is_cached(conversation) and getattr(conversation, f.attname) != value:
+            f.delete_cached_value(conversation)
+        setattr(conversation, f.attname, value)
+    return turns
+
+
+def lock_for_a_prompt(conversation: Conversation) -> None:
+    """Two prompts sent at once must not both continue the same leaf: the conversation
+    is locked before its branch is read (SQLite's immediate transactions already
+    serialise writers)."""
+    if connection.features.has_select_for_update:
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+
+
+def _branch_of(turns: dict[int, Turn], conversation: Conversation, leaf: Turn | None) -> list[Turn]:
     if not turns:
         return []
     leaf_id = leaf.pk if leaf else conversation.leaf_id
@@ -240,9 +274,11 @@ def start_exchange(
     params: dict[str, Any],
     parent: Turn | None = None,
     above: list[Turn] | None = None,
+    turns: dict[int, Turn] | None = None,
 ) -> Exchange:
     """Store the user's prompt and an empty assistant turn in state "streaming".
-    `above`: the conversation's branch as the caller just wrote it (not read again)."""
+    `above`: the conversation's branch as the caller just wrote it (not read again).
+    `turns`: all its turns as the caller read them, locked (`conversation_turns`)."""
     prompt = check_prompt(prompt)
     check_model(model)
     check_run_limits(conversation.owner_id)
@@ -250,20 +286,33 @@ def start_exchange(
     # No savepoint of its own: inside a caller's transaction (a launch, a comparison),
     # a failure here ends that whole transaction anyway.
     with transaction.atomic(savepoint=False):
-        if parent is None and connection.features.has_select_for_update:
-            # Locked so two prompts sent at once cannot both continue the same leaf
-            # (SQLite's immediate transactions already serialise writers).
-            Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
-        chain = above if above is not None and parent is None else branch(conversation, parent)
+        if parent is None and turns is None:
+            lock_for_a_prompt(conversation)
+        everything: dict[int, Turn] | None = turns
+        if above is not None and parent is None:
+            chain = above
+        else:
+            if everything is None:
+                everything = {t.pk: t for t in conversation.turns.select_related("model").all()}
+            chain = _branch_of(everything, conversation, parent)
         if parent is None:
             _check_can_continue(conversation, chain[-1] if chain else None)
         parent = chain[-1] if chain else None
         user_turn = Turn.objects.create(conversation=conversation, parent=parent, role=Turn.Role.USER, content=prompt)
+        if everything is not None:
+            # Its place among its siblings (the ‹ 1/2 › switcher), known from the turns in
+            # hand: its render reads none of them again. Its answer is the only one yet.
+            earlier = sorted((t for t in everything.values() if t.parent_id == user_turn.parent_id
+                              and t.role == Turn.Role.USER), key=lambda t: (t.created_at, t.pk))
+            user_turn.sibling_ids = (*(t.pk for t in earlier), user_turn.pk)  # type: ignore[attr-defined]
         first = conversation.title == "New conversation" and not parent
         title = prompt.splitlines()[0][:80] if first else None
-        return _streaming_answer(
+        exchange = _streaming_answer(
             user_turn, model, params, [*chain, user_turn], prompt=library_prompt, title=title
         )
+        if everything is not None:
+            exchange.assistant_turn.sibling_ids = (exchange.assistant_turn.pk,)  # type: ignore[attr-defined]
+        return exchange
 
 
 PROMPT_WHILE_STREAMING = "The answer is still streaming: wait for it to finish, or stop it, before sending again."

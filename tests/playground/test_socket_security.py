@@ -195,3 +195,39 @@ def test_logout_view_still_works_without_sockets(owner):
     http = Client()
     http.force_login(owner)
     assert http.post("/logout/").status_code == 302
+
+
+@pytest.mark.parametrize("change", [None, "logged_out", "expired", "password", "disabled", "deleted", "other_user"])
+def test_the_session_check_follows_djangos_rules_in_one_query(client, owner, stranger, change):
+    """session_is_current reads the session and its user in one query (a prompt's start
+    pays for it); every way a session stops logging its user in still says so. Changed
+    here with queryset updates: no signal pushes a close, the check alone must see it."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from playground.security.sockets import session_is_current
+
+    client.force_login(owner)
+    key = client.cookies["sessionid"].value
+    users = get_user_model().objects.filter(pk=owner.pk)
+    if change == "logged_out":
+        Session.objects.filter(session_key=key).delete()
+    elif change == "expired":
+        Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    elif change == "password":
+        users.update(password="pbkdf2_sha256$1$salt$another")
+    elif change == "disabled":
+        users.update(is_active=False)
+    elif change == "deleted":
+        users.delete()
+    session = type("Session", (), {"session_key": key})()
+    user = stranger if change == "other_user" else owner
+    with CaptureQueriesContext(connection) as queries:
+        current = session_is_current({"user": user, "session": session})
+    assert current is (change is None)
+    assert len(queries.captured_queries) == 1, [q["sql"][:100] for q in queries.captured_queries]
