@@ -124,13 +124,14 @@ def _model_from(data: Any) -> ModelProfile:
 
 
 def _new_conversation(request: HttpRequest) -> Exchange:
+    tools = selection_from(request.POST)  # the Tools picker, checked before anything is stored
     question = Question(
         owner=signed_in(request),
         model=request.POST.get("model"),
         text=request.POST.get("prompt", ""),
         params=request.POST.dict(),
+        tools=tools,  # refused with the reason for a model that takes no tools
     )
-    tools = selection_from(request.POST)  # the Tools picker, checked before anything is stored
     replay = policy_from(request.POST.get("replay_policy"))  # the replay switch, kept for the next messages
     exchange = store(question)
     if tools or replay:

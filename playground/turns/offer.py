@@ -28,6 +28,8 @@ def unavailable(model: ModelProfile, accepted: AcceptedControls) -> list[tuple[s
     out = accepted.unavailable()
     if not model.supports_temperature:
         out.append(("Temperature", NO_TEMPERATURE))
+    if not takes_tools(model):
+        out.append(("Tools", NO_TOOLS))
     return out
 
 
