@@ -20,7 +20,7 @@ OTHER = "Regen simulator (other)"
 MODELS = (
     "from playground.models import ModelProfile, Provider\n"
     "p, _ = Provider.objects.get_or_create(name='regen-sim', defaults={'kind': 'simulator', 'base_url': ''})\n"
-    "for label, model_id, pos in ((" + repr(REGEN) + ", 'simulator', 93), (" + repr(OTHER) + ", 'simulator-long', 94)):\n"
+    f"for label, model_id, pos in (({REGEN!r}, 'simulator', 93), ({OTHER!r}, 'simulator-long', 94)):\n"
     "    ModelProfile.objects.update_or_create(provider=p, model_id=model_id, defaults={'label': label,"
     " 'reasoning': 'markup', 'markup': 'think', 'thinking_control': 'simulator', 'efforts': ['low', 'medium', 'high'],"
     " 'options': {'reasoning_tokens': 200, 'tokens_per_second': 400}, 'enabled': True, 'position': pos})\n"
