@@ -58,7 +58,7 @@ def test_the_tools_picker_says_a_model_takes_no_tools_and_the_send_keeps_everyth
     page.get_by_label("clock").check()
 
     page.get_by_label("Model").select_option(label=TOOLLESS)
-    page.wait_for_selector("#tools-picker[data-unavailable]")
+    page.wait_for_selector("#tools-picker[data-unavailable]", timeout=30_000)  # the controls come from the server
     # The reason, in the picker and in the Controls' list, as for every control it cannot take.
     assert picker_state(page) == {
         "unavailable": "this model takes no tools", "title": "Tools: this model takes no tools",
@@ -89,6 +89,6 @@ def test_the_tools_picker_says_a_model_takes_no_tools_and_the_send_keeps_everyth
 
     # Another model that takes tools: offered again, in place.
     page.get_by_label("Model").select_option(label="Offline simulator")
-    page.wait_for_selector("#tools-picker:not([data-unavailable])")
+    page.wait_for_selector("#tools-picker:not([data-unavailable])", timeout=30_000)
     assert picker_state(page)["clock"] is False and picker_state(page)["note"] == ""
     assert errors == []
