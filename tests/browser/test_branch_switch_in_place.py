@@ -1,8 +1,9 @@
 """In Chromium: ‹ › switch branches in place (issue 21's loose ends). The turns are
 swapped over the conversation's socket with no page load (a window property set
 before is still there after; the URL stays); the socket follows a streaming answer on
-the branch shown, so switching away and back to one while it streams shows its text
-with nothing lost or doubled, and it ends as stored; a reload shows the branch chosen."""
+the branch shown, also one its page was reloaded away from (its new socket did not
+follow it): switched back to, it streams on, what it shows mid-stream is the start of
+what it ends with, and it ends complete; a reload shows the branch chosen."""
 
 from __future__ import annotations
 
