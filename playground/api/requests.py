@@ -22,7 +22,9 @@ API parameter → playground control:
 
 Tools (`tools`, `tool_choice`, `parallel_tool_calls`, assistant `tool_calls`, `role:
 tool` results) are checked in playground.api.tools; a request with any of them is sent
-as its messages say, steps and results included (playground.api.services).
+as its messages say, steps and results included (playground.api.services). For a model
+whose capabilities say it takes no tools (`options.supports_tools` false, the Providers
+page) any of them is a 400 (`unsupported_parameter`) before anything is stored or sent.
 
 Parameters clients often send with their default value (`n: 1`, zero penalties,
 `logprobs: false`) ask for nothing and are accepted; with any other value they are
@@ -47,6 +49,7 @@ from playground.api import tools
 from playground.api.errors import ApiError, bad_parameter
 from playground.api.tools import Conversation, ToolUse
 from playground.models import ModelProfile, Turn
+from playground.turns.offer import takes_tools
 from playground.turns.services import BadInput, clean_params, request_for
 from reasoning.adapters.selection import adapter_for
 from reasoning.controls import ANTHROPIC_BUDGETS, GEMINI_BUDGETS
@@ -129,6 +132,15 @@ def parse(body: Any) -> tuple[str, dict[str, Any]]:
 def completion_request(body: dict[str, Any], model: ModelProfile) -> CompletionRequest:
     history, prompt, system, conversation = _messages(body.get("messages"))
     tool_use = tools.tool_use(body)
+    if (tool_use.tools or conversation.uses_tools) and not takes_tools(model):
+        # Refused here, before anything is stored or sent: the provider would refuse
+        # it mid-run, or worse, answer as if no tool had been offered.
+        raise ApiError(
+            400,
+            f"{model.label} takes no tools (its capabilities say so): send the request without tools "
+            "and tool messages, or choose a model that takes them.",
+            code="unsupported_parameter", param="tools" if tool_use.tools else "messages",
+        )
     raw, named = _controls(body, model)
     if system:
         raw["system"] = system

@@ -23,7 +23,9 @@ def render_column_exchange(conversation_id: int, user_turn_id: int, turn_id: int
     """The new exchange, appended to this column's own list of turns."""
     turns = Turn.objects.select_related("model").in_bulk([user_turn_id, turn_id])
     disguise(list(turns.values()), blind_label_for(conversation_id))
-    inner = "".join(render_to_string("chat/_turn.html", {"turn": turns[pk]}) for pk in (user_turn_id, turn_id))
+    inner = "".join(
+        render_to_string("chat/_turn.html", {"turn": turns[pk], "in_column": True}) for pk in (user_turn_id, turn_id)
+    )
     return f'<div hx-swap-oob="beforeend:#turns-{conversation_id}">{inner}</div>'
 
 
@@ -32,7 +34,8 @@ def render_column_branch(conversation_id: int) -> list[str]:
     turns = branch(Conversation.objects.get(pk=conversation_id))
     disguise(turns, blind_label_for(conversation_id))
     return branch_fragments(
-        turns, f"turns-{conversation_id}", lambda turn: render_to_string("chat/_turn.html", {"turn": turn})
+        turns, f"turns-{conversation_id}",
+        lambda turn: render_to_string("chat/_turn.html", {"turn": turn, "in_column": True}),
     )
 
 
@@ -40,7 +43,7 @@ def render_column_done(conversation_id: int, turn_id: int) -> str:
     """The finished turn (markdown rendered once) and the refreshed metrics panel."""
     turn = Turn.objects.select_related("model").get(pk=turn_id)
     disguise([turn], blind_label_for(conversation_id))
-    html = render_to_string("chat/_turn.html", {"turn": turn, "oob": "outerHTML"})
+    html = render_to_string("chat/_turn.html", {"turn": turn, "oob": "outerHTML", "in_column": True})
     column = ComparisonColumn.objects.filter(conversation_id=conversation_id).select_related("comparison").first()
     if column is not None:
         # Screen readers hear the finished turn once, by the column's (blind) name.

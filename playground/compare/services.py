@@ -36,6 +36,7 @@ from playground.turns.liveness import mark_interrupted
 from playground.turns.services import (
     BadInput,
     Exchange,
+    branch,
     check_prompt,
     check_run_limits,
     clean_params,
@@ -161,3 +162,43 @@ def send_to_columns(comparison: Comparison, prompt: str) -> list[Exchange]:
                 raise BadInput(f"Column {column.letter} is still answering; wait or stop it first.")
             started.append(start_exchange(column.conversation, prompt, column.model, column.params))
     return started
+
+
+# ---- regenerating a column's answer --------------------------------------------------------
+
+LATEST_ONLY = "Only a column's latest answer can be regenerated: the columns answer the same prompts, round by round."
+VOTED = (
+    "This round has a vote, cast on the answers shown: they stay as they are. "
+    "Send a follow-up, or start a new comparison, to compare again."
+)
+
+
+def column_of(conversation_id: int) -> ComparisonColumn | None:
+    return ComparisonColumn.objects.filter(conversation_id=conversation_id).select_related("comparison").first()
+
+
+def check_column_regeneration(column: ComparisonColumn, turn: Turn) -> None:
+    """A column's answer is regenerated in place, as its latest answer only (an earlier
+    one would leave the columns on different rounds), and not once its round has a
+    vote: a vote is on the pair shown (as on LMArena), and a new answer under it would
+    be one the voter never saw."""
+    conversation = turn.conversation
+    if turn.role != Turn.Role.ASSISTANT or conversation.leaf_id != turn.pk:
+        raise BadInput(LATEST_ONLY)
+    round_no = sum(1 for t in branch(conversation) if t.role == Turn.Role.ASSISTANT)
+    if column.comparison.votes.filter(round=round_no).exists():
+        raise BadInput(VOTED)
+
+
+def in_columns_words(column: ComparisonColumn, turn: Turn, message: str) -> str:
+    """A refusal as the column's page may show it: in a blind comparison the model's
+    name (a disabled model is refused by name) becomes the column's "Model B"."""
+    if not column.comparison.labels_hidden:
+        return message
+    for name in {turn.model_label, turn.model.label if turn.model else ""} - {""}:
+        message = message.replace(name, column.blind_name)
+    return message
+
+
+def voted_rounds(comparison: Comparison) -> set[int]:
+    return set(comparison.votes.values_list("round", flat=True))

@@ -22,6 +22,7 @@ from playground.compare.services import (
     MIN_COLUMNS,
     create_comparison,
     send_to_columns,
+    voted_rounds,
 )
 from playground.models import (
     COLUMN_LETTERS,
@@ -105,6 +106,11 @@ def comparison_detail(request: HttpRequest, pk: int) -> HttpResponse:
     for conversation in Conversation.objects.filter(comparison_column__comparison=comparison):
         mark_interrupted(conversation)
     views = column_views(comparison)
+    voted = voted_rounds(comparison)
+    for v in views:
+        answers = v.assistant_turns
+        if answers and len(answers) in voted:
+            answers[-1].voted_on = True  # type: ignore[attr-defined]  # its round has a vote: no regenerate (services.check_column_regeneration)
     ctx = metrics_context(comparison, views, _round_param(request))
     ctx["streaming"] = any(v.streaming for v in views)
     return render(request, "compare/detail.html", ctx)

@@ -224,6 +224,8 @@ def controls_context(model: ModelProfile | None, current: dict[str, Any]) -> dic
         "max_output_tokens": model.max_output_tokens,
         "max_tokens": current.get("max_tokens", ""),
         "temperature_control": model.supports_temperature,
+        # The Tools picker says so too (static/js/playground.js: syncToolsPicker).
+        "tools_unavailable": None if offer.takes_tools(model) else offer.NO_TOOLS,
         "temperature": current.get("temperature", ""),
         "system": current.get("system", ""),
         "answer_schema": _schema_text(current.get("answer_schema")),

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
+from playground.compare import services as compare
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
@@ -65,10 +66,11 @@ def _by_provider(models: list[ModelProfile]) -> list[tuple[str, list[ModelProfil
     return list(groups.items())
 
 
-def _last_model_used(request: HttpRequest) -> int | None:
+def _last_model_used(request: HttpRequest, models: list[ModelProfile]) -> int | None:
     model_id: int | None = (
         # Not a compare column's: a blind one would name its hidden model here.
         Conversation.objects.filter(owner=signed_in(request), model__isnull=False, comparison_column__isnull=True)
+        .filter(model__in=[m.pk for m in models])  # one it can still send to
         .exclude(origin="api")
         .order_by("-updated_at")
         .values_list("model_id", flat=True)
@@ -82,10 +84,22 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     turns = branch(conversation) if conversation else []
     annotate_siblings(turns)
     preferences = Preferences.of(signed_in(request))
+    enabled = {m.pk: m for m in models}
+    # An open conversation shows its own model: the one its last answer came from (or
+    # that was last picked in it), else the last answer's on the branch on show (an
+    # imported conversation has no model of its own); never one no longer enabled,
+    # which the picker cannot show and the send would refuse.
+    own = None
+    if conversation is not None:
+        answered = [t.model_id for t in reversed(turns) if t.role == Turn.Role.ASSISTANT and t.model_id]
+        own = next((enabled[pk] for pk in [conversation.model_id, *answered] if pk in enabled), None)
     # A new chat starts on the model chosen in Settings, else on the last one used.
-    wanted = preferences.default_model_id or _last_model_used(request)
-    default = next((m for m in models if m.pk == wanted), None)
-    selected = (conversation.model if conversation else None) or default or (models[0] if models else None)
+    selected = (
+        own
+        or enabled.get(preferences.default_model_id or 0)
+        or enabled.get(_last_model_used(request, models) or 0)
+        or (models[0] if models else None)
+    )
     return {
         **sidebar_context(request),
         "enter_sends": preferences.enter_sends,
@@ -124,13 +138,14 @@ def _model_from(data: Any) -> ModelProfile:
 
 
 def _new_conversation(request: HttpRequest) -> Exchange:
+    tools = selection_from(request.POST)  # the Tools picker, checked before anything is stored
     question = Question(
         owner=signed_in(request),
         model=request.POST.get("model"),
         text=request.POST.get("prompt", ""),
         params=request.POST.dict(),
+        tools=tools,  # refused with the reason for a model that takes no tools
     )
-    tools = selection_from(request.POST)  # the Tools picker, checked before anything is stored
     replay = policy_from(request.POST.get("replay_policy"))  # the replay switch, kept for the next messages
     exchange = store(question)
     if tools or replay:
@@ -320,6 +335,14 @@ def _bad(request: HttpRequest, message: str) -> HttpResponse:
 
 def _regenerate(request: HttpRequest, pk: int) -> Exchange:
     turn = _turn_for(request, pk)
+    if (column := compare.column_of(turn.conversation_id)) is not None:
+        # A compare column answers with its own model and settings, whatever the request
+        # says: another model would change what is compared (and show its name).
+        try:
+            compare.check_column_regeneration(column, turn)
+            return store(Regeneration(turn))
+        except BadInput as e:
+            raise BadInput(compare.in_columns_words(column, turn, str(e))) from None
     model = request.POST.get("model") or None
     return store(Regeneration(turn, model, request.POST.dict() if model else None))
 

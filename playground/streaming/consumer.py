@@ -38,7 +38,7 @@ from playground.streaming.messages import MESSAGE_BYTES, TEXT_CHARS, fit, pack, 
 from playground.streaming.run import run_group, stop_run
 from playground.streaming.steps import calls_swap, notice_swap, steps_swap
 from playground.turns.liveness import finished_or_dead, mark_interrupted, stale_after, sweep_once
-from playground.turns.services import BadInput, branch
+from playground.turns.services import BadInput, branch, show_branch
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +156,11 @@ class StreamingConsumer(AsyncWebsocketConsumer):
                     await stop_run(turn_id)  # else: it finished meanwhile, or is not ours
             elif action == "send":
                 await self._send_prompt(data)
+            elif action == "show":
+                if not is_id(data.get("turn")):
+                    await self.send(text_data=bad_message_frame("Show which branch?"))
+                else:
+                    await self._show_branch(int(data["turn"]))
             else:
                 await self.send(text_data=bad_message_frame(f"Unknown action {str(action)[:40]!r}."))
         except Exception:
@@ -180,6 +185,32 @@ class StreamingConsumer(AsyncWebsocketConsumer):
             await self.close(code=SESSION_ENDED)
         except BadInput as e:
             await self.send(text_data=bad_message_frame(str(e), self.notice_template))
+
+    async def _show_branch(self, turn_id: int) -> None:
+        """‹ ›: the branch through `turn_id` replaces the page's turns, in place. Its
+        streaming turns are followed from their whole text (as on connect: the render
+        holds a checkpoint, not what the page may have had); turns no longer shown are
+        no longer followed. Messages are handled one at a time, so no frame comes
+        between the render and the followers that match it."""
+        shown = await off_the_shared_thread(self._switch_to)(turn_id)
+        if shown is None:
+            return  # not a turn of this conversation
+        messages, streaming = shown
+        await self._send_all(messages)
+        for stale in set(self.following) - set(streaming):
+            del self.following[stale]
+        for pk in streaming:
+            self.following[pk] = follower = TurnFollower.joining()
+            await self._deliver(pk, follower.start())
+
+    def _switch_to(self, turn_id: int) -> tuple[list[str], list[int]] | None:
+        turn = Turn.objects.select_related("conversation").filter(pk=turn_id, conversation=self.conversation).first()
+        if turn is None:
+            return None
+        show_branch(turn)
+        mark_interrupted(self.conversation)
+        streaming = [t.pk for t in branch(Conversation.objects.get(pk=self.conversation.pk)) if t.is_streaming]
+        return pack(self.render_branch()), streaming
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels runs close_old_connections() in the sync thread before every

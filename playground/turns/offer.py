@@ -11,6 +11,12 @@ from reasoning.request import Thinking
 
 NO_TEMPERATURE = "this model sets its own temperature"
 NO_BUDGET = "this model takes no thinking budget"
+NO_TOOLS = "this model takes no tools"
+
+
+def takes_tools(model: ModelProfile) -> bool:
+    """Its capabilities (the Providers page's "Takes tools") do not say it takes none."""
+    return (model.options or {}).get("supports_tools") is not False
 
 
 def offer_for(model: ModelProfile) -> AcceptedControls:
@@ -22,6 +28,8 @@ def unavailable(model: ModelProfile, accepted: AcceptedControls) -> list[tuple[s
     out = accepted.unavailable()
     if not model.supports_temperature:
         out.append(("Temperature", NO_TEMPERATURE))
+    if not takes_tools(model):
+        out.append(("Tools", NO_TOOLS))
     return out
 
 

@@ -1,7 +1,8 @@
-// Editing a prompt and regenerating an answer happen in place (issue 21.9): the
-// request goes by htmx, and the conversation's socket renders the new branch into
-// #turns (playground.conversations.fragments.render_branch: #turns emptied, then
-// every turn of the branch appended) and streams its answer, as for a send.
+// Editing a prompt, regenerating an answer and switching branches happen in place
+// (issue 21.9): the request goes by htmx (‹ › over the socket itself), and the
+// conversation's socket renders the new branch into #turns
+// (playground.conversations.fragments.render_branch: #turns emptied, then every
+// turn of the branch appended) and streams its answer, as for a send.
 (function () {
   "use strict";
 
@@ -35,6 +36,27 @@
     const lost = !document.activeElement || document.activeElement === document.body;
     const prompt = document.getElementById("prompt");
     if (lost && prompt) prompt.focus({ preventScroll: true });
+  });
+
+  // ‹ › go over the socket (the consumer's "show"): the branch comes back as the same
+  // swaps of #turns. The switcher that was used went with the old turns; focus goes to
+  // the same switcher of the turn now shown (its other arrow at the end of the row),
+  // so a keyboard user can go on stepping through the branches.
+  let switching = null;
+  document.addEventListener("submit", function (e) {
+    const form = e.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.showBranch) return;
+    const button = form.querySelector("button");
+    switching = { turn: form.dataset.showBranch, label: button ? button.getAttribute("aria-label") : "" };
+  }, true);
+  document.addEventListener("htmx:oobAfterSwap", function (e) {
+    if (!switching || !e.detail.target || e.detail.target.id !== "turns") return;
+    const nav = document.querySelector("#turn-" + switching.turn + " .siblings");
+    if (!nav) return;  // not in yet: the branch comes in several swaps
+    const same = nav.querySelector('button[aria-label="' + switching.label + '"]:not([disabled])');
+    const target = same || nav.querySelector("button:not([disabled])");
+    if (target) target.focus({ preventScroll: true });
+    switching = null;
   });
 
   // With the socket down, the page would never hear of the new branch: once the

@@ -506,6 +506,40 @@
     });
   });
 
+  // The Tools picker follows the model's capabilities as the Controls do: for a model
+  // that takes no tools (#controls' data-tools-unavailable, the server's own check) it
+  // says so and offers nothing new, while what is already picked can still be unpicked
+  // (the send is refused until it is).
+  function syncToolsPicker() {
+    const picker = document.getElementById("tools-picker");
+    if (!picker) return;
+    const controls = document.getElementById("controls");
+    const why = (controls && controls.dataset.toolsUnavailable) || "";
+    if (why) picker.dataset.unavailable = why; else delete picker.dataset.unavailable;
+    const summary = picker.querySelector(":scope > summary");
+    if (summary) summary.classList.toggle("unavailable", !!why);
+    if (summary) summary.title = why ? "Tools: " + why : "Tools: MCP servers and functions the model may call in this conversation";
+    const note = document.getElementById("tools-unavailable");
+    if (note) { note.hidden = !why; note.querySelector(".why").textContent = why; }
+    picker.querySelectorAll('#tools-servers input[name="tools"]').forEach(function (box) {
+      box.disabled = !!why && !box.checked;
+    });
+    const single = document.getElementById("tools-single");
+    if (single) single.readOnly = !!why && !single.value.trim();
+    picker.querySelectorAll("#function-fields button, #tool-sets button:not(.danger)").forEach(function (b) {
+      b.disabled = !!why;
+    });
+  }
+  document.addEventListener("htmx:load", function (e) {
+    const elt = e.detail.elt;
+    if (elt instanceof Element && (elt.id === "controls" || elt.id === "tools-summary" || elt.id === "functions-panel")) {
+      syncToolsPicker();
+    }
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target instanceof Element && e.target.closest("#tools-picker")) syncToolsPicker();
+  });
+
   // The Providers page: a preset fills the API flavour, the base URL and a name
   // (a name typed by hand is kept).
   function applyPreset(sel, changed) {
@@ -797,6 +831,7 @@
     document.querySelectorAll("select[data-presets]").forEach(function (sel) { applyPreset(sel, false); });
     restoreDraft();
     composerState();
+    syncToolsPicker();
     const prompt = document.getElementById("prompt");
     if (prompt && !document.querySelector(".turn.streaming")) prompt.focus({ preventScroll: true });
     if (document.querySelector(".turn")) toBottom();

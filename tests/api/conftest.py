@@ -45,6 +45,9 @@ inline = Provider.objects.create(name="vllmish", kind="openai", base_url=up + "/
 ModelProfile.objects.create(provider=inline, model_id="inline-1", label="Inline", reasoning="markup", markup="think")
 # No reasoning at all (gpt-4o-like): the gateway omits reasoning_content for it.
 ModelProfile.objects.create(provider=native, model_id="plain-1", label="Plain", reasoning="none")
+# Its capabilities say it takes no tools (the Providers page's "Takes tools" unticked).
+ModelProfile.objects.create(provider=native, model_id="toolless-1", label="No tools", reasoning="none",
+    options={{"supports_tools": False}})
 claude = Provider.objects.create(name="anthropic", kind="anthropic", base_url=up)
 ModelProfile.objects.create(provider=claude, model_id="claude-fake", label="Claude", reasoning="native",
     thinking_control="anthropic_budget", efforts=["low", "medium", "high"], supports_budget=True)

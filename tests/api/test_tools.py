@@ -198,6 +198,40 @@ def test_tool_input_it_cannot_take_is_a_400_naming_it(gateway, params, messages,
     assert len(gateway.upstream.requests) == seen
 
 
+NO_TOOLS = "No tools"  # its capabilities say it takes none (tests/api/conftest.py)
+A_LOOP = [*QUESTION, {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "call_c", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+    {"role": "tool", "tool_call_id": "call_c", "content": '{"celsius": 20}'}]
+
+
+@pytest.mark.parametrize(("params", "messages", "param"), [
+    ({"tools": TOOLS}, QUESTION, "tools"),
+    ({"tools": TOOLS, "stream": True}, QUESTION, "tools"),
+    ({}, A_LOOP, "messages"),  # a tool loop's results, without tools offered again
+])
+def test_tools_for_a_model_that_takes_none_are_refused_before_the_provider(gateway, params, messages, param):
+    seen = len(gateway.upstream.requests)
+    conversations = gateway.query("SELECT count(*) FROM playground_conversation")
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.client().chat.completions.create(model=NO_TOOLS, messages=messages, extra_body=params)
+    error = caught.value.response.json()["error"]
+    assert (caught.value.status_code, error["type"], error["code"], error["param"]) == (
+        400, "invalid_request_error", "unsupported_parameter", param
+    )
+    # Names the model and what to do, in words a caller can act on.
+    assert error["message"] == (
+        f"{NO_TOOLS} takes no tools (its capabilities say so): send the request without tools "
+        "and tool messages, or choose a model that takes them."
+    )
+    assert NO_TOOLS in caught.value.message and caught.value.code == "unsupported_parameter"
+    assert len(gateway.upstream.requests) == seen  # refused before any upstream request
+    assert gateway.query("SELECT count(*) FROM playground_conversation") == conversations  # nothing stored
+    # The same model without tools still answers.
+    gateway.upstream.enqueue(Script(chunks=render("openai-chat", "", "Hello.")))
+    answer = gateway.client().chat.completions.create(model=NO_TOOLS, messages=QUESTION)
+    assert answer.choices[0].message.content == "Hello."
+
+
 # ---- a real multi-step agent loop, each provider kind ---------------------------------------
 #
 # The fakes answer each step only when the request carries every earlier step's reasoning

@@ -146,6 +146,7 @@ MALFORMED = [
     '{"action": "dance"}', '{"action": ["send"]}', '{"action": "stop", "turn": {"a": 1}}',
     '{"action": "stop", "turn": "99999999999999999999999"}', '{"action": "send", "model": "abc"}',
     '{"action": "send", "model": [1], "prompt": "x"}', '{"action": "send", "model": 1e999, "prompt": "x"}',
+    '{"action": "show"}', '{"action": "show", "turn": [1]}',
 ]
 
 
@@ -164,6 +165,36 @@ async def test_a_malformed_message_gets_an_error_frame_and_the_socket_stays_open
     await comm.send_to(text_data="[]")
     assert 'role="alert"' in await comm.receive_from(timeout=5)  # still open
     await comm.disconnect()
+
+
+def _two_branches(owner, other_owner):
+    conv = Conversation.objects.create(owner=owner)
+    q = Turn.objects.create(conversation=conv, role="user", content="Which?")
+    a1 = Turn.objects.create(conversation=conv, parent=q, role="assistant", content="First", status="complete")
+    a2 = Turn.objects.create(conversation=conv, parent=q, role="assistant", content="Second", status="complete")
+    conv.leaf = a2
+    conv.save()
+    theirs = Conversation.objects.create(owner=other_owner)
+    their_turn = Turn.objects.create(conversation=theirs, role="user", content="Mine")
+    return conv, a1, a2, theirs, their_turn
+
+
+async def test_show_switches_the_branch_of_this_conversation_only(client, owner, stranger):
+    conv, a1, a2, theirs, their_turn = await database_sync_to_async(_two_branches)(owner, stranger)
+    comm, connected, _ = await open_socket(client, owner, conv)
+    assert connected
+    # Another owner's turn (another conversation): nothing is shown, nothing changes.
+    await comm.send_to(text_data=json.dumps({"action": "show", "turn": their_turn.pk}))
+    assert await comm.receive_nothing(timeout=0.5)
+    await comm.send_to(text_data=json.dumps({"action": "show", "turn": a1.pk}))
+    swapped = await comm.receive_from(timeout=5)
+    assert 'hx-swap-oob="innerHTML:#turns"' in swapped and f'id="turn-{a1.pk}"' in swapped
+    assert f'id="turn-{a2.pk}"' not in swapped and '<span class="sibling-pos">1/2</span>' in swapped
+    await comm.disconnect()
+    leaves = await database_sync_to_async(
+        lambda: dict(Conversation.objects.filter(pk__in=[conv.pk, theirs.pk]).values_list("pk", "leaf_id"))
+    )()
+    assert leaves == {conv.pk: a1.pk, theirs.pk: None}
 
 
 def test_no_message_over_the_limit_leaves_fit():
