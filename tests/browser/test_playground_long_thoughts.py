@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 import time
 from typing import Any
@@ -31,6 +32,9 @@ import pytest
 pytestmark = pytest.mark.browser
 THROTTLE = 4  # Chromium's CPU throttling rate while the thought streams
 BUDGET_MS = 100  # DESIGN: no task over 100 ms under the throttle
+# LONG_THOUGHT_TRACE=<file>: Chromium's whole trace (devtools.timeline too) is written there, for
+# `python -m bench.trace_tasks <file>` to say what each long task did. Off by default: it costs CPU.
+TRACE_TO = os.environ.get("LONG_THOUGHT_TRACE")
 
 OBSERVE = """
 window.__longTasks = [];
@@ -57,7 +61,10 @@ class MainThreadTasks:
         cdp.on("Tracing.tracingComplete", lambda params: setattr(self, "complete", True))
 
     def start(self) -> None:
-        self.cdp.send("Tracing.start", {"categories": "toplevel", "transferMode": "ReportEvents"})
+        categories = "toplevel"
+        if TRACE_TO:  # what each task did (layout, paint, GC, script), for finding a long task's cause
+            categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline"
+        self.cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
 
     def stop(self, page: Any) -> list[tuple[float, float]]:
         self.cdp.send("Tracing.end")
@@ -65,6 +72,9 @@ class MainThreadTasks:
         while not self.complete and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         assert self.complete, "Chromium's trace did not complete"
+        if TRACE_TO:
+            with open(TRACE_TO, "w") as f:
+                json.dump({"traceEvents": self.events}, f)
         names = {(e["pid"], e["tid"]): e["args"].get("name") for e in self.events if e.get("name") == "thread_name"}
         tasks = collections.defaultdict(list)
         for e in self.events:
