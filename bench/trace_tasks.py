@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 
-def spans(events: list[dict[str, Any]], pid: int, tid: int) -> list[tuple[float, float, float, str, dict]]:
+def spans(events: list[dict[str, Any]], pid: int, tid: int) -> list[tuple[float, float, float, str, dict[str, Any]]]:
     """(start, end, cpu ms, name, args) of every complete event on one thread (X, and B/E pairs)."""
     out = []
     open_: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
@@ -45,7 +45,7 @@ def main() -> None:
         data = json.load(f)
     events = data["traceEvents"] if isinstance(data, dict) else data
     names = {(e["pid"], e["tid"]): e["args"].get("name") for e in events if e.get("name") == "thread_name"}
-    load = collections.Counter()
+    load: collections.Counter[tuple[int, int]] = collections.Counter()
     for e in events:
         if e.get("name") == "ThreadControllerImpl::RunTask" and names.get((e["pid"], e["tid"])) == "CrRendererMain":
             load[(e["pid"], e["tid"])] += e.get("tdur", 0)
