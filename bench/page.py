@@ -22,6 +22,8 @@ statements for the turn.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 import tempfile
 import time
@@ -33,6 +35,8 @@ from bench.upstream_proc import TOKEN_CHARS
 CHROMIUM = "/usr/bin/chromium"
 THROTTLE = 4  # DESIGN's page budget (no task over 100 ms) is set under a 4× CPU throttle
 BUDGET_MS = 100
+# LONG_THOUGHT_TRACE=<file>: Chromium's whole trace (devtools.timeline too) is written there (bench.trace_tasks).
+TRACE_TO = os.environ.get("LONG_THOUGHT_TRACE")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -114,7 +118,10 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 traced = asyncio.Event()
                 cdp.on("Tracing.dataCollected", lambda params: trace.extend(params["value"]))
                 cdp.on("Tracing.tracingComplete", lambda params: traced.set())
-                await cdp.send("Tracing.start", {"categories": "toplevel", "transferMode": "ReportEvents"})
+                categories = "toplevel"
+                if TRACE_TO:  # what each task did, for `python -m bench.trace_tasks`
+                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline"
+                await cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
                 sock = await Socket(server, conversation).open()
                 r, c = tokens, 100
                 record = TurnRecord(f"page-{time.monotonic_ns()}", r, c, rate)
@@ -124,7 +131,7 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 t0 = time.monotonic()
                 await sock.turn(record, timeout=tokens / rate * 4 + 60)
                 await page.wait_for_selector(
-                    f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=30_000
+                    f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=180_000
                 )
                 await asyncio.sleep(0.5)
                 probe = await page.evaluate(
@@ -132,6 +139,8 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 )
                 await cdp.send("Tracing.end")
                 await asyncio.wait_for(traced.wait(), 60)
+                if TRACE_TO:
+                    await asyncio.to_thread(_write_trace, TRACE_TO, trace)
                 stats = await server.stats()
                 shown = await page.evaluate(
                     f"document.querySelector('#t{record.turn}-r').textContent.length"
@@ -179,6 +188,11 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
     }
+
+
+def _write_trace(path: str, events: list[dict[str, Any]]) -> None:
+    with open(path, "w") as f:
+        json.dump({"traceEvents": events}, f)
 
 
 def _main_thread_task_cpu_ms(events: list[dict[str, Any]]) -> list[float]:

@@ -249,8 +249,13 @@
   // out and paint. Such a message is applied here as text nodes; htmx keeps every other
   // message. The same event follows (htmx:oobAfterSwap on the block), and the text is
   // what the HTML parser would have made of it (escapes decoded, CR LF as LF, no NUL).
-  const TEXT_FRAME = /^(?:<div hx-swap-oob="(?:beforeend|innerHTML):#t\d+-[rc]">[^<]*<\/div>)+$/;
-  const TEXT_PART = /<div hx-swap-oob="(beforeend|innerHTML):#(t\d+-[rc])">([^<]*)<\/div>/g;
+  // A thinking frame starts with the run's thinking time for the label (messages.thought_clock,
+  // into #t<id>-clock, read by thought_clock.js): applied here too, or every reasoning frame
+  // would still go through htmx.
+  const CLOCK = '<div hx-swap-oob="innerHTML:#t\\d+-clock"><i data-(?:think|thought)-ms>\\d+</i></div>';
+  const TEXT = '<div hx-swap-oob="(?:beforeend|innerHTML):#t\\d+-[rc]">[^<]*</div>';
+  const TEXT_FRAME = new RegExp("^(?:" + CLOCK + ")?(?:" + TEXT + ")+$");
+  const TEXT_PART = /<div hx-swap-oob="(beforeend|innerHTML):#(t\d+-(?:[rc]|clock))">(<i data-(think|thought)-ms>(\d+)<\/i>|[^<]*)<\/div>/g;
   const OTHER_ENTITY = /&(?!(?:amp|lt|gt|quot|#x27|#39);)/;
   const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'", "&#39;": "'" };
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
@@ -260,13 +265,22 @@
     for (const m of message.matchAll(TEXT_PART)) {
       const block = document.getElementById(m[2]);
       if (!block) return;  // not on this page (yet): htmx says so as it always did
-      parts.push([m[1], block, m[3]]);
+      parts.push([m[1], block, m[3], m[4], m[5]]);
     }
     e.preventDefault();
     parts.forEach(function (part) {
+      const block = part[1];
+      if (part[3]) {
+        // The clock: what htmx would have made of it, <i data-think-ms="">1234</i>.
+        const figure = document.createElement("i");
+        figure.setAttribute("data-" + part[3] + "-ms", "");
+        figure.textContent = part[4];
+        block.replaceChildren(figure);
+        block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
+        return;
+      }
       const text = part[2].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (x) { return ENTITIES[x]; })
         .replace(/\r\n?/g, "\n").replace(/\0/g, "");
-      const block = part[1];
       if (part[0] === "innerHTML") block.textContent = text;
       else if (text) block.appendChild(document.createTextNode(text));
       block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));

@@ -31,6 +31,8 @@
   // was stored: no character lost).
   const rendered = new WeakMap();
   const chunkChars = new WeakMap();  // per .md-chunk, the text rendered into it
+  // Per block, the <p> of a paragraph rendered up to a line that was not its last (openCut).
+  const openParagraph = new WeakMap();
   const pending = new Set();
   let timer = 0;
 
@@ -262,8 +264,34 @@
     return line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map(function (s) { return s.trim(); });
   }
 
-  function renderLines(lines, out) {
+  // A paragraph's lines until one that starts a list, a heading or a quote.
+  function paragraphLength(lines, i) {
+    let n = i;
+    while (n < lines.length && !LIST_ITEM.test(lines[n]) && !/^ {0,3}(#{1,6}\s|>)/.test(lines[n])) n++;
+    return n - i;
+  }
+
+  // `cont`: the <p> an earlier render left open (a long paragraph is rendered a slice of
+  // lines at a time, see openCut): the first lines go on with it, as a <p> of their own
+  // with no margin between the two, so it reads as one paragraph with its line breaks.
+  // Returns what the lines ended in: {open: <p>} when the last is a paragraph's line (the
+  // next lines may go on with it), {open: null} when the next line starts afresh whatever
+  // it is (after a heading or a rule), or null when it may not (a list, table or quote
+  // goes on over the next lines).
+  function renderLines(lines, out, cont) {
     let i = 0;
+    let ended = { open: null };
+    if (cont) {
+      const n = paragraphLength(lines, 0);
+      if (n) {
+        const p = el("p", "md-cont");
+        inlineLines(p, lines.slice(0, n));
+        cont.classList.add("md-cut");
+        out.appendChild(p);
+        i = n;
+        ended = { open: p, from: -1 };
+      }
+    }
     while (i < lines.length) {
       const line = lines[i];
       let m;
@@ -272,9 +300,11 @@
         inline(h, m[2]);
         out.appendChild(h);
         i++;
+        ended = { open: null };
       } else if (/^ {0,3}([-*_])( *\1){2,} *$/.test(line)) {
         out.appendChild(el("hr"));
         i++;
+        ended = { open: null };
       } else if (line.includes("|") && i + 1 < lines.length && TABLE_SEP.test(lines[i + 1]) && lines[i + 1].includes("-")) {
         const table = el("table");
         const head = el("thead");
@@ -292,12 +322,14 @@
         }
         if (body.childNodes.length) table.appendChild(body);
         out.appendChild(table);
+        ended = null;
       } else if (/^ {0,3}>/.test(line)) {
         const quote = el("blockquote");
         const inner = [];
         while (i < lines.length && /^ {0,3}>/.test(lines[i])) { inner.push(lines[i].replace(/^ {0,3}> ?/, "")); i++; }
         renderLines(inner, quote);
         out.appendChild(quote);
+        ended = null;
       } else if ((m = LIST_ITEM.exec(line))) {
         const ordered = /\d/.test(m[2]);
         const list = el(ordered ? "ol" : "ul");
@@ -316,21 +348,23 @@
           i++;
         }
         out.appendChild(list);
+        ended = null;
       } else {
         const p = el("p");
-        const para = [];
-        while (i < lines.length && !LIST_ITEM.test(lines[i]) && !/^ {0,3}(#{1,6}\s|>)/.test(lines[i])) {
-          para.push(lines[i]);
-          i++;
-        }
-        inlineLines(p, para);
+        const from = i;
+        i += paragraphLength(lines, i);
+        inlineLines(p, lines.slice(from, i));
         out.appendChild(p);
+        ended = { open: p, from: from };
       }
     }
+    // A paragraph begun on the last line may be a table's head once the next line comes.
+    if (ended && ended.open && ended.from === lines.length - 1 && lines[ended.from].includes("|")) return null;
+    return ended;
   }
 
-  function render(text, out) {
-    splitBlocks(text).forEach(function (block) {
+  function render(text, out, cont) {
+    splitBlocks(text).forEach(function (block, n) {
       if (block.kind === "code") {
         const wrap = el("div", "code-block");
         if (block.lang) wrap.dataset.lang = block.lang;
@@ -343,7 +377,8 @@
       } else if (block.kind === "math") {
         out.appendChild(math(block.text, true, "div"));
       } else {
-        renderLines(block.lines, out);
+        // Only the text's first lines can go on with an open paragraph: a blank line or a fence ended it.
+        renderLines(block.lines, out, n === 0 && !/^\s*\n/.test(text) ? cont : null);
       }
     });
   }
@@ -370,17 +405,28 @@
     for (let n = live ? live.nextSibling : box.firstChild; n; n = n.nextSibling) { nodes.push(n); tail += n.textContent; }
     // Once the turn has ended its last block is complete too.
     let done = finished && tail.length <= SLICE_CHARS ? tail.length : completeLength(tail, SLICE_CHARS);
-    if (finished && !done) done = tail.length;
-    if (!done) return false;
+    // A block that goes on and on (a thought with no blank line): its complete lines.
+    const cut = done ? 0 : openCut(tail, finished);
+    if (finished && !done && !cut) done = tail.length;
+    if (!done && !cut) return false;
     if (!live) {
       // Made only once there is a block to show: an empty element would count as an
       // answer begun (playground.js). A block whose text was replaced whole starts over.
       live = el("div", "md-live markdown");
       box.insertBefore(live, box.firstChild);
       rendered.delete(box);
+      openParagraph.delete(box);
     }
     const html = document.createDocumentFragment();
-    render(tail.slice(0, done), html);
+    const cont = openParagraph.get(box) || null;
+    openParagraph.delete(box);
+    if (cut) {
+      const ended = renderLines(tail.slice(0, cut - 1).split("\n"), html, cont);
+      if (ended && ended.open) openParagraph.set(box, ended.open);
+      done = cut;
+    } else {
+      render(tail.slice(0, done), html, cont);
+    }
     let chunk = live.lastElementChild;
     if (!chunk || !chunk.classList.contains("md-chunk") || (chunkChars.get(chunk) || 0) >= CHUNK_CHARS) {
       chunk = live.appendChild(el("div", "md-chunk"));
@@ -396,6 +442,24 @@
     }
     // More is ready (a block opened late, or a finished one): the next slice soon.
     return finished || completeLength(tail.slice(done), 1) > 0;
+  }
+
+  // Where to cut the open tail of a block that has not ended (no blank line yet): after
+  // its last complete line within SLICE_CHARS, once there are CHUNK_CHARS of them (or the
+  // turn has ended), if those lines are plain lines that render the same cut there as
+  // whole: a paragraph (its next lines go on with it: openParagraph), or ending in a
+  // heading or a rule. 0 when not: a fence or $$ still open, a list, table or quote that
+  // the next lines may go on with; such a block waits for its end.
+  function openCut(tail, finished) {
+    if (!finished && tail.length < CHUNK_CHARS) return 0;
+    const nl = tail.lastIndexOf("\n", SLICE_CHARS - 1);
+    if (nl < 0 || (!finished && nl + 1 < CHUNK_CHARS / 2)) return 0;
+    const lines = tail.slice(0, nl).split("\n");
+    const plain = lines.every(function (line) {
+      return line.trim() && !FENCE.test(line) && !MATH_FENCE.test(line) && !/^ {0,3}>/.test(line) &&
+        !LIST_ITEM.test(line) && !/^\s/.test(line) && !line.includes("|");
+    });
+    return plain ? nl + 1 : 0;
   }
 
   // Take the first `count` characters off the plain text after .md-live (text nodes,

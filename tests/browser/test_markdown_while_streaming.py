@@ -120,3 +120,67 @@ def test_no_character_is_lost_in_the_live_render(logged_in_page, server):
     assert rendered.split() == text.split()
     assert page.evaluate("t => window.streamMarkdown.completeLength(t)", "a\n\n```\ncode\n\nmore") == 3
     assert page.evaluate("t => window.streamMarkdown.completeLength(t)", "a\n\n```\ncode\n```\nb") == 16
+
+
+# One paragraph of 120 lines and no blank line (bench's page thought is one of 120k characters): no block
+# ever completes while it streams.
+LONG_LINES = [f"Line {n} of a thought that goes on, 17*{n} = {17 * n}, with no blank line at all." for n in range(120)]
+LONG_PARAGRAPH = "\n".join(LONG_LINES)
+
+
+def test_a_paragraph_with_no_end_renders_a_slice_of_lines_at_a_time(logged_in_page, server):
+    """Issue 23.5: a thought that never has a blank line rendered nothing while it streamed, and then
+    all of it in one task when the turn ended. Its complete lines now render as they come, as parts of
+    one paragraph that meet with no gap; no character is lost and no element is added."""
+    page = logged_in_page
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    chunks = openai_chat_sse(LONG_PARAGRAPH, "Done.", chunk_chars=150)
+    pause = chunk_where(chunks, "reasoning_content", len(LONG_PARAGRAPH) - 40)
+    delays = [0.02] * len(chunks)
+    delays[pause + 1] = 6
+    with FakeUpstream(Script(chunks=chunks, delays=delays)) as upstream:
+        add_model(server, upstream.url + "/v1")
+        page.goto(server.url("/"))
+        page.get_by_label("Model").select_option(label="Markdown streamer")
+        page.get_by_label("Prompt").fill("Go on")
+        page.get_by_role("button", name="Send").click()
+        page.wait_for_url(re.compile(r"/c/\d+/$"))
+        pk = int(page.locator("article.turn.assistant").last.get_attribute("data-turn"))
+        thought = page.locator(f"#t{pk}-r")
+        page.wait_for_function(
+            "id => window.streamMarkdown.source(document.getElementById(`t${id}-r`)).length >= arguments[1]"
+            .replace("arguments[1]", str(len(LONG_PARAGRAPH) - 40)), arg=pk)
+        page.wait_for_timeout(500)  # the live render's interval
+        assert page.locator(f"#turn-{pk}").get_attribute("data-status") == "streaming"
+        # Mid-stream: most of it rendered (no more than a few thousand characters still plain).
+        tail, source, breaks = thought.evaluate(
+            "b => [(" + OPEN_TEXT + ")(b), window.streamMarkdown.source(b),"
+            " b.querySelectorAll('.md-live p, .md-live br').length]")
+        assert 0 < len(tail) < 4000, len(tail)
+        assert LONG_PARAGRAPH.startswith(source) and len(source) >= len(LONG_PARAGRAPH) - 40
+        # One paragraph cut between lines: as many <p> and <br> as the lines rendered.
+        assert breaks == source[: len(source) - len(tail)].count("\n"), (breaks, len(tail))
+        parts = thought.locator(".md-live p")
+        assert parts.count() >= 2
+        # The parts meet with no gap: no margin between a part and the next (in its chunk or the next one).
+        gaps = thought.evaluate(
+            "b => Array.from(b.querySelectorAll('.md-live p.md-cut')).map(p => {"
+            " const next = p.parentElement.nextElementSibling && !p.nextElementSibling"
+            "   ? p.parentElement.nextElementSibling.firstElementChild : p.nextElementSibling;"
+            " const s = getComputedStyle(p), t = getComputedStyle(next);"
+            " return [s.marginBottom, t.marginTop, next.classList.contains('md-cont')]; })")
+        assert gaps and all(g == ["0px", "0px", True] for g in gaps), gaps
+        page.wait_for_selector(f'#turn-{pk}[data-status="complete"]', timeout=20_000)
+        page.wait_for_timeout(500)
+    if not page.locator(f"#turn-{pk} details.thought").evaluate("d => d.open"):
+        page.locator(f"#turn-{pk} details.thought > summary").click()
+    page.wait_for_selector(f"#t{pk}-r:not(.md-pending)", state="attached")
+    final = page.locator(f"#t{pk}-r")
+    # Every line, in order, each paragraph's breaks as line breaks ("×" where the server writes `*` as one).
+    lines = final.evaluate(
+        "b => Array.from(b.querySelectorAll('p')).map(p => Array.from(p.childNodes)"
+        ".map(n => n.nodeName === 'BR' ? '\\n' : n.textContent).join('')).join('\\n')")
+    assert lines.replace("×", "*") == LONG_PARAGRAPH
+    assert final.evaluate("b => b.querySelectorAll('p, br').length") == len(LONG_LINES)
+    assert errors == []
