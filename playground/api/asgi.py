@@ -20,7 +20,6 @@ cancels the task that writes, the generator is closed (`aclosing`), and its
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -32,11 +31,6 @@ from django.http.response import HttpResponseBase
 from playground.db_threads import KeptThreadsASGIHandler
 
 API_PREFIX = "/v1/"
-
-
-# Bench switch: BENCH_DJANGO_SSE=1 sends an EventStream through Django's own
-# streaming path, to measure what the direct one saves (`bench --only api-candidates`).
-_DIRECT = os.environ.get("BENCH_DJANGO_SSE", "") != "1"
 
 
 class EventStream(StreamingHttpResponse):
@@ -59,7 +53,7 @@ class ApiHandler(KeptThreadsASGIHandler):
         self._middleware_chain = convert_exception_to_response(get_response)
 
     async def send_response(self, response: HttpResponseBase, send: Any) -> None:
-        if not (_DIRECT and isinstance(response, EventStream)):
+        if not isinstance(response, EventStream):
             await super().send_response(response, send)
             return
         # The head as Django's send_response makes it (an API response sets no cookie,

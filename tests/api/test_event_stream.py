@@ -87,13 +87,16 @@ def test_a_client_that_goes_away_closes_the_generator():
         closed: list[str] = []
         gate = asyncio.Event()  # never set: the last part never comes
         messages: list[dict[str, Any]] = []
+        all_but_the_last = asyncio.Event()
 
         async def send(message: dict[str, Any]) -> None:
             messages.append(message)
+            if len(messages) == len(PARTS):  # the head and every part but the last
+                all_but_the_last.set()
 
         writing = asyncio.create_task(ApiHandler().send_response(event_stream(parts_of(PARTS, closed, gate)), send))
-        while len(messages) < len(PARTS):  # the head and every part but the last
-            await asyncio.sleep(0)
+        await all_but_the_last.wait()
+        await asyncio.sleep(0.01)  # it waits on the stream, not on a write
         # What Django's handler does when the client disconnects: cancel the task that writes.
         writing.cancel()
         with pytest.raises(asyncio.CancelledError):
