@@ -94,11 +94,14 @@ def _compile(alias: str, fields: dict[str, Any]) -> tuple[str, list[Any]] | None
     return sql, value_fields
 
 
-async def next_tick(interval: float) -> None:
-    """Sleep to the next multiple of `interval` on the loop's clock: every run's
-    checkpointer wakes in the same turn of the loop, and their saves make one batch."""
-    loop = asyncio.get_running_loop()
-    await asyncio.sleep(interval - loop.time() % interval)
+async def next_tick(interval: float, *, after: float) -> None:
+    """Sleep to the first multiple of `interval` on the loop's clock at least `after`
+    seconds from now: every run's checkpointer wakes in the same turn of the loop, and
+    their saves make one batch. (`after`: a run's first checkpoint one interval after its
+    start, as before, so a short turn still writes none; later ones half an interval
+    apart at least, so a timer that fires a hair early does not save twice.)"""
+    at = asyncio.get_running_loop().time() + after
+    await asyncio.sleep(after + (-at) % interval)
 
 
 class _Queued:

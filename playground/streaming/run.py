@@ -631,9 +631,12 @@ class TurnRun:
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed
         # belongs to a dead process (see liveness.mark_interrupted).
+        interval = float(settings.CHECKPOINT_INTERVAL)
+        after = interval
         while True:
             # On the process's grid: every run's checkpoint goes in one batch (checkpoint.writer).
-            await checkpoints.next_tick(settings.CHECKPOINT_INTERVAL)
+            await checkpoints.next_tick(interval, after=after)
+            after = interval / 2
             try:
                 await self._save(final=False)
             except Exception:  # a busy database delays a checkpoint; it must not end the run

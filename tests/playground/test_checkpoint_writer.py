@@ -107,10 +107,14 @@ async def test_checkpointers_started_at_different_times_wake_on_one_grid_and_mak
 
     async def checkpointer(turn: Turn, started_after: float) -> None:
         await asyncio.sleep(started_after)
-        await checkpoint.next_tick(interval)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await checkpoint.next_tick(interval, after=interval)
+        assert loop.time() - start >= interval  # never sooner than one interval after the run's start
         await writer.save(turn.pk, fields(f"turn {turn.pk}"))
 
-    await asyncio.gather(*(checkpointer(t, n * 0.013) for n, t in enumerate(turns)))
+    await checkpoint.next_tick(interval, after=0)  # just past a tick: the five start within the same interval
+    await asyncio.gather(*(checkpointer(t, 0.005 + n * 0.01) for n, t in enumerate(turns)))
     assert writer.batches == 1
     for turn in turns:
         assert (await asyncio.to_thread(fresh, turn)).reasoning == f"r: turn {turn.pk}"
