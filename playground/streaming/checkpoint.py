@@ -148,7 +148,11 @@ class CheckpointWriter:
         self.batches += 1
         try:
             outcomes = await database_sync_to_async(write_batch)([(q.turn_id, q.fields) for q in batch])
-        except BaseException as e:  # the hop itself failed (no thread, the loop closing)
+        except asyncio.CancelledError:  # the loop is closing: no run is left to wait
+            for queued in batch:
+                queued.done.cancel()
+            raise
+        except Exception as e:  # the hop itself failed: every run of the batch is told
             outcomes = [e] * len(batch)
         for queued, outcome in zip(batch, outcomes, strict=True):
             if queued.done.done():
