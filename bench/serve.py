@@ -289,8 +289,11 @@ def _bench_toggles() -> None:
         async def per_run(self: Any, turn_id: int, fields: dict[str, Any] | None) -> None:
             await database_sync_to_async(checkpoint._write_one)(turn_id, fields)
 
+        async def own_timer(interval: float, *, after: float) -> None:
+            await asyncio.sleep(interval)
+
         checkpoint.CheckpointWriter.save = per_run  # type: ignore[method-assign]
-        checkpoint.next_tick = asyncio.sleep  # type: ignore[assignment]
+        checkpoint.next_tick = own_timer
     if os.environ.get("BENCH_DJANGO_SSE") == "1":
         # The API's streamed answer through Django's StreamingHttpResponse path (before issue 23.1).
         from django.core.handlers.asgi import ASGIHandler
