@@ -45,6 +45,8 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "daphne, Twisted's buffered writes": {"SERVER_EAGER_WRITES": "0"},
     "daphne, stdlib json per SSE chunk": {"BENCH_SSE_STDLIB_JSON": "1"},
     "daphne, checkpoints compiled each time": {"BENCH_ORM_CHECKPOINT": "1"},
+    "daphne, SSE through Django's StreamingHttpResponse": {"BENCH_DJANGO_SSE": "1"},
+    "daphne, a checkpoint hop per run": {"BENCH_CHECKPOINT_PER_RUN": "1"},
     "uvicorn + h11": {"BENCH_SERVER": "uvicorn-h11"},
     "uvicorn + httptools": {"BENCH_SERVER": "uvicorn-httptools"},
 }

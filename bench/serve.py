@@ -280,6 +280,27 @@ def _bench_toggles() -> None:
         from playground.streaming import checkpoint
 
         checkpoint.checkpoint = checkpoint._orm_update  # type: ignore[assignment]
+    if os.environ.get("BENCH_CHECKPOINT_PER_RUN") == "1":
+        # Each run's checkpoint its own hop, each run on its own timer (before issue 23.1's writer).
+        from channels.db import database_sync_to_async
+
+        from playground.streaming import checkpoint
+
+        async def per_run(self: Any, turn_id: int, fields: dict[str, Any] | None) -> None:
+            await database_sync_to_async(checkpoint._write_one)(turn_id, fields)
+
+        async def own_timer(interval: float, *, after: float) -> None:
+            await asyncio.sleep(interval)
+
+        checkpoint.CheckpointWriter.save = per_run  # type: ignore[method-assign]
+        checkpoint.next_tick = own_timer
+    if os.environ.get("BENCH_DJANGO_SSE") == "1":
+        # The API's streamed answer through Django's StreamingHttpResponse path (before issue 23.1).
+        from django.core.handlers.asgi import ASGIHandler
+
+        from playground.api.asgi import ApiHandler
+
+        ApiHandler.send_response = ASGIHandler.send_response  # type: ignore[method-assign]
     if os.environ.get("BENCH_SSE_STDLIB_JSON") == "1":
         # The API's SSE chunks as before issue 23.1: each chunk's dict through json.dumps.
         from playground.api import shapes
@@ -308,6 +329,7 @@ PARTS = (
     ("first frame: the exchange rendered", "playground.conversations.fragments", "render_new_exchange"),
     ("rows during/at end: checkpoints and the final save", "playground.streaming.run", "_update_turn"),
     ("rows during: heartbeats", "playground.streaming.run", "heartbeat"),
+    ("rows during: checkpoints and heartbeats, batched", "playground.streaming.checkpoint", "write_batch"),
     ("end: the finished turn rendered (per socket)", "playground.conversations.fragments", "render_turn_oob"),
     ("end: the finished turn rendered (once, by its run)", "playground.conversations.fragments",
      "render_finished_once"),

@@ -24,12 +24,13 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from playground.api import shapes
+from playground.api.asgi import EventStream
 from playground.api.errors import ApiError, from_turn_error, rate_limited
 from playground.api.replay_store import attach, remember
 from playground.api.requests import CompletionRequest, completion_request, parse
@@ -196,7 +197,8 @@ async def _streamed(
         stream.launched.turn_id, completion.model.label, completion.reasoning_format,
         include_usage=completion.include_usage,
     )
-    response = StreamingHttpResponse(
+    # Written part by part by the API's handler itself (playground.api.asgi).
+    response = EventStream(
         _sse_body(writer, first, stream, heartbeat, keep, token, completion.model.source),
         content_type="text/event-stream",
     )
@@ -235,7 +237,7 @@ async def _sse_body(
                 yield out
             update = await stream.next(heartbeat)
     finally:
-        # Reached on the normal end, and when the client goes away (Django closes
-        # this generator): a run still going is stopped, which closes the upstream request.
+        # Reached on the normal end, and when the client goes away (the handler
+        # closes this generator): a run still going is stopped, which closes the upstream request.
         await stream.close()
         _end(stream.launched, keep)

@@ -48,7 +48,7 @@ from playground.streaming import checkpoint as checkpoints
 from playground.streaming import tool_frames
 from playground.streaming.tap import DirectTap
 from playground.turns.errors import TurnError
-from playground.turns.liveness import LIVE_RUNS, WORKER_ID, heartbeat
+from playground.turns.liveness import LIVE_RUNS, WORKER_ID
 from reasoning import replay as stored_replay
 from reasoning.adapters.selection import adapter_for
 from reasoning.checked import Checked
@@ -655,8 +655,12 @@ class TurnRun:
     async def _checkpointer(self) -> None:
         # Also the heartbeat: a streaming turn that stops being checkpointed
         # belongs to a dead process (see liveness.mark_interrupted).
+        interval = float(settings.CHECKPOINT_INTERVAL)
+        after = interval
         while True:
-            await asyncio.sleep(settings.CHECKPOINT_INTERVAL)
+            # On the process's grid: every run's checkpoint goes in one batch (checkpoint.writer).
+            await checkpoints.next_tick(interval, after=after)
+            after = interval / 2
             try:
                 await self._save(final=False)
             except Exception:  # a busy database delays a checkpoint; it must not end the run
@@ -712,7 +716,7 @@ class TurnRun:
     async def _save(self, *, final: bool) -> None:
         self.saves += 1
         if not final and not self._dirty:
-            await database_sync_to_async(heartbeat)(self.turn_id)
+            await checkpoints.writer.save(self.turn_id, None)  # liveness.heartbeat's UPDATE
             return
         self._dirty = False
         fields: dict[str, Any] = {
@@ -730,7 +734,11 @@ class TurnRun:
             fields.update(self._final_fields())
             if self.priced_by is not None:
                 fields["cost"] = _cost(self.priced_by, fields)
-        await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
+        if final:
+            await database_sync_to_async(_update_turn)(self.turn_id, fields, final)
+        else:
+            # With every other run's checkpoint of this turn of the loop, in one hop.
+            await checkpoints.writer.save(self.turn_id, fields)
         if final:
             # What the row now holds besides what it was made with (the database's
             # clock apart): a reader in this process need not read it back (Launched.outcome).
