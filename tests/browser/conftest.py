@@ -173,7 +173,7 @@ def server_env(data_dir: Path) -> dict[str, str]:
         DATA_DIR=str(data_dir),
         FIELD_ENCRYPTION_KEY=FIELD_ENCRYPTION_KEY,
         SIMULATOR_TOKENS_PER_SECOND=SIMULATOR_TOKENS_PER_SECOND,
-        DJANGO_SETTINGS_MODULE="playground.settings",
+        DJANGO_SETTINGS_MODULE="tests.settings",  # tests/settings.py: a quick password hasher
         PYTHONUNBUFFERED="1",
         # One user runs every browser test's turns: the per-user limits are tested in test_limits.
         MAX_CONCURRENT_RUNS="1000000",
