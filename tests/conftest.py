@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,11 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
+# Rewriting the asserts of ~190 test modules costs every process that collects them
+# (each xdist worker) ~10 s of CPU; pytest caches the result as bytecode files, which
+# PYTHONDONTWRITEBYTECODE (the Dockerfile sets it, and so may a shell) forbids. They are
+# .gitignored and only ever a cache, so the test processes write them anyway.
+sys.dont_write_bytecode = False
 
 # Files that run first, in this order (the rest keep pytest's order after them).
 # `make test` hands whole files to its workers (`--dist loadfile`, pyproject.toml),

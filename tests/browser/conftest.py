@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.manage_process import ManageProcess
 from tests.migrated import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +92,8 @@ class Server:
     admin: str = "ada"
     admin_password: str = "ada correct horse battery"
     extra_users: dict[str, str] = field(default_factory=dict)
+    # One kept Django process runs the commands (tests/manage_process.py), not one each.
+    commands: ManageProcess | None = field(default=None, repr=False)
 
     def url(self, path: str = "/") -> str:
         return self.base_url + path
@@ -99,15 +102,26 @@ class Server:
         self, *args: str, check: bool = True, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run a management command against this server's database (`env`: extra variables)."""
-        return manage({**self.env, **(env or {})}, *args, check=check)
+        if env:  # read at the command's start: a process of its own
+            return manage({**self.env, **env}, *args, check=check)
+        if self.commands is None:
+            self.commands = ManageProcess(self.env, ROOT, self.data_dir / "manage.log")
+        result = self.commands.run(*args)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
 
     def shell(self, code: str) -> str:
         """Run Python in `manage.py shell` against this server's database; its stdout."""
         return self.manage("shell", "-c", code).stdout
 
     def create_user(self, username: str, password: str, *, admin: bool = False) -> None:
-        create_users(self.env, [(username, password, admin)])
+        self.shell(create_users_code([(username, password, admin)]))
         self.extra_users[username] = password
+
+    def close(self) -> None:
+        if self.commands is not None:
+            self.commands.close()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -125,8 +139,8 @@ def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.Co
     return result
 
 
-def create_users(env: dict[str, str], users: list[tuple[str, str, bool]], then: str = "") -> None:
-    """Create (or reset) `users`; `then`: a management command to run next in the same process."""
+def create_users_code(users: list[tuple[str, str, bool]], then: str = "") -> str:
+    """Code to create (or reset) `users`; `then`: a management command to run next."""
     code = (
         "from django.contrib.auth import get_user_model\n"
         "User = get_user_model()\n"
@@ -138,7 +152,12 @@ def create_users(env: dict[str, str], users: list[tuple[str, str, bool]], then: 
     )
     if then:
         code += f"from django.core.management import call_command\ncall_command({then!r})\n"
-    manage(env, "shell", "-c", code)
+    return code
+
+
+def create_users(env: dict[str, str], users: list[tuple[str, str, bool]], then: str = "") -> None:
+    """Create (or reset) `users` in a process of their own; `then`: a command to run next in it."""
+    manage(env, "shell", "-c", create_users_code(users, then))
 
 
 def free_port() -> int:
@@ -173,7 +192,7 @@ def server_env(data_dir: Path) -> dict[str, str]:
         DATA_DIR=str(data_dir),
         FIELD_ENCRYPTION_KEY=FIELD_ENCRYPTION_KEY,
         SIMULATOR_TOKENS_PER_SECOND=SIMULATOR_TOKENS_PER_SECOND,
-        DJANGO_SETTINGS_MODULE="playground.settings",
+        DJANGO_SETTINGS_MODULE="tests.settings",  # tests/settings.py: a quick password hasher
         PYTHONUNBUFFERED="1",
         # One user runs every browser test's turns: the per-user limits are tested in test_limits.
         MAX_CONCURRENT_RUNS="1000000",
@@ -220,6 +239,7 @@ def server(_collected_static: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
+        running.close()
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -49,10 +49,12 @@ def oidc_server(idp: IdP, _collected_static: Path) -> Iterator[Server]:
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}"
+    running = Server(base_url=base_url, data_dir=data_dir, env=env, process=process, log_path=log_path)
     try:
         wait_for_health(base_url, process, log_path)
-        yield Server(base_url=base_url, data_dir=data_dir, env=env, process=process, log_path=log_path)
+        yield running
     finally:
+        running.close()
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -45,12 +45,6 @@ APP_ROUTES = [r for r in ALL_ROUTES if not r.startswith("admin/")]
 ADMIN_ROUTES = [r for r in ALL_ROUTES if r.startswith("admin/")]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    # Users are made for every route; the real hasher would dominate the walk.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def test_the_walk_sees_the_routes():
     assert {"c/<int:pk>/", "turns/<int:pk>/raw", "compare/<int:pk>/vote", "settings/"} <= set(APP_ROUTES)
     assert len(ADMIN_ROUTES) > 10

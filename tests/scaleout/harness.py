@@ -47,7 +47,7 @@ class Deployment:
             if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
         }
         env.update(
-            DJANGO_SETTINGS_MODULE="playground.settings",
+            DJANGO_SETTINGS_MODULE="tests.settings",  # tests/settings.py: a quick password hasher
             PYTHONPATH=str(ROOT),
             DATA_DIR=str(self.data_dir),
             SECRET_KEY="scaleout-test-secret",
