@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
@@ -20,7 +21,10 @@ from playground.compare.services import (
     CONTROLS,
     MAX_COLUMNS,
     MIN_COLUMNS,
+    check_column_regeneration,
+    column_of,
     create_comparison,
+    in_columns_words,
     send_to_columns,
     voted_rounds,
 )
@@ -31,7 +35,7 @@ from playground.models import (
     Turn,
     Vote,
 )
-from playground.streaming.launch import launch_stored
+from playground.streaming.launch import Regeneration, launch_stored, store
 from playground.streaming.run import stop_run
 from playground.turns.liveness import mark_interrupted
 from playground.turns.services import BadInput, Exchange, enabled_models
@@ -267,3 +271,34 @@ def leaderboard_page(request: HttpRequest) -> HttpResponse:
         "ranking": ranking,
         "rankings": RANKINGS,
     })
+
+
+def _regenerate_in_column(request: HttpRequest, pk: int) -> Exchange:
+    try:
+        turn = Turn.objects.select_related("conversation", "model__provider").get(
+            pk=pk, conversation__owner=signed_in(request)
+        )
+    except Turn.DoesNotExist:
+        raise Http404("No such turn") from None
+    column = column_of(turn.conversation_id)
+    if column is None:
+        raise Http404("No such answer in a comparison")
+    # The column's own model and settings, whatever the request says: another model
+    # would change what is compared (and show its name).
+    try:
+        check_column_regeneration(column, turn)
+        return store(Regeneration(turn))
+    except BadInput as e:
+        raise BadInput(in_columns_words(column, turn, str(e))) from None
+
+
+@require_POST
+async def regenerate_answer(request: HttpRequest, pk: int) -> HttpResponse:
+    """A column's latest answer again, streaming in place over the column's socket; the
+    reply goes to #compare-notice (empty, or the reason it was refused)."""
+    try:
+        exchange = await sync_to_async(_regenerate_in_column)(request, pk)
+    except BadInput as e:
+        return HttpResponse(format_html('<p class="error" role="alert">{}</p>', str(e)))
+    await launch_stored([exchange])
+    return HttpResponse("")

@@ -15,13 +15,12 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from playground.accounts.users import signed_in
-from playground.compare import services as compare
 from playground.conversations import exports, sidebar
 from playground.conversations.fragments import annotate_siblings, controls_context, sent_summary, totals
 from playground.conversations.replay_views import policy_from
 from playground.conversations.sidebar_context import sidebar_context
 from playground.conversations.tool_views import selection_from
-from playground.models import Conversation, ModelProfile, Preferences, Turn
+from playground.models import ComparisonColumn, Conversation, ModelProfile, Preferences, Turn
 from playground.security.secrets import REDACTED, is_public_header
 from playground.streaming.launch import Edit, Question, Regeneration, launch_stored, store
 from playground.turns import blind
@@ -335,14 +334,10 @@ def _bad(request: HttpRequest, message: str) -> HttpResponse:
 
 def _regenerate(request: HttpRequest, pk: int) -> Exchange:
     turn = _turn_for(request, pk)
-    if (column := compare.column_of(turn.conversation_id)) is not None:
-        # A compare column answers with its own model and settings, whatever the request
-        # says: another model would change what is compared (and show its name).
-        try:
-            compare.check_column_regeneration(column, turn)
-            return store(Regeneration(turn))
-        except BadInput as e:
-            raise BadInput(compare.in_columns_words(column, turn, str(e))) from None
+    if ComparisonColumn.objects.filter(conversation_id=turn.conversation_id).exists():
+        # A compare column answers with its own model and settings (playground.compare.views
+        # regenerates it): a model from this request would change what is compared.
+        raise BadInput("This answer is in a comparison: regenerate it from its column.")
     model = request.POST.get("model") or None
     return store(Regeneration(turn, model, request.POST.dict() if model else None))
 

@@ -346,3 +346,26 @@ async def test_the_leaderboard_filters_by_voter_and_by_blindness(async_client, o
     await async_client.aforce_login(owner)
     mine = (await async_client.get("/compare/leaderboard/?scope=mine")).content.decode()
     assert ranked(mine) == ["Alpha Sage", "Bravo Reasoner"]
+
+
+async def test_a_columns_answer_regenerates_only_through_its_comparison(async_client, owner, scripted, three_models):
+    """The chat's Regenerate takes a model and controls from the request: for a column's
+    answer it is refused (that would change what is compared, and a blind column's
+    model would show); the comparison's own route keeps the column's model."""
+    scripted.enqueue([ContentDelta("A1"), Finish("stop")])
+    scripted.enqueue([ContentDelta("B1"), Finish("stop")])
+    pk = await create(async_client, owner, setup_form(three_models[:2], blind="on"))
+    await finish_runs()
+    (column_a, [answer]), _ = await columns_of(pk)
+    other = three_models[2].pk
+    refused = await async_client.post(
+        f"/turns/{answer.pk}/regenerate", {"model": other}, headers={"HX-Request": "true"}
+    )
+    assert "regenerate it from its column" in refused.content.decode()
+    scripted.enqueue([ContentDelta("A2"), Finish("stop")])
+    again = await async_client.post(f"/compare/turns/{answer.pk}/regenerate", {"model": other})
+    assert again.status_code == 200 and again.content == b""
+    await finish_runs()
+    (_, answers), _ = await columns_of(pk)
+    assert len(answers) == 2 and answers[-1].model_id == column_a.conversation.model_id == answer.model_id
+    assert answers[-1].content == "A2"
