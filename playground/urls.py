@@ -7,6 +7,7 @@ from playground.accounts import oidc, signin
 from playground.accounts import views as accounts
 from playground.api import pages as api_pages
 from playground.arena import views as arena_views
+from playground.compare import views as compare_views
 from playground.conversations import dataset_views, replay_views, tool_views, views
 from playground.operations import health, metrics
 from playground.prompts import views as prompts
@@ -36,6 +37,8 @@ urlpatterns = [
     path("c/<int:pk>/export.json", views.export_json, name="export_json"),
     path("models/<int:pk>/controls", views.model_controls, name="model_controls"),
     path("turns/<int:pk>/regenerate", views.regenerate, name="regenerate"),
+    # A compare column's answer: again with the column's own model and settings.
+    path("turns/<int:pk>/regenerate-in-column", compare_views.regenerate_answer, name="compare_regenerate"),
     path("turns/<int:pk>/edit", views.edit, name="edit_turn"),
     path("turns/<int:pk>/show", views.switch_branch, name="switch_branch"),
     path("turns/<int:pk>/request", views.turn_request, name="turn_request"),

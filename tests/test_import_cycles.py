@@ -23,7 +23,8 @@ def project_modules() -> dict[str, Path]:
         module_name(path): path
         for package in PACKAGES
         for path in (ROOT / package).rglob("*.py")
-        if "migrations" not in path.parts
+        # Not migrations, nor what lives in a hidden directory (bench/.peers-venv: LiteLLM's venv).
+        if "migrations" not in path.parts and not any(part.startswith(".") for part in path.relative_to(ROOT).parts)
     }
 
 

@@ -15,5 +15,4 @@ urlpatterns = [
     path("<int:pk>/vote", compare.vote, name="compare_vote"),
     path("<int:pk>/reveal", compare.reveal, name="compare_reveal"),
     path("<int:pk>/delete", compare.delete_comparison, name="compare_delete"),
-    path("turns/<int:pk>/regenerate", compare.regenerate_answer, name="compare_regenerate"),
 ]

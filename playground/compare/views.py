@@ -282,7 +282,7 @@ def _regenerate_in_column(request: HttpRequest, pk: int) -> Exchange:
         raise Http404("No such turn") from None
     column = column_of(turn.conversation_id)
     if column is None:
-        raise Http404("No such answer in a comparison")
+        raise BadInput("This answer is not in a comparison: regenerate it from its conversation.")
     # The column's own model and settings, whatever the request says: another model
     # would change what is compared (and show its name).
     try:

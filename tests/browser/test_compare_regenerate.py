@@ -56,7 +56,7 @@ def visible_regenerate(page, letter: str):
 def post_regenerate(page, turn: str) -> str:
     """The regenerate request as the page's button sends it; what lands in the notice."""
     page.evaluate("() => { document.getElementById('compare-notice').innerHTML = ''; }")
-    page.evaluate(f"() => htmx.ajax('POST', '/compare/turns/{turn}/regenerate', {{target: '#compare-notice'}})")
+    page.evaluate(f"() => htmx.ajax('POST', '/turns/{turn}/regenerate-in-column', {{target: '#compare-notice'}})")
     page.wait_for_selector("#compare-notice .error")
     return page.locator("#compare-notice").inner_text()
 

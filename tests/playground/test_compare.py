@@ -363,7 +363,7 @@ async def test_a_columns_answer_regenerates_only_through_its_comparison(async_cl
     )
     assert "regenerate it from its column" in refused.content.decode()
     scripted.enqueue([ContentDelta("A2"), Finish("stop")])
-    again = await async_client.post(f"/compare/turns/{answer.pk}/regenerate", {"model": other})
+    again = await async_client.post(f"/turns/{answer.pk}/regenerate-in-column", {"model": other})
     assert again.status_code == 200 and again.content == b""
     await finish_runs()
     (_, answers), _ = await columns_of(pk)

@@ -162,8 +162,12 @@ async def test_a_regenerate_in_a_compare_columns_conversation_shows_in_that_colu
     _, conversations = await a_comparison(async_client, owner, two_models)
     first_answer = await newest_assistant_turn(conversations[1])
     comm = await open_socket(client, owner, f"/ws/compare/{conversations[1]}/")
-    response = await async_client.post(f"/turns/{first_answer}/regenerate", headers={"HX-Request": "true"})
+    # Its own route: the chat's Regenerate would take a model from the request.
+    response = await async_client.post(
+        f"/turns/{first_answer}/regenerate-in-column", headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200 and "HX-Redirect" not in response.headers  # in place
+    assert response.content == b""  # no refusal
     second_answer = await newest_assistant_turn(conversations[1])
     received = await receive_until(comm, final_render_of(second_answer))
     assert f"#turns-{conversations[1]}" in received[0] and f'id="turn-{first_answer}"' not in received[0]
