@@ -513,12 +513,43 @@
     if (sel.id !== "model") return;
     let url = sel.dataset.controlsUrl.replace("/0/", "/" + encodeURIComponent(sel.value) + "/");
     if (sel.dataset.conversation) url += "?conversation=" + sel.dataset.conversation;
+    const asked = document.getElementById("controls");
+    const askedValues = asked ? controlValues(asked) : null;
     htmx.ajax("GET", url, { target: "#controls", swap: "outerHTML" }).then(function () {
-      // Remember the new model (and what its controls kept) as the conversation's defaults.
       const controls = document.getElementById("controls");
+      // A control set while the new model's controls were on their way is the
+      // user's latest word: it outlives the swap wherever the new model offers it.
+      if (asked && controls && controls !== asked) carryTouched(asked, askedValues, controls);
+      // Remember the new model (and what its controls kept) as the conversation's defaults.
       if (controls && controls.hasAttribute("hx-post")) htmx.trigger(controls, "change");
     });
   });
+
+  // name → value of a controls box (a radio group by its checked value, a box by checked).
+  function controlValues(box) {
+    const out = {};
+    box.querySelectorAll("input[name], select[name], textarea[name]").forEach(function (f) {
+      if (f.type === "radio") { if (f.checked) out[f.name] = f.value; else if (!(f.name in out)) out[f.name] = null; }
+      else if (f.type === "checkbox") out[f.name] = f.checked;
+      else out[f.name] = f.value;
+    });
+    return out;
+  }
+  function carryTouched(old, asSent, box) {
+    const now = controlValues(old);
+    Object.keys(now).forEach(function (name) {
+      if (now[name] === asSent[name]) return;
+      const fields = box.querySelectorAll('[name="' + CSS.escape(name) + '"]');
+      fields.forEach(function (f) {
+        if (f.disabled) return;
+        if (f.type === "radio") f.checked = f.value === now[name];
+        else if (f.type === "checkbox") f.checked = !!now[name];
+        else if (f.tagName === "SELECT") {
+          if (Array.prototype.some.call(f.options, function (o) { return o.value === now[name]; })) f.value = now[name];
+        } else f.value = now[name];
+      });
+    });
+  }
 
   // The Tools picker follows the model's capabilities as the Controls do: for a model
   // that takes no tools (#controls' data-tools-unavailable, the server's own check) it
