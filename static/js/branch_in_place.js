@@ -46,6 +46,15 @@
   document.addEventListener("submit", function (e) {
     const form = e.target;
     if (!(form instanceof HTMLFormElement) || !form.dataset.showBranch) return;
+    if (document.body.classList.contains("offline")) {
+      // The socket would only queue the switch until it is back: the form's own route
+      // does it now, and the page loads the branch it stored (HX-Redirect).
+      e.preventDefault();
+      e.stopPropagation();
+      // (getAttribute: the form has an input named "action", which form.action would be.)
+      htmx.ajax("POST", form.getAttribute("action"), { source: form, swap: "none" });
+      return;
+    }
     const button = form.querySelector("button");
     switching = { turn: form.dataset.showBranch, label: button ? button.getAttribute("aria-label") : "" };
   }, true);

@@ -81,7 +81,7 @@ def test_switching_branches_swaps_the_turns_in_place_and_follows_a_streaming_ans
     page.wait_for_selector(f"#turn-{third}")
     assert page.locator(f"#turn-{third} .sibling-pos").inner_text() == "3/3"
     assert page.locator(f"#turn-{third}").get_attribute("data-status") == "streaming"
-    follows(page, third)
+    back = follows(page, third)
     assert page.evaluate("() => window.__samePage === true") and loads == [] and page.url == url
 
     # Away again, and the page reloaded there: its new socket does not follow the answer
@@ -100,6 +100,10 @@ def test_switching_branches_swaps_the_turns_in_place_and_follows_a_streaming_ans
     final = "".join(page.locator(f"#t{third}-r").text_content().split())
     so_far = "".join(later.split())[:-20]  # the open tail may still change (a word cut mid-frame)
     assert len(so_far) > 200 and final.startswith(so_far), (so_far[-200:], final[: len(so_far)][-200:])
+    # So is what it showed after the first switch back, without a reload: a socket that
+    # took the answer up at the wrong place shows a repeat or a gap there.
+    shown_back = "".join(back.split())[:-20]
+    assert final.startswith(shown_back), (shown_back[-200:], final[: len(shown_back)][-200:])
     assert "".join(stored(server, third)["reasoning"].split()).startswith(so_far[:100])
     assert page.locator(f"#t{third}-c").inner_text().strip()
 
@@ -117,3 +121,35 @@ def follows(page, pk: int) -> str:
         arg=len(shown), timeout=20_000,
     )
     return page.evaluate(f"() => document.getElementById('t{pk}-r').textContent")
+
+
+def test_with_the_socket_down_the_switch_goes_over_http_and_the_page_loads_the_branch(logged_in_page, server):
+    """The socket would only queue a switch until it is back (htmx's websocket extension):
+    with it down, ‹ › posts the form's own route and the page loads the chosen branch."""
+    page = logged_in_page
+    conversation = start(page, server, "What is 11*11?")
+    first = last_answer_id(page)
+    page.locator(f"#turn-{first}").get_by_role("button", name="Regenerate").click()
+    page.wait_for_function(f"() => !document.getElementById('turn-{first}')")
+    second = last_answer_id(page)
+    wait_done(page, second)
+
+    # From now on the conversation's socket is cut, and every reconnection refused.
+    sockets: list = []
+
+    def refuse(ws):
+        sockets.append(ws)
+        ws.close()
+
+    page.route_web_socket("**/ws/conversations/**", refuse)
+    page.reload()
+    page.wait_for_selector("#connection:not([hidden])", timeout=10_000)
+    assert sockets, "the page tried its socket"
+    page.locator(f"#turn-{second} .siblings").get_by_role("button", name="Previous branch").click()
+    page.wait_for_selector(f"#turn-{first} .sibling-pos")
+    assert page.locator(f"#turn-{first} .sibling-pos").inner_text() == "1/2"
+    assert page.locator(f"#turn-{second}").count() == 0
+    assert page.url.endswith(f"/c/{conversation}/")
+    # Stored: a page loaded anew (still without its socket) shows the same branch.
+    page.reload()
+    assert page.locator(f"#turn-{first} .sibling-pos").inner_text() == "1/2"
