@@ -346,6 +346,21 @@ def browser_context(chromium) -> Iterator[object]:
 
 
 @pytest.fixture
+def phone_page(chromium, server: Server) -> Iterator[object]:
+    """A logged-in page on a phone in the dark: 390×844, touch, a mobile viewport."""
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True, has_touch=True
+    )
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        log_in(page, server)
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
 def page(browser_context) -> object:
     pages = browser_context.pages
     return pages[0] if pages else browser_context.new_page()
@@ -364,6 +379,14 @@ def log_in(page, server: Server, username: str | None = None, password: str | No
 def logged_in_page(page, server: Server) -> object:
     log_in(page, server)
     return page
+
+
+@pytest.fixture
+def errors(logged_in_page) -> list[str]:
+    """The uncaught errors of the logged-in page's scripts, to assert there were none."""
+    seen: list[str] = []
+    logged_in_page.on("pageerror", lambda e: seen.append(str(e)))
+    return seen
 
 
 @pytest.fixture

@@ -20,21 +20,12 @@ import time
 import pytest
 
 from tests.browser.conftest import log_in
+from tests.browser.test_chat import RECORD_STREAM
 
 pytestmark = pytest.mark.browser
 
 LONG = "Offline simulator (long thoughts)"
 QUICK = "Offline simulator"
-
-RECORD_STREAM = """
-window.__streamed = {};
-new MutationObserver(() => {
-  document.querySelectorAll(".reasoning.streaming, .content.streaming").forEach((el) => {
-    // The raw text streamed (what is rendered live plus the plain tail).
-    window.__streamed[el.id] = window.streamMarkdown ? window.streamMarkdown.source(el) : el.textContent;
-  });
-}).observe(document, {childList: true, subtree: true, characterData: true});
-"""
 
 
 class Relay:

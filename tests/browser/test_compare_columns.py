@@ -152,25 +152,15 @@ def test_the_leaderboard_shows_intervals_ranks_and_the_position_term(page, serve
     screenshot(page, "compare-leaderboard")
 
 
-def test_a_blind_comparison_on_a_phone_in_the_dark(playwright_driver, server, tmp_path, screenshot):
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+def test_a_blind_comparison_on_a_phone_in_the_dark(phone_page, server, screenshot):
     from tests.browser.test_accessibility import assert_clean
 
-    context = playwright_driver.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "phone-profile"), executable_path=str(CHROMIUM), headless=True,
-        args=CHROMIUM_ARGS, viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        page = context.pages[0] if context.pages else context.new_page()
-        log_in(page, server)
-        start_comparison(page, server, [QUICK, LONG], "What is 13*3?", blind=True)
-        wait_all_done(page, 2)
-        # One column fills the width; the next is a swipe away.
-        width = page.locator(".compare-column").first.bounding_box()["width"]
-        assert 300 <= width <= 390
-        assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-        assert_clean(page, "phone, dark, blind comparison")
-        screenshot(page, "compare-phone-dark")
-    finally:
-        context.close()
+    page = phone_page
+    start_comparison(page, server, [QUICK, LONG], "What is 13*3?", blind=True)
+    wait_all_done(page, 2)
+    # One column fills the width; the next is a swipe away.
+    width = page.locator(".compare-column").first.bounding_box()["width"]
+    assert 300 <= width <= 390
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert_clean(page, "phone, dark, blind comparison")
+    screenshot(page, "compare-phone-dark")

@@ -16,13 +16,6 @@ pytestmark = pytest.mark.browser
 BAD_SCHEMA = "{not json"
 
 
-@pytest.fixture
-def errors(logged_in_page) -> list[str]:
-    seen: list[str] = []
-    logged_in_page.on("pageerror", lambda e: seen.append(str(e)))
-    return seen
-
-
 def open_controls(page) -> None:
     if page.locator("#controls-panel").is_hidden():
         page.get_by_role("button", name="Controls").click()

@@ -20,13 +20,6 @@ BAD_SCHEMA = "{not json"
 
 
 @pytest.fixture
-def errors(logged_in_page) -> list[str]:
-    seen: list[str] = []
-    logged_in_page.on("pageerror", lambda e: seen.append(str(e)))
-    return seen
-
-
-@pytest.fixture
 def loads(logged_in_page) -> list[str]:
     """Every document the tab loads (a full navigation), after the test's setup."""
     seen: list[str] = []

@@ -50,31 +50,20 @@ def test_every_visible_control_has_a_name(logged_in_page, server):
     assert page.evaluate(UNNAMED_CONTROLS) == []
 
 
-def test_it_fits_a_phone_and_has_a_dark_theme(playwright_driver, server, tmp_path, screenshot):
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in
+def test_it_fits_a_phone_and_has_a_dark_theme(phone_page, server, screenshot):
+    page = phone_page
+    pk = start(page, server, "Offline simulator", "What is 17*23? Show your working.")
+    page.wait_for_selector(f'#turn-{pk}[data-status="complete"]')
+    page.locator(f"#turn-{pk} details.thought summary").click()
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    red, green, blue = (int(x) for x in re.findall(r"\d+", background)[:3])
+    assert max(red, green, blue) < 60, background  # the dark theme, not white
+    screenshot(page, "phone-dark")
 
-    context = playwright_driver.chromium.launch_persistent_context(
-        user_data_dir=str(tmp_path / "phone-profile"), executable_path=str(CHROMIUM), headless=True,
-        args=CHROMIUM_ARGS, viewport={"width": 390, "height": 844}, color_scheme="dark", is_mobile=True,
-        has_touch=True,
-    )
-    try:
-        page = context.pages[0] if context.pages else context.new_page()
-        log_in(page, server)
-        pk = start(page, server, "Offline simulator", "What is 17*23? Show your working.")
-        page.wait_for_selector(f'#turn-{pk}[data-status="complete"]')
-        page.locator(f"#turn-{pk} details.thought summary").click()
-        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-        background = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-        red, green, blue = (int(x) for x in re.findall(r"\d+", background)[:3])
-        assert max(red, green, blue) < 60, background  # the dark theme, not white
-        screenshot(page, "phone-dark")
-
-        sidebar = page.locator("#sidebar")
-        assert sidebar.evaluate("el => el.getBoundingClientRect().right") <= 0  # a closed drawer
-        page.get_by_role("button", name="Conversations").click()
-        page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")
-        page.keyboard.press("Escape")
-        page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
-    finally:
-        context.close()
+    sidebar = page.locator("#sidebar")
+    assert sidebar.evaluate("el => el.getBoundingClientRect().right") <= 0  # a closed drawer
+    page.get_by_role("button", name="Conversations").click()
+    page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().left >= 0")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")

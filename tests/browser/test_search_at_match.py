@@ -39,13 +39,6 @@ def make_conversation(server, title: str, exchanges: list[dict[str, str]]) -> di
     return json.loads(out.strip().splitlines()[-1])
 
 
-@pytest.fixture
-def errors(logged_in_page) -> list[str]:
-    seen: list[str] = []
-    logged_in_page.on("pageerror", lambda e: seen.append(str(e)))
-    return seen
-
-
 def word() -> str:
     return "zq" + secrets.token_hex(3)  # in no other test's conversations
 
