@@ -113,7 +113,8 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Exchang
             # What this token was returned with its tool calls goes back with them (exact replay).
             completion.conversation.messages = attach(token, completion.conversation.messages)
             check_tool_request(completion)
-        exchange, keep = store_exchange(token.user, completion, within_limits=model.runs_allowed)
+        within_limits = getattr(model, "runs_allowed", None)  # read by _model
+        exchange, keep = store_exchange(token.user, completion, within_limits=within_limits)
     return token, completion, exchange, keep
 
 

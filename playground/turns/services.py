@@ -184,8 +184,8 @@ def runs_allowed(owner_id: Any, new_runs: int = 1) -> RawSQL:
         f"SELECT COUNT(*) FILTER (WHERE t.{q('status')} = %s) + %s <= %s"
         f" AND COUNT(*) FILTER (WHERE t.{q('created_at')} >= %s) + %s <= %s"
         f" FROM {q(turn.db_table)} t INNER JOIN {q(conversation.db_table)} c"
-        f" ON t.{q(turn.get_field('conversation').column)} = c.{q(conversation.pk.column)}"
-        f" WHERE c.{q(conversation.get_field('owner').column)} = %s AND t.{q('role')} = %s"
+        f" ON t.{q(str(turn.get_field('conversation').column))} = c.{q(str(conversation.pk.column))}"
+        f" WHERE c.{q(str(conversation.get_field('owner').column))} = %s AND t.{q('role')} = %s"
     )
     params = (
         Turn.Status.STREAMING, new_runs, settings.MAX_CONCURRENT_RUNS,
@@ -269,7 +269,7 @@ def lock_for_a_prompt_column(conversation: Conversation) -> RawSQL:
     rows a sub-SELECT ... FOR UPDATE reads): the conversation's id once its row is
     locked, None if it is gone. Read before the turns, as `lock_for_a_prompt` is."""
     q = connection.ops.quote_name
-    table, pk = Conversation._meta.db_table, Conversation._meta.pk.column
+    table, pk = Conversation._meta.db_table, str(Conversation._meta.pk.column)
     return RawSQL(f"(SELECT {q(pk)} FROM {q(table)} WHERE {q(pk)} = %s FOR UPDATE)", (conversation.pk,))
 
 
@@ -544,7 +544,7 @@ _NEW_IDS = "new_turn_ids"
 
 def _new_ids_sql(vendor: str) -> str | None:
     q = connection.ops.quote_name
-    table, pk = Turn._meta.db_table, Turn._meta.pk.column
+    table, pk = Turn._meta.db_table, str(Turn._meta.pk.column)
     if vendor == "postgresql":
         drawn = f"nextval(pg_get_serial_sequence('{q(table)}', '{pk}'))"
         return f"SELECT {drawn} AS prompt_id, {drawn} AS answer_id"
