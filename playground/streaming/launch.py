@@ -350,7 +350,8 @@ async def launch(
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
     `allowed`: asked first, in the same thread hop as the store (a socket's session
-    check): False raises `NotAllowed`.
+    check; a `SessionCheck` is read with a prompt's model, in the same statement):
+    False raises `NotAllowed`.
     `render_done`: render the finished turn once, in the run, for every chat socket.
     Raises `BadInput` (nothing stored) for input a user can correct.
     """
