@@ -66,17 +66,21 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, list[Tur
     return conversation, turns, keep
 
 
-def store_exchange(user: Any, request: CompletionRequest) -> tuple[Exchange, bool]:
+def store_exchange(
+    user: Any, request: CompletionRequest, within_limits: bool | None = None
+) -> tuple[Exchange, bool]:
     """The request's conversation, its earlier turns and the exchange that answers
     it, in one transaction (one thread hop): a start refused there (a limit, a
     control the model cannot take) stores nothing. Returns the exchange, for
-    `launch_stored`, and whether the owner keeps the conversation."""
-    with transaction.atomic():
+    `launch_stored`, and whether the owner keeps the conversation. `within_limits`:
+    the owner's run limits as read with the model, in the caller's transaction
+    (`Question.within_limits`)."""
+    with transaction.atomic(savepoint=False):  # the caller's transaction, when it has one
         conversation, above, keep = store(user, request)
         # Its turns as just written: neither they nor the conversation are read again.
         prompt = Question(
             owner=user, model=request.model, text=request.prompt, params=request.raw, conversation=conversation,
-            branch_above=above,
+            branch_above=above, within_limits=within_limits,
         )
         exchange = _store_tool_step(prompt, request) if request.uses_tools else store_start(prompt)
     return exchange, keep

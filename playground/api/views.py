@@ -21,9 +21,11 @@ import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
@@ -41,7 +43,7 @@ from playground.db_threads import detached_context, off_the_shared_thread
 from playground.models import ApiToken, ModelProfile, Turn
 from playground.streaming.launch import Launched, launch_stored
 from playground.turns.liveness import sweep_once
-from playground.turns.services import BadInput, Exchange, RunLimit, enabled_models
+from playground.turns.services import BadInput, Exchange, RunLimit, enabled_models, runs_allowed
 
 log = logging.getLogger(__name__)
 _forgetting: set[asyncio.Task[None]] = set()
@@ -61,8 +63,12 @@ def _enabled_models() -> list[ModelProfile]:
     return list(enabled_models())
 
 
-def _model(label: str) -> ModelProfile:
+def _model(label: str, owner_id: Any = None) -> ModelProfile:
+    """The enabled model labelled `label`; with an owner, read with whether the owner's
+    run limits let a turn start (`runs_allowed`, one statement for both)."""
     model = enabled_models().filter(label=label)
+    if owner_id is not None:
+        model = model.annotate(runs_allowed=runs_allowed(owner_id))
     found = model.first()
     if found is None:
         raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")
@@ -98,12 +104,17 @@ def _prepare(request: HttpRequest) -> tuple[ApiToken, CompletionRequest, Exchang
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The request body is not valid JSON.", code="invalid_json") from None
     label, body = parse(body)
-    completion = completion_request(body, _model(label))
-    if completion.uses_tools:
-        # What this token was returned with its tool calls goes back with them (exact replay).
-        completion.conversation.messages = attach(token, completion.conversation.messages)
-        check_tool_request(completion)
-    exchange, keep = store_exchange(token.user, completion)
+    # One transaction from the model's read on: the run limits read with it hold until
+    # the answer is stored (SQLite's immediate transactions serialise the starts).
+    with transaction.atomic():
+        model = _model(label, token.user_id)
+        completion = completion_request(body, model)
+        if completion.uses_tools:
+            # What this token was returned with its tool calls goes back with them (exact replay).
+            completion.conversation.messages = attach(token, completion.conversation.messages)
+            check_tool_request(completion)
+        within_limits = getattr(model, "runs_allowed", None)  # read by _model
+        exchange, keep = store_exchange(token.user, completion, within_limits=within_limits)
     return token, completion, exchange, keep
 
 

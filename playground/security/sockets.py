@@ -6,7 +6,8 @@
   of the same host (another app, a dev server) could drive a user's socket.
 - `session_is_current(scope)`: the session the socket was opened with still
   exists and still belongs to an active user with the same password; checked on
-  every message the browser sends, so logout, a password change or a disabled
+  every message the browser sends (a prompt's with its start's first query:
+  `SessionCheck`), so logout, a password change or a disabled
   account ends the socket. `end_sockets_of_session`/`_of_user` (signals below)
   close the idle ones at once too.
 - `bad_message_frame(reason)`: the notice a malformed message gets; the socket stays open.
@@ -25,7 +26,9 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import connection, models
 from django.db.models import Subquery
+from django.db.models.expressions import RawSQL
 from django.http.request import split_domain_port, validate_host
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -109,17 +112,84 @@ def session_is_current(scope: Any) -> bool:
     if isinstance(store, DatabaseSessionStore):
         # The session's row with the user's, in one query (a prompt's start pays for it):
         # what `store.load()` reads (the unexpired session), beside the user.
-        rows = store.model.objects.filter(session_key=store.session_key, expire_date__gt=timezone.now())
-        fresh = users.annotate(session_data=Subquery(rows.values("session_data")[:1])).first()
+        fresh = users.annotate(session_data=_session_data(store)).first()
         data = store.decode(fresh.session_data) if fresh is not None and fresh.session_data else {}
     else:
         data = store.load()
         fresh = users.first() if data else None
+    return _logs_in(user, data, fresh)
+
+
+def _session_data(store: DatabaseSessionStore) -> Subquery:
+    rows = store.model.objects.filter(session_key=store.session_key, expire_date__gt=timezone.now())
+    return Subquery(rows.values("session_data")[:1])
+
+
+def _logs_in(user: Any, data: dict[str, Any], fresh: Any) -> bool:
     if str(data.get(SESSION_KEY)) != str(user.pk) or BACKEND_SESSION_KEY not in data:
         return False
     if fresh is None or not fresh.is_active:
         return False
     return constant_time_compare(data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash())
+
+
+class SessionCheck:
+    """`session_is_current(scope)` as a start asks it: called on its own, or read as
+    columns of the start's first query (`columns()`, then `verdict(row)`), so a
+    prompt's start pays no statement of its own for it. `columns()` is None when the
+    session is not in the database (then it is called on its own)."""
+
+    PREFIX = "session_check_"
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+
+    def __call__(self) -> bool:
+        return session_is_current(self.scope)
+
+    def columns(self) -> dict[str, Any] | None:
+        user, session = self.scope.get("user"), self.scope.get("session")
+        if user is None or not user.is_authenticated or session is None or not session.session_key:
+            return None
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session.session_key)
+        if not isinstance(store, DatabaseSessionStore):
+            return None
+        # As plain SQL: the ORM's subqueries cost more CPU to compile than the statement
+        # they save (the same rows as session_is_current reads, by primary key).
+        q = connection.ops.quote_name
+        sessions, users = store.model._meta, get_user_model()._meta
+        now = connection.ops.adapt_datetimefield_value(timezone.now())
+
+        def column(meta: Any, name: str) -> str:
+            return q(meta.get_field(name).column)
+
+        def user_column(name: str) -> RawSQL:
+            return RawSQL(f"(SELECT {column(users, name)} FROM {q(users.db_table)}"
+                          f" WHERE {column(users, users.pk.name)} = %s)", (user.pk,),
+                          output_field=users.get_field(name))  # type: ignore[arg-type]  # a concrete field
+
+        return {
+            f"{self.PREFIX}data": RawSQL(
+                f"(SELECT {column(sessions, 'session_data')} FROM {q(sessions.db_table)}"
+                f" WHERE {column(sessions, 'session_key')} = %s AND {column(sessions, 'expire_date')} > %s)",
+                (store.session_key, now), output_field=models.TextField(),
+            ),
+            # What get_session_auth_hash and is_active read of the user's row.
+            f"{self.PREFIX}password": user_column("password"),
+            f"{self.PREFIX}active": user_column("is_active"),
+        }
+
+    def verdict(self, row: Any) -> bool:
+        """What `session_is_current` says, from the columns `row` was read with."""
+        user = self.scope["user"]
+        store = import_module(settings.SESSION_ENGINE).SessionStore(self.scope["session"].session_key)
+        encoded = getattr(row, f"{self.PREFIX}data")
+        data = store.decode(encoded) if encoded else {}
+        password = getattr(row, f"{self.PREFIX}password")
+        fresh = None
+        if password is not None:
+            fresh = get_user_model()(pk=user.pk, password=password, is_active=getattr(row, f"{self.PREFIX}active"))
+        return _logs_in(user, data, fresh)
 
 
 def is_id(value: Any) -> bool:

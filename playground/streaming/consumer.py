@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -30,7 +29,14 @@ from playground.db_threads import off_the_shared_thread
 from playground.markdown import REMOTE_IMAGES
 from playground.models import Conversation, Turn
 from playground.security.csp import remote_images_for
-from playground.security.sockets import SESSION_ENDED, bad_message_frame, is_id, session_is_current, socket_groups
+from playground.security.sockets import (
+    SESSION_ENDED,
+    SessionCheck,
+    bad_message_frame,
+    is_id,
+    session_is_current,
+    socket_groups,
+)
 from playground.streaming.backpressure import SlowReader
 from playground.streaming.follower import BLOCKS, Delivery, Piece, TurnFollower
 from playground.streaming.launch import ExchangeRenderer, FinishedRenderer, NotAllowed, Question, launch
@@ -179,7 +185,7 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         try:
             # Rendered once, here, for every chat socket: a render in each socket's
             # turn_started (a hop to the sync thread) would hold up the run's first frame.
-            await launch(prompt, render=self.announce_exchange, allowed=partial(session_is_current, self.scope),
+            await launch(prompt, render=self.announce_exchange, allowed=SessionCheck(self.scope),
                          render_done=self.render_done)
         except NotAllowed:
             await self.close(code=SESSION_ENDED)

@@ -50,7 +50,7 @@ import httpx
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 
 from playground.db_threads import off_the_shared_thread
 from playground.models import Conversation, ModelProfile, Turn
@@ -69,7 +69,9 @@ from playground.turns.services import (
     clean_params,
     conversation_turns,
     lock_for_a_prompt,
+    lock_for_a_prompt_column,
     model_by_id,
+    runs_allowed,
     start_edit,
     start_exchange,
     start_regeneration,
@@ -113,6 +115,10 @@ class Question:
     # (the API stores a request's earlier messages first): neither it nor the
     # conversation is read again.
     branch_above: Sequence[Turn] | None = None
+    # The owner's run limits as the caller read them with `model`, in the transaction
+    # that stores this (`turns.services.runs_allowed`; the API's model read); None:
+    # read here.
+    within_limits: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -138,11 +144,13 @@ class Edit:
 Start = Question | Regeneration | Edit
 
 
-def store(start: Start) -> Exchange:
+def store(start: Start, allowed: Callable[[], bool] | None = None) -> Exchange:
     """Validate `start` and store its exchange (synchronous: views call it inside
-    their own database work, then `launch_stored`)."""
+    their own database work, then `launch_stored`). `allowed`: see `launch`."""
     if isinstance(start, Question):
-        return _store_prompt(start)
+        return _store_prompt(start, allowed)
+    if allowed is not None and not allowed():
+        raise NotAllowed
     if isinstance(start, Regeneration):
         prompt = start.turn if start.turn.role == Turn.Role.USER else start.turn.parent
         if prompt is None:
@@ -159,36 +167,54 @@ def store(start: Start) -> Exchange:
     return start_edit(start.turn, start.text, model, clean_params(start.params, model))
 
 
-def _allowed_store(start: Start, allowed: Callable[[], bool] | None) -> Exchange:
-    # One hop for both: 200 prompts sent at once would otherwise wait in stages on
-    # the shared thread (every check, then every store), and no turn would show its
-    # first frame before all 200 were stored.
-    if allowed is not None and not allowed():
-        raise NotAllowed
-    return store(start)
-
-
 def _model(ref: ModelRef) -> ModelProfile:
     model = ref if isinstance(ref, ModelProfile) else model_by_id(ref)
     check_model(model)
     return model
 
 
-def _store_prompt(start: Question) -> Exchange:
-    model = _model(start.model)
-    params = clean_params(start.params, model)
-    if not start.text.strip():
-        raise BadInput("The prompt is empty.")
-    if model.options.get("supports_tools") is False:
-        offered = start.tools if start.tools is not None else (start.conversation.tools if start.conversation else ())
-        functions = start.conversation.functions if start.conversation else ()
-        if offered or functions:
-            # Its capabilities say so (Providers page): refused here, not by the provider mid-run.
-            raise BadInput(
-                f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
-                "or choose another model."
-            )
+def _prompt_model(start: Question, allowed: Callable[[], bool] | None) -> tuple[ModelProfile, bool | None]:
+    """The model of a prompt, asked for by id, read with the owner's run limits, the
+    socket's session check and (where rows are locked) the conversation's row locked
+    for the prompt (`lock_for_a_prompt`): one statement for all; with whether the
+    limits let it start (None: not read, `start_exchange` reads them). `allowed` says
+    no: raises `NotAllowed` before anything else is looked at."""
+    session = getattr(allowed, "columns", lambda: None)()
+    owner_id = getattr(start.owner, "pk", None)
+    if isinstance(start.model, ModelProfile) or (session is None and owner_id is None):
+        if allowed is not None and not allowed():
+            raise NotAllowed
+        return _model(start.model), start.within_limits
+    also = {**(session or {}), **({"runs_allowed": runs_allowed(owner_id)} if owner_id is not None else {})}
+    if _reads_its_turns(start) and connection.features.has_select_for_update:
+        also["conversation_locked"] = lock_for_a_prompt_column(start.conversation)  # type: ignore[arg-type]
+    try:
+        model = model_by_id(start.model, **also)
+    except BadInput:
+        if allowed is not None and not allowed():  # the session first, as when asked on its own
+            raise NotAllowed from None
+        raise
+    if session is not None:
+        if not allowed.verdict(model):  # type: ignore[union-attr]  # has columns(): a SessionCheck
+            raise NotAllowed
+    elif allowed is not None and not allowed():
+        raise NotAllowed
+    check_model(model)
+    return model, getattr(model, "runs_allowed", None)
+
+
+def _reads_its_turns(start: Question) -> bool:
+    """A prompt that reads its conversation's turns, locked (`conversation_turns`)."""
+    return start.conversation is not None and start.branch_above is None and not start.history
+
+
+def _store_prompt(start: Question, allowed: Callable[[], bool] | None = None) -> Exchange:
+    # One transaction from the model's read on: the run limits read with it hold until
+    # the answer is stored (SQLite's immediate transactions serialise the starts).
     with transaction.atomic():  # a savepoint inside a view's transaction: it goes on after a BadInput
+        model, within_limits = _prompt_model(start, allowed)
+        params = clean_params(start.params, model)
+        _check_prompt_start(start, model)
         conversation = start.conversation
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -200,7 +226,8 @@ def _store_prompt(start: Question) -> Exchange:
             if start.history:
                 conversation.refresh_from_db()
             else:
-                lock_for_a_prompt(conversation)
+                if getattr(model, "conversation_locked", None) is None:  # not locked with the model
+                    lock_for_a_prompt(conversation)
                 turns = conversation_turns(conversation)
             if conversation.owner_id != getattr(start.owner, "pk", None):
                 raise BadInput("No such conversation.")
@@ -219,8 +246,22 @@ def _store_prompt(start: Question) -> Exchange:
         known = None if start.history or start.branch_above is None else list(start.branch_above)
         return start_exchange(
             conversation, start.text, model, params, parent=parent if start.history else None, above=known,
-            turns=turns,
+            turns=turns, runs_allowed=within_limits,
         )
+
+
+def _check_prompt_start(start: Question, model: ModelProfile) -> None:
+    if not start.text.strip():
+        raise BadInput("The prompt is empty.")
+    if model.options.get("supports_tools") is False:
+        offered = start.tools if start.tools is not None else (start.conversation.tools if start.conversation else ())
+        functions = start.conversation.functions if start.conversation else ()
+        if offered or functions:
+            # Its capabilities say so (Providers page): refused here, not by the provider mid-run.
+            raise BadInput(
+                f"{model.label} takes no tools: turn the tools and functions off for this conversation, "
+                "or choose another model."
+            )
 
 
 # ---- starting what is stored ----------------------------------------------------------------
@@ -309,12 +350,16 @@ async def launch(
     `follow`: join the conversation's group first, to read `Launched.deltas()`.
     `client`: the httpx client of the run (default: the loop's pooled one).
     `allowed`: asked first, in the same thread hop as the store (a socket's session
-    check): False raises `NotAllowed`.
+    check; a `SessionCheck` is read with a prompt's model, in the same statement):
+    False raises `NotAllowed`.
     `render_done`: render the finished turn once, in the run, for every chat socket.
     Raises `BadInput` (nothing stored) for input a user can correct.
     """
     await sweep_once()
-    exchange = await database_sync_to_async(_allowed_store)(start, allowed)
+    # One hop for the check and the store: 200 prompts sent at once would otherwise wait
+    # in stages on the shared thread (every check, then every store), and no turn would
+    # show its first frame before all 200 were stored.
+    exchange = await database_sync_to_async(store)(start, allowed)
     (launched,) = await launch_stored(
         [exchange], render=render, follow=follow, client=client, render_done=render_done
     )
