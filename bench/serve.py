@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import itertools
 import json
 import os
 import threading
@@ -239,6 +240,10 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             query = scope.get("query_string", b"")
             await _respond(send, _memory(b"trim=1" in query, b"gc=1" in query))
             return
+        if scope["path"] == "/__bench__/turns":
+            # With BENCH_TURN_TRACE=1: when each turn of a burst reached each step of its start.
+            await _respond(send, _turn_trace_summary())
+            return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
             _writes_by_what.clear()
@@ -376,8 +381,118 @@ def _install_part_meters() -> None:
             setattr(owner, last, _metered(name, original))
 
 
+# conversation id -> {step: monotonic time}: with BENCH_TURN_TRACE=1, the steps of a
+# turn's start on the server (bench/burst_probe.py: where a turn of the burst waits).
+_turn_trace: dict[int, dict[str, float]] = {}
+_turn_of: dict[int, int] = {}  # turn id -> conversation id
+
+
+def _mark(conversation: int | None, step: str) -> None:
+    if conversation is not None:
+        _turn_trace.setdefault(conversation, {}).setdefault(step, time.monotonic())
+
+
+def _install_turn_trace() -> None:
+    from playground.streaming import consumer, launch, run
+
+    receive = consumer.StreamingConsumer.receive
+
+    async def traced_receive(self: Any, text_data: Any = None, bytes_data: Any = None) -> None:
+        _mark(getattr(getattr(self, "conversation", None), "pk", None), "received")
+        await receive(self, text_data, bytes_data)
+
+    consumer.StreamingConsumer.receive = traced_receive  # type: ignore[method-assign]
+
+    allowed_store = launch._allowed_store
+
+    def traced_store(start: Any, allowed: Any) -> Any:
+        conversation = getattr(getattr(start, "conversation", None), "pk", None)
+        _mark(conversation, "store begins (db thread)")
+        try:
+            return allowed_store(start, allowed)
+        finally:
+            _mark(conversation, "stored")
+
+    launch._allowed_store = traced_store
+
+    announce = launch._announce
+
+    async def traced_announce(one: Any, exchange: Any, *, render: Any) -> None:
+        _turn_of[one.turn_id] = one.conversation_id
+        _mark(one.conversation_id, "run begun")
+        await announce(one, exchange, render=render)
+        _mark(one.conversation_id, "announced")
+
+    launch._announce = traced_announce
+
+    stream_step = run.TurnRun._stream_step
+
+    async def traced_step(self: Any, *args: Any) -> None:
+        _mark(_turn_of.get(self.turn_id), "run's task runs")
+        await stream_step(self, *args)
+
+    run.TurnRun._stream_step = traced_step  # type: ignore[method-assign,assignment]
+
+    on_reasoning = run.TurnRun._on_reasoning
+
+    def traced_reasoning(self: Any, text: str) -> None:
+        _mark(_turn_of.get(self.turn_id), "first chunk parsed")
+        on_reasoning(self, text)
+
+    run.TurnRun._on_reasoning = traced_reasoning  # type: ignore[method-assign]
+
+    send_text_frame = run.TurnRun._send_text_frame
+
+    async def traced_frame(self: Any) -> None:
+        _mark(_turn_of.get(self.turn_id), "frame to the layer")
+        await send_text_frame(self)
+
+    run.TurnRun._send_text_frame = traced_frame  # type: ignore[method-assign]
+
+    turn_frame = consumer.StreamingConsumer.turn_frame
+
+    async def traced_turn_frame(self: Any, event: dict[str, Any]) -> None:
+        _mark(_turn_of.get(event["turn"]), "frame at the socket")
+        await turn_frame(self, event)
+
+    consumer.StreamingConsumer.turn_frame = traced_turn_frame  # type: ignore[method-assign]
+
+
+def _turn_trace_summary() -> dict[str, Any]:
+    """Each step's time after the turn's "received", p50 / p90 / max in ms over the turns."""
+    steps: dict[str, list[float]] = {}
+    for marks in _turn_trace.values():
+        t0 = marks.get("received")
+        if t0 is None:
+            continue
+        for step, t in marks.items():
+            steps.setdefault(step, []).append(t - t0)
+    firsts = [m["received"] for m in _turn_trace.values() if "received" in m]
+    out: dict[str, Any] = {"turns": len(firsts), "received spread ms": round((max(firsts) - min(firsts)) * 1000, 1)
+                           if firsts else None}
+    for step, values in sorted(steps.items(), key=lambda kv: sorted(kv[1])[len(kv[1]) // 2]):
+        values.sort()
+        out[step] = [round(values[int(p * (len(values) - 1))] * 1000, 1) for p in (0.5, 0.9, 1.0)]
+    # Each step's own wait: from the step before it, turn by turn (p50 / p90 / max).
+    order = ["received", "store begins (db thread)", "stored", "run begun", "run's task runs", "announced",
+             "first chunk parsed", "frame to the layer", "frame at the socket"]
+    waits: dict[str, list[float]] = {}
+    for marks in _turn_trace.values():
+        for before, step in itertools.pairwise(order):
+            if before in marks and step in marks:
+                waits.setdefault(f"{before} → {step}", []).append(marks[step] - marks[before])
+    out["each step after the one before"] = {
+        name: [round(sorted(v)[int(p * (len(v) - 1))] * 1000, 1) for p in (0.5, 0.9, 1.0)] for name, v in waits.items()
+    }
+    _turn_trace.clear()
+    _turn_of.clear()
+    return out
+
+
 _install_query_counter()
 _bench_toggles()
+if os.environ.get("BENCH_TURN_TRACE") == "1":
+    _install_turn_trace()
 if os.environ.get("BENCH_PARTS") == "1":
     _install_part_meters()
 if interval := os.environ.get("BENCH_SWITCH_INTERVAL"):

@@ -22,6 +22,7 @@ import json
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -219,14 +220,20 @@ class StreamingConsumer(AsyncWebsocketConsumer):
         return pack(self.render_branch()), streaming
 
     async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels runs close_old_connections() in the sync thread before every
-        # handler: a thread hop per frame per socket, queued behind the runs'
-        # checkpoints. Frames never touch the database, so they skip it
-        # (bench/README.md: it cost ~1/3 of the relay's CPU and most of its p99).
-        if message["type"] == "turn.frame":
-            await self.turn_frame(message)
-        else:
-            await super().dispatch(message)
+        # Channels runs close_old_connections() on asgiref's one shared thread before
+        # every handler: a hop per message per socket, queued in order behind the work
+        # already there (the runs' checkpoints; in a burst, every other prompt's store).
+        # Frames paid it (bench/README.md: ~1/3 of the relay's CPU and most of its p99);
+        # and with 200 prompts sent at once, each socket's prompt and then its
+        # "turn.started" waited behind all 200 stores, so no turn showed a frame before
+        # nearly every turn had started (docs/performance.md, the burst). No handler
+        # here touches the database but through `database_sync_to_async` (or
+        # `off_the_shared_thread`, built on it), which closes old connections on the
+        # thread it runs on, before and after: the hop guarded nothing.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     # ---- group messages ------------------------------------------------------------------
 
