@@ -552,7 +552,7 @@ def main() -> None:
                         help="also run the LiteLLM proxy (installed once into bench/.peers-venv) on the same workload")
     parser.add_argument("--table", metavar="RESULTS", help="only print the table of a results file")
     parser.add_argument("--baseline", metavar="DIR", type=Path,
-                        help="section cost: also measure the code checked out in DIR, in the same run")
+                        help="sections cost and api --peers: also measure the code checked out in DIR, in the same run")
     args = parser.parse_args()
     only = {s.strip() for s in args.only.split(",") if s.strip()}
     if args.table:
@@ -609,7 +609,11 @@ def main() -> None:
         log("api + peers: /v1, bare httpx / aiohttp / aiohttp+uvloop and LiteLLM, one run")
         from bench import api_peers
 
-        results["api_peers"] = asyncio.run(api_peers.run())
+        # With --baseline DIR, a server of DIR's code takes the same rounds and series.
+        servers: dict[str, dict[str, str]] = {"playground /v1": {}}
+        if args.baseline:
+            servers[f"baseline /v1 ({args.baseline})"] = {"BENCH_CODE": str(args.baseline)}
+        results["api_peers"] = asyncio.run(api_peers.run(servers))
     asyncio.run(run_server_sections(cfg, only, results, args.baseline))
     if args.peers and "concurrency" in only:
         log("peers: the playground and the LiteLLM proxy, same workload")

@@ -306,6 +306,37 @@ def _bench_toggles() -> None:
         from playground.api.asgi import ApiHandler
 
         ApiHandler.send_response = ASGIHandler.send_response  # type: ignore[method-assign]
+    if os.environ.get("BENCH_GROUP_NAME_REGEX") == "1":
+        # Every group_send matches the group's name against Channels' expression (before issue 23.1's fourth round).
+        from channels.layers import BaseChannelLayer
+
+        from playground.streaming.layers import InMemoryChannelLayer as Lean
+
+        Lean.require_valid_group_name = BaseChannelLayer.require_valid_group_name  # type: ignore[method-assign]
+    if os.environ.get("BENCH_FRAMES_UNWATCHED") == "1":
+        # A run builds and sends its frames though no socket is in the group (before the fourth round).
+        from playground.streaming import run
+
+        run._may_have_members = lambda layer, group: True
+    if os.environ.get("BENCH_TAP_TIMER_PER_WAIT") == "1":
+        # The API's wait on the tap makes and cancels a timer each time (before the fourth round).
+        from playground.streaming.run import _wake_up
+        from playground.streaming.tap import DirectTap
+
+        async def wait_with_its_own_timer(self: Any, timeout: float) -> bool:  # noqa: ASYNC109
+            if self._pieces:
+                return True
+            loop = asyncio.get_running_loop()
+            waiter = self._waiter = loop.create_future()
+            timer = loop.call_later(timeout, _wake_up, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            return bool(self._pieces)
+
+        DirectTap.wait = wait_with_its_own_timer  # type: ignore[method-assign]
     if os.environ.get("BENCH_SSE_STDLIB_JSON") == "1":
         # The API's SSE chunks as before issue 23.1: each chunk's dict through json.dumps.
         from playground.api import shapes

@@ -96,6 +96,7 @@ class TurnStream:
         return ""
 
     def _detach(self) -> None:
+        self.tap.stop_timer()
         run = self.launched.run
         if run is not None and self.tap in run.taps:
             run.taps.remove(self.tap)

@@ -6,6 +6,7 @@ page middleware, playground.api.asgi) is covered too."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from playground.operations import context, heartbeat, metrics
@@ -33,12 +34,15 @@ class observe_http:  # lower case: it reads as a function, observe_http(app)
         token = context.request_id.set(rid)
         gateway = scope["path"].startswith(GATEWAY_PREFIX)
 
-        async def send_with_id(message: dict[str, Any]) -> None:
+        # Not a coroutine of its own: it hands back `send`'s awaitable, so each body
+        # message of a stream (one per SSE chunk on /v1) is not wrapped in another
+        # coroutine frame.
+        def send_with_id(message: dict[str, Any]) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 message = {**message, "headers": [*message.get("headers", ()), (b"x-request-id", rid.encode())]}
                 if gateway:
                     metrics.gateway_response(int(message["status"]))
-            await send(message)
+            return send(message)  # type: ignore[no-any-return]
 
         try:
             await self.app(scope, receive, send_with_id)

@@ -46,6 +46,7 @@ from playground.operations import context, heap, metrics
 from playground.security.secrets import Scrubber
 from playground.streaming import checkpoint as checkpoints
 from playground.streaming import tool_frames
+from playground.streaming.layers import InMemoryChannelLayer
 from playground.streaming.tap import DirectTap
 from playground.turns.errors import TurnError
 from playground.turns.liveness import LIVE_RUNS, WORKER_ID
@@ -621,6 +622,17 @@ class TurnRun:
         c_new = self._c_len - self._c_sent
         if not (r_new or c_new):
             return
+        assert self.layer is not None
+        if not _may_have_members(self.layer, self.group):
+            # No socket of this process watches (a /v1 turn, most of the time): the
+            # frame would be dropped by the layer, so it is not built; what sending
+            # it changes in the run (offsets, the thought clock) changes all the same.
+            # A socket that joins later resumes from the run's text, as it would
+            # after a dropped frame.
+            if not self.step and self.first_content_ms is not None:
+                self._thought_time_sent = True
+            self._r_sent, self._c_sent = self._r_len, self._c_len
+            return
         frame = {
             "type": "turn.frame",
             "turn": self.turn_id,
@@ -854,6 +866,12 @@ def sent_with_calls(calls: list[CallDone]) -> dict[str, Any]:
 def _wake_up(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _may_have_members(layer: Any, group: str) -> bool:
+    """False only when the layer is this process's own and the group is empty (a
+    layer shared with other processes, Redis, cannot tell; nor can a wrapper)."""
+    return type(layer) is not InMemoryChannelLayer or layer.has_members(group)
 
 
 def _tail(parts: list[str], n: int) -> str:

@@ -27,6 +27,8 @@ from typing import Any
 
 from playground.streaming.follower import Piece
 
+CLOCK_SLACK = 0.001  # seconds: uvloop's timers count in milliseconds
+
 
 @dataclass(frozen=True)
 class ToolNote:
@@ -43,6 +45,12 @@ class DirectTap:
     def __init__(self) -> None:
         self._pieces: deque[Piece | ToolNote | None] = deque()  # None: the run has ended
         self._waiter: asyncio.Future[None] | None = None
+        # The reader's wait ends at `_deadline` when nothing comes. One timer serves
+        # many waits: at 50 pieces a second a wait of the heartbeat interval almost
+        # always ends with a piece, so the timer is not re-made and cancelled each
+        # time; when it fires before the latest deadline it is set again for it.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     # ---- the run's side: cheap, never blocks ----------------------------------------
 
@@ -89,25 +97,48 @@ class DirectTap:
             return True
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, _expire, waiter)
+        deadline = self._deadline = loop.time() + timeout
+        timer = self._timer
+        if timer is None or timer.when() > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._expire)
         try:
             await waiter
+        except BaseException:
+            self.stop_timer()  # the reader is gone (cancelled): nothing holds the tap
+            raise
         finally:
-            timer.cancel()
             self._waiter = None
         return bool(self._pieces)
 
+    def _expire(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # no wait going on: the next one sets the timer again
+        loop = waiter.get_loop()
+        # A loop's timers may run up to its clock's resolution early.
+        if loop.time() + CLOCK_SLACK >= self._deadline:
+            waiter.set_result(None)
+        else:
+            self._timer = loop.call_at(self._deadline, self._expire)
+
+    def stop_timer(self) -> None:
+        """The reader leaves: the pending timer goes (it would keep the tap for up to a heartbeat)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     async def pieces(self) -> AsyncIterator[Piece | ToolNote]:
         """Every piece (and tool note) in the order the run produced it, until the run ends."""
-        while True:
-            while self._pieces:
-                piece = self._pieces.popleft()
-                if piece is None:
-                    return
-                yield piece
-            await self.wait(3600.0)
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+        try:
+            while True:
+                while self._pieces:
+                    piece = self._pieces.popleft()
+                    if piece is None:
+                        return
+                    yield piece
+                await self.wait(3600.0)
+        finally:
+            self.stop_timer()
