@@ -37,6 +37,9 @@ THROTTLE = 4  # DESIGN's page budget (no task over 100 ms) is set under a 4× CP
 BUDGET_MS = 100
 # LONG_THOUGHT_TRACE=<file>: Chromium's whole trace (devtools.timeline too) is written there (bench.trace_tasks).
 TRACE_TO = os.environ.get("LONG_THOUGHT_TRACE")
+# LONG_THOUGHT_SCREENSHOT=<file.png>: the page mid-stream, to see what a reader sees (and the DOM's
+# size then, under "mid_stream"). Off by default: the screenshot costs the page CPU while measured.
+SCREENSHOT_TO = os.environ.get("LONG_THOUGHT_SCREENSHOT")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -112,6 +115,9 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 await page.goto(f"{server.url}/c/{conversation}/")
                 await page.wait_for_function("window.__bench && window.__bench.open", timeout=15_000)
                 await asyncio.sleep(0.5)  # the socket joined its group
+                # Playwright injects its own script on the first selector call (~65 ms of CPU, 4x that
+                # throttled): made now, so that what is traced is the page's work, not the harness's.
+                await page.locator("body").evaluate("b => b.isConnected")
                 cdp = await context.new_cdp_session(page)
                 await cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLE})
                 trace: list[dict[str, Any]] = []
@@ -120,7 +126,7 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 cdp.on("Tracing.tracingComplete", lambda params: traced.set())
                 categories = "toplevel"
                 if TRACE_TO:  # what each task did, for `python -m bench.trace_tasks`
-                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline"
+                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline" + os.environ.get("LONG_THOUGHT_TRACE_MORE", "")
                 await cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
                 sock = await Socket(server, conversation).open()
                 r, c = tokens, 100
@@ -129,7 +135,12 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 await server.stats(reset=True)
                 await page.evaluate("window.__bench.t0 = performance.now(); window.__bench.on = true")
                 t0 = time.monotonic()
+                mid: dict[str, Any] = {}
+                shot = (asyncio.create_task(_mid_stream(page, tokens / rate / 2, SCREENSHOT_TO, mid))
+                        if SCREENSHOT_TO else None)
                 await sock.turn(record, timeout=tokens / rate * 4 + 60)
+                if shot:
+                    await shot
                 await page.wait_for_selector(
                     f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=180_000
                 )
@@ -187,7 +198,22 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "db_writes": stats["writes"],
         "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
+        **({"mid_stream": mid} if SCREENSHOT_TO else {}),
     }
+
+
+async def _mid_stream(page: Any, after_s: float, path: str, out: dict[str, Any]) -> None:
+    await asyncio.sleep(after_s)
+    out.update(await page.evaluate("""() => {
+      const r = document.querySelector('.reasoning.streaming');
+      const all = document.getElementsByTagName('*').length;
+      if (!r) return {elements: all};
+      return {elements: all, in_block: r.getElementsByTagName('*').length,
+              chunks: r.querySelectorAll('.md-chunk').length, segments: r.querySelectorAll('.segment').length,
+              text_nodes: Array.from(r.childNodes).filter(n => n.nodeType === 3).length,
+              open: !!(r.closest('details') || {}).open, scroll: [r.scrollTop, r.scrollHeight, r.clientHeight]};
+    }"""))
+    await page.screenshot(path=path)
 
 
 def _write_trace(path: str, events: list[dict[str, Any]]) -> None:
