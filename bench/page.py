@@ -22,6 +22,7 @@ statements for the turn.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -40,6 +41,9 @@ TRACE_TO = os.environ.get("LONG_THOUGHT_TRACE")
 # LONG_THOUGHT_SCREENSHOT=<file.png>: the page mid-stream, to see what a reader sees (and the DOM's
 # size then, under "mid_stream"). Off by default: the screenshot costs the page CPU while measured.
 SCREENSHOT_TO = os.environ.get("LONG_THOUGHT_SCREENSHOT")
+# LONG_THOUGHT_TRACE_MORE=",<category>...": more categories in that trace (e.g. what invalidated layout:
+# disabled-by-default-devtools.timeline.invalidationTracking).
+TRACE_MORE = os.environ.get("LONG_THOUGHT_TRACE_MORE", "")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -126,7 +130,7 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 cdp.on("Tracing.tracingComplete", lambda params: traced.set())
                 categories = "toplevel"
                 if TRACE_TO:  # what each task did, for `python -m bench.trace_tasks`
-                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline" + os.environ.get("LONG_THOUGHT_TRACE_MORE", "")
+                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline" + TRACE_MORE
                 await cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
                 sock = await Socket(server, conversation).open()
                 r, c = tokens, 100
@@ -136,7 +140,7 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 await page.evaluate("window.__bench.t0 = performance.now(); window.__bench.on = true")
                 t0 = time.monotonic()
                 mid: dict[str, Any] = {}
-                shot = (asyncio.create_task(_mid_stream(page, tokens / rate / 2, SCREENSHOT_TO, mid))
+                shot = (asyncio.create_task(_mid_stream(page, cdp, tokens / rate / 2, SCREENSHOT_TO, mid))
                         if SCREENSHOT_TO else None)
                 await sock.turn(record, timeout=tokens / rate * 4 + 60)
                 if shot:
@@ -202,8 +206,12 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
     }
 
 
-async def _mid_stream(page: Any, after_s: float, path: str, out: dict[str, Any]) -> None:
+async def _mid_stream(page: Any, cdp: Any, after_s: float, path: str, out: dict[str, Any]) -> None:
     await asyncio.sleep(after_s)
+    # Chromium's own capture (Playwright's waits for the page's fonts and frames: under the throttle
+    # that came after the end of the turn).
+    shot = await cdp.send("Page.captureScreenshot", {"format": "png"})
+    await asyncio.to_thread(_write_png, path, base64.b64decode(shot["data"]))
     out.update(await page.evaluate("""() => {
       const r = document.querySelector('.reasoning.streaming');
       const all = document.getElementsByTagName('*').length;
@@ -213,7 +221,11 @@ async def _mid_stream(page: Any, after_s: float, path: str, out: dict[str, Any])
               text_nodes: Array.from(r.childNodes).filter(n => n.nodeType === 3).length,
               open: !!(r.closest('details') || {}).open, scroll: [r.scrollTop, r.scrollHeight, r.clientHeight]};
     }"""))
-    await page.screenshot(path=path)
+
+
+def _write_png(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def _write_trace(path: str, events: list[dict[str, Any]]) -> None:

@@ -869,11 +869,13 @@
   }
   document.addEventListener("htmx:wsClose", function (e) {
     if (leaving) return;
+    if (waiting.length) applyStreamed();  // what came before the drop, then "paused" on the label
     socketsDown.add(e.target);
     connectionBanner();
   });
   document.addEventListener("htmx:wsError", function (e) {
     if (leaving) return;
+    if (waiting.length) applyStreamed();  // what came before the drop, then "paused" on the label
     socketsDown.add(e.target);
     connectionBanner();
   });
