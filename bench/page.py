@@ -182,6 +182,9 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "long_tasks_over_budget": sum(1 for d in longtasks if d > BUDGET_MS),
         "tasks_over_budget_on_a_free_core": sum(1 for c in task_cpu if c * THROTTLE > BUDGET_MS),
         "longest_task_on_a_free_core_ms": round(max(task_cpu, default=0.0) * THROTTLE, 1),
+        # All the page's main-thread work over the turn (CPU, unthrottled): less noisy than counts over a line.
+        "main_thread_cpu_ms": round(sum(task_cpu)),
+        "task_cpu_ms_p50_p90_of_those_over_5ms": _p50_p90([c for c in task_cpu if c > 5]),
         "long_task_times_ms": [[round(a), round(d)] for a, d in probe.get("longtasks", [])],
         "final_render_at_ms": round(final_at) if final_at else None,
         "longest_frame_gap_ms": round(probe.get("maxGap", 0.0), 1),
@@ -221,6 +224,11 @@ async def _mid_stream(page: Any, cdp: Any, after_s: float, path: str, out: dict[
               text_nodes: Array.from(r.childNodes).filter(n => n.nodeType === 3).length,
               open: !!(r.closest('details') || {}).open, scroll: [r.scrollTop, r.scrollHeight, r.clientHeight]};
     }"""))
+
+
+def _p50_p90(values: list[float]) -> list[float]:
+    v = sorted(values)
+    return [round(v[len(v) // 2], 1), round(v[int(len(v) * 0.9)], 1)] if v else []
 
 
 def _write_png(path: str, data: bytes) -> None:
