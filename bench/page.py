@@ -22,6 +22,7 @@ statements for the turn.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -37,6 +38,12 @@ THROTTLE = 4  # DESIGN's page budget (no task over 100 ms) is set under a 4× CP
 BUDGET_MS = 100
 # LONG_THOUGHT_TRACE=<file>: Chromium's whole trace (devtools.timeline too) is written there (bench.trace_tasks).
 TRACE_TO = os.environ.get("LONG_THOUGHT_TRACE")
+# LONG_THOUGHT_SCREENSHOT=<file.png>: the page mid-stream, to see what a reader sees (and the DOM's
+# size then, under "mid_stream"). Off by default: the screenshot costs the page CPU while measured.
+SCREENSHOT_TO = os.environ.get("LONG_THOUGHT_SCREENSHOT")
+# LONG_THOUGHT_TRACE_MORE=",<category>...": more categories in that trace (e.g. what invalidated layout:
+# disabled-by-default-devtools.timeline.invalidationTracking).
+TRACE_MORE = os.environ.get("LONG_THOUGHT_TRACE_MORE", "")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -112,6 +119,9 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 await page.goto(f"{server.url}/c/{conversation}/")
                 await page.wait_for_function("window.__bench && window.__bench.open", timeout=15_000)
                 await asyncio.sleep(0.5)  # the socket joined its group
+                # Playwright injects its own script on the first selector call (~65 ms of CPU, 4x that
+                # throttled): made now, so that what is traced is the page's work, not the harness's.
+                await page.locator("body").evaluate("b => b.isConnected")
                 cdp = await context.new_cdp_session(page)
                 await cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLE})
                 trace: list[dict[str, Any]] = []
@@ -120,7 +130,7 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 cdp.on("Tracing.tracingComplete", lambda params: traced.set())
                 categories = "toplevel"
                 if TRACE_TO:  # what each task did, for `python -m bench.trace_tasks`
-                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline"
+                    categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline" + TRACE_MORE
                 await cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
                 sock = await Socket(server, conversation).open()
                 r, c = tokens, 100
@@ -129,7 +139,12 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
                 await server.stats(reset=True)
                 await page.evaluate("window.__bench.t0 = performance.now(); window.__bench.on = true")
                 t0 = time.monotonic()
+                mid: dict[str, Any] = {}
+                shot = (asyncio.create_task(_mid_stream(page, cdp, tokens / rate / 2, SCREENSHOT_TO, mid))
+                        if SCREENSHOT_TO else None)
                 await sock.turn(record, timeout=tokens / rate * 4 + 60)
+                if shot:
+                    await shot
                 await page.wait_for_selector(
                     f"#turn-{record.turn}[data-status=complete]", state="attached", timeout=180_000
                 )
@@ -167,6 +182,9 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "long_tasks_over_budget": sum(1 for d in longtasks if d > BUDGET_MS),
         "tasks_over_budget_on_a_free_core": sum(1 for c in task_cpu if c * THROTTLE > BUDGET_MS),
         "longest_task_on_a_free_core_ms": round(max(task_cpu, default=0.0) * THROTTLE, 1),
+        # All the page's main-thread work over the turn (CPU, unthrottled): less noisy than counts over a line.
+        "main_thread_cpu_ms": round(sum(task_cpu)),
+        "task_cpu_ms_p50_p90_of_those_over_5ms": _p50_p90([c for c in task_cpu if c > 5]),
         "long_task_times_ms": [[round(a), round(d)] for a, d in probe.get("longtasks", [])],
         "final_render_at_ms": round(final_at) if final_at else None,
         "longest_frame_gap_ms": round(probe.get("maxGap", 0.0), 1),
@@ -187,7 +205,35 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "db_writes": stats["writes"],
         "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
+        **({"mid_stream": mid} if SCREENSHOT_TO else {}),
     }
+
+
+async def _mid_stream(page: Any, cdp: Any, after_s: float, path: str, out: dict[str, Any]) -> None:
+    await asyncio.sleep(after_s)
+    # Chromium's own capture (Playwright's waits for the page's fonts and frames: under the throttle
+    # that came after the end of the turn).
+    shot = await cdp.send("Page.captureScreenshot", {"format": "png"})
+    await asyncio.to_thread(_write_png, path, base64.b64decode(shot["data"]))
+    out.update(await page.evaluate("""() => {
+      const r = document.querySelector('.reasoning.streaming');
+      const all = document.getElementsByTagName('*').length;
+      if (!r) return {elements: all};
+      return {elements: all, in_block: r.getElementsByTagName('*').length,
+              chunks: r.querySelectorAll('.md-chunk').length, segments: r.querySelectorAll('.segment').length,
+              text_nodes: Array.from(r.childNodes).filter(n => n.nodeType === 3).length,
+              open: !!(r.closest('details') || {}).open, scroll: [r.scrollTop, r.scrollHeight, r.clientHeight]};
+    }"""))
+
+
+def _p50_p90(values: list[float]) -> list[float]:
+    v = sorted(values)
+    return [round(v[len(v) // 2], 1), round(v[int(len(v) * 0.9)], 1)] if v else []
+
+
+def _write_png(path: str, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 def _write_trace(path: str, events: list[dict[str, Any]]) -> None:

@@ -35,7 +35,8 @@
       const turn = el.closest(".turn");
       if (answering(turn)) { foldOnAnswer(turn); return; }
       const s = Math.max(0, Math.floor((now - parseFloat(el.dataset.started)) / 1000));
-      el.textContent = el.dataset.prefix + " " + s + " s";
+      const shown = el.dataset.prefix + " " + s + " s";
+      if (el.textContent !== shown) el.textContent = shown;
     });
   }
   setInterval(tick, 1000);
@@ -192,18 +193,26 @@
     if (box) grownBoxes.add(box);
     if (scrollQueued) return;
     scrollQueued = true;
-    requestAnimationFrame(function () {
-      scrollQueued = false;
-      grownBoxes.forEach(function (b) {
-        // A box grown in this frame may have been replaced since by the finished
-        // turn: it is detached, with no parent left to ask.
-        const d = b.isConnected && b.parentElement;
-        if (d && d.open && boxPinned.get(b) !== false) b.scrollTop = b.scrollHeight;
-      });
-      grownBoxes.clear();
-      if (pinned) toBottom();
-      else showLatest(!atBottom());
+    // Streamed text is applied in an animation frame (applyStreamed): followed right
+    // after it, in the same frame, not in the next one.
+    if (!applyingStreamed) requestAnimationFrame(follow);
+  }
+  function follow() {
+    scrollQueued = false;
+    grownBoxes.forEach(function (b) {
+      // A box grown in this frame may have been replaced since by the finished
+      // turn: it is detached, with no parent left to ask.
+      const d = b.isConnected && b.parentElement;
+      // A streaming thought that fills its box keeps the box's height from now on
+      // (app.css, .box-full: size containment): an append then lays out the box
+      // alone, not the page around it.
+      if (d && d.open && b.classList.contains("streaming") && !b.classList.contains("box-full") &&
+          b.scrollHeight > b.clientHeight) b.classList.add("box-full");
+      if (d && d.open && boxPinned.get(b) !== false) b.scrollTop = b.scrollHeight;
     });
+    grownBoxes.clear();
+    if (pinned) toBottom();
+    else showLatest(!atBottom());
   }
 
   // ---- swaps -------------------------------------------------------------------------
@@ -258,33 +267,85 @@
   const TEXT_PART = /<div hx-swap-oob="(beforeend|innerHTML):#(t\d+-(?:[rc]|clock))">(<i data-(think|thought)-ms>(\d+)<\/i>|[^<]*)<\/div>/g;
   const OTHER_ENTITY = /&(?!(?:amp|lt|gt|quot|#x27|#39);)/;
   const ENTITIES = { "&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": "\"", "&#x27;": "'", "&#39;": "'" };
+  // Streamed text is applied once per animation frame, not once per message: on a slow
+  // device several messages arrive between two frames, and each append, its event and
+  // its handlers cost as much as the text they add (issue 23.5). Messages whose parts
+  // go to the same blocks in the same order are merged (texts joined, the newest clock
+  // kept); any other message applies what waits first, so the page sees every change
+  // in the order the server sent it (a finished turn never overtakes its last text).
+  let waiting = [];  // [kind, block, text or figure] of the messages not applied yet
+  let waitingKey = "";
+  let frameAsked = false;
+  let applyingStreamed = false;
+  function applyStreamed(inFrame) {
+    frameAsked = false;
+    const parts = waiting;
+    waiting = [];
+    waitingKey = "";
+    applyingStreamed = true;
+    try {
+      parts.forEach(function (part) {
+        const block = part[1];
+        if (part[0] === "clock") {
+          // What htmx would have made of it: <i data-think-ms="">1234</i>.
+          const figure = document.createElement("i");
+          figure.setAttribute("data-" + part[2][0] + "-ms", "");
+          figure.textContent = part[2][1];
+          block.replaceChildren(figure);
+        } else if (part[0] === "innerHTML") {
+          block.textContent = part[2];
+        } else if (part[2]) {
+          block.appendChild(document.createTextNode(part[2]));
+        }
+        block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
+      });
+    } finally {
+      applyingStreamed = false;
+    }
+    // Scrolled in this frame; outside one (what waited, before another message), in the next.
+    if (scrollQueued) {
+      if (inFrame) follow();
+      else requestAnimationFrame(follow);
+    }
+  }
   document.addEventListener("htmx:wsBeforeMessage", function (e) {
     const message = e.detail && e.detail.message;
-    if (typeof message !== "string" || !TEXT_FRAME.test(message) || OTHER_ENTITY.test(message)) return;
+    if (typeof message !== "string" || !TEXT_FRAME.test(message) || OTHER_ENTITY.test(message)) {
+      if (waiting.length) applyStreamed();  // before htmx applies this one
+      return;
+    }
     const parts = [];
+    let key = "";
     for (const m of message.matchAll(TEXT_PART)) {
       const block = document.getElementById(m[2]);
-      if (!block) return;  // not on this page (yet): htmx says so as it always did
-      parts.push([m[1], block, m[3], m[4], m[5]]);
-    }
-    e.preventDefault();
-    parts.forEach(function (part) {
-      const block = part[1];
-      if (part[3]) {
-        // The clock: what htmx would have made of it, <i data-think-ms="">1234</i>.
-        const figure = document.createElement("i");
-        figure.setAttribute("data-" + part[3] + "-ms", "");
-        figure.textContent = part[4];
-        block.replaceChildren(figure);
-        block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
+      if (!block) {  // not on this page (yet): htmx says so as it always did
+        if (waiting.length) applyStreamed();
         return;
       }
-      const text = part[2].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (x) { return ENTITIES[x]; })
-        .replace(/\r\n?/g, "\n").replace(/\0/g, "");
-      if (part[0] === "innerHTML") block.textContent = text;
-      else if (text) block.appendChild(document.createTextNode(text));
-      block.dispatchEvent(new CustomEvent("htmx:oobAfterSwap", { bubbles: true, detail: { target: block } }));
-    });
+      if (m[4]) parts.push(["clock", block, [m[4], m[5]]]);
+      else {
+        const text = m[3].replace(/&(?:amp|lt|gt|quot|#x27|#39);/g, function (x) { return ENTITIES[x]; })
+          .replace(/\r\n?/g, "\n").replace(/\0/g, "");
+        parts.push([m[1], block, text]);
+      }
+      key += (m[4] ? "clock" + m[4] : m[1]) + "#" + m[2] + " ";
+    }
+    e.preventDefault();
+    if (waiting.length && (key !== waitingKey || key.includes("innerHTML"))) applyStreamed();
+    if (!waiting.length) {
+      waiting = parts;
+      waitingKey = key;
+    } else {
+      parts.forEach(function (part, i) {
+        if (part[0] === "clock") waiting[i][2] = part[2];
+        else waiting[i][2] += part[2];
+      });
+    }
+    if (document.visibilityState === "hidden") applyStreamed();  // no animation frames come
+    else if (!frameAsked) {
+      frameAsked = true;
+      requestAnimationFrame(function () { if (waiting.length) applyStreamed(true); else frameAsked = false; });
+    }
   });
 
   // ---- the end of a turn keeps what it streamed (issue 23.5) -------------------------
@@ -808,11 +869,13 @@
   }
   document.addEventListener("htmx:wsClose", function (e) {
     if (leaving) return;
+    if (waiting.length) applyStreamed();  // what came before the drop, then "paused" on the label
     socketsDown.add(e.target);
     connectionBanner();
   });
   document.addEventListener("htmx:wsError", function (e) {
     if (leaving) return;
+    if (waiting.length) applyStreamed();  // what came before the drop, then "paused" on the label
     socketsDown.add(e.target);
     connectionBanner();
   });

@@ -31,8 +31,11 @@
     delete label.dataset.thoughtMs;  // thinking again (a reclassification): a new figure will come
     label.dataset.started = String(Date.now() - ms);
     // Shown now, not at the next tick: the reader sees the run's figure as the reasoning arrives.
-    if (label.classList.contains("live") && !turn.dataset.folded) {
-      label.textContent = label.dataset.prefix + " " + Math.floor(ms / 1000) + " s";
+    // Written only when the second changes: a frame brings a figure, and a label rewritten
+    // on every one has the page around it laid out again every frame.
+    const shown = label.dataset.prefix + " " + Math.floor(ms / 1000) + " s";
+    if (label.classList.contains("live") && !turn.dataset.folded && label.textContent !== shown) {
+      label.textContent = shown;
     }
   });
 })();
