@@ -434,7 +434,7 @@ def _install_turn_trace() -> None:
 
     consumer.StreamingConsumer.receive = traced_receive  # type: ignore[method-assign]
 
-    allowed_store = launch._allowed_store
+    allowed_store = launch.store
 
     def traced_store(start: Any, allowed: Any) -> Any:
         conversation = getattr(getattr(start, "conversation", None), "pk", None)
@@ -444,7 +444,7 @@ def _install_turn_trace() -> None:
         finally:
             _mark(conversation, "stored")
 
-    launch._allowed_store = traced_store
+    launch.store = traced_store
 
     announce = launch._announce
 

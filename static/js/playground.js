@@ -180,11 +180,16 @@
 
   // A thought block scrolls on its own: it follows its newest line unless the
   // reader scrolled it up (appends do not fire scroll events, so the flag holds).
+  // The scroll event of our own scrollTop comes a frame later, when more text may
+  // have come: measured then, the box would look scrolled up by the reader and stop
+  // following. A scroll that leaves the box where we put it is ours, not the reader's.
   const boxPinned = new WeakMap();
+  const followedTo = new WeakMap();
   const grownBoxes = new Set();
   document.addEventListener("scroll", function (e) {
     const el = e.target;
     if (el.classList && el.classList.contains("reasoning")) {
+      if (followedTo.get(el) === el.scrollTop) return;
       boxPinned.set(el, el.scrollHeight - el.scrollTop - el.clientHeight < 40);
     }
   }, { capture: true, passive: true });
@@ -208,7 +213,10 @@
       // alone, not the page around it.
       if (d && d.open && b.classList.contains("streaming") && !b.classList.contains("box-full") &&
           b.scrollHeight > b.clientHeight) b.classList.add("box-full");
-      if (d && d.open && boxPinned.get(b) !== false) b.scrollTop = b.scrollHeight;
+      if (d && d.open && boxPinned.get(b) !== false) {
+        b.scrollTop = b.scrollHeight;
+        followedTo.set(b, b.scrollTop);
+      }
     });
     grownBoxes.clear();
     if (pinned) toBottom();

@@ -89,7 +89,7 @@ async def test_prompts_sent_at_once_start_in_order_and_the_first_streams_before_
     arrived: list[int] = []  # conversations, in the order their prompts reached launch()
     stored: list[int] = []  # in the order they were stored
     entered, release = threading.Event(), threading.Event()
-    launch_it, store = consumer.launch, launch._allowed_store
+    launch_it, store = consumer.launch, launch.store
 
     async def arrive(start, **kwargs):
         arrived.append(start.conversation.pk)
@@ -103,7 +103,7 @@ async def test_prompts_sent_at_once_start_in_order_and_the_first_streams_before_
         return store(start, allowed)
 
     monkeypatch.setattr(consumer, "launch", arrive)
-    monkeypatch.setattr(launch, "_allowed_store", store_in_turn)
+    monkeypatch.setattr(launch, "store", store_in_turn)
     by_conv = {conv.pk: comm for conv, comm in zip(convs, comms, strict=True)}
     shown: dict[int, int] = {}  # conversation -> its turn
     try:
@@ -131,4 +131,4 @@ async def test_prompts_sent_at_once_start_in_order_and_the_first_streams_before_
     )()
     assert [t.conversation_id for t in turns] == arrived  # one turn each, in the order stored
     assert [t.pk for t in turns] == [shown[pk] for pk in arrived]
-    assert {t.status for t in turns} == {Turn.Status.COMPLETE}
+    assert {t.status for t in turns} == {Turn.Status.COMPLETE}, [(t.status, t.error, t.content[:80]) for t in turns if t.status != "complete"]
