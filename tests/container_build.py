@@ -59,9 +59,12 @@ def instructions() -> list[tuple[str, str]]:
 
 
 def mapping(base: Path) -> dict[str, str]:
-    """The image's paths and where they are in a build under `base`."""
+    """The image's paths and where they are in a build under `base`. The files the
+    Dockerfile puts in the image's /tmp too: this machine's /tmp is shared, and two
+    builds at once (two checkouts' suites) removed each other's requirements.txt."""
     return {"/opt/venv": str(base / "opt-venv"), "/app": str(base / "app"),
-            "/data": str(base / "data"), "/tmp/build-data": str(base / "build-data")}
+            "/data": str(base / "data"), "/tmp/build-data": str(base / "build-data"),
+            "/tmp/requirements.txt": str(base / "requirements.txt")}
 
 
 def build(base: Path) -> dict[str, Any]:
