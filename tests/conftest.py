@@ -6,12 +6,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+import uuid
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+
+from tests import container_build
 
 os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
 # Rewriting the asserts of ~190 test modules costs every process that collects them
@@ -20,25 +25,28 @@ os.environ.setdefault("SIMULATOR_TOKENS_PER_SECOND", "0")
 # .gitignored and only ever a cache, so the test processes write them anyway.
 sys.dont_write_bytecode = False
 
-# Files that run first, in this order (the rest keep pytest's order after them).
+# Files that run first, in this order, and last (the rest keep pytest's order between).
 # `make test` hands whole files to its workers (`--dist loadfile`, pyproject.toml),
 # in collection order: the long files, most of whose time is spent waiting on
-# servers they start (scale-out deployments, the containers' build steps, the
-# browser harness, the API gateway, MCP servers), start while there is still
-# other work to run beside them, and the run ends on short files, so neither
-# worker waits alone at the end. The browser files stay together, so a worker
-# keeps one Chromium for all it takes of them (tests/browser/conftest.py).
+# servers they start (scale-out deployments, the benchmark smoke test, the browser
+# harness, the API gateway, MCP servers), start while there is still other work to
+# run beside them, and the run ends on short files, so neither worker waits alone at
+# the end. The browser files stay together, so a worker keeps one Chromium for all
+# it takes of them (tests/browser/conftest.py). The containers' build steps run in a
+# process of their own from the start of the run (`_start_the_container_build`), so
+# their test goes last: by then the build is done, and no worker waited on it.
 TESTS = Path(__file__).parent
-RUN_FIRST = (
-    "scaleout/", "test_containers.py", "test_bench_smoke.py", "browser/", "api/", "tools/", "conformance/",
-)
+RUN_FIRST = ("scaleout/", "test_bench_smoke.py", "browser/", "api/", "tools/", "conformance/")
+RUN_LAST = ("test_containers.py",)
 
 
-def _run_first_rank(item: pytest.Item) -> int:
+def _run_order_rank(item: pytest.Item) -> int:
     path = Path(str(item.fspath))
     if not path.is_relative_to(TESTS):
         return len(RUN_FIRST)
     name = path.relative_to(TESTS).as_posix()
+    if name.startswith(RUN_LAST):
+        return len(RUN_FIRST) + 1
     return next((rank for rank, prefix in enumerate(RUN_FIRST) if name.startswith(prefix)), len(RUN_FIRST))
 
 
@@ -47,7 +55,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Last, after pytest-django's ordering (database tests before transactional
     # ones), which it keeps within each group: the sort is stable. Every worker
     # collects the same order, as xdist requires.
-    items.sort(key=_run_first_rank)
+    items.sort(key=_run_order_rank)
+
+
+# The containers' build (tests/container_build.py) is started by the process that runs
+# the session: the xdist controller, which learns what its workers collected, or the
+# one process of `-n 0`; it stops it (if the test never came) and removes it at the end.
+_container_build: subprocess.Popen[bytes] | None = None
+
+
+def _runs_the_session(config: pytest.Config) -> bool:
+    return not hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _runs_the_session(config):  # before the workers start: they inherit the name
+        directory = Path(tempfile.gettempdir()) / f"playground-container-build-{uuid.uuid4().hex[:12]}"
+        os.environ[container_build.DIRECTORY_ENV] = str(directory)
+
+
+def _start_the_container_build(ids: Sequence[str]) -> None:
+    global _container_build
+    directory = os.environ.get(container_build.DIRECTORY_ENV)
+    if _container_build is None and directory and any(i.endswith(container_build.TEST) for i in ids):
+        _container_build = container_build.start(Path(directory))
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook; without it, the one below starts the build
+def pytest_xdist_node_collection_finished(node: object, ids: Sequence[str]) -> None:
+    _start_the_container_build(ids)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _runs_the_session(session.config):
+        _start_the_container_build([item.nodeid for item in session.items])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _runs_the_session(config):
+        return
+    if _container_build is not None:
+        container_build.stop(_container_build)
+    directory = os.environ.pop(container_build.DIRECTORY_ENV, None)
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def collected_static() -> Path:
@@ -87,6 +138,48 @@ def _collected_static() -> Iterator[Path]:
     root = collected_static()
     with override_settings(STATIC_ROOT=root):
         yield root
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test databases; and a transactional test's flush without the signal.
+
+    After a transactional test (`django_db(transaction=True)`), Django's
+    TransactionTestCase empties every table with `flush`, whose post_migrate signal
+    then makes the content types and permissions again: ~21 ms of CPU, after each of
+    the suite's ~340 transactional tests. Here the flush leaves the signal out and puts
+    back the rows it would have made, as migrating left them (the same rows, the same
+    ids): ~6 ms."""
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.management import create_contenttypes
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management import call_command
+    from django.db.models.signals import post_migrate
+    from django.test import TransactionTestCase
+
+    # What post_migrate makes is all this restores: a receiver added later fails here.
+    receivers = {ref() if isinstance(ref, weakref.ref) else ref for _, ref, *_ in post_migrate.receivers}
+    assert receivers == {create_permissions, create_contenttypes}, receivers
+    with django_db_blocker.unblock():
+        content_types = list(ContentType.objects.order_by("pk").values())
+        permissions = list(Permission.objects.order_by("pk").values())
+    flush = TransactionTestCase._fixture_teardown
+
+    def flush_and_restore(test: TransactionTestCase) -> None:
+        if test.available_apps is not None or test.serialized_rollback:
+            flush(test)  # Django's own ways: no test here uses them
+            return
+        for alias in test._databases_names(include_mirrors=False):
+            call_command("flush", verbosity=0, interactive=False, database=alias, reset_sequences=False,
+                         allow_cascade=False, inhibit_post_migrate=True)
+            ContentType.objects.using(alias).bulk_create(ContentType(**row) for row in content_types)
+            Permission.objects.using(alias).bulk_create(Permission(**row) for row in permissions)
+        ContentType.objects.clear_cache()  # as post_migrate's create_contenttypes does
+
+    TransactionTestCase._fixture_teardown = flush_and_restore
+    yield
+    TransactionTestCase._fixture_teardown = flush
 
 
 @pytest.fixture(autouse=True)

@@ -15,10 +15,8 @@ import json
 import os
 import re
 import shlex
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -26,32 +24,11 @@ import jsonschema
 import pytest
 import yaml
 
+from tests import container_build
+from tests.container_build import instructions
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "tests" / "vendor" / "compose-spec" / "compose-spec.json"
-NEEDS_ROOT = ("apt-get", "groupadd", "useradd")
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
-    text = (ROOT / "Dockerfile").read_text()
-    lines: list[str] = []
-    pending = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        lines.append(pending + line)
-        pending = ""
-    result = []
-    for line in lines:
-        word, _, rest = line.partition(" ")
-        result.append((word.upper(), rest.strip()))
-    return result
 
 
 def compose() -> dict:
@@ -118,49 +95,23 @@ def free_port() -> int:
 
 @pytest.mark.slow
 def test_the_build_steps_run_in_a_fresh_virtualenv_and_the_result_serves_health(tmp_path):
-    mapping = {"/opt/venv": str(tmp_path / "opt-venv"), "/app": str(tmp_path / "app"),
-               "/data": str(tmp_path / "data"), "/tmp/build-data": str(tmp_path / "build-data")}
-
-    def mapped(text: str) -> str:
-        for image_path in sorted(mapping, key=len, reverse=True):
-            text = re.sub(re.escape(image_path) + r"(?=[/\s\"':]|$)", mapping[image_path], text)
-        return text
-
-    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
-    for key in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_TRUSTED_HOST", "PIP_CONFIG_FILE"):
-        if key in os.environ:
-            env[key] = os.environ[key]
-    # `python` in the image is the base image's; here, the interpreter running the tests.
-    shim = tmp_path / "shim"
-    shim.mkdir()
-    (shim / "python").symlink_to(sys.executable)
-    env["PATH"] = f"{shim}:{env['PATH']}"
-    workdir = tmp_path
-    skipped: list[str] = []
-    for word, args in instructions():
-        if word == "ENV":
-            for name, value in re.findall(r"(\w+)=(\S+)", args):
-                env[name] = mapped(value).replace("$PATH", env["PATH"])
-        elif word == "WORKDIR":
-            workdir = Path(mapped(args))
-            workdir.mkdir(parents=True, exist_ok=True)
-        elif word == "COPY":
-            *sources, target = shlex.split(args)
-            for source in sources:
-                destination = workdir / target if not target.startswith("/") else Path(mapped(target))
-                if (ROOT / source).is_dir():
-                    shutil.copytree(ROOT / source, destination / Path(source).name if target.endswith("./") and
-                                    target == "./" else destination, dirs_exist_ok=True,
-                                    ignore=shutil.ignore_patterns("__pycache__"))
-                else:
-                    shutil.copy2(ROOT / source, destination if not target.endswith("/") else destination / source)
-        elif word == "RUN":
-            if any(tool in args for tool in NEEDS_ROOT):
-                skipped.append(args)
-                continue
-            result = subprocess.run(["/bin/sh", "-c", mapped(args)], cwd=workdir, env=env,
-                                    capture_output=True, text=True, timeout=1500)
-            assert result.returncode == 0, f"RUN {args}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    # The steps (tests/container_build.py) mostly wait on the package index: the suite
+    # starts them in a process of its own when it collects this test (tests/conftest.py)
+    # and runs this test last, so here they are done or nearly. Run on its own, the
+    # test builds here.
+    shared = os.environ.get(container_build.DIRECTORY_ENV)
+    if shared and container_build.started(Path(shared)):
+        base = Path(shared)
+        build = container_build.wait(base, timeout=1500)
+    else:
+        base = tmp_path
+        build = container_build.build(base)
+    assert "error" not in build, build["error"]
+    failed = build["failed"]
+    assert failed is None, f"RUN {failed['args']}\n{failed['stdout']}\n{failed['stderr']}"
+    env: dict[str, str] = build["env"]
+    skipped: list[str] = build["skipped"]
+    mapping: dict[str, str] = build["paths"]
     # Exactly the root-only lines were left out (the report says so).
     assert len(skipped) == 2 and "apt-get" in skipped[0] and "useradd" in skipped[1]
 
