@@ -10,11 +10,12 @@ import subprocess
 import sys
 import tempfile
 import uuid
-import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from django.db.backends.signals import connection_created
 
 from tests import container_build
 
@@ -140,46 +141,19 @@ def _collected_static() -> Iterator[Path]:
         yield root
 
 
-@pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """pytest-django's test databases; and a transactional test's flush without the signal.
+def _reads_take_no_table_locks(sender: object, connection: Any, **kwargs: object) -> None:
+    """The test database is Django's in-memory SQLite with a shared cache, where a
+    reader holds a lock on each table it reads and a write on another thread fails at
+    once ("database table is locked"): a failure the playground's own database (a file
+    in WAL mode, whose readers never block the writer) does not have. A run's final
+    save met a render on a pool thread that way. Reading uncommitted rows takes no
+    table locks; the test's threads share one database, as the server's do."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
 
-    After a transactional test (`django_db(transaction=True)`), Django's
-    TransactionTestCase empties every table with `flush`, whose post_migrate signal
-    then makes the content types and permissions again: ~21 ms of CPU, after each of
-    the suite's ~340 transactional tests. Here the flush leaves the signal out and puts
-    back the rows it would have made, as migrating left them (the same rows, the same
-    ids): ~6 ms."""
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Permission
-    from django.contrib.contenttypes.management import create_contenttypes
-    from django.contrib.contenttypes.models import ContentType
-    from django.core.management import call_command
-    from django.db.models.signals import post_migrate
-    from django.test import TransactionTestCase
 
-    # What post_migrate makes is all this restores: a receiver added later fails here.
-    receivers = {ref() if isinstance(ref, weakref.ref) else ref for _, ref, *_ in post_migrate.receivers}
-    assert receivers == {create_permissions, create_contenttypes}, receivers
-    with django_db_blocker.unblock():
-        content_types = list(ContentType.objects.order_by("pk").values())
-        permissions = list(Permission.objects.order_by("pk").values())
-    flush = TransactionTestCase._fixture_teardown
-
-    def flush_and_restore(test: TransactionTestCase) -> None:
-        if test.available_apps is not None or test.serialized_rollback:
-            flush(test)  # Django's own ways: no test here uses them
-            return
-        for alias in test._databases_names(include_mirrors=False):
-            call_command("flush", verbosity=0, interactive=False, database=alias, reset_sequences=False,
-                         allow_cascade=False, inhibit_post_migrate=True)
-            ContentType.objects.using(alias).bulk_create(ContentType(**row) for row in content_types)
-            Permission.objects.using(alias).bulk_create(Permission(**row) for row in permissions)
-        ContentType.objects.clear_cache()  # as post_migrate's create_contenttypes does
-
-    TransactionTestCase._fixture_teardown = flush_and_restore
-    yield
-    TransactionTestCase._fixture_teardown = flush
+connection_created.connect(_reads_take_no_table_locks)
 
 
 @pytest.fixture(autouse=True)
