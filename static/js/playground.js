@@ -554,6 +554,37 @@
     if (e.target.matches && e.target.matches("input[data-select-on-focus]")) e.target.select();
   });
 
+  // A conversation's menu in the sidebar is made when it is first opened, from the one
+  // #conv-menu template (_sidebar.html says why): its routes, title and pin state
+  // come from the item.
+  function conversationMenu(menu) {
+    const template = document.getElementById("conv-menu");
+    const dropdown = menu.querySelector(":scope > .dropdown");
+    if (!template || !dropdown || dropdown.childElementCount) return;
+    const pk = menu.dataset.menuFor;
+    const title = menu.dataset.title || "";
+    const pinned = menu.hasAttribute("data-pinned");
+    const items = template.content.cloneNode(true);
+    items.querySelectorAll("[action], [href]").forEach(function (el) {
+      const attr = el.hasAttribute("action") ? "action" : "href";
+      el.setAttribute(attr, el.getAttribute(attr).replace("/c/0/", "/c/" + pk + "/"));
+    });
+    items.querySelector('[name="pinned"]').value = pinned ? "0" : "1";
+    items.querySelector("[data-menu-pin]").textContent = pinned ? "Unpin" : "Pin";
+    const rename = items.querySelector('input[name="title"]');
+    rename.id = "rename-" + pk;
+    rename.value = title;
+    const label = items.querySelector('label[for="rename-0"]');
+    label.htmlFor = rename.id;
+    label.textContent = "New title for “" + title + "”";
+    items.querySelector('[action$="/delete"]').dataset.confirm = "Delete “" + title + "” and all its turns?";
+    dropdown.appendChild(items);
+  }
+  document.addEventListener("toggle", function (e) {
+    const menu = e.target;
+    if (menu instanceof HTMLDetailsElement && menu.open && menu.dataset.menuFor) conversationMenu(menu);
+  }, true);
+
   document.addEventListener("submit", function (e) {
     const msg = e.target.dataset && e.target.dataset.confirm;
     if (msg && !window.confirm(msg)) e.preventDefault();
