@@ -228,20 +228,19 @@ def test_logout_view_still_works_without_sockets(owner):
     assert http.post("/logout/").status_code == 302
 
 
-@pytest.mark.parametrize("change", [None, "logged_out", "expired", "password", "disabled", "deleted", "other_user"])
-def test_the_session_check_follows_djangos_rules_in_one_query(client, owner, stranger, change):
-    """session_is_current reads the session and its user in one query (a prompt's start
-    pays for it); every way a session stops logging its user in still says so. Changed
-    here with queryset updates: no signal pushes a close, the check alone must see it."""
+SESSION_CHANGES = [None, "logged_out", "expired", "password", "disabled", "deleted", "other_user"]
+
+
+def logged_in_then_changed(client, owner, change: str | None):
+    """`owner` logged in, then the session or the user changed by `change` (one of
+    SESSION_CHANGES; "other_user" changes nothing here: the caller asks for another
+    user) with queryset updates, so no signal pushes a close: the check alone must
+    see it. The session as a socket's scope holds it."""
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.models import Session
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
-
-    from playground.security.sockets import session_is_current
 
     client.force_login(owner)
     key = client.cookies["sessionid"].value
@@ -256,7 +255,20 @@ def test_the_session_check_follows_djangos_rules_in_one_query(client, owner, str
         users.update(is_active=False)
     elif change == "deleted":
         users.delete()
-    session = type("Session", (), {"session_key": key})()
+    return type("Session", (), {"session_key": key})()
+
+
+@pytest.mark.parametrize("change", SESSION_CHANGES)
+def test_the_session_check_follows_djangos_rules_in_one_query(client, owner, stranger, change):
+    """session_is_current reads the session and its user in one query (a prompt's start
+    pays for it); every way a session stops logging its user in still says so. Changed
+    here with queryset updates: no signal pushes a close, the check alone must see it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from playground.security.sockets import session_is_current
+
+    session = logged_in_then_changed(client, owner, change)
     user = stranger if change == "other_user" else owner
     with CaptureQueriesContext(connection) as queries:
         current = session_is_current({"user": user, "session": session})

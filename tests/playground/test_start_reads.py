@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -21,28 +20,16 @@ from playground.models import Conversation, Turn
 from playground.security.sockets import SessionCheck, session_is_current
 from playground.streaming.launch import NotAllowed, Question, store
 from playground.turns.services import RunLimit, model_by_id, start_exchange
+from tests.playground.test_socket_security import SESSION_CHANGES, logged_in_then_changed
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("change", [None, "logged_out", "expired", "password", "disabled", "deleted", "other_user"])
+@pytest.mark.parametrize("change", SESSION_CHANGES)
 def test_the_session_check_read_with_the_model_says_what_session_is_current_says(
     client, owner, stranger, scripted_model, change
 ):
-    client.force_login(owner)
-    key = client.cookies["sessionid"].value
-    users = get_user_model().objects.filter(pk=owner.pk)
-    if change == "logged_out":
-        Session.objects.filter(session_key=key).delete()
-    elif change == "expired":
-        Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
-    elif change == "password":
-        users.update(password="pbkdf2_sha256$1$salt$another")
-    elif change == "disabled":
-        users.update(is_active=False)
-    elif change == "deleted":
-        users.delete()
-    session = type("Session", (), {"session_key": key})()
+    session = logged_in_then_changed(client, owner, change)
     scope = {"user": stranger if change == "other_user" else owner, "session": session}
     check = SessionCheck(scope)
     columns = check.columns()
