@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 # Rows of workers silent this long are deleted (their turns were swept long before).
 FORGET_AFTER = timedelta(hours=1)
+# ... looked for this often, not on every beat: a DELETE takes the write lock even
+# when it matches nothing (on SQLite, the whole file's, which checkpoints wait on).
+FORGET_EVERY = timedelta(minutes=10)
+
+_forgot_at: float | None = None  # time.monotonic() of this process's last forgetting
 
 _task: asyncio.Task[None] | None = None
 
@@ -68,8 +74,19 @@ def sweep() -> int:
     found = list(orphans.values_list("pk", flat=True))
     n = orphans.filter(pk__in=found).update(status=Turn.Status.INTERRUPTED, error=INTERRUPTED) if found else 0
     n += mark_interrupted()
-    Worker.objects.filter(beat_at__lt=Now() - FORGET_AFTER).delete()
+    forget_silent_workers()
     return n
+
+
+def forget_silent_workers() -> None:
+    """Delete the rows of workers silent past FORGET_AFTER: on the first tick of the
+    process, then every FORGET_EVERY."""
+    global _forgot_at
+    now = time.monotonic()
+    if _forgot_at is not None and now - _forgot_at < FORGET_EVERY.total_seconds():
+        return
+    Worker.objects.filter(beat_at__lt=Now() - FORGET_AFTER).delete()
+    _forgot_at = now
 
 
 def tick() -> int:

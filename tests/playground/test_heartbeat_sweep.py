@@ -62,3 +62,38 @@ async def test_the_loop_beats_every_interval(owner, settings):
         assert heartbeat._task is not None
         heartbeat._task.cancel()
         heartbeat._task = None
+
+
+def test_silent_workers_are_forgotten_on_the_first_tick_and_then_only_every_few_minutes(owner, settings, monkeypatch):
+    """A DELETE takes the database's write lock even when it matches nothing (on SQLite,
+    the whole file's): the rows of workers silent for an hour are not looked for
+    on every 5-second beat, but when the process starts and every FORGET_EVERY."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    clock = [1000.0]
+    monkeypatch.setattr(heartbeat, "_forgot_at", None)
+    monkeypatch.setattr(heartbeat.time, "monotonic", lambda: clock[0])
+
+    def silent_for_two_hours(name: str) -> None:
+        Worker.objects.create(name=name, beat_at=timezone.now())
+        Worker.objects.filter(name=name).update(beat_at=timezone.now() - timedelta(hours=2))
+
+    def deletes_of_a_tick() -> int:
+        with CaptureQueriesContext(connection) as seen:
+            heartbeat.tick()
+        return sum(1 for q in seen.captured_queries if q["sql"].lstrip().upper().startswith("DELETE"))
+
+    silent_for_two_hours("old:1:a")
+    assert deletes_of_a_tick() == 1
+    assert not Worker.objects.filter(name="old:1:a").exists()
+
+    silent_for_two_hours("old:2:b")
+    clock[0] += heartbeat.FORGET_EVERY.total_seconds() - 1
+    assert deletes_of_a_tick() == 0
+    assert Worker.objects.filter(name="old:2:b").exists()
+
+    clock[0] += 1
+    assert deletes_of_a_tick() == 1
+    assert not Worker.objects.filter(name="old:2:b").exists()
+    assert Worker.objects.filter(name=WORKER_ID).exists()
