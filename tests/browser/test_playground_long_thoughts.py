@@ -173,13 +173,16 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     samples = []
     chunks = []  # .md-chunk wrappers of the rendered blocks (stream_markdown.js)
     boxes_full = []  # the block's containment once it filled its box (playground.js, follow)
+    labels = []  # the live label's summary's containment (app.css: its seconds lay out the summary alone)
     while True:
-        status, nodes, elements, in_block, segments, in_chunks, full = page.evaluate(
+        status, nodes, elements, in_block, segments, in_chunks, full, label = page.evaluate(
             "id => { const r = document.getElementById(`t${id}-r`);"
+            " const live = document.querySelector(`#turn-${id} .thinking-label.live`);"
             " return [document.getElementById(`turn-${id}`).dataset.status, r.childNodes.length,"
             " document.getElementsByTagName('*').length, r.getElementsByTagName('*').length,"
             " r.getElementsByClassName('segment').length, r.getElementsByClassName('md-chunk').length,"
-            " r.classList.contains('box-full') && getComputedStyle(r).contain]; }",
+            " r.classList.contains('box-full') && getComputedStyle(r).contain,"
+            " live && getComputedStyle(live.parentElement).contain]; }",
             pk,
         )
         if status != "streaming":
@@ -187,6 +190,7 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
         samples.append((nodes, elements, in_block, segments))
         chunks.append(in_chunks)
         boxes_full.append(full)
+        labels.append(label)
         time.sleep(0.5)
     seconds = time.monotonic() - started
     after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -261,6 +265,10 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     # Once the thought filled its box, the box kept its height with size containment: an append lays out
     # the box alone, not the page around it (a relayout boundary).
     assert boxes_full[-1] == "strict", boxes_full
+    # The ticking label's summary is contained too (its seconds lay out the summary alone), and so is
+    # the sidebar beside the conversation (the box growing or folding lays out and repaints none of it).
+    assert labels[0] == "strict", labels
+    assert page.locator("#sidebar").evaluate("s => getComputedStyle(s).contain") == "strict"
     # The end of the turn left the streamed thought in place, and once opened it is marked down whole, with
     # every character: the page's render of it is the text the server stored.
     assert kept is True
