@@ -505,7 +505,7 @@ def summary(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("page: tasks > 100 ms, 4× throttle (count; longest ms)", over, "0", pg["long_tasks_over_budget"] == 0)
         free = f"{pg['tasks_over_budget_on_a_free_core']}; {pg['longest_task_on_a_free_core_ms']}"
         ok = pg["tasks_over_budget_on_a_free_core"] == 0
-        add("page: tasks > 100 ms on a free core (CPU × 4; longest ms)", free, "0", ok)
+        add("page: tasks > 100 ms on a free core of the 4× device (count; longest ms)", free, "0", ok)
         gap = pg["longest_frame_gap_ms"]
         add("page: longest gap between painted frames ms", gap, "(≤ 50)", gap <= 50)
         add("page: DOM nodes added per 1k tokens", pg["nodes_per_1k_tokens"], "(small)", None)

@@ -194,8 +194,13 @@
     }
   }, { capture: true, passive: true });
 
+  // Whether the page itself may have grown since the last follow. A full thought box
+  // (.box-full: its height is fixed) grows inside itself only: following it needs no
+  // read of the page's height, nor a scroll of the page, on every frame of the stream.
+  let pageGrown = false;
   function followNewest(box) {
     if (box) grownBoxes.add(box);
+    if (!box || !box.classList.contains("box-full")) pageGrown = true;
     if (scrollQueued) return;
     scrollQueued = true;
     // Streamed text is applied in an animation frame (applyStreamed): followed right
@@ -219,8 +224,11 @@
       }
     });
     grownBoxes.clear();
-    if (pinned) toBottom();
-    else showLatest(!atBottom());
+    const grown = pageGrown;
+    pageGrown = false;
+    if (pinned) {
+      if (grown) toBottom();
+    } else showLatest(!atBottom());
   }
 
   // ---- swaps -------------------------------------------------------------------------

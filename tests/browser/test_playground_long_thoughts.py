@@ -13,9 +13,14 @@ opens the long thought afterwards. Chromium measures it twice: the long-task
 observer (wall time) and its trace (each task's wall time and its thread's CPU
 time). Wall time is what a person waits, but on a starved machine (the suite runs
 two workers on two cores, beside the server and Chromium) it stretches with the
-load, and Chromium's throttler, a thread of its own, is starved too. A task's CPU
-time times the throttle is what the task takes on a free core of a 4× slower
-device: that is the budget asserted here; the wall times are reported beside it.
+load. Chromium throttles by making the page's main thread busy-wait in a signal
+handler (3 ms of spinning for each 1 ms it ran, at 4×), so a task's thread CPU time
+under the throttle is what it takes on a free core of the 4× slower device: the
+spin is in it (a fixed loop of 5.5 ms takes 24-25 ms of thread time at 4×; the test
+measures that ratio in its own browser, and scales by it should Chromium ever
+throttle without spinning). That is the budget asserted here; the wall times are
+reported beside it. (Until the fifth round of issue 23 the thread time was multiplied
+by the throttle again, counting every task 4× too long.)
 """
 
 from __future__ import annotations
@@ -49,20 +54,63 @@ requestAnimationFrame(function frame(t) {
 """
 
 
+CALIBRATION_LOOP = """() => new Promise(done => {
+  let n = 0;
+  function work() {
+    let x = 0;
+    for (let i = 0; i < 2e6; i++) x += Math.sqrt(i);
+    window.__calibrated = x;
+    if (++n < 5) setTimeout(work, 30); else setTimeout(done, 60);
+  }
+  setTimeout(work, 30);
+})"""
+
+
+def throttle_scale(page: Any, cdp: Any) -> tuple[float, dict[str, float]]:
+    """The factor from a throttled task's thread time to its time on a free core of the slower
+    device: THROTTLE ÷ (a fixed loop's thread time at THROTTLE ÷ unthrottled), kept within
+    1 ... THROTTLE. With Chromium's spinning throttle the ratio is ~THROTTLE and the factor ~1."""
+    per_rate = {}
+    for rate in (1, THROTTLE):
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": rate})
+        trace = MainThreadTasks(cdp, detailed=False)
+        trace.start()
+        page.evaluate(CALIBRATION_LOOP)
+        loops = sorted(cpu for _, cpu in trace.stop(page) if cpu > 1)[-5:]
+        trace.detach()
+        per_rate[rate] = loops[len(loops) // 2] if loops else 0.0
+    cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+    ratio = per_rate[THROTTLE] / per_rate[1] if per_rate[1] else float(THROTTLE)
+    figures = {"loop_thread_ms_unthrottled": round(per_rate[1], 2),
+               "loop_thread_ms_throttled": round(per_rate[THROTTLE], 2), "ratio": round(ratio, 2)}
+    return THROTTLE / min(max(ratio, 1.0), THROTTLE), figures
+
+
 class MainThreadTasks:
     """Every task run on the page's main thread while traced (Chromium's "toplevel"
     trace category): its wall time and its thread's CPU time, in ms."""
 
-    def __init__(self, cdp: Any) -> None:
+    def __init__(self, cdp: Any, detailed: bool = True) -> None:
         self.cdp = cdp
+        self.detailed = detailed
         self.events: list[dict[str, Any]] = []
         self.complete = False
-        cdp.on("Tracing.dataCollected", lambda params: self.events.extend(params["value"]))
-        cdp.on("Tracing.tracingComplete", lambda params: setattr(self, "complete", True))
+        cdp.on("Tracing.dataCollected", self._collect)
+        cdp.on("Tracing.tracingComplete", self._complete)
+
+    def _collect(self, params: dict[str, Any]) -> None:
+        self.events.extend(params["value"])
+
+    def _complete(self, params: dict[str, Any]) -> None:
+        self.complete = True
+
+    def detach(self) -> None:
+        self.cdp.remove_listener("Tracing.dataCollected", self._collect)
+        self.cdp.remove_listener("Tracing.tracingComplete", self._complete)
 
     def start(self) -> None:
         categories = "toplevel"
-        if TRACE_TO:  # what each task did (layout, paint, GC, script), for finding a long task's cause
+        if TRACE_TO and self.detailed:  # what each task did (layout, paint, GC, script), for a long task's cause
             categories += ",devtools.timeline,v8,disabled-by-default-devtools.timeline"
         self.cdp.send("Tracing.start", {"categories": categories, "transferMode": "ReportEvents"})
 
@@ -72,7 +120,7 @@ class MainThreadTasks:
         while not self.complete and time.monotonic() < deadline:
             page.wait_for_timeout(100)
         assert self.complete, "Chromium's trace did not complete"
-        if TRACE_TO:
+        if TRACE_TO and self.detailed:
             with open(TRACE_TO, "w") as f:
                 json.dump({"traceEvents": self.events}, f)
         names = {(e["pid"], e["tid"]): e["args"].get("name") for e in self.events if e.get("name") == "thread_name"}
@@ -110,6 +158,7 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     # CPU at 4x in Chromium's trace): made now, so that what is traced is the page's work, not the test's.
     page.locator("body").evaluate("b => b.isConnected")
     cdp = page.context.new_cdp_session(page)
+    scale, calibration = throttle_scale(page, cdp)
     trace = MainThreadTasks(cdp)
     trace.start()
     # A slower device (DESIGN's budget is set under a 4× CPU throttle, issue 23.5).
@@ -124,13 +173,16 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     samples = []
     chunks = []  # .md-chunk wrappers of the rendered blocks (stream_markdown.js)
     boxes_full = []  # the block's containment once it filled its box (playground.js, follow)
+    labels = []  # the live label's summary's containment (app.css: its seconds lay out the summary alone)
     while True:
-        status, nodes, elements, in_block, segments, in_chunks, full = page.evaluate(
+        status, nodes, elements, in_block, segments, in_chunks, full, label = page.evaluate(
             "id => { const r = document.getElementById(`t${id}-r`);"
+            " const live = document.querySelector(`#turn-${id} .thinking-label.live`);"
             " return [document.getElementById(`turn-${id}`).dataset.status, r.childNodes.length,"
             " document.getElementsByTagName('*').length, r.getElementsByTagName('*').length,"
             " r.getElementsByClassName('segment').length, r.getElementsByClassName('md-chunk').length,"
-            " r.classList.contains('box-full') && getComputedStyle(r).contain]; }",
+            " r.classList.contains('box-full') && getComputedStyle(r).contain,"
+            " live && getComputedStyle(live.parentElement).contain]; }",
             pk,
         )
         if status != "streaming":
@@ -138,6 +190,7 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
         samples.append((nodes, elements, in_block, segments))
         chunks.append(in_chunks)
         boxes_full.append(full)
+        labels.append(label)
         time.sleep(0.5)
     seconds = time.monotonic() - started
     after = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
@@ -175,8 +228,9 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
         "tasks": len(tasks),
         "tasks_over_budget_wall": sum(1 for wall, _ in tasks if wall > BUDGET_MS),
         "longest_task_wall_ms": round(max((wall for wall, _ in tasks), default=0)),
-        "tasks_over_budget_on_a_free_core": sum(1 for _, cpu in tasks if cpu * THROTTLE > BUDGET_MS),
-        "longest_task_on_a_free_core_ms": round(max((cpu for _, cpu in tasks), default=0) * THROTTLE),
+        "tasks_over_budget_on_a_free_core": sum(1 for _, cpu in tasks if cpu * scale > BUDGET_MS),
+        "longest_task_on_a_free_core_ms": round(max((cpu for _, cpu in tasks), default=0) * scale),
+        "throttle_calibration": calibration,
         "task_cpu_ms_top": sorted(round(cpu, 1) for _, cpu in tasks)[-8:],
         "thought_kept_at_the_end": kept,
         "max_frame_gap_ms": round(max(gaps, default=0)),
@@ -211,6 +265,10 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     # Once the thought filled its box, the box kept its height with size containment: an append lays out
     # the box alone, not the page around it (a relayout boundary).
     assert boxes_full[-1] == "strict", boxes_full
+    # The ticking label's summary is contained too (its seconds lay out the summary alone), and so is
+    # the sidebar beside the conversation (the box growing or folding lays out and repaints none of it).
+    assert labels[0] == "strict", labels
+    assert page.locator("#sidebar").evaluate("s => getComputedStyle(s).contain") == "strict"
     # The end of the turn left the streamed thought in place, and once opened it is marked down whole, with
     # every character: the page's render of it is the text the server stored.
     assert kept is True
@@ -224,15 +282,9 @@ def test_a_long_thought_streams_without_freezing_the_page(logged_in_page, server
     assert figures["main_thread_busy_s"] < seconds, figures
     # Nothing close to a freeze in wall time, even on a busy CI machine.
     assert figures["longest_task_ms"] < 500, figures
-    # DESIGN's budget under the 4× throttle, for each task on a free core (issue 23.5). Not held
-    # reliably on this 2-core machine shared with other jobs: streamed text is applied once per animation
-    # frame, the thought's label is rewritten once a second, the full thought box is a relayout boundary,
-    # and the end of the turn keeps the streamed thought; what is left over 100 ms (Chromium's timeline:
-    # LONG_THOUGHT_TRACE, then `python -m bench.trace_tasks`) is the frames of the stream themselves at
-    # 25-35 ms of CPU (layout of the box 5-10 ms, layerize, style, paint, the frame's own script), the
-    # finished turn's message, Chromium's autofill scan of the page's forms after it, and the style and
-    # paint of the thought when a reader opens it. docs/performance.md has the figures. Reported, not hidden.
-    if figures["tasks_over_budget_on_a_free_core"]:
-        pytest.xfail(f"{figures['tasks_over_budget_on_a_free_core']} tasks over DESIGN's {BUDGET_MS} ms on a free"
-                     f" core at {THROTTLE}x, the longest {figures['longest_task_on_a_free_core_ms']} ms;"
-                     f" wall: {figures['long_task_ms']}")
+    # DESIGN's budget under the 4× throttle, for each task on a free core of the throttled device (issue 23.5):
+    # every frame of the stream, the end of the turn, and the reader opening the long thought afterwards (the
+    # turn's start is before the trace here; bench/page.py traces it too). Chromium's throttle spins on the
+    # thread, so a task's thread time is its time on that core; the calibration says so in this browser (a
+    # ratio near the throttle), or the figures are scaled.
+    assert figures["tasks_over_budget_on_a_free_core"] == 0, figures
