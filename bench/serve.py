@@ -88,12 +88,35 @@ def _install_query_counter() -> None:
     db_utils.CursorWrapper.executemany = counted_executemany  # type: ignore[method-assign]
 
 
+# (monotonic time at the end, seconds, the process's CPU seconds meanwhile) of each
+# loop stall over LAG_NOTED, and each garbage collection (by generation):
+# `/__bench__/timeline`, to set the lateness tail of a load beside what the process
+# was doing then. A stall with the process's CPU near its length was work; one
+# without was the core taken by something else (a shared machine).
+LAG_NOTED = 0.005
+_stalls: list[tuple[float, float, float]] = []
+# (end, generation, seconds, the thread's CPU seconds, objects collected)
+_collections: list[tuple[float, int, float, float, int]] = []
+_gc_started = [0.0, 0.0]
+
+
+def _gc_meter(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_started[:] = time.perf_counter(), time.thread_time()
+    elif len(_collections) < 200_000:
+        _collections.append((time.monotonic(), info["generation"], time.perf_counter() - _gc_started[0],
+                             time.thread_time() - _gc_started[1], info["collected"]))
+
+
 async def _lag_meter() -> None:
     loop = asyncio.get_running_loop()
     while True:
-        asked = loop.time()
+        asked, cpu = loop.time(), time.process_time()
         await asyncio.sleep(LAG_INTERVAL)
-        _lags.append(loop.time() - asked - LAG_INTERVAL)
+        lag = loop.time() - asked - LAG_INTERVAL
+        _lags.append(lag)
+        if lag > LAG_NOTED and len(_stalls) < 200_000:
+            _stalls.append((time.monotonic(), lag, time.process_time() - cpu))
         if len(_lags) > 200_000:  # a long run: keep the recent half
             del _lags[:100_000]
 
@@ -243,6 +266,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["path"] == "/__bench__/turns":
             # With BENCH_TURN_TRACE=1: when each turn of a burst reached each step of its start.
             await _respond(send, _turn_trace_summary())
+            return
+        if scope["path"] == "/__bench__/timeline":
+            # Loop stalls over LAG_NOTED and garbage collections, with when they ended.
+            await _respond(send, {"stalls": _stalls, "collections": _collections})
+            _stalls.clear()
+            _collections.clear()
             return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
@@ -522,6 +551,10 @@ def _turn_trace_summary() -> dict[str, Any]:
 
 _install_query_counter()
 _bench_toggles()
+if os.environ.get("BENCH_GC_METER") == "1":
+    import gc
+
+    gc.callbacks.append(_gc_meter)
 if os.environ.get("BENCH_TURN_TRACE") == "1":
     _install_turn_trace()
 if os.environ.get("BENCH_PARTS") == "1":
