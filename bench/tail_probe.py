@@ -37,10 +37,11 @@ def _own_cpu() -> float:
     return t.user + t.system
 
 
-async def _sample(server: Server, upstream: Upstream, out: list[tuple[float, float, float, float]],
+async def _sample(server: Server, upstream: Upstream, out: list[tuple[float, float, float, float, float]],
                   stop: asyncio.Event) -> None:
     while not stop.is_set():
-        out.append((time.monotonic(), server.cpu_seconds(), proc_cpu_seconds(upstream.proc.pid), _own_cpu()))
+        out.append((time.monotonic(), server.cpu_seconds(), proc_cpu_seconds(upstream.proc.pid), _own_cpu(),
+                    server.run_delay_seconds()))
         await asyncio.sleep(0.1)
 
 
@@ -52,7 +53,7 @@ async def load(server: Server, upstream: Upstream, token: str, streams: int, chu
     url = server.url + "/v1/chat/completions"
     headers = {"authorization": f"Bearer {token}"}
     tags = [f"{tag}-{i}-{time.monotonic_ns()}" for i in range(streams)]
-    samples: list[tuple[float, float, float, float]] = []
+    samples: list[tuple[float, float, float, float, float]] = []
     stop = asyncio.Event()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         sampler = asyncio.create_task(_sample(server, upstream, samples, stop))
@@ -101,6 +102,8 @@ async def load(server: Server, upstream: Upstream, token: str, streams: int, chu
             "over_p99": sum(x >= p99 for x in inside),
             "heads": sum(at <= h < at + BUCKET for h in heads),
             "cpu_server_upstream_client": cpu,
+            # Of the half second, the share the server's threads waited for a core.
+            "server_waited_pct": round((s[-1][4] - s[0][4]) / (s[-1][0] - s[0][0]) * 100) if len(s) > 1 else None,
             "stalls": len(stalls), "stall_max_ms": round(max(stalls, default=0) * 1000, 1),
             "busy_stall_max_ms": round(max(worked, default=0) * 1000, 1),
             "gc_gen0": sum(g == 0 for g, _ in gcs), "gc_ms": round(sum(ms for _, ms in gcs), 1),
