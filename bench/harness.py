@@ -75,9 +75,11 @@ def proc_cpu_seconds(pid: int) -> float:
 
 def proc_run_delay_seconds(pid: int) -> float:
     """How long the process's threads have waited, runnable, for a core (/proc schedstat:
-    the scheduler's run-queue delay). On a shared machine a load's lateness is this
-    as much as the code: a server that waited a second of a 10 s load for its core was
-    late by that, whatever it does per chunk."""
+    the scheduler's run-queue delay), summed over its threads. On a shared machine a
+    load's lateness is this as much as the code: a server that waited a second of a
+    10 s load for its core was late by that, whatever it does per chunk. (A server on
+    one core also waits behind its own other threads: its database thread, when both
+    are runnable at once, as during a burst of starts.)"""
     total = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(OSError, ValueError, IndexError):  # a thread gone meanwhile

@@ -217,6 +217,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _lag_task
     if _lag_task is None:
         _lag_task = asyncio.get_running_loop().create_task(_lag_meter(), name="bench-lag-meter")
+        if slow := os.environ.get("BENCH_SLOW_CALLBACK"):
+            # asyncio's debug mode names each callback that held the loop longer than
+            # this (seconds) in the server's log: what an event-loop stall was.
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = float(slow)
     if scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
         if scope["path"] == "/__bench__/tracemalloc":
             # With BENCH_TRACEMALLOC=1: where memory was allocated since the last call.
