@@ -309,6 +309,22 @@ def _bench_toggles() -> None:
         from playground.operations import heap
 
         heap.run_ended = lambda runs_left: None
+    if os.environ.get("BENCH_NO_UNWATCHED_FLUSHER") == "1":
+        # What a flusher that waits for a socket to join would save, at most (a proposal,
+        # docs/performance.md fifth round): the flusher of a run nobody watches when it
+        # starts ends at once. Wrong for a socket that joins later: a measurement only.
+        from playground.streaming import run as unwatched_run
+
+        flusher = unwatched_run.TurnRun._flusher
+
+        async def only_when_watched(self: Any) -> None:
+            if self.held is not None:
+                await self.held.wait()
+            if not unwatched_run._may_have_members(self.layer, self.group):
+                return
+            await flusher(self)
+
+        unwatched_run.TurnRun._flusher = only_when_watched  # type: ignore[method-assign]
     if os.environ.get("BENCH_TRIM_MID_BURST") == "1":
         # The quiet trim's full collection comes even when runs started meanwhile (before the fifth round).
         from playground.operations import heap as quiet_heap
