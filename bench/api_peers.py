@@ -53,6 +53,7 @@ CANDIDATES: dict[str, dict[str, str]] = {
     "daphne, a timer per wait on the tap": {"BENCH_TAP_TIMER_PER_WAIT": "1"},
     "daphne, before the fourth round (the three above)": {
         "BENCH_GROUP_NAME_REGEX": "1", "BENCH_FRAMES_UNWATCHED": "1", "BENCH_TAP_TIMER_PER_WAIT": "1"},
+    "daphne, the quiet trim's collection in the next burst": {"BENCH_TRIM_MID_BURST": "1"},
     "uvicorn + h11": {"BENCH_SERVER": "uvicorn-h11"},
     "uvicorn + httptools": {"BENCH_SERVER": "uvicorn-httptools"},
 }
@@ -235,7 +236,8 @@ def print_table(result: dict[str, Any], markdown: bool = False) -> None:
         for r in series:
             print(f"  series {name}: {r['streams']:>4} streams: p50 / p99 {r['lateness_ms']['p50']} / "
                   f"{r['lateness_ms']['p99']} ms, CPU {r['server_cpu_us_per_chunk']} µs/chunk, "
-                  f"complete {r['complete']}/{r['streams']}")
+                  f"complete {r['complete']}/{r['streams']}, waited for its core "
+                  f"{r.get('server_run_delay_s', '-')} s")
     if "largest_n_holding_p99" in result:
         largest = result.get("largest_n_holding_p99_by_server") or {"": result["largest_n_holding_p99"]}
         for name, n in largest.items():

@@ -73,6 +73,20 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_run_delay_seconds(pid: int) -> float:
+    """How long the process's threads have waited, runnable, for a core (/proc schedstat:
+    the scheduler's run-queue delay), summed over its threads. On a shared machine a
+    load's lateness is this as much as the code: a server that waited a second of a
+    10 s load for its core was late by that, whatever it does per chunk. (A server on
+    one core also waits behind its own other threads: its database thread, when both
+    are runnable at once, as during a burst of starts.)"""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread gone meanwhile
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def proc_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -230,6 +244,9 @@ class Server:
 
     def rss_mb(self) -> float:
         return proc_rss_mb(self.proc.pid)
+
+    def run_delay_seconds(self) -> float:
+        return proc_run_delay_seconds(self.proc.pid)
 
     async def stats(self, reset: bool = False) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=10) as client:

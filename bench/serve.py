@@ -88,12 +88,35 @@ def _install_query_counter() -> None:
     db_utils.CursorWrapper.executemany = counted_executemany  # type: ignore[method-assign]
 
 
+# (monotonic time at the end, seconds, the process's CPU seconds meanwhile) of each
+# loop stall over LAG_NOTED, and each garbage collection (by generation):
+# `/__bench__/timeline`, to set the lateness tail of a load beside what the process
+# was doing then. A stall with the process's CPU near its length was work; one
+# without was the core taken by something else (a shared machine).
+LAG_NOTED = 0.005
+_stalls: list[tuple[float, float, float]] = []
+# (end, generation, seconds, the thread's CPU seconds, objects collected)
+_collections: list[tuple[float, int, float, float, int]] = []
+_gc_started = [0.0, 0.0]
+
+
+def _gc_meter(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_started[:] = time.perf_counter(), time.thread_time()
+    elif len(_collections) < 200_000:
+        _collections.append((time.monotonic(), info["generation"], time.perf_counter() - _gc_started[0],
+                             time.thread_time() - _gc_started[1], info["collected"]))
+
+
 async def _lag_meter() -> None:
     loop = asyncio.get_running_loop()
     while True:
-        asked = loop.time()
+        asked, cpu = loop.time(), time.process_time()
         await asyncio.sleep(LAG_INTERVAL)
-        _lags.append(loop.time() - asked - LAG_INTERVAL)
+        lag = loop.time() - asked - LAG_INTERVAL
+        _lags.append(lag)
+        if lag > LAG_NOTED and len(_stalls) < 200_000:
+            _stalls.append((time.monotonic(), lag, time.process_time() - cpu))
         if len(_lags) > 200_000:  # a long run: keep the recent half
             del _lags[:100_000]
 
@@ -194,6 +217,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
     global _lag_task
     if _lag_task is None:
         _lag_task = asyncio.get_running_loop().create_task(_lag_meter(), name="bench-lag-meter")
+        if slow := os.environ.get("BENCH_SLOW_CALLBACK"):
+            # asyncio's debug mode names each callback that held the loop longer than
+            # this (seconds) in the server's log: what an event-loop stall was.
+            loop = asyncio.get_running_loop()
+            loop.set_debug(True)
+            loop.slow_callback_duration = float(slow)
     if scope["type"] == "http" and scope["path"].startswith("/__bench__/"):
         if scope["path"] == "/__bench__/tracemalloc":
             # With BENCH_TRACEMALLOC=1: where memory was allocated since the last call.
@@ -244,6 +273,12 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             # With BENCH_TURN_TRACE=1: when each turn of a burst reached each step of its start.
             await _respond(send, _turn_trace_summary())
             return
+        if scope["path"] == "/__bench__/timeline":
+            # Loop stalls over LAG_NOTED and garbage collections, with when they ended.
+            await _respond(send, {"stalls": _stalls, "collections": _collections})
+            _stalls.clear()
+            _collections.clear()
+            return
         if scope["path"] == "/__bench__/reset":
             _queries.clear()
             _writes_by_what.clear()
@@ -274,6 +309,27 @@ def _bench_toggles() -> None:
         from playground.operations import heap
 
         heap.run_ended = lambda runs_left: None
+    if os.environ.get("BENCH_NO_UNWATCHED_FLUSHER") == "1":
+        # What a flusher that waits for a socket to join would save, at most (a proposal,
+        # docs/performance.md fifth round): the flusher of a run nobody watches when it
+        # starts ends at once. Wrong for a socket that joins later: a measurement only.
+        from playground.streaming import run as unwatched_run
+
+        flusher = unwatched_run.TurnRun._flusher
+
+        async def only_when_watched(self: Any) -> None:
+            if self.held is not None:
+                await self.held.wait()
+            if not unwatched_run._may_have_members(self.layer, self.group):
+                return
+            await flusher(self)
+
+        unwatched_run.TurnRun._flusher = only_when_watched  # type: ignore[method-assign]
+    if os.environ.get("BENCH_TRIM_MID_BURST") == "1":
+        # The quiet trim's full collection comes even when runs started meanwhile (before the fifth round).
+        from playground.operations import heap as quiet_heap
+
+        quiet_heap.run_started = lambda: None
     if os.environ.get("BENCH_STDLIB_JSON") == "1":
         import types
 
@@ -522,6 +578,10 @@ def _turn_trace_summary() -> dict[str, Any]:
 
 _install_query_counter()
 _bench_toggles()
+if os.environ.get("BENCH_GC_METER") == "1":
+    import gc
+
+    gc.callbacks.append(_gc_meter)
 if os.environ.get("BENCH_TURN_TRACE") == "1":
     _install_turn_trace()
 if os.environ.get("BENCH_PARTS") == "1":

@@ -11,6 +11,11 @@ ended (at most every MIN_INTERVAL seconds) a full collection runs, then
 `malloc_trim(0)` hands every free page back (~0.5–1 ms of CPU on this server's
 heap). When runs never stop, a run's end trims (without the collection) once
 MAX_INTERVAL has passed. Elsewhere than glibc the trim does nothing.
+
+A run that starts before the quiet trim came puts it off (`run_started`): the full
+collection walks every live object, and in the middle of the next burst of runs it
+stalled the event loop of all of them (60-90 ms of CPU with 200 API streams
+starting, docs/performance.md, fifth round); it comes when that burst's last run ends.
 """
 
 from __future__ import annotations
@@ -63,6 +68,14 @@ def _schedule(loop: asyncio.AbstractEventLoop, delay: float) -> asyncio.TimerHan
     global _pending_on
     _pending_on = loop
     return loop.call_later(delay, trim_now)
+
+
+def run_started() -> None:
+    """A run of this process started: the process is not quiet; a trim waiting for quiet waits for the next."""
+    global _pending
+    if _pending is not None:
+        _pending.cancel()
+        _pending = None
 
 
 def run_ended(runs_left: int) -> None:

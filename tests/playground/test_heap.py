@@ -113,3 +113,30 @@ def test_a_trim_left_pending_on_a_closed_loop_does_not_stop_the_next(quick, monk
         await until(lambda: heap.trims == before + 1)
 
     asyncio.run(next_quiet_spell())
+
+
+async def test_a_run_started_before_the_quiet_trim_puts_it_off(quick):
+    """The quiet spell ended before its trim came: no full collection in the middle of
+    the next burst of runs (at 200 streams it stalled every stream's loop for 60-90 ms
+    of CPU); the trim comes when that burst's last run ends."""
+
+    class Frame:
+        pass
+
+    gc.disable()
+    try:
+        left = Frame()
+        left.cycle = left  # type: ignore[attr-defined]
+        alive = weakref.ref(left)
+        del left
+        before = quick.trims
+        quick.run_ended(0)
+        quick.run_started()  # within QUIET_DELAY: a new burst begins
+        await asyncio.sleep(0.2)
+        assert quick.trims == before
+        assert alive() is not None
+        quick.run_ended(0)
+        await until(lambda: alive() is None)
+        assert quick.trims == before + 1
+    finally:
+        gc.enable()
