@@ -26,23 +26,23 @@ from django.template.defaultfilters import linebreaksbr, truncatechars
 from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 
-from playground.models import Turn
-from playground.prompts.answers import structured_answer
-from playground.streaming.steps import stored_steps
-from playground.templatetags.playground import (
+from playground.conversations.turn_words import (
+    answer_thought_label,
     hides_reasoning,
     icon,
     markdown_in_chunks,
     metrics_line,
     num,
     params_summary,
+    rating_of,
     secs,
     status_text,
     tokens_per_second,
     usd,
 )
-from playground.templatetags.prompts import rating_of
-from playground.templatetags.tools import answer_thought_label
+from playground.models import Turn
+from playground.streaming.steps import stored_steps
+from playground.turns.services import answer_schema
 
 _PK = 918273645  # a turn id no URL pattern contains otherwise: the place of the pk in a reversed URL
 _urls: dict[tuple[str, str], tuple[str, str]] = {}
@@ -72,7 +72,7 @@ def turn_html(turn: Turn, oob: str = "", kept: set[str] | frozenset[str] = froze
     if turn.role == Turn.Role.USER:
         return _user_turn(turn, oob)
     if (turn.status not in _BUILT or stored_steps(turn) or getattr(turn, "voted_on", False)
-            or (not turn.is_streaming and "c" not in kept and structured_answer(turn) is not None)):
+            or (not turn.is_streaming and "c" not in kept and answer_schema(turn.params or {}) is not None)):
         return None
     return _assistant_turn(turn, oob, kept)
 
@@ -324,7 +324,9 @@ def totals_html(totals: dict[str, Any]) -> str:
     return "".join(out)
 
 
-_SAID: dict[str, str] = {Turn.Status.COMPLETE: "answered", Turn.Status.STOPPED: "was stopped", Turn.Status.ERROR: "failed"}
+_SAID: dict[str, str] = {
+    Turn.Status.COMPLETE: "answered", Turn.Status.STOPPED: "was stopped", Turn.Status.ERROR: "failed",
+}
 
 
 def announce_html(turn: Turn) -> str:
