@@ -43,6 +43,8 @@ _last = time.monotonic()  # the process starts with a fresh heap
 _pending: asyncio.TimerHandle | None = None
 _pending_on: asyncio.AbstractEventLoop | None = None
 trims = 0  # how many times the heap was trimmed (the tests read it)
+_ended_at = 0.0  # when a run last ended
+_live: Callable[[], int] = int  # runs going now (int() is 0 until the runs give theirs: run_ended)
 
 
 def trim_now(collect: bool = True) -> None:
@@ -62,12 +64,33 @@ def trim_now(collect: bool = True) -> None:
 def _schedule(loop: asyncio.AbstractEventLoop, delay: float) -> asyncio.TimerHandle:
     global _pending_on
     _pending_on = loop
-    return loop.call_later(delay, trim_now)
+    return loop.call_later(delay, _if_quiet)
 
 
-def run_ended(runs_left: int) -> None:
-    """A run of this process ended, `runs_left` still going: trim soon if that was the last."""
+def _if_quiet() -> None:
+    """The trim scheduled at a quiet moment, if the process is quiet still: no run
+    going, none ended within QUIET_DELAY. Turns one after another (or a run that
+    started meanwhile) would otherwise pay a full collection every MIN_INTERVAL
+    while they stream (~0.4 ms a turn, 30 turns in a row: docs/performance.md); a
+    run going now schedules the next trim when it ends."""
     global _pending
+    _pending = None
+    if _live() > 0:
+        return
+    wait = _ended_at + QUIET_DELAY - time.monotonic()
+    if wait > 0 and _pending_on is not None and not _pending_on.is_closed():
+        _pending = _schedule(_pending_on, wait)
+        return
+    trim_now()
+
+
+def run_ended(runs_left: int, live: Callable[[], int] | None = None) -> None:
+    """A run of this process ended, `runs_left` still going: trim soon if that was the
+    last. `live`: how many runs are going at any moment (asked when the trim is due)."""
+    global _pending, _live, _ended_at
+    if live is not None:
+        _live = live
+    _ended_at = time.monotonic()
     loop = asyncio.get_running_loop()
     if _pending is not None and not _pending.cancelled() and _pending_on is loop:
         return  # already coming (a pending trim of a loop since closed, as in tests, does not count)

@@ -557,7 +557,7 @@ class TurnRun:
                 await self.layer.group_send(self.group, done)
             except Exception:
                 log.exception("turn %s: turn.done not sent", self.turn_id)
-            heap.run_ended(len(RUNS))
+            heap.run_ended(len(RUNS), live=RUNS.__len__)
 
     async def _flusher(self) -> None:
         interval = settings.FRAME_INTERVAL

@@ -22,6 +22,8 @@ def quick(monkeypatch):
     monkeypatch.setattr(heap, "MAX_INTERVAL", 3600.0)
     monkeypatch.setattr(heap, "_last", time.monotonic())
     monkeypatch.setattr(heap, "_pending", None)
+    monkeypatch.setattr(heap, "_live", int)
+    monkeypatch.setattr(heap, "_ended_at", 0.0)
     return heap
 
 
@@ -60,6 +62,29 @@ async def test_quiet_spells_closer_than_the_minimum_interval_wait_for_it(quick, 
     assert quick._pending is not None
     assert quick._pending.when() - asyncio.get_running_loop().time() > 0.5
     await until(lambda: quick.trims == before + 2)  # but not skipped
+
+
+async def test_a_trim_due_while_the_next_run_streams_waits_for_its_end(quick):
+    going = [0]
+    before = quick.trims
+    quick.run_ended(0, live=lambda: going[0])
+    going[0] = 1  # the next turn started before the trim came due
+    await settle()
+    assert quick.trims == before  # no full collection while it streams
+    going[0] = 0
+    quick.run_ended(0)
+    await until(lambda: quick.trims == before + 1)
+
+
+async def test_a_run_that_ended_meanwhile_puts_the_trim_off_by_the_quiet_delay(quick, monkeypatch):
+    monkeypatch.setattr(heap, "QUIET_DELAY", 0.3)
+    before = quick.trims
+    quick.run_ended(0)
+    await asyncio.sleep(0.15)
+    quick.run_ended(0)  # another run ended: quiet for 0.3 s from now, not from the first
+    await asyncio.sleep(0.25)
+    assert quick.trims == before
+    await until(lambda: quick.trims == before + 1)
 
 
 async def test_runs_that_never_stop_still_trim_every_max_interval(quick, monkeypatch):
