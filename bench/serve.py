@@ -273,7 +273,28 @@ def _bench_toggles() -> None:
     if os.environ.get("BENCH_NO_HEAP_TRIM") == "1":
         from playground.operations import heap
 
-        heap.run_ended = lambda runs_left: None
+        heap.run_ended = lambda runs_left, live=None: None
+    if os.environ.get("BENCH_HEAP_TRIM_UNCHECKED") == "1":
+        # The quiet trim runs when it comes due, runs going or not (before 23.3's fifth round).
+        from playground.operations import heap
+
+        heap._if_quiet = heap.trim_now
+    if os.environ.get("BENCH_RENDER_BEFORE") == "1":
+        # A turn's end as before 23.3's fifth round: every turn by the template, the finished
+        # turn's statement built by the ORM each time, the final save through QuerySet.update.
+        from django.template.loader import render_to_string
+
+        from playground.conversations import fragments
+        from playground.streaming import checkpoint
+
+        fragments.turn_html = lambda *args: None  # type: ignore[assignment]
+        fragments.totals_html = lambda sums: render_to_string(  # type: ignore[assignment]
+            "chat/_totals.html", {"totals": sums, "oob": True})
+        fragments.announce_html = lambda turn: render_to_string(  # type: ignore[assignment]
+            "chat/_announce.html", {"turn": turn})
+        fragments.finished_rows = lambda pk: list(fragments.finished_query(pk))  # type: ignore[assignment]
+        checkpoint.final_save = lambda turn_id, fields: checkpoint._orm_update(  # type: ignore[assignment]
+            turn_id, fields, streaming_only=False)
     if os.environ.get("BENCH_STDLIB_JSON") == "1":
         import types
 
