@@ -330,6 +330,22 @@ def _bench_toggles() -> None:
         from playground.operations import heap as quiet_heap
 
         quiet_heap.run_started = lambda: None
+    if os.environ.get("BENCH_RENDER_BEFORE") == "1":
+        # A turn's end as before 23.3's fifth round: every turn by the template, the finished
+        # turn's statement built by the ORM each time, the final save through QuerySet.update.
+        from django.template.loader import render_to_string
+
+        from playground.conversations import fragments
+        from playground.streaming import checkpoint
+
+        fragments.turn_html = lambda *args: None  # type: ignore[assignment]
+        fragments.totals_html = lambda sums: render_to_string(  # type: ignore[assignment]
+            "chat/_totals.html", {"totals": sums, "oob": True})
+        fragments.announce_html = lambda turn: render_to_string(  # type: ignore[assignment]
+            "chat/_announce.html", {"turn": turn})
+        fragments.finished_rows = lambda pk: list(fragments.finished_query(pk))  # type: ignore[assignment]
+        checkpoint.final_save = lambda turn_id, fields: checkpoint._orm_update(  # type: ignore[assignment]
+            turn_id, fields, streaming_only=False)
     if os.environ.get("BENCH_STDLIB_JSON") == "1":
         import types
 

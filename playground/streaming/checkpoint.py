@@ -36,8 +36,9 @@ from playground.db_threads import detached_context
 from playground.models import Turn
 from playground.turns.liveness import WORKER_ID
 
-# (database alias, vendor, field names, each value's kind) -> (sql, the fields whose values are parameters)
-_compiled: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], tuple[str, list[Any]] | None] = {}
+# (database alias, vendor, field names, each value's kind, a streaming turn's only)
+#   -> (sql, the fields whose values are parameters)
+_compiled: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], tuple[str, list[Any]] | None] = {}
 
 
 def _is_expression(value: Any) -> bool:
@@ -51,31 +52,48 @@ def _kind(value: Any) -> str:
 
 def checkpoint(turn_id: int, fields: dict[str, Any]) -> int:
     """`Turn.objects.filter(pk=turn_id, status=STREAMING).update(**fields)`; the rows changed."""
+    return _update(turn_id, fields, streaming_only=True)
+
+
+def final_save(turn_id: int, fields: dict[str, Any]) -> int:
+    """`Turn.objects.filter(pk=turn_id).update(**fields)`, the run's last write (whatever
+    the turn's status: the run did finish), by a statement compiled once the same way:
+    through the ORM, building and compiling it was most of the turn's final save."""
+    return _update(turn_id, fields, streaming_only=False)
+
+
+def _update(turn_id: int, fields: dict[str, Any], *, streaming_only: bool) -> int:
     alias = router.db_for_write(Turn)
     connection = connections[alias]
     names = tuple(fields)
-    key = (alias, connection.vendor, names, tuple(_kind(v) for v in fields.values()))
+    key = (alias, connection.vendor, names, tuple(_kind(v) for v in fields.values()), streaming_only)
     if key not in _compiled:
-        _compiled[key] = _compile(alias, fields)
+        _compiled[key] = _compile(alias, fields, streaming_only)
     compiled = _compiled[key]
     if compiled is None:  # a statement this cache cannot reuse: the ORM's way
-        return _orm_update(turn_id, fields)
+        return _orm_update(turn_id, fields, streaming_only=streaming_only)
     sql, value_fields = compiled
     params = [f.get_db_prep_save(fields[f.name], connection=connection) for f in value_fields]
-    params += [turn_id, Turn.Status.STREAMING]
+    params += [turn_id, Turn.Status.STREAMING] if streaming_only else [turn_id]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)
 
 
-def _orm_update(turn_id: int, fields: dict[str, Any]) -> int:
-    return Turn.objects.filter(pk=turn_id, status=Turn.Status.STREAMING).update(**fields)
+def _orm_update(turn_id: int, fields: dict[str, Any], *, streaming_only: bool = True) -> int:
+    turns = Turn.objects.filter(pk=turn_id)
+    if streaming_only:
+        turns = turns.filter(status=Turn.Status.STREAMING)
+    return turns.update(**fields)
 
 
-def _compile(alias: str, fields: dict[str, Any]) -> tuple[str, list[Any]] | None:
+def _compile(alias: str, fields: dict[str, Any], streaming_only: bool = True) -> tuple[str, list[Any]] | None:
     """The statement with placeholders, or None when its parameters are not simply
     the prepared values then (pk, status), in that order."""
-    query = cast(UpdateQuery, Turn.objects.filter(pk=0, status=Turn.Status.STREAMING).query.chain(UpdateQuery))
+    turns = Turn.objects.filter(pk=0)
+    if streaming_only:
+        turns = turns.filter(status=Turn.Status.STREAMING)
+    query = cast(UpdateQuery, turns.query.chain(UpdateQuery))
     query.add_update_values(fields)
     value_fields = []
     for field, _model, value in query.values:  # type: ignore[attr-defined]
@@ -89,7 +107,7 @@ def _compile(alias: str, fields: dict[str, Any]) -> tuple[str, list[Any]] | None
     sql, params = query.get_compiler(alias).as_sql()
     connection = connections[alias]
     expected = [f.get_db_prep_save(fields[f.name], connection=connection) for f in value_fields]
-    if list(params) != [*expected, 0, Turn.Status.STREAMING]:
+    if list(params) != [*expected, 0, *([Turn.Status.STREAMING] if streaming_only else [])]:
         return None
     return sql, value_fields
 

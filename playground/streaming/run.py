@@ -914,7 +914,7 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.
     if final:
-        Turn.objects.filter(pk=turn_id).update(**fields)
+        checkpoints.final_save(turn_id, fields)  # the ORM's UPDATE, compiled once
     else:
         checkpoints.checkpoint(turn_id, fields)  # the same UPDATE, compiled once
 

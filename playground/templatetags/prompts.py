@@ -5,6 +5,7 @@ from typing import Any
 
 from django import template
 
+from playground.conversations.turn_words import rating_of
 from playground.models import Prompt, Turn
 from playground.prompts.answers import structured_answer
 
@@ -32,12 +33,7 @@ def structured(turn: Turn) -> dict[str, Any] | None:
     return out
 
 
-@register.filter
-def rating_of(turn: Turn) -> Any:
-    try:
-        return turn.rating
-    except Turn.rating.RelatedObjectDoesNotExist:
-        return None
+register.filter("rating_of", rating_of)
 
 
 @register.filter

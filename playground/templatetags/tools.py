@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from playground.conversations.turn_words import answer_thought_label
 from playground.streaming import steps
 
 register = template.Library()
@@ -61,18 +62,7 @@ def single_tools(selection: Any) -> str:
     return ", ".join(e for e in selection or () if ":" in e)
 
 
-@register.filter
-def answer_thought_label(turn: Any) -> str:
-    """The label of a finished turn's own thought block. In a tool loop the turn's
-    timings run from its first step, so no duration is claimed for the last step's thought."""
-    from playground.templatetags.playground import thought_label
-
-    if not steps.stored_steps(turn):
-        return thought_label(turn)
-    label = "Thought"
-    if turn.reasoning_tokens:
-        label += f" · {turn.reasoning_tokens:,} reasoning tokens in all steps"
-    return label
+register.filter("answer_thought_label", answer_thought_label)
 
 
 @register.simple_tag(takes_context=True)

@@ -5,6 +5,7 @@ only to a turn still streaming, on the test database."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -72,3 +73,32 @@ def test_only_a_turn_still_streaming_is_checkpointed(owner):
     assert checkpoint.checkpoint(turn.pk, fields("late")) == 0
     turn.refresh_from_db()
     assert (turn.status, turn.reasoning) == ("interrupted", "kept by the sweep")
+
+
+def final(text: str, **more) -> dict:
+    return {**fields(text), "status": "complete", "error": None, "finish_reason": "stop", "replay": {"id": "r1"},
+            "prompt_tokens": 3, "completion_tokens": 5, "reasoning_tokens": None, "cost": Decimal("0.012345"),
+            "thinking_ms": 40, "duration_ms": 900, "steps": [], **more}
+
+
+FINAL_COLUMNS = (*COLUMNS, "error", "finish_reason", "replay", "prompt_tokens", "completion_tokens",
+                 "reasoning_tokens", "cost", "thinking_ms", "duration_ms")
+
+
+@pytest.mark.parametrize("more", [{}, {"status": "error", "error": {"kind": "x", "message": "é \"q\""},
+                                       "cost": None}])
+def test_the_final_save_writes_what_the_orm_update_writes_whatever_the_status(owner, more):
+    ours, orms = streaming_turn(owner), streaming_turn(owner)
+    # A sweep marked both interrupted while this process was paused: the final save writes anyway.
+    Turn.objects.filter(pk__in=[ours.pk, orms.pk]).update(status="interrupted")
+    text = 'quotes " and \' and é 中 \n and %s %(x)s'
+    assert checkpoint.final_save(ours.pk, final(text, **more)) == 1
+    assert checkpoint._orm_update(orms.pk, final(text, **more), streaming_only=False) == 1
+    ours.refresh_from_db()
+    orms.refresh_from_db()
+    assert [getattr(ours, c) for c in FINAL_COLUMNS] == [getattr(orms, c) for c in FINAL_COLUMNS]
+    assert ours.status == more.get("status", "complete") and ours.replay == {"id": "r1"}
+    assert abs((ours.heartbeat_at - orms.heartbeat_at).total_seconds()) < 5
+    with CaptureQueriesContext(connection) as queries:
+        checkpoint.final_save(ours.pk, final("again", **more))
+    assert len(queries) == 1 and "status" not in queries[0]["sql"].split("WHERE", 1)[1]

@@ -27,11 +27,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from playground.conversations.turn_words import status_text
 from playground.models import Conversation, ModelProfile, Prompt, Turn
 from playground.prompts.answers import structured_answer
 from playground.streaming.launch import Question, launch
 from playground.streaming.tap import ToolNote
-from playground.templatetags.playground import status_text
 from playground.tools import BadSelection, clean_selection, unknown_servers
 from playground.turns.services import BadInput, clean_params, enabled_models
 from reasoning.request import EFFORT_LEVELS, REPLAY_POLICIES
