@@ -40,6 +40,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.db.models.functions import Now
 
+from playground import statements
 from playground.db_threads import detached_context, off_the_shared_thread
 from playground.models import ModelProfile, Turn, decimal_that_fits
 from playground.operations import context, heap, metrics
@@ -914,9 +915,13 @@ def _update_turn(turn_id: int, fields: dict[str, Any], final: bool) -> None:
     # while this process was paused is not overwritten by a late checkpoint.
     # The final save does overwrite it: the run did finish, and its outcome is true.
     if final:
-        Turn.objects.filter(pk=turn_id).update(**fields)
+        _final_save(turn_id, fields)  # the statement compiled once per set of fields
     else:
         checkpoints.checkpoint(turn_id, fields)  # the same UPDATE, compiled once
+
+
+# A turn's final save: whatever its status (a sweep's "interrupted" included).
+_final_save = statements.Update(Turn)
 
 
 def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:

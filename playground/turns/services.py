@@ -9,7 +9,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection, connections, router, transaction
@@ -18,6 +18,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from playground import statements
 from playground.models import Conversation, ModelProfile, Prompt, Turn, UserProviderKey
 from playground.security.secrets import Scrubber
 from playground.turns import keys, offer
@@ -240,28 +241,24 @@ START_SKIPS = ("sent", "error")
 def conversation_turns(conversation: Conversation) -> dict[int, Turn]:
     """Every turn of `conversation` (but `START_SKIPS`), by id, and the conversation's own
     row as other tabs left it (its leaf, title, tools), read in the same query and
-    copied into `conversation`; with no turn yet, that row on its own. Inside a
+    copied into `conversation` (one statement, with or without turns). Inside a
     start's transaction, after `lock_for_a_prompt`."""
-    turns: dict[int, Turn] = {}
-    fresh = None
     # A start reads of them their place in the tree, their state and what goes back to
     # the model (request_for): not each turn's request as sent nor its error (the largest
     # JSON a turn keeps), nor its model. Every turn is read on every prompt: a third of
-    # the read's CPU (60 turns: 6.5 -> 4.4 ms).
-    rows = Turn.objects.filter(conversation_id=conversation.pk).defer(*START_SKIPS)
-    for turn in rows.select_related("conversation"):
-        fresh = turn.conversation
-        turn.conversation = conversation
-        turns[turn.pk] = turn
-    if fresh is None:
-        conversation.refresh_from_db()
-        return turns
+    # the read's CPU (60 turns: 6.5 -> 4.4 ms). One statement written once, with the
+    # conversation's row joined (a new conversation's first prompt included).
+    fresh, found = statements.conversation_with_turns(conversation.pk, START_SKIPS)
     for f in Conversation._meta.concrete_fields:
         # As refresh_from_db: a related object cached for another id is dropped.
         value = getattr(fresh, f.attname)
         if isinstance(f, ForeignKey) and f.is_cached(conversation) and getattr(conversation, f.attname) != value:
             f.delete_cached_value(conversation)
         setattr(conversation, f.attname, value)
+    turns: dict[int, Turn] = {}
+    for turn in found:
+        turn.conversation = conversation
+        turns[turn.pk] = turn
     return turns
 
 
@@ -614,13 +611,19 @@ def enabled_models() -> QuerySet[ModelProfile]:
 
 
 def model_by_id(raw: Any, **also: Expression) -> ModelProfile:
-    """The enabled model a form or a socket message names by id; `also`: columns read
-    with it (a start's run limits, its session check), as attributes of it."""
-    models = ModelProfile.objects.select_related("provider")
+    """The enabled model a form or a socket message names by id, with its provider;
+    `also`: `RawSQL` columns read with it (a start's run limits, its session check), as
+    attributes of it."""
     try:
-        return (models.annotate(**also) if also else models).get(pk=int(raw or 0), enabled=True)
-    except (ValueError, TypeError, ModelProfile.DoesNotExist):
+        pk = int(raw or 0)
+    except (ValueError, TypeError):
         raise BadInput("Choose a model.") from None
+    if not 0 < pk < 2**63:  # no such row; a database would refuse the number itself
+        raise BadInput("Choose a model.")
+    model = statements.enabled_model(pk, **also)  # the statement written once
+    if model is None:
+        raise BadInput("Choose a model.")
+    return cast(ModelProfile, model)
 
 
 def start_regeneration(user_turn: Turn, model: ModelProfile, params: dict[str, Any]) -> Exchange:
