@@ -166,7 +166,8 @@ class Update:
         sql, params = query.get_compiler(db).as_sql()
         connection = connections[db]
         expected = [f.get_db_prep_save(fields[f.name], connection=connection) for f in value_fields]
-        if list(params) != [*expected, *self._where(0)]:
+        expected += self._where(0)
+        if len(params) != len(expected) or not all(map(same_parameter, params, expected)):
             return None
         return sql, value_fields
 
@@ -302,3 +303,8 @@ def active_token(digest: str) -> Any:
     by: Any = token_row.model._meta.get_field("user")
     by.set_cached_value(token, user)
     return token
+
+
+def same_parameter(a: Any, b: Any) -> bool:
+    """Two prepared values alike (psycopg's JSON wrappers compare by identity: by their object)."""
+    return bool(a == b) or (type(a) is type(b) and hasattr(a, "obj") and a.obj == b.obj)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from django.conf import settings
-from django.db import connection, connections, router, transaction
+from django.db import DatabaseError, connection, connections, router, transaction
 from django.db.models import BooleanField, Count, Expression, ForeignKey, Min, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
@@ -529,15 +529,21 @@ def _streaming_answer(
         insert_prompt_and_answer(user_turn, turn)
     else:
         turn.save(force_insert=True)
-    conversation.leaf = turn
-    conversation.model = model
-    conversation.prompt = prompt
-    update = ["leaf", "model", "prompt", "updated_at"]
+    # conversation.save(update_fields=...) as one UPDATE compiled once (statements.Update).
+    now = timezone.now()
+    changes: dict[str, Any] = {"leaf": turn.pk, "model": model.pk, "prompt": prompt.pk if prompt else None,
+                               "updated_at": now}
+    if title is not None:
+        changes["title"] = title
+    if not _conversation_update(conversation.pk, changes):
+        raise DatabaseError("Save with update_fields did not affect any rows.")
+    conversation.leaf, conversation.model, conversation.prompt, conversation.updated_at = turn, model, prompt, now
     if title is not None:
         conversation.title = title
-        update.append("title")
-    conversation.save(update_fields=update)
     return Exchange(user_turn, turn, request, branched)
+
+
+_conversation_update = statements.Update(Conversation)
 
 
 # The ids of a new exchange's two rows, taken in its INSERT (a CTE read once): the
@@ -561,33 +567,67 @@ def _new_ids_sql(vendor: str) -> str | None:
     return None
 
 
+# Per database: the exchange's INSERT (its ids' CTE included), and the fields given as
+# parameters, the prompt's then the answer's (the ids and the answer's parent are SQL);
+# None: its parameters are not simply those values (a field with a placeholder of its own).
+_exchange_inserts: dict[str, tuple[str, list[Any], list[Any]] | None] = {}
+
+
 def insert_prompt_and_answer(prompt: Turn, answer: Turn) -> None:
     """Store a new prompt and its answer (unsaved, the answer's parent the prompt) in
-    one INSERT, as `Model.save()` would each (no signals are connected to turns)."""
+    one INSERT, as `Model.save()` would each (no signals are connected to turns). The
+    statement is compiled once per database; each call prepares its values as the
+    compiler does (`pre_save`, `get_db_prep_save`)."""
     db = router.db_for_write(Turn)
-    ids = _new_ids_sql(connections[db].vendor)
+    connection = connections[db]
+    ids = _new_ids_sql(connection.vendor)
     if ids is None:  # another database: one statement each
         prompt.save(force_insert=True, using=db)
         answer.parent = prompt
         answer.save(force_insert=True, using=db)
         return
-    pk = Turn._meta.pk
-    prompt.pk = RawSQL(f"(SELECT prompt_id FROM {_NEW_IDS})", ())
-    answer.pk = RawSQL(f"(SELECT answer_id FROM {_NEW_IDS})", ())
-    answer.parent_id = RawSQL(f"(SELECT prompt_id FROM {_NEW_IDS})", ())
-    query = InsertQuery(Turn)
-    query.insert_values(list(Turn._meta.concrete_fields), [prompt, answer])
-    compiler = query.get_compiler(using=db)
-    compiler.returning_fields = [pk, Turn._meta.get_field("role")]
-    ((sql, params),) = compiler.as_sql()
-    with connections[db].cursor() as cursor:
-        # MATERIALIZED: read once for both rows (SQLite would otherwise inline it per use).
-        cursor.execute(f"WITH {_NEW_IDS} AS MATERIALIZED ({ids}) {sql}", params)
+    compiled = _exchange_inserts.get(db)
+    if compiled is None:
+        sql, params = _compile_exchange_insert(db, ids, prompt, answer)
+    else:
+        sql, prompt_fields, answer_fields = compiled
+        params = [f.get_db_prep_save(f.pre_save(prompt, True), connection=connection) for f in prompt_fields]
+        params += [f.get_db_prep_save(f.pre_save(answer, True), connection=connection) for f in answer_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         made = {role: new_id for new_id, role in cursor.fetchall()}
     prompt.pk, answer.pk = made[Turn.Role.USER], made[Turn.Role.ASSISTANT]
     answer.parent = prompt
     for turn in (prompt, answer):
         turn._state.adding, turn._state.db = False, db
+
+
+def _compile_exchange_insert(db: str, ids: str, prompt: Turn, answer: Turn) -> tuple[str, list[Any]]:
+    """The exchange's INSERT and this call's parameters, through the ORM's compiler;
+    kept for the next calls when its parameters are the fields' prepared values."""
+    pk = Turn._meta.pk
+    assert pk is not None
+    connection = connections[db]
+    prompt.pk = RawSQL(f"(SELECT prompt_id FROM {_NEW_IDS})", ())
+    answer.pk = RawSQL(f"(SELECT answer_id FROM {_NEW_IDS})", ())
+    answer.parent_id = RawSQL(f"(SELECT prompt_id FROM {_NEW_IDS})", ())
+    query = InsertQuery(Turn)
+    fields = list(Turn._meta.concrete_fields)
+    query.insert_values(fields, [prompt, answer])
+    compiler = query.get_compiler(using=db)
+    compiler.returning_fields = [pk, Turn._meta.get_field("role")]
+    ((sql, params),) = compiler.as_sql()
+    # MATERIALIZED: read once for both rows (SQLite would otherwise inline it per use).
+    sql = f"WITH {_NEW_IDS} AS MATERIALIZED ({ids}) {sql}"
+    prompt_fields = [f for f in fields if f is not pk]
+    answer_fields = [f for f in prompt_fields if f.name != "parent"]
+    # What the compiler gave, from the values its pre_save left on each turn.
+    expected = [f.get_db_prep_save(getattr(prompt, f.attname), connection=connection) for f in prompt_fields]
+    expected += [f.get_db_prep_save(getattr(answer, f.attname), connection=connection) for f in answer_fields]
+    plain = not any(hasattr(f, "get_placeholder") for f in fields)
+    same = len(expected) == len(params) and all(map(statements.same_parameter, expected, params))
+    _exchange_inserts[db] = (sql, prompt_fields, answer_fields) if plain and same else None
+    return sql, list(params)
 
 
 def prompt_for(owner: Any, prompt_id: Any) -> Prompt | None:
