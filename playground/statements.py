@@ -308,3 +308,50 @@ def active_token(digest: str) -> Any:
 def same_parameter(a: Any, b: Any) -> bool:
     """Two prepared values alike (psycopg's JSON wrappers compare by identity: by their object)."""
     return bool(a == b) or (type(a) is type(b) and hasattr(a, "obj") and a.obj == b.obj)
+
+
+class Insert:
+    """`Model.objects.create(**values)` for a model no signal is connected to, the
+    INSERT compiled by the ORM once per database; each call prepares its values as
+    `Model.save()` does (`pre_save`, `get_db_prep_save`) and sets what the database
+    returns (the new id). A statement whose parameters are not simply those values
+    falls back to `save()`."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.model = model
+        self._compiled: dict[str, tuple[str, list[Any]] | None] = {}
+
+    def __call__(self, **values: Any) -> Any:
+        from django.db.models.sql import InsertQuery
+
+        instance = self.model(**values)
+        meta = self.model._meta
+        db = router.db_for_write(self.model, instance=instance)
+        connection = connections[db]
+        fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
+        returning = meta.db_returning_fields
+        compiled = self._compiled.get(db, False)
+        if compiled is None or instance.pk is not None or not connection.features.can_return_columns_from_insert:
+            instance.save(force_insert=True, using=db)
+            return instance
+        if compiled is False:
+            query = InsertQuery(self.model)
+            query.insert_values(fields, [instance])
+            compiler = query.get_compiler(using=db)
+            compiler.returning_fields = returning
+            ((sql, params),) = compiler.as_sql()
+            expected = [f.get_db_prep_save(getattr(instance, f.attname), connection=connection) for f in fields]
+            plain = not any(hasattr(f, "get_placeholder") for f in fields) and len(params) == len(expected)
+            same = plain and all(map(same_parameter, params, expected))
+            self._compiled[db] = (sql, fields) if same else None
+        else:
+            sql, fields = compiled  # type: ignore[misc]
+            params = [f.get_db_prep_save(f.pre_save(instance, True), connection=connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        converters = converters_for([f.get_col(meta.db_table) for f in returning], connection)
+        for value, field in zip(convert(row, converters, connection), returning, strict=True):
+            setattr(instance, field.attname, value)
+        instance._state.adding, instance._state.db = False, db
+        return instance

@@ -189,3 +189,16 @@ def test_extra_columns_are_bound_not_written_into_the_statement(owner, scripted_
     model = statements.enabled_model(scripted_model.pk, echo=RawSQL("%s", (odd,)))
     assert model is not None and model.echo == odd
     assert Turn.objects.count() == 0
+
+
+def test_the_compiled_insert_writes_what_create_writes(owner, scripted_model):
+    insert = statements.Insert(Conversation)
+    made = [insert(owner=owner, model=scripted_model, settings={"effort": "high", "é": [1, None]}, origin="api",
+                   title=f"Asked {n}") for n in range(3)]
+    assert len(insert._compiled) == 1 and all(insert._compiled.values())
+    theirs = Conversation.objects.create(owner=owner, model=scripted_model, settings={"effort": "high"}, origin="api")
+    for conversation in made:
+        assert conversation.pk is not None and conversation._state.adding is False
+        assert fields_of(Conversation.objects.get(pk=conversation.pk)) == fields_of(conversation)
+        assert conversation.pk < theirs.pk
+    assert len({c.pk for c in made}) == 3
