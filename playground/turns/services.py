@@ -5,6 +5,7 @@ and is called from views, commands, or `database_sync_to_async` in the run.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -174,26 +175,35 @@ def check_run_limits(owner_id: Any, new_runs: int = 1) -> None:
 
 def runs_allowed(owner_id: Any, new_runs: int = 1) -> RawSQL:
     """Whether `check_run_limits` would let `new_runs` start, as a column another query
-    carries (the model a start reads): the same one pass over the owner's answers as
-    its aggregate, so a start reads its model and its limits in one statement. False:
-    `check_run_limits` says which limit and when to retry (its query, on a refusal
-    only)."""
+    carries (the model a start reads), so a start reads its model and its limits in one
+    statement. False: `check_run_limits` says which limit and when to retry (its query,
+    on a refusal only). Each count is found through an index of its own (the answers
+    streaming now; those of the last minute, `Turn.created_at`): one pass over every
+    answer the owner ever had cost ~0.17 ms per thousand of them (3.5 ms at 20,000)."""
+    window = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(minutes=1))
+    params = (
+        Turn.Status.STREAMING, owner_id, Turn.Role.ASSISTANT, new_runs, settings.MAX_CONCURRENT_RUNS,
+        window, owner_id, Turn.Role.ASSISTANT, new_runs, settings.RUNS_PER_MINUTE,
+    )
+    return RawSQL(_runs_allowed_sql(connection.vendor), params, output_field=BooleanField())
+
+
+@functools.cache
+def _runs_allowed_sql(vendor: str) -> str:
     turn, conversation = Turn._meta, Conversation._meta
     q = connection.ops.quote_name
-    window = connection.ops.adapt_datetimefield_value(timezone.now() - timedelta(minutes=1))
-    sql = (
-        f"SELECT COUNT(*) FILTER (WHERE t.{q('status')} = %s) + %s <= %s"
-        f" AND COUNT(*) FILTER (WHERE t.{q('created_at')} >= %s) + %s <= %s"
-        f" FROM {q(turn.db_table)} t INNER JOIN {q(conversation.db_table)} c"
+    owners_answers = (
+        f"SELECT COUNT(*) FROM {q(turn.db_table)} t INNER JOIN {q(conversation.db_table)} c"
         f" ON t.{q(str(turn.get_field('conversation').column))} = c.{q(str(conversation.pk.column))}"
-        f" WHERE c.{q(str(conversation.get_field('owner').column))} = %s AND t.{q('role')} = %s"
     )
-    params = (
-        Turn.Status.STREAMING, new_runs, settings.MAX_CONCURRENT_RUNS,
-        window, new_runs, settings.RUNS_PER_MINUTE,
-        owner_id, Turn.Role.ASSISTANT,
+    owner = f"c.{q(str(conversation.get_field('owner').column))}"
+    # "+owner": SQLite would otherwise start from the owner's conversations (an equality
+    # beats a range in its planner) and read all their turns; PostgreSQL plans by cost.
+    return (
+        f"(({owners_answers} WHERE t.{q('status')} = %s AND {owner} = %s AND t.{q('role')} = %s) + %s <= %s"
+        f" AND ({owners_answers} WHERE t.{q('created_at')} >= %s AND +{owner} = %s AND t.{q('role')} = %s)"
+        " + %s <= %s)"
     )
-    return RawSQL(f"({sql})", params, output_field=BooleanField())
 
 
 def check_prompt(prompt: str) -> str:
