@@ -145,3 +145,24 @@ def test_the_run_limits_column_counts_what_check_run_limits_counts(
     assert allowed is (not refused)
     # Two of the owner's answers streaming, two of the last minute; one more asked for.
     assert refused is (at_once < 2 + 1 or a_minute < 2 + 1)
+
+
+@pytest.mark.parametrize("change", ["logged_out", "expired", "password", "disabled"])
+def test_a_session_checked_before_is_refused_at_once_after_it_changed(client, owner, scripted_model, change):
+    # The check keeps the decoded session and the user's auth hash for the text it read:
+    # what it reads each time (the session's row, the password, is_active) still decides.
+    client.force_login(owner)
+    key = client.cookies["sessionid"].value
+    check = SessionCheck({"user": owner, "session": type("Session", (), {"session_key": key})()})
+    for _ in range(2):
+        assert check.verdict(model_by_id(scripted_model.pk, **check.columns())) is True
+    users = type(owner).objects.filter(pk=owner.pk)
+    if change == "logged_out":
+        Session.objects.filter(session_key=key).delete()
+    elif change == "expired":
+        Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    elif change == "password":
+        users.update(password="pbkdf2_sha256$1$salt$another")
+    else:
+        users.update(is_active=False)
+    assert check.verdict(model_by_id(scripted_model.pk, **check.columns())) is False
