@@ -931,6 +931,7 @@ def _update_turn_fields(turn_id: int, fields: dict[str, Any]) -> None:
 def begin(run: TurnRun) -> TurnRun:
     """Start `run`'s task on the running loop; it is live (in RUNS) from now on."""
     RUNS[run.turn_id] = run
+    heap.run_started()  # no quiet-spell collection while it runs
     # Not in the starting request's thread-sensitive context: the run outlives the
     # request, and its database work belongs on the process's one shared thread (db_threads).
     run.task = asyncio.get_running_loop().create_task(

@@ -113,3 +113,19 @@ def test_a_trim_left_pending_on_a_closed_loop_does_not_stop_the_next(quick, monk
         await until(lambda: heap.trims == before + 1)
 
     asyncio.run(next_quiet_spell())
+
+
+async def test_a_run_started_before_the_quiet_trim_calls_it_off_until_the_last_run_ends(quick, monkeypatch):
+    # The trim's full collection holds the GIL (350 ms with 200 sockets open): a burst
+    # of turns starting in the quiet delay after the previous one waited behind it.
+    monkeypatch.setattr(heap, "QUIET_DELAY", 0.2)
+    collections = []
+    monkeypatch.setattr(heap.gc, "collect", lambda *a: collections.append(a) or 0)
+    before = quick.trims
+    quick.run_ended(0)
+    quick.run_started()
+    await asyncio.sleep(0.4)
+    assert quick.trims == before and not collections
+    quick.run_ended(0)
+    await until(lambda: quick.trims == before + 1)
+    assert len(collections) == 1
