@@ -62,10 +62,15 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--baseline", type=Path)
     ap.add_argument("--switch", action="store_true")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                    help="one more variant: this checkout with NAME=VALUE in the server's environment")
     args = ap.parse_args()
     variants: dict[str, tuple[Path, dict[str, str]]] = {"this": (harness.ROOT, {})}
     if args.baseline:
         variants["baseline"] = (args.baseline, {})
     if args.switch:
         variants["switch 0.5 ms"] = (harness.ROOT, {"BENCH_SWITCH_INTERVAL": "0.0005"})
+    for pair in args.env:
+        name, _, value = pair.partition("=")
+        variants[f"this {pair}"] = (harness.ROOT, {name: value})
     asyncio.run(main(args.turns, args.rounds, variants))

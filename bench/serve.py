@@ -133,6 +133,9 @@ def _stats() -> dict[str, Any]:
         "writes_by_what": dict(sorted(_writes_by_what.items())),
         "loop_lag_ms": {"samples": len(lags), "p50": q(0.5), "p99": q(0.99), "max": q(1.0)},
         "parts": {name: {"cpu_s": round(v[0], 6), "queries": v[1], "calls": v[2]} for name, v in _parts.items()},
+        "gc": {f"gen{g}": {"collections": sum(1 for x, _ in _gc_log if x == g),
+                           "ms": round(sum(ms for x, ms in _gc_log if x == g), 1),
+                           "longest_ms": max((ms for x, ms in _gc_log if x == g), default=0)} for g in (0, 1, 2)},
         "pid": os.getpid(),
         "time": time.monotonic(),
     }
@@ -284,6 +287,7 @@ async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
             _writes_by_what.clear()
             _parts.clear()
             _lags.clear()
+            _gc_log.clear()
         await _respond(send, _stats())
         return
     if _NO_REQUEST_THREADS:
@@ -592,12 +596,38 @@ def _turn_trace_summary() -> dict[str, Any]:
     return out
 
 
+# With BENCH_GC_LOG=1: each garbage collection's generation and wall time (ms), for
+# `/__bench__/stats` ("gc"): a full collection holds the GIL, so every turn waits.
+_gc_log: list[tuple[int, float]] = []
+
+
+def _install_gc_log() -> None:
+    import gc
+
+    started: list[float] = []
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+            if info["generation"] == 2 and os.environ.get("BENCH_GC_WHERE"):
+                import traceback
+
+                print("bench: full collection from", threading.current_thread().name,
+                      "".join(traceback.format_stack(limit=6)), flush=True)
+        elif started:
+            _gc_log.append((info["generation"], round((time.perf_counter() - started[0]) * 1000, 2)))
+
+    gc.callbacks.append(callback)
+
+
 _install_query_counter()
 _bench_toggles()
 if os.environ.get("BENCH_GC_METER") == "1":
     import gc
 
     gc.callbacks.append(_gc_meter)
+if os.environ.get("BENCH_GC_LOG") == "1":
+    _install_gc_log()
 if os.environ.get("BENCH_TURN_TRACE") == "1":
     _install_turn_trace()
 if os.environ.get("BENCH_PARTS") == "1":

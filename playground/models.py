@@ -374,7 +374,12 @@ class Turn(models.Model):
 
     class Meta:
         ordering = ["created_at", "pk"]
-        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+        indexes = [
+            models.Index(fields=["status", "heartbeat_at"]),
+            # A start counts the owner's answers of the last minute (turns.services.runs_allowed):
+            # this minute's rows of everyone, not every answer the owner ever had.
+            models.Index(fields=["created_at"], name="turn_created_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} turn {self.pk}"

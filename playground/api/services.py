@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 
+from playground import statements
 from playground.api.errors import bad_parameter
 from playground.api.requests import CompletionRequest
 from playground.models import Conversation, Preferences, Turn
@@ -35,6 +36,8 @@ from reasoning.context import ReplayRefused
 from reasoning.request import ChatRequest
 
 API_ORIGIN = "api"
+# Conversation.objects.create, its INSERT compiled once (no signal is connected to conversations).
+_new_conversation = statements.Insert(Conversation)
 
 
 def store(user: Any, request: CompletionRequest) -> tuple[Conversation, list[Turn], bool]:
@@ -43,7 +46,7 @@ def store(user: Any, request: CompletionRequest) -> tuple[Conversation, list[Tur
     model = request.model
     keep = Preferences.of(user).store_api_requests
     with transaction.atomic(savepoint=False):  # inside store_exchange's transaction, no savepoint
-        conversation = Conversation.objects.create(
+        conversation = _new_conversation(
             owner=user, model=model, settings=request.params, origin=API_ORIGIN,
             title=(request.prompt.strip().splitlines() or ["API request"])[0][:80],
         )

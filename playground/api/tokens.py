@@ -13,6 +13,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from playground import statements
 from playground.models import ApiToken
 
 TOKEN_PREFIX = "rp-"
@@ -53,11 +54,8 @@ def token_for(authorization: str) -> ApiToken | None:
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(TOKEN_PREFIX):
         return None
-    token = (
-        ApiToken.objects.select_related("user", "user__preferences")
-        .filter(digest=digest_of(secret), revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
+    # Revoked, or its user made inactive: not found, from the very next request.
+    token: ApiToken | None = statements.active_token(digest_of(secret))  # with its user and preferences
     if token is None:
         return None
     now = timezone.now()

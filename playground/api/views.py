@@ -31,6 +31,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from playground import statements
 from playground.api import shapes
 from playground.api.asgi import EventStream
 from playground.api.errors import ApiError, from_turn_error, rate_limited
@@ -66,10 +67,8 @@ def _enabled_models() -> list[ModelProfile]:
 def _model(label: str, owner_id: Any = None) -> ModelProfile:
     """The enabled model labelled `label`; with an owner, read with whether the owner's
     run limits let a turn start (`runs_allowed`, one statement for both)."""
-    model = enabled_models().filter(label=label)
-    if owner_id is not None:
-        model = model.annotate(runs_allowed=runs_allowed(owner_id))
-    found = model.first()
+    also = {"runs_allowed": runs_allowed(owner_id)} if owner_id is not None else {}
+    found: ModelProfile | None = statements.enabled_model_labelled(label, **also)  # the statement written once
     if found is None:
         raise ApiError(404, f"The model {label!r} does not exist.", code="model_not_found", param="model")
     return found

@@ -19,7 +19,7 @@ from django.utils import timezone
 from playground.models import Conversation, Turn
 from playground.security.sockets import SessionCheck, session_is_current
 from playground.streaming.launch import NotAllowed, Question, store
-from playground.turns.services import RunLimit, model_by_id, start_exchange
+from playground.turns.services import RunLimit, check_run_limits, model_by_id, runs_allowed, start_exchange
 from tests.playground.test_socket_security import SESSION_CHANGES, logged_in_then_changed
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +109,60 @@ def test_the_prompt_and_its_answer_take_ids_as_the_database_would(owner, scripte
     # The next row the database numbers itself comes after them.
     after = Turn.objects.create(conversation=conversation, role="user", parent=answer)
     assert after.pk > answer.pk
+
+
+@pytest.mark.parametrize(("at_once", "a_minute"), [(2, 100), (3, 100), (100, 2), (100, 3), (3, 3)])
+def test_the_run_limits_column_counts_what_check_run_limits_counts(
+    settings, owner, stranger, scripted_model, at_once, a_minute
+):
+    # Each count through its own index now (runs_allowed): only the owner's answers,
+    # streaming whatever their age, and those of the last minute whatever their status.
+    settings.MAX_CONCURRENT_RUNS, settings.RUNS_PER_MINUTE = at_once, a_minute
+    long_ago = timezone.now() - timedelta(minutes=5)
+    mine = Conversation.objects.create(owner=owner)
+    theirs = Conversation.objects.create(owner=stranger)
+    for conversation, role, status, created in [
+        (mine, "assistant", "streaming", long_ago),  # counts at once, not in the minute
+        (mine, "assistant", "streaming", None),  # counts in both
+        (mine, "assistant", "complete", None),  # the minute only
+        (mine, "assistant", "complete", long_ago),  # neither
+        (mine, "user", "streaming", None),  # a prompt: neither
+        (mine, "user", "complete", None),
+        (theirs, "assistant", "streaming", None),  # someone else's: neither
+        (theirs, "assistant", "complete", None),
+        (theirs, "assistant", "streaming", long_ago),
+    ]:
+        turn = Turn.objects.create(conversation=conversation, role=role, status=status)
+        if created is not None:
+            Turn.objects.filter(pk=turn.pk).update(created_at=created)
+    allowed = model_by_id(scripted_model.pk, runs_allowed=runs_allowed(owner.pk)).runs_allowed
+    try:
+        check_run_limits(owner.pk)
+    except RunLimit:
+        refused = True
+    else:
+        refused = False
+    assert allowed is (not refused)
+    # Two of the owner's answers streaming, two of the last minute; one more asked for.
+    assert refused is (at_once < 2 + 1 or a_minute < 2 + 1)
+
+
+@pytest.mark.parametrize("change", ["logged_out", "expired", "password", "disabled"])
+def test_a_session_checked_before_is_refused_at_once_after_it_changed(client, owner, scripted_model, change):
+    # The check keeps the decoded session and the user's auth hash for the text it read:
+    # what it reads each time (the session's row, the password, is_active) still decides.
+    client.force_login(owner)
+    key = client.cookies["sessionid"].value
+    check = SessionCheck({"user": owner, "session": type("Session", (), {"session_key": key})()})
+    for _ in range(2):
+        assert check.verdict(model_by_id(scripted_model.pk, **check.columns())) is True
+    users = type(owner).objects.filter(pk=owner.pk)
+    if change == "logged_out":
+        Session.objects.filter(session_key=key).delete()
+    elif change == "expired":
+        Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    elif change == "password":
+        users.update(password="pbkdf2_sha256$1$salt$another")
+    else:
+        users.update(is_active=False)
+    assert check.verdict(model_by_id(scripted_model.pk, **check.columns())) is False

@@ -562,3 +562,21 @@ async def test_a_connection_not_accepted_within_the_connect_timeout_is_a_timeout
         finally:
             for filler in fillers:
                 filler.close()
+
+
+async def test_the_pooled_client_keeps_no_cookie_a_response_set():
+    # One client carries every user's requests: a provider's Set-Cookie (a gateway's
+    # session, a CDN's bot cookie) must not go out with the next request, whoever's.
+    from reasoning.wire import make_client
+
+    seen: list[str | None] = []
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, headers={"set-cookie": "session=user-a; Path=/"}, text="ok")
+
+    async with make_client(transport=httpx.MockTransport(provider)) as client:
+        for _ in range(3):
+            await client.get("https://provider.example/v1/models")
+        assert seen == [None, None, None]
+        assert len(client.cookies) == 0
