@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.harness import PY, ROOT, SERVER_CORES, Server, Upstream, _pinned, ms, pct, prompt
+from bench.harness import DATA_KINDS, PY, ROOT, SERVER_CORES, Server, Upstream, _pinned, ms, pct, prompt
 
 MODEL = "Bench fake model"  # bench.setup_db's model
 DIRECT_READER = """
@@ -163,7 +163,11 @@ async def turn_cost(server: Server, upstream: Upstream, turns: int = 30) -> dict
     return {
         "turns": turns,
         "server_cpu_ms_per_turn": round(cpu / turns * 1000, 2),
-        "db_queries_per_turn": round(sum(stats["queries"].values()) / turns, 1),
+        # Data statements, as tests/playground/test_turn_queries.py counts them; BEGIN,
+        # COMMIT and savepoints apart.
+        "db_queries_per_turn": round(sum(stats["queries"].get(k, 0) for k in DATA_KINDS) / turns, 1),
+        "db_transaction_statements_per_turn": round(stats["queries"].get("transaction", 0) / turns, 1),
+        "db_queries_by_kind": stats["queries"],
         "parts_per_turn": per_turn_parts(stats, turns),
     }
 

@@ -40,6 +40,9 @@ PY = sys.executable
 CORES = sorted(os.sched_getaffinity(0))
 # The server gets the first core; the bench client and the fake provider share the other.
 SERVER_CORES = {CORES[0]}
+# The statements the server's counter (bench/serve.py) calls queries; it counts BEGIN,
+# COMMIT and savepoints as "transaction", PRAGMA and the like as "other".
+DATA_KINDS = ("select", "insert", "update", "delete")
 BENCH_CORES = {CORES[-1]} if len(CORES) > 1 else set(CORES)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

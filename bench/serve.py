@@ -53,12 +53,44 @@ _parts: dict[str, list[Any]] = {}
 _part_stack = threading.local()
 
 
+_DATA = ("select", "insert", "update", "delete")
+_TRANSACTION = {"begin", "commit", "rollback", "savepoint", "release"}
+
+
+def _kind(text: str) -> str:
+    """select / insert / update / delete (a `WITH ...` statement by the verb after its
+    CTEs: the exchange's INSERT takes its ids in one), "transaction" (BEGIN, COMMIT,
+    savepoints), or "other" (PRAGMA, SET...)."""
+    verb = text.split(None, 1)[0].lower() if text else "other"
+    if verb == "with":
+        verb = _verb_after_ctes(text)
+    if verb in _DATA:
+        return verb
+    return "transaction" if verb in _TRANSACTION else "other"
+
+
+def _verb_after_ctes(text: str) -> str:
+    """The first data verb outside every parenthesis of a `WITH` statement."""
+    depth, word = 0, []
+    for ch in text[4:] + " ":
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if depth == 0 and (ch.isalpha() or ch == "_"):
+            word.append(ch)
+            continue
+        if word and "".join(word).lower() in _DATA:
+            return "".join(word).lower()
+        word = []
+    return "select"
+
+
 def _count(sql: Any) -> None:
     text = str(sql).lstrip() if sql else ""
-    verb = text.split(None, 1)[0].lower() if text else "other"
-    kind = verb if verb in {"select", "insert", "update", "delete"} else "other"
+    kind = _kind(text)
     _queries[kind] = _queries.get(kind, 0) + 1
-    if kind != "other":
+    if kind in _DATA:
         stack = getattr(_part_stack, "names", None)
         part = _parts.setdefault(stack[-1] if stack else "outside the metered parts", [0.0, 0, 0])
         part[1] += 1
@@ -66,7 +98,9 @@ def _count(sql: Any) -> None:
         # "UPDATE "playground_turn" SET "status" = ..." -> 'update playground_turn status':
         # enough to tell checkpoints from sweeps and session saves.
         words = text.replace('"', "").replace("`", "").split()
-        at = {"insert": 2, "update": 1, "delete": 2}[kind]
+        upper = [w.upper() for w in words]
+        verb_at = upper.index(kind.upper()) if kind.upper() in upper else 0  # after a WITH's CTEs
+        at = verb_at + {"insert": 2, "update": 1, "delete": 2}[kind]
         table = words[at] if len(words) > at else "?"
         column = words[at + 2] if kind == "update" and len(words) > at + 2 else ""
         what = f"{kind} {table} {column}".strip()
