@@ -287,6 +287,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     assert "was better" in page.locator(".voted").inner_text()
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_the_setup_form_adds_columns_and_shares_settings(logged_in_page, server, screenshot):
     page = logged_in_page
     page.goto(server.url("/compare/new/"))
