@@ -20,6 +20,7 @@ a missing browser is a failure: a green CI run must have driven a real browser.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -247,6 +248,34 @@ def server(_collected_static: Path) -> Iterator[Server]:
             process.kill()
             process.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def brief_long_thoughts(server: Server) -> Iterator[None]:
+    """The "long thoughts" simulator thinks ~800 tokens instead of its 3,000 during the test.
+
+    For tests that need its thought to be another than the quick simulator's (a
+    column of its own, a diff, a tall folded block, a blind name) but never act while
+    it streams: at the suite's 400 tokens a second its turn takes 2 s instead of 7.5,
+    and a comparison test runs up to four such rounds. Tests that act mid-stream
+    (stop, scroll, reload, cut the connection) keep the full thought."""
+    read = (
+        "import json\nfrom playground.models import ModelProfile\n"
+        "print(json.dumps(ModelProfile.objects.get(model_id='simulator-long').options))\n"
+    )
+    options = json.loads(server.shell(read).strip().splitlines()[-1])
+
+    def store(value: dict[str, object]) -> None:
+        server.shell(
+            "from playground.models import ModelProfile\n"
+            f"ModelProfile.objects.filter(model_id='simulator-long').update(options={value!r})\n"
+        )
+
+    store({**options, "reasoning_tokens": 800})
+    try:
+        yield
+    finally:
+        store(options)
 
 
 class _SharedChromium:

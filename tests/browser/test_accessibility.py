@@ -96,6 +96,7 @@ def test_compare_pages_new_live_voted_and_the_leaderboard(logged_in_page, server
     assert_clean(page, "word diff page")
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_compare_pages_in_the_dark_theme(logged_in_page, server):
     page = logged_in_page
     page.emulate_media(color_scheme="dark")
@@ -131,6 +132,7 @@ def test_a_finished_turn_is_announced_once_not_each_fragment(logged_in_page, ser
     assert page.locator("#announcer").get_attribute("role") == "status"
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_blind_column_is_announced_by_its_blind_name(logged_in_page, server):
     page = logged_in_page
     start_comparison(page, server, [QUICK, LONG], "What is 2*21?", blind=True)

@@ -273,6 +273,7 @@ def test_stop_is_the_send_button_and_a_stopped_turn_says_so(logged_in_page, serv
     assert page.locator("#send").inner_text() == "Send"
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_compare_round_throws_no_page_error(logged_in_page, server):
     """The chat script runs on the compare screen too: a round (two columns, a
     follow-up) must not trip it."""

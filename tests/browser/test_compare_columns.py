@@ -21,6 +21,7 @@ def follow_up(page, prompt: str, columns: int, answers: int) -> None:
     wait_all_done(page, answers)
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_every_column_shows_its_whole_answer_after_follow_ups(logged_in_page, server):
     page = logged_in_page
     start_comparison(page, server, [LONG, QUICK], "What is 17*23?")
@@ -35,6 +36,7 @@ def test_every_column_shows_its_whole_answer_after_follow_ups(logged_in_page, se
         assert tools["y"] + tools["height"] <= box["y"] + box["height"] + 1
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_scrolling_one_column_moves_the_others_to_the_same_round(logged_in_page, server):
     page = logged_in_page
     start_comparison(page, server, [QUICK, LONG], "What is 9*9?")
@@ -64,6 +66,7 @@ def test_scrolling_one_column_moves_the_others_to_the_same_round(logged_in_page,
     assert b.evaluate("s => s.scrollTop") < 2  # B stays where it was
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_the_word_diff_opens_under_the_metrics(logged_in_page, server, screenshot):
     page = logged_in_page
     start_comparison(page, server, [QUICK, LONG], "What is 6*7?")
@@ -86,6 +89,7 @@ LINKS = """() => [...document.querySelectorAll('[href], [hx-get], [data-copy], f
             || e.getAttribute('action') || e.getAttribute('ws-connect'))"""
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_no_link_of_a_blind_comparison_page_names_a_model(page, server):
     # A user of its own: their lists hold this comparison only, nothing other tests revealed.
     server.create_user("blinda", "blinda correct horse battery")
@@ -152,6 +156,7 @@ def test_the_leaderboard_shows_intervals_ranks_and_the_position_term(page, serve
     screenshot(page, "compare-leaderboard")
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_blind_comparison_on_a_phone_in_the_dark(phone_page, server, screenshot):
     from tests.browser.test_accessibility import assert_clean
 

@@ -172,6 +172,7 @@ def broken_providers(server):
     )
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_failing_column_shows_its_error_and_the_others_finish(logged_in_page, server, screenshot, broken_providers):
     page = logged_in_page
     add_openai_model(server, "refused", "Refused upstream", f"http://127.0.0.1:{closed_port()}/v1")
@@ -226,6 +227,7 @@ def leaderboard_rows(page) -> list[tuple[str, str, str]]:
     ]
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_page, server, screenshot):
     page = logged_in_page
     page.add_init_script(  # every socket message, to check no label went over the wire
@@ -285,6 +287,7 @@ def test_a_blind_vote_reveals_the_labels_and_moves_the_leaderboard(logged_in_pag
     assert "was better" in page.locator(".voted").inner_text()
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_the_setup_form_adds_columns_and_shares_settings(logged_in_page, server, screenshot):
     page = logged_in_page
     page.goto(server.url("/compare/new/"))

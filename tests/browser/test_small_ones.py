@@ -13,6 +13,7 @@ from tests.browser.test_compare_page import LONG
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_a_new_chat_starts_on_the_last_model_used(logged_in_page, server):
     page = logged_in_page
     errors: list[str] = []

@@ -79,11 +79,11 @@ for label, params in (("Offline simulator", {"effort": "low"}), ("Offline simula
 """
 
 
+@pytest.mark.usefixtures("brief_long_thoughts")
 def test_an_arena_battle(logged_in_page, server):
-    from tests.browser.conftest import manage
     from tests.browser.test_compare_page import wait_all_done
 
-    manage(server.env, "shell", "-c", POOL)
+    server.shell(POOL)
     page = logged_in_page
     page.goto(server.url("/arena/"))
     assert page.get_by_text("3 entrants of 2 models").is_visible()

@@ -12,11 +12,14 @@ import sqlite3
 import subprocess
 import sys
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.manage_process import ManageProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -37,6 +40,12 @@ class Deployment:
     database_url: str = ""  # "" -> SQLite in data_dir
     redis_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # One kept Django process runs this deployment's commands (tests/manage_process.py),
+    # not a process each: a Django start is ~1.3 s of CPU, and the gateway and scale-out
+    # fixtures ran several a deployment. Not an init field, so `dataclasses.replace`
+    # (another environment) gets a process of its own.
+    _commands: ManageProcess | None = field(default=None, init=False, repr=False, compare=False)
+    _commands_env: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -81,11 +90,26 @@ class Deployment:
 
             migrate(self.data_dir)  # the same file, made once (tests/migrated.py)
             return ""
-        cmd = [sys.executable, "manage.py", *args] + (["-c", code] if code is not None else [])
-        done = subprocess.run(cmd, cwd=ROOT, env=self.env(), capture_output=True, text=True, timeout=120)
+        done = self._kept_process().run(*args, *(["-c", code] if code is not None else []))
         if done.returncode:
             raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
+
+    def _kept_process(self) -> ManageProcess:
+        env = self.env()
+        if self._commands is None or env != self._commands_env:  # `extra` changed: its settings are read at start
+            if self._commands is not None:
+                self._commands.close()
+            self._commands, self._commands_env = ManageProcess(env, ROOT, self.data_dir / "manage.log"), env
+            # Ends with the deployment (or the worker): its input closed, the process exits.
+            weakref.finalize(self, self._commands.close)
+        return self._commands
+
+    def close(self) -> None:
+        """Stop the kept command process (a test that drops its database calls this first)."""
+        if self._commands is not None:
+            self._commands.close()
+            self._commands = None
 
     def setup(self, options: dict[str, Any], conversations: int = 1) -> dict[str, Any]:
         """Migrate; a user with a session, a "paced" model with `options`, a conversation."""
