@@ -43,6 +43,7 @@ SERVER_CORES = {CORES[0]}
 # The statements the server's counter (bench/serve.py) calls queries; it counts BEGIN,
 # COMMIT and savepoints as "transaction", PRAGMA and the like as "other".
 DATA_KINDS = ("select", "insert", "update", "delete")
+
 BENCH_CORES = {CORES[-1]} if len(CORES) > 1 else set(CORES)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -452,3 +453,15 @@ async def open_sockets(server: Server, conversations: list[int], batch: int = 50
 
 def which(name: str) -> str | None:
     return shutil.which(name)
+
+
+def turn_writes(stats: dict) -> int:
+    """The writes of `stats` that belong to turns: DESIGN's budget is per turn. A server
+    process's own heartbeat (its `playground_worker` row, every WORKER_HEARTBEAT_INTERVAL
+    whatever the number of turns) is counted apart (`process_writes`)."""
+    return stats["writes"] - process_writes(stats)
+
+
+def process_writes(stats: dict) -> int:
+    by_what = stats.get("writes_by_what") or {}
+    return sum(n for what, n in by_what.items() if what.split()[1:2] == ["playground_worker"])

@@ -39,7 +39,7 @@ import tempfile
 import time
 from typing import Any
 
-from bench.harness import Server, Socket, TurnRecord, Upstream, max_frames_per_second
+from bench.harness import Server, Socket, TurnRecord, Upstream, max_frames_per_second, process_writes, turn_writes
 from bench.upstream_proc import TOKEN_CHARS
 
 CHROMIUM = "/usr/bin/chromium"
@@ -217,7 +217,8 @@ async def run(server: Server, upstream: Upstream, tokens: int, rate: float) -> d
         "reasoning_chars_shown": shown,
         "reasoning_chars_expected": r * TOKEN_CHARS,
         "db_queries": stats["queries"],
-        "db_writes": stats["writes"],
+        "db_writes": turn_writes(stats),
+        "db_writes_of_the_process": process_writes(stats),
         "db_writes_by_what": stats.get("writes_by_what"),
         "db_writes_budget": round(5 + streaming_s, 1),
         **({"mid_stream": mid} if SCREENSHOT_TO else {}),

@@ -28,8 +28,10 @@ from bench.harness import (
     open_sockets,
     pct,
     proc_cpu_seconds,
+    process_writes,
     prompt,
     token_latencies,
+    turn_writes,
 )
 from bench.upstream_proc import TOKEN_CHARS
 
@@ -91,7 +93,8 @@ async def throughput(server: Server, upstream: Upstream, tokens: int = 30_000) -
         "ws_messages": record.messages,
         "complete": record.done_at is not None and record.r_len == r * TOKEN_CHARS,
         "db_queries": stats["queries"],
-        "db_writes": stats["writes"],
+        "db_writes": turn_writes(stats),
+        "db_writes_of_the_process": process_writes(stats),
         "db_writes_by_what": stats.get("writes_by_what"),
         "stream_seconds": round(last_token_at - writes[1], 3) if last_token_at else None,
     }
@@ -217,7 +220,8 @@ async def concurrency(
         "load_generator_cpu_pct": round((up_cpu + bench_cpu) / wall * 100, 1),
         "server_rss_mb_max": round(max(rss, default=0.0), 1),
         "frames_per_s_per_turn_max": max(fps, default=None),
-        "db_writes": stats["writes"],
+        "db_writes": turn_writes(stats),
+        "db_writes_of_the_process": process_writes(stats),
         "db_writes_by_what": stats.get("writes_by_what"),
         "wall_s": round(wall, 2),
     }
@@ -300,7 +304,8 @@ async def small_turn(server: Server, upstream: Upstream) -> dict[str, Any]:
         out.update({
             "streaming_s": round(streaming_s, 2),
             "db_queries": stats["queries"],
-            "db_writes": stats["writes"],
+            "db_writes": turn_writes(stats),
+            "db_writes_of_the_process": process_writes(stats),
             "db_writes_by_what": stats.get("writes_by_what"),
             "db_writes_budget": round(5 + streaming_s, 1),
             "bytes_to_browser": record.bytes,
