@@ -24,60 +24,32 @@ checkpoint.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from typing import Any
 
 from channels.db import database_sync_to_async
-from django.db import connections, router, transaction
-from django.db.models.expressions import ResolvedOuterRef
+from django.db import router, transaction
 from django.db.models.functions import Now
-from django.db.models.sql import UpdateQuery
 
+from playground import statements
 from playground.db_threads import detached_context
 from playground.models import Turn
 from playground.turns.liveness import WORKER_ID
 
-# (database alias, vendor, field names, each value's kind, a streaming turn's only)
-#   -> (sql, the fields whose values are parameters)
-_compiled: dict[tuple[str, str, tuple[str, ...], tuple[str, ...], bool], tuple[str, list[Any]] | None] = {}
-
-
-def _is_expression(value: Any) -> bool:
-    return hasattr(value, "resolve_expression")
-
-
-def _kind(value: Any) -> str:
-    """'sql': written into the statement (an expression, or None as NULL); 'param': a parameter."""
-    return "sql" if value is None or _is_expression(value) else "param"
+# The statements, compiled once per database and set of fields (playground.statements).
+_streaming_turn = statements.Update(Turn, and_where=("status", Turn.Status.STREAMING))
+_any_turn = statements.Update(Turn)
 
 
 def checkpoint(turn_id: int, fields: dict[str, Any]) -> int:
     """`Turn.objects.filter(pk=turn_id, status=STREAMING).update(**fields)`; the rows changed."""
-    return _update(turn_id, fields, streaming_only=True)
+    return _streaming_turn(turn_id, fields)
 
 
 def final_save(turn_id: int, fields: dict[str, Any]) -> int:
     """`Turn.objects.filter(pk=turn_id).update(**fields)`, the run's last write (whatever
     the turn's status: the run did finish), by a statement compiled once the same way:
     through the ORM, building and compiling it was most of the turn's final save."""
-    return _update(turn_id, fields, streaming_only=False)
-
-
-def _update(turn_id: int, fields: dict[str, Any], *, streaming_only: bool) -> int:
-    alias = router.db_for_write(Turn)
-    connection = connections[alias]
-    names = tuple(fields)
-    key = (alias, connection.vendor, names, tuple(_kind(v) for v in fields.values()), streaming_only)
-    if key not in _compiled:
-        _compiled[key] = _compile(alias, fields, streaming_only)
-    compiled = _compiled[key]
-    if compiled is None:  # a statement this cache cannot reuse: the ORM's way
-        return _orm_update(turn_id, fields, streaming_only=streaming_only)
-    sql, value_fields = compiled
-    params = [f.get_db_prep_save(fields[f.name], connection=connection) for f in value_fields]
-    params += [turn_id, Turn.Status.STREAMING] if streaming_only else [turn_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.rowcount)
+    return _any_turn(turn_id, fields)
 
 
 def _orm_update(turn_id: int, fields: dict[str, Any], *, streaming_only: bool = True) -> int:
@@ -85,31 +57,6 @@ def _orm_update(turn_id: int, fields: dict[str, Any], *, streaming_only: bool = 
     if streaming_only:
         turns = turns.filter(status=Turn.Status.STREAMING)
     return turns.update(**fields)
-
-
-def _compile(alias: str, fields: dict[str, Any], streaming_only: bool = True) -> tuple[str, list[Any]] | None:
-    """The statement with placeholders, or None when its parameters are not simply
-    the prepared values then (pk, status), in that order."""
-    turns = Turn.objects.filter(pk=0)
-    if streaming_only:
-        turns = turns.filter(status=Turn.Status.STREAMING)
-    query = cast(UpdateQuery, turns.query.chain(UpdateQuery))
-    query.add_update_values(fields)
-    value_fields = []
-    for field, _model, value in query.values:  # type: ignore[attr-defined]
-        if isinstance(value, ResolvedOuterRef):
-            return None
-        if _kind(value) == "sql":
-            continue
-        if hasattr(field, "get_placeholder") or hasattr(value, "prepare_database_save"):
-            return None  # a placeholder or a value the compiler treats its own way
-        value_fields.append(field)
-    sql, params = query.get_compiler(alias).as_sql()
-    connection = connections[alias]
-    expected = [f.get_db_prep_save(fields[f.name], connection=connection) for f in value_fields]
-    if list(params) != [*expected, 0, *([Turn.Status.STREAMING] if streaming_only else [])]:
-        return None
-    return sql, value_fields
 
 
 async def next_tick(interval: float, *, after: float) -> None:

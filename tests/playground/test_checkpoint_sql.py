@@ -49,15 +49,15 @@ def test_a_checkpoint_writes_what_the_orm_update_writes(owner, steps):
     assert abs((ours.heartbeat_at - orms.heartbeat_at).total_seconds()) < 5
     assert ours.heartbeat_at > timezone.now() - timedelta(minutes=5)
     if connection.vendor == "sqlite":  # the compiled statement was the one used, not the ORM's fallback
-        assert all(compiled is not None for compiled in checkpoint._compiled.values())
+        assert all(compiled is not None for compiled in checkpoint._streaming_turn._compiled.values())
 
 
 def test_the_statement_is_compiled_once_per_set_of_fields(owner, monkeypatch):
     turn = streaming_turn(owner)
     checkpoint.checkpoint(turn.pk, fields("one"))
     compiles = []
-    real = checkpoint._compile
-    monkeypatch.setattr(checkpoint, "_compile", lambda *a: compiles.append(a) or real(*a))
+    real = checkpoint._streaming_turn._compile
+    monkeypatch.setattr(checkpoint._streaming_turn, "_compile", lambda *a: compiles.append(a) or real(*a))
     with CaptureQueriesContext(connection) as queries:
         for n in range(5):
             checkpoint.checkpoint(turn.pk, fields(f"text {n}"))
