@@ -242,7 +242,8 @@ async def _mid_stream(page: Any, cdp: Any, after_s: float, path: str, out: dict[
     }"""))
 
 
-# A fixed piece of work, timed by Chromium's trace as one task: the loop of `throttle_calibration`.
+# A fixed piece of work, timed by Chromium's trace as one task: the loop of `throttle_calibration`
+# (and of the long-thought page test's).
 CALIBRATION_LOOP = """() => new Promise(done => {
   let n = 0;
   function work() {
@@ -282,10 +283,17 @@ async def throttle_calibration(page: Any, cdp: Any) -> dict[str, Any]:
         loops = sorted(c for c in _main_thread_task_cpu_ms(events) if c > 1)[-5:]
         per_rate[rate] = loops[len(loops) // 2] if loops else 0.0
     await cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
-    ratio = per_rate[THROTTLE] / per_rate[1] if per_rate[1] else float(THROTTLE)
+    return calibration_figures(per_rate[1], per_rate[THROTTLE])
+
+
+def calibration_figures(unthrottled_ms: float, throttled_ms: float) -> dict[str, float]:
+    """From the loop's thread time unthrottled and at THROTTLE: their ratio, and the factor
+    from a throttled task's thread time to its time on a free core of the slower device,
+    THROTTLE ÷ the ratio kept within 1 ... THROTTLE (the page test uses it too)."""
+    ratio = throttled_ms / unthrottled_ms if unthrottled_ms else float(THROTTLE)
     return {
-        "loop_thread_ms_unthrottled": round(per_rate[1], 2),
-        "loop_thread_ms_throttled": round(per_rate[THROTTLE], 2),
+        "loop_thread_ms_unthrottled": round(unthrottled_ms, 2),
+        "loop_thread_ms_throttled": round(throttled_ms, 2),
         "ratio": round(ratio, 2),
         "scale": round(THROTTLE / min(max(ratio, 1.0), THROTTLE), 3),
     }

@@ -34,6 +34,8 @@ from typing import Any
 
 import pytest
 
+from bench.page import CALIBRATION_LOOP, calibration_figures
+
 pytestmark = pytest.mark.browser
 THROTTLE = 4  # Chromium's CPU throttling rate while the thought streams
 BUDGET_MS = 100  # DESIGN: no task over 100 ms under the throttle
@@ -54,18 +56,6 @@ requestAnimationFrame(function frame(t) {
 """
 
 
-CALIBRATION_LOOP = """() => new Promise(done => {
-  let n = 0;
-  function work() {
-    let x = 0;
-    for (let i = 0; i < 2e6; i++) x += Math.sqrt(i);
-    window.__calibrated = x;
-    if (++n < 5) setTimeout(work, 30); else setTimeout(done, 60);
-  }
-  setTimeout(work, 30);
-})"""
-
-
 def throttle_scale(page: Any, cdp: Any) -> tuple[float, dict[str, float]]:
     """The factor from a throttled task's thread time to its time on a free core of the slower
     device: THROTTLE ÷ (a fixed loop's thread time at THROTTLE ÷ unthrottled), kept within
@@ -80,10 +70,8 @@ def throttle_scale(page: Any, cdp: Any) -> tuple[float, dict[str, float]]:
         trace.detach()
         per_rate[rate] = loops[len(loops) // 2] if loops else 0.0
     cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
-    ratio = per_rate[THROTTLE] / per_rate[1] if per_rate[1] else float(THROTTLE)
-    figures = {"loop_thread_ms_unthrottled": round(per_rate[1], 2),
-               "loop_thread_ms_throttled": round(per_rate[THROTTLE], 2), "ratio": round(ratio, 2)}
-    return THROTTLE / min(max(ratio, 1.0), THROTTLE), figures
+    figures = calibration_figures(per_rate[1], per_rate[THROTTLE])
+    return figures.pop("scale"), figures
 
 
 class MainThreadTasks:
