@@ -6,6 +6,7 @@ delete with a confirmation naming it."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.test_chat_rendering import make_conversation
 
@@ -25,7 +26,8 @@ def test_a_conversations_menu_is_made_when_opened_and_acts_on_it(logged_in_page,
 
     menu = item(page, second)
     menu.locator("summary").click()
-    assert menu.locator("form").count() == 3
+    # The menu is made on the details' toggle event, which Chromium dispatches a task after the click.
+    expect(menu.locator("form")).to_have_count(3)
     assert page.locator("#conversation-list form").count() == 3  # only the opened one's
     assert menu.get_by_role("link", name="Export .json").get_attribute("href") == f"/c/{second}/export.json"
     assert menu.get_by_role("link", name="Export .md").get_attribute("href") == f"/c/{second}/export.md"
@@ -41,7 +43,7 @@ def test_a_conversations_menu_is_made_when_opened_and_acts_on_it(logged_in_page,
     assert page.locator(".conv-group").first.locator(".group-title").text_content() == "Pinned"
     menu = item(page, second)
     menu.locator("summary").click()
-    assert menu.get_by_role("button", name="Unpin").count() == 1
+    expect(menu.get_by_role("button", name="Unpin")).to_have_count(1)
 
     title_box = menu.get_by_label('New title for “Menu "two" <b>”')
     title_box.fill("Renamed from its menu")
@@ -59,6 +61,7 @@ def test_a_conversations_menu_is_made_when_opened_and_acts_on_it(logged_in_page,
     page.on("dialog", answer)
     menu = item(page, first)
     menu.locator("summary").click()
+    expect(menu.get_by_role("button", name="Delete")).to_have_count(1)
     with page.expect_navigation():
         menu.get_by_role("button", name="Delete").click()
     assert asked == ["Delete “Menu one” and all its turns?"]
